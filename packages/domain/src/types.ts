@@ -1,0 +1,67 @@
+/**
+ * Public types of the pure rules core. Instants are epoch milliseconds (numbers) inside the
+ * core; ISO-8601 strings exist only at the edges (replay I/O, API, messages).
+ */
+export type Instant = number;
+
+export type Level = 'I' | 'II' | 'III' | 'IV';
+export type SignalSource = 'feed' | 'hotline' | 'manual';
+export type ResponseKind = 'release' | 'press_conference' | 'reply';
+export type IncidentClockKind = 'response' | 'release' | 'press_conference';
+export type ObligationKind =
+  | 'policy_interpretation'
+  | 'service_change'
+  | 'proposal_reply'
+  | 'penalty_disclosure'
+  | 'disclosure_request';
+export type ClockKind = IncidentClockKind | ObligationKind;
+export type ClockState = 'running' | 'met' | 'breached' | 'cancelled' | 'waived';
+
+/** Inputs about one incident; `at` is when the engine learns of it ("now" for that input). */
+export type IncidentInput =
+  | { type: 'signal'; at: Instant; incident: string; source: SignalSource; publishedAt?: Instant; title?: string }
+  | { type: 'occurred'; at: Instant; incident: string; occurredAt: Instant }
+  | { type: 'grade'; at: Instant; incident: string; level: Level; unit?: string }
+  | { type: 'assign'; at: Instant; incident: string; unit: string }
+  | {
+      type: 'response';
+      at: Instant;
+      incident: string;
+      kind: ResponseKind;
+      original: boolean;
+      publishedAt?: Instant;
+      unit?: string;
+      channel?: string;
+      url?: string;
+    }
+  | { type: 'dismiss'; at: Instant; incident: string; reason: string };
+
+export type ObligationInput =
+  | { type: 'obligation'; at: Instant; id: string; kind: ObligationKind; issuedAt: Instant }
+  | { type: 'fulfil'; at: Instant; id: string }
+  | { type: 'extend'; at: Instant; id: string };
+
+/** Events, exactly the replay output kinds (replay.md), with instants as epoch ms. */
+export type EngineEvent =
+  | { event: 'started'; at: Instant; incident?: string; obligation?: string; clock: ClockKind; due: Instant }
+  | { event: 'rescheduled'; at: Instant; incident: string; clock: ClockKind; due: Instant }
+  | { event: 'warning'; at: Instant; incident?: string; obligation?: string; clock: ClockKind; due: Instant; elapsed: number }
+  | {
+      event: 'met';
+      at: Instant;
+      incident?: string;
+      obligation?: string;
+      clock: ClockKind;
+      due: Instant;
+      respondedAt: Instant;
+      late: boolean;
+    }
+  | { event: 'breached'; at: Instant; incident?: string; obligation?: string; clock: ClockKind; due: Instant }
+  | { event: 'breach_retracted'; at: Instant; incident: string; clock: ClockKind; due: Instant }
+  | { event: 'cancelled'; at: Instant; incident: string; clock: ClockKind; reason: 'superseded' | 'downgraded' }
+  | { event: 'waived'; at: Instant; incident: string; clock: ClockKind; reason: string }
+  | { event: 'nonqualifying_response'; at: Instant; incident: string; kind: ResponseKind; reason: 'repost' }
+  | { event: 'extended'; at: Instant; obligation: string; clock: ClockKind; due: Instant }
+  | { event: 'extend_rejected'; at: Instant; obligation: string; clock: ClockKind; reason: string };
+
+export type EngineEventKind = EngineEvent['event'];

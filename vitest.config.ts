@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` (pure, fast, no services) and `integration` (real Postgres, Kafka,
+// SMTP and Chromium; started by scripts/test.sh through infra/ scripts).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{packages,services}/*/test/**/*.test.ts'],
+          exclude: ['**/*.integration.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['{packages,services}/*/test/**/*.integration.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // One broker, one Postgres, two cores: run integration files one at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
