@@ -8,6 +8,8 @@ export interface Clock {
   now(): number;
   /** Run `fn` once the clock reaches `at` (epoch ms). Returns a cancel function. */
   at(at: number, fn: () => void): () => void;
+  /** Fake clocks wait for work that timers start (see FakeClock.track); real clocks don't need to. */
+  track?<T>(p: Promise<T>): Promise<T>;
 }
 
 export const systemClock: Clock = {
@@ -21,15 +23,16 @@ export const systemClock: Clock = {
 function realTimer(remaining: () => number, fn: () => void): () => void {
   let handle: NodeJS.Timeout | undefined;
   let cancelled = false;
+  // Always through setTimeout, even when already due: callers never see `fn` run synchronously.
   const arm = () => {
     if (cancelled) return;
     const ms = remaining();
-    if (ms <= 0) {
-      handle = undefined;
-      fn();
-      return;
-    }
-    handle = setTimeout(arm, Math.min(ms, 2 ** 31 - 1));
+    handle = setTimeout(ms <= 0 ? fire : arm, Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+  };
+  const fire = () => {
+    if (remaining() > 0) return arm();
+    handle = undefined;
+    if (!cancelled) fn();
   };
   arm();
   return () => {

@@ -1,0 +1,111 @@
+import { sql } from 'drizzle-orm';
+import type { Db, DbOrTx } from './index.ts';
+import { rowsOf } from './index.ts';
+import { outbox } from './schema.ts';
+
+export interface OutboxMessage {
+  topic: string;
+  key: string;
+  payload: unknown;
+}
+
+/** Written in the same transaction as the state change it announces. */
+export async function enqueue(tx: DbOrTx, at: Date, messages: readonly OutboxMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  await tx.insert(outbox).values(messages.map((m) => ({ topic: m.topic, key: m.key, payload: m.payload, createdAt: at })));
+}
+
+export type Publish = (topic: string, messages: { key: string; value: unknown }[]) => Promise<void>;
+
+/**
+ * Moves outbox rows to the bus, in id order, then marks them published. Rows are claimed with
+ * SKIP LOCKED so several relays never publish one row twice concurrently; a crash after
+ * publishing and before marking republishes it (consumers are idempotent).
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly publish: Publish,
+    private readonly options: { pollMs?: number; batch?: number; onError?: (e: unknown) => void } = {},
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Nudge: something was just enqueued in this process. */
+  wake(): void {
+    if (this.stopped) return;
+    this.schedule(0);
+  }
+
+  /** Relay everything pending now; resolves with the number of rows published. */
+  async flush(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.cycle();
+      total += n;
+      if (n === 0) return total;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => 0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), ms);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    try {
+      await this.flush();
+    } catch (error) {
+      this.options.onError?.(error);
+    }
+    if (this.stopped) return;
+    const again = this.again;
+    this.again = false;
+    this.schedule(again ? 0 : (this.options.pollMs ?? 500));
+  }
+
+  private cycle(): Promise<number> {
+    const run = (async () => {
+      return this.db.transaction(async (tx) => {
+        const rows = rowsOf<{ id: string | number; topic: string; key: string; payload: unknown }>(
+          await tx.execute(
+            sql`select id, topic, key, payload from outbox where published_at is null order by id limit ${this.options.batch ?? 200} for update skip locked`,
+          ),
+        );
+        if (rows.length === 0) return 0;
+        const byTopic = new Map<string, { key: string; value: unknown }[]>();
+        for (const r of rows) {
+          const list = byTopic.get(r.topic) ?? [];
+          list.push({ key: r.key, value: r.payload });
+          byTopic.set(r.topic, list);
+        }
+        for (const [topic, messages] of byTopic) await this.publish(topic, messages);
+        const ids = rows.map((r) => Number(r.id));
+        await tx.execute(sql`update outbox set published_at = now() where id in ${sql.raw(`(${ids.join(',')})`)}`);
+        return rows.length;
+      });
+    })();
+    this.running = run;
+    return run.finally(() => {
+      this.running = undefined;
+    });
+  }
+}

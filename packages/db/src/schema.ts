@@ -1,0 +1,184 @@
+import { sql } from 'drizzle-orm';
+import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/** 责任单位 / 牵头单位 and the supervising offices: who answers, who gets the escalation mail. */
+export const units = pgTable('units', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  email: text('email'),
+  parentId: text('parent_id'),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+/** Watched RSS/Atom feeds, with the HTTP validators that make polling cheap. */
+export const feeds = pgTable('feeds', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  name: text('name').notNull(),
+  kind: text('kind').notNull().default('news'),
+  unitId: text('unit_id'),
+  enabled: boolean('enabled').notNull().default(true),
+  etag: text('etag'),
+  lastModified: text('last_modified'),
+  lastPolledAt: ts('last_polled_at'),
+  lastError: text('last_error'),
+});
+
+/** 线索: one observed item. (source, source_ref) makes ingestion idempotent. */
+export const signals = pgTable(
+  'signals',
+  {
+    id: text('id').primaryKey(),
+    source: text('source').notNull(),
+    sourceRef: text('source_ref').notNull(),
+    feedId: text('feed_id'),
+    title: text('title'),
+    content: text('content'),
+    url: text('url'),
+    area: text('area'),
+    category: text('category'),
+    unitHint: text('unit_hint'),
+    publishedAt: ts('published_at'),
+    receivedAt: ts('received_at').notNull(),
+    incidentId: text('incident_id'),
+    processedAt: ts('processed_at'),
+  },
+  (t) => [uniqueIndex('signals_source_ref_uq').on(t.source, t.sourceRef), index('signals_incident_idx').on(t.incidentId)],
+);
+
+/**
+ * 舆情事件. `state` is the domain's IncidentState (the single source of truth for clocks);
+ * `next_wake_at` is its next warning/due instant, indexed so the timer finds due work.
+ */
+export const incidents = pgTable(
+  'incidents',
+  {
+    id: text('id').primaryKey(),
+    title: text('title').notNull(),
+    level: text('level'),
+    unitId: text('unit_id'),
+    status: text('status').notNull(),
+    startAt: ts('start_at').notNull(),
+    state: jsonb('state').notNull(),
+    nextWakeAt: ts('next_wake_at'),
+    version: integer('version').notNull().default(1),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('incidents_next_wake_idx')
+      .on(t.nextWakeAt)
+      .where(sql`next_wake_at is not null`),
+    index('incidents_status_idx').on(t.status),
+  ],
+);
+
+/** Read model of every incident's clocks, rewritten from `incidents.state` in the same transaction. */
+export const clocks = pgTable(
+  'clocks',
+  {
+    incidentId: text('incident_id').notNull(),
+    seq: integer('seq').notNull(),
+    kind: text('kind').notNull(),
+    state: text('state').notNull(),
+    startAt: ts('start_at').notNull(),
+    dueAt: ts('due_at').notNull(),
+    respondedAt: ts('responded_at'),
+    late: boolean('late'),
+    unitId: text('unit_id'),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.incidentId, t.seq] }), index('clocks_due_idx').on(t.dueAt)],
+);
+
+/** 回应: what the responsible side published, with evidence. */
+export const responses = pgTable('responses', {
+  id: text('id').primaryKey(),
+  incidentId: text('incident_id').notNull(),
+  kind: text('kind').notNull(),
+  original: boolean('original').notNull(),
+  publishedAt: ts('published_at').notNull(),
+  recordedAt: ts('recorded_at').notNull(),
+  unitId: text('unit_id'),
+  channel: text('channel'),
+  url: text('url'),
+  recordedBy: text('recorded_by'),
+});
+
+/** 预警/告警: warnings, breaches, non-qualifying responses. Ids are deterministic (idempotent). */
+export const alerts = pgTable(
+  'alerts',
+  {
+    id: text('id').primaryKey(),
+    incidentId: text('incident_id').notNull(),
+    kind: text('kind').notNull(),
+    clock: text('clock'),
+    clockSeq: integer('clock_seq'),
+    dueAt: ts('due_at'),
+    elapsed: real('elapsed'),
+    unitId: text('unit_id'),
+    at: ts('at').notNull(),
+    acknowledgedAt: ts('acknowledged_at'),
+    acknowledgedBy: text('acknowledged_by'),
+    retractedAt: ts('retracted_at'),
+  },
+  (t) => [
+    index('alerts_open_idx')
+      .on(t.at)
+      .where(sql`acknowledged_at is null`),
+  ],
+);
+
+/** Transactional outbox: events written with the state change, relayed to the bus afterwards. */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    topic: text('topic').notNull(),
+    key: text('key').notNull(),
+    payload: jsonb('payload').notNull(),
+    createdAt: ts('created_at').notNull(),
+    publishedAt: ts('published_at'),
+  },
+  (t) => [
+    index('outbox_pending_idx')
+      .on(t.id)
+      .where(sql`published_at is null`),
+  ],
+);
+
+/** Escalation mail, one row per (event, recipient): the unique key makes "sent exactly once" hold. */
+export const emails = pgTable('emails', {
+  id: text('id').primaryKey(),
+  dedupeKey: text('dedupe_key').notNull().unique(),
+  alertId: text('alert_id'),
+  incidentId: text('incident_id'),
+  unitId: text('unit_id'),
+  to: text('to').notNull(),
+  subject: text('subject').notNull(),
+  body: text('body').notNull(),
+  status: text('status').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  lastError: text('last_error'),
+  messageId: text('message_id'),
+  createdAt: ts('created_at').notNull(),
+  sentAt: ts('sent_at'),
+});
+
+/** Append-only: a trigger (migration 0001) rejects UPDATE and DELETE. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: ts('at').notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    entity: text('entity').notNull(),
+    entityId: text('entity_id').notNull(),
+    input: jsonb('input'),
+    result: jsonb('result'),
+  },
+  (t) => [index('audit_entity_idx').on(t.entity, t.entityId)],
+);

@@ -1,0 +1,62 @@
+/** The same migrations on real PostgreSQL and on PGlite; the audit log refuses to be rewritten. */
+import { freshDatabase } from '@huiying/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { audit, auditLog, type DbHandle, OutboxRelay, enqueue, openPglite, outbox, sql } from '../src/index.ts';
+
+/** drizzle wraps the driver's error; the trigger's message is on the cause. */
+const appendOnlyRefusal = (e: unknown) => /append-only/.test(String((e as { cause?: Error }).cause?.message));
+
+const handles: { name: string; open: () => Promise<DbHandle & { drop?: () => Promise<void> }> }[] = [
+  { name: 'postgres', open: () => freshDatabase() },
+  {
+    name: 'pglite',
+    open: async () => {
+      const h = await openPglite();
+      await h.migrate();
+      return h;
+    },
+  },
+];
+
+describe.each(handles)('$name', ({ open }) => {
+  let h: DbHandle & { drop?: () => Promise<void> };
+  afterAll(async () => {
+    if (h?.drop) await h.drop();
+    else await h?.close();
+  });
+
+  it('migrates, and migrating again is a no-op', async () => {
+    h = await open();
+    await h.migrate();
+    const tables = (await h.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`)).rows as { table_name: string }[];
+    expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(['alerts', 'audit_log', 'clocks', 'emails', 'incidents', 'outbox', 'signals', 'units']));
+  });
+
+  it('appends to the audit log but refuses UPDATE, DELETE and TRUNCATE', async () => {
+    await audit(h.db, { at: new Date('2026-03-02T00:00:00Z'), actor: 'test', action: 'x.y', entity: 'thing', entityId: '1', input: { a: 1 } });
+    expect(await h.db.select().from(auditLog)).toHaveLength(1);
+    await expect(h.db.execute(sql`update audit_log set actor = 'evil'`)).rejects.toSatisfy(appendOnlyRefusal);
+    await expect(h.db.execute(sql`delete from audit_log`)).rejects.toSatisfy(appendOnlyRefusal);
+    await expect(h.db.execute(sql`truncate audit_log`)).rejects.toSatisfy(appendOnlyRefusal);
+    expect((await h.db.select().from(auditLog))[0]?.actor).toBe('test');
+  });
+
+  it('relays the outbox in order, once, and keeps what failed to publish', async () => {
+    await enqueue(h.db, new Date(), [
+      { topic: 't', key: 'a', payload: { n: 1 } },
+      { topic: 't', key: 'a', payload: { n: 2 } },
+    ]);
+    let fail = true;
+    const published: unknown[] = [];
+    const relay = new OutboxRelay(h.db, async (_topic, messages) => {
+      if (fail) throw new Error('broker down');
+      published.push(...messages.map((m) => m.value));
+    });
+    await expect(relay.flush()).rejects.toThrow('broker down');
+    expect((await h.db.select().from(outbox)).every((r) => r.publishedAt === null)).toBe(true);
+    fail = false;
+    expect(await relay.flush()).toBe(2);
+    expect(await relay.flush()).toBe(0);
+    expect(published).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+});

@@ -1,0 +1,37 @@
+import nodemailer from 'nodemailer';
+
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+/** Outbound mail port: SMTP in production, a recording adapter where no mail may leave. */
+export interface Mailer {
+  send(mail: Mail): Promise<{ messageId: string }>;
+  close(): void;
+}
+
+export function smtpMailer(options: { url: string; from: string }): Mailer {
+  const transport = nodemailer.createTransport(options.url);
+  return {
+    async send(mail) {
+      const info = await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text });
+      return { messageId: String(info.messageId) };
+    },
+    close: () => transport.close(),
+  };
+}
+
+/** Keeps mail in memory (embedded demo without SMTP): visible, never sent anywhere. */
+export function memoryMailer(): Mailer & { sent: Mail[] } {
+  const sent: Mail[] = [];
+  return {
+    sent,
+    async send(mail) {
+      sent.push(mail);
+      return { messageId: `<memory-${sent.length}@huiying.local>` };
+    },
+    close: () => undefined,
+  };
+}

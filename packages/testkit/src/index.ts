@@ -1,0 +1,114 @@
+/**
+ * Fixtures for integration tests: the REAL local PostgreSQL, the REAL Kafka broker started by
+ * infra/kafka/kafka.sh, and a REAL SMTP server in the test process. A service that is not
+ * there is a test failure with a message saying how to start it — never a skip.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { KafkaBus } from '@huiying/bus/kafka';
+import { type DbHandle, openPostgres } from '@huiying/db';
+import { type ParsedMail, simpleParser } from 'mailparser';
+import pg from 'pg';
+import pino from 'pino';
+import { SMTPServer } from 'smtp-server';
+
+export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+
+export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+/** A fresh, migrated database on the local PostgreSQL; dropped by `drop()`. */
+export async function freshDatabase(): Promise<DbHandle & { url: string; drop(): Promise<void> }> {
+  const name = uniqueName('huiying_t');
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL} (start it, or set TEST_PG_URL): ${String(error)}`);
+  }
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+  const handle = openPostgres(url);
+  await handle.migrate();
+  return {
+    ...handle,
+    url,
+    async drop() {
+      await handle.close();
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** A KafkaBus on the real broker, with topics private to this test (a unique prefix). */
+export async function kafkaBus(clientId = uniqueName('test')): Promise<KafkaBus> {
+  const bus = new KafkaBus({
+    brokers: KAFKA_BROKERS,
+    clientId,
+    topicPrefix: `${clientId}.`,
+    partitions: 3,
+    logger: testLogger,
+    kafkaLogLevel: 'error',
+  });
+  try {
+    await bus.ensureTopics();
+  } catch (error) {
+    await bus.close().catch(() => undefined);
+    throw new Error(`Kafka broker not reachable at ${KAFKA_BROKERS.join(',')} (run: bash infra/kafka/kafka.sh start): ${String(error)}`);
+  }
+  return bus;
+}
+
+export interface TestSmtp {
+  url: string;
+  mails: ParsedMail[];
+  close(): Promise<void>;
+}
+
+/** A real SMTP server listening on loopback; every received message is parsed and kept. */
+export async function startSmtp(): Promise<TestSmtp> {
+  const mails: ParsedMail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      simpleParser(stream)
+        .then((mail) => {
+          mails.push(mail);
+          callback();
+        })
+        .catch((e: Error) => callback(e));
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return { url: `smtp://127.0.0.1:${port}`, mails, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/**
+ * Wait for an asynchronous outcome across real services (broker delivery, consumer groups).
+ * This polls I/O; business time never advances here (tests move the fake clock).
+ */
+export async function eventually<T>(probe: () => Promise<T | undefined | false | null>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false && v !== null) return v;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { decodeFeed } from '../src/feeds.ts';
+import { redact, signalId } from '../src/signals.ts';
+
+describe('decodeFeed', () => {
+  // "政务公开" in GBK.
+  const gbk = new Uint8Array([0xd5, 0xfe, 0xce, 0xf1, 0xb9, 0xab, 0xbf, 0xaa]);
+  it('decodes GBK declared in the XML prolog', () => {
+    const prolog = new TextEncoder().encode('<?xml version="1.0" encoding="GBK"?><t>');
+    const body = new Uint8Array([...prolog, ...gbk, ...new TextEncoder().encode('</t>')]);
+    expect(decodeFeed(body, 'application/xml')).toContain('政务公开');
+  });
+  it('prefers the charset in Content-Type', () => {
+    expect(decodeFeed(gbk, 'text/xml; charset=gb18030')).toBe('政务公开');
+  });
+  it('defaults to UTF-8', () => {
+    expect(decodeFeed(new TextEncoder().encode('回应'), null)).toBe('回应');
+  });
+});
+
+describe('signal identity and redaction', () => {
+  it('maps the same (source, ref) to the same id, and different ones apart', () => {
+    expect(signalId('hotline', 'T-1')).toBe(signalId('hotline', 'T-1'));
+    expect(signalId('hotline', 'T-1')).not.toBe(signalId('feed', 'T-1'));
+  });
+  it('masks mobile numbers and ID numbers anywhere in a value', () => {
+    const out = redact({ content: '联系13812345678，身份证11010519491231002X', nested: ['电话 15900001111'] });
+    expect(JSON.stringify(out)).not.toMatch(/13812345678|15900001111|11010519491231002X/);
+    expect(out.content).toContain('138****5678');
+  });
+});
