@@ -1,0 +1,3 @@
+export * from './bus.ts';
+export * from './messages.ts';
+export { EmbeddedBus } from './embedded.ts';
