@@ -1,0 +1,95 @@
+/**
+ * The HTTP/SSE contract between the API service and the duty officers' board.
+ * Instants are ISO-8601 strings on the wire; the board compares them with Date.parse.
+ */
+
+export type Level = 'I' | 'II' | 'III' | 'IV';
+export type ClockKind = 'response' | 'release' | 'press_conference';
+export type ClockState = 'running' | 'met' | 'breached' | 'cancelled' | 'waived';
+export type ResponseKind = 'release' | 'press_conference' | 'reply';
+export type AlertKind = 'warning' | 'breached' | 'nonqualifying_response';
+
+/** GET /api/time — the (possibly simulated) system time and its speed. */
+export interface TimeInfo {
+  now: string;
+  /** Simulated seconds per real second; 1 in production, e.g. 600 in a drill (演练). */
+  scale: number;
+}
+
+export interface Unit {
+  id: string;
+  name: string;
+}
+
+export interface Clock {
+  seq: number;
+  kind: ClockKind;
+  state: ClockState;
+  startAt: string;
+  dueAt: string;
+  respondedAt: string | null;
+  late: boolean | null;
+}
+
+export interface Incident {
+  id: string;
+  title: string;
+  /** null while 待研判 (not yet graded). */
+  level: Level | null;
+  unit: Unit | null;
+  status: 'open' | 'closed';
+  startAt: string;
+  clocks: Clock[];
+  updatedAt: string;
+}
+
+export interface Alert {
+  id: string;
+  incidentId: string;
+  incidentTitle: string;
+  kind: AlertKind;
+  /** The clock kind the alert is about; null for a non-qualifying response. */
+  clock: string | null;
+  dueAt: string | null;
+  /** Fraction of the clock's span elapsed (e.g. 0.5) for a warning; null otherwise. */
+  elapsed: number | null;
+  at: string;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+}
+
+/** GET /api/incidents?status=open, GET /api/alerts?open=true */
+export interface ListResponse<T> {
+  items: T[];
+}
+
+/** Body of every non-2xx answer. */
+export interface ApiError {
+  code: string;
+  message: string;
+}
+
+/** POST /api/alerts/:id/ack */
+export interface AckRequest {
+  by: string;
+}
+
+/** POST /api/incidents/:id/grade */
+export interface GradeRequest {
+  level: Level;
+}
+
+/** POST /api/incidents/:id/responses */
+export interface ResponseRequest {
+  kind: ResponseKind;
+  original: boolean;
+  url?: string;
+  publishedAt?: string;
+}
+
+/** GET /api/stream — Server-Sent Events, by event name. */
+export interface StreamEventMap {
+  hello: unknown;
+  alert: Alert;
+  incident: Incident;
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import type { Alert, Incident } from '../src/app/api-types.ts';
+import { BoardStore } from '../src/app/board-store.ts';
+
+const incident = (id: string, updatedAt: string, over: Partial<Incident> = {}): Incident => ({
+  id,
+  title: id,
+  level: null,
+  unit: null,
+  status: 'open',
+  startAt: '2024-05-01T00:00:00.000Z',
+  clocks: [],
+  updatedAt,
+  ...over,
+});
+
+const alert = (id: string, at: string, over: Partial<Alert> = {}): Alert => ({
+  id,
+  incidentId: 'i1',
+  incidentTitle: 't',
+  kind: 'warning',
+  clock: 'response',
+  dueAt: '2024-05-03T00:00:00.000Z',
+  elapsed: 0.5,
+  at,
+  acknowledgedAt: null,
+  acknowledgedBy: null,
+  ...over,
+});
+
+describe('BoardStore', () => {
+  it('lists open alerts newest first and drops acknowledged ones', () => {
+    const s = new BoardStore();
+    s.applyAlert(alert('a1', '2024-05-01T01:00:00Z'));
+    s.applyAlert(alert('a2', '2024-05-01T02:00:00Z'));
+    expect(s.openAlerts().map((a) => a.id)).toEqual(['a2', 'a1']);
+    s.applyAlert(alert('a2', '2024-05-01T02:00:00Z', { acknowledgedAt: '2024-05-01T03:00:00Z', acknowledgedBy: 'x' }));
+    expect(s.openAlerts().map((a) => a.id)).toEqual(['a1']);
+    s.markAcknowledged('a1');
+    s.applyAlert(alert('a1', '2024-05-01T01:00:00Z'));
+    expect(s.openAlerts()).toEqual([]);
+  });
+
+  it('ignores an older version of an incident and removes a closed one', () => {
+    const s = new BoardStore();
+    s.applyIncident(incident('i1', '2024-05-01T02:00:00Z', { title: 'new' }));
+    s.applyIncident(incident('i1', '2024-05-01T01:00:00Z', { title: 'old' }));
+    expect(s.getIncident('i1')?.title).toBe('new');
+    s.applyIncident(incident('i1', '2024-05-01T03:00:00Z', { status: 'closed' }));
+    expect(s.sortedIncidents()).toEqual([]);
+  });
+
+  it('replays stream events that arrived during a resync over the snapshot', () => {
+    const s = new BoardStore();
+    const token = s.beginResync();
+    s.applyAlert(alert('fresh', '2024-05-01T05:00:00Z'));
+    s.applyIncident(incident('i2', '2024-05-01T05:00:00Z', { status: 'closed' }));
+    const ok = s.completeResync(
+      token,
+      [incident('i1', '2024-05-01T04:00:00Z'), incident('i2', '2024-05-01T04:00:00Z')],
+      [alert('old', '2024-05-01T04:00:00Z')],
+    );
+    expect(ok).toBe(true);
+    expect(s.sortedIncidents().map((i) => i.id)).toEqual(['i1']);
+    expect(s.openAlerts().map((a) => a.id)).toEqual(['fresh', 'old']);
+  });
+
+  it('drops alerts acknowledged elsewhere while disconnected', () => {
+    const s = new BoardStore();
+    s.applyAlert(alert('gone', '2024-05-01T01:00:00Z'));
+    const token = s.beginResync();
+    expect(s.completeResync(token, [], [])).toBe(true);
+    expect(s.openAlerts()).toEqual([]);
+  });
+
+  it('a superseded resync changes nothing', () => {
+    const s = new BoardStore();
+    const first = s.beginResync();
+    const second = s.beginResync();
+    expect(s.completeResync(first, [incident('stale', '2024-05-01T00:00:00Z')], [])).toBe(false);
+    expect(s.sortedIncidents()).toEqual([]);
+    expect(s.completeResync(second, [incident('i1', '2024-05-01T00:00:00Z')], [])).toBe(true);
+    expect(s.sortedIncidents().map((i) => i.id)).toEqual(['i1']);
+  });
+});
