@@ -1,7 +1,7 @@
 /** The same migrations on real PostgreSQL and on PGlite; the audit log refuses to be rewritten. */
 import { freshDatabase } from '@huiying/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { audit, auditLog, type DbHandle, OutboxRelay, enqueue, openPglite, outbox, sql } from '../src/index.ts';
+import { audit, auditLog, rowsOf, type DbHandle, OutboxRelay, enqueue, openPglite, outbox, sql } from '../src/index.ts';
 
 /** drizzle wraps the driver's error; the trigger's message is on the cause. */
 const appendOnlyRefusal = (e: unknown) => /append-only/.test(String((e as { cause?: Error }).cause?.message));
@@ -28,7 +28,7 @@ describe.each(handles)('$name', ({ open }) => {
   it('migrates, and migrating again is a no-op', async () => {
     h = await open();
     await h.migrate();
-    const tables = (await h.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`)).rows as { table_name: string }[];
+    const tables = rowsOf<{ table_name: string }>(await h.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`));
     expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(['alerts', 'audit_log', 'clocks', 'emails', 'incidents', 'outbox', 'signals', 'units']));
   });
 

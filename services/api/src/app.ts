@@ -1,0 +1,364 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Bus } from '@huiying/bus';
+import type { Clock } from '@huiying/clock';
+import { alerts, audit, and, type Db, eq, isNull, responses, sql, units } from '@huiying/db';
+import { DomainError, type IncidentInput } from '@huiying/domain';
+import { applyCommand, type EngineDeps, NotFoundError } from '@huiying/engine';
+import { ticketRoutes } from '@huiying/ingest';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from 'pino';
+import { ApiError, ERROR_CATALOGUE } from './errors.ts';
+import { LiveFeed } from './live.ts';
+import { getAlert, getIncident, listAlerts, listIncidents } from './read.ts';
+import * as S from './schemas.ts';
+import { randomUUID } from 'node:crypto';
+
+export interface AppDeps {
+  db: Db;
+  bus: Bus;
+  clock: Clock & { scale?: number };
+  engine: EngineDeps;
+  logger: Logger;
+  /** The zh-CN dashboard bundle (services/web); omitted in API-only tests. */
+  dashboard?: () => Promise<{ html: string; js: string; css: string }>;
+}
+
+export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance & { live: LiveFeed }> {
+  const app = Fastify({ loggerInstance: deps.logger, ...options }).withTypeProvider<TypeBoxTypeProvider>();
+  const { db, clock } = deps;
+  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: '回应 Huiying API',
+        version: '0.1.0',
+        description: '政务舆情回应时效监督 — alerts, incidents, responses, hotline intake',
+      },
+      tags: [{ name: 'incidents' }, { name: 'alerts' }, { name: 'ingest' }, { name: 'system' }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((error, request, reply) => {
+    const e = error as { validation?: unknown; validationContext?: string; statusCode?: number; message: string };
+    if (error instanceof ApiError) return reply.code(error.status).send({ code: error.code, message: error.message });
+    if (error instanceof NotFoundError) return reply.code(404).send({ code: 'HY_NOT_FOUND', message: error.message });
+    if (error instanceof DomainError) return reply.code(409).send({ code: 'HY_CONFLICT', message: error.message });
+    if (e.validation) return reply.code(400).send({ code: 'HY_VALIDATION', message: e.message });
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+      return reply.code(e.statusCode).send({ code: 'HY_VALIDATION', message: e.message });
+    request.log.error(error, 'unhandled error');
+    return reply.code(500).send({ code: 'HY_INTERNAL', message: '内部错误 internal error' });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ code: 'HY_NOT_FOUND', message: `no route ${request.method} ${request.url}` }),
+  );
+
+  const errors = { 400: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody };
+
+  app.get(
+    '/api/health',
+    {
+      schema: {
+        tags: ['system'],
+        response: { 200: Type.Object({ status: Type.String(), database: Type.String(), liveClients: Type.Integer() }) },
+      },
+    },
+    async () => {
+      await db.execute(sql`select 1`);
+      return { status: 'ok', database: 'ok', liveClients: live.size };
+    },
+  );
+
+  app.get(
+    '/api/time',
+    {
+      schema: {
+        tags: ['system'],
+        summary: '系统时间（演练时为模拟时间）',
+        response: { 200: Type.Object({ now: Type.String(), scale: Type.Number() }) },
+      },
+    },
+    async () => ({
+      now: new Date(clock.now()).toISOString(),
+      scale: clock.scale ?? 1,
+    }),
+  );
+
+  app.get('/api/error-codes', { schema: { tags: ['system'] } }, async () => ERROR_CATALOGUE);
+
+  app.get('/api/units', { schema: { tags: ['system'] } }, async () => ({
+    items: await db.select({ id: units.id, name: units.name }).from(units).orderBy(units.id),
+  }));
+
+  app.get(
+    '/api/incidents',
+    {
+      schema: {
+        tags: ['incidents'],
+        summary: '舆情事件列表',
+        querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])) }),
+        response: { 200: Type.Object({ items: Type.Array(S.IncidentView) }), ...errors },
+      },
+    },
+    async (request) => ({ items: await listIncidents(db, request.query.status) }),
+  );
+
+  app.get(
+    '/api/incidents/:id',
+    { schema: { tags: ['incidents'], params: S.IdParams, response: { 200: S.IncidentView, ...errors } } },
+    async (request) => {
+      const incident = await getIncident(db, request.params.id);
+      if (!incident) throw new ApiError('HY_NOT_FOUND', `incident ${request.params.id} not found`);
+      return incident;
+    },
+  );
+
+  const command = async (id: string, input: IncidentInput, by: string | undefined) => {
+    await applyCommand(deps.engine, id, input, by ?? 'api');
+    const incident = await getIncident(db, id);
+    if (!incident) throw new ApiError('HY_NOT_FOUND', `incident ${id} not found`);
+    return incident;
+  };
+
+  app.post(
+    '/api/incidents/:id/grade',
+    {
+      schema: {
+        tags: ['incidents'],
+        summary: '研判定级 grade',
+        params: S.IdParams,
+        body: S.GradeBody,
+        response: { 200: S.IncidentView, ...errors },
+      },
+    },
+    async (request) => {
+      const { level, unit, by } = request.body;
+      if (unit) await requireUnit(db, unit);
+      return command(
+        request.params.id,
+        { type: 'grade', at: clock.now(), incident: request.params.id, level, ...(unit ? { unit } : {}) },
+        by,
+      );
+    },
+  );
+
+  app.post(
+    '/api/incidents/:id/assign',
+    {
+      schema: {
+        tags: ['incidents'],
+        summary: '指定责任单位 assign',
+        params: S.IdParams,
+        body: S.AssignBody,
+        response: { 200: S.IncidentView, ...errors },
+      },
+    },
+    async (request) => {
+      await requireUnit(db, request.body.unit);
+      return command(
+        request.params.id,
+        { type: 'assign', at: clock.now(), incident: request.params.id, unit: request.body.unit },
+        request.body.by,
+      );
+    },
+  );
+
+  app.post(
+    '/api/incidents/:id/occurred',
+    {
+      schema: {
+        tags: ['incidents'],
+        summary: '登记发生时间 record an earlier occurrence time',
+        params: S.IdParams,
+        body: S.OccurredBody,
+        response: { 200: S.IncidentView, ...errors },
+      },
+    },
+    async (request) => {
+      const occurredAt = Date.parse(request.body.occurredAt);
+      if (occurredAt > clock.now()) throw new ApiError('HY_VALIDATION', 'body/occurredAt must not be in the future');
+      return command(request.params.id, { type: 'occurred', at: clock.now(), incident: request.params.id, occurredAt }, request.body.by);
+    },
+  );
+
+  app.post(
+    '/api/incidents/:id/dismiss',
+    {
+      schema: {
+        tags: ['incidents'],
+        summary: '排除 dismiss',
+        params: S.IdParams,
+        body: S.DismissBody,
+        response: { 200: S.IncidentView, ...errors },
+      },
+    },
+    async (request) =>
+      command(
+        request.params.id,
+        { type: 'dismiss', at: clock.now(), incident: request.params.id, reason: request.body.reason },
+        request.body.by,
+      ),
+  );
+
+  app.post(
+    '/api/incidents/:id/responses',
+    {
+      schema: {
+        tags: ['incidents'],
+        summary: '登记回应 record a response',
+        params: S.IdParams,
+        body: S.ResponseBody,
+        response: { 201: S.IncidentView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const now = clock.now();
+      const publishedAt = b.publishedAt ? Date.parse(b.publishedAt) : now;
+      if (publishedAt > now) throw new ApiError('HY_VALIDATION', 'body/publishedAt must not be in the future');
+      const id = request.params.id;
+      const incident = await command(
+        id,
+        {
+          type: 'response',
+          at: now,
+          incident: id,
+          kind: b.kind,
+          original: b.original,
+          publishedAt,
+          ...(b.unit ? { unit: b.unit } : {}),
+          ...(b.channel ? { channel: b.channel } : {}),
+          ...(b.url ? { url: b.url } : {}),
+        },
+        b.by,
+      );
+      const responseId = randomUUID();
+      await db.transaction(async (tx) => {
+        await tx
+          .insert(responses)
+          .values({
+            id: responseId,
+            incidentId: id,
+            kind: b.kind,
+            original: b.original,
+            publishedAt: new Date(publishedAt),
+            recordedAt: new Date(now),
+            unitId: b.unit ?? null,
+            channel: b.channel ?? null,
+            url: b.url ?? null,
+            recordedBy: b.by ?? null,
+          });
+        await audit(tx, {
+          at: new Date(now),
+          actor: b.by ?? 'api',
+          action: 'response.recorded',
+          entity: 'response',
+          entityId: responseId,
+          input: b,
+        });
+      });
+      return reply.code(201).send(incident);
+    },
+  );
+
+  app.get(
+    '/api/alerts',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: '告警列表',
+        querystring: Type.Object({ open: Type.Optional(Type.Boolean()) }),
+        response: { 200: Type.Object({ items: Type.Array(S.AlertView) }) },
+      },
+    },
+    async (request) => ({
+      items: await listAlerts(db, request.query.open ?? false),
+    }),
+  );
+
+  app.post(
+    '/api/alerts/:id/ack',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: '确认告警 acknowledge',
+        params: S.IdParams,
+        body: S.AckBody,
+        response: { 200: S.AlertView, ...errors },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const now = new Date(clock.now());
+      const changed = await db.transaction(async (tx) => {
+        const rows = await tx
+          .update(alerts)
+          .set({ acknowledgedAt: now, acknowledgedBy: request.body.by })
+          .where(and(eq(alerts.id, id), isNull(alerts.acknowledgedAt)))
+          .returning({ id: alerts.id });
+        if (rows.length > 0)
+          await audit(tx, { at: now, actor: request.body.by, action: 'alert.acknowledged', entity: 'alert', entityId: id });
+        return rows.length > 0;
+      });
+      const alert = await getAlert(db, id);
+      if (!alert) throw new ApiError('HY_NOT_FOUND', `alert ${id} not found`);
+      if (changed) live.broadcast('alert', alert);
+      return alert;
+    },
+  );
+
+  app.get(
+    '/api/stream',
+    { schema: { tags: ['alerts'], summary: '实时告警 Server-Sent Events: alert, incident, hello' } },
+    (request, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      send('hello', { now: new Date(clock.now()).toISOString(), scale: clock.scale ?? 1 });
+      const remove = live.add({ send });
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+      request.raw.on('close', () => {
+        clearInterval(heartbeat);
+        remove();
+      });
+    },
+  );
+
+  await app.register(ticketRoutes, { db, clock });
+
+  if (deps.dashboard) {
+    const load = deps.dashboard;
+    let bundle: Promise<{ html: string; js: string; css: string }> | undefined;
+    const get = () => (bundle ??= load());
+    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send((await get()).html));
+    app.get('/app.js', { schema: { hide: true } }, async (_req, reply) =>
+      reply.type('text/javascript; charset=utf-8').send((await get()).js),
+    );
+    app.get('/app.css', { schema: { hide: true } }, async (_req, reply) => reply.type('text/css; charset=utf-8').send((await get()).css));
+  }
+
+  app.addHook('onReady', async () => {
+    await live.start();
+  });
+  app.addHook('onClose', async () => {
+    await live.stop();
+  });
+
+  return Object.assign(app, { live }) as unknown as FastifyInstance & { live: LiveFeed };
+}
+
+async function requireUnit(db: Db, unit: string): Promise<void> {
+  const [row] = await db.select({ id: units.id }).from(units).where(eq(units.id, unit));
+  if (!row) throw new ApiError('HY_VALIDATION', `body/unit: unknown unit ${unit}`);
+}

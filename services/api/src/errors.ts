@@ -1,0 +1,27 @@
+/**
+ * The catalogue of error codes the API returns. Clients see `{ code, message }`; a 5xx never
+ * carries internal detail. test/errors.test.ts fails if a code is thrown but not listed here.
+ */
+export const ERROR_CATALOGUE = {
+  HY_VALIDATION: {
+    status: 400,
+    description: '请求参数不合法 The request body, query or path failed validation; the message names the field.',
+  },
+  HY_NOT_FOUND: { status: 404, description: '对象不存在 The incident, alert or route does not exist.' },
+  HY_CONFLICT: { status: 409, description: '状态冲突 The command does not apply to the current state (e.g. a closed incident).' },
+  HY_INTERNAL: { status: 500, description: '内部错误 Something failed on our side; details are in the server log.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+}

@@ -1,0 +1,2 @@
+export { buildApp, type AppDeps } from './app.ts';
+export { ERROR_CATALOGUE, ApiError } from './errors.ts';

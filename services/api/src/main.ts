@@ -1,0 +1,51 @@
+/**
+ * Production API process: REST, SSE, OpenAPI (/docs) and the dashboard. Commands (grade,
+ * respond, …) run the same domain code as the engine inside a transaction; the engine's timer
+ * hears about moved deadlines through LISTEN/NOTIFY.
+ */
+import { type TopicName } from '@huiying/bus';
+import { KafkaBus } from '@huiying/bus/kafka';
+import { systemClock } from '@huiying/clock';
+import { loadConfig, Type } from '@huiying/config';
+import { OutboxRelay, openPostgres } from '@huiying/db';
+import { DEFAULT_RULE_PACK } from '@huiying/domain';
+import { buildDashboard } from '@huiying/web';
+import closeWithGrace from 'close-with-grace';
+import pino from 'pino';
+import { buildApp } from './app.ts';
+
+const config = loadConfig(
+  Type.Object({
+    DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+    KAFKA_BROKERS: Type.String({ minLength: 1 }),
+    PORT: Type.Integer({ default: 8080 }),
+    HOST: Type.String({ default: '127.0.0.1' }),
+    LOG_LEVEL: Type.String({ default: 'info' }),
+  }),
+);
+
+const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-api' });
+const handle = openPostgres(config.DATABASE_URL);
+await handle.migrate();
+const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-api', logger });
+await bus.ensureTopics();
+const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), { onError: (e) => logger.error(e, 'outbox relay') });
+const app = await buildApp({
+  db: handle.db,
+  bus,
+  clock: systemClock,
+  engine: { db: handle.db, clock: systemClock, pack: DEFAULT_RULE_PACK },
+  logger,
+  dashboard: buildDashboard,
+});
+app.addHook('onResponse', async () => relay.wake());
+relay.start();
+await app.listen({ port: config.PORT, host: config.HOST });
+
+closeWithGrace({ delay: 10_000 }, async ({ err }) => {
+  if (err) logger.error(err, 'shutting down after error');
+  await app.close();
+  await relay.stop();
+  await bus.close();
+  await handle.close();
+});

@@ -1,0 +1,129 @@
+/**
+ * The API over the real composition on PGlite and the in-process bus (fast; the same code
+ * paths run on PostgreSQL and Kafka in the standalone pipeline tests). Fake clock throughout.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { EmbeddedBus } from '@huiying/bus';
+import { FakeClock } from '@huiying/clock';
+import { auditLog, type DbHandle, openPglite, units } from '@huiying/db';
+import { memoryMailer } from '@huiying/notify';
+import { eventually, testLogger } from '@huiying/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHuiying, type Huiying } from '../../standalone/src/compose.ts';
+import { ERROR_CATALOGUE } from '../src/errors.ts';
+
+const HOUR = 3_600_000;
+const repoRoot = new URL('../../../', import.meta.url);
+const T0 = Date.parse('2026-07-06T09:00:00+08:00');
+
+type Incident = { id: string; title: string; level: string | null; unit: { id: string; name: string } | null; status: string; clocks: { seq: number; kind: string; state: string; dueAt: string; respondedAt: string | null; late: boolean | null }[] };
+
+let handle: DbHandle;
+let bus: EmbeddedBus;
+let hy: Huiying;
+const clock = new FakeClock(T0);
+
+beforeAll(async () => {
+  handle = await openPglite();
+  await handle.migrate();
+  await handle.db.insert(units).values([{ id: 'transport', name: '市交通运输局', email: 'jtj@example.test' }]);
+  bus = new EmbeddedBus();
+  hy = await createHuiying({ handle, bus, clock, mailer: memoryMailer(), logger: testLogger, dutyEmail: 'duty@example.test', publicUrl: 'http://localhost/', relayPollMs: 10, timerResyncMs: 0 });
+  await hy.app.ready();
+});
+
+afterAll(async () => {
+  await hy?.stop();
+  await bus?.close();
+  await handle?.close();
+});
+
+async function newIncident(ref: string, title: string): Promise<Incident> {
+  const res = await hy.app.inject({ method: 'POST', url: '/api/tickets', payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title, content: title } });
+  expect(res.statusCode).toBe(201);
+  return eventually(async () => (await hy.app.inject({ method: 'GET', url: '/api/incidents' })).json<{ items: Incident[] }>().items.find((i) => i.title === title), `incident ${title}`);
+}
+
+describe('incident commands', () => {
+  it('grading II starts the 5 h release and 24 h press-conference clocks and supersedes the 48 h one', async () => {
+    const inc = await newIncident('A-1', '地铁站台积水停运');
+    const res = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/grade`, payload: { level: 'II', unit: 'transport', by: '值班员张三' } });
+    expect(res.statusCode).toBe(200);
+    const graded = res.json<Incident>();
+    expect(graded.level).toBe('II');
+    expect(graded.unit).toEqual({ id: 'transport', name: '市交通运输局' });
+    const byKind = Object.fromEntries(graded.clocks.map((c) => [c.kind, c]));
+    expect(byKind.response?.state).toBe('cancelled');
+    expect(byKind.release).toMatchObject({ state: 'running', dueAt: new Date(T0 + 5 * HOUR).toISOString() });
+    expect(byKind.press_conference).toMatchObject({ state: 'running', dueAt: new Date(T0 + 24 * HOUR).toISOString() });
+    const trail = (await handle.db.select().from(auditLog)).filter((a) => a.entityId === inc.id).map((a) => a.action);
+    expect(trail).toEqual(expect.arrayContaining(['incident.created', 'clock.started', 'clock.cancelled']));
+    expect((await handle.db.select().from(auditLog)).some((a) => a.actor === '值班员张三')).toBe(true);
+  });
+
+  it('a repost meets nothing and raises a non-qualifying alert; an original release meets the release clock', async () => {
+    const inc = await newIncident('A-2', '化工厂异味');
+    await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/grade`, payload: { level: 'I' } });
+    await clock.advanceBy(HOUR);
+    const repost = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/responses`, payload: { kind: 'release', original: false, url: 'https://example.test/repost' } });
+    expect(repost.statusCode).toBe(201);
+    expect(repost.json<Incident>().clocks.every((c) => c.state !== 'met')).toBe(true);
+    const alerts = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{ items: { kind: string; incidentId: string }[] }>().items;
+    expect(alerts).toContainEqual(expect.objectContaining({ kind: 'nonqualifying_response', incidentId: inc.id }));
+
+    const release = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/responses`, payload: { kind: 'release', original: true, channel: '市政府网站' } });
+    const clocks = Object.fromEntries(release.json<Incident>().clocks.map((c) => [c.kind, c]));
+    expect(clocks.release).toMatchObject({ state: 'met', late: false, respondedAt: new Date(clock.now()).toISOString() });
+    expect(clocks.press_conference?.state).toBe('running');
+  });
+
+  it('acknowledges an alert once, with who and when, and it leaves the open list', async () => {
+    const open = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{ items: { id: string }[] }>().items;
+    const id = open[0]!.id;
+    const ack = await hy.app.inject({ method: 'POST', url: `/api/alerts/${id}/ack`, payload: { by: '值班员李四' } });
+    expect(ack.statusCode).toBe(200);
+    expect(ack.json()).toMatchObject({ id, acknowledgedBy: '值班员李四', acknowledgedAt: new Date(clock.now()).toISOString() });
+    const again = await hy.app.inject({ method: 'POST', url: `/api/alerts/${id}/ack`, payload: { by: '别人' } });
+    expect(again.json()).toMatchObject({ acknowledgedBy: '值班员李四' });
+    const after = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{ items: { id: string }[] }>().items;
+    expect(after.map((a) => a.id)).not.toContain(id);
+  });
+});
+
+describe('errors', () => {
+  it.each([
+    ['POST', '/api/incidents/inc_nope/grade', { level: 'II' }, 404, 'HY_NOT_FOUND', 'inc_nope'],
+    ['POST', '/api/incidents/x/grade', { level: 'V' }, 400, 'HY_VALIDATION', 'level'],
+    ['POST', '/api/incidents/x/grade', { level: 'I', unit: 'nobody' }, 400, 'HY_VALIDATION', 'unit'],
+    ['POST', '/api/incidents/x/responses', { kind: 'release' }, 400, 'HY_VALIDATION', 'original'],
+    ['POST', '/api/alerts/none/ack', { by: 'x' }, 404, 'HY_NOT_FOUND', 'none'],
+    ['GET', '/api/nowhere', undefined, 404, 'HY_NOT_FOUND', 'nowhere'],
+  ])('%s %s → %s %s', async (method, url, payload, status, code, mentions) => {
+    const res = await hy.app.inject({ method: method as 'GET' | 'POST', url, ...(payload ? { payload } : {}) });
+    expect(res.statusCode).toBe(status);
+    expect(res.json()).toMatchObject({ code });
+    expect(res.json().message).toContain(mentions);
+  });
+
+  it('every error code used in the services is documented in the catalogue', async () => {
+    const used = new Set<string>();
+    for (const service of await readdir(new URL('services/', repoRoot))) {
+      const src = new URL(`services/${service}/src/`, repoRoot);
+      const files = (await readdir(src, { recursive: true }).catch(() => [])).filter((f) => f.endsWith('.ts'));
+      for (const f of files) for (const m of (await readFile(new URL(f, src), 'utf8')).matchAll(/'(HY_[A-Z_]+)'/g)) used.add(m[1]!);
+    }
+    expect(used.size).toBeGreaterThanOrEqual(4);
+    for (const code of used) expect(ERROR_CATALOGUE, `${code} is used but not in the catalogue`).toHaveProperty(code);
+  });
+});
+
+describe('documentation and health', () => {
+  it('serves an OpenAPI document describing the routes, and a docs page', async () => {
+    const doc = (await hy.app.inject({ method: 'GET', url: '/docs/json' })).json<{ openapi: string; paths: Record<string, unknown> }>();
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/tickets', '/api/incidents', '/api/incidents/{id}/grade', '/api/incidents/{id}/responses', '/api/alerts', '/api/alerts/{id}/ack', '/api/stream']));
+    expect((await hy.app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
+    expect((await hy.app.inject({ method: 'GET', url: '/api/health' })).json()).toMatchObject({ status: 'ok' });
+    expect((await hy.app.inject({ method: 'GET', url: '/api/time' })).json()).toEqual({ now: new Date(clock.now()).toISOString(), scale: 1 });
+  });
+});

@@ -1,0 +1,56 @@
+import { type Bus, parseMessage, SignalMessage, type Subscription, TOPICS } from '@huiying/bus';
+import type { Clock } from '@huiying/clock';
+import type { Db, DbHandle } from '@huiying/db';
+import type { RulePack } from '@huiying/domain';
+import type { Logger } from 'pino';
+import { type EngineDeps, handleSignal } from './store.ts';
+import { DeadlineTimer } from './timer.ts';
+
+export interface EngineOptions {
+  db: Db;
+  /** For LISTEN/NOTIFY: other engines and the API tell this one when a deadline moved earlier. */
+  handle?: Pick<DbHandle, 'listen'>;
+  bus: Bus;
+  clock: Clock;
+  pack: RulePack;
+  logger: Logger;
+  groupId?: string;
+  resyncMs?: number;
+}
+
+export interface RunningEngine {
+  deps: EngineDeps;
+  timer: DeadlineTimer;
+  stop(): Promise<void>;
+}
+
+/** The engine process: signals in from the bus, deadlines fired from the database. */
+export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
+  const deps: EngineDeps = { db: o.db, clock: o.clock, pack: o.pack, onWake: (at) => timer.nudge(at) };
+  const timer = new DeadlineTimer({ ...deps, logger: o.logger }, { resyncMs: o.resyncMs ?? 10_000 });
+  await timer.start();
+  const unlisten = o.handle
+    ? await o.handle.listen('huiying_wake', (payload) => {
+        const at = Date.parse(payload);
+        if (!Number.isNaN(at)) timer.nudge(at);
+      })
+    : undefined;
+  const subscription: Subscription = await o.bus.subscribe({
+    topic: TOPICS.signals,
+    groupId: o.groupId ?? 'huiying-engine',
+    fromBeginning: true,
+    handler: async (message) => {
+      const signal = parseMessage(SignalMessage, message.value);
+      await handleSignal(deps, signal);
+    },
+  });
+  return {
+    deps,
+    timer,
+    async stop() {
+      await subscription.close();
+      await unlisten?.();
+      await timer.stop();
+    },
+  };
+}

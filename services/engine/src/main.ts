@@ -1,0 +1,62 @@
+/**
+ * Production engine process: signals from Kafka, deadlines from PostgreSQL, escalation mail
+ * over SMTP. Run several for scale: they share the `huiying-engine` consumer group and claim
+ * due clocks with SKIP LOCKED.
+ */
+import { type TopicName } from '@huiying/bus';
+import { KafkaBus } from '@huiying/bus/kafka';
+import { systemClock } from '@huiying/clock';
+import { loadConfig, Type } from '@huiying/config';
+import { OutboxRelay, openPostgres } from '@huiying/db';
+import { DEFAULT_RULE_PACK } from '@huiying/domain';
+import { Notifier, smtpMailer } from '@huiying/notify';
+import pino from 'pino';
+import { startEngine } from './engine.ts';
+
+const config = loadConfig(
+  Type.Object({
+    DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+    KAFKA_BROKERS: Type.String({ minLength: 1 }),
+    SMTP_URL: Type.String({ pattern: '^smtps?://' }),
+    MAIL_FROM: Type.String({ default: 'huiying@localhost' }),
+    DUTY_EMAIL: Type.String({ minLength: 3 }),
+    PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
+    LOG_LEVEL: Type.String({ default: 'info' }),
+  }),
+);
+
+const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-engine' });
+const handle = openPostgres(config.DATABASE_URL);
+await handle.migrate();
+const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-engine', logger });
+await bus.ensureTopics();
+const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), { onError: (e) => logger.error(e, 'outbox relay') });
+const engine = await startEngine({ db: handle.db, handle, bus, clock: systemClock, pack: DEFAULT_RULE_PACK, logger });
+const wake = engine.deps.onWake;
+engine.deps.onWake = (at) => {
+  relay.wake();
+  wake?.(at);
+};
+const notifier = new Notifier({
+  db: handle.db,
+  bus,
+  mailer: smtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }),
+  clock: systemClock,
+  logger,
+  dutyEmail: config.DUTY_EMAIL,
+  dashboardUrl: config.PUBLIC_URL,
+});
+await notifier.start();
+relay.start();
+logger.info('engine running');
+
+const shutdown = async () => {
+  await notifier.stop();
+  await engine.stop();
+  await relay.stop();
+  await bus.close();
+  await handle.close();
+  process.exit(0);
+};
+process.once('SIGINT', () => void shutdown());
+process.once('SIGTERM', () => void shutdown());

@@ -1,0 +1,96 @@
+import { buildApp } from '@huiying/api';
+import type { Bus, TopicName } from '@huiying/bus';
+import type { Clock } from '@huiying/clock';
+import { type DbHandle, OutboxRelay } from '@huiying/db';
+import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
+import { type RunningEngine, startEngine } from '@huiying/engine';
+import { FeedPoller } from '@huiying/ingest';
+import { type Mailer, Notifier } from '@huiying/notify';
+import type { Logger } from 'pino';
+
+export interface HuiyingDeps {
+  handle: DbHandle;
+  bus: Bus;
+  clock: Clock & { scale?: number };
+  mailer: Mailer;
+  logger: Logger;
+  pack?: RulePack;
+  dutyEmail: string;
+  publicUrl: string;
+  dashboard?: () => Promise<{ html: string; js: string; css: string }>;
+  /** Consumer-group suffix, so two test apps on one broker don't share groups. */
+  groupSuffix?: string;
+  relayPollMs?: number;
+  timerResyncMs?: number;
+}
+
+export type Huiying = Awaited<ReturnType<typeof createHuiying>>;
+
+/**
+ * Wires ingest, engine, notify and API around the given ports. The embedded default passes
+ * PGlite + EmbeddedBus; integration tests pass PostgreSQL + Kafka; the code paths are the same.
+ */
+export async function createHuiying(d: HuiyingDeps) {
+  const { handle, bus, clock, logger } = d;
+  const db = handle.db;
+  const suffix = d.groupSuffix ?? '';
+  await bus.ensureTopics();
+  const relay = new OutboxRelay(db, (topic, messages) => bus.publish(topic as TopicName, messages), {
+    pollMs: d.relayPollMs ?? 200,
+    onError: (e) => logger.error(e, 'outbox relay failed'),
+  });
+  const engine: RunningEngine = await startEngine({
+    db,
+    handle,
+    bus,
+    clock,
+    pack: d.pack ?? DEFAULT_RULE_PACK,
+    logger: logger.child({ svc: 'engine' }),
+    groupId: `huiying-engine${suffix}`,
+    ...(d.timerResyncMs !== undefined ? { resyncMs: d.timerResyncMs } : {}),
+  });
+  // Engine transactions write the outbox; relay at once instead of waiting for the poll.
+  const onWake = engine.deps.onWake;
+  engine.deps.onWake = (at) => {
+    relay.wake();
+    onWake?.(at);
+  };
+  const notifier = new Notifier({
+    db,
+    bus,
+    mailer: d.mailer,
+    clock,
+    logger: logger.child({ svc: 'notify' }),
+    dutyEmail: d.dutyEmail,
+    dashboardUrl: d.publicUrl,
+    groupId: `huiying-notify${suffix}`,
+  });
+  await notifier.start();
+  const app = await buildApp({
+    db,
+    bus,
+    clock,
+    engine: engine.deps,
+    logger: logger.child({ svc: 'api' }),
+    ...(d.dashboard ? { dashboard: d.dashboard } : {}),
+  });
+  app.addHook('onResponse', async () => relay.wake());
+  const poller = new FeedPoller({ db, clock, logger: logger.child({ svc: 'ingest' }) });
+  relay.start();
+
+  return {
+    app,
+    engine,
+    notifier,
+    relay,
+    poller,
+    db,
+    async stop() {
+      await poller.stop();
+      await app.close();
+      await notifier.stop();
+      await engine.stop();
+      await relay.stop();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Db, feeds, units } from '@huiying/db';
+
+/** Demo units: responsible units (责任单位) and the supervising office that gets unassigned escalations. */
+export const DEMO_UNITS = [
+  { id: 'gov-office', name: '市政府办公室（政务公开办）', email: 'zwgk@demo.huiying.local' },
+  { id: 'health', name: '市卫生健康委员会', email: 'wjw@demo.huiying.local' },
+  { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@demo.huiying.local' },
+  { id: 'transport', name: '市交通运输局', email: 'jtj@demo.huiying.local' },
+  { id: 'environment', name: '市生态环境局', email: 'sthjj@demo.huiying.local' },
+  { id: 'market', name: '市市场监督管理局', email: 'scjgj@demo.huiying.local' },
+];
+
+const HOUR = 3_600_000;
+
+/** RSS the demo feed serves: items published some hours before the (simulated) start. */
+export function demoFeedXml(now: number): string {
+  const items = [
+    { guid: 'demo-news-1', title: '某小区自来水浑浊发黄 居民反映多日未解决', hoursAgo: 44, link: 'https://news.example.invalid/water' },
+    { guid: 'demo-news-2', title: '网传城东高架桥出现裂缝 市民担忧通行安全', hoursAgo: 20, link: 'https://news.example.invalid/bridge' },
+    { guid: 'demo-forum-3', title: '论坛热帖：学校周边商铺夜间噪声扰民', hoursAgo: 3, link: 'https://forum.example.invalid/noise' },
+  ];
+  const body = items
+    .map(
+      (i) =>
+        `<item><guid>${i.guid}</guid><title>${i.title}</title><link>${i.link}</link><pubDate>${new Date(now - i.hoursAgo * HOUR).toUTCString()}</pubDate><description>${i.title}</description></item>`,
+    )
+    .join('');
+  return `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>演示新闻源</title><link>https://news.example.invalid/</link><description>Huiying demo feed</description>${body}</channel></rss>`;
+}
+
+/** The demo feed is served by a local HTTP server, polled by the real feed poller. */
+export async function serveDemoFeed(now: () => number): Promise<{ url: string; server: Server }> {
+  const start = now();
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' });
+    res.end(demoFeedXml(start));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/rss.xml`, server };
+}
+
+export async function seedDemo(db: Db, feedUrl: string): Promise<void> {
+  await db.insert(units).values(DEMO_UNITS).onConflictDoNothing();
+  await db
+    .insert(feeds)
+    .values({ id: 'demo-news', url: feedUrl, name: '演示新闻源', kind: 'news' })
+    .onConflictDoUpdate({ target: feeds.id, set: { url: feedUrl } });
+}
+
+/** Demo 12345 tickets, posted through the real HTTP endpoint. */
+export function demoTickets(now: number) {
+  return [
+    {
+      id: 'DEMO-12345-0001',
+      receivedAt: new Date(now - 46.5 * HOUR).toISOString(),
+      title: '多名居民投诉垃圾中转站异味严重',
+      content: '城南垃圾中转站近一周异味严重，多名居民来电反映，联系电话13812345678。',
+      category: '投诉',
+      area: '城南区',
+      unit: 'environment',
+    },
+    {
+      id: 'DEMO-12345-0002',
+      receivedAt: new Date(now - 30 * HOUR).toISOString(),
+      title: '公交线路调整未提前公告',
+      content: '12路公交线路调整，站点取消未见公告，市民出行受影响。',
+      category: '建议',
+      area: '高新区',
+      unit: 'transport',
+    },
+    {
+      id: 'DEMO-12345-0003',
+      receivedAt: new Date(now - 1 * HOUR).toISOString(),
+      title: '食品安全：网传某学校食堂食材过期',
+      content: '家长反映学校食堂使用过期食材，网上已有转发。',
+      category: '举报',
+      area: '城北区',
+    },
+  ];
+}

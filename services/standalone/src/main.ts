@@ -1,0 +1,95 @@
+/**
+ * The embedded default: the whole product in one process, nothing to install — PGlite behind
+ * the same drizzle schema, the in-process bus behind the same Bus interface as Kafka, the same
+ * ingest, engine, notify and API code as production. Demo units, a demo feed served locally
+ * and demo 12345 tickets are loaded; the dashboard URL is printed.
+ *
+ *   pnpm start                       # real time
+ *   pnpm start -- --time-scale 600   # drill: one real second = ten simulated minutes
+ */
+import { parseArgs } from 'node:util';
+import { EmbeddedBus } from '@huiying/bus';
+import { type Clock, scaledClock, systemClock } from '@huiying/clock';
+import { openPglite } from '@huiying/db';
+import { memoryMailer, smtpMailer } from '@huiying/notify';
+import { buildDashboard } from '@huiying/web';
+import pino from 'pino';
+import { createHuiying } from './compose.ts';
+import { demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: {
+    'time-scale': { type: 'string', default: process.env.HUIYING_TIME_SCALE ?? '1' },
+    port: { type: 'string', default: process.env.PORT ?? '8080' },
+    host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
+    'data-dir': { type: 'string' },
+    'no-demo': { type: 'boolean', default: false },
+  },
+});
+
+const scale = Number(args['time-scale']);
+const port = Number(args.port);
+if (!(scale > 0) || !Number.isInteger(port)) {
+  console.error(`start: --time-scale must be a positive number and --port an integer (got ${args['time-scale']}, ${args.port})`);
+  process.exit(2);
+}
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', transport: undefined });
+const clock: Clock & { scale?: number } = scale === 1 ? systemClock : scaledClock(scale);
+
+const handle = await openPglite(args['data-dir']);
+await handle.migrate();
+const bus = new EmbeddedBus({
+  onDeadLetter: (m, e) => logger.error({ topic: m.topic, offset: m.offset, err: String(e) }, 'message dead-lettered'),
+});
+
+const smtpUrl = process.env.SMTP_URL;
+const mailer = smtpUrl ? smtpMailer({ url: smtpUrl, from: process.env.MAIL_FROM ?? 'huiying@localhost' }) : memoryMailer();
+const dashboardUrl = `http://${args.host}:${port}/`;
+const huiying = await createHuiying({
+  handle,
+  bus,
+  clock,
+  mailer,
+  logger,
+  dutyEmail: process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local',
+  publicUrl: dashboardUrl,
+  dashboard: buildDashboard,
+});
+const { app, poller, relay } = huiying;
+
+let demoFeed: Awaited<ReturnType<typeof serveDemoFeed>> | undefined;
+if (!args['no-demo']) {
+  demoFeed = await serveDemoFeed(() => clock.now());
+  await seedDemo(handle.db, demoFeed.url);
+}
+await app.listen({ port, host: args.host });
+if (!args['no-demo']) {
+  for (const ticket of demoTickets(clock.now())) {
+    await app.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
+  }
+  await poller.pollAll();
+  relay.wake();
+}
+poller.start(process.env.FEED_CRON ?? '* * * * *');
+
+console.log(`
+  回应 Huiying — 政务舆情回应时效看板 (embedded: PGlite + in-process bus${scale !== 1 ? `, 演练时间 ×${scale}` : ''})
+  Dashboard 看板:   ${dashboardUrl}
+  API docs 接口文档: ${dashboardUrl}docs
+  ${smtpUrl ? `Mail via ${smtpUrl.replace(/\/\/[^@]*@/, '//***@')}` : 'Mail is kept in memory (set SMTP_URL to send)'}
+`);
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  await huiying.stop();
+  await bus.close();
+  demoFeed?.server.close();
+  await handle.close();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());

@@ -1,0 +1,94 @@
+/**
+ * The duty officers' board in real headless Chromium, on the embedded default (PGlite + the
+ * in-process bus, the same composition `pnpm start` runs): an incident appears with its live
+ * countdown, and a breach appears live (over SSE) when the fake clock reaches the due time.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { EmbeddedBus } from '@huiying/bus';
+import { FakeClock } from '@huiying/clock';
+import { type DbHandle, openPglite, units } from '@huiying/db';
+import { memoryMailer } from '@huiying/notify';
+import { eventually, testLogger } from '@huiying/testkit';
+import { buildDashboard } from '@huiying/web';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { launchChromium } from '../../web/test/browser.ts';
+import { createHuiying, type Huiying } from '../src/compose.ts';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-06-01T10:00:00+08:00');
+const artifacts = new URL('../../../test-artifacts/', import.meta.url);
+
+let handle: DbHandle;
+let bus: EmbeddedBus;
+let hy: Huiying;
+let browser: Browser;
+let url: string;
+const clock = new FakeClock(T0);
+const mailer = memoryMailer();
+
+beforeAll(async () => {
+  handle = await openPglite();
+  await handle.migrate();
+  await handle.db.insert(units).values({ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' });
+  bus = new EmbeddedBus();
+  hy = await createHuiying({
+    handle,
+    bus,
+    clock,
+    mailer,
+    logger: testLogger,
+    dutyEmail: 'duty@example.test',
+    publicUrl: 'http://localhost/',
+    dashboard: buildDashboard,
+    relayPollMs: 20,
+    timerResyncMs: 0,
+  });
+  await hy.app.listen({ port: 0, host: '127.0.0.1' });
+  url = `http://127.0.0.1:${(hy.app.server.address() as AddressInfo).port}/`;
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await hy?.stop();
+  await bus?.close();
+  await handle?.close();
+});
+
+it('shows an incident with a live countdown and the breach alert as it happens', async () => {
+  const ticket = {
+    id: 'B-1',
+    receivedAt: new Date(T0 - 47 * HOUR).toISOString(),
+    title: '老旧小区外墙脱落砸伤行人',
+    content: '外墙瓷砖脱落，居民担心安全',
+    unit: 'housing',
+  };
+  expect((await hy.app.inject({ method: 'POST', url: '/api/tickets', payload: ticket })).statusCode).toBe(201);
+  await eventually(async () => (await hy.app.inject({ method: 'GET', url: '/api/incidents' })).json().items.length === 1, 'the incident');
+
+  const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1400, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(url);
+  const card = page.getByTestId('incident-card').filter({ hasText: '老旧小区外墙脱落砸伤行人' });
+  await card.waitFor();
+  await expect(card.getByTestId('clock').first().getAttribute('data-urgency')).resolves.toBe('danger');
+  await expect(card.getByTestId('countdown').first().textContent()).resolves.toMatch(/0?0:59:\d\d|01:00:00/);
+  await page.getByTestId('connection-status').filter({ hasText: '实时' }).waitFor();
+  // Both warning points were already past when the clock started: skipped, not reported (replay.md).
+  expect(await page.getByTestId('alert-item').count()).toBe(0);
+
+  await hy.engine.timer.rearm();
+  await clock.advanceTo(T0 + HOUR);
+  const breach = page.locator('[data-testid="alert-item"][data-kind="breached"]');
+  await breach.waitFor({ timeout: 15_000 });
+  expect(await breach.textContent()).toContain('老旧小区外墙脱落砸伤行人');
+  await card.locator('[data-testid="clock"][data-urgency="breached"]').waitFor();
+
+  await mkdir(artifacts, { recursive: true });
+  await page.screenshot({ path: new URL('dashboard-breach.png', artifacts).pathname, fullPage: true });
+  await eventually(async () => mailer.sent.length === 1, 'the breach mail');
+  expect(pageErrors).toEqual([]);
+});
