@@ -66,7 +66,7 @@ export class FeedPoller {
     const doFetch = this.deps.fetch ?? fetch;
     const now = new Date(clock.now());
     try {
-      const headers: Record<string, string> = { 'user-agent': 'Huiying/0.1 (+政务舆情回应)' };
+      const headers: Record<string, string> = { 'user-agent': 'Huiying/0.1 (government public-opinion response monitor)' };
       if (feed.etag) headers['if-none-match'] = feed.etag;
       if (feed.lastModified) headers['if-modified-since'] = feed.lastModified;
       const res = await doFetch(feed.url, { headers, signal: AbortSignal.timeout(15_000) });

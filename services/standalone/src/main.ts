@@ -35,7 +35,8 @@ if (!(scale > 0) || !Number.isInteger(port)) {
   process.exit(2);
 }
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', transport: undefined });
+// Quiet by default: a newcomer sees the banner and warnings, not every request.
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 const clock: Clock & { scale?: number } = scale === 1 ? systemClock : scaledClock(scale);
 
 const handle = await openPglite(args['data-dir']);
