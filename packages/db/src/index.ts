@@ -27,6 +27,8 @@ export interface DbHandle {
   close(): Promise<void>;
 }
 
+/** Arbitrary constant key for the migration advisory lock ("huiying" in ASCII, truncated). */
+const MIGRATION_LOCK = 0x6875_6979;
 const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
 
 export function openPostgres(url: string, options: { max?: number } = {}): DbHandle {
@@ -37,7 +39,18 @@ export function openPostgres(url: string, options: { max?: number } = {}): DbHan
   return {
     db,
     kind: 'postgres',
-    migrate: () => migratePg(drizzlePg(pool), { migrationsFolder }),
+    // Several processes boot at once in production: one migrates, the others wait for it.
+    async migrate() {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
+        await migratePg(drizzlePg(client), { migrationsFolder });
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+        await client.end();
+      }
+    },
     async listen(channel, onNotify) {
       const client = new pg.Client({ connectionString: url });
       client.on('error', () => undefined);
