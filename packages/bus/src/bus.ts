@@ -29,6 +29,7 @@ export interface SubscribeOptions {
   topic: TopicName;
   /** Consumer group: processes sharing a group split the partitions between them. */
   groupId: string;
+  /** Where a group with no committed offset starts: the oldest message (default) or only new ones. */
   fromBeginning?: boolean;
   /**
    * Called once per message, in order per partition. The offset is committed only after the

@@ -18,6 +18,8 @@ const config = loadConfig(
   Type.Object({
     DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
     KAFKA_BROKERS: Type.String({ minLength: 1 }),
+    /** Separates deployments (or test runs) sharing one Kafka cluster. */
+    KAFKA_TOPIC_PREFIX: Type.String({ default: '' }),
     PORT: Type.Integer({ default: 8080 }),
     HOST: Type.String({ default: '127.0.0.1' }),
     LOG_LEVEL: Type.String({ default: 'info' }),
@@ -27,7 +29,7 @@ const config = loadConfig(
 const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-api' });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
-const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-api', logger });
+const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-api', topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
 await bus.ensureTopics();
 const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), { onError: (e) => logger.error(e, 'outbox relay') });
 const app = await buildApp({

@@ -17,6 +17,8 @@ const config = loadConfig(
   Type.Object({
     DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
     KAFKA_BROKERS: Type.String({ minLength: 1 }),
+    /** Separates deployments (or test runs) sharing one Kafka cluster. */
+    KAFKA_TOPIC_PREFIX: Type.String({ default: '' }),
     SMTP_URL: Type.String({ pattern: '^smtps?://' }),
     MAIL_FROM: Type.String({ default: 'huiying@localhost' }),
     DUTY_EMAIL: Type.String({ minLength: 3 }),
@@ -28,7 +30,7 @@ const config = loadConfig(
 const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-engine' });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
-const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-engine', logger });
+const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-engine', topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
 await bus.ensureTopics();
 const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), { onError: (e) => logger.error(e, 'outbox relay') });
 const engine = await startEngine({ db: handle.db, handle, bus, clock: systemClock, pack: DEFAULT_RULE_PACK, logger });

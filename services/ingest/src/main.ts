@@ -16,6 +16,8 @@ const config = loadConfig(
   Type.Object({
     DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
     KAFKA_BROKERS: Type.String({ minLength: 1 }),
+    /** Separates deployments (or test runs) sharing one Kafka cluster. */
+    KAFKA_TOPIC_PREFIX: Type.String({ default: '' }),
     INGEST_PORT: Type.Integer({ default: 8081 }),
     HOST: Type.String({ default: '127.0.0.1' }),
     FEED_CRON: Type.String({ default: '* * * * *' }),
@@ -26,7 +28,7 @@ const config = loadConfig(
 const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-ingest' });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
-const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-ingest', logger });
+const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-ingest', topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
 await bus.ensureTopics();
 const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), { onError: (e) => logger.error(e, 'outbox relay') });
 relay.start();

@@ -1,0 +1,87 @@
+/**
+ * Production mode: ingest, engine and api as three separate processes, configured only from
+ * the environment, on the real PostgreSQL, Kafka broker and an SMTP server in this process.
+ * The ticket is received 49 h ago, so its 48 h clock is already past due when it starts:
+ * the breach happens at once — no waiting on the wall clock.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { eventually, freshDatabase, KAFKA_BROKERS, startSmtp, type TestSmtp, uniqueName } from '@huiying/testkit';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let smtp: TestSmtp;
+const procs: { name: string; child: ChildProcess; output: string[] }[] = [];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function run(name: string, script: string, env: Record<string, string>): void {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
+  procs.push({ name, child, output });
+}
+
+const apiPort = await freePort();
+const ingestPort = await freePort();
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  smtp = await startSmtp();
+  const env = { DATABASE_URL: db.url, KAFKA_BROKERS: KAFKA_BROKERS.join(','), KAFKA_TOPIC_PREFIX: `${uniqueName('prod')}.`, SMTP_URL: smtp.url, DUTY_EMAIL: 'duty@example.test', HOST: '127.0.0.1' };
+  run('engine', 'services/engine/src/main.ts', env);
+  run('ingest', 'services/ingest/src/main.ts', { ...env, INGEST_PORT: String(ingestPort) });
+  run('api', 'services/api/src/main.ts', { ...env, PORT: String(apiPort) });
+});
+
+afterAll(async () => {
+  await Promise.all(
+    procs.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.child.exitCode !== null) return resolve();
+          p.child.once('exit', () => resolve());
+          p.child.kill('SIGTERM');
+        }),
+    ),
+  );
+  await smtp?.close();
+  await db?.drop();
+});
+
+it('a ticket posted to the ingest process is breached by the engine process, mailed, and shown by the api process', async () => {
+  const describeProcs = () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode})\n${p.output.join('').slice(-2000)}`).join('\n');
+  const post = () =>
+    fetch(`http://127.0.0.1:${ingestPort}/api/tickets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'PROD-1', receivedAt: new Date(Date.now() - 49 * 3_600_000).toISOString(), content: '生产模式：路灯长期不亮' }),
+    });
+  const accepted = await eventually(async () => (await post().catch(() => undefined))?.status, `the ingest process to accept\n${describeProcs()}`, 45_000);
+  expect(accepted).toBe(201);
+  expect((await post()).status).toBe(200);
+
+  const breach = await eventually(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/api/alerts?open=true`).catch(() => undefined);
+      const items = res?.ok ? ((await res.json()) as { items: { kind: string; incidentTitle: string }[] }).items : [];
+      return items.find((a) => a.kind === 'breached');
+    },
+    `the breach through the api process\n${describeProcs()}`,
+    45_000,
+  );
+  expect(breach.incidentTitle).toContain('路灯');
+  const mail = await eventually(async () => smtp.mails[0], 'the escalation mail from the engine process', 45_000);
+  expect(JSON.stringify(mail.to)).toContain('duty@example.test');
+  expect(mail.subject).toContain('超时');
+  expect(procs.every((p) => p.child.exitCode === null)).toBe(true);
+});
