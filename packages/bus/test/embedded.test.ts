@@ -12,7 +12,10 @@ describe('EmbeddedBus', () => {
     await bus.subscribe({ topic: TOPICS.signals, groupId: 'a', handler: async (m) => void a.push(String(m.value)) });
     await bus.subscribe({ topic: TOPICS.signals, groupId: 'b', handler: async (m) => void b1.push(String(m.value)) });
     await bus.subscribe({ topic: TOPICS.signals, groupId: 'b', handler: async (m) => void b2.push(String(m.value)) });
-    await bus.publish(TOPICS.signals, ['1', '2', '3', '4'].map((v) => ({ key: 'k', value: v })));
+    await bus.publish(
+      TOPICS.signals,
+      ['1', '2', '3', '4'].map((v) => ({ key: 'k', value: v })),
+    );
     await bus.drain();
     expect(a).toEqual(['1', '2', '3', '4']);
     expect([...b1, ...b2].sort()).toEqual(['1', '2', '3', '4']);

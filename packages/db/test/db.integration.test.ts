@@ -28,12 +28,23 @@ describe.each(handles)('$name', ({ open }) => {
   it('migrates, and migrating again is a no-op', async () => {
     h = await open();
     await h.migrate();
-    const tables = rowsOf<{ table_name: string }>(await h.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`));
-    expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(['alerts', 'audit_log', 'clocks', 'emails', 'incidents', 'outbox', 'signals', 'units']));
+    const tables = rowsOf<{ table_name: string }>(
+      await h.db.execute(sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`),
+    );
+    expect(tables.map((t) => t.table_name)).toEqual(
+      expect.arrayContaining(['alerts', 'audit_log', 'clocks', 'emails', 'incidents', 'outbox', 'signals', 'units']),
+    );
   });
 
   it('appends to the audit log but refuses UPDATE, DELETE and TRUNCATE', async () => {
-    await audit(h.db, { at: new Date('2026-03-02T00:00:00Z'), actor: 'test', action: 'x.y', entity: 'thing', entityId: '1', input: { a: 1 } });
+    await audit(h.db, {
+      at: new Date('2026-03-02T00:00:00Z'),
+      actor: 'test',
+      action: 'x.y',
+      entity: 'thing',
+      entityId: '1',
+      input: { a: 1 },
+    });
     expect(await h.db.select().from(auditLog)).toHaveLength(1);
     await expect(h.db.execute(sql`update audit_log set actor = 'evil'`)).rejects.toSatisfy(appendOnlyRefusal);
     await expect(h.db.execute(sql`delete from audit_log`)).rejects.toSatisfy(appendOnlyRefusal);

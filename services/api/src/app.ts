@@ -239,20 +239,18 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
       );
       const responseId = randomUUID();
       await db.transaction(async (tx) => {
-        await tx
-          .insert(responses)
-          .values({
-            id: responseId,
-            incidentId: id,
-            kind: b.kind,
-            original: b.original,
-            publishedAt: new Date(publishedAt),
-            recordedAt: new Date(now),
-            unitId: b.unit ?? null,
-            channel: b.channel ?? null,
-            url: b.url ?? null,
-            recordedBy: b.by ?? null,
-          });
+        await tx.insert(responses).values({
+          id: responseId,
+          incidentId: id,
+          kind: b.kind,
+          original: b.original,
+          publishedAt: new Date(publishedAt),
+          recordedAt: new Date(now),
+          unitId: b.unit ?? null,
+          channel: b.channel ?? null,
+          url: b.url ?? null,
+          recordedBy: b.by ?? null,
+        });
         await audit(tx, {
           at: new Date(now),
           actor: b.by ?? 'api',

@@ -29,9 +29,16 @@ const config = loadConfig(
 const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-api' });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
-const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-api', topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
+const bus = new KafkaBus({
+  brokers: config.KAFKA_BROKERS.split(','),
+  clientId: 'huiying-api',
+  topicPrefix: config.KAFKA_TOPIC_PREFIX,
+  logger,
+});
 await bus.ensureTopics();
-const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), { onError: (e) => logger.error(e, 'outbox relay') });
+const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {
+  onError: (e) => logger.error(e, 'outbox relay'),
+});
 const app = await buildApp({
   db: handle.db,
   bus,

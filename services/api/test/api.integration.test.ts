@@ -16,7 +16,14 @@ const HOUR = 3_600_000;
 const repoRoot = new URL('../../../', import.meta.url);
 const T0 = Date.parse('2026-07-06T09:00:00+08:00');
 
-type Incident = { id: string; title: string; level: string | null; unit: { id: string; name: string } | null; status: string; clocks: { seq: number; kind: string; state: string; dueAt: string; respondedAt: string | null; late: boolean | null }[] };
+type Incident = {
+  id: string;
+  title: string;
+  level: string | null;
+  unit: { id: string; name: string } | null;
+  status: string;
+  clocks: { seq: number; kind: string; state: string; dueAt: string; respondedAt: string | null; late: boolean | null }[];
+};
 
 let handle: DbHandle;
 let bus: EmbeddedBus;
@@ -28,7 +35,17 @@ beforeAll(async () => {
   await handle.migrate();
   await handle.db.insert(units).values([{ id: 'transport', name: '市交通运输局', email: 'jtj@example.test' }]);
   bus = new EmbeddedBus();
-  hy = await createHuiying({ handle, bus, clock, mailer: memoryMailer(), logger: testLogger, dutyEmail: 'duty@example.test', publicUrl: 'http://localhost/', relayPollMs: 10, timerResyncMs: 0 });
+  hy = await createHuiying({
+    handle,
+    bus,
+    clock,
+    mailer: memoryMailer(),
+    logger: testLogger,
+    dutyEmail: 'duty@example.test',
+    publicUrl: 'http://localhost/',
+    relayPollMs: 10,
+    timerResyncMs: 0,
+  });
   await hy.app.ready();
 });
 
@@ -39,15 +56,27 @@ afterAll(async () => {
 });
 
 async function newIncident(ref: string, title: string): Promise<Incident> {
-  const res = await hy.app.inject({ method: 'POST', url: '/api/tickets', payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title, content: title } });
+  const res = await hy.app.inject({
+    method: 'POST',
+    url: '/api/tickets',
+    payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title, content: title },
+  });
   expect(res.statusCode).toBe(201);
-  return eventually(async () => (await hy.app.inject({ method: 'GET', url: '/api/incidents' })).json<{ items: Incident[] }>().items.find((i) => i.title === title), `incident ${title}`);
+  return eventually(
+    async () =>
+      (await hy.app.inject({ method: 'GET', url: '/api/incidents' })).json<{ items: Incident[] }>().items.find((i) => i.title === title),
+    `incident ${title}`,
+  );
 }
 
 describe('incident commands', () => {
   it('grading II starts the 5 h release and 24 h press-conference clocks and supersedes the 48 h one', async () => {
     const inc = await newIncident('A-1', '地铁站台积水停运');
-    const res = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/grade`, payload: { level: 'II', unit: 'transport', by: '值班员张三' } });
+    const res = await hy.app.inject({
+      method: 'POST',
+      url: `/api/incidents/${inc.id}/grade`,
+      payload: { level: 'II', unit: 'transport', by: '值班员张三' },
+    });
     expect(res.statusCode).toBe(200);
     const graded = res.json<Incident>();
     expect(graded.level).toBe('II');
@@ -65,13 +94,23 @@ describe('incident commands', () => {
     const inc = await newIncident('A-2', '化工厂异味');
     await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/grade`, payload: { level: 'I' } });
     await clock.advanceBy(HOUR);
-    const repost = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/responses`, payload: { kind: 'release', original: false, url: 'https://example.test/repost' } });
+    const repost = await hy.app.inject({
+      method: 'POST',
+      url: `/api/incidents/${inc.id}/responses`,
+      payload: { kind: 'release', original: false, url: 'https://example.test/repost' },
+    });
     expect(repost.statusCode).toBe(201);
     expect(repost.json<Incident>().clocks.every((c) => c.state !== 'met')).toBe(true);
-    const alerts = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{ items: { kind: string; incidentId: string }[] }>().items;
+    const alerts = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+      items: { kind: string; incidentId: string }[];
+    }>().items;
     expect(alerts).toContainEqual(expect.objectContaining({ kind: 'nonqualifying_response', incidentId: inc.id }));
 
-    const release = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/responses`, payload: { kind: 'release', original: true, channel: '市政府网站' } });
+    const release = await hy.app.inject({
+      method: 'POST',
+      url: `/api/incidents/${inc.id}/responses`,
+      payload: { kind: 'release', original: true, channel: '市政府网站' },
+    });
     const clocks = Object.fromEntries(release.json<Incident>().clocks.map((c) => [c.kind, c]));
     expect(clocks.release).toMatchObject({ state: 'met', late: false, respondedAt: new Date(clock.now()).toISOString() });
     expect(clocks.press_conference?.state).toBe('running');
@@ -121,9 +160,22 @@ describe('documentation and health', () => {
   it('serves an OpenAPI document describing the routes, and a docs page', async () => {
     const doc = (await hy.app.inject({ method: 'GET', url: '/docs/json' })).json<{ openapi: string; paths: Record<string, unknown> }>();
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/tickets', '/api/incidents', '/api/incidents/{id}/grade', '/api/incidents/{id}/responses', '/api/alerts', '/api/alerts/{id}/ack', '/api/stream']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/tickets',
+        '/api/incidents',
+        '/api/incidents/{id}/grade',
+        '/api/incidents/{id}/responses',
+        '/api/alerts',
+        '/api/alerts/{id}/ack',
+        '/api/stream',
+      ]),
+    );
     expect((await hy.app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
     expect((await hy.app.inject({ method: 'GET', url: '/api/health' })).json()).toMatchObject({ status: 'ok' });
-    expect((await hy.app.inject({ method: 'GET', url: '/api/time' })).json()).toEqual({ now: new Date(clock.now()).toISOString(), scale: 1 });
+    expect((await hy.app.inject({ method: 'GET', url: '/api/time' })).json()).toEqual({
+      now: new Date(clock.now()).toISOString(),
+      scale: 1,
+    });
   });
 });

@@ -28,13 +28,22 @@ const config = loadConfig(
 const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-ingest' });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
-const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: 'huiying-ingest', topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
+const bus = new KafkaBus({
+  brokers: config.KAFKA_BROKERS.split(','),
+  clientId: 'huiying-ingest',
+  topicPrefix: config.KAFKA_TOPIC_PREFIX,
+  logger,
+});
 await bus.ensureTopics();
-const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), { onError: (e) => logger.error(e, 'outbox relay') });
+const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {
+  onError: (e) => logger.error(e, 'outbox relay'),
+});
 relay.start();
 const app = Fastify({ loggerInstance: logger });
 app.setErrorHandler((error: { validation?: unknown; message: string }, _request, reply) =>
-  error.validation ? reply.code(400).send({ code: 'HY_VALIDATION', message: error.message }) : reply.code(500).send({ code: 'HY_INTERNAL', message: 'internal error' }),
+  error.validation
+    ? reply.code(400).send({ code: 'HY_VALIDATION', message: error.message })
+    : reply.code(500).send({ code: 'HY_INTERNAL', message: 'internal error' }),
 );
 await app.register(ticketRoutes, { db: handle.db, clock: systemClock });
 app.addHook('onResponse', async () => relay.wake());

@@ -24,7 +24,11 @@ async function freePort(): Promise<number> {
 }
 
 function run(name: string, script: string, env: Record<string, string>): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    cwd: root,
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const output: string[] = [];
   child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
@@ -37,7 +41,14 @@ const ingestPort = await freePort();
 beforeAll(async () => {
   db = await freshDatabase();
   smtp = await startSmtp();
-  const env = { DATABASE_URL: db.url, KAFKA_BROKERS: KAFKA_BROKERS.join(','), KAFKA_TOPIC_PREFIX: `${uniqueName('prod')}.`, SMTP_URL: smtp.url, DUTY_EMAIL: 'duty@example.test', HOST: '127.0.0.1' };
+  const env = {
+    DATABASE_URL: db.url,
+    KAFKA_BROKERS: KAFKA_BROKERS.join(','),
+    KAFKA_TOPIC_PREFIX: `${uniqueName('prod')}.`,
+    SMTP_URL: smtp.url,
+    DUTY_EMAIL: 'duty@example.test',
+    HOST: '127.0.0.1',
+  };
   run('engine', 'services/engine/src/main.ts', env);
   run('ingest', 'services/ingest/src/main.ts', { ...env, INGEST_PORT: String(ingestPort) });
   run('api', 'services/api/src/main.ts', { ...env, PORT: String(apiPort) });
@@ -64,9 +75,17 @@ it('a ticket posted to the ingest process is breached by the engine process, mai
     fetch(`http://127.0.0.1:${ingestPort}/api/tickets`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ id: 'PROD-1', receivedAt: new Date(Date.now() - 49 * 3_600_000).toISOString(), content: '生产模式：路灯长期不亮' }),
+      body: JSON.stringify({
+        id: 'PROD-1',
+        receivedAt: new Date(Date.now() - 49 * 3_600_000).toISOString(),
+        content: '生产模式：路灯长期不亮',
+      }),
     });
-  const accepted = await eventually(async () => (await post().catch(() => undefined))?.status, `the ingest process to accept\n${describeProcs()}`, 45_000);
+  const accepted = await eventually(
+    async () => (await post().catch(() => undefined))?.status,
+    `the ingest process to accept\n${describeProcs()}`,
+    45_000,
+  );
   expect(accepted).toBe(201);
   expect((await post()).status).toBe(200);
 
