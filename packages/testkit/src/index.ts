@@ -49,11 +49,11 @@ export async function freshDatabase(): Promise<DbHandle & { url: string; drop():
 }
 
 /** A KafkaBus on the real broker, with topics private to this test (a unique prefix). */
-export async function kafkaBus(clientId = uniqueName('test')): Promise<KafkaBus> {
+export async function kafkaBus(clientId = uniqueName('test'), topicPrefix = `${clientId}.`): Promise<KafkaBus> {
   const bus = new KafkaBus({
     brokers: KAFKA_BROKERS,
     clientId,
-    topicPrefix: `${clientId}.`,
+    topicPrefix,
     partitions: 3,
     logger: testLogger,
     kafkaLogLevel: 'error',

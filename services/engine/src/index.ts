@@ -1,4 +1,4 @@
 export { startEngine, type EngineOptions, type RunningEngine } from './engine.ts';
-export { applyCommand, handleSignal, fireDue, NotFoundError, type EngineDeps, incidentIdFor } from './store.ts';
+export { applyCommand, handleSignal, fireDue, NotFoundError, StaleWriteError, type EngineDeps, incidentIdFor } from './store.ts';
 export { DeadlineTimer } from './timer.ts';
 export { incidentView, type IncidentView } from './view.ts';

@@ -1,7 +1,22 @@
 import { createHash } from 'node:crypto';
 import { TOPICS, type EventMessage, type SignalMessage } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
-import { alerts, audit, clocks, type Db, enqueue, eq, incidents, rowsOf, signals, sql, type Tx, units } from '@huiying/db';
+import {
+  alerts,
+  auditLog,
+  clocks,
+  type Db,
+  enqueue,
+  eq,
+  inArray,
+  incidents,
+  type OutboxMessage,
+  rowsOf,
+  signals,
+  sql,
+  type Tx,
+  units,
+} from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
@@ -23,6 +38,11 @@ export interface EngineDeps {
 
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
+}
+
+/** A write decided on an outdated version of an incident; the transaction is rolled back. */
+export class StaleWriteError extends Error {
+  override name = 'StaleWriteError';
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -88,7 +108,7 @@ export async function handleSignal(deps: EngineDeps, msg: SignalMessage): Promis
         events = [...events, ...assigned.events];
       }
     }
-    await persist(tx, deps, { before: undefined, after: state, events, input, actor: `signal:${msg.source}`, now });
+    await persistAll(tx, [{ before: undefined, version: 0, after: state, events, input, actor: `signal:${msg.source}`, now }]);
     await tx
       .update(signals)
       .set({ incidentId, processedAt: new Date(now) })
@@ -112,12 +132,14 @@ export async function applyCommand(
 ): Promise<{ state: IncidentState; events: EngineEvent[] }> {
   const now = deps.clock.now();
   const result = await deps.db.transaction(async (tx) => {
-    const [row] = rowsOf<{ state: IncidentState }>(await tx.execute(sql`select state from incidents where id = ${incidentId} for update`));
+    const [row] = rowsOf<{ state: IncidentState; version: number }>(
+      await tx.execute(sql`select state, version from incidents where id = ${incidentId} for update`),
+    );
     if (!row) throw new NotFoundError(`incident ${incidentId} not found`);
     const overdue = advanceIncident(row.state, input.at - 1);
     const applied = applyIncidentInput(overdue.state, input, deps.pack);
     const events = [...overdue.events, ...applied.events];
-    await persist(tx, deps, { before: row.state, after: applied.state, events, input, actor, now });
+    await persistAll(tx, [{ before: row.state, version: row.version, after: applied.state, events, input, actor, now }]);
     return { state: applied.state, events };
   });
   const wake = nextIncidentWake(result.state);
@@ -133,15 +155,24 @@ export async function fireDue(deps: EngineDeps, now: number, batch = 500): Promi
   let fired = 0;
   for (;;) {
     const n = await deps.db.transaction(async (tx) => {
-      const rows = rowsOf<{ id: string; state: IncidentState }>(
+      const rows = rowsOf<{ id: string; state: IncidentState; version: number }>(
         await tx.execute(
-          sql`select id, state from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit ${batch} for update skip locked`,
+          sql`select id, state, version from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit ${batch} for update skip locked`,
         ),
       );
-      for (const row of rows) {
+      const items = rows.map((row) => {
         const { state, events } = advanceIncident(row.state, now);
-        await persist(tx, deps, { before: row.state, after: state, events, input: { type: 'timer', at: now }, actor: 'timer', now });
-      }
+        return {
+          before: row.state,
+          version: row.version,
+          after: state,
+          events,
+          input: { type: 'timer', at: iso(now) },
+          actor: 'timer',
+          now,
+        };
+      });
+      await persistAll(tx, items);
       return rows.length;
     });
     fired += n;
@@ -156,6 +187,8 @@ export async function nextWakeInDb(db: Db): Promise<number | null> {
 
 interface PersistArgs {
   before: IncidentState | undefined;
+  /** Fencing token: the row version this write was decided on (0 for a new incident). */
+  version: number;
   after: IncidentState;
   events: EngineEvent[];
   input: unknown;
@@ -163,45 +196,42 @@ interface PersistArgs {
   now: number;
 }
 
-/** Write the new state, its read model, alerts, outgoing events and audit rows in one transaction. */
-async function persist(tx: Tx, deps: EngineDeps, a: PersistArgs): Promise<void> {
-  const view = incidentView(a.after);
-  const now = new Date(a.now);
-  const wake = nextIncidentWake(a.after);
-  const values = {
-    title: view.title,
-    level: view.level,
-    unitId: view.unitId,
-    status: view.status,
-    startAt: new Date(view.startAt),
-    state: a.after,
-    nextWakeAt: wake === null ? null : new Date(wake),
-    updatedAt: now,
-  };
-  if (a.before === undefined) {
-    await tx.insert(incidents).values({ id: view.id, ...values, createdAt: now });
-    await audit(tx, {
-      at: now,
-      actor: a.actor,
-      action: 'incident.created',
-      entity: 'incident',
-      entityId: view.id,
-      input: a.input,
-      result: { level: view.level, startAt: iso(view.startAt) },
+/**
+ * Write new states, their clock read model, alerts, outgoing events and audit rows — for many
+ * incidents at once, in a fixed number of statements, inside the caller's transaction. The
+ * timer fires hundreds of incidents per claim; one statement per table keeps that cheap.
+ */
+export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise<void> {
+  if (items.length === 0) return;
+  const incidentRows: (typeof incidents.$inferInsert)[] = [];
+  const clockRows: (typeof clocks.$inferInsert)[] = [];
+  const alertRows: (typeof alerts.$inferInsert)[] = [];
+  const retractions: { incidentId: string; clock: string; due: number; at: number }[] = [];
+  const auditRows: (typeof auditLog.$inferInsert)[] = [];
+  const messages: OutboxMessage[] = [];
+  let earliestMovedWake: number | null = null;
+
+  for (const a of items) {
+    const view = incidentView(a.after);
+    const now = new Date(a.now);
+    const wake = nextIncidentWake(a.after);
+    const before = a.before === undefined ? null : nextIncidentWake(a.before);
+    if (wake !== null && (before === null || wake < before)) earliestMovedWake = Math.min(earliestMovedWake ?? wake, wake);
+    incidentRows.push({
+      id: view.id,
+      title: view.title,
+      level: view.level,
+      unitId: view.unitId,
+      status: view.status,
+      startAt: new Date(view.startAt),
+      state: a.after,
+      nextWakeAt: wake === null ? null : new Date(wake),
+      version: a.version + 1,
+      createdAt: now,
+      updatedAt: now,
     });
-  } else {
-    await tx
-      .update(incidents)
-      .set({ ...values, version: sql`${incidents.version} + 1` })
-      .where(eq(incidents.id, view.id));
-    if (a.events.length === 0) {
-      await audit(tx, { at: now, actor: a.actor, action: 'incident.updated', entity: 'incident', entityId: view.id, input: a.input });
-    }
-  }
-  await tx.delete(clocks).where(eq(clocks.incidentId, view.id));
-  if (view.clocks.length > 0) {
-    await tx.insert(clocks).values(
-      view.clocks.map((c) => ({
+    for (const c of view.clocks) {
+      clockRows.push({
         incidentId: view.id,
         seq: c.seq,
         kind: c.kind,
@@ -212,72 +242,129 @@ async function persist(tx: Tx, deps: EngineDeps, a: PersistArgs): Promise<void> 
         late: c.late,
         unitId: view.unitId,
         updatedAt: now,
-      })),
+      });
+    }
+    if (a.before === undefined) {
+      auditRows.push({
+        at: now,
+        actor: a.actor,
+        action: 'incident.created',
+        entity: 'incident',
+        entityId: view.id,
+        input: a.input,
+        result: { level: view.level, startAt: iso(view.startAt) },
+      });
+    } else if (a.events.length === 0) {
+      auditRows.push({
+        at: now,
+        actor: a.actor,
+        action: 'incident.updated',
+        entity: 'incident',
+        entityId: view.id,
+        input: a.input,
+        result: null,
+      });
+    }
+    for (const e of a.events) {
+      let alertId: string | undefined;
+      if (e.event === 'warning' || e.event === 'breached' || e.event === 'nonqualifying_response') {
+        alertId = alertIdFor(view.id, e);
+        alertRows.push({
+          id: alertId,
+          incidentId: view.id,
+          kind: e.event,
+          clock: e.event === 'nonqualifying_response' ? null : e.clock,
+          dueAt: 'due' in e ? new Date(e.due) : null,
+          elapsed: e.event === 'warning' ? e.elapsed : null,
+          unitId: view.unitId,
+          at: new Date(e.at),
+        });
+      } else if (e.event === 'breach_retracted') {
+        retractions.push({ incidentId: view.id, clock: e.clock, due: e.due, at: e.at });
+      }
+      const payload = toEventMessage(view.id, view.title, view.unitId, e, alertId);
+      messages.push({ topic: TOPICS.events, key: view.id, payload });
+      // Every clock transition, with the input that caused it (a command, a signal, or the timer).
+      auditRows.push({
+        at: now,
+        actor: a.actor,
+        action: `clock.${e.event}`,
+        entity: 'incident',
+        entityId: view.id,
+        input: a.input,
+        result: payload,
+      });
+    }
+    // An incident that changed without a clock event (assign, a title) still refreshes live views.
+    if (a.events.length === 0 || a.before === undefined) {
+      messages.push({
+        topic: TOPICS.events,
+        key: view.id,
+        payload: {
+          v: 1,
+          type: 'event',
+          id: `evt_${createHash('sha256')
+            .update(`${view.id}|changed|${a.now}|${JSON.stringify(a.input)}`)
+            .digest('hex')
+            .slice(0, 20)}`,
+          event: 'incident_changed',
+          at: iso(a.now),
+          incidentId: view.id,
+          unitId: view.unitId,
+          title: view.title,
+        } satisfies EventMessage,
+      });
+    }
+  }
+
+  for (const rows of chunks(incidentRows, 2000)) {
+    const written = await tx
+      .insert(incidents)
+      .values(rows)
+      .onConflictDoUpdate({
+        target: incidents.id,
+        set: {
+          title: sql`excluded.title`,
+          level: sql`excluded.level`,
+          unitId: sql`excluded.unit_id`,
+          status: sql`excluded.status`,
+          startAt: sql`excluded.start_at`,
+          state: sql`excluded.state`,
+          nextWakeAt: sql`excluded.next_wake_at`,
+          version: sql`excluded.version`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+        // The fence: only the writer holding the version it read may write the next one.
+        setWhere: sql`${incidents.version} = excluded.version - 1`,
+      })
+      .returning({ id: incidents.id });
+    if (written.length !== rows.length) {
+      throw new StaleWriteError(`stale write refused for ${rows.length - written.length} incident(s): another engine changed them first`);
+    }
+  }
+  await tx.delete(clocks).where(
+    inArray(
+      clocks.incidentId,
+      incidentRows.map((r) => r.id),
+    ),
+  );
+  for (const rows of chunks(clockRows, 2000)) await tx.insert(clocks).values(rows);
+  for (const rows of chunks(alertRows, 2000)) await tx.insert(alerts).values(rows).onConflictDoNothing();
+  for (const r of retractions) {
+    await tx.execute(
+      sql`update alerts set retracted_at = ${iso(r.at)} where incident_id = ${r.incidentId} and kind = 'breached' and clock = ${r.clock} and due_at = ${iso(r.due)}`,
     );
   }
-  const messages: { topic: string; key: string; payload: EventMessage }[] = [];
-  for (const e of a.events) {
-    const alertId = await recordAlert(tx, view.id, view.unitId, e);
-    const payload = toEventMessage(view.id, view.title, view.unitId, e, alertId);
-    messages.push({ topic: TOPICS.events, key: view.id, payload });
-    await audit(tx, {
-      at: now,
-      actor: a.actor,
-      action: `clock.${e.event}`,
-      entity: 'incident',
-      entityId: view.id,
-      input: a.input,
-      result: payload,
-    });
-  }
-  // An incident that changed without a clock event (assign, a title) still refreshes live views.
-  if (a.events.length === 0 || a.before === undefined) {
-    messages.push({
-      topic: TOPICS.events,
-      key: view.id,
-      payload: {
-        v: 1,
-        type: 'event',
-        id: `evt_${createHash('sha256')
-          .update(`${view.id}|changed|${a.now}|${JSON.stringify(a.input)}`)
-          .digest('hex')
-          .slice(0, 20)}`,
-        event: 'incident_changed',
-        at: iso(a.now),
-        incidentId: view.id,
-        unitId: view.unitId,
-        title: view.title,
-      },
-    });
-  }
-  await enqueue(tx, now, messages);
-  if (wake !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(wake)})`);
+  for (const rows of chunks(auditRows, 2000)) await tx.insert(auditLog).values(rows);
+  for (const rows of chunks(messages, 2000)) await enqueue(tx, new Date(items[0]!.now), rows);
+  // Other engines armed for a later instant hear that something is now due earlier.
+  if (earliestMovedWake !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(earliestMovedWake)})`);
 }
 
-async function recordAlert(tx: Tx, incidentId: string, unitId: string | null, e: EngineEvent): Promise<string | undefined> {
-  if (e.event === 'warning' || e.event === 'breached' || e.event === 'nonqualifying_response') {
-    const id = alertIdFor(incidentId, e);
-    await tx
-      .insert(alerts)
-      .values({
-        id,
-        incidentId,
-        kind: e.event,
-        clock: e.event === 'nonqualifying_response' ? null : e.clock,
-        dueAt: 'due' in e ? new Date(e.due) : null,
-        elapsed: e.event === 'warning' ? e.elapsed : null,
-        unitId,
-        at: new Date(e.at),
-      })
-      .onConflictDoNothing();
-    return id;
-  }
-  if (e.event === 'breach_retracted') {
-    await tx.execute(
-      sql`update alerts set retracted_at = ${iso(e.at)} where incident_id = ${incidentId} and kind = 'breached' and clock = ${e.clock} and due_at = ${iso(e.due)}`,
-    );
-  }
-  return undefined;
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
 }
 
 export function toEventMessage(incidentId: string, title: string, unitId: string | null, e: EngineEvent, alertId?: string): EventMessage {
