@@ -8,12 +8,7 @@ export type Level = 'I' | 'II' | 'III' | 'IV';
 export type SignalSource = 'feed' | 'hotline' | 'manual';
 export type ResponseKind = 'release' | 'press_conference' | 'reply';
 export type IncidentClockKind = 'response' | 'release' | 'press_conference';
-export type ObligationKind =
-  | 'policy_interpretation'
-  | 'service_change'
-  | 'proposal_reply'
-  | 'penalty_disclosure'
-  | 'disclosure_request';
+export type ObligationKind = 'policy_interpretation' | 'service_change' | 'proposal_reply' | 'penalty_disclosure' | 'disclosure_request';
 export type ClockKind = IncidentClockKind | ObligationKind;
 export type ClockState = 'running' | 'met' | 'breached' | 'cancelled' | 'waived';
 

@@ -1,0 +1,68 @@
+/**
+ * @huiying/domain — the pure rules core: incidents and their clocks, working-day
+ * obligations, the PRC calendar, rule packs and replay. No I/O, no wall clock.
+ */
+export type * from './types.ts';
+export { DOMAIN_ERROR_CODES, type DomainErrorCode, DomainError, CalendarYearMissing } from './errors.ts';
+export {
+  type DayNumber,
+  MS_PER_DAY,
+  MS_PER_HOUR,
+  SHANGHAI_OFFSET_MS,
+  formatDay,
+  formatIsoInstant,
+  parseDay,
+  parseIsoInstant,
+  shanghaiDay,
+  shanghaiDayStart,
+} from './time.ts';
+export {
+  type CalendarData,
+  CalendarDataSchema,
+  type CalendarOptions,
+  type CalendarYearData,
+  createCalendar,
+  extendWorkingDayDue,
+  parseCalendarData,
+  provisionalCalendar,
+  type WorkingDayCalendar,
+  type WorkingDayDue,
+  type WorkingDaysResult,
+  workingDayDue,
+} from './calendar.ts';
+export { CN_CALENDAR_DATA, chinaCalendar } from './calendar-cn.ts';
+export {
+  type ClockRule,
+  DEFAULT_RULE_PACK,
+  INCIDENT_CLOCK_KINDS,
+  OBLIGATION_KINDS,
+  type ObligationRule,
+  parseRulePack,
+  RESPONSE_KINDS,
+  type RulePack,
+  type RulePackDocument,
+  RulePackDocumentSchema,
+} from './rule-pack.ts';
+export {
+  advanceIncident,
+  applyIncidentInput,
+  type ClockAnchor,
+  type IncidentClock,
+  type IncidentResult,
+  type IncidentState,
+  nextIncidentWake,
+  type ResponseRecord,
+} from './incident.ts';
+export { advanceObligation, applyObligationInput, nextObligationWake, type ObligationResult, type ObligationState } from './obligation.ts';
+export { EventEncoder } from './event-encoder.ts';
+export {
+  formatEvent,
+  type ParsedTimeline,
+  parseTimeline,
+  ReplayError,
+  type ReplayInput,
+  type ReplayOptions,
+  replayEach,
+  runReplay,
+  type TimelineEntry,
+} from './replay.ts';
