@@ -18,9 +18,12 @@ if [ ! -x /usr/bin/chromium ]; then
   exit 1
 fi
 
+# Use a broker already listening on KAFKA_BROKERS (tests isolate themselves with unique topic
+# prefixes); otherwise start our own from infra/kafka and stop it afterwards.
 started_kafka=0
-if [ "${KAFKA_BROKERS}" = "127.0.0.1:19092" ] && ! bash infra/kafka/kafka.sh status >/dev/null 2>&1; then
-  bash infra/kafka/kafka.sh start
+first_broker="${KAFKA_BROKERS%%,*}"
+if ! (exec 3<>"/dev/tcp/${first_broker%:*}/${first_broker##*:}") 2>/dev/null; then
+  KAFKA_PORT="${first_broker##*:}" bash infra/kafka/kafka.sh start
   started_kafka=1
 fi
 cleanup() { if [ "$started_kafka" = 1 ]; then bash infra/kafka/kafka.sh stop || true; fi; }
