@@ -112,7 +112,9 @@ export const alerts = pgTable(
   'alerts',
   {
     id: text('id').primaryKey(),
-    incidentId: text('incident_id').notNull(),
+    /** One of incident_id / obligation_id is set. */
+    incidentId: text('incident_id'),
+    obligationId: text('obligation_id'),
     kind: text('kind').notNull(),
     clock: text('clock'),
     clockSeq: integer('clock_seq'),
@@ -182,3 +184,43 @@ export const auditLog = pgTable(
   },
   (t) => [index('audit_entity_idx').on(t.entity, t.entityId)],
 );
+
+/**
+ * Working-day disclosure duties (政策解读, 依申请公开 …). `state` is the domain's ObligationState;
+ * `provisional` marks a due counted Monday–Friday because a year's holiday arrangement is missing.
+ */
+export const obligations = pgTable(
+  'obligations',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    title: text('title'),
+    unitId: text('unit_id'),
+    state: jsonb('state').notNull(),
+    status: text('status').notNull(),
+    dueAt: ts('due_at').notNull(),
+    provisional: boolean('provisional').notNull().default(false),
+    nextWakeAt: ts('next_wake_at'),
+    version: integer('version').notNull().default(1),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('obligations_next_wake_idx')
+      .on(t.nextWakeAt)
+      .where(sql`next_wake_at is not null`),
+    index('obligations_provisional_idx').on(t.provisional),
+  ],
+);
+
+/**
+ * An administrator's PRC holiday arrangement for a year (国务院办公厅 notice), overriding or
+ * adding to the calendar data file without a code change.
+ */
+export const calendarYears = pgTable('calendar_years', {
+  year: integer('year').primaryKey(),
+  data: jsonb('data').notNull(),
+  source: text('source'),
+  loadedAt: ts('loaded_at').notNull(),
+  loadedBy: text('loaded_by').notNull(),
+});

@@ -233,6 +233,36 @@ export function extendWorkingDayDue(dueDate: string, workingDays: number, calend
   return dueAfter(toDay(dueDate), workingDays, calendar);
 }
 
+/**
+ * The working days after `from` up to and including `until` ('YYYY-MM-DD'; 0 when `until`
+ * is not after `from`): what is left of a count when it is suspended on `from`. Throws
+ * CalendarYearMissing like the rest unless the calendar is provisional; `provisional` says
+ * a year without data was counted Monday–Friday.
+ */
+export function countWorkingDays(from: string, until: string, calendar: WorkingDayCalendar): { count: number; provisional: boolean } {
+  return countWorkingDaysNumber(toDay(from), toDay(until), calendar);
+}
+
+/** countWorkingDays on day numbers. @internal */
+export function countWorkingDaysNumber(
+  from: DayNumber,
+  until: DayNumber,
+  calendar: WorkingDayCalendar,
+): { count: number; provisional: boolean } {
+  let count = 0;
+  let provisional = false;
+  for (let d = from + 1; d <= until; d++) {
+    if (calendar.isWorkingDayNumber(d)) count++;
+    if (!calendar.hasYear(yearOfDay(d))) provisional = true;
+  }
+  return { count, provisional };
+}
+
+/** The due N working days after `day` (which does not count). @internal */
+export function dueAfterDay(day: DayNumber, workingDays: number, calendar: WorkingDayCalendar): WorkingDayDue {
+  return dueAfter(day, workingDays, calendar);
+}
+
 function dueAfter(day: DayNumber, workingDays: number, calendar: WorkingDayCalendar): WorkingDayDue {
   const r = calendar.addWorkingDaysNumber(day, workingDays);
   return { dueDate: formatDay(r.day), dueAt: shanghaiDayStart(r.day + 1), provisional: r.provisional };

@@ -21,6 +21,7 @@ export {
   CalendarDataSchema,
   type CalendarOptions,
   type CalendarYearData,
+  countWorkingDays,
   createCalendar,
   extendWorkingDayDue,
   parseCalendarData,

@@ -211,10 +211,14 @@ interface RawEntry {
 export function parseTimeline(text: string): ParsedTimeline {
   const entries: RawEntry[] = [];
   let end: Instant | null = null;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length && end === null; i++) {
-    let raw = lines[i]!;
-    if (i === 0 && raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
+  // Walk the text line by line instead of splitting it: an array of a million line strings
+  // would outlive the young generation and cost a full garbage collection to drop.
+  let lineStart = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  for (let i = 0; lineStart <= text.length && end === null; i++) {
+    let lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd === -1) lineEnd = text.length;
+    const raw = text.slice(lineStart, lineEnd);
+    lineStart = lineEnd + 1;
     // Lines normally start with '{'; only other lines need the (allocating) blank check.
     if (raw.length === 0 || (raw.charCodeAt(0) !== 123 && raw.trim() === '')) continue;
     const line = i + 1;

@@ -31,15 +31,33 @@ export type IncidentInput =
     }
   | { type: 'dismiss'; at: Instant; incident: string; reason: string };
 
+/**
+ * Why a disclosure request's count is suspended (政府信息公开条例): `correction` — the agency
+ * asked the applicant to correct the request (补正, art. 30): the count restarts when the
+ * corrected request arrives; `third_party` — the agency is consulting a third party
+ * (征求第三方意见, art. 32): the time it takes does not count.
+ */
+export type SuspendReason = 'correction' | 'third_party';
+
 export type ObligationInput =
   | { type: 'obligation'; at: Instant; id: string; kind: ObligationKind; issuedAt: Instant }
   | { type: 'fulfil'; at: Instant; id: string }
-  | { type: 'extend'; at: Instant; id: string };
+  | { type: 'extend'; at: Instant; id: string }
+  /** Live engine only for now (not in replay.md): stop a disclosure_request's count. */
+  | { type: 'suspend'; at: Instant; id: string; reason: SuspendReason }
+  /** Live engine only: restart (correction) or continue (third_party) the count from `at`'s day. */
+  | { type: 'resume'; at: Instant; id: string }
+  /** Live engine only: recompute the due with the calendar given (after a missing year was loaded). */
+  | { type: 'recalculate'; at: Instant; id: string };
+
+/** The obligation inputs replay.md defines (the others will join the contract later). */
+export type ReplayObligationInput = Extract<ObligationInput, { type: 'obligation' | 'fulfil' | 'extend' }>;
 
 /** Events, exactly the replay output kinds (replay.md), with instants as epoch ms. */
 export type EngineEvent =
   | { event: 'started'; at: Instant; incident?: string; obligation?: string; clock: ClockKind; due: Instant }
-  | { event: 'rescheduled'; at: Instant; incident: string; clock: ClockKind; due: Instant }
+  /** An incident clock whose start moved, or (live only) an obligation whose due a `recalculate` moved. */
+  | { event: 'rescheduled'; at: Instant; incident?: string; obligation?: string; clock: ClockKind; due: Instant }
   | { event: 'warning'; at: Instant; incident?: string; obligation?: string; clock: ClockKind; due: Instant; elapsed: number }
   | {
       event: 'met';
@@ -57,6 +75,26 @@ export type EngineEvent =
   | { event: 'waived'; at: Instant; incident: string; clock: ClockKind; reason: string }
   | { event: 'nonqualifying_response'; at: Instant; incident: string; kind: ResponseKind; reason: 'repost' }
   | { event: 'extended'; at: Instant; obligation: string; clock: ClockKind; due: Instant }
-  | { event: 'extend_rejected'; at: Instant; obligation: string; clock: ClockKind; reason: string };
+  | { event: 'extend_rejected'; at: Instant; obligation: string; clock: ClockKind; reason: string }
+  /**
+   * Live only (not in replay.md yet). `due` is the due as it stood, now frozen;
+   * `remainingWorkingDays` count again after the resume day (for `correction`: the full
+   * base period, which restarts).
+   */
+  | {
+      event: 'suspended';
+      at: Instant;
+      obligation: string;
+      clock: ClockKind;
+      reason: SuspendReason;
+      due: Instant;
+      remainingWorkingDays: number;
+    }
+  /** Live only. `due` is the new due. */
+  | { event: 'resumed'; at: Instant; obligation: string; clock: ClockKind; reason: SuspendReason; due: Instant }
+  /** Live only. Reasons: not_suspendable, already_met, already_breached, already_suspended. */
+  | { event: 'suspend_rejected'; at: Instant; obligation: string; clock: ClockKind; reason: string }
+  /** Live only. Reasons: already_met, already_breached, not_suspended. */
+  | { event: 'resume_rejected'; at: Instant; obligation: string; clock: ClockKind; reason: string };
 
 export type EngineEventKind = EngineEvent['event'];

@@ -45,7 +45,7 @@ export class Notifier {
   }
 
   async handle(event: EventMessage): Promise<void> {
-    if (event.event !== 'breached' || !event.incidentId) return;
+    if (event.event !== 'breached' || !(event.incidentId || event.obligationId)) return;
     const { db, clock } = this.o;
     let to = this.o.dutyEmail;
     let unitName = '政务公开办值班室';
@@ -65,7 +65,7 @@ export class Notifier {
           id: randomUUID(),
           dedupeKey: `${event.id}:${to}`,
           alertId: event.alertId ?? null,
-          incidentId: event.incidentId ?? null,
+          incidentId: event.incidentId ?? event.obligationId ?? null,
           unitId: event.unitId ?? null,
           to,
           subject: mail.subject,

@@ -4,6 +4,11 @@ const CLOCK_LABEL: Record<string, string> = {
   response: '权威回应（48小时）',
   release: '权威信息发布（5小时）',
   press_conference: '新闻发布会（24小时）',
+  policy_interpretation: '政策解读材料发布（3个工作日）',
+  service_change: '服务事项变更公开（1个工作日）',
+  proposal_reply: '建议提案办理复文公开（10个工作日）',
+  penalty_disclosure: '抽查及行政处罚结果公开（20个工作日）',
+  disclosure_request: '依申请公开答复（20个工作日）',
 };
 
 /** Asia/Shanghai wall time for people; instants stay ISO in data. */
@@ -22,17 +27,20 @@ export function shanghai(iso: string): string {
 
 export function breachMail(e: EventMessage, unitName: string, dashboardUrl: string): { subject: string; text: string } {
   const clock = CLOCK_LABEL[e.clock ?? ''] ?? e.clock ?? '';
-  const title = e.title ?? e.incidentId ?? '';
+  const title = e.title ?? e.incidentId ?? e.obligationId ?? '';
+  const what = e.obligationId ? '事项' : '舆情事件';
   return {
     subject: `【超时督办】${title}：${clock}已超时`,
     text: [
       `${unitName}：`,
       '',
-      `舆情事件“${title}”的${clock}时限已于 ${e.due ? shanghai(e.due) : ''}（北京时间）届满，尚未见权威回应。`,
-      '请立即通过本单位权威发布渠道作出回应，并在系统中登记回应（不得以转载工作动态、新闻报道、评论文章等充当回应内容）。',
-      '按照政务舆情回应时限要求，超时情况将纳入通报，视情约谈。',
+      `${what}“${title}”的${clock}时限已于 ${e.due ? shanghai(e.due) : ''}（北京时间）届满，${e.obligationId ? '尚未完成公开。' : '尚未见权威回应。'}`,
+      e.obligationId
+        ? '请立即依规公开，并在系统中登记办结。'
+        : '请立即通过本单位权威发布渠道作出回应，并在系统中登记回应（不得以转载工作动态、新闻报道、评论文章等充当回应内容）。',
+      '按照政务公开时限要求，超时情况将纳入通报，视情约谈。',
       '',
-      `事件编号：${e.incidentId ?? ''}`,
+      `编号：${e.incidentId ?? e.obligationId ?? ''}`,
       `查看详情：${dashboardUrl}`,
       '',
       '—— 回应 · 政务舆情回应时效监督系统（自动发送，请勿直接回复）',

@@ -6,12 +6,13 @@ import type { Bus } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import { alerts, audit, and, type Db, eq, isNull, responses, sql, units } from '@huiying/db';
 import { DomainError, type IncidentInput } from '@huiying/domain';
-import { applyCommand, type EngineDeps, NotFoundError } from '@huiying/engine';
+import { applyCommand, type CalendarService, type EngineDeps, NotFoundError } from '@huiying/engine';
 import { ticketRoutes } from '@huiying/ingest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { ApiError, ERROR_CATALOGUE } from './errors.ts';
 import { LiveFeed } from './live.ts';
+import { obligationRoutes } from './obligations.ts';
 import { getAlert, getIncident, listAlerts, listIncidents } from './read.ts';
 import * as S from './schemas.ts';
 import { randomUUID } from 'node:crypto';
@@ -21,6 +22,8 @@ export interface AppDeps {
   bus: Bus;
   clock: Clock & { scale?: number };
   engine: EngineDeps;
+  /** The working-day calendar (file + administrators' years), for disclosure duties. */
+  calendars: CalendarService;
   logger: Logger;
   /** The zh-CN dashboard bundle (services/web); omitted in API-only tests. */
   dashboard?: () => Promise<{ html: string; js: string; css: string }>;
@@ -47,7 +50,11 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     const e = error as { validation?: unknown; validationContext?: string; statusCode?: number; message: string };
     if (error instanceof ApiError) return reply.code(error.status).send({ code: error.code, message: error.message });
     if (error instanceof NotFoundError) return reply.code(404).send({ code: 'HY_NOT_FOUND', message: error.message });
-    if (error instanceof DomainError) return reply.code(409).send({ code: 'HY_CONFLICT', message: error.message });
+    if (error instanceof DomainError) {
+      // Bad data the domain caught is the client's to fix (400); the rest is a state conflict (409).
+      const invalid = error.code === 'INVALID_INPUT' || error.code === 'CALENDAR_DATA_INVALID' || error.code === 'RULE_PACK_INVALID';
+      return reply.code(invalid ? 400 : 409).send({ code: invalid ? 'HY_VALIDATION' : 'HY_CONFLICT', message: error.message });
+    }
     if (e.validation) return reply.code(400).send({ code: 'HY_VALIDATION', message: e.message });
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
       return reply.code(e.statusCode).send({ code: 'HY_VALIDATION', message: e.message });
@@ -65,12 +72,22 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     {
       schema: {
         tags: ['system'],
-        response: { 200: Type.Object({ status: Type.String(), database: Type.String(), liveClients: Type.Integer() }) },
+        summary: '健康检查：数据库、实时连接、节假日日历',
+        response: {
+          200: Type.Object({
+            status: Type.Union([Type.Literal('ok'), Type.Literal('warn')]),
+            database: Type.String(),
+            liveClients: Type.Integer(),
+            warnings: Type.Array(Type.String()),
+          }),
+        },
       },
     },
     async () => {
       await db.execute(sql`select 1`);
-      return { status: 'ok', database: 'ok', liveClients: live.size };
+      const calendar = deps.calendars.health(clock.now());
+      const warnings = calendar.warning ? [calendar.warning] : [];
+      return { status: warnings.length > 0 ? ('warn' as const) : ('ok' as const), database: 'ok', liveClients: live.size, warnings };
     },
   );
 
@@ -334,6 +351,13 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   );
 
   await app.register(ticketRoutes, { db, clock });
+  await app.register(obligationRoutes, {
+    db,
+    clock,
+    pack: deps.engine.pack,
+    calendars: deps.calendars,
+    onWake: (at) => deps.engine.onWake?.(at),
+  });
 
   if (deps.dashboard) {
     const load = deps.dashboard;

@@ -9,6 +9,7 @@ import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { OutboxRelay, openPostgres } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
+import { CalendarService } from '@huiying/engine';
 import { buildDashboard } from '@huiying/web';
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
@@ -39,8 +40,11 @@ await bus.ensureTopics();
 const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {
   onError: (e) => logger.error(e, 'outbox relay'),
 });
+const calendars = new CalendarService(handle.db);
+await calendars.load();
 const app = await buildApp({
   db: handle.db,
+  calendars,
   bus,
   clock: systemClock,
   engine: { db: handle.db, clock: systemClock, pack: DEFAULT_RULE_PACK },

@@ -1,4 +1,4 @@
-import { alerts, and, type Db, desc, eq, incidents, isNull, units } from '@huiying/db';
+import { alerts, and, type Db, desc, eq, incidents, isNull, obligations, sql, units } from '@huiying/db';
 import { incidentView } from '@huiying/engine';
 import type { IncidentState } from '@huiying/domain';
 
@@ -42,7 +42,9 @@ export function toIncidentDto(state: IncidentState, updatedAt: Date, unitName: s
 const alertColumns = {
   id: alerts.id,
   incidentId: alerts.incidentId,
-  incidentTitle: incidents.title,
+  obligationId: alerts.obligationId,
+  // Obligation alerts carry the duty's title (or id) where the board shows an incident's title.
+  incidentTitle: sql<string | null>`coalesce(${incidents.title}, ${obligations.title}, ${alerts.obligationId})`,
   kind: alerts.kind,
   clock: alerts.clock,
   dueAt: alerts.dueAt,
@@ -58,8 +60,9 @@ type AlertRow = { [K in keyof typeof alertColumns]: unknown };
 function toAlertDto(r: AlertRow) {
   return {
     id: r.id as string,
-    incidentId: r.incidentId as string,
-    incidentTitle: (r.incidentTitle as string | null) ?? (r.incidentId as string),
+    incidentId: r.incidentId as string | null,
+    obligationId: r.obligationId as string | null,
+    incidentTitle: (r.incidentTitle as string | null) ?? (r.incidentId as string | null) ?? '',
     kind: r.kind as string,
     clock: r.clock as string | null,
     dueAt: iso(r.dueAt as Date | null),
@@ -76,6 +79,7 @@ export async function listAlerts(db: Db, open: boolean) {
     .select(alertColumns)
     .from(alerts)
     .leftJoin(incidents, eq(incidents.id, alerts.incidentId))
+    .leftJoin(obligations, eq(obligations.id, alerts.obligationId))
     .where(open ? and(isNull(alerts.acknowledgedAt), isNull(alerts.retractedAt)) : undefined)
     .orderBy(desc(alerts.at))
     .limit(500);
@@ -83,6 +87,11 @@ export async function listAlerts(db: Db, open: boolean) {
 }
 
 export async function getAlert(db: Db, id: string) {
-  const [r] = await db.select(alertColumns).from(alerts).leftJoin(incidents, eq(incidents.id, alerts.incidentId)).where(eq(alerts.id, id));
+  const [r] = await db
+    .select(alertColumns)
+    .from(alerts)
+    .leftJoin(incidents, eq(incidents.id, alerts.incidentId))
+    .leftJoin(obligations, eq(obligations.id, alerts.obligationId))
+    .where(eq(alerts.id, id));
   return r ? toAlertDto(r) : undefined;
 }

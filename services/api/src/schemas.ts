@@ -28,7 +28,8 @@ export const IncidentView = Type.Object({
 
 export const AlertView = Type.Object({
   id: Type.String(),
-  incidentId: Type.String(),
+  incidentId: Nullable(Type.String()),
+  obligationId: Nullable(Type.String()),
   incidentTitle: Type.String(),
   kind: Type.String(),
   clock: Nullable(Type.String()),

@@ -181,7 +181,9 @@ export async function fireDue(deps: EngineDeps, now: number, batch = 500): Promi
 }
 
 export async function nextWakeInDb(db: Db): Promise<number | null> {
-  const [row] = rowsOf<{ at: string | Date | null }>(await db.execute(sql`select min(next_wake_at) as at from incidents`));
+  const [row] = rowsOf<{ at: string | Date | null }>(
+    await db.execute(sql`select least((select min(next_wake_at) from incidents), (select min(next_wake_at) from obligations)) as at`),
+  );
   return row?.at ? new Date(row.at).getTime() : null;
 }
 

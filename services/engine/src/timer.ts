@@ -1,5 +1,6 @@
 import type { Clock } from '@huiying/clock';
 import type { Logger } from 'pino';
+import { fireDueObligations } from './obligations.ts';
 import { type EngineDeps, fireDue, nextWakeInDb } from './store.ts';
 
 /**
@@ -84,7 +85,8 @@ export class DeadlineTimer {
       try {
         do {
           this.rerun = false;
-          const n = await fireDue(this.deps, this.clock.now());
+          const now = this.clock.now();
+          const n = (await fireDue(this.deps, now)) + (await fireDueObligations(this.deps, now));
           if (n > 0) this.options.onFired?.(n);
         } while (this.rerun && !this.stopped);
         await this.rearm();

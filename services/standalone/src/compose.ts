@@ -3,7 +3,7 @@ import type { Bus, TopicName } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import { type DbHandle, OutboxRelay } from '@huiying/db';
 import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
-import { type RunningEngine, startEngine } from '@huiying/engine';
+import { CalendarService, type RunningEngine, startEngine } from '@huiying/engine';
 import { FeedPoller } from '@huiying/ingest';
 import { type Mailer, Notifier } from '@huiying/notify';
 import type { Logger } from 'pino';
@@ -66,8 +66,11 @@ export async function createHuiying(d: HuiyingDeps) {
     groupId: `huiying-notify${suffix}`,
   });
   await notifier.start();
+  const calendars = new CalendarService(db);
+  await calendars.load();
   const app = await buildApp({
     db,
+    calendars,
     bus,
     clock,
     engine: engine.deps,

@@ -119,7 +119,8 @@ describe('labels', () => {
     expect(clockLabel('response')).toBe('权威回应 48小时');
     expect(clockLabel('release')).toBe('权威信息发布 5小时');
     expect(clockLabel('press_conference')).toBe('新闻发布会 24小时');
-    expect(clockLabel('policy_interpretation')).toBe('policy_interpretation');
+    expect(clockLabel('policy_interpretation')).toBe('政策解读 3个工作日');
+    expect(clockLabel('some_future_kind')).toBe('some_future_kind');
     expect(clockLabel('toString')).toBe('toString');
     expect(clockLabel(null)).toBe('—');
   });

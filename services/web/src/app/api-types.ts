@@ -7,7 +7,8 @@ export type Level = 'I' | 'II' | 'III' | 'IV';
 export type ClockKind = 'response' | 'release' | 'press_conference';
 export type ClockState = 'running' | 'met' | 'breached' | 'cancelled' | 'waived';
 export type ResponseKind = 'release' | 'press_conference' | 'reply';
-export type AlertKind = 'warning' | 'breached' | 'nonqualifying_response';
+/** calendar_missing: a working-day due was counted Monday–Friday because a holiday year is missing. */
+export type AlertKind = 'warning' | 'breached' | 'nonqualifying_response' | 'calendar_missing';
 
 /** GET /api/time — the (possibly simulated) system time and its speed. */
 export interface TimeInfo {
@@ -45,7 +46,9 @@ export interface Incident {
 
 export interface Alert {
   id: string;
-  incidentId: string;
+  /** Set for incident alerts; obligation alerts carry obligationId instead. */
+  incidentId: string | null;
+  obligationId?: string | null;
   incidentTitle: string;
   kind: AlertKind;
   /** The clock kind the alert is about; null for a non-qualifying response. */

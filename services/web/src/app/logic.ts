@@ -27,10 +27,20 @@ const CLOCK_LABEL: Record<ClockKind, string> = {
   press_conference: '新闻发布会 24小时',
 };
 
+/** Working-day disclosure duties (工作日时限事项) raise alerts too. */
+const OBLIGATION_LABEL: Record<string, string> = {
+  policy_interpretation: '政策解读 3个工作日',
+  service_change: '服务变更公开 1个工作日',
+  proposal_reply: '建议提案复文 10个工作日',
+  penalty_disclosure: '处罚结果公开 20个工作日',
+  disclosure_request: '依申请公开答复 20个工作日',
+};
+
 /** Alerts carry the clock kind as a plain string; an unknown kind is shown as sent. */
 export function clockLabel(kind: string | null): string {
   if (kind === null) return '—';
-  return Object.hasOwn(CLOCK_LABEL, kind) ? CLOCK_LABEL[kind as ClockKind] : kind;
+  if (Object.hasOwn(CLOCK_LABEL, kind)) return CLOCK_LABEL[kind as ClockKind];
+  return OBLIGATION_LABEL[kind] ?? kind;
 }
 
 const CLOCK_STATE_LABEL: Record<ClockState, string> = {
@@ -66,6 +76,8 @@ export function alertKindLabel(alert: Pick<Alert, 'kind' | 'elapsed'>): string {
       return '超时';
     case 'nonqualifying_response':
       return '内容敷衍';
+    case 'calendar_missing':
+      return '日历缺失';
     default:
       return assertNever(kind);
   }

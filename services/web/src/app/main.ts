@@ -149,10 +149,15 @@ function fillAlert(li: HTMLLIElement, a: Alert): void {
   li.dataset.alertId = a.id;
   li.dataset.kind = a.kind;
 
-  const title = h('a', { class: 'alert-title', attrs: { href: `#incident-${a.incidentId}`, title: a.incidentTitle } }, a.incidentTitle);
+  const incidentId = a.incidentId;
+  const title = h(
+    'a',
+    { class: 'alert-title', attrs: { href: incidentId ? `#incident-${incidentId}` : '#', title: a.incidentTitle } },
+    a.incidentTitle,
+  );
   title.addEventListener('click', (ev) => {
     ev.preventDefault();
-    revealIncident(a.incidentId);
+    if (incidentId) revealIncident(incidentId);
   });
 
   const ack = h('button', { class: 'btn btn-ack', testid: 'ack-button', attrs: { type: 'button' } }, '确认');

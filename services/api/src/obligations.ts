@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Clock } from '@huiying/clock';
+import { type Db, desc, eq, obligations, units } from '@huiying/db';
+import { OBLIGATION_KINDS, type ObligationState, type RulePack } from '@huiying/domain';
+import { applyObligationCommand, type CalendarService } from '@huiying/engine';
+import type { FastifyPluginAsync } from 'fastify';
+import { ApiError } from './errors.ts';
+import { ErrorBody, IdParams } from './schemas.ts';
+
+const Iso = Type.String({ format: 'date-time' });
+const ObligationKind = Type.Union(
+  OBLIGATION_KINDS.map((k) => Type.Literal(k)),
+  { description: '政策解读 3 / 服务事项变更 1 / 建议提案复文 10 / 行政处罚公开 20 / 依申请公开 20(+20) 个工作日' },
+);
+
+export const ObligationView = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  title: Type.Union([Type.String(), Type.Null()]),
+  unit: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]),
+  state: Type.String(),
+  issuedAt: Iso,
+  dueDate: Type.String({ description: 'last working day (Asia/Shanghai)' }),
+  dueAt: Iso,
+  provisional: Type.Boolean({ description: 'counted Monday–Friday: a year of the holiday calendar is missing' }),
+  extended: Type.Boolean(),
+  respondedAt: Type.Union([Iso, Type.Null()]),
+  late: Type.Union([Type.Boolean(), Type.Null()]),
+});
+
+const CreateBody = Type.Object(
+  {
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    kind: ObligationKind,
+    issuedAt: Iso,
+    title: Type.Optional(Type.String({ maxLength: 500 })),
+    unit: Type.Optional(Type.String({ minLength: 1 })),
+    by: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+const ByBody = Type.Object({ by: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false });
+const FulfilBody = Type.Object(
+  { fulfilledAt: Type.Optional(Iso), by: Type.Optional(Type.String({ maxLength: 100 })) },
+  { additionalProperties: false },
+);
+const YearBody = Type.Object(
+  {
+    holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), { description: '放假日期 days off' }),
+    workdays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), {
+      description: '调休上班日期 make-up working days (weekend days that are working days)',
+    }),
+    source: Type.Optional(Type.String({ maxLength: 500, description: '依据，如 国务院办公厅关于2027年部分节假日安排的通知' })),
+    by: Type.String({ minLength: 1, maxLength: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export interface ObligationRoutesOptions {
+  db: Db;
+  clock: Clock;
+  pack: RulePack;
+  calendars: CalendarService;
+  onWake?: (at: number) => void;
+}
+
+/** Working-day disclosure duties and the holiday calendar they are counted on. */
+export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = async (fastify, o) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const deps = { db: o.db, clock: o.clock, pack: o.pack, calendars: o.calendars, ...(o.onWake ? { onWake: o.onWake } : {}) };
+  const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+
+  const view = async (id: string) => {
+    const [row] = await o.db
+      .select({ o: obligations, unitName: units.name })
+      .from(obligations)
+      .leftJoin(units, eq(units.id, obligations.unitId))
+      .where(eq(obligations.id, id));
+    if (!row) throw new ApiError('HY_NOT_FOUND', `obligation ${id} not found`);
+    return toView(row.o.state as ObligationState, row.o.title, row.o.unitId, row.unitName);
+  };
+
+  app.get(
+    '/api/obligations',
+    { schema: { tags: ['obligations'], summary: '工作日时限事项', response: { 200: Type.Object({ items: Type.Array(ObligationView) }) } } },
+    async () => {
+      const rows = await o.db
+        .select({ o: obligations, unitName: units.name })
+        .from(obligations)
+        .leftJoin(units, eq(units.id, obligations.unitId))
+        .orderBy(desc(obligations.updatedAt))
+        .limit(500);
+      return { items: rows.map((r) => toView(r.o.state as ObligationState, r.o.title, r.o.unitId, r.unitName)) };
+    },
+  );
+
+  app.get(
+    '/api/obligations/:id',
+    { schema: { tags: ['obligations'], params: IdParams, response: { 200: ObligationView, ...errors } } },
+    async (request) => view(request.params.id),
+  );
+
+  app.post(
+    '/api/obligations',
+    { schema: { tags: ['obligations'], summary: '登记工作日时限事项', body: CreateBody, response: { 201: ObligationView, ...errors } } },
+    async (request, reply) => {
+      const b = request.body;
+      const issuedAt = Date.parse(b.issuedAt);
+      if (issuedAt > o.clock.now()) throw new ApiError('HY_VALIDATION', 'body/issuedAt must not be in the future');
+      if (b.unit) {
+        const [unit] = await o.db.select({ id: units.id }).from(units).where(eq(units.id, b.unit));
+        if (!unit) throw new ApiError('HY_VALIDATION', `body/unit: unknown unit ${b.unit}`);
+      }
+      const id = b.id ?? `obl_${randomUUID().slice(0, 8)}`;
+      const [existing] = await o.db.select({ id: obligations.id }).from(obligations).where(eq(obligations.id, id));
+      if (existing) throw new ApiError('HY_CONFLICT', `obligation ${id} already exists`);
+      await applyObligationCommand(deps, { type: 'obligation', at: o.clock.now(), id, kind: b.kind, issuedAt }, b.by ?? 'api', {
+        title: b.title,
+        unit: b.unit,
+      });
+      return reply.code(201).send(await view(id));
+    },
+  );
+
+  app.post(
+    '/api/obligations/:id/fulfil',
+    {
+      schema: {
+        tags: ['obligations'],
+        summary: '办结（已公开）',
+        params: IdParams,
+        body: FulfilBody,
+        response: { 200: ObligationView, ...errors },
+      },
+    },
+    async (request) => {
+      const now = o.clock.now();
+      const at = request.body.fulfilledAt ? Date.parse(request.body.fulfilledAt) : now;
+      if (at > now) throw new ApiError('HY_VALIDATION', 'body/fulfilledAt must not be in the future');
+      await applyObligationCommand(deps, { type: 'fulfil', at, id: request.params.id }, request.body.by ?? 'api');
+      return view(request.params.id);
+    },
+  );
+
+  app.post(
+    '/api/obligations/:id/extend',
+    {
+      schema: {
+        tags: ['obligations'],
+        summary: '延期（依申请公开，限一次，20个工作日）',
+        params: IdParams,
+        body: ByBody,
+        response: { 200: ObligationView, ...errors },
+      },
+    },
+    async (request) => {
+      const { events } = await applyObligationCommand(
+        deps,
+        { type: 'extend', at: o.clock.now(), id: request.params.id },
+        request.body.by ?? 'api',
+      );
+      const rejected = events.find((e) => e.event === 'extend_rejected');
+      if (rejected && 'reason' in rejected) throw new ApiError('HY_CONFLICT', `extension refused: ${rejected.reason}`);
+      return view(request.params.id);
+    },
+  );
+
+  app.get(
+    '/api/calendar',
+    {
+      schema: {
+        tags: ['calendar'],
+        summary: '节假日安排（工作日日历）',
+        response: {
+          200: Type.Object({
+            years: Type.Array(Type.Integer()),
+            nextYear: Type.Integer(),
+            nextYearLoaded: Type.Boolean(),
+            warning: Type.Union([Type.String(), Type.Null()]),
+          }),
+        },
+      },
+    },
+    async () => ({ years: [...o.calendars.years], ...o.calendars.health(o.clock.now()) }),
+  );
+
+  app.put(
+    '/api/calendar/years/:year',
+    {
+      schema: {
+        tags: ['calendar'],
+        summary: '导入某年节假日安排 (administrators)',
+        params: Type.Object({ year: Type.Integer({ minimum: 2000, maximum: 2100 }) }),
+        body: YearBody,
+        response: { 200: Type.Object({ year: Type.Integer(), recomputed: Type.Integer() }), ...errors },
+      },
+    },
+    async (request) => {
+      const { by, ...data } = request.body;
+      try {
+        await o.calendars.putYear(request.params.year, data, by, new Date(o.clock.now()));
+      } catch (error) {
+        if (error instanceof RangeError) throw new ApiError('HY_VALIDATION', `body: ${error.message}`);
+        throw error;
+      }
+      return { year: request.params.year, recomputed: 0 };
+    },
+  );
+};
+
+function toView(s: ObligationState, title: string | null, unitId: string | null, unitName: string | null) {
+  return {
+    id: s.id,
+    kind: s.kind,
+    title,
+    unit: unitId ? { id: unitId, name: unitName ?? unitId } : null,
+    state: s.state,
+    issuedAt: new Date(s.issuedAt).toISOString(),
+    dueDate: s.dueDate,
+    dueAt: new Date(s.dueAt).toISOString(),
+    provisional: s.provisional,
+    extended: s.extended,
+    respondedAt: s.respondedAt === null ? null : new Date(s.respondedAt).toISOString(),
+    late: s.late,
+  };
+}

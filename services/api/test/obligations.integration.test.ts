@@ -1,0 +1,174 @@
+/**
+ * Working-day disclosure duties through the API on the real composition (PGlite + in-process
+ * bus, fake clock): PRC holidays with 调休, the one extension, breaches fired by the timer,
+ * provisional dues where a holiday year is missing, and the administrators' calendar.
+ */
+import { EmbeddedBus } from '@huiying/bus';
+import { FakeClock } from '@huiying/clock';
+import { type DbHandle, openPglite, units } from '@huiying/db';
+import { memoryMailer } from '@huiying/notify';
+import { eventually, testLogger } from '@huiying/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHuiying, type Huiying } from '../../standalone/src/compose.ts';
+
+// The day before the 2025 National Day holiday (1–8 October off; Sunday 28 September and
+// Saturday 11 October are 调休 working days).
+const T0 = Date.parse('2025-09-30T10:00:00+08:00');
+
+type Obligation = {
+  id: string;
+  kind: string;
+  state: string;
+  dueDate: string;
+  dueAt: string;
+  provisional: boolean;
+  extended: boolean;
+  late: boolean | null;
+};
+
+let handle: DbHandle;
+let bus: EmbeddedBus;
+let hy: Huiying;
+const clock = new FakeClock(T0);
+const mailer = memoryMailer();
+
+beforeAll(async () => {
+  handle = await openPglite();
+  await handle.migrate();
+  await handle.db.insert(units).values([{ id: 'ndrc', name: '市发展和改革委员会', email: 'fgw@example.test' }]);
+  bus = new EmbeddedBus();
+  hy = await createHuiying({
+    handle,
+    bus,
+    clock,
+    mailer,
+    logger: testLogger,
+    dutyEmail: 'duty@example.test',
+    publicUrl: 'http://localhost/',
+    relayPollMs: 10,
+    timerResyncMs: 0,
+  });
+  await hy.app.ready();
+});
+
+afterAll(async () => {
+  await hy?.stop();
+  await bus?.close();
+  await handle?.close();
+});
+
+const post = async (url: string, payload: object) => hy.app.inject({ method: 'POST', url, payload });
+
+describe('working-day duties', () => {
+  it('counts 3 working days across the National Day holiday, landing on the 调休 Saturday', async () => {
+    const res = await post('/api/obligations', {
+      id: 'policy-1',
+      kind: 'policy_interpretation',
+      issuedAt: new Date(T0).toISOString(),
+      title: '《关于促进民营经济发展的若干措施》政策解读',
+      unit: 'ndrc',
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json<Obligation>()).toMatchObject({
+      state: 'running',
+      dueDate: '2025-10-11',
+      dueAt: '2025-10-11T16:00:00.000Z',
+      provisional: false,
+    });
+    const dup = await post('/api/obligations', { id: 'policy-1', kind: 'policy_interpretation', issuedAt: new Date(T0).toISOString() });
+    expect(dup.statusCode).toBe(409);
+  });
+
+  it('breaches at the end of the last working day, mails the unit, and a late fulfilment is met late', async () => {
+    await hy.engine.timer.rearm();
+    await clock.advanceTo(Date.parse('2025-10-12T00:00:00+08:00') - 1);
+    expect((await hy.app.inject({ method: 'GET', url: '/api/obligations/policy-1' })).json<Obligation>().state).toBe('running');
+    await clock.advanceTo(Date.parse('2025-10-12T00:00:00+08:00'));
+    expect((await hy.app.inject({ method: 'GET', url: '/api/obligations/policy-1' })).json<Obligation>().state).toBe('breached');
+    const alerts = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+      items: { kind: string; obligationId: string | null; incidentTitle: string }[];
+    }>().items;
+    expect(alerts).toContainEqual(
+      expect.objectContaining({ kind: 'breached', obligationId: 'policy-1', incidentTitle: expect.stringContaining('政策解读') }),
+    );
+    await eventually(async () => mailer.sent.find((m) => m.to === 'fgw@example.test'), 'the breach mail to the unit');
+
+    await clock.advanceBy(3_600_000);
+    const met = await post('/api/obligations/policy-1/fulfil', {});
+    expect(met.json<Obligation>()).toMatchObject({ state: 'met', late: true });
+  });
+
+  it('extends a disclosure request once by 20 working days and refuses a second extension', async () => {
+    await post('/api/obligations', {
+      id: 'ysq-1',
+      kind: 'disclosure_request',
+      issuedAt: new Date(clock.now()).toISOString(),
+      title: '依申请公开：某路段改造工程资金使用情况',
+    });
+    const before = (await hy.app.inject({ method: 'GET', url: '/api/obligations/ysq-1' })).json<Obligation>();
+    const extended = await post('/api/obligations/ysq-1/extend', { by: '公开办王五' });
+    expect(extended.statusCode).toBe(200);
+    expect(extended.json<Obligation>().extended).toBe(true);
+    expect(Date.parse(extended.json<Obligation>().dueAt)).toBeGreaterThan(Date.parse(before.dueAt) + 20 * 86_400_000);
+    const again = await post('/api/obligations/ysq-1/extend', {});
+    expect(again.statusCode).toBe(409);
+    expect(again.json().message).toContain('already_extended');
+    const other = await post('/api/obligations/policy-1/extend', {});
+    expect(other.statusCode).toBe(409);
+  });
+
+  it('rejects bad input with the field named', async () => {
+    const bad = await post('/api/obligations', { kind: 'unknown_kind', issuedAt: new Date(T0).toISOString() });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toContain('kind');
+    const future = await post('/api/obligations', { kind: 'service_change', issuedAt: new Date(clock.now() + 86_400_000).toISOString() });
+    expect(future.statusCode).toBe(400);
+    expect(future.json().message).toContain('issuedAt');
+    expect((await post('/api/obligations/nope/fulfil', {})).statusCode).toBe(404);
+  });
+});
+
+describe('the calendar beyond its data', () => {
+  it('counts into a year without data Monday–Friday, flags it provisional and alerts administrators', async () => {
+    // 20 working days from 20 December run into 2027, which the calendar file does not have.
+    await clock.advanceTo(Date.parse('2026-12-20T09:00:00+08:00'));
+    const res = await post('/api/obligations', {
+      id: 'penalty-1',
+      kind: 'penalty_disclosure',
+      issuedAt: new Date(clock.now()).toISOString(),
+      title: '行政处罚结果公开',
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json<Obligation>().provisional).toBe(true);
+    const alerts = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+      items: { kind: string; obligationId: string | null }[];
+    }>().items;
+    expect(alerts).toContainEqual(expect.objectContaining({ kind: 'calendar_missing', obligationId: 'penalty-1' }));
+  });
+
+  it('warns in the health check from 1 December until next year is loaded', async () => {
+    const health = (await hy.app.inject({ method: 'GET', url: '/api/health' })).json<{ status: string; warnings: string[] }>();
+    expect(health.status).toBe('warn');
+    expect(health.warnings[0]).toContain('2027');
+    const bad = await hy.app.inject({
+      method: 'PUT',
+      url: '/api/calendar/years/2027',
+      payload: { holidays: ['2028-01-01'], workdays: [], by: 'admin' },
+    });
+    expect(bad.statusCode).toBe(400);
+    const put = await hy.app.inject({
+      method: 'PUT',
+      url: '/api/calendar/years/2027',
+      payload: {
+        holidays: ['2027-01-01', '2027-02-05', '2027-02-08', '2027-02-09', '2027-02-10', '2027-02-11'],
+        workdays: ['2027-02-13'],
+        source: '测试用安排',
+        by: '管理员',
+      },
+    });
+    expect(put.statusCode).toBe(200);
+    const after = (await hy.app.inject({ method: 'GET', url: '/api/health' })).json<{ status: string; warnings: string[] }>();
+    expect(after).toMatchObject({ status: 'ok', warnings: [] });
+    expect((await hy.app.inject({ method: 'GET', url: '/api/calendar' })).json()).toMatchObject({ nextYear: 2027, nextYearLoaded: true });
+  });
+});

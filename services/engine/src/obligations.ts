@@ -1,0 +1,249 @@
+import { createHash } from 'node:crypto';
+import { type EventMessage, TOPICS } from '@huiying/bus';
+import { alerts, auditLog, type Db, enqueue, type OutboxMessage, obligations, rowsOf, sql, type Tx } from '@huiying/db';
+import {
+  advanceObligation,
+  applyObligationInput,
+  CalendarYearMissing,
+  type EngineEvent,
+  nextObligationWake,
+  type ObligationInput,
+  type ObligationState,
+  type RulePack,
+} from '@huiying/domain';
+import type { CalendarService } from './calendar.ts';
+import { alertIdFor, NotFoundError, StaleWriteError, toEventMessage } from './store.ts';
+
+export interface ObligationDeps {
+  db: Db;
+  clock: { now(): number };
+  pack: RulePack;
+  calendars: CalendarService;
+  onWake?: (at: number) => void;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export interface ObligationMeta {
+  title?: string | undefined;
+  unit?: string | undefined;
+}
+
+/**
+ * A working-day duty's input (create, fulfil, extend) from the API. A due that runs into a year
+ * without calendar data is computed Monday–Friday, stored as provisional, and raises a
+ * `calendar_missing` alert for administrators; loading the year recomputes it.
+ */
+export async function applyObligationCommand(
+  deps: ObligationDeps,
+  input: ObligationInput,
+  actor: string,
+  meta: ObligationMeta = {},
+): Promise<{ state: ObligationState; events: EngineEvent[] }> {
+  const result = await deps.db.transaction(async (tx) => {
+    const [row] = rowsOf<{ state: ObligationState; version: number; title: string | null; unit_id: string | null }>(
+      await tx.execute(sql`select state, version, title, unit_id from obligations where id = ${input.id} for update`),
+    );
+    if (input.type !== 'obligation' && !row) throw new NotFoundError(`obligation ${input.id} not found`);
+    let before: ObligationState | undefined;
+    let events: EngineEvent[] = [];
+    if (row) {
+      const overdue = advanceObligation(row.state, input.at - 1);
+      before = overdue.state;
+      events = overdue.events;
+    }
+    const applied = applyWithCalendar(before, input, deps.pack, deps.calendars);
+    events = [...events, ...applied.events];
+    await persistObligations(tx, [
+      {
+        before: row?.state,
+        version: row?.version ?? 0,
+        after: applied.state,
+        events,
+        input,
+        actor,
+        now: deps.clock.now(),
+        title: meta.title ?? row?.title ?? null,
+        unitId: meta.unit ?? row?.unit_id ?? null,
+      },
+    ]);
+    return { state: applied.state, events };
+  });
+  const wake = nextObligationWake(result.state);
+  if (wake !== null) deps.onWake?.(wake);
+  return result;
+}
+
+function applyWithCalendar(
+  state: ObligationState | undefined,
+  input: ObligationInput,
+  pack: RulePack,
+  calendars: CalendarService,
+): { state: ObligationState; events: EngineEvent[] } {
+  try {
+    return applyObligationInput(state, input, pack, calendars.calendar);
+  } catch (error) {
+    if (!(error instanceof CalendarYearMissing)) throw error;
+    return applyObligationInput(state, input, pack, calendars.provisional);
+  }
+}
+
+/** Fire warnings and breaches of working-day duties due at or before `now`. */
+export async function fireDueObligations(deps: Pick<ObligationDeps, 'db'>, now: number, batch = 500): Promise<number> {
+  let fired = 0;
+  for (;;) {
+    const n = await deps.db.transaction(async (tx) => {
+      const rows = rowsOf<{ state: ObligationState; version: number; title: string | null; unit_id: string | null }>(
+        await tx.execute(
+          sql`select state, version, title, unit_id from obligations where next_wake_at <= ${iso(now)} order by next_wake_at limit ${batch} for update skip locked`,
+        ),
+      );
+      await persistObligations(
+        tx,
+        rows.map((row) => {
+          const { state, events } = advanceObligation(row.state, now);
+          return {
+            before: row.state,
+            version: row.version,
+            after: state,
+            events,
+            input: { type: 'timer', at: iso(now) },
+            actor: 'timer',
+            now,
+            title: row.title,
+            unitId: row.unit_id,
+          };
+        }),
+      );
+      return rows.length;
+    });
+    fired += n;
+    if (n < batch) return fired;
+  }
+}
+
+export async function provisionalObligationIds(db: Db): Promise<string[]> {
+  const rows = rowsOf<{ id: string }>(await db.execute(sql`select id from obligations where provisional and status <> 'met' order by id`));
+  return rows.map((r) => r.id);
+}
+
+interface ObligationWrite {
+  before: ObligationState | undefined;
+  version: number;
+  after: ObligationState;
+  events: EngineEvent[];
+  input: unknown;
+  actor: string;
+  now: number;
+  title: string | null;
+  unitId: string | null;
+}
+
+async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Promise<void> {
+  if (items.length === 0) return;
+  const alertRows: (typeof alerts.$inferInsert)[] = [];
+  const auditRows: (typeof auditLog.$inferInsert)[] = [];
+  const messages: OutboxMessage[] = [];
+  let earliest: number | null = null;
+  const rows = items.map((a) => {
+    const wake = nextObligationWake(a.after);
+    const beforeWake = a.before ? nextObligationWake(a.before) : null;
+    if (wake !== null && (beforeWake === null || wake < beforeWake)) earliest = Math.min(earliest ?? wake, wake);
+    const now = new Date(a.now);
+    if (a.after.provisional && !a.before?.provisional) {
+      // Administrators must load the missing year; until then this due is a Monday–Friday estimate.
+      alertRows.push({
+        id: `alr_cal_${a.after.id}`.slice(0, 60),
+        obligationId: a.after.id,
+        kind: 'calendar_missing',
+        clock: a.after.kind,
+        dueAt: new Date(a.after.dueAt),
+        unitId: a.unitId,
+        at: now,
+      });
+    }
+    if (a.events.length === 0)
+      auditRows.push({
+        at: now,
+        actor: a.actor,
+        action: 'obligation.updated',
+        entity: 'obligation',
+        entityId: a.after.id,
+        input: a.input,
+        result: null,
+      });
+    for (const e of a.events) {
+      let alertId: string | undefined;
+      if (e.event === 'warning' || e.event === 'breached') {
+        alertId = alertIdFor(`obl:${a.after.id}`, e);
+        alertRows.push({
+          id: alertId,
+          obligationId: a.after.id,
+          kind: e.event,
+          clock: e.clock,
+          dueAt: new Date(e.due),
+          elapsed: e.event === 'warning' ? e.elapsed : null,
+          unitId: a.unitId,
+          at: new Date(e.at),
+        });
+      }
+      const payload: EventMessage = {
+        ...toEventMessage(a.after.id, a.title ?? a.after.id, a.unitId, e, alertId),
+        obligationId: a.after.id,
+      };
+      delete payload.incidentId;
+      payload.id = `evt_${createHash('sha256')
+        .update(`obl|${a.after.id}|${JSON.stringify(e)}`)
+        .digest('hex')
+        .slice(0, 20)}`;
+      messages.push({ topic: TOPICS.events, key: `obligation:${a.after.id}`, payload });
+      auditRows.push({
+        at: now,
+        actor: a.actor,
+        action: `obligation.${e.event}`,
+        entity: 'obligation',
+        entityId: a.after.id,
+        input: a.input,
+        result: payload,
+      });
+    }
+    return {
+      id: a.after.id,
+      kind: a.after.kind,
+      title: a.title,
+      unitId: a.unitId,
+      state: a.after,
+      status: a.after.state,
+      dueAt: new Date(a.after.dueAt),
+      provisional: a.after.provisional,
+      nextWakeAt: wake === null ? null : new Date(wake),
+      version: a.version + 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+  });
+  const written = await tx
+    .insert(obligations)
+    .values(rows)
+    .onConflictDoUpdate({
+      target: obligations.id,
+      set: {
+        title: sql`excluded.title`,
+        unitId: sql`excluded.unit_id`,
+        state: sql`excluded.state`,
+        status: sql`excluded.status`,
+        dueAt: sql`excluded.due_at`,
+        provisional: sql`excluded.provisional`,
+        nextWakeAt: sql`excluded.next_wake_at`,
+        version: sql`excluded.version`,
+        updatedAt: sql`excluded.updated_at`,
+      },
+      setWhere: sql`${obligations.version} = excluded.version - 1`,
+    })
+    .returning({ id: obligations.id });
+  if (written.length !== rows.length) throw new StaleWriteError('stale obligation write refused');
+  if (alertRows.length > 0) await tx.insert(alerts).values(alertRows).onConflictDoNothing();
+  if (auditRows.length > 0) await tx.insert(auditLog).values(auditRows);
+  await enqueue(tx, new Date(items[0]!.now), messages);
+  if (earliest !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(earliest)})`);
+}
