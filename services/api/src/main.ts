@@ -8,8 +8,7 @@ import { KafkaBus } from '@huiying/bus/kafka';
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { OutboxRelay, openPostgres } from '@huiying/db';
-import { DEFAULT_RULE_PACK } from '@huiying/domain';
-import { CalendarService } from '@huiying/engine';
+import { CalendarService, loadRulePack } from '@huiying/engine';
 import { buildDashboard } from '@huiying/web';
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
@@ -24,9 +23,12 @@ const config = loadConfig(
     PORT: Type.Integer({ default: 8080 }),
     HOST: Type.String({ default: '127.0.0.1' }),
     LOG_LEVEL: Type.String({ default: 'info' }),
+    /** A local government's rule pack (JSON); the default pack when unset. */
+    RULE_PACK_FILE: Type.Optional(Type.String()),
   }),
 );
 
+const pack = loadRulePack(config.RULE_PACK_FILE);
 const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-api' });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
@@ -47,7 +49,7 @@ const app = await buildApp({
   calendars,
   bus,
   clock: systemClock,
-  engine: { db: handle.db, clock: systemClock, pack: DEFAULT_RULE_PACK },
+  engine: { db: handle.db, clock: systemClock, pack },
   logger,
   dashboard: buildDashboard,
 });

@@ -4,3 +4,4 @@ export { DeadlineTimer } from './timer.ts';
 export { incidentView, type IncidentView } from './view.ts';
 export { CalendarService } from './calendar.ts';
 export { applyObligationCommand, fireDueObligations, provisionalObligationIds, type ObligationDeps } from './obligations.ts';
+export { loadRulePack } from './rule-pack-file.ts';

@@ -8,10 +8,10 @@ import { KafkaBus } from '@huiying/bus/kafka';
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { OutboxRelay, openPostgres } from '@huiying/db';
-import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { Notifier, smtpMailer } from '@huiying/notify';
 import pino from 'pino';
 import { startEngine } from './engine.ts';
+import { loadRulePack } from './rule-pack-file.ts';
 
 const config = loadConfig(
   Type.Object({
@@ -24,9 +24,12 @@ const config = loadConfig(
     DUTY_EMAIL: Type.String({ minLength: 3 }),
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
     LOG_LEVEL: Type.String({ default: 'info' }),
+    /** A local government's rule pack (JSON); the default pack when unset. */
+    RULE_PACK_FILE: Type.Optional(Type.String()),
   }),
 );
 
+const pack = loadRulePack(config.RULE_PACK_FILE);
 const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-engine' });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
@@ -40,7 +43,7 @@ await bus.ensureTopics();
 const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {
   onError: (e) => logger.error(e, 'outbox relay'),
 });
-const engine = await startEngine({ db: handle.db, handle, bus, clock: systemClock, pack: DEFAULT_RULE_PACK, logger });
+const engine = await startEngine({ db: handle.db, handle, bus, clock: systemClock, pack, logger });
 const wake = engine.deps.onWake;
 engine.deps.onWake = (at) => {
   relay.wake();

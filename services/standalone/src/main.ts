@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { EmbeddedBus } from '@huiying/bus';
 import { type Clock, scaledClock, systemClock } from '@huiying/clock';
 import { openPglite } from '@huiying/db';
+import { loadRulePack } from '@huiying/engine';
 import { memoryMailer, smtpMailer } from '@huiying/notify';
 import { buildDashboard } from '@huiying/web';
 import pino from 'pino';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
     'data-dir': { type: 'string' },
     'no-demo': { type: 'boolean', default: false },
+    rules: { type: 'string' },
   },
 });
 
@@ -50,6 +52,7 @@ const mailer = smtpUrl ? smtpMailer({ url: smtpUrl, from: process.env.MAIL_FROM 
 const dashboardUrl = `http://${args.host}:${port}/`;
 const huiying = await createHuiying({
   handle,
+  pack: loadRulePack(args.rules ?? process.env.RULE_PACK_FILE),
   bus,
   clock,
   mailer,

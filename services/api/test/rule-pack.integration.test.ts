@@ -1,0 +1,81 @@
+/**
+ * Rule packs are data, and a clock keeps the policy it started with: after a local government
+ * tightens the release clock to 3 h, clocks already running keep their 5 h; new ones get 3 h.
+ */
+import { EmbeddedBus } from '@huiying/bus';
+import { FakeClock } from '@huiying/clock';
+import { type DbHandle, openPglite } from '@huiying/db';
+import { parseRulePack } from '@huiying/domain';
+import { memoryMailer } from '@huiying/notify';
+import { eventually, testLogger } from '@huiying/testkit';
+import { afterAll, expect, it } from 'vitest';
+import { createHuiying, type Huiying } from '../../standalone/src/compose.ts';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-08-03T08:00:00+08:00');
+const clock = new FakeClock(T0);
+let handle: DbHandle;
+const running: Huiying[] = [];
+
+afterAll(async () => {
+  for (const hy of running) await hy.stop();
+  await handle?.close();
+});
+
+type Incident = { id: string; title: string; clocks: { kind: string; dueAt: string; state: string }[] };
+
+async function boot(pack?: ReturnType<typeof parseRulePack>): Promise<Huiying> {
+  const hy = await createHuiying({
+    handle,
+    bus: new EmbeddedBus(),
+    clock,
+    mailer: memoryMailer(),
+    logger: testLogger,
+    dutyEmail: 'd@example.test',
+    publicUrl: 'http://localhost/',
+    relayPollMs: 10,
+    timerResyncMs: 0,
+    ...(pack ? { pack } : {}),
+  });
+  await hy.app.ready();
+  running.push(hy);
+  return hy;
+}
+
+async function gradedIncident(hy: Huiying, ref: string): Promise<Incident> {
+  await hy.app.inject({
+    method: 'POST',
+    url: '/api/tickets',
+    payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title: ref, content: ref },
+  });
+  const inc = await eventually(
+    async () =>
+      (await hy.app.inject({ method: 'GET', url: '/api/incidents' })).json<{ items: Incident[] }>().items.find((i) => i.title === ref),
+    ref,
+  );
+  return (await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/grade`, payload: { level: 'I' } })).json<Incident>();
+}
+
+const releaseDue = (i: Incident) => i.clocks.find((c) => c.kind === 'release')!.dueAt;
+
+it('keeps running clocks on the pack they started with', async () => {
+  handle = await openPglite();
+  await handle.migrate();
+  const before = await boot();
+  const old = await gradedIncident(before, 'OLD-1');
+  expect(releaseDue(old)).toBe(new Date(T0 + 5 * HOUR).toISOString());
+  await before.stop();
+  running.splice(0);
+
+  await clock.advanceBy(HOUR);
+  const after = await boot(parseRulePack({ name: '某市 2026', clocks: { release: { spanHours: 3 } } }));
+  const fresh = await gradedIncident(after, 'NEW-1');
+  expect(releaseDue(fresh)).toBe(new Date(T0 + HOUR + 3 * HOUR).toISOString());
+  await after.engine.timer.rearm();
+  await clock.advanceTo(T0 + 4 * HOUR);
+  const oldNow = (await after.app.inject({ method: 'GET', url: `/api/incidents/${old.id}` })).json<Incident>();
+  expect(releaseDue(oldNow)).toBe(new Date(T0 + 5 * HOUR).toISOString());
+  expect(oldNow.clocks.find((c) => c.kind === 'release')!.state).toBe('running');
+  const freshNow = (await after.app.inject({ method: 'GET', url: `/api/incidents/${fresh.id}` })).json<Incident>();
+  expect(freshNow.clocks.find((c) => c.kind === 'release')!.state).toBe('breached');
+});
