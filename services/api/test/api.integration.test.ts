@@ -129,6 +129,35 @@ describe('incident commands', () => {
   });
 });
 
+describe('start time and dismissal', () => {
+  it('an earlier occurrence time moves the running clock earlier; dismissing waives it and closes the incident', async () => {
+    const inc = await newIncident('A-3', '桥梁限行引发拥堵');
+    const occurredAt = new Date(clock.now() - 6 * HOUR).toISOString();
+    const moved = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/occurred`, payload: { occurredAt, by: '值班员' } });
+    expect(moved.statusCode).toBe(200);
+    expect(moved.json<Incident>().clocks[0]).toMatchObject({
+      kind: 'response',
+      state: 'running',
+      dueAt: new Date(Date.parse(occurredAt) + 48 * HOUR).toISOString(),
+    });
+    const future = await hy.app.inject({
+      method: 'POST',
+      url: `/api/incidents/${inc.id}/occurred`,
+      payload: { occurredAt: new Date(clock.now() + HOUR).toISOString() },
+    });
+    expect(future.statusCode).toBe(400);
+
+    const dismissed = await hy.app.inject({
+      method: 'POST',
+      url: `/api/incidents/${inc.id}/dismiss`,
+      payload: { reason: '经核实为不实信息' },
+    });
+    expect(dismissed.json<Incident>()).toMatchObject({ status: 'closed', clocks: [expect.objectContaining({ state: 'waived' })] });
+    const open = (await hy.app.inject({ method: 'GET', url: '/api/incidents?status=open' })).json<{ items: Incident[] }>().items;
+    expect(open.map((i) => i.id)).not.toContain(inc.id);
+  });
+});
+
 describe('errors', () => {
   it.each([
     ['POST', '/api/incidents/inc_nope/grade', { level: 'II' }, 404, 'HY_NOT_FOUND', 'inc_nope'],
