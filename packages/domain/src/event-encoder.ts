@@ -58,8 +58,7 @@ export class EventEncoder {
         return;
       case 'rescheduled':
       case 'breach_retracted':
-        this.ascii('","incident":');
-        this.string(e.incident);
+        this.subject(e);
         this.ascii(',"clock":"');
         this.ascii(e.clock);
         this.ascii('","due":"');
@@ -87,6 +86,10 @@ export class EventEncoder {
         return;
       case 'extended':
       case 'extend_rejected':
+      case 'suspended':
+      case 'resumed':
+      case 'suspend_rejected':
+      case 'resume_rejected':
         this.ascii('","obligation":');
         this.string(e.obligation);
         this.ascii(',"clock":"');
@@ -95,6 +98,17 @@ export class EventEncoder {
           this.ascii('","due":"');
           this.instant(e.due);
           this.ascii('"}\n');
+        } else if (e.event === 'suspended' || e.event === 'resumed') {
+          // Live-only events (not in replay.md yet), as formatEvent writes them.
+          this.ascii('","due":"');
+          this.instant(e.due);
+          this.ascii('","reason":"');
+          this.ascii(e.reason);
+          if (e.event === 'suspended') {
+            this.ascii('","remainingWorkingDays":');
+            this.ascii(String(e.remainingWorkingDays));
+            this.ascii('}\n');
+          } else this.ascii('"}\n');
         } else {
           this.ascii('","reason":');
           this.string(e.reason);

@@ -54,7 +54,15 @@ export {
   nextIncidentWake,
   type ResponseRecord,
 } from './incident.ts';
-export { advanceObligation, applyObligationInput, nextObligationWake, type ObligationResult, type ObligationState } from './obligation.ts';
+export {
+  advanceObligation,
+  applyObligationInput,
+  nextObligationWake,
+  type ObligationResult,
+  type ObligationState,
+  type ObligationStep,
+  type ObligationSuspension,
+} from './obligation.ts';
 export { EventEncoder } from './event-encoder.ts';
 export {
   formatEvent,

@@ -27,9 +27,10 @@ import type { WorkingDayCalendar } from './calendar.ts';
 import { OBLIGATION_KINDS, RESPONSE_KINDS, type RulePack } from './rule-pack.ts';
 import { formatIsoInstant, parseIsoInstant } from './time.ts';
 import { TimerHeap } from './timer-heap.ts';
-import type { EngineEvent, IncidentInput, Instant, Level, ObligationInput, SignalSource } from './types.ts';
+import type { EngineEvent, IncidentInput, Instant, Level, ReplayObligationInput, SignalSource } from './types.ts';
 
-export type ReplayInput = IncidentInput | ObligationInput;
+/** replay.md's inputs: the live-only obligation inputs (suspend, resume, recalculate) are not among them yet. */
+export type ReplayInput = IncidentInput | ReplayObligationInput;
 
 /** One timeline line that will be applied, with its 1-based line number. */
 export interface TimelineEntry {
@@ -406,7 +407,7 @@ export function replayEach(inputs: readonly TimelineEntry[], options: ReplayOpti
         for (let seq = agg.order.length; seq < agg.state.nextSeq; seq++) agg.order[seq] = clockCounter++;
         reschedule(agg);
       } else {
-        const obligationInput = input as ObligationInput;
+        const obligationInput = input as ReplayObligationInput;
         let agg = obligations.get(obligationInput.id);
         if (agg === undefined) {
           const r = applyObligationInput(undefined, obligationInput, pack, calendar);
@@ -461,8 +462,9 @@ export function formatEvent(e: EngineEvent): string {
     case 'breached':
       return `{"event":"${e.event}","at":"${at}",${subject(e)},"clock":"${e.clock}","due":"${formatIsoInstant(e.due)}"}`;
     case 'rescheduled':
+      return `{"event":"rescheduled","at":"${at}",${subject(e)},"clock":"${e.clock}","due":"${formatIsoInstant(e.due)}"}`;
     case 'breach_retracted':
-      return `{"event":"${e.event}","at":"${at}","incident":${q(e.incident)},"clock":"${e.clock}","due":"${formatIsoInstant(e.due)}"}`;
+      return `{"event":"breach_retracted","at":"${at}","incident":${q(e.incident)},"clock":"${e.clock}","due":"${formatIsoInstant(e.due)}"}`;
     case 'warning':
       return `{"event":"warning","at":"${at}",${subject(e)},"clock":"${e.clock}","due":"${formatIsoInstant(e.due)}","elapsed":${q(e.elapsed)}}`;
     case 'met':
@@ -475,7 +477,14 @@ export function formatEvent(e: EngineEvent): string {
     case 'extended':
       return `{"event":"extended","at":"${at}","obligation":${q(e.obligation)},"clock":"${e.clock}","due":"${formatIsoInstant(e.due)}"}`;
     case 'extend_rejected':
-      return `{"event":"extend_rejected","at":"${at}","obligation":${q(e.obligation)},"clock":"${e.clock}","reason":${q(e.reason)}}`;
+    case 'suspend_rejected':
+    case 'resume_rejected':
+      return `{"event":"${e.event}","at":"${at}","obligation":${q(e.obligation)},"clock":"${e.clock}","reason":${q(e.reason)}}`;
+    // Live-only events (not in replay.md yet), in the same style.
+    case 'suspended':
+      return `{"event":"suspended","at":"${at}","obligation":${q(e.obligation)},"clock":"${e.clock}","due":"${formatIsoInstant(e.due)}","reason":"${e.reason}","remainingWorkingDays":${e.remainingWorkingDays}}`;
+    case 'resumed':
+      return `{"event":"resumed","at":"${at}","obligation":${q(e.obligation)},"clock":"${e.clock}","due":"${formatIsoInstant(e.due)}","reason":"${e.reason}"}`;
     default: {
       const never: never = e;
       throw new Error(`unknown event ${q(never)}`);
