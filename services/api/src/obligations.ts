@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { Clock } from '@huiying/clock';
 import { type Db, desc, eq, obligations, units } from '@huiying/db';
 import { OBLIGATION_KINDS, type ObligationState, type RulePack } from '@huiying/domain';
-import { applyObligationCommand, type CalendarService } from '@huiying/engine';
+import { applyObligationCommand, type CalendarService, provisionalObligationIds } from '@huiying/engine';
 import type { FastifyPluginAsync } from 'fastify';
 import { ApiError } from './errors.ts';
 import { ErrorBody, IdParams } from './schemas.ts';
@@ -26,6 +26,7 @@ export const ObligationView = Type.Object({
   dueAt: Iso,
   provisional: Type.Boolean({ description: 'counted Monday–Friday: a year of the holiday calendar is missing' }),
   extended: Type.Boolean(),
+  suspended: Type.Union([Type.Object({ since: Iso, reason: Type.String() }), Type.Null()]),
   respondedAt: Type.Union([Iso, Type.Null()]),
   late: Type.Union([Type.Boolean(), Type.Null()]),
 });
@@ -167,6 +168,57 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
     },
   );
 
+  const SuspendBody = Type.Object(
+    {
+      reason: Type.Union([Type.Literal('correction'), Type.Literal('third_party')], {
+        description:
+          'correction 补正 (the count restarts when the corrected request arrives); third_party 征求第三方意见 (that time does not count)',
+      }),
+      by: Type.Optional(Type.String({ maxLength: 100 })),
+    },
+    { additionalProperties: false },
+  );
+
+  app.post(
+    '/api/obligations/:id/suspend',
+    {
+      schema: {
+        tags: ['obligations'],
+        summary: '暂停计时（依申请公开：补正、征求第三方意见）',
+        params: IdParams,
+        body: SuspendBody,
+        response: { 200: ObligationView, ...errors },
+      },
+    },
+    async (request) => {
+      const { events } = await applyObligationCommand(
+        deps,
+        { type: 'suspend', at: o.clock.now(), id: request.params.id, reason: request.body.reason },
+        request.body.by ?? 'api',
+      );
+      const rejected = events.find((e) => e.event === 'suspend_rejected');
+      if (rejected && 'reason' in rejected) throw new ApiError('HY_CONFLICT', `suspension refused: ${rejected.reason}`);
+      return view(request.params.id);
+    },
+  );
+
+  app.post(
+    '/api/obligations/:id/resume',
+    {
+      schema: { tags: ['obligations'], summary: '恢复计时', params: IdParams, body: ByBody, response: { 200: ObligationView, ...errors } },
+    },
+    async (request) => {
+      const { events } = await applyObligationCommand(
+        deps,
+        { type: 'resume', at: o.clock.now(), id: request.params.id },
+        request.body.by ?? 'api',
+      );
+      const rejected = events.find((e) => e.event === 'resume_rejected');
+      if (rejected && 'reason' in rejected) throw new ApiError('HY_CONFLICT', `resumption refused: ${rejected.reason}`);
+      return view(request.params.id);
+    },
+  );
+
   app.get(
     '/api/calendar',
     {
@@ -205,7 +257,13 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
         if (error instanceof RangeError) throw new ApiError('HY_VALIDATION', `body: ${error.message}`);
         throw error;
       }
-      return { year: request.params.year, recomputed: 0 };
+      // Dues counted Monday–Friday while the year was missing are recomputed on the real calendar.
+      let recomputed = 0;
+      for (const id of await provisionalObligationIds(o.db)) {
+        const { events } = await applyObligationCommand(deps, { type: 'recalculate', at: o.clock.now(), id }, by);
+        if (events.length > 0) recomputed++;
+      }
+      return { year: request.params.year, recomputed };
     },
   );
 };
@@ -222,6 +280,7 @@ function toView(s: ObligationState, title: string | null, unitId: string | null,
     dueAt: new Date(s.dueAt).toISOString(),
     provisional: s.provisional,
     extended: s.extended,
+    suspended: s.suspension ? { since: new Date(s.suspension.since).toISOString(), reason: s.suspension.reason } : null,
     respondedAt: s.respondedAt === null ? null : new Date(s.respondedAt).toISOString(),
     late: s.late,
   };

@@ -117,6 +117,25 @@ describe('working-day duties', () => {
     expect(other.statusCode).toBe(409);
   });
 
+  it('pauses a disclosure request while a third party is consulted, and refuses to pause other duties', async () => {
+    await clock.advanceTo(Date.parse('2025-10-20T09:00:00+08:00'));
+    await post('/api/obligations', { id: 'ysq-2', kind: 'disclosure_request', issuedAt: new Date(clock.now()).toISOString() });
+    const before = (await hy.app.inject({ method: 'GET', url: '/api/obligations/ysq-2' })).json<Obligation & { suspended: unknown }>();
+    const paused = await post('/api/obligations/ysq-2/suspend', { reason: 'third_party', by: '公开办' });
+    expect(paused.statusCode).toBe(200);
+    expect(paused.json()).toMatchObject({ suspended: { reason: 'third_party' } });
+    expect((await post('/api/obligations/ysq-2/suspend', { reason: 'third_party' })).statusCode).toBe(409);
+    // Two weeks consulting (ten working days) do not count.
+    await clock.advanceTo(Date.parse('2025-11-03T09:00:00+08:00'));
+    const resumed = await post('/api/obligations/ysq-2/resume', {});
+    expect(resumed.json()).toMatchObject({ suspended: null, state: 'running' });
+    expect(Date.parse(resumed.json<Obligation>().dueAt) - Date.parse(before.dueAt)).toBe(14 * 86_400_000);
+    expect((await post('/api/obligations/ysq-2/resume', {})).statusCode).toBe(409);
+    const other = await post('/api/obligations', { id: 'svc-1', kind: 'service_change', issuedAt: new Date(clock.now()).toISOString() });
+    expect(other.statusCode).toBe(201);
+    expect((await post('/api/obligations/svc-1/suspend', { reason: 'correction' })).json().message).toContain('not_suspendable');
+  });
+
   it('rejects bad input with the field named', async () => {
     const bad = await post('/api/obligations', { kind: 'unknown_kind', issuedAt: new Date(T0).toISOString() });
     expect(bad.statusCode).toBe(400);
@@ -139,7 +158,7 @@ describe('the calendar beyond its data', () => {
       title: '行政处罚结果公开',
     });
     expect(res.statusCode).toBe(201);
-    expect(res.json<Obligation>().provisional).toBe(true);
+    expect(res.json<Obligation>()).toMatchObject({ provisional: true, dueDate: '2027-01-15' });
     const alerts = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
       items: { kind: string; obligationId: string | null }[];
     }>().items;
@@ -167,6 +186,16 @@ describe('the calendar beyond its data', () => {
       },
     });
     expect(put.statusCode).toBe(200);
+    expect(put.json()).toEqual({ year: 2027, recomputed: 1 });
+    const penalty = (await hy.app.inject({ method: 'GET', url: '/api/obligations/penalty-1' })).json<Obligation>();
+    expect(penalty.provisional).toBe(false);
+    // 20 working days after Sunday 20 December 2026: 9 in December; counted Monday–Friday the
+    // 20th was Friday 15 January 2027, but 1 January is a holiday, so it is Monday 18 January.
+    expect(penalty.dueDate).toBe('2027-01-18');
+    const open = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+      items: { kind: string; obligationId: string | null }[];
+    }>().items;
+    expect(open.filter((a) => a.kind === 'calendar_missing' && a.obligationId === 'penalty-1')).toHaveLength(0);
     const after = (await hy.app.inject({ method: 'GET', url: '/api/health' })).json<{ status: string; warnings: string[] }>();
     expect(after).toMatchObject({ status: 'ok', warnings: [] });
     expect((await hy.app.inject({ method: 'GET', url: '/api/calendar' })).json()).toMatchObject({ nextYear: 2027, nextYearLoaded: true });

@@ -123,7 +123,9 @@ export async function fireDueObligations(deps: Pick<ObligationDeps, 'db'>, now: 
 }
 
 export async function provisionalObligationIds(db: Db): Promise<string[]> {
-  const rows = rowsOf<{ id: string }>(await db.execute(sql`select id from obligations where provisional and status <> 'met' order by id`));
+  const rows = rowsOf<{ id: string }>(
+    await db.execute(sql`select id from obligations where provisional and status = 'running' order by id`),
+  );
   return rows.map((r) => r.id);
 }
 
@@ -243,6 +245,14 @@ async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Pr
     .returning({ id: obligations.id });
   if (written.length !== rows.length) throw new StaleWriteError('stale obligation write refused');
   if (alertRows.length > 0) await tx.insert(alerts).values(alertRows).onConflictDoNothing();
+  // A due that is no longer provisional settles its calendar_missing alert.
+  for (const a of items) {
+    if (a.before?.provisional && !a.after.provisional) {
+      await tx.execute(
+        sql`update alerts set retracted_at = ${iso(a.now)} where obligation_id = ${a.after.id} and kind = 'calendar_missing' and retracted_at is null`,
+      );
+    }
+  }
   if (auditRows.length > 0) await tx.insert(auditLog).values(auditRows);
   await enqueue(tx, new Date(items[0]!.now), messages);
   if (earliest !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(earliest)})`);
