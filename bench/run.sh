@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# All benchmarks, one command: `pnpm bench` (or `bash bench/run.sh`). Each prints its figures.
+#
+#   pnpm bench                                       replay throughput (bench/replay.ts, if present), then the timer bench
+#   pnpm bench --lines 200000 --clocks 200000 --spread-seconds 60
+#                                                    --lines/--seed go to the replay bench, everything else to the timer bench
+#   pnpm bench --only timer --clocks 20000 --spread-seconds 30
+#   pnpm bench --only replay --lines 100000
+#
+# The timer bench needs PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432,
+# a role that may CREATE DATABASE); it creates and drops its own database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+only=all
+args=()
+replay_args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --only) only="${2:?--only needs replay or timer}"; shift 2 ;;
+    --only=*) only="${1#--only=}"; shift ;;
+    --lines | --seed) replay_args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --lines=* | --seed=*) replay_args+=("$1"); shift ;;
+    --) shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+case "$only" in all | replay | timer) ;; *) echo "bench: --only must be replay or timer, got '$only'" >&2; exit 2 ;; esac
+
+export BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+
+if [[ "$only" != timer ]]; then
+  if [[ -f bench/replay.ts ]]; then
+    echo "== bench/replay.ts =="
+    node --import tsx bench/replay.ts "${replay_args[@]}"
+  else
+    echo "bench: bench/replay.ts not found — skipping the replay throughput benchmark"
+  fi
+fi
+
+if [[ "$only" != replay ]]; then
+  if command -v pg_isready > /dev/null; then
+    if ! pg_isready -q -d "$BENCH_PG_URL" -t 5; then
+      echo "bench: PostgreSQL is not reachable at $BENCH_PG_URL (pg_isready failed)." >&2
+      echo "bench: start it (e.g. 'service postgresql start') or point BENCH_PG_URL at a server where this role may CREATE DATABASE." >&2
+      exit 2
+    fi
+  else
+    echo "bench: pg_isready not found; the timer bench will report a connection error itself if PostgreSQL is down"
+  fi
+  echo "== bench/timer.ts =="
+  node --import tsx bench/timer.ts --pg-url "$BENCH_PG_URL" "${args[@]}"
+fi
