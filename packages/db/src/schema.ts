@@ -163,6 +163,9 @@ export const emails = pgTable('emails', {
   body: text('body').notNull(),
   status: text('status').notNull(),
   attempts: integer('attempts').notNull().default(0),
+  /** A failed send is retried from here on (backoff); a row being sent is leased until lease_until. */
+  nextAttemptAt: ts('next_attempt_at'),
+  leaseUntil: ts('lease_until'),
   lastError: text('last_error'),
   messageId: text('message_id'),
   createdAt: ts('created_at').notNull(),

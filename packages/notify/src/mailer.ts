@@ -4,6 +4,8 @@ export interface Mail {
   to: string;
   subject: string;
   text: string;
+  /** Stable per queued mail, so a resend after a crash is recognisable as the same message. */
+  messageId?: string;
 }
 
 /** Outbound mail port: SMTP in production, a recording adapter where no mail may leave. */
@@ -16,7 +18,13 @@ export function smtpMailer(options: { url: string; from: string }): Mailer {
   const transport = nodemailer.createTransport(options.url);
   return {
     async send(mail) {
-      const info = await transport.sendMail({ from: options.from, to: mail.to, subject: mail.subject, text: mail.text });
+      const info = await transport.sendMail({
+        from: options.from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        ...(mail.messageId ? { messageId: mail.messageId } : {}),
+      });
       return { messageId: String(info.messageId) };
     },
     close: () => transport.close(),
@@ -30,7 +38,7 @@ export function memoryMailer(): Mailer & { sent: Mail[] } {
     sent,
     async send(mail) {
       sent.push(mail);
-      return { messageId: `<memory-${sent.length}@huiying.local>` };
+      return { messageId: mail.messageId ?? `<memory-${sent.length}@huiying.local>` };
     },
     close: () => undefined,
   };

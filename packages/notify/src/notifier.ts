@@ -18,17 +18,24 @@ export interface NotifierOptions {
   groupId?: string;
 }
 
+/** Attempts before a mail is given up as `failed` (and left for the duty office to see). */
+const MAX_ATTEMPTS = 8;
+
 /**
- * Escalation mail. A breach event is turned into one `emails` row per recipient (unique on
- * event id + address, so a redelivered event adds nothing), then sent and marked sent.
- * Rows are claimed before sending, so two notifiers never send one row twice.
+ * Escalation mail. A breach becomes one `emails` row per recipient, unique on (alert, address),
+ * so a redelivered or re-swept breach adds nothing. Sending is leased: a row is claimed in a
+ * short transaction, sent outside any transaction, then marked; a failure is retried with
+ * backoff and never blocks the mails behind it. A sweep queues mail for breaches whose event
+ * never reached this notifier (a crash, a dead-lettered event, an embedded restart).
  */
 export class Notifier {
   private sub: Subscription | undefined;
+  private loop: NodeJS.Timeout | undefined;
+  private busy: Promise<unknown> | undefined;
 
   constructor(private readonly o: NotifierOptions) {}
 
-  async start(): Promise<void> {
+  async start(options: { retryEveryMs?: number } = {}): Promise<void> {
     this.sub = await this.o.bus.subscribe({
       topic: TOPICS.events,
       groupId: this.o.groupId ?? 'huiying-notify',
@@ -38,13 +45,31 @@ export class Notifier {
         await this.handle(event);
       },
     });
+    const every = options.retryEveryMs ?? 30_000;
+    if (every > 0) {
+      this.loop = setInterval(() => {
+        this.busy ??= this.sweep()
+          .then(() => this.sendPending())
+          .catch((error: unknown) => this.o.logger.error({ err: String(error) }, 'mail retry pass failed'))
+          .finally(() => (this.busy = undefined));
+      }, every);
+      this.loop.unref();
+    }
   }
 
   async stop(): Promise<void> {
+    if (this.loop) clearInterval(this.loop);
+    await this.busy;
     await this.sub?.close();
   }
 
   async handle(event: EventMessage): Promise<void> {
+    await this.queue(event);
+    await this.sendPending();
+  }
+
+  /** Queue the escalation mail for a breach event (idempotent). */
+  private async queue(event: EventMessage): Promise<void> {
     if (event.event !== 'breached' || !(event.incidentId || event.obligationId)) return;
     const { db, clock } = this.o;
     let to = this.o.dutyEmail;
@@ -63,7 +88,7 @@ export class Notifier {
         .insert(emails)
         .values({
           id: randomUUID(),
-          dedupeKey: `${event.id}:${to}`,
+          dedupeKey: `${event.alertId ?? event.id}:${to}`,
           alertId: event.alertId ?? null,
           incidentId: event.incidentId ?? event.obligationId ?? null,
           unitId: event.unitId ?? null,
@@ -87,50 +112,101 @@ export class Notifier {
         });
       }
     });
-    await this.sendPending();
   }
 
-  /** Send every pending mail; a failure stays pending and is retried on the next call. */
+  /** Breaches older than a minute with no mail queued: their events were lost on the way. */
+  async sweep(): Promise<number> {
+    const { db, clock } = this.o;
+    const rows = rowsOf<{
+      id: string;
+      incident_id: string | null;
+      obligation_id: string | null;
+      clock: string | null;
+      due_at: Date | string | null;
+      unit_id: string | null;
+      at: Date | string;
+      title: string | null;
+    }>(
+      await db.execute(sql`
+        select a.id, a.incident_id, a.obligation_id, a.clock, a.due_at, a.unit_id, a.at, coalesce(i.title, o.title) as title
+        from alerts a
+        left join incidents i on i.id = a.incident_id
+        left join obligations o on o.id = a.obligation_id
+        where a.kind = 'breached' and a.retracted_at is null and a.at < ${new Date(clock.now() - 60_000).toISOString()}
+          and not exists (select 1 from emails e where e.alert_id = a.id)
+        order by a.at limit 500`),
+    );
+    for (const r of rows) {
+      await this.queue({
+        v: 1,
+        type: 'event',
+        id: `sweep_${r.id}`,
+        event: 'breached',
+        at: new Date(r.at).toISOString(),
+        alertId: r.id,
+        ...(r.incident_id ? { incidentId: r.incident_id } : {}),
+        ...(r.obligation_id ? { obligationId: r.obligation_id } : {}),
+        ...(r.clock ? { clock: r.clock } : {}),
+        ...(r.due_at ? { due: new Date(r.due_at).toISOString() } : {}),
+        unitId: r.unit_id,
+        ...(r.title ? { title: r.title } : {}),
+      });
+    }
+    return rows.length;
+  }
+
+  /** Send every mail that is due; each failure is rescheduled and the next one is tried. */
   async sendPending(): Promise<number> {
     const { db, mailer, clock, logger } = this.o;
     let sent = 0;
     for (;;) {
-      const done = await db.transaction(async (tx) => {
-        const [row] = rowsOf<{ id: string; to: string; subject: string; body: string }>(
-          await tx.execute(
-            sql`select id, "to", subject, body from emails where status = 'pending' order by created_at limit 1 for update skip locked`,
-          ),
-        );
-        if (!row) return false;
-        const now = new Date(clock.now());
-        try {
-          const { messageId } = await mailer.send({ to: row.to, subject: row.subject, text: row.body });
-          await tx
-            .update(emails)
-            .set({ status: 'sent', sentAt: now, messageId, attempts: sql`${emails.attempts} + 1` })
-            .where(eq(emails.id, row.id));
+      const [row] = rowsOf<{ id: string; to: string; subject: string; body: string; attempts: number }>(
+        await db.execute(sql`
+          update emails set status = 'sending', lease_until = now() + interval '2 minutes', attempts = attempts + 1
+          where id = (
+            select id from emails
+            where (status = 'pending' and (next_attempt_at is null or next_attempt_at <= now()))
+               or (status = 'sending' and lease_until < now())
+            order by created_at limit 1 for update skip locked)
+          returning id, "to", subject, body, attempts`),
+      );
+      if (!row) return sent;
+      const now = new Date(clock.now());
+      try {
+        const { messageId } = await mailer.send({ to: row.to, subject: row.subject, text: row.body, messageId: `<${row.id}@huiying>` });
+        await db.transaction(async (tx) => {
+          await tx.update(emails).set({ status: 'sent', sentAt: now, messageId, leaseUntil: null }).where(eq(emails.id, row.id));
           await audit(tx, { at: now, actor: 'notify', action: 'email.sent', entity: 'email', entityId: row.id, result: { messageId } });
-          sent++;
-          return true;
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          logger.warn({ email: row.id, err: message }, 'sending escalation mail failed');
+        });
+        sent++;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const giveUp = row.attempts >= MAX_ATTEMPTS;
+        logger.warn(
+          { email: row.id, attempts: row.attempts, err: message },
+          giveUp ? 'escalation mail failed for good' : 'escalation mail failed; will retry',
+        );
+        await db.transaction(async (tx) => {
           await tx
             .update(emails)
-            .set({ lastError: message, attempts: sql`${emails.attempts} + 1` })
+            .set({
+              status: giveUp ? 'failed' : 'pending',
+              lastError: message,
+              leaseUntil: null,
+              // 1, 2, 4 … minutes, capped at an hour.
+              nextAttemptAt: sql`now() + make_interval(mins => ${Math.min(60, 2 ** (row.attempts - 1))})`,
+            })
             .where(eq(emails.id, row.id));
           await audit(tx, {
             at: now,
             actor: 'notify',
-            action: 'email.failed',
+            action: giveUp ? 'email.failed' : 'email.retry_scheduled',
             entity: 'email',
             entityId: row.id,
-            result: { error: message },
+            result: { error: message, attempts: row.attempts },
           });
-          return 'failed' as const;
-        }
-      });
-      if (done !== true) return sent;
+        });
+      }
     }
   }
 }

@@ -74,12 +74,19 @@ export interface TestSmtp {
 }
 
 /** A real SMTP server listening on loopback; every received message is parsed and kept. */
-export async function startSmtp(): Promise<TestSmtp> {
+export async function startSmtp(options: { reject?: (address: string) => boolean } = {}): Promise<TestSmtp> {
   const mails: ParsedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (options.reject?.(address.address)) {
+        const error = Object.assign(new Error(`mailbox unavailable: ${address.address}`), { responseCode: 550 });
+        return callback(error);
+      }
+      callback();
+    },
     onData(stream, _session, callback) {
       simpleParser(stream)
         .then((mail) => {

@@ -5,7 +5,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { EmbeddedBus } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, type DbHandle, openPglite, units } from '@huiying/db';
+import { auditLog, type DbHandle, openPglite, signals, units } from '@huiying/db';
+import { sweepSignals } from '@huiying/engine';
 import { memoryMailer } from '@huiying/notify';
 import { eventually, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +156,23 @@ describe('start time and dismissal', () => {
     expect(dismissed.json<Incident>()).toMatchObject({ status: 'closed', clocks: [expect.objectContaining({ state: 'waived' })] });
     const open = (await hy.app.inject({ method: 'GET', url: '/api/incidents?status=open' })).json<{ items: Incident[] }>().items;
     expect(open.map((i) => i.id)).not.toContain(inc.id);
+  });
+});
+
+describe('recovery', () => {
+  it('turns a signal whose bus message was lost into an incident, once', async () => {
+    // As if the message had been dead-lettered: the signal is stored, nothing consumed it.
+    await handle.db
+      .insert(signals)
+      .values({ id: 'sig_lost_1', source: 'hotline', sourceRef: 'LOST-1', title: '丢失的工单', receivedAt: new Date(clock.now()) });
+    expect(await sweepSignals(hy.engine.deps)).toBe(0);
+    await clock.advanceBy(2 * 60_000);
+    expect(await sweepSignals(hy.engine.deps)).toBe(1);
+    expect(await sweepSignals(hy.engine.deps)).toBe(0);
+    const found = (await hy.app.inject({ method: 'GET', url: '/api/incidents' }))
+      .json<{ items: Incident[] }>()
+      .items.filter((i) => i.title === '丢失的工单');
+    expect(found).toHaveLength(1);
   });
 });
 

@@ -3,7 +3,7 @@ import type { Clock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
 import type { RulePack } from '@huiying/domain';
 import type { Logger } from 'pino';
-import { type EngineDeps, handleSignal } from './store.ts';
+import { type EngineDeps, handleSignal, sweepSignals } from './store.ts';
 import { DeadlineTimer } from './timer.ts';
 
 export interface EngineOptions {
@@ -44,10 +44,24 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
       await handleSignal(deps, signal);
     },
   });
+  // Safety net for signals whose message never made it through the bus.
+  const sweepMs = o.resyncMs ?? 10_000;
+  let sweeping: Promise<unknown> | undefined;
+  const sweeper =
+    sweepMs > 0
+      ? setInterval(() => {
+          sweeping ??= sweepSignals(deps)
+            .catch((e: unknown) => o.logger.error({ err: String(e) }, 'signal sweep failed'))
+            .finally(() => (sweeping = undefined));
+        }, sweepMs * 6)
+      : undefined;
+  sweeper?.unref();
   return {
     deps,
     timer,
     async stop() {
+      if (sweeper) clearInterval(sweeper);
+      await sweeping;
       await subscription.close();
       await unlisten?.();
       await timer.stop();

@@ -1,5 +1,14 @@
 export { startEngine, type EngineOptions, type RunningEngine } from './engine.ts';
-export { applyCommand, handleSignal, fireDue, NotFoundError, StaleWriteError, type EngineDeps, incidentIdFor } from './store.ts';
+export {
+  applyCommand,
+  handleSignal,
+  sweepSignals,
+  fireDue,
+  NotFoundError,
+  StaleWriteError,
+  type EngineDeps,
+  incidentIdFor,
+} from './store.ts';
 export { DeadlineTimer } from './timer.ts';
 export { incidentView, type IncidentView } from './view.ts';
 export { CalendarService } from './calendar.ts';

@@ -91,7 +91,9 @@ function applyWithCalendar(
 /** Fire warnings and breaches of working-day duties due at or before `now`. */
 export async function fireDueObligations(deps: Pick<ObligationDeps, 'db'>, now: number, batch = 200): Promise<number> {
   // Most passes have no duty due: answer that from the index without opening a transaction.
-  const [due] = rowsOf<{ one: number }>(await deps.db.execute(sql`select 1 as one from obligations where next_wake_at <= ${iso(now)} limit 1`));
+  const [due] = rowsOf<{ one: number }>(
+    await deps.db.execute(sql`select 1 as one from obligations where next_wake_at <= ${iso(now)} limit 1`),
+  );
   if (!due) return 0;
   let fired = 0;
   for (;;) {

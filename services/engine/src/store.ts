@@ -118,6 +118,36 @@ export async function handleSignal(deps: EngineDeps, msg: SignalMessage): Promis
 }
 
 /**
+ * Signals accepted but never turned into incidents — their bus message was dead-lettered, or an
+ * embedded process stopped before handling it. Idempotent, so racing the consumer is harmless.
+ */
+export async function sweepSignals(deps: EngineDeps, olderThanMs = 60_000): Promise<number> {
+  const cutoff = new Date(deps.clock.now() - olderThanMs);
+  const rows = await deps.db
+    .select()
+    .from(signals)
+    .where(sql`${signals.incidentId} is null and ${signals.receivedAt} < ${cutoff.toISOString()}`)
+    .limit(500);
+  for (const r of rows) {
+    await handleSignal(deps, {
+      v: 1,
+      type: 'signal',
+      id: r.id,
+      source: r.source as SignalMessage['source'],
+      sourceRef: r.sourceRef,
+      receivedAt: r.receivedAt.toISOString(),
+      ...(r.feedId ? { feedId: r.feedId } : {}),
+      ...(r.title ? { title: r.title } : {}),
+      ...(r.content ? { content: r.content } : {}),
+      ...(r.url ? { url: r.url } : {}),
+      ...(r.unitHint ? { unitHint: r.unitHint } : {}),
+      ...(r.publishedAt ? { publishedAt: r.publishedAt.toISOString() } : {}),
+    });
+  }
+  return rows.length;
+}
+
+/**
  * A duty officer's or unit's command (grade, assign, respond, dismiss, occurred) on one incident.
  * Timers already due before the command are fired first, so the command sees the same state
  * the replay would.
