@@ -15,6 +15,9 @@ export async function enqueue(tx: DbOrTx, at: Date, messages: readonly OutboxMes
   await tx.insert(outbox).values(messages.map((m) => ({ topic: m.topic, key: m.key, payload: m.payload, createdAt: at })));
 }
 
+/** Advisory lock key for the relay ("outbox" in ASCII, truncated to 32 bits). */
+const RELAY_LOCK = 0x6f75_7462;
+
 export type Publish = (topic: string, messages: { key: string; value: unknown }[]) => Promise<void>;
 
 /**
@@ -85,6 +88,10 @@ export class OutboxRelay {
   private cycle(): Promise<number> {
     const run = (async () => {
       return this.db.transaction(async (tx) => {
+        // One relay publishes at a time (every process runs one): rows claimed by two relays at
+        // once could reach the bus out of order, and one incident's events must stay ordered.
+        const [lock] = rowsOf<{ locked: boolean }>(await tx.execute(sql`select pg_try_advisory_xact_lock(${RELAY_LOCK}) as locked`));
+        if (!lock?.locked) return 0;
         const rows = rowsOf<{ id: string | number; topic: string; key: string; payload: unknown }>(
           await tx.execute(
             sql`select id, topic, key, payload from outbox where published_at is null order by id limit ${this.options.batch ?? 200} for update skip locked`,

@@ -80,17 +80,15 @@ it('a refused mailbox is retried later without blocking the mail behind it', asy
 });
 
 it('sweeps up a breach whose event never reached the notifier, once', async () => {
-  await handle.db
-    .insert(alerts)
-    .values({
-      id: 'alr-lost',
-      incidentId: 'inc-lost',
-      kind: 'breached',
-      clock: 'response',
-      dueAt: new Date(T0),
-      unitId: 'a',
-      at: new Date(T0),
-    });
+  await handle.db.insert(alerts).values({
+    id: 'alr-lost',
+    incidentId: 'inc-lost',
+    kind: 'breached',
+    clock: 'response',
+    dueAt: new Date(T0),
+    unitId: 'a',
+    at: new Date(T0),
+  });
   expect(await notifier.sweep()).toBe(0); // younger than a minute: its event may still be on the way
   await clock.advanceBy(120_000);
   expect(await notifier.sweep()).toBe(1);

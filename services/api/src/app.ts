@@ -2,15 +2,15 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { Bus } from '@huiying/bus';
+import { type Bus, TOPICS } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
-import { alerts, audit, and, type Db, eq, isNull, responses, sql, units } from '@huiying/db';
+import { alerts, audit, and, type Db, enqueue, eq, isNull, responses, sql, units } from '@huiying/db';
 import { DomainError, type IncidentInput } from '@huiying/domain';
-import { applyCommand, type CalendarService, type EngineDeps, NotFoundError } from '@huiying/engine';
+import { applyCommand, type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
 import { ticketRoutes } from '@huiying/ingest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { ApiError, ERROR_CATALOGUE } from './errors.ts';
+import { ApiError, ERROR_CATALOGUE, instantOf } from './errors.ts';
 import { LiveFeed } from './live.ts';
 import { obligationRoutes } from './obligations.ts';
 import { getAlert, getIncident, listAlerts, listIncidents } from './read.ts';
@@ -50,6 +50,8 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     const e = error as { validation?: unknown; validationContext?: string; statusCode?: number; message: string };
     if (error instanceof ApiError) return reply.code(error.status).send({ code: error.code, message: error.message });
     if (error instanceof NotFoundError) return reply.code(404).send({ code: 'HY_NOT_FOUND', message: error.message });
+    if (error instanceof StaleWriteError)
+      return reply.code(409).send({ code: 'HY_CONFLICT', message: '该记录刚被他人修改，请刷新后重试 (changed concurrently; retry)' });
     if (error instanceof DomainError) {
       // Bad data the domain caught is the client's to fix (400); the rest is a state conflict (409).
       const invalid = error.code === 'INVALID_INPUT' || error.code === 'CALENDAR_DATA_INVALID' || error.code === 'RULE_PACK_INVALID';
@@ -197,7 +199,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
       },
     },
     async (request) => {
-      const occurredAt = Date.parse(request.body.occurredAt);
+      const occurredAt = instantOf('occurredAt', request.body.occurredAt);
       if (occurredAt > clock.now()) throw new ApiError('HY_VALIDATION', 'body/occurredAt must not be in the future');
       return command(request.params.id, { type: 'occurred', at: clock.now(), incident: request.params.id, occurredAt }, request.body.by);
     },
@@ -236,10 +238,12 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     async (request, reply) => {
       const b = request.body;
       const now = clock.now();
-      const publishedAt = b.publishedAt ? Date.parse(b.publishedAt) : now;
+      const publishedAt = b.publishedAt ? instantOf('publishedAt', b.publishedAt) : now;
       if (publishedAt > now) throw new ApiError('HY_VALIDATION', 'body/publishedAt must not be in the future');
       const id = request.params.id;
-      const incident = await command(
+      const responseId = randomUUID();
+      await applyCommand(
+        deps.engine,
         id,
         {
           type: 'response',
@@ -252,31 +256,33 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
           ...(b.channel ? { channel: b.channel } : {}),
           ...(b.url ? { url: b.url } : {}),
         },
-        b.by,
+        b.by ?? 'api',
+        // The evidence row commits with the clock change, or neither does.
+        async (tx) => {
+          await tx.insert(responses).values({
+            id: responseId,
+            incidentId: id,
+            kind: b.kind,
+            original: b.original,
+            publishedAt: new Date(publishedAt),
+            recordedAt: new Date(now),
+            unitId: b.unit ?? null,
+            channel: b.channel ?? null,
+            url: b.url ?? null,
+            recordedBy: b.by ?? null,
+          });
+          await audit(tx, {
+            at: new Date(now),
+            actor: b.by ?? 'api',
+            action: 'response.recorded',
+            entity: 'response',
+            entityId: responseId,
+            input: b,
+          });
+        },
       );
-      const responseId = randomUUID();
-      await db.transaction(async (tx) => {
-        await tx.insert(responses).values({
-          id: responseId,
-          incidentId: id,
-          kind: b.kind,
-          original: b.original,
-          publishedAt: new Date(publishedAt),
-          recordedAt: new Date(now),
-          unitId: b.unit ?? null,
-          channel: b.channel ?? null,
-          url: b.url ?? null,
-          recordedBy: b.by ?? null,
-        });
-        await audit(tx, {
-          at: new Date(now),
-          actor: b.by ?? 'api',
-          action: 'response.recorded',
-          entity: 'response',
-          entityId: responseId,
-          input: b,
-        });
-      });
+      const incident = await getIncident(db, id);
+      if (!incident) throw new ApiError('HY_NOT_FOUND', `incident ${id} not found`);
       return reply.code(201).send(incident);
     },
   );
@@ -316,9 +322,17 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
           .set({ acknowledgedAt: now, acknowledgedBy: request.body.by })
           .where(and(eq(alerts.id, id), isNull(alerts.acknowledgedAt)))
           .returning({ id: alerts.id });
-        if (rows.length > 0)
-          await audit(tx, { at: now, actor: request.body.by, action: 'alert.acknowledged', entity: 'alert', entityId: id });
-        return rows.length > 0;
+        if (rows.length === 0) return false;
+        await audit(tx, { at: now, actor: request.body.by, action: 'alert.acknowledged', entity: 'alert', entityId: id });
+        // Through the bus, so every API process's dashboards drop the alert, not just ours.
+        await enqueue(tx, now, [
+          {
+            topic: TOPICS.events,
+            key: id,
+            payload: { v: 1, type: 'event', id: `ack_${id}`, event: 'alert_acknowledged', at: now.toISOString(), alertId: id },
+          },
+        ]);
+        return true;
       });
       const alert = await getAlert(db, id);
       if (!alert) throw new ApiError('HY_NOT_FOUND', `alert ${id} not found`);
@@ -339,14 +353,20 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      send('hello', { now: new Date(clock.now()).toISOString(), scale: clock.scale ?? 1 });
-      const remove = live.add({ send });
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-      request.raw.on('close', () => {
+      let remove: () => void = () => undefined;
+      const close = () => {
         clearInterval(heartbeat);
         remove();
-      });
+        res.end();
+      };
+      const send = (event: string, data: unknown) => {
+        // A client that stops reading is dropped rather than buffered without bound.
+        if (!res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) && res.writableLength > 1_000_000) close();
+      };
+      send('hello', { now: new Date(clock.now()).toISOString(), scale: clock.scale ?? 1 });
+      remove = live.add({ send, close });
+      request.raw.on('close', close);
     },
   );
 
@@ -372,6 +392,9 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
 
   app.addHook('onReady', async () => {
     await live.start();
+  });
+  app.addHook('preClose', async () => {
+    live.endAll();
   });
   app.addHook('onClose', async () => {
     await live.stop();

@@ -25,3 +25,10 @@ export class ApiError extends Error {
     return ERROR_CATALOGUE[this.code].status;
   }
 }
+
+/** An ISO-8601 body field as an instant; schema-valid but impossible times (e.g. a leap second) are a 400. */
+export function instantOf(field: string, value: string): number {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new ApiError('HY_VALIDATION', `body/${field} is not a valid instant`);
+  return ms;
+}

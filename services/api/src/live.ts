@@ -6,6 +6,8 @@ import { getAlert, getIncident } from './read.ts';
 
 export interface LiveClient {
   send(event: string, data: unknown): void;
+  /** End the stream (server shutting down). */
+  close(): void;
 }
 
 /**
@@ -32,6 +34,12 @@ export class LiveFeed {
 
   async stop(): Promise<void> {
     await this.sub?.close();
+    this.endAll();
+  }
+
+  /** Open streams would keep the HTTP server from closing: end them first. */
+  endAll(): void {
+    for (const c of this.clients) c.close();
     this.clients.clear();
   }
 

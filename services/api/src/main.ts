@@ -44,6 +44,11 @@ const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic 
 });
 const calendars = new CalendarService(handle.db);
 await calendars.load();
+// An administrator's calendar change on another API process reaches this one.
+await handle.listen(
+  'huiying_calendar',
+  () => void calendars.load().catch((e: unknown) => logger.error({ err: String(e) }, 'calendar reload failed')),
+);
 const app = await buildApp({
   db: handle.db,
   calendars,

@@ -6,7 +6,7 @@ import { type Db, desc, eq, obligations, units } from '@huiying/db';
 import { OBLIGATION_KINDS, type ObligationState, type RulePack } from '@huiying/domain';
 import { applyObligationCommand, type CalendarService, provisionalObligationIds } from '@huiying/engine';
 import type { FastifyPluginAsync } from 'fastify';
-import { ApiError } from './errors.ts';
+import { ApiError, instantOf } from './errors.ts';
 import { ErrorBody, IdParams } from './schemas.ts';
 
 const Iso = Type.String({ format: 'date-time' });
@@ -108,13 +108,13 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
     { schema: { tags: ['obligations'], summary: '登记工作日时限事项', body: CreateBody, response: { 201: ObligationView, ...errors } } },
     async (request, reply) => {
       const b = request.body;
-      const issuedAt = Date.parse(b.issuedAt);
+      const issuedAt = instantOf('issuedAt', b.issuedAt);
       if (issuedAt > o.clock.now()) throw new ApiError('HY_VALIDATION', 'body/issuedAt must not be in the future');
       if (b.unit) {
         const [unit] = await o.db.select({ id: units.id }).from(units).where(eq(units.id, b.unit));
         if (!unit) throw new ApiError('HY_VALIDATION', `body/unit: unknown unit ${b.unit}`);
       }
-      const id = b.id ?? `obl_${randomUUID().slice(0, 8)}`;
+      const id = b.id ?? `obl_${randomUUID()}`;
       const [existing] = await o.db.select({ id: obligations.id }).from(obligations).where(eq(obligations.id, id));
       if (existing) throw new ApiError('HY_CONFLICT', `obligation ${id} already exists`);
       await applyObligationCommand(deps, { type: 'obligation', at: o.clock.now(), id, kind: b.kind, issuedAt }, b.by ?? 'api', {
@@ -138,8 +138,10 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
     },
     async (request) => {
       const now = o.clock.now();
-      const at = request.body.fulfilledAt ? Date.parse(request.body.fulfilledAt) : now;
+      const at = request.body.fulfilledAt ? instantOf('fulfilledAt', request.body.fulfilledAt) : now;
       if (at > now) throw new ApiError('HY_VALIDATION', 'body/fulfilledAt must not be in the future');
+      const current = await view(request.params.id);
+      if (at < Date.parse(current.issuedAt)) throw new ApiError('HY_VALIDATION', 'body/fulfilledAt must not be before the duty was issued');
       await applyObligationCommand(deps, { type: 'fulfil', at, id: request.params.id }, request.body.by ?? 'api');
       return view(request.params.id);
     },

@@ -1,4 +1,4 @@
-import { audit, calendarYears, type Db } from '@huiying/db';
+import { audit, calendarYears, type Db, sql } from '@huiying/db';
 import { CN_CALENDAR_DATA, createCalendar, parseCalendarData, type CalendarYearData, type WorkingDayCalendar } from '@huiying/domain';
 
 const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
@@ -55,6 +55,8 @@ export class CalendarService {
         .values({ year, data: yearData, source: source ?? null, loadedAt: now, loadedBy: by })
         .onConflictDoUpdate({ target: calendarYears.year, set: { data: yearData, source: source ?? null, loadedAt: now, loadedBy: by } });
       await audit(tx, { at: now, actor: by, action: 'calendar.year_loaded', entity: 'calendar', entityId: String(year), input: data });
+      // Other API processes reload their calendar (see api/main.ts).
+      await tx.execute(sql`select pg_notify('huiying_calendar', ${String(year)})`);
     });
     await this.changed();
   }

@@ -160,7 +160,7 @@ async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Pr
     if (a.after.provisional && !a.before?.provisional) {
       // Administrators must load the missing year; until then this due is a Monday–Friday estimate.
       alertRows.push({
-        id: `alr_cal_${a.after.id}`.slice(0, 60),
+        id: `alr_cal_${createHash('sha256').update(a.after.id).digest('hex').slice(0, 24)}`,
         obligationId: a.after.id,
         kind: 'calendar_missing',
         clock: a.after.kind,

@@ -157,6 +157,8 @@ export async function applyCommand(
   incidentId: string,
   input: IncidentInput,
   actor: string,
+  /** Writes that must commit or roll back with the command (e.g. the recorded response's row). */
+  alongside?: (tx: Tx) => Promise<void>,
 ): Promise<{ state: IncidentState; events: EngineEvent[] }> {
   const now = deps.clock.now();
   const result = await deps.db.transaction(async (tx) => {
@@ -168,6 +170,7 @@ export async function applyCommand(
     const applied = applyIncidentInput(overdue.state, input, deps.pack);
     const events = [...overdue.events, ...applied.events];
     await persistAll(tx, [{ before: row.state, version: row.version, after: applied.state, events, input, actor, now }]);
+    await alongside?.(tx);
     return { state: applied.state, events };
   });
   const wake = nextIncidentWake(result.state);

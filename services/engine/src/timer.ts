@@ -54,13 +54,16 @@ export class DeadlineTimer {
   /** Look up the next due instant in the database and arm for it. */
   async rearm(): Promise<void> {
     if (this.stopped) return;
+    const nudged = this.armedAt;
     const next = await nextWakeInDb(this.deps.db);
-    if (next === null) {
+    // A nudge that arrived while the query ran may be earlier than its (older) answer.
+    const at = next === null ? nudged : nudged === null ? next : Math.min(next, nudged);
+    if (at === null) {
       this.cancel?.();
       this.cancel = undefined;
       this.armedAt = null;
     } else {
-      this.arm(next);
+      this.arm(at);
     }
   }
 
@@ -83,12 +86,22 @@ export class DeadlineTimer {
     }
     this.running = (async () => {
       try {
+        let n = 0;
         do {
           this.rerun = false;
           const now = this.clock.now();
-          const n = (await fireDue(this.deps, now)) + (await fireDueObligations(this.deps, now));
+          n = (await fireDue(this.deps, now)) + (await fireDueObligations(this.deps, now));
           if (n > 0) this.options.onFired?.(n);
         } while (this.rerun && !this.stopped);
+        if (n === 0 && this.rerun === false) {
+          // Nothing claimable although something was due: another engine holds those rows. Look
+          // again shortly instead of spinning on a wake-up that is already in the past.
+          const next = await nextWakeInDb(this.deps.db);
+          if (next !== null && next <= this.clock.now()) {
+            this.arm(this.clock.now() + 100);
+            return;
+          }
+        }
         await this.rearm();
       } catch (error) {
         this.deps.logger.error(error, 'firing due clocks failed; retrying');

@@ -40,6 +40,18 @@ export function decodeFeed(body: Uint8Array, contentType: string | null): string
   }
 }
 
+/**
+ * A feed item's date as an instant, or undefined when it cannot be read (the item is still
+ * taken, with our receive time). Dates without a zone are Beijing time, as Chinese sites mean.
+ */
+export function parseFeedDate(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const trimmed = text.trim();
+  const zoneless = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(trimmed);
+  const ms = Date.parse(zoneless ? `${trimmed.replace(' ', 'T')}+08:00` : trimmed);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 /** Feeds poll on a cron schedule; each poll is conditional (ETag/Last-Modified kept in the database). */
 export class FeedPoller {
   private task: ScheduledTask | undefined;
@@ -85,12 +97,9 @@ export class FeedPoller {
           createHash('sha256')
             .update(`${item.title ?? ''}|${item.pubDate ?? ''}`)
             .digest('hex');
-        const published = item.isoDate ?? (item.pubDate ? new Date(item.pubDate).toISOString() : undefined);
+        const published = parseFeedDate(item.isoDate ?? item.pubDate ?? (item as { date?: string }).date);
         // A publish time in the future is not credible; the clock starts no later than we saw it.
-        const publishedAt =
-          published && !Number.isNaN(Date.parse(published))
-            ? new Date(Math.min(Date.parse(published), now.getTime())).toISOString()
-            : undefined;
+        const publishedAt = published === undefined ? undefined : new Date(Math.min(published, now.getTime())).toISOString();
         const result = await acceptSignal(
           db,
           {

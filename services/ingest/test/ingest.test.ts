@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFeed } from '../src/feeds.ts';
+import { decodeFeed, parseFeedDate } from '../src/feeds.ts';
 import { redact, signalId } from '../src/signals.ts';
 
 describe('decodeFeed', () => {
@@ -27,5 +27,19 @@ describe('signal identity and redaction', () => {
     const out = redact({ content: '联系13812345678，身份证11010519491231002X', nested: ['电话 15900001111'] });
     expect(JSON.stringify(out)).not.toMatch(/13812345678|15900001111|11010519491231002X/);
     expect(out.content).toContain('138****5678');
+  });
+});
+
+describe('parseFeedDate', () => {
+  it.each([
+    ['Mon, 02 Mar 2026 00:00:00 GMT', '2026-03-02T00:00:00.000Z'],
+    ['2026-03-02T08:00:00+08:00', '2026-03-02T00:00:00.000Z'],
+    ['2026-03-02 08:00:00', '2026-03-02T00:00:00.000Z'],
+    ['2026-03-02T08:00', '2026-03-02T00:00:00.000Z'],
+  ])('reads %s (zone-less as Beijing time)', (text, iso) => {
+    expect(new Date(parseFeedDate(text)!).toISOString()).toBe(iso);
+  });
+  it.each([['2026年3月2日'], ['yesterday'], [''], [undefined]])('gives up on %s without throwing', (text) => {
+    expect(parseFeedDate(text)).toBeUndefined();
   });
 });

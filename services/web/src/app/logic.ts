@@ -40,7 +40,7 @@ const OBLIGATION_LABEL: Record<string, string> = {
 export function clockLabel(kind: string | null): string {
   if (kind === null) return '—';
   if (Object.hasOwn(CLOCK_LABEL, kind)) return CLOCK_LABEL[kind as ClockKind];
-  return OBLIGATION_LABEL[kind] ?? kind;
+  return Object.hasOwn(OBLIGATION_LABEL, kind) ? OBLIGATION_LABEL[kind]! : kind;
 }
 
 const CLOCK_STATE_LABEL: Record<ClockState, string> = {
