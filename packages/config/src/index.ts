@@ -26,3 +26,22 @@ export function loadConfig<S extends TObject>(schema: S, env: Record<string, str
   }
   return Object.freeze(value as Static<S>);
 }
+
+/**
+ * pino serializers for every service. drizzle's query errors carry the statement's parameters,
+ * which can hold a citizen's ticket text and phone number: logs keep the query and the cause,
+ * never the parameters.
+ */
+export const logSerializers = {
+  err(error: unknown): Record<string, unknown> {
+    if (!(error instanceof Error)) return { message: String(error) };
+    const e = error as Error & { query?: string; cause?: unknown; code?: string };
+    return {
+      type: e.name,
+      message: e.query ? `query failed: ${e.query.slice(0, 500)}` : e.message,
+      ...(e.code ? { code: e.code } : {}),
+      ...(e.cause instanceof Error ? { cause: e.cause.message } : {}),
+      stack: e.stack?.split('\n').slice(1, 6).join('\n'),
+    };
+  },
+};

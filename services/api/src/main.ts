@@ -6,7 +6,7 @@
 import { type TopicName } from '@huiying/bus';
 import { KafkaBus } from '@huiying/bus/kafka';
 import { systemClock } from '@huiying/clock';
-import { loadConfig, Type } from '@huiying/config';
+import { loadConfig, logSerializers, Type } from '@huiying/config';
 import { OutboxRelay, openPostgres } from '@huiying/db';
 import { CalendarService, loadRulePack } from '@huiying/engine';
 import { buildDashboard } from '@huiying/web';
@@ -29,7 +29,7 @@ const config = loadConfig(
 );
 
 const pack = loadRulePack(config.RULE_PACK_FILE);
-const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-api' });
+const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-api', serializers: logSerializers });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
 const bus = new KafkaBus({

@@ -6,7 +6,7 @@
 import { type TopicName } from '@huiying/bus';
 import { KafkaBus } from '@huiying/bus/kafka';
 import { systemClock } from '@huiying/clock';
-import { loadConfig, Type } from '@huiying/config';
+import { loadConfig, logSerializers, Type } from '@huiying/config';
 import { OutboxRelay, openPostgres } from '@huiying/db';
 import { Notifier, smtpMailer } from '@huiying/notify';
 import pino from 'pino';
@@ -30,7 +30,7 @@ const config = loadConfig(
 );
 
 const pack = loadRulePack(config.RULE_PACK_FILE);
-const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-engine' });
+const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-engine', serializers: logSerializers });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
 const bus = new KafkaBus({

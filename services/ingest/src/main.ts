@@ -5,7 +5,7 @@
 import { type TopicName } from '@huiying/bus';
 import { KafkaBus } from '@huiying/bus/kafka';
 import { systemClock } from '@huiying/clock';
-import { loadConfig, Type } from '@huiying/config';
+import { loadConfig, logSerializers, Type } from '@huiying/config';
 import { OutboxRelay, openPostgres } from '@huiying/db';
 import Fastify from 'fastify';
 import pino from 'pino';
@@ -25,7 +25,7 @@ const config = loadConfig(
   }),
 );
 
-const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-ingest' });
+const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-ingest', serializers: logSerializers });
 const handle = openPostgres(config.DATABASE_URL);
 await handle.migrate();
 const bus = new KafkaBus({

@@ -14,6 +14,7 @@ import { openPglite } from '@huiying/db';
 import { loadRulePack } from '@huiying/engine';
 import { memoryMailer, smtpMailer } from '@huiying/notify';
 import { buildDashboard } from '@huiying/web';
+import { logSerializers } from '@huiying/config';
 import pino from 'pino';
 import { createHuiying } from './compose.ts';
 import { demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
@@ -38,7 +39,7 @@ if (!(scale > 0) || !Number.isInteger(port)) {
 }
 
 // Quiet by default: a newcomer sees the banner and warnings, not every request.
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn', serializers: logSerializers });
 const clock: Clock & { scale?: number } = scale === 1 ? systemClock : scaledClock(scale);
 
 const handle = await openPglite(args['data-dir']);
