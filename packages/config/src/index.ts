@@ -41,7 +41,12 @@ export const logSerializers = {
       message: e.query ? `query failed: ${e.query.slice(0, 500)}` : e.message,
       ...(e.code ? { code: e.code } : {}),
       ...(e.cause instanceof Error ? { cause: e.cause.message } : {}),
-      stack: e.stack?.split('\n').slice(1, 6).join('\n'),
+      // Frames only: the stack's first lines repeat the message, parameters included.
+      stack: e.stack
+        ?.split('\n')
+        .filter((line) => line.trimStart().startsWith('at '))
+        .slice(0, 5)
+        .join('\n'),
     };
   },
 };
