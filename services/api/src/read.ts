@@ -13,7 +13,14 @@ export async function listIncidents(db: Db, status?: string) {
     .where(status ? eq(incidents.status, status) : undefined)
     .orderBy(desc(incidents.updatedAt))
     .limit(500);
-  return rows.map((r) => toIncidentDto(r.state as IncidentState, r.updatedAt, r.unitName));
+  // A record the engine had to set aside (quarantined, see fireDue) must not take the whole board down.
+  return rows.flatMap((r) => {
+    try {
+      return [toIncidentDto(r.state as IncidentState, r.updatedAt, r.unitName)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 export async function getIncident(db: Db, id: string) {

@@ -5,7 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { EmbeddedBus } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, type DbHandle, openPglite, signals, units } from '@huiying/db';
+import { auditLog, type DbHandle, eq, incidents, openPglite, signals, units } from '@huiying/db';
 import { sweepSignals } from '@huiying/engine';
 import { memoryMailer } from '@huiying/notify';
 import { eventually, testLogger } from '@huiying/testkit';
@@ -173,6 +173,36 @@ describe('recovery', () => {
       .json<{ items: Incident[] }>()
       .items.filter((i) => i.title === '丢失的工单');
     expect(found).toHaveLength(1);
+  });
+});
+
+describe('a broken incident', () => {
+  it('is set aside with an audit entry while every other deadline still fires', async () => {
+    const due = clock.now() + 60_000;
+    await handle.db.insert(incidents).values({
+      id: 'inc_broken',
+      title: '损坏的记录',
+      status: 'open',
+      startAt: new Date(clock.now()),
+      state: { v: 1, id: 'inc_broken', clocks: 'not-a-list' },
+      nextWakeAt: new Date(due - 1_000),
+      createdAt: new Date(clock.now()),
+      updatedAt: new Date(clock.now()),
+    });
+    const ok = await newIncident('A-9', '正常的事件');
+    await hy.app.inject({
+      method: 'POST',
+      url: `/api/incidents/${ok.id}/occurred`,
+      payload: { occurredAt: new Date(due - 48 * HOUR).toISOString() },
+    });
+    await hy.engine.timer.rearm();
+    await clock.advanceTo(due);
+    const after = (await hy.app.inject({ method: 'GET', url: `/api/incidents/${ok.id}` })).json<Incident>();
+    expect(after.clocks[0]!.state).toBe('breached');
+    const [broken] = await handle.db.select().from(incidents).where(eq(incidents.id, 'inc_broken'));
+    expect(broken!.nextWakeAt).toBeNull();
+    const trail = await handle.db.select().from(auditLog).where(eq(auditLog.entityId, 'inc_broken'));
+    expect(trail.map((a) => a.action)).toEqual(['incident.quarantined']);
   });
 });
 

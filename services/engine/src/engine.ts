@@ -16,6 +16,8 @@ export interface EngineOptions {
   logger: Logger;
   groupId?: string;
   resyncMs?: number;
+  /** Also told when a transaction moved a deadline (the embedded relay uses it to relay at once). */
+  onWake?: (at: number) => void;
 }
 
 export interface RunningEngine {
@@ -26,7 +28,15 @@ export interface RunningEngine {
 
 /** The engine process: signals in from the bus, deadlines fired from the database. */
 export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
-  const deps: EngineDeps = { db: o.db, clock: o.clock, pack: o.pack, onWake: (at) => timer.nudge(at) };
+  const deps: EngineDeps = {
+    db: o.db,
+    clock: o.clock,
+    pack: o.pack,
+    onWake: (at) => {
+      o.onWake?.(at);
+      timer.nudge(at);
+    },
+  };
   const timer = new DeadlineTimer({ ...deps, logger: o.logger }, { resyncMs: o.resyncMs ?? 10_000 });
   await timer.start();
   const unlisten = o.handle

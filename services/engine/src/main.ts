@@ -43,12 +43,7 @@ await bus.ensureTopics();
 const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {
   onError: (e) => logger.error(e, 'outbox relay'),
 });
-const engine = await startEngine({ db: handle.db, handle, bus, clock: systemClock, pack, logger });
-const wake = engine.deps.onWake;
-engine.deps.onWake = (at) => {
-  relay.wake();
-  wake?.(at);
-};
+const engine = await startEngine({ db: handle.db, handle, bus, clock: systemClock, pack, logger, onWake: () => relay.wake() });
 const notifier = new Notifier({
   db: handle.db,
   bus,

@@ -3,7 +3,7 @@ import { TOPICS, type EventMessage, type SignalMessage } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import {
   type alerts,
-  type auditLog,
+  auditLog,
   type clocks,
   type Db,
   eq,
@@ -188,30 +188,73 @@ export async function fireDue(deps: EngineDeps, until: number, batch = 200): Pro
     // Each transaction reads the clock afresh: its events are stamped with the moment they are
     // really fired, not when a backlogged pass began (bench/README.md).
     const now = Math.max(until, deps.clock.now());
-    const n = await deps.db.transaction(async (tx) => {
-      const rows = rowsOf<{ id: string; state: IncidentState; version: number }>(
-        await tx.execute(
-          sql`select id, state, version from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit ${batch} for update skip locked`,
-        ),
-      );
-      const items = rows.map((row) => {
-        const { state, events } = advanceIncident(row.state, now);
-        return {
-          before: row.state,
-          version: row.version,
-          after: state,
-          events,
-          input: { type: 'timer', at: iso(now) },
-          actor: 'timer',
-          now,
-        };
-      });
-      await persistAll(tx, items);
-      return rows.length;
-    });
+    let n: number;
+    try {
+      n = await fireBatch(deps, now, batch);
+    } catch (error) {
+      if (error instanceof StaleWriteError) throw error;
+      // One bad incident must not stop every deadline: fire one at a time, set the bad one aside.
+      n = await fireOneByOne(deps, now, batch, error);
+    }
     fired += n;
     if (n < batch) return fired;
   }
+}
+
+function fireBatch(deps: EngineDeps, now: number, limit: number): Promise<number> {
+  return deps.db.transaction(async (tx) => {
+    const rows = rowsOf<{ id: string; state: IncidentState; version: number }>(
+      await tx.execute(
+        sql`select id, state, version from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`,
+      ),
+    );
+    const items = rows.map((row) => {
+      const { state, events } = advanceIncident(row.state, now);
+      return { before: row.state, version: row.version, after: state, events, input: { type: 'timer', at: iso(now) }, actor: 'timer', now };
+    });
+    await persistAll(tx, items);
+    return rows.length;
+  });
+}
+
+async function fireOneByOne(deps: EngineDeps, now: number, limit: number, batchError: unknown): Promise<number> {
+  let done = 0;
+  for (let i = 0; i < limit; i++) {
+    try {
+      const n = await fireBatch(deps, now, 1);
+      if (n === 0) return done;
+      done += n;
+    } catch (error) {
+      await quarantineFirstDue(deps, now, error ?? batchError);
+      done++;
+    }
+  }
+  return done;
+}
+
+/**
+ * Take the first due incident off the timer (next_wake_at = null) with an audit entry saying
+ * why, so the others keep firing; an engineer repairs it and re-arms it by any command.
+ */
+async function quarantineFirstDue(deps: EngineDeps, now: number, error: unknown): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    const [row] = rowsOf<{ id: string }>(
+      await tx.execute(
+        sql`select id from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit 1 for update skip locked`,
+      ),
+    );
+    if (!row) return;
+    await tx.execute(sql`update incidents set next_wake_at = null where id = ${row.id}`);
+    await tx.insert(auditLog).values({
+      at: new Date(now),
+      actor: 'timer',
+      action: 'incident.quarantined',
+      entity: 'incident',
+      entityId: row.id,
+      input: { type: 'timer', at: iso(now) },
+      result: { error: error instanceof Error ? error.message : String(error) },
+    });
+  });
 }
 
 export async function nextWakeInDb(db: Db): Promise<number | null> {

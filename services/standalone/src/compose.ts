@@ -47,14 +47,10 @@ export async function createHuiying(d: HuiyingDeps) {
     pack: d.pack ?? DEFAULT_RULE_PACK,
     logger: logger.child({ svc: 'engine' }),
     groupId: `huiying-engine${suffix}`,
+    // Engine transactions write the outbox; relay at once instead of waiting for the poll.
+    onWake: () => relay.wake(),
     ...(d.timerResyncMs !== undefined ? { resyncMs: d.timerResyncMs } : {}),
   });
-  // Engine transactions write the outbox; relay at once instead of waiting for the poll.
-  const onWake = engine.deps.onWake;
-  engine.deps.onWake = (at) => {
-    relay.wake();
-    onWake?.(at);
-  };
   const notifier = new Notifier({
     db,
     bus,
