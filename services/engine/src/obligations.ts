@@ -159,14 +159,31 @@ async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Pr
     const now = new Date(a.now);
     if (a.after.provisional && !a.before?.provisional) {
       // Administrators must load the missing year; until then this due is a Monday–Friday estimate.
+      const calendarAlertId = `alr_cal_${createHash('sha256').update(a.after.id).digest('hex').slice(0, 24)}`;
       alertRows.push({
-        id: `alr_cal_${createHash('sha256').update(a.after.id).digest('hex').slice(0, 24)}`,
+        id: calendarAlertId,
         obligationId: a.after.id,
         kind: 'calendar_missing',
         clock: a.after.kind,
         dueAt: new Date(a.after.dueAt),
         unitId: a.unitId,
         at: now,
+      });
+      // Live boards learn of it at once (the API streams alerts named by events).
+      messages.push({
+        topic: TOPICS.events,
+        key: `obligation:${a.after.id}`,
+        payload: {
+          v: 1,
+          type: 'event',
+          id: `evt_${calendarAlertId}`,
+          event: 'calendar_missing',
+          at: now.toISOString(),
+          obligationId: a.after.id,
+          alertId: calendarAlertId,
+          clock: a.after.kind,
+          unitId: a.unitId,
+        } satisfies EventMessage,
       });
     }
     if (a.events.length === 0)

@@ -1,21 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../src/app/api-types.ts';
+import type { Clock, Obligation } from '../src/app/api-types.ts';
 import {
   alertKindLabel,
+  arrangeDuties,
   clockCountdownText,
   clockLabel,
   clockStateLabel,
   compareIncidents,
   cstLocalInputToIso,
+  dueDayOf,
+  dutyActions,
+  dutyCountdownText,
+  dutyStateLabel,
+  dutyUrgency,
+  formatDueDate,
   formatCountdown,
   formatDuration,
   formatFullInstant,
   formatInstant,
+  isDutyOwed,
+  isDutySuspended,
   levelLabel,
+  RECENT_DUTY_MAX,
   scaleBadge,
   simulatedNow,
+  suspendReasonLabel,
   toCstLocalInput,
   urgency,
+  weekdayLabel,
   worseUrgency,
 } from '../src/app/logic.ts';
 
@@ -191,5 +203,134 @@ describe('incident order', () => {
     const d = inc('d', [clock({ state: 'met', dueAt: iso(T0) })]);
     const e = inc('e', [clock({ state: 'cancelled', dueAt: iso(T0) }), clock({ seq: 2, dueAt: iso(T0 + 6 * H) })]);
     expect([a, b, c, d, e].sort(compareIncidents).map((i) => i.id)).toEqual(['c', 'b', 'e', 'a', 'd']);
+  });
+});
+
+describe('working-day duties', () => {
+  const D = 24 * H;
+  /** A 10-day duty from T0 (so 1 % of its span is 2.4 hours). */
+  const duty = (over: Partial<Obligation> = {}): Obligation => ({
+    id: 'd1',
+    kind: 'policy_interpretation',
+    title: '关于优化营商环境的若干措施',
+    unit: null,
+    state: 'running',
+    issuedAt: iso(T0),
+    dueDate: '2024-05-10',
+    dueAt: iso(T0 + 10 * D),
+    provisional: false,
+    extended: false,
+    suspended: null,
+    respondedAt: null,
+    late: null,
+    ...over,
+  });
+
+  it('weekdays in Chinese, for real days only', () => {
+    expect(weekdayLabel('2025-10-11')).toBe('周六'); // the 调休 Saturday after National Day
+    expect(weekdayLabel('2025-10-12')).toBe('周日');
+    expect(weekdayLabel('2025-10-13')).toBe('周一');
+    expect(weekdayLabel('2024-02-29')).toBe('周四');
+    expect(weekdayLabel('2025-02-29')).toBeNull();
+    expect(weekdayLabel('2025-13-01')).toBeNull();
+    expect(weekdayLabel('2025-10-11T00:00')).toBeNull();
+    expect(weekdayLabel('toString')).toBeNull();
+    expect(formatDueDate('2025-10-11')).toBe('2025-10-11 周六');
+    expect(formatDueDate('someday')).toBe('someday');
+  });
+
+  it('the due day is the Beijing day the due instant (24:00) closes', () => {
+    expect(dueDayOf(Date.parse('2025-10-12T00:00:00+08:00'))).toBe('2025-10-11');
+    expect(dueDayOf(Date.parse('2025-10-11T23:00:00+08:00'))).toBe('2025-10-11');
+    expect(dueDayOf(Number.NaN)).toBeNull();
+  });
+
+  it('suspension reasons, with unknown ones shown as sent', () => {
+    expect(suspendReasonLabel('correction')).toBe('补正');
+    expect(suspendReasonLabel('third_party')).toBe('征求第三方意见');
+    expect(suspendReasonLabel('toString')).toBe('toString');
+    expect(suspendReasonLabel('constructor')).toBe('constructor');
+  });
+
+  it('state badges; a late reply is 逾期办结', () => {
+    expect(dutyStateLabel({ state: 'running', late: null })).toBe('进行中');
+    expect(dutyStateLabel({ state: 'met', late: false })).toBe('已办结');
+    expect(dutyStateLabel({ state: 'met', late: true })).toBe('逾期办结');
+    expect(dutyStateLabel({ state: 'breached', late: null })).toBe('已超时');
+    expect(dutyStateLabel({ state: 'toString', late: null })).toBe('toString');
+    expect(dutyStateLabel({ state: 'hasOwnProperty', late: null })).toBe('hasOwnProperty');
+  });
+
+  it.each([
+    ['just issued', 0, 'calm'],
+    ['49 % elapsed', 0.49 * 10 * D, 'calm'],
+    ['50 % elapsed', 0.5 * 10 * D, 'warn'],
+    ['80 % elapsed', 0.8 * 10 * D, 'danger'],
+    ['at due', 10 * D, 'breached'],
+  ] as const)('urgency from issue to due: %s → %s', (_name, offset, expected) => {
+    expect(dutyUrgency(duty(), T0 + offset)).toBe(expected);
+  });
+
+  it('urgency by state; a suspended count is paused, however late', () => {
+    const suspended = { since: iso(T0 + D), reason: 'third_party' };
+    expect(dutyUrgency(duty({ suspended }), T0 + 20 * D)).toBe('paused');
+    expect(dutyUrgency(duty({ state: 'met', suspended }), T0 + 20 * D)).toBe('done');
+    expect(dutyUrgency(duty({ state: 'met' }), T0 + 9 * D)).toBe('done');
+    expect(dutyUrgency(duty({ state: 'breached' }), T0)).toBe('breached');
+    expect(dutyUrgency(duty({ state: 'toString' }), T0)).toBe('done');
+  });
+
+  it('countdown text: none while suspended, how late once breached, when replied once met', () => {
+    expect(dutyCountdownText(duty(), T0 + 1000)).toBe('剩余 9天 23:59:59');
+    expect(dutyCountdownText(duty(), T0 + 11 * D)).toBe('已超时 1天 00:00:00');
+    expect(dutyCountdownText(duty({ suspended: { since: iso(T0), reason: 'correction' } }), T0)).toBe('暂停计时');
+    expect(dutyCountdownText(duty({ state: 'breached' }), T0 + 10 * D + H)).toBe('已超时 01:00:00');
+    expect(dutyCountdownText(duty({ state: 'met', respondedAt: iso(T0 + H), late: false }), T0 + 2 * H)).toBe('办结于 05-01 09:00');
+    expect(dutyCountdownText(duty({ state: 'met', respondedAt: iso(T0 + 11 * D), late: true }), T0 + 12 * D)).toBe('办结于 05-12 08:00');
+    expect(dutyCountdownText(duty({ state: 'met' }), T0)).toBe('已办结');
+    expect(dutyCountdownText(duty({ state: 'toString' }), T0)).toBe('—');
+  });
+
+  it('owed and suspended', () => {
+    expect(isDutyOwed(duty())).toBe(true);
+    expect(isDutyOwed(duty({ state: 'breached' }))).toBe(true);
+    expect(isDutyOwed(duty({ state: 'met' }))).toBe(false);
+    const suspended = { since: iso(T0), reason: 'correction' };
+    expect(isDutySuspended(duty({ suspended }))).toBe(true);
+    expect(isDutySuspended(duty({ state: 'met', suspended }))).toBe(false);
+  });
+
+  it('actions follow the API rules: 延期 once and 暂停/恢复 for disclosure requests only', () => {
+    const request = (over: Partial<Obligation> = {}) => duty({ kind: 'disclosure_request', ...over });
+    const suspended = { since: iso(T0), reason: 'third_party' };
+    expect(dutyActions(duty())).toEqual({ fulfil: true, extend: false, suspend: false, resume: false });
+    expect(dutyActions(request())).toEqual({ fulfil: true, extend: true, suspend: true, resume: false });
+    expect(dutyActions(request({ extended: true }))).toEqual({ fulfil: true, extend: false, suspend: true, resume: false });
+    expect(dutyActions(request({ suspended }))).toEqual({ fulfil: true, extend: false, suspend: false, resume: true });
+    expect(dutyActions(request({ state: 'breached' }))).toEqual({ fulfil: true, extend: false, suspend: false, resume: false });
+    expect(dutyActions(request({ state: 'met', suspended }))).toEqual({ fulfil: false, extend: false, suspend: false, resume: false });
+  });
+
+  it('order: counting by due (overdue lead), then suspended, then recently met, newest first', () => {
+    const now = T0 + 30 * D;
+    const list = [
+      duty({ id: 'later', dueAt: iso(now + 5 * D) }),
+      duty({ id: 'sooner', dueAt: iso(now + D) }),
+      duty({ id: 'overdue', state: 'breached', dueAt: iso(now - D) }),
+      duty({ id: 'paused', kind: 'disclosure_request', dueAt: iso(now), suspended: { since: iso(now - D), reason: 'correction' } }),
+      duty({ id: 'met-old', state: 'met', respondedAt: iso(now - 8 * D), late: false }),
+      duty({ id: 'met-1', state: 'met', respondedAt: iso(now - 2 * D), late: false }),
+      duty({ id: 'met-2', state: 'met', respondedAt: iso(now - H), late: true }),
+    ];
+    expect(arrangeDuties(list, now).map((d) => d.id)).toEqual(['overdue', 'sooner', 'later', 'paused', 'met-2', 'met-1']);
+  });
+
+  it('keeps at most RECENT_DUTY_MAX met duties', () => {
+    const met = Array.from({ length: RECENT_DUTY_MAX + 3 }, (_, i) =>
+      duty({ id: `m${String(i).padStart(2, '0')}`, state: 'met', respondedAt: iso(T0 + i * H) }),
+    );
+    const shown = arrangeDuties(met, T0 + D).map((d) => d.id);
+    expect(shown).toHaveLength(RECENT_DUTY_MAX);
+    expect(shown[0]).toBe(`m${RECENT_DUTY_MAX + 2}`);
   });
 });

@@ -1,5 +1,17 @@
 /** Typed calls to the API. Every non-2xx answer becomes an ApiRequestError with the API's code. */
-import type { AckRequest, Alert, ApiError, GradeRequest, Incident, ListResponse, ResponseRequest, TimeInfo } from './api-types.ts';
+import type {
+  AckRequest,
+  Alert,
+  ApiError,
+  ByRequest,
+  GradeRequest,
+  Incident,
+  ListResponse,
+  Obligation,
+  ResponseRequest,
+  SuspendRequest,
+  TimeInfo,
+} from './api-types.ts';
 
 export class ApiRequestError extends Error {
   constructor(
@@ -54,6 +66,20 @@ export function looksLikeIncident(x: unknown): x is Incident {
   );
 }
 
+/** Check on duty answers: an unexpected body must not replace a good row. */
+export function looksLikeObligation(x: unknown): x is Obligation {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as Obligation).id === 'string' &&
+    typeof (x as Obligation).state === 'string' &&
+    typeof (x as Obligation).dueAt === 'string' &&
+    typeof (x as Obligation).dueDate === 'string'
+  );
+}
+
+const obligationPath = (id: string, action: string): string => `/api/obligations/${encodeURIComponent(id)}/${action}`;
+
 export const api = {
   time: () => request<TimeInfo>('GET', '/api/time'),
   openIncidents: () => request<ListResponse<Incident>>('GET', '/api/incidents?status=open'),
@@ -63,4 +89,9 @@ export const api = {
     request<unknown>('POST', `/api/incidents/${encodeURIComponent(incidentId)}/grade`, body),
   recordResponse: (incidentId: string, body: ResponseRequest) =>
     request<unknown>('POST', `/api/incidents/${encodeURIComponent(incidentId)}/responses`, body),
+  obligations: () => request<ListResponse<Obligation>>('GET', '/api/obligations'),
+  fulfil: (id: string, body: ByRequest) => request<unknown>('POST', obligationPath(id, 'fulfil'), body),
+  extend: (id: string, body: ByRequest) => request<unknown>('POST', obligationPath(id, 'extend'), body),
+  suspend: (id: string, body: SuspendRequest) => request<unknown>('POST', obligationPath(id, 'suspend'), body),
+  resume: (id: string, body: ByRequest) => request<unknown>('POST', obligationPath(id, 'resume'), body),
 };

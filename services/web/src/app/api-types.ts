@@ -61,7 +61,46 @@ export interface Alert {
   acknowledgedBy: string | null;
 }
 
-/** GET /api/incidents?status=open, GET /api/alerts?open=true */
+export type ObligationKind = 'policy_interpretation' | 'service_change' | 'proposal_reply' | 'penalty_disclosure' | 'disclosure_request';
+export type ObligationState = 'running' | 'met' | 'breached';
+/** correction 补正 (the count restarts on resume); third_party 征求第三方意见 (that time does not count). */
+export type SuspendReason = 'correction' | 'third_party';
+
+/**
+ * GET /api/obligations — a working-day disclosure duty (工作日时限事项). The API declares
+ * kind, state and reason as plain strings: the board shows an unknown value as sent.
+ */
+export interface Obligation {
+  id: string;
+  kind: string;
+  title: string | null;
+  unit: Unit | null;
+  state: string;
+  issuedAt: string;
+  /** The last working day, 'YYYY-MM-DD' in Beijing; dueAt is the end of it. */
+  dueDate: string;
+  dueAt: string;
+  /** Counted Monday–Friday because a year of the holiday calendar is missing. */
+  provisional: boolean;
+  extended: boolean;
+  /** While suspended the count stands still and dueAt is frozen. */
+  suspended: { since: string; reason: string } | null;
+  respondedAt: string | null;
+  late: boolean | null;
+}
+
+/** POST /api/obligations/:id/fulfil, /extend, /resume */
+export interface ByRequest {
+  by?: string;
+}
+
+/** POST /api/obligations/:id/suspend */
+export interface SuspendRequest {
+  reason: SuspendReason;
+  by?: string;
+}
+
+/** GET /api/incidents?status=open, GET /api/alerts?open=true, GET /api/obligations */
 export interface ListResponse<T> {
   items: T[];
 }
@@ -90,7 +129,8 @@ export interface ResponseRequest {
   publishedAt?: string;
 }
 
-/** GET /api/stream — Server-Sent Events, by event name. */
+/** GET /api/stream — Server-Sent Events, by event name. Duties have no event of their own (yet):
+ * an alert with `obligationId` tells the board to re-read GET /api/obligations. */
 export interface StreamEventMap {
   hello: unknown;
   alert: Alert;

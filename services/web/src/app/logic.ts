@@ -3,7 +3,19 @@
  * No DOM and no ambient clock here — every function takes `now` — so it is unit-tested
  * under Node and shared by the browser bundle.
  */
-import type { Alert, AlertKind, Clock, ClockKind, ClockState, Incident, Level, ResponseKind } from './api-types.ts';
+import type {
+  Alert,
+  AlertKind,
+  Clock,
+  ClockKind,
+  ClockState,
+  Incident,
+  Level,
+  Obligation,
+  ObligationState,
+  ResponseKind,
+  SuspendReason,
+} from './api-types.ts';
 
 // ---------------------------------------------------------------------------------------
 // Labels
@@ -285,6 +297,152 @@ export function compareAlerts(a: Alert, b: Alert): number {
   const tb = Date.parse(b.at);
   if (ta !== tb) return tb - ta;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Working-day duties (工作日时限事项)
+
+const WEEKDAY_LABEL = ['周日', '周一', '周二', '周三', '周四', '周五', '周六'] as const;
+
+/** `'2025-10-11'` → `'周六'`; null for anything that is not a real calendar day. */
+export function weekdayLabel(day: string): string | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (m === null) return null;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  // Date.UTC rolls 2025-02-30 over into March: such a day does not exist.
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
+  return WEEKDAY_LABEL[date.getUTCDay()] ?? null;
+}
+
+/** The Beijing day a duty's due instant closes (dueAt is 24:00, i.e. the next day's 00:00). */
+export function dueDayOf(dueAtMs: number): string | null {
+  if (!Number.isFinite(dueAtMs)) return null;
+  const p = cstParts(dueAtMs - 1);
+  return `${p.y}-${p.mo}-${p.d}`;
+}
+
+/** A due date with its weekday — a 调休 Saturday must not be misread as a weekend slip. */
+export function formatDueDate(day: string): string {
+  const w = weekdayLabel(day);
+  return w === null ? day : `${day} ${w}`;
+}
+
+const SUSPEND_REASON_LABEL: Record<SuspendReason, string> = {
+  correction: '补正',
+  third_party: '征求第三方意见',
+};
+
+export function suspendReasonLabel(reason: string): string {
+  return Object.hasOwn(SUSPEND_REASON_LABEL, reason) ? SUSPEND_REASON_LABEL[reason as SuspendReason] : reason;
+}
+
+type DutyCore = Pick<Obligation, 'kind' | 'state' | 'issuedAt' | 'dueAt' | 'suspended' | 'respondedAt' | 'late' | 'extended'>;
+
+/** Still owed a reply: running, or breached and not yet met late (办结 still allowed). */
+export function isDutyOwed(d: Pick<Obligation, 'state'>): boolean {
+  return d.state === 'running' || d.state === 'breached';
+}
+
+/** The count stands still (补正 / 征求第三方意见). A duty met while suspended is just met. */
+export function isDutySuspended(d: Pick<Obligation, 'state' | 'suspended'>): boolean {
+  return d.state === 'running' && d.suspended !== null;
+}
+
+export type DutyUrgency = Urgency | 'paused';
+
+/** Colour of a duty row: like a clock from issuedAt to dueAt, except that a suspended count is paused. */
+export function dutyUrgency(d: Pick<Obligation, 'state' | 'issuedAt' | 'dueAt' | 'suspended'>, nowMs: number): DutyUrgency {
+  switch (d.state) {
+    case 'met':
+      return 'done';
+    case 'breached':
+      return 'breached';
+    case 'running':
+      if (d.suspended !== null) return 'paused';
+      return urgency({ state: 'running', startAt: d.issuedAt, dueAt: d.dueAt }, nowMs);
+    default:
+      // A state this board does not know: neutral, never "on time".
+      return 'done';
+  }
+}
+
+const DUTY_STATE_LABEL: Record<ObligationState, string> = {
+  running: '进行中',
+  met: '已办结',
+  breached: '已超时',
+};
+
+/** The state badge; a reply after the due is 逾期办结. */
+export function dutyStateLabel(d: Pick<Obligation, 'state' | 'late'>): string {
+  if (d.state === 'met' && d.late === true) return '逾期办结';
+  return Object.hasOwn(DUTY_STATE_LABEL, d.state) ? DUTY_STATE_LABEL[d.state as ObligationState] : d.state;
+}
+
+/** The countdown cell. No countdown while suspended: the frozen due is not running. Once met,
+ * when (the state badge already says whether that was late). */
+export function dutyCountdownText(d: Pick<Obligation, 'state' | 'dueAt' | 'suspended' | 'respondedAt' | 'late'>, nowMs: number): string {
+  const due = Date.parse(d.dueAt);
+  switch (d.state) {
+    case 'running':
+      return d.suspended !== null ? '暂停计时' : formatCountdown(due - nowMs);
+    case 'breached':
+      return formatCountdown(Math.min(0, due - nowMs));
+    case 'met': {
+      return d.respondedAt === null ? '已办结' : `办结于 ${formatInstant(Date.parse(d.respondedAt))}`;
+    }
+    default:
+      return '—';
+  }
+}
+
+/** What an officer may do to a duty — the same rules the API enforces, so no button is sure to fail. */
+export function dutyActions(d: DutyCore): { fulfil: boolean; extend: boolean; suspend: boolean; resume: boolean } {
+  const request = d.kind === 'disclosure_request';
+  const counting = d.state === 'running' && d.suspended === null;
+  return {
+    fulfil: isDutyOwed(d),
+    // 延期 once, for disclosure requests, while counting (after a pause: resume first).
+    extend: request && counting && !d.extended,
+    suspend: request && counting,
+    resume: request && isDutySuspended(d),
+  };
+}
+
+/** Finished duties stay on the board this long after their reply, at most this many. */
+export const RECENT_DUTY_MS = 7 * DAY_S * SECOND;
+export const RECENT_DUTY_MAX = 10;
+
+/** When a met duty was closed, for "recent" (respondedAt, else its due). */
+function closedAt(d: Pick<Obligation, 'respondedAt' | 'dueAt'>): number {
+  return Date.parse(d.respondedAt ?? d.dueAt);
+}
+
+function byId(a: Pick<Obligation, 'id'>, b: Pick<Obligation, 'id'>): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * The duty list: owed duties that are counting, nearest due first (so overdue ones lead);
+ * then suspended ones (their due is frozen), longest paused first; then those met in the
+ * last RECENT_DUTY_MS, newest first, at most RECENT_DUTY_MAX.
+ */
+export function arrangeDuties<T extends Pick<Obligation, 'id' | 'state' | 'dueAt' | 'suspended' | 'respondedAt'>>(
+  duties: readonly T[],
+  nowMs: number,
+): T[] {
+  const counting: T[] = [];
+  const paused: T[] = [];
+  const done: T[] = [];
+  for (const d of duties) {
+    if (isDutySuspended(d)) paused.push(d);
+    else if (isDutyOwed(d)) counting.push(d);
+    else if (nowMs - closedAt(d) <= RECENT_DUTY_MS) done.push(d);
+  }
+  counting.sort((a, b) => Date.parse(a.dueAt) - Date.parse(b.dueAt) || byId(a, b));
+  paused.sort((a, b) => Date.parse(a.suspended?.since ?? '') - Date.parse(b.suspended?.since ?? '') || byId(a, b));
+  done.sort((a, b) => closedAt(b) - closedAt(a) || byId(a, b));
+  return [...counting, ...paused, ...done.slice(0, RECENT_DUTY_MAX)];
 }
 
 export function assertNever(x: never): never {

@@ -1,26 +1,37 @@
 /**
  * The duty officers' live alert board (值班员告警看板). Browser entry point, bundled by
- * services/web/src/index.ts. State lives in BoardStore; this file owns the DOM, the timers
- * and the event stream.
+ * services/web/src/index.ts. State lives in BoardStore (incidents, alerts) and DutyStore
+ * (working-day duties); this file owns the DOM, the timers and the event stream.
  */
-import type { Alert, Clock, Incident, Level, ResponseKind, ResponseRequest } from './api-types.ts';
-import { api, ApiRequestError, looksLikeIncident } from './api-client.ts';
+import type { Alert, Clock, Incident, Level, Obligation, ResponseKind, ResponseRequest, SuspendReason } from './api-types.ts';
+import { api, ApiRequestError, looksLikeIncident, looksLikeObligation } from './api-client.ts';
 import { BoardStore } from './board-store.ts';
 import { byId, h, reconcile } from './dom.ts';
+import { DutyStore } from './duty-store.ts';
 import {
   alertKindLabel,
   clockCountdownText,
   clockLabel,
   clockStateLabel,
   cstLocalInputToIso,
+  dueDayOf,
+  dutyActions,
+  dutyCountdownText,
+  dutyStateLabel,
+  dutyUrgency,
+  type DutyUrgency,
+  formatDueDate,
   formatFullInstant,
   formatInstant,
+  isDutyOwed,
+  isDutySuspended,
   LEVELS,
   levelLabel,
   RESPONSE_KINDS,
   responseKindLabel,
   scaleBadge,
   simulatedNow,
+  suspendReasonLabel,
   urgency,
   worseUrgency,
   type TimeSync,
@@ -33,8 +44,14 @@ const TICK_MS = 1000;
 const TIME_RESYNC_MS = 30_000;
 /** EventSource retries by itself unless the server answered with an error; then we do. */
 const STREAM_RETRY_MS = 5000;
+/**
+ * Duties have no stream event, and a duty's calendar_missing alert is not streamed either:
+ * both lists are re-read this often (and on connect, and when a duty's alert arrives).
+ */
+const LIST_REFRESH_MS = 60_000;
 
 const store = new BoardStore();
+const duties = new DutyStore();
 
 const els = {
   alertList: byId<HTMLOListElement>('alert-list'),
@@ -44,6 +61,10 @@ const els = {
   incidentEmpty: byId('incident-empty'),
   incidentCount: byId('incident-count'),
   boardSummary: byId('board-summary'),
+  dutyList: byId<HTMLOListElement>('duty-list'),
+  dutyEmpty: byId('duty-empty'),
+  dutyCount: byId('duty-count'),
+  dutySummary: byId('duty-summary'),
   sysTime: byId('sys-time'),
   scaleBadge: byId('scale-badge'),
   connection: byId('connection'),
@@ -150,14 +171,13 @@ function fillAlert(li: HTMLLIElement, a: Alert): void {
   li.dataset.kind = a.kind;
 
   const incidentId = a.incidentId;
-  const title = h(
-    'a',
-    { class: 'alert-title', attrs: { href: incidentId ? `#incident-${incidentId}` : '#', title: a.incidentTitle } },
-    a.incidentTitle,
-  );
+  const dutyId = a.obligationId ?? null;
+  const href = incidentId ? `#incident-${incidentId}` : dutyId ? `#duty-${dutyId}` : '#';
+  const title = h('a', { class: 'alert-title', attrs: { href, title: a.incidentTitle } }, a.incidentTitle);
   title.addEventListener('click', (ev) => {
     ev.preventDefault();
     if (incidentId) revealIncident(incidentId);
+    else if (dutyId) revealDuty(dutyId);
   });
 
   const ack = h('button', { class: 'btn btn-ack', testid: 'ack-button', attrs: { type: 'button' } }, '确认');
@@ -169,7 +189,7 @@ function fillAlert(li: HTMLLIElement, a: Alert): void {
       ? [h('span', {}, '转载不计为权威回应')]
       : [
           h('span', { class: 'alert-clock' }, clockLabel(a.clock)),
-          a.dueAt === null ? null : h('span', {}, `截止 ${formatInstant(Date.parse(a.dueAt))}`),
+          a.dueAt === null ? null : h('span', {}, `截止 ${alertDueText(a, Date.parse(a.dueAt))}`),
         ];
 
   li.replaceChildren(
@@ -182,6 +202,12 @@ function fillAlert(li: HTMLLIElement, a: Alert): void {
     ),
     ack,
   );
+}
+
+/** A duty is due at the end of a working day: its date says more than "next day 00:00". */
+function alertDueText(a: Alert, dueMs: number): string {
+  const day = a.obligationId ? dueDayOf(dueMs) : null;
+  return day === null ? formatInstant(dueMs) : formatDueDate(day);
 }
 
 async function acknowledge(alertId: string, button: HTMLButtonElement): Promise<void> {
@@ -493,10 +519,255 @@ function revealIncident(incidentId: string): void {
     toast('该事件已不在进行中列表', 'info');
     return;
   }
-  el.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  flash(el);
+}
+
+function flash(el: HTMLElement, scroll = true): void {
+  if (scroll) el.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
   el.classList.remove('is-flash');
   void el.offsetWidth; // restart the animation
   el.classList.add('is-flash');
+}
+
+// ---------------------------------------------------------------------------------------
+// Working-day duties (工作日时限事项)
+
+interface DutyView {
+  duty: Obligation;
+  el: HTMLLIElement;
+  countdown: HTMLElement;
+  /** The 暂停 reason chooser is open; survives re-reads of the list. */
+  choosingReason: boolean;
+}
+
+const dutyViews = new Map<string, DutyView>();
+/** Duties with an action in flight: their buttons stay disabled across re-renders. */
+const dutyBusy = new Set<string>();
+
+function renderDuties(): void {
+  const list = duties.arranged(now());
+  const live = new Set<string>();
+  const wanted = list.map((d) => {
+    live.add(d.id);
+    let view = dutyViews.get(d.id);
+    if (view === undefined) {
+      view = {
+        duty: d,
+        el: h('li', { testid: 'duty-item', attrs: { id: `duty-${d.id}` } }),
+        countdown: h('span'),
+        choosingReason: false,
+      };
+      dutyViews.set(d.id, view);
+      fillDuty(view, d);
+    } else if (view.duty !== d) {
+      fillDuty(view, d);
+    }
+    return view.el;
+  });
+  for (const id of [...dutyViews.keys()]) if (!live.has(id)) dutyViews.delete(id);
+  reconcile(els.dutyList, wanted);
+  const owed = list.filter(isDutyOwed).length;
+  els.dutyCount.textContent = String(owed);
+  els.dutyEmpty.textContent = duties.loaded ? '暂无工作日时限事项' : '加载中…';
+  els.dutyEmpty.hidden = list.length > 0;
+  tick();
+}
+
+function fillDuty(view: DutyView, d: Obligation): void {
+  view.duty = d;
+  const li = view.el;
+  li.dataset.dutyId = d.id;
+  li.dataset.state = d.state;
+  li.dataset.provisional = String(d.provisional);
+  li.dataset.kind = d.kind;
+  // tick() sets the urgency class; start from none so it applies at once.
+  delete li.dataset.urgency;
+  li.className = 'duty';
+
+  const suspended = isDutySuspended(d);
+  const stateClass = d.state === 'met' && d.late === true ? 'ds--late' : `ds--${d.state}`;
+  const badges = [
+    d.provisional
+      ? h(
+          'span',
+          {
+            class: 'badge badge--provisional',
+            testid: 'duty-provisional',
+            attrs: { title: '该年节假日安排尚未导入：截止日按周一至周五估算，导入后自动重算' },
+          },
+          '临时（按周一至周五估算）',
+        )
+      : null,
+    d.extended ? h('span', { class: 'badge badge--extended', testid: 'duty-extended' }, '已延期') : null,
+    suspended && d.suspended !== null
+      ? h(
+          'span',
+          {
+            class: 'badge badge--suspended',
+            testid: 'duty-suspended',
+            attrs: { title: `自 ${formatInstant(Date.parse(d.suspended.since))} 起暂停计时` },
+          },
+          `暂停中（${suspendReasonLabel(d.suspended.reason)}）`,
+        )
+      : null,
+  ];
+
+  view.countdown = h('span', { class: 'duty-countdown', testid: 'duty-countdown' });
+  const unit = d.unit === null ? h('span', { class: 'unassigned' }, '未指派') : h('span', {}, d.unit.name);
+
+  li.replaceChildren(
+    h('span', { class: `duty-state ${stateClass}`, testid: 'duty-state' }, dutyStateLabel(d)),
+    h(
+      'div',
+      { class: 'duty-main' },
+      h(
+        'div',
+        { class: 'duty-head' },
+        h(
+          'span',
+          { class: 'duty-title', testid: 'duty-title', attrs: { title: d.title === null ? d.id : `${d.title}（${d.id}）` } },
+          d.title ?? d.id,
+        ),
+        ...badges,
+      ),
+      h(
+        'div',
+        { class: 'duty-meta' },
+        h('span', { class: 'duty-kind' }, clockLabel(d.kind)),
+        unit,
+        // While suspended the due is frozen as it stood; resuming computes it again.
+        h('span', { class: 'duty-due', testid: 'duty-due' }, suspended ? '原截止 ' : '截止 ', h('strong', {}, formatDueDate(d.dueDate))),
+      ),
+    ),
+    h('div', { class: 'duty-side' }, view.countdown, buildDutyActions(view, d)),
+  );
+}
+
+function buildDutyActions(view: DutyView, d: Obligation): HTMLElement {
+  const can = dutyActions(d);
+  const busy = dutyBusy.has(d.id);
+  const button = (testid: string, label: string, onClick: () => void, primary = false): HTMLButtonElement => {
+    const b = h('button', { class: primary ? 'btn btn-primary' : 'btn', testid, attrs: { type: 'button' } }, label);
+    b.disabled = busy;
+    b.addEventListener('click', onClick);
+    return b;
+  };
+  const box = h('div', { class: 'duty-actions' });
+
+  if (can.suspend && view.choosingReason) {
+    const choose = (reason: SuspendReason) => () =>
+      void dutyAction(d, `暂停计时（${suspendReasonLabel(reason)}）`, () => api.suspend(d.id, { reason, by: DUTY_OFFICER }));
+    box.append(
+      h('span', { class: 'duty-choose' }, '暂停原因'),
+      button('duty-suspend-correction', '补正', choose('correction')),
+      button('duty-suspend-third-party', '征求第三方意见', choose('third_party')),
+      button('duty-suspend-cancel', '取消', () => {
+        view.choosingReason = false;
+        fillDuty(view, view.duty);
+        tick();
+      }),
+    );
+    box.setAttribute('role', 'group');
+    box.setAttribute('aria-label', '暂停原因');
+    return box;
+  }
+  view.choosingReason = false;
+
+  if (can.fulfil)
+    box.append(button('duty-fulfil', '办结', () => void dutyAction(d, '办结', () => api.fulfil(d.id, { by: DUTY_OFFICER })), true));
+  if (can.extend) box.append(button('duty-extend', '延期', () => void dutyAction(d, '延期', () => api.extend(d.id, { by: DUTY_OFFICER }))));
+  if (can.suspend) {
+    box.append(
+      button('duty-suspend', '暂停', () => {
+        view.choosingReason = true;
+        fillDuty(view, view.duty);
+        tick();
+        view.el.querySelector<HTMLButtonElement>('[data-testid="duty-suspend-correction"]')?.focus();
+      }),
+    );
+  }
+  if (can.resume)
+    box.append(button('duty-resume', '恢复', () => void dutyAction(d, '恢复计时', () => api.resume(d.id, { by: DUTY_OFFICER }))));
+  return box;
+}
+
+/**
+ * Runs one duty action. Success shows in the row itself (badge, buttons, a flash): the
+ * toast stack sits bottom right, over these very buttons, so only failures toast.
+ */
+async function dutyAction(d: Obligation, what: string, call: () => Promise<unknown>): Promise<void> {
+  if (dutyBusy.has(d.id)) return;
+  // The clicked button is rebuilt: keyboard focus goes back to the row's first action.
+  const refocus = dutyViews.get(d.id)?.el.contains(document.activeElement) ?? false;
+  dutyBusy.add(d.id);
+  rerenderDuty(d.id);
+  let done = false;
+  try {
+    const res = await call();
+    const view = dutyViews.get(d.id);
+    if (view !== undefined) view.choosingReason = false;
+    if (looksLikeObligation(res)) duties.apply(res);
+    else void refreshDuties();
+    done = true;
+  } catch (e) {
+    reportError(e, `${what}失败`);
+  } finally {
+    dutyBusy.delete(d.id);
+    rerenderDuty(d.id);
+    renderDuties();
+  }
+  const el = dutyViews.get(d.id)?.el;
+  if (el === undefined) return;
+  if (done) flash(el, false);
+  if (refocus) el.querySelector<HTMLButtonElement>('.duty-actions button:not(:disabled)')?.focus();
+}
+
+/** Rebuilds one row in place (its buttons follow dutyBusy and the chooser). */
+function rerenderDuty(id: string): void {
+  const view = dutyViews.get(id);
+  if (view === undefined) return;
+  fillDuty(view, duties.get(id) ?? view.duty);
+  tick();
+}
+
+function revealDuty(id: string): void {
+  const el = dutyViews.get(id)?.el;
+  if (el === undefined) {
+    toast('该事项已不在列表中', 'info');
+    return;
+  }
+  flash(el);
+}
+
+let dutyRefreshRunning = false;
+let dutyRefreshAgain = false;
+let dutyRefreshFailing = false;
+
+/** Re-reads GET /api/obligations; calls while one is in flight coalesce into one more. */
+async function refreshDuties(): Promise<void> {
+  if (dutyRefreshRunning) {
+    dutyRefreshAgain = true;
+    return;
+  }
+  dutyRefreshRunning = true;
+  try {
+    do {
+      dutyRefreshAgain = false;
+      const token = duties.beginRefresh();
+      try {
+        const res = await api.obligations();
+        if (duties.completeRefresh(token, Array.isArray(res.items) ? res.items.filter(looksLikeObligation) : [])) renderDuties();
+        dutyRefreshFailing = false;
+      } catch (e) {
+        duties.abortRefresh(token);
+        // Once per outage: the minute refresh must not stack a toast a minute.
+        if (!dutyRefreshFailing) reportError(e, '加载工作日时限事项失败');
+        dutyRefreshFailing = true;
+      }
+    } while (dutyRefreshAgain);
+  } finally {
+    dutyRefreshRunning = false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -530,10 +801,35 @@ function tick(): void {
   const summary = `已超时 ${breached} · 临近截止 ${danger}`;
   if (els.boardSummary.textContent !== summary) els.boardSummary.textContent = summary;
   els.boardSummary.classList.toggle('has-breach', breached > 0);
+  tickDuties(t);
+}
+
+function tickDuties(t: number): void {
+  let breached = 0;
+  let danger = 0;
+  let paused = 0;
+  for (const view of dutyViews.values()) {
+    const u: DutyUrgency = dutyUrgency(view.duty, t);
+    if (view.el.dataset.urgency !== u) {
+      view.el.dataset.urgency = u;
+      view.el.classList.remove('u-calm', 'u-warn', 'u-danger', 'u-breached', 'u-done', 'u-paused');
+      view.el.classList.add(`u-${u}`);
+    }
+    const text = dutyCountdownText(view.duty, t);
+    if (view.countdown.textContent !== text) view.countdown.textContent = text;
+    if (u === 'breached') breached += 1;
+    else if (u === 'danger') danger += 1;
+    else if (u === 'paused') paused += 1;
+  }
+  const summary = `已超时 ${breached} · 临近截止 ${danger}${paused > 0 ? ` · 暂停 ${paused}` : ''}`;
+  if (els.dutySummary.textContent !== summary) els.dutySummary.textContent = summary;
+  els.dutySummary.classList.toggle('has-breach', breached > 0);
 }
 
 // ---------------------------------------------------------------------------------------
 // Lists and stream
+
+let resyncFailing = false;
 
 async function resync(): Promise<void> {
   const token = store.beginResync();
@@ -543,9 +839,12 @@ async function resync(): Promise<void> {
       renderIncidents();
       renderAlerts();
     }
+    resyncFailing = false;
   } catch (e) {
     store.abortResync(token);
-    reportError(e, '加载数据失败');
+    // Once per outage: the minute refresh must not stack a toast a minute.
+    if (!resyncFailing) reportError(e, '加载数据失败');
+    resyncFailing = true;
   }
 }
 
@@ -574,6 +873,7 @@ function connect(): void {
     setConnection('open');
     // Whatever happened while we were away is only in the lists.
     void resync();
+    void refreshDuties();
   });
   source.addEventListener('hello', () => setConnection('open'));
   source.addEventListener('error', () => {
@@ -590,6 +890,8 @@ function connect(): void {
     store.applyAlert(alert);
     renderAlerts();
     if (isNew) flashAlert(alert.id);
+    // A duty's warning or breach: the duty itself has no event, so re-read the list.
+    if (typeof alert.obligationId === 'string') void refreshDuties();
   });
   source.addEventListener('incident', (ev) => {
     const incident = parseData(ev);
@@ -604,8 +906,12 @@ async function boot(): Promise<void> {
   tick();
   setInterval(tick, TICK_MS);
   setInterval(() => void syncTime(), TIME_RESYNC_MS);
+  setInterval(() => {
+    void resync();
+    void refreshDuties();
+  }, LIST_REFRESH_MS);
   connect();
-  await resync();
+  await Promise.all([resync(), refreshDuties()]);
 }
 
 void boot();
