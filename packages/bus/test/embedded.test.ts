@@ -51,6 +51,39 @@ describe('EmbeddedBus', () => {
     expect(deadLettered).toEqual(['poison']);
   });
 
+  it('keeps only what an active group has yet to consume, and a late group starts at the oldest kept', async () => {
+    const bus = new EmbeddedBus();
+    await bus.ensureTopics();
+    let slowSeen = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    await bus.subscribe({ topic: TOPICS.events, groupId: 'fast', handler: async () => undefined });
+    await bus.subscribe({
+      topic: TOPICS.events,
+      groupId: 'slow',
+      handler: async () => {
+        if (++slowSeen === 1) await gate;
+      },
+    });
+    await bus.publish(
+      TOPICS.events,
+      Array.from({ length: 5000 }, (_, i) => ({ key: 'k', value: i })),
+    );
+    await new Promise((r) => setImmediate(r));
+    // The slow group still holds the first message: nothing can be dropped yet.
+    expect(bus.retained(TOPICS.events)).toBe(5000);
+    release();
+    await bus.drain();
+    expect(slowSeen).toBe(5000);
+    expect(bus.retained(TOPICS.events)).toBeLessThan(1000);
+    const kept = bus.retained(TOPICS.events);
+    const late: unknown[] = [];
+    await bus.subscribe({ topic: TOPICS.events, groupId: 'late', handler: async (m) => void late.push(m.value) });
+    await bus.publish(TOPICS.events, [{ key: 'k', value: 5000 }]);
+    await bus.drain();
+    expect(late).toEqual(Array.from({ length: kept + 1 }, (_, i) => 5000 - kept + i));
+  });
+
   it('refuses unknown topics', async () => {
     const bus = new EmbeddedBus();
     await expect(bus.publish(TOPICS.signals, [{ key: 'k', value: 1 }])).rejects.toThrow(/unknown topic/);
