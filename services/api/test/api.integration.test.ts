@@ -203,6 +203,10 @@ describe('a broken incident', () => {
     expect(broken!.nextWakeAt).toBeNull();
     const trail = await handle.db.select().from(auditLog).where(eq(auditLog.entityId, 'inc_broken'));
     expect(trail.map((a) => a.action)).toEqual(['incident.quarantined']);
+    const open = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+      items: { kind: string; incidentId: string | null }[];
+    }>().items;
+    expect(open).toContainEqual(expect.objectContaining({ kind: 'engine_error', incidentId: 'inc_broken' }));
   });
 });
 

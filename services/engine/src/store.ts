@@ -245,6 +245,10 @@ async function quarantineFirstDue(deps: EngineDeps, now: number, error: unknown)
     );
     if (!row) return;
     await tx.execute(sql`update incidents set next_wake_at = null where id = ${row.id}`);
+    // Administrators see it on the board: its deadlines no longer fire until it is repaired.
+    await tx.execute(
+      sql`insert into alerts (id, incident_id, kind, at) values (${`alr_err_${createHash('sha256').update(`${row.id}|${now}`).digest('hex').slice(0, 20)}`}, ${row.id}, 'engine_error', ${iso(now)}) on conflict do nothing`,
+    );
     await tx.insert(auditLog).values({
       at: new Date(now),
       actor: 'timer',

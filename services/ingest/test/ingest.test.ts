@@ -43,3 +43,17 @@ describe('parseFeedDate', () => {
     expect(parseFeedDate(text)).toBeUndefined();
   });
 });
+
+describe('feed parsing safety', () => {
+  it('does not expand custom DTD entities (no entity-expansion or external-entity tricks)', async () => {
+    const { default: Parser } = await import('rss-parser');
+    const xml = `<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY boom "BOOMBOOMBOOMBOOM"><!ENTITY ext SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>t</title><item><title>a&boom;b</title><description>&ext;</description></item></channel></rss>`;
+    const parsed = await new Parser().parseString(xml).catch((e: unknown) => e);
+    // Either the parser refuses the document, or the entities stay unexpanded: never their content.
+    const text = JSON.stringify(parsed instanceof Error ? parsed.message : parsed);
+    expect(text).not.toContain('BOOMBOOM');
+    expect(text).not.toContain('root:');
+  });
+});

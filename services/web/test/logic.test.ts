@@ -151,6 +151,10 @@ describe('labels', () => {
     expect(alertKindLabel({ kind: 'warning', elapsed: null })).toBe('预警');
     expect(alertKindLabel({ kind: 'breached', elapsed: null })).toBe('超时');
     expect(alertKindLabel({ kind: 'nonqualifying_response', elapsed: null })).toBe('内容敷衍');
+    expect(alertKindLabel({ kind: 'calendar_missing', elapsed: null })).toBe('日历缺失');
+    expect(alertKindLabel({ kind: 'engine_error', elapsed: null })).toBe('记录异常');
+    // A kind the server added later is shown as sent, not a crash.
+    expect(alertKindLabel({ kind: 'escalated' as never, elapsed: null })).toBe('escalated');
   });
 
   it('drill badge only when time is scaled', () => {

@@ -8,7 +8,8 @@ export type ClockKind = 'response' | 'release' | 'press_conference';
 export type ClockState = 'running' | 'met' | 'breached' | 'cancelled' | 'waived';
 export type ResponseKind = 'release' | 'press_conference' | 'reply';
 /** calendar_missing: a working-day due was counted Monday–Friday because a holiday year is missing. */
-export type AlertKind = 'warning' | 'breached' | 'nonqualifying_response' | 'calendar_missing';
+/** engine_error: the engine could not process this incident and took it off the timer (quarantined). */
+export type AlertKind = 'warning' | 'breached' | 'nonqualifying_response' | 'calendar_missing' | 'engine_error';
 
 /** GET /api/time — the (possibly simulated) system time and its speed. */
 export interface TimeInfo {

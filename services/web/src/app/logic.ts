@@ -90,8 +90,11 @@ export function alertKindLabel(alert: Pick<Alert, 'kind' | 'elapsed'>): string {
       return '内容敷衍';
     case 'calendar_missing':
       return '日历缺失';
+    case 'engine_error':
+      return '记录异常';
     default:
-      return assertNever(kind);
+      // The server may add kinds before this page learns them: show the raw kind, don't break.
+      return String(kind satisfies never);
   }
 }
 
