@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type EventMessage, TOPICS } from '@huiying/bus';
-import { alerts, auditLog, type Db, enqueue, type OutboxMessage, obligations, rowsOf, sql, type Tx } from '@huiying/db';
+import { type alerts, type auditLog, type Db, type OutboxMessage, rowsOf, sql, type Tx } from '@huiying/db';
 import {
   advanceObligation,
   applyObligationInput,
@@ -11,6 +11,7 @@ import {
   type ObligationState,
   type RulePack,
 } from '@huiying/domain';
+import { json, sideEffectCtes } from './batch-sql.ts';
 import type { CalendarService } from './calendar.ts';
 import { alertIdFor, NotFoundError, StaleWriteError, toEventMessage } from './store.ts';
 
@@ -246,27 +247,24 @@ async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Pr
       updatedAt: now,
     };
   });
-  const written = await tx
-    .insert(obligations)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: obligations.id,
-      set: {
-        title: sql`excluded.title`,
-        unitId: sql`excluded.unit_id`,
-        state: sql`excluded.state`,
-        status: sql`excluded.status`,
-        dueAt: sql`excluded.due_at`,
-        provisional: sql`excluded.provisional`,
-        nextWakeAt: sql`excluded.next_wake_at`,
-        version: sql`excluded.version`,
-        updatedAt: sql`excluded.updated_at`,
-      },
-      setWhere: sql`${obligations.version} = excluded.version - 1`,
-    })
-    .returning({ id: obligations.id });
-  if (written.length !== rows.length) throw new StaleWriteError('stale obligation write refused');
-  if (alertRows.length > 0) await tx.insert(alerts).values(alertRows).onConflictDoNothing();
+  const result = rowsOf<{ written: number }>(
+    await tx.execute(sql`
+      with obl as (
+        insert into obligations (id, kind, title, unit_id, state, status, due_at, provisional, next_wake_at, version, created_at, updated_at)
+        select id, kind, title, "unitId", state, status, "dueAt", provisional, "nextWakeAt", version, "createdAt", "updatedAt"
+        from jsonb_to_recordset(${json(rows)}::jsonb) as r(id text, kind text, title text, "unitId" text, state jsonb, status text,
+          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz)
+        on conflict (id) do update set title = excluded.title, unit_id = excluded.unit_id, state = excluded.state,
+          status = excluded.status, due_at = excluded.due_at, provisional = excluded.provisional,
+          next_wake_at = excluded.next_wake_at, version = excluded.version, updated_at = excluded.updated_at
+        -- The fence, as for incidents.
+        where obligations.version = excluded.version - 1
+        returning id
+      ),
+      ${sideEffectCtes({ alerts: alertRows, audits: auditRows, messages, at: new Date(items[0]!.now) })}
+      select count(*)::int as written from obl`),
+  );
+  if ((result[0]?.written ?? 0) !== rows.length) throw new StaleWriteError('stale obligation write refused');
   // A due that is no longer provisional settles its calendar_missing alert.
   for (const a of items) {
     if (a.before?.provisional && !a.after.provisional) {
@@ -275,7 +273,5 @@ async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Pr
       );
     }
   }
-  if (auditRows.length > 0) await tx.insert(auditLog).values(auditRows);
-  await enqueue(tx, new Date(items[0]!.now), messages);
   if (earliest !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(earliest)})`);
 }

@@ -24,6 +24,7 @@ import {
   nextIncidentWake,
   type RulePack,
 } from '@huiying/domain';
+import { json, sideEffectCtes } from './batch-sql.ts';
 import { incidentView } from './view.ts';
 
 export interface EngineDeps {
@@ -403,7 +404,6 @@ export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise
   // One round trip for the whole batch: every table is written by a data-modifying CTE reading
   // its rows from one jsonb parameter, with fixed SQL text. (Building multi-row INSERTs with the
   // query builder cost more CPU than the database spent executing them; see bench/README.md.)
-  const json = (rows: readonly object[]) => JSON.stringify(rows);
   const result = rowsOf<{ written: number }>(
     await tx.execute(sql`
       with inc as (
@@ -428,25 +428,7 @@ export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise
           due_at = excluded.due_at, responded_at = excluded.responded_at, late = excluded.late, unit_id = excluded.unit_id,
           updated_at = excluded.updated_at
       ),
-      alr as (
-        insert into alerts (id, incident_id, kind, clock, due_at, elapsed, unit_id, at)
-        select id, "incidentId", kind, clock, "dueAt", elapsed, "unitId", at
-        from jsonb_to_recordset(${json(alertRows)}::jsonb) as r(id text, "incidentId" text, kind text, clock text, "dueAt" timestamptz,
-          elapsed real, "unitId" text, at timestamptz)
-        on conflict (id) do nothing
-      ),
-      aud as (
-        insert into audit_log (at, actor, action, entity, entity_id, input, result)
-        select at, actor, action, entity, "entityId", input, result
-        from jsonb_to_recordset(${json(auditRows)}::jsonb) as r(at timestamptz, actor text, action text, entity text, "entityId" text,
-          input jsonb, result jsonb)
-      ),
-      obx as (
-        insert into outbox (topic, key, payload, created_at)
-        select topic, key, payload, ${iso(items[0]!.now)}::timestamptz
-        from jsonb_to_recordset(${json(messages.map((m, ord) => ({ ...m, ord })))}::jsonb) as r(topic text, key text, payload jsonb, ord int)
-        order by ord
-      )
+      ${sideEffectCtes({ alerts: alertRows, audits: auditRows, messages, at: new Date(items[0]!.now) })}
       select count(*)::int as written from inc`),
   );
   const written = result[0]?.written ?? 0;
