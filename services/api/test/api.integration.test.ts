@@ -3,14 +3,13 @@
  * paths run on PostgreSQL and Kafka in the standalone pipeline tests). Fake clock throughout.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { EmbeddedBus } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, type DbHandle, eq, incidents, openPglite, signals, units } from '@huiying/db';
+import { auditLog, type DbHandle, eq, incidents, signals } from '@huiying/db';
 import { sweepSignals } from '@huiying/engine';
-import { memoryMailer } from '@huiying/notify';
-import { eventually, testLogger } from '@huiying/testkit';
+import { eventually } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHuiying, type Huiying } from '../../standalone/src/compose.ts';
+import type { Huiying } from '../../standalone/src/compose.ts';
+import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
 import { ERROR_CATALOGUE } from '../src/errors.ts';
 
 const HOUR = 3_600_000;
@@ -26,34 +25,18 @@ type Incident = {
   clocks: { seq: number; kind: string; state: string; dueAt: string; respondedAt: string | null; late: boolean | null }[];
 };
 
-let handle: DbHandle;
-let bus: EmbeddedBus;
+let env: EmbeddedHarness;
 let hy: Huiying;
+let handle: DbHandle;
 const clock = new FakeClock(T0);
 
 beforeAll(async () => {
-  handle = await openPglite();
-  await handle.migrate();
-  await handle.db.insert(units).values([{ id: 'transport', name: '市交通运输局', email: 'jtj@example.test' }]);
-  bus = new EmbeddedBus();
-  hy = await createHuiying({
-    handle,
-    bus,
-    clock,
-    mailer: memoryMailer(),
-    logger: testLogger,
-    dutyEmail: 'duty@example.test',
-    publicUrl: 'http://localhost/',
-    relayPollMs: 10,
-    timerResyncMs: 0,
-  });
-  await hy.app.ready();
+  env = await startEmbedded({ clock, units: [{ id: 'transport', name: '市交通运输局', email: 'jtj@example.test' }] });
+  ({ hy, handle } = env);
 });
 
 afterAll(async () => {
-  await hy?.stop();
-  await bus?.close();
-  await handle?.close();
+  await env?.stop();
 });
 
 async function newIncident(ref: string, title: string): Promise<Incident> {

@@ -3,13 +3,11 @@
  * bus, fake clock): PRC holidays with 调休, the one extension, breaches fired by the timer,
  * provisional dues where a holiday year is missing, and the administrators' calendar.
  */
-import { EmbeddedBus } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { type DbHandle, openPglite, units } from '@huiying/db';
-import { memoryMailer } from '@huiying/notify';
-import { eventually, testLogger } from '@huiying/testkit';
+import { eventually } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHuiying, type Huiying } from '../../standalone/src/compose.ts';
+import type { Huiying } from '../../standalone/src/compose.ts';
+import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
 
 // The day before the 2025 National Day holiday (1–8 October off; Sunday 28 September and
 // Saturday 11 October are 调休 working days).
@@ -26,35 +24,18 @@ type Obligation = {
   late: boolean | null;
 };
 
-let handle: DbHandle;
-let bus: EmbeddedBus;
+let env: EmbeddedHarness;
 let hy: Huiying;
+let mailer: EmbeddedHarness['mailer'];
 const clock = new FakeClock(T0);
-const mailer = memoryMailer();
 
 beforeAll(async () => {
-  handle = await openPglite();
-  await handle.migrate();
-  await handle.db.insert(units).values([{ id: 'ndrc', name: '市发展和改革委员会', email: 'fgw@example.test' }]);
-  bus = new EmbeddedBus();
-  hy = await createHuiying({
-    handle,
-    bus,
-    clock,
-    mailer,
-    logger: testLogger,
-    dutyEmail: 'duty@example.test',
-    publicUrl: 'http://localhost/',
-    relayPollMs: 10,
-    timerResyncMs: 0,
-  });
-  await hy.app.ready();
+  env = await startEmbedded({ clock, units: [{ id: 'ndrc', name: '市发展和改革委员会', email: 'fgw@example.test' }] });
+  ({ hy, mailer } = env);
 });
 
 afterAll(async () => {
-  await hy?.stop();
-  await bus?.close();
-  await handle?.close();
+  await env?.stop();
 });
 
 const post = async (url: string, payload: object) => hy.app.inject({ method: 'POST', url, payload });

@@ -2,14 +2,13 @@
  * Rule packs are data, and a clock keeps the policy it started with: after a local government
  * tightens the release clock to 3 h, clocks already running keep their 5 h; new ones get 3 h.
  */
-import { EmbeddedBus } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
 import { type DbHandle, openPglite } from '@huiying/db';
 import { parseRulePack } from '@huiying/domain';
-import { memoryMailer } from '@huiying/notify';
-import { eventually, testLogger } from '@huiying/testkit';
+import { eventually } from '@huiying/testkit';
 import { afterAll, expect, it } from 'vitest';
-import { createHuiying, type Huiying } from '../../standalone/src/compose.ts';
+import type { Huiying } from '../../standalone/src/compose.ts';
+import { startEmbedded } from '../../standalone/test/embedded-harness.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-08-03T08:00:00+08:00');
@@ -25,21 +24,9 @@ afterAll(async () => {
 type Incident = { id: string; title: string; clocks: { kind: string; dueAt: string; state: string }[] };
 
 async function boot(pack?: ReturnType<typeof parseRulePack>): Promise<Huiying> {
-  const hy = await createHuiying({
-    handle,
-    bus: new EmbeddedBus(),
-    clock,
-    mailer: memoryMailer(),
-    logger: testLogger,
-    dutyEmail: 'd@example.test',
-    publicUrl: 'http://localhost/',
-    relayPollMs: 10,
-    timerResyncMs: 0,
-    ...(pack ? { pack } : {}),
-  });
-  await hy.app.ready();
-  running.push(hy);
-  return hy;
+  const env = await startEmbedded({ clock, handle, ...(pack ? { pack } : {}) });
+  running.push(env.hy);
+  return env.hy;
 }
 
 async function gradedIncident(hy: Huiying, ref: string): Promise<Incident> {

@@ -4,57 +4,34 @@
  * countdown, and a breach appears live (over SSE) when the fake clock reaches the due time.
  */
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { EmbeddedBus } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { type DbHandle, openPglite, units } from '@huiying/db';
-import { memoryMailer } from '@huiying/notify';
-import { eventually, testLogger } from '@huiying/testkit';
-import { buildDashboard } from '@huiying/web';
+import { eventually } from '@huiying/testkit';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchChromium } from '../../web/test/browser.ts';
-import { createHuiying, type Huiying } from '../src/compose.ts';
+import type { Huiying } from '../src/compose.ts';
+import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-06-01T10:00:00+08:00');
 const artifacts = new URL('../../../test-artifacts/', import.meta.url);
 
-let handle: DbHandle;
-let bus: EmbeddedBus;
+let env: EmbeddedHarness;
 let hy: Huiying;
 let browser: Browser;
 let url: string;
+let mailer: EmbeddedHarness['mailer'];
 const clock = new FakeClock(T0);
-const mailer = memoryMailer();
 
 beforeAll(async () => {
-  handle = await openPglite();
-  await handle.migrate();
-  await handle.db.insert(units).values({ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' });
-  bus = new EmbeddedBus();
-  hy = await createHuiying({
-    handle,
-    bus,
-    clock,
-    mailer,
-    logger: testLogger,
-    dutyEmail: 'duty@example.test',
-    publicUrl: 'http://localhost/',
-    dashboard: buildDashboard,
-    relayPollMs: 20,
-    timerResyncMs: 0,
-  });
-  await hy.app.listen({ port: 0, host: '127.0.0.1' });
-  url = `http://127.0.0.1:${(hy.app.server.address() as AddressInfo).port}/`;
+  env = await startEmbedded({ clock, units: [{ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' }], listen: true });
+  ({ hy, mailer, url } = env);
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
-  await hy?.stop();
-  await bus?.close();
-  await handle?.close();
+  await env?.stop();
 });
 
 it('shows an incident with a live countdown and the breach alert as it happens', async () => {

@@ -1,0 +1,72 @@
+/**
+ * The embedded default as tests use it: PGlite, the in-process bus, memory mail and a fake (or
+ * any) clock around the same createHuiying composition `pnpm start` runs.
+ */
+import type { AddressInfo } from 'node:net';
+import { EmbeddedBus } from '@huiying/bus';
+import type { Clock } from '@huiying/clock';
+import { type DbHandle, openPglite, units } from '@huiying/db';
+import type { RulePack } from '@huiying/domain';
+import { memoryMailer } from '@huiying/notify';
+import { testLogger } from '@huiying/testkit';
+import { buildDashboard } from '@huiying/web';
+import { createHuiying, type Huiying } from '../src/compose.ts';
+
+export interface EmbeddedHarness {
+  hy: Huiying;
+  handle: DbHandle;
+  bus: EmbeddedBus;
+  mailer: ReturnType<typeof memoryMailer>;
+  /** Set when `listen` was asked for: the dashboard's URL. */
+  url: string;
+  /** Stops the app; closes the database unless it was passed in. */
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(o: {
+  clock: Clock;
+  units?: { id: string; name: string; email: string }[];
+  /** Serve the dashboard and listen on a loopback port (browser tests). */
+  listen?: boolean;
+  pack?: RulePack;
+  /** Reuse a database (e.g. to restart the app on it); otherwise a fresh in-memory PGlite. */
+  handle?: DbHandle;
+}): Promise<EmbeddedHarness> {
+  const handle = o.handle ?? (await openPglite());
+  if (!o.handle) await handle.migrate();
+  if (o.units?.length) await handle.db.insert(units).values(o.units).onConflictDoNothing();
+  const bus = new EmbeddedBus();
+  const mailer = memoryMailer();
+  const hy = await createHuiying({
+    handle,
+    bus,
+    clock: o.clock,
+    mailer,
+    logger: testLogger,
+    dutyEmail: 'duty@example.test',
+    publicUrl: 'http://localhost/',
+    relayPollMs: 10,
+    timerResyncMs: 0,
+    ...(o.pack ? { pack: o.pack } : {}),
+    ...(o.listen ? { dashboard: buildDashboard } : {}),
+  });
+  let url = '';
+  if (o.listen) {
+    await hy.app.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(hy.app.server.address() as AddressInfo).port}/`;
+  } else {
+    await hy.app.ready();
+  }
+  return {
+    hy,
+    handle,
+    bus,
+    mailer,
+    url,
+    async stop() {
+      await hy.stop();
+      await bus.close();
+      if (!o.handle) await handle.close();
+    },
+  };
+}
