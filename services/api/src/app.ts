@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { type Bus, TOPICS } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
-import { alerts, audit, and, type Db, enqueue, eq, isNull, responses, sql, units } from '@huiying/db';
+import { alerts, audit, and, type Db, enqueue, eq, isNull, responses, signals, sql, units } from '@huiying/db';
 import { DomainError, type IncidentInput } from '@huiying/domain';
 import { applyCommand, type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
 import { ticketRoutes } from '@huiying/ingest';
@@ -202,6 +202,57 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
       const occurredAt = instantOf('occurredAt', request.body.occurredAt);
       if (occurredAt > clock.now()) throw new ApiError('HY_VALIDATION', 'body/occurredAt must not be in the future');
       return command(request.params.id, { type: 'occurred', at: clock.now(), incident: request.params.id, occurredAt }, request.body.by);
+    },
+  );
+
+  app.post(
+    '/api/incidents/:id/signals',
+    {
+      schema: {
+        tags: ['incidents'],
+        summary: '补充线索 attach a manually reported signal (an earlier one moves the start and the running clocks)',
+        params: S.IdParams,
+        body: S.SignalBody,
+        response: { 201: S.IncidentView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const id = request.params.id;
+      const now = clock.now();
+      const publishedAt = b.publishedAt ? instantOf('publishedAt', b.publishedAt) : now;
+      if (publishedAt > now) throw new ApiError('HY_VALIDATION', 'body/publishedAt must not be in the future');
+      const signalId = `sig_manual_${randomUUID()}`;
+      await applyCommand(
+        deps.engine,
+        id,
+        { type: 'signal', at: now, incident: id, source: 'manual', publishedAt, title: b.title },
+        b.by ?? 'api',
+        async (tx) => {
+          await tx.insert(signals).values({
+            id: signalId,
+            source: 'manual',
+            sourceRef: signalId,
+            title: b.title,
+            url: b.url ?? null,
+            publishedAt: new Date(publishedAt),
+            receivedAt: new Date(now),
+            incidentId: id,
+            processedAt: new Date(now),
+          });
+          await audit(tx, {
+            at: new Date(now),
+            actor: b.by ?? 'api',
+            action: 'signal.attached',
+            entity: 'signal',
+            entityId: signalId,
+            input: b,
+          });
+        },
+      );
+      const incident = await getIncident(db, id);
+      if (!incident) throw new ApiError('HY_NOT_FOUND', `incident ${id} not found`);
+      return reply.code(201).send(incident);
     },
   );
 

@@ -73,3 +73,13 @@ export const ResponseBody = Type.Object(
   { additionalProperties: false },
 );
 export const AckBody = Type.Object({ by: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
+
+export const SignalBody = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 500 }),
+    url: Type.Optional(Type.String({ maxLength: 2000 })),
+    publishedAt: Type.Optional(Iso),
+    by: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);

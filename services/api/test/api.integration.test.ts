@@ -142,6 +142,28 @@ describe('start time and dismissal', () => {
   });
 });
 
+describe('signals attached by hand', () => {
+  it('an earlier report moves the start and the running clock; a later one changes nothing', async () => {
+    const inc = await newIncident('A-4', '网传水库泄洪');
+    const earlier = new Date(clock.now() - 3 * HOUR).toISOString();
+    const res = await hy.app.inject({
+      method: 'POST',
+      url: `/api/incidents/${inc.id}/signals`,
+      payload: { title: '论坛最早帖子', url: 'https://forum.example.test/1', publishedAt: earlier, by: '值班员' },
+    });
+    expect(res.statusCode).toBe(201);
+    expect(res.json<Incident & { startAt: string }>()).toMatchObject({
+      startAt: earlier,
+      clocks: [expect.objectContaining({ state: 'running', dueAt: new Date(Date.parse(earlier) + 48 * HOUR).toISOString() })],
+    });
+    const later = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/signals`, payload: { title: '后续转发' } });
+    expect(later.json<Incident & { startAt: string }>().startAt).toBe(earlier);
+    const missing = await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/signals`, payload: { url: 'x' } });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().message).toContain('title');
+  });
+});
+
 describe('recovery', () => {
   it('turns a signal whose bus message was lost into an incident, once', async () => {
     // As if the message had been dead-lettered: the signal is stored, nothing consumed it.
