@@ -1,6 +1,6 @@
 /**
  * The project's calendar file, the one both the live engine and replay load. Regenerate it
- * with `packages/domain/scripts/build-calendar.ts` when a new year's arrangement is published.
+ * with `infra/calendar/build-calendar.ts` when a new year's arrangement is published.
  */
 import data from '../data/calendar-cn.json' with { type: 'json' };
 import { type CalendarData, type CalendarOptions, createCalendar, type WorkingDayCalendar } from './calendar.ts';

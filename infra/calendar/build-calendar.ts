@@ -1,7 +1,7 @@
 /**
- * Regenerates `data/calendar-cn.json` from the `chinese-days` package:
+ * Regenerates `packages/domain/data/calendar-cn.json` from the `chinese-days` package:
  *
- *     pnpm exec tsx packages/domain/scripts/build-calendar.ts
+ *     pnpm exec tsx infra/calendar/build-calendar.ts
  *
  * The core never calls chinese-days at run time: that library answers plain Monday–Friday
  * for years it has no data for, and a deadline must fail loudly instead. So its data is
@@ -12,10 +12,11 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { createCalendar } from '../src/calendar.ts';
-import { daysFromCivil, formatDay } from '../src/time.ts';
+import { createCalendar } from '../../packages/domain/src/calendar.ts';
+import { daysFromCivil, formatDay } from '../../packages/domain/src/time.ts';
 
-const require = createRequire(import.meta.url);
+// chinese-days is the domain package's dependency: resolve it from there.
+const require = createRequire(new URL('../../packages/domain/package.json', import.meta.url));
 const pkg = require('chinese-days/package.json') as { version: string };
 const raw = require('chinese-days/dist/chinese-days.json') as { holidays: Record<string, string>; workdays: Record<string, string> };
 const api = require('chinese-days') as { isWorkday: (date: string) => boolean };
@@ -41,7 +42,7 @@ for (const y of calendar.years) {
   }
 }
 
-const out = fileURLToPath(new URL('../data/calendar-cn.json', import.meta.url));
+const out = fileURLToPath(new URL('../../packages/domain/data/calendar-cn.json', import.meta.url));
 writeFileSync(out, JSON.stringify(data, null, 2) + '\n');
 // The repository's formatter owns the layout (one date per line keeps diffs reviewable).
 execFileSync('pnpm', ['exec', 'prettier', '--write', out], { stdio: 'inherit' });
