@@ -117,6 +117,23 @@ describe('working-day duties', () => {
     expect((await post('/api/obligations/svc-1/suspend', { reason: 'correction' })).json().message).toContain('not_suspendable');
   });
 
+  it('a fulfilment recorded after the breach but dated before the due withdraws the breach alert', async () => {
+    await post('/api/obligations', { id: 'svc-late-record', kind: 'service_change', issuedAt: new Date(clock.now()).toISOString() });
+    const duty = (await hy.app.inject({ method: 'GET', url: '/api/obligations/svc-late-record' })).json<Obligation>();
+    await hy.engine.timer.rearm();
+    await clock.advanceTo(Date.parse(duty.dueAt) + 3_600_000);
+    const openBreaches = async () =>
+      (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' }))
+        .json<{ items: { kind: string; obligationId: string | null }[] }>()
+        .items.filter((a) => a.kind === 'breached' && a.obligationId === 'svc-late-record');
+    expect(await openBreaches()).toHaveLength(1);
+    const met = await post('/api/obligations/svc-late-record/fulfil', {
+      fulfilledAt: new Date(Date.parse(duty.dueAt) - 3_600_000).toISOString(),
+    });
+    expect(met.json<Obligation>()).toMatchObject({ state: 'met', late: false });
+    expect(await openBreaches()).toHaveLength(0);
+  });
+
   it('rejects bad input with the field named', async () => {
     const bad = await post('/api/obligations', { kind: 'unknown_kind', issuedAt: new Date(T0).toISOString() });
     expect(bad.statusCode).toBe(400);

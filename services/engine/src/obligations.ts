@@ -265,8 +265,14 @@ async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Pr
       select count(*)::int as written from obl`),
   );
   if ((result[0]?.written ?? 0) !== rows.length) throw new StaleWriteError('stale obligation write refused');
-  // A due that is no longer provisional settles its calendar_missing alert.
+  // A due that is no longer provisional settles its calendar_missing alert; a fulfilment
+  // recorded late but dated before the due withdraws the breach (as breach_retracted does for incidents).
   for (const a of items) {
+    if (a.before?.state === 'breached' && a.after.state === 'met' && a.after.late === false) {
+      await tx.execute(
+        sql`update alerts set retracted_at = ${iso(a.now)} where obligation_id = ${a.after.id} and kind = 'breached' and retracted_at is null`,
+      );
+    }
     if (a.before?.provisional && !a.after.provisional) {
       await tx.execute(
         sql`update alerts set retracted_at = ${iso(a.now)} where obligation_id = ${a.after.id} and kind = 'calendar_missing' and retracted_at is null`,
