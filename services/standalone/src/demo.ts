@@ -80,3 +80,31 @@ export function demoTickets(now: number) {
     },
   ];
 }
+
+/** Demo working-day duties, created through the real API. */
+export function demoDuties(now: number) {
+  const DAY = 24 * HOUR;
+  return [
+    {
+      id: 'demo-policy-1',
+      kind: 'policy_interpretation',
+      issuedAt: new Date(now - 2 * DAY).toISOString(),
+      title: '《关于进一步优化营商环境的若干措施》政策解读',
+      unit: 'market',
+    },
+    {
+      id: 'demo-ysq-1',
+      kind: 'disclosure_request',
+      issuedAt: new Date(now - 15 * DAY).toISOString(),
+      title: '依申请公开：老旧小区改造资金使用情况',
+      unit: 'housing',
+    },
+    {
+      id: 'demo-penalty-1',
+      kind: 'penalty_disclosure',
+      issuedAt: new Date(now - 5 * DAY).toISOString(),
+      title: '双随机抽查及行政处罚结果公开',
+      unit: 'environment',
+    },
+  ];
+}

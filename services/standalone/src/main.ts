@@ -17,7 +17,7 @@ import { buildDashboard } from '@huiying/web';
 import { logSerializers } from '@huiying/config';
 import pino from 'pino';
 import { createHuiying } from './compose.ts';
-import { demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
+import { demoDuties, demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -73,6 +73,9 @@ await app.listen({ port, host: args.host });
 if (!args['no-demo']) {
   for (const ticket of demoTickets(clock.now())) {
     await app.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
+  }
+  for (const duty of demoDuties(clock.now())) {
+    await app.inject({ method: 'POST', url: '/api/obligations', payload: duty });
   }
   await poller.pollAll();
   relay.wake();
