@@ -2,42 +2,23 @@
  * Production ingest process: the 12345 hotline endpoint (POST /api/tickets) and the feed
  * poller. Accepted signals go to PostgreSQL and the outbox in one transaction, then to Kafka.
  */
-import { type TopicName } from '@huiying/bus';
-import { KafkaBus } from '@huiying/bus/kafka';
 import { systemClock } from '@huiying/clock';
-import { loadConfig, logSerializers, Type } from '@huiying/config';
-import { OutboxRelay, openPostgres } from '@huiying/db';
+import { loadConfig, Type } from '@huiying/config';
+import { openProductionPorts, portsConfig } from '@huiying/runtime';
 import Fastify from 'fastify';
-import pino from 'pino';
 import { FeedPoller } from './feeds.ts';
 import { ticketRoutes } from './tickets.ts';
 
 const config = loadConfig(
   Type.Object({
-    DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
-    KAFKA_BROKERS: Type.String({ minLength: 1 }),
-    /** Separates deployments (or test runs) sharing one Kafka cluster. */
-    KAFKA_TOPIC_PREFIX: Type.String({ default: '' }),
+    ...portsConfig,
     INGEST_PORT: Type.Integer({ default: 8081 }),
     HOST: Type.String({ default: '127.0.0.1' }),
     FEED_CRON: Type.String({ default: '* * * * *' }),
-    LOG_LEVEL: Type.String({ default: 'info' }),
   }),
 );
 
-const logger = pino({ level: config.LOG_LEVEL, name: 'huiying-ingest', serializers: logSerializers });
-const handle = openPostgres(config.DATABASE_URL);
-await handle.migrate();
-const bus = new KafkaBus({
-  brokers: config.KAFKA_BROKERS.split(','),
-  clientId: 'huiying-ingest',
-  topicPrefix: config.KAFKA_TOPIC_PREFIX,
-  logger,
-});
-await bus.ensureTopics();
-const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {
-  onError: (e) => logger.error(e, 'outbox relay'),
-});
+const { logger, handle, relay, close: closePorts } = await openProductionPorts('huiying-ingest', config);
 relay.start();
 const app = Fastify({ loggerInstance: logger });
 app.setErrorHandler((error: { validation?: unknown; message: string }, _request, reply) =>
@@ -54,9 +35,7 @@ await app.listen({ port: config.INGEST_PORT, host: config.HOST });
 const shutdown = async () => {
   await poller.stop();
   await app.close();
-  await relay.stop();
-  await bus.close();
-  await handle.close();
+  await closePorts();
   process.exit(0);
 };
 process.once('SIGINT', () => void shutdown());

@@ -1,0 +1,56 @@
+/**
+ * The ports every production process opens the same way: configuration keys, logger,
+ * PostgreSQL (migrated), Kafka (topics ensured) and the outbox relay between them.
+ */
+import type { TopicName } from '@huiying/bus';
+import { KafkaBus } from '@huiying/bus/kafka';
+import { logSerializers, Type } from '@huiying/config';
+import { type DbHandle, OutboxRelay, openPostgres } from '@huiying/db';
+import pino, { type Logger } from 'pino';
+
+/** Configuration keys shared by ingest, engine and api (spread into each service's schema). */
+export const portsConfig = {
+  DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+  KAFKA_BROKERS: Type.String({ minLength: 1 }),
+  /** Separates deployments (or test runs) sharing one Kafka cluster. */
+  KAFKA_TOPIC_PREFIX: Type.String({ default: '' }),
+  LOG_LEVEL: Type.String({ default: 'info' }),
+};
+
+export interface PortsConfig {
+  DATABASE_URL: string;
+  KAFKA_BROKERS: string;
+  KAFKA_TOPIC_PREFIX: string;
+  LOG_LEVEL: string;
+}
+
+export interface ProductionPorts {
+  logger: Logger;
+  handle: DbHandle;
+  bus: KafkaBus;
+  relay: OutboxRelay;
+  /** Stop the relay, then close the bus and the database. */
+  close(): Promise<void>;
+}
+
+export async function openProductionPorts(name: string, config: PortsConfig): Promise<ProductionPorts> {
+  const logger = pino({ level: config.LOG_LEVEL, name, serializers: logSerializers });
+  const handle = openPostgres(config.DATABASE_URL);
+  await handle.migrate();
+  const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: name, topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
+  await bus.ensureTopics();
+  const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {
+    onError: (e) => logger.error(e, 'outbox relay'),
+  });
+  return {
+    logger,
+    handle,
+    bus,
+    relay,
+    async close() {
+      await relay.stop();
+      await bus.close();
+      await handle.close();
+    },
+  };
+}
