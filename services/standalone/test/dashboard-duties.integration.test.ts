@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 async function createDuty(body: Record<string, string>) {
-  const res = await hy.app.inject({ method: 'POST', url: '/api/obligations', payload: { unit: 'housing', by: 'test', ...body } });
+  const res = await (await env.as('duty')).inject({ method: 'POST', url: '/api/obligations', payload: { unit: 'housing', ...body } });
   expect(res.statusCode, res.body).toBe(201);
   return res.json() as { id: string; dueDate: string; provisional: boolean };
 }
@@ -60,6 +60,10 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
   });
 
   const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1400, height: 900 } });
+
+  // The board is a duty officer's: log in (the context keeps the session cookie).
+
+  expect((await page.request.post(`${url}api/auth/login`, { data: { username: 'duty', password: 'huiying-demo' } })).status()).toBe(200);
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // The page's own timers (the one-minute list refresh) are moved on by hand below.
@@ -119,7 +123,10 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
   await eventually(
     async () =>
       (
-        (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json().items as { kind: string; obligationId: string }[]
+        (await (await env.as('duty')).inject({ method: 'GET', url: '/api/alerts?open=true' })).json().items as {
+          kind: string;
+          obligationId: string;
+        }[]
       ).some((a) => a.kind === 'calendar_missing' && a.obligationId === 'PEN-1'),
     'the calendar_missing alert',
   );

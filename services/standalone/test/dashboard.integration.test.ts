@@ -42,10 +42,17 @@ it('shows an incident with a live countdown and the breach alert as it happens',
     content: '外墙瓷砖脱落，居民担心安全',
     unit: 'housing',
   };
-  expect((await hy.app.inject({ method: 'POST', url: '/api/tickets', payload: ticket })).statusCode).toBe(201);
-  await eventually(async () => (await hy.app.inject({ method: 'GET', url: '/api/incidents' })).json().items.length === 1, 'the incident');
+  expect((await (await env.as('duty')).inject({ method: 'POST', url: '/api/tickets', payload: ticket })).statusCode).toBe(201);
+  await eventually(
+    async () => (await (await env.as('duty')).inject({ method: 'GET', url: '/api/incidents' })).json().items.length === 1,
+    'the incident',
+  );
 
   const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1400, height: 900 } });
+
+  // The board is a duty officer's: log in (the context keeps the session cookie).
+
+  expect((await page.request.post(`${url}api/auth/login`, { data: { username: 'duty', password: 'huiying-demo' } })).status()).toBe(200);
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(url);

@@ -8,7 +8,8 @@ import type { Clock } from '@huiying/clock';
 import { type DbHandle, openPglite, units } from '@huiying/db';
 import type { RulePack } from '@huiying/domain';
 import { memoryMailer } from '@huiying/notify';
-import { testLogger } from '@huiying/testkit';
+import { ensureDemoAccounts } from '@huiying/identity';
+import { loginAs, type SessionClient, testLogger } from '@huiying/testkit';
 import { buildDashboard } from '@huiying/web';
 import { createHuiying, type Huiying } from '../src/compose.ts';
 
@@ -19,6 +20,11 @@ export interface EmbeddedHarness {
   mailer: ReturnType<typeof memoryMailer>;
   /** Set when `listen` was asked for: the dashboard's URL. */
   url: string;
+  /**
+   * A logged-in client (cookie + CSRF) for one of the demo accounts every harness has:
+   * `duty`, `leader`, `admin`, `unit-<id>` (password huiying-demo). Cached per username.
+   */
+  as(username: string): Promise<SessionClient>;
   /** Stops the app; closes the database unless it was passed in. */
   stop(): Promise<void>;
 }
@@ -50,6 +56,8 @@ export async function startEmbedded(o: {
     ...(o.pack ? { pack: o.pack } : {}),
     ...(o.listen ? { dashboard: buildDashboard } : {}),
   });
+  await ensureDemoAccounts(handle.db, new Date());
+  const clients = new Map<string, Promise<SessionClient>>();
   let url = '';
   if (o.listen) {
     await hy.app.listen({ port: 0, host: '127.0.0.1' });
@@ -63,6 +71,11 @@ export async function startEmbedded(o: {
     bus,
     mailer,
     url,
+    as(username) {
+      let client = clients.get(username);
+      if (!client) clients.set(username, (client = loginAs(hy.app, username)));
+      return client;
+    },
     async stop() {
       await hy.stop();
       await bus.close();

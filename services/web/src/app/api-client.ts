@@ -28,12 +28,22 @@ function isApiError(x: unknown): x is ApiError {
   return typeof x === 'object' && x !== null && typeof (x as ApiError).code === 'string' && typeof (x as ApiError).message === 'string';
 }
 
+/** The session's CSRF token (from /api/auth/me), sent on every change. */
+let csrf: Promise<string> | undefined;
+const csrfToken = () =>
+  (csrf ??= fetch('/api/auth/me', { headers: { accept: 'application/json' } })
+    .then((r) => (r.ok ? (r.json() as Promise<{ csrfToken: string }>) : { csrfToken: '' }))
+    .then((me) => me.csrfToken));
+
 async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (method !== 'GET') headers['x-csrf-token'] = await csrfToken();
     res = await fetch(path, {
       method,
-      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? null : JSON.stringify(body),
     });
   } catch {

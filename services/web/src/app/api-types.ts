@@ -91,14 +91,11 @@ export interface Obligation {
 }
 
 /** POST /api/obligations/:id/fulfil, /extend, /resume */
-export interface ByRequest {
-  by?: string;
-}
+export type ByRequest = Record<string, never>;
 
 /** POST /api/obligations/:id/suspend */
 export interface SuspendRequest {
   reason: SuspendReason;
-  by?: string;
 }
 
 /** GET /api/incidents?status=open, GET /api/alerts?open=true, GET /api/obligations */
@@ -113,9 +110,7 @@ export interface ApiError {
 }
 
 /** POST /api/alerts/:id/ack */
-export interface AckRequest {
-  by: string;
-}
+export type AckRequest = Record<string, never>;
 
 /** POST /api/incidents/:id/grade */
 export interface GradeRequest {

@@ -38,7 +38,6 @@ import {
   type Urgency,
 } from './logic.ts';
 
-const DUTY_OFFICER = '值班员';
 const BASE_TITLE = '回应 · 政务舆情回应时效看板';
 const TICK_MS = 1000;
 const TIME_RESYNC_MS = 30_000;
@@ -215,7 +214,7 @@ async function acknowledge(alertId: string, button: HTMLButtonElement): Promise<
   button.disabled = true;
   button.textContent = '确认中';
   try {
-    await api.ack(alertId, { by: DUTY_OFFICER });
+    await api.ack(alertId, {});
     store.markAcknowledged(alertId);
     renderAlerts();
   } catch (e) {
@@ -656,7 +655,7 @@ function buildDutyActions(view: DutyView, d: Obligation): HTMLElement {
 
   if (can.suspend && view.choosingReason) {
     const choose = (reason: SuspendReason) => () =>
-      void dutyAction(d, `暂停计时（${suspendReasonLabel(reason)}）`, () => api.suspend(d.id, { reason, by: DUTY_OFFICER }));
+      void dutyAction(d, `暂停计时（${suspendReasonLabel(reason)}）`, () => api.suspend(d.id, { reason }));
     box.append(
       h('span', { class: 'duty-choose' }, '暂停原因'),
       button('duty-suspend-correction', '补正', choose('correction')),
@@ -673,9 +672,8 @@ function buildDutyActions(view: DutyView, d: Obligation): HTMLElement {
   }
   view.choosingReason = false;
 
-  if (can.fulfil)
-    box.append(button('duty-fulfil', '办结', () => void dutyAction(d, '办结', () => api.fulfil(d.id, { by: DUTY_OFFICER })), true));
-  if (can.extend) box.append(button('duty-extend', '延期', () => void dutyAction(d, '延期', () => api.extend(d.id, { by: DUTY_OFFICER }))));
+  if (can.fulfil) box.append(button('duty-fulfil', '办结', () => void dutyAction(d, '办结', () => api.fulfil(d.id, {})), true));
+  if (can.extend) box.append(button('duty-extend', '延期', () => void dutyAction(d, '延期', () => api.extend(d.id, {}))));
   if (can.suspend) {
     box.append(
       button('duty-suspend', '暂停', () => {
@@ -686,8 +684,7 @@ function buildDutyActions(view: DutyView, d: Obligation): HTMLElement {
       }),
     );
   }
-  if (can.resume)
-    box.append(button('duty-resume', '恢复', () => void dutyAction(d, '恢复计时', () => api.resume(d.id, { by: DUTY_OFFICER }))));
+  if (can.resume) box.append(button('duty-resume', '恢复', () => void dutyAction(d, '恢复计时', () => api.resume(d.id, {}))));
   return box;
 }
 
