@@ -11,7 +11,7 @@ import { memoryMailer } from '@huiying/notify';
 import { ensureDemoAccounts } from '@huiying/identity';
 import { loginAs, type SessionClient, testLogger } from '@huiying/testkit';
 import { buildDashboard } from '@huiying/web';
-import { createHuiying, type Huiying } from '../src/compose.ts';
+import { createHuiying, type Huiying, type HuiyingDeps } from '../src/compose.ts';
 
 export interface EmbeddedHarness {
   hy: Huiying;
@@ -35,8 +35,10 @@ export async function startEmbedded(o: {
   /** Serve the dashboard and listen on a loopback port (browser tests). */
   listen?: boolean;
   pack?: RulePack;
-  /** Reuse a database (e.g. to restart the app on it); otherwise a fresh in-memory PGlite. */
+  /** Reuse a database (e.g. to restart the app on it, or real PostgreSQL); otherwise a fresh in-memory PGlite. */
   handle?: DbHandle;
+  /** Passed to the composition (session and log-in tests). */
+  compose?: Pick<HuiyingDeps, 'realClock' | 'sessionPolicy' | 'loginRateLimit'>;
 }): Promise<EmbeddedHarness> {
   const handle = o.handle ?? (await openPglite());
   if (!o.handle) await handle.migrate();
@@ -54,6 +56,7 @@ export async function startEmbedded(o: {
     relayPollMs: 10,
     timerResyncMs: 0,
     ...(o.pack ? { pack: o.pack } : {}),
+    ...o.compose,
     ...(o.listen ? { dashboard: buildDashboard } : {}),
   });
   await ensureDemoAccounts(handle.db, new Date());

@@ -37,6 +37,8 @@ export const authRoutes: FastifyPluginAsync<AuthRouteOptions> = async (fastify, 
       config: {
         access: 'public',
         rateLimit: {
+          // After the body is parsed, so the key can hold the username.
+          hook: 'preHandler',
           max: limit.max,
           timeWindow: limit.windowMs,
           keyGenerator: (request) =>
