@@ -27,6 +27,7 @@ async function open(): Promise<DbHandle> {
   const config = loadConfig(
     Type.Object({
       DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+      MIGRATION_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
       HUIYING_PGLITE_DIR: Type.Optional(Type.String()),
     }),
   );
@@ -35,7 +36,13 @@ async function open(): Promise<DbHandle> {
     : config.HUIYING_PGLITE_DIR
       ? await openPglite(config.HUIYING_PGLITE_DIR)
       : fail('set DATABASE_URL (postgres://…) or HUIYING_PGLITE_DIR');
-  await handle.migrate();
+  if (config.MIGRATION_DATABASE_URL) {
+    const owner = openPostgres(config.MIGRATION_DATABASE_URL, { max: 1 });
+    await owner.migrate();
+    await owner.close();
+  } else {
+    await handle.migrate();
+  }
   return handle;
 }
 

@@ -9,7 +9,9 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { eventually, freshDatabase, KAFKA_BROKERS, startSmtp, type TestSmtp, uniqueName } from '@huiying/testkit';
+import { APP_ROLE } from '@huiying/db';
+import { eventually, freshDatabase, KAFKA_BROKERS, PG_ADMIN_URL, startSmtp, type TestSmtp, uniqueName } from '@huiying/testkit';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -57,11 +59,20 @@ async function cli(args: string[], env: Record<string, string>, stdin?: string):
 const apiPort = await freePort();
 const ingestPort = await freePort();
 
+const appLogin = uniqueName('hy_app_login');
+
 beforeAll(async () => {
   db = await freshDatabase();
   smtp = await startSmtp();
+  // As production should run: the services log in as a member of huiying_app (append-only
+  // audit log), and only migrations use the owner.
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create role ${appLogin} login in role ${APP_ROLE}`);
+  await admin.end();
   const env = {
-    DATABASE_URL: db.url,
+    DATABASE_URL: db.url.replace('//postgres@', `//${appLogin}@`),
+    MIGRATION_DATABASE_URL: db.url,
     KAFKA_BROKERS: KAFKA_BROKERS.join(','),
     KAFKA_TOPIC_PREFIX: `${uniqueName('prod')}.`,
     SMTP_URL: smtp.url,
@@ -86,11 +97,15 @@ afterAll(async () => {
   );
   await smtp?.close();
   await db?.drop();
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`drop role if exists ${appLogin}`);
+  await admin.end();
 });
 
 it('a ticket posted to the ingest process is breached by the engine process, mailed, and shown by the api process', async () => {
   const describeProcs = () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode})\n${p.output.join('').slice(-2000)}`).join('\n');
-  const dbEnv = { DATABASE_URL: db.url };
+  const dbEnv = { DATABASE_URL: db.url.replace('//postgres@', `//${appLogin}@`), MIGRATION_DATABASE_URL: db.url };
   const token = (await cli(['token:add', '--name', 'hotline-12345', '--scope', 'tickets:write'], dbEnv)).at(-1)!;
   expect(token).toMatch(/^hy_/);
   await cli(['user:add', '--role', 'leader', '--username', 'lingdao', '--display-name', '分管领导'], dbEnv, 'a-long-leader-password\n');
@@ -140,4 +155,9 @@ it('a ticket posted to the ingest process is breached by the engine process, mai
   expect(JSON.stringify(mail.to)).toContain('duty@example.test');
   expect(mail.subject).toContain('超时');
   expect(procs.every((p) => p.child.exitCode === null)).toBe(true);
+  // What the services wrote to the audit log, they cannot take back.
+  const asApp = new pg.Client({ connectionString: db.url.replace('//postgres@', `//${appLogin}@`) });
+  await asApp.connect();
+  await expect(asApp.query('delete from audit_log')).rejects.toThrow(/permission denied/);
+  await asApp.end();
 });
