@@ -66,6 +66,8 @@ export const incidents = pgTable(
     version: integer('version').notNull().default(1),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
+    /** The earliest due of a running or breached clock (migration 0009): the board's order. */
+    urgentDue: ts('urgent_due').generatedAlwaysAs(sql`incident_urgent_due(state)`),
   },
   (t) => [
     index('incidents_next_wake_idx')

@@ -52,11 +52,8 @@ export async function listIncidents(db: Db, scope: Scope, f: IncidentFilters) {
       select i.state, i.updated_at, u.name as unit_name
       from incidents i
       left join units u on u.id = i.unit_id
-      left join lateral (
-        select min(c.due_at) as urgent_due from clocks c where c.incident_id = i.id and c.state in ('running', 'breached')
-      ) o on true
       where ${where}
-      order by o.urgent_due asc nulls last, i.updated_at desc, i.id
+      order by i.urgent_due asc nulls last, i.updated_at desc, i.id
       limit ${f.pageSize} offset ${(f.page - 1) * f.pageSize}`),
     db.execute(sql`select count(*)::int as n from incidents i where ${where}`),
   ]);
