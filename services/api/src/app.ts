@@ -15,6 +15,7 @@ import { LiveFeed } from './live.ts';
 import { obligationRoutes } from './obligations.ts';
 import { getAlert, getIncident, listAlerts, listIncidents } from './read.ts';
 import * as S from './schemas.ts';
+import { statsRoutes } from './stats/routes.ts';
 import { randomUUID } from 'node:crypto';
 
 export interface AppDeps {
@@ -429,6 +430,8 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     calendars: deps.calendars,
     onWake: (at) => deps.engine.onWake?.(at),
   });
+  // 领导统计: refuses every request until the auth plugin puts a user on the request (stats/caller.ts).
+  await app.register(statsRoutes, { db, clock });
 
   if (deps.dashboard) {
     const load = deps.dashboard;

@@ -7,6 +7,8 @@ export const ERROR_CATALOGUE = {
     status: 400,
     description: '请求参数不合法 The request body, query or path failed validation; the message names the field.',
   },
+  HY_UNAUTHENTICATED: { status: 401, description: '未登录 No session or token, or it has expired.' },
+  HY_FORBIDDEN: { status: 403, description: '无权操作 The caller’s role may not do this.' },
   HY_NOT_FOUND: { status: 404, description: '对象不存在 The incident, alert or route does not exist.' },
   HY_CONFLICT: { status: 409, description: '状态冲突 The command does not apply to the current state (e.g. a closed incident).' },
   HY_INTERNAL: { status: 500, description: '内部错误 Something failed on our side; details are in the server log.' },
