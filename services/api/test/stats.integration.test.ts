@@ -21,7 +21,7 @@
  *   duty-3        health            —      service_change       11-11 00:00      —                 breached  20 d 10 h = 490 h
  *   duty-4        traffic           —      proposal_reply       11-20 00:00 (suspended)            pending
  * Outside November: inc-h (due 12-02, running → pending in December), inc-i (due 10-20, late 3 h),
- * inc-j (due exactly 11-01 00:00 → October's, on time).
+ * inc-j (due exactly 11-01 00:00 → October's, on time), inc-k (August, still `running` past its due).
  */
 import swagger from '@fastify/swagger';
 import type { Clock } from '@huiying/clock';
@@ -107,6 +107,10 @@ async function seed(db: DbHandle['db']) {
 
   await incident('inc-j', '月末零点到期', 'III', 'housing', '10-30T00:00');
   await clockRow('inc-j', 1, 'response', 'met', '10-30T00:00', '11-01T00:00', '10-31T12:00', false, 'housing');
+
+  // The timer has not written this breach yet (engine down, or catching up): past due is breached all the same.
+  await incident('inc-k', '八月未处理', 'IV', 'traffic', '08-01T00:00');
+  await clockRow('inc-k', 1, 'response', 'running', '08-01T00:00', '08-03T00:00', null, null, 'traffic');
 
   const duty = (
     id: string,
@@ -309,6 +313,17 @@ describe('figures for November 2026', () => {
     expect([r2.counted, r2.onTime, r2.late, r2.breached, r2.pending]).toEqual([3, 1, 1, 1, 1]);
     const r3 = (await json<{ totals: Row }>('/api/stats/overview?month=2026-12')).totals;
     expect([r3.counted, r3.pending, r3.onTimeRate]).toEqual([0, 1, null]); // inc-h, due 12-02
+  });
+
+  it('a clock still running past its due (the timer has not written the breach yet) counts as breached', async () => {
+    const { totals } = await json<{ totals: Row }>('/api/stats/overview?month=2026-08');
+    // now − due = 12-01 10:00 − 08-03 00:00 = 120 days + 10 h = 2890 h
+    expect(totals).toMatchObject({
+      counted: 1,
+      breached: 1,
+      pending: 0,
+      overdue: { count: 1, totalMs: 2890 * H, maxMs: 2890 * H, medianMs: 2890 * H },
+    });
   });
 
   it('monthly trend fills empty months; a due at exactly 00:00 on the 1st belongs to the month before', async () => {
