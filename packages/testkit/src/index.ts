@@ -128,7 +128,7 @@ export interface Injectable {
     payload?: unknown;
     headers?: Record<string, string>;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as light-my-request types it
-  }): Promise<{ statusCode: number; json<T = any>(): T; body: string; headers: Record<string, unknown> }>;
+  }): Promise<{ statusCode: number; json<T = any>(): T; body: string; rawPayload: Buffer; headers: Record<string, unknown> }>;
 }
 
 export interface SessionClient extends Injectable {

@@ -20,6 +20,7 @@ import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { obligationRoutes } from './routes/obligations.ts';
 import { systemRoutes } from './routes/system.ts';
+import { statsRoutes } from './stats/routes.ts';
 
 export interface AppDeps {
   db: Db;
@@ -107,6 +108,8 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     calendars: deps.calendars,
     onWake: (at) => deps.engine.onWake?.(at),
   });
+
+  await app.register(statsRoutes, { db, clock });
 
   const registry = registerMetrics(app, { db, live });
   app.get(

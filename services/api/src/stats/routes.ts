@@ -1,0 +1,429 @@
+/**
+ * 领导统计 routes under /api/stats: figures as JSON, CSV and XLSX exports, and the 通报 draft
+ * as DOCX. Every route takes the same filters (period, unit, level, kind, source) and the
+ * caller's scope (caller.ts): a unit user sees its own unit only, and naming another unit is
+ * a 404 like any record it may not see.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { type Static, type TLiteral, type TUnion, Type } from '@sinclair/typebox';
+import type { Clock } from '@huiying/clock';
+import type { Db } from '@huiying/db';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, READERS } from '@huiying/http';
+import { ErrorBody } from '../schemas.ts';
+import { callerOf, scopeOf } from './caller.ts';
+import { ITEM_HEADERS, itemCells, ROW_HEADERS, rowCells, toCsv, toXlsx } from './exports.ts';
+import { noticeDocx, noticeTitle } from './notice.ts';
+import { type Period, periodLabel, previousMonth, resolvePeriod } from './period.ts';
+import {
+  DIMENSIONS,
+  DUTY_KINDS,
+  emptyRow,
+  groupStats,
+  INCIDENT_KINDS,
+  LEVELS,
+  listItems,
+  monthLabel,
+  monthsOf,
+  OUTCOMES,
+  rankUnits,
+  type StatsFilter,
+  type StatsRow,
+  type StatsScope,
+  unitExists,
+} from './queries.ts';
+
+export interface StatsRoutesOptions {
+  db: Db;
+  clock: Clock;
+}
+
+/** A string enum typed as its union (TypeBox's Union over a mapped array loses the literal types). */
+const oneOf = <T extends string>(values: readonly T[], options: { description?: string } = {}) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  ) as unknown as TUnion<TLiteral<T>[]>;
+const Iso = Type.String({ format: 'date-time' });
+const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
+
+const FilterQuery = {
+  from: Type.Optional(
+    Type.String({
+      pattern: '^\\d{4}-\\d{2}-\\d{2}([T ].+)?$',
+      description: '起 (exclusive) on the due instant: YYYY-MM-DD (start of that day, Asia/Shanghai) or an ISO-8601 instant',
+    }),
+  ),
+  to: Type.Optional(
+    Type.String({
+      pattern: '^\\d{4}-\\d{2}-\\d{2}([T ].+)?$',
+      description: '止 (inclusive) on the due instant: YYYY-MM-DD (the whole of that day, Asia/Shanghai) or an ISO-8601 instant',
+    }),
+  ),
+  month: Type.Optional(
+    Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM: deadlines due in that month (instead of from/to)' }),
+  ),
+  unit: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: "unit id; 'none' = no responsible unit" })),
+  level: Type.Optional(oneOf(LEVELS, { description: 'incident level; excludes working-day duties' })),
+  kind: Type.Optional(oneOf([...INCIDENT_KINDS, ...DUTY_KINDS], { description: 'clock kind or working-day duty kind' })),
+  source: Type.Optional(
+    Type.Union([Type.Literal('incident'), Type.Literal('duty')], { description: 'incident clocks or working-day duties only' }),
+  ),
+};
+const Filters = Type.Object(FilterQuery, { additionalProperties: false });
+type FiltersQuery = Static<typeof Filters>;
+
+const PeriodView = Type.Object({ from: Type.Union([Iso, Type.Null()]), to: Type.Union([Iso, Type.Null()]), label: Type.String() });
+
+export const StatsRowView = Type.Object({
+  key: Type.Union([Type.String(), Type.Null()], {
+    description: "unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level)",
+  }),
+  label: Type.String(),
+  counted: Type.Integer({ description: 'deadlines that fell due: onTime + late + breached' }),
+  onTime: Type.Integer(),
+  late: Type.Integer({ description: 'met after the due' }),
+  breached: Type.Integer({ description: 'past due, still without a qualifying response' }),
+  pending: Type.Integer({ description: 'running, not yet due (not in the rate)' }),
+  retracted: Type.Integer({ description: 'on-time deadlines whose breach alert was retracted' }),
+  onTimeRate: Nullable(Type.Number({ description: 'onTime / counted' })),
+  overdue: Type.Object({
+    count: Type.Integer(),
+    totalMs: Type.Number(),
+    maxMs: Nullable(Type.Number()),
+    medianMs: Nullable(Type.Number()),
+  }),
+  firstResponse: Type.Object({ incidents: Type.Integer(), medianMs: Nullable(Type.Number()), p90Ms: Nullable(Type.Number()) }),
+});
+const RankedView = Type.Intersect([StatsRowView, Type.Object({ rank: Type.Integer() })]);
+
+const ItemView = Type.Object({
+  source: Type.Union([Type.Literal('incident'), Type.Literal('duty')]),
+  id: Type.String(),
+  seq: Type.Integer(),
+  title: Type.String(),
+  kind: Type.String(),
+  level: Type.Union([Type.String(), Type.Null()]),
+  unit: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]),
+  startAt: Iso,
+  dueAt: Iso,
+  respondedAt: Type.Union([Iso, Type.Null()]),
+  outcome: Type.Union([Type.Literal('on_time'), Type.Literal('late'), Type.Literal('breached'), Type.Literal('pending')]),
+  overdueMs: Nullable(Type.Number()),
+  retracted: Type.Boolean(),
+});
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+const Figures = (items: ReturnType<typeof Type.Array>) => Type.Object({ period: PeriodView, generatedAt: Iso, items });
+const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: Type.String({ format: 'binary' }) } } });
+
+const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+const EXPORT_ITEMS_MAX = 50_000;
+
+export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (fastify, { db, clock }) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  /** The caller's scope and the filter; a unit it may not see (or that does not exist) is a 404. */
+  const context = async (request: FastifyRequest, q: FiltersQuery, period?: Period) => {
+    const scope: StatsScope = scopeOf(callerOf(request));
+    if (q.unit !== undefined) {
+      const foreign = scope.unitId !== undefined && q.unit !== scope.unitId;
+      if (foreign || (q.unit !== 'none' && (await unitExists(db, q.unit)) === null))
+        throw new ApiError('HY_NOT_FOUND', `unit ${q.unit} not found`);
+    }
+    const p = period ?? resolvePeriod(q);
+    const filter: StatsFilter = {
+      ...p,
+      ...(q.unit !== undefined ? { unit: q.unit } : {}),
+      ...(q.level !== undefined ? { level: q.level } : {}),
+      ...(q.kind !== undefined ? { kind: q.kind } : {}),
+      ...(q.source !== undefined ? { source: q.source } : {}),
+    };
+    const now = new Date(clock.now());
+    return { scope, filter, now, period: { from: p.from?.toISOString() ?? null, to: p.to?.toISOString() ?? null, label: periodLabel(p) } };
+  };
+
+  const totalsOf = async (c: Awaited<ReturnType<typeof context>>, source?: 'incident' | 'duty') => {
+    if (source && c.filter.source && c.filter.source !== source) return emptyRow('all', '合计');
+    const f = source ? { ...c.filter, source } : c.filter;
+    return (await groupStats(db, c.now, c.scope, f, 'all'))[0] ?? emptyRow('all', '合计');
+  };
+
+  /** Every month of the period, empty ones included; without bounds, the 12 months up to now. */
+  const trend = async (c: Awaited<ReturnType<typeof context>>) => {
+    const rows = await groupStats(db, c.now, c.scope, c.filter, 'month');
+    const months = monthsOf(c.filter.from, c.filter.to);
+    if (months.length === 0) return rows;
+    const byKey = new Map(rows.map((r) => [r.key, r]));
+    return months.map((m) => byKey.get(m) ?? emptyRow(m, monthLabel(m)));
+  };
+
+  const trendContext = async (request: FastifyRequest, q: FiltersQuery) => {
+    if (q.from !== undefined || q.to !== undefined || q.month !== undefined) return context(request, q);
+    const today = new Date(clock.now() + 8 * 3_600_000);
+    const [y, m] = [today.getUTCFullYear(), today.getUTCMonth()];
+    return context(request, q, { from: shanghaiMonthStart(y, m - 11), to: shanghaiMonthStart(y, m + 1) });
+  };
+
+  const attachment = (reply: FastifyReply, type: string, name: string, ascii: string) =>
+    reply
+      .type(type)
+      .header('content-disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`)
+      .header('cache-control', 'no-store');
+
+  app.get(
+    '/api/stats/overview',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '统计总览：到期、按时、超时、按时回应率、首次回应用时（默认全部时段）',
+        querystring: Filters,
+        response: { 200: Type.Object({ period: PeriodView, generatedAt: Iso, totals: StatsRowView }), ...errors },
+      },
+    },
+    async (request) => {
+      const c = await context(request, request.query);
+      return { period: c.period, generatedAt: c.now.toISOString(), totals: await totalsOf(c) };
+    },
+  );
+
+  app.get(
+    '/api/stats/breakdown',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '分组统计：按单位 / 级别 / 时限类型 / 月份',
+        querystring: Type.Object({ ...FilterQuery, by: oneOf(DIMENSIONS) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ period: PeriodView, generatedAt: Iso, by: Type.String(), items: Type.Array(StatsRowView) }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { by, ...q } = request.query;
+      const c = await context(request, q);
+      return { period: c.period, generatedAt: c.now.toISOString(), by, items: await groupStats(db, c.now, c.scope, c.filter, by) };
+    },
+  );
+
+  app.get(
+    '/api/stats/ranking',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '单位排名：按时回应率高者在前，其次超时少者、办理多者；并列同名次',
+        querystring: Filters,
+        response: { 200: Figures(Type.Array(RankedView)), ...errors },
+      },
+    },
+    async (request) => {
+      const c = await context(request, request.query);
+      return {
+        period: c.period,
+        generatedAt: c.now.toISOString(),
+        items: rankUnits(await groupStats(db, c.now, c.scope, c.filter, 'unit')),
+      };
+    },
+  );
+
+  app.get(
+    '/api/stats/trend',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '月度趋势（含无到期事项的月份；默认最近12个月）',
+        querystring: Filters,
+        response: { 200: Figures(Type.Array(StatsRowView)), ...errors },
+      },
+    },
+    async (request) => {
+      const c = await trendContext(request, request.query);
+      return { period: c.period, generatedAt: c.now.toISOString(), items: await trend(c) };
+    },
+  );
+
+  app.get(
+    '/api/stats/items',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '明细（下钻）：某一数字背后的事件与工作日时限事项，截止时间新者在前',
+        querystring: Type.Object(
+          {
+            ...FilterQuery,
+            outcome: Type.Optional(oneOf(OUTCOMES)),
+            page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+            pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            period: PeriodView,
+            items: Type.Array(ItemView),
+            total: Type.Integer(),
+            page: Type.Integer(),
+            pageSize: Type.Integer(),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { outcome, page = 1, pageSize = 50, ...q } = request.query;
+      const c = await context(request, q);
+      const r = await listItems(db, c.now, c.scope, c.filter, {
+        ...(outcome ? { outcome } : {}),
+        limit: pageSize,
+        offset: (page - 1) * pageSize,
+      });
+      return { period: c.period, ...r, page, pageSize };
+    },
+  );
+
+  app.get(
+    '/api/stats/export.csv',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '导出 CSV（UTF-8 BOM）：合计、分组或明细',
+        querystring: Type.Object(
+          {
+            ...FilterQuery,
+            view: oneOf(['totals', ...DIMENSIONS, 'ranking', 'items'] as const),
+            outcome: Type.Optional(oneOf(OUTCOMES)),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: binary('text/csv', 'CSV'), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { view, outcome, ...q } = request.query;
+      const c = view === 'month' ? await trendContext(request, q) : await context(request, q);
+      let csv: string;
+      if (view === 'items') {
+        const r = await listItems(db, c.now, c.scope, c.filter, { ...(outcome ? { outcome } : {}), limit: EXPORT_ITEMS_MAX, offset: 0 });
+        csv = toCsv(ITEM_HEADERS, r.items.map(itemCells));
+      } else if (view === 'ranking') {
+        const rows = rankUnits(await groupStats(db, c.now, c.scope, c.filter, 'unit'));
+        csv = toCsv(
+          ['排名', ...ROW_HEADERS],
+          rows.map((r) => [r.rank, ...rowCells(r)]),
+        );
+      } else {
+        const rows: StatsRow[] =
+          view === 'totals'
+            ? [await totalsOf(c)]
+            : view === 'month'
+              ? await trend(c)
+              : await groupStats(db, c.now, c.scope, c.filter, view);
+        csv = toCsv(ROW_HEADERS, rows.map(rowCells));
+      }
+      return attachment(
+        reply,
+        'text/csv; charset=utf-8',
+        `政务舆情回应统计-${c.period.label}-${view}.csv`,
+        `huiying-stats-${view}.csv`,
+      ).send(Buffer.from(csv));
+    },
+  );
+
+  app.get(
+    '/api/stats/export.xlsx',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '导出 Excel：汇总、单位排名、按级别、按时限类型、按月趋势、明细',
+        querystring: Filters,
+        response: { 200: binary(XLSX, 'XLSX workbook'), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const c = await context(request, request.query);
+      const [totals, units, byLevel, byKind, byMonth, items] = [
+        await totalsOf(c),
+        await groupStats(db, c.now, c.scope, c.filter, 'unit'),
+        await groupStats(db, c.now, c.scope, c.filter, 'level'),
+        await groupStats(db, c.now, c.scope, c.filter, 'kind'),
+        await trend(c),
+        await listItems(db, c.now, c.scope, c.filter, { limit: EXPORT_ITEMS_MAX, offset: 0 }),
+      ];
+      const xlsx = await toXlsx({
+        title: `政务舆情回应时效统计（${c.period.label}）`,
+        generatedAt: c.now.toISOString(),
+        totals,
+        ranking: rankUnits(units),
+        byLevel,
+        byKind,
+        byMonth,
+        items: items.items,
+        itemsTotal: items.total,
+      });
+      return attachment(reply, XLSX, `政务舆情回应统计-${c.period.label}.xlsx`, 'huiying-stats.xlsx').send(xlsx);
+    },
+  );
+
+  app.get(
+    '/api/stats/notice.docx',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '通报（草稿，DOCX）：默认上一个自然月；可在 WPS / Word 中编辑',
+        querystring: Type.Object(
+          {
+            ...FilterQuery,
+            recipients: Type.Optional(Type.String({ minLength: 1, maxLength: 200, default: '各区人民政府，市政府各部门、各直属机构' })),
+            issuer: Type.Optional(Type.String({ minLength: 1, maxLength: 100, default: '市人民政府办公室' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: binary(DOCX, 'DOCX document'), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { recipients = '各区人民政府，市政府各部门、各直属机构', issuer = '市人民政府办公室', ...q } = request.query;
+      const explicit = q.month !== undefined || q.from !== undefined || q.to !== undefined;
+      const c = await context(request, explicit ? q : { ...q, month: previousMonth(clock.now()) });
+      const units = (await groupStats(db, c.now, c.scope, c.filter, 'unit'))
+        .filter((u) => u.late + u.breached > 0)
+        .sort(
+          (a, b) =>
+            b.late + b.breached - (a.late + a.breached) ||
+            (a.onTimeRate ?? 0) - (b.onTimeRate ?? 0) ||
+            String(a.key).localeCompare(String(b.key)),
+        );
+      const order = new Map(units.map((u, i) => [u.key, i]));
+      const items = (
+        await listItems(db, c.now, c.scope, c.filter, { outcome: ['late', 'breached'], limit: EXPORT_ITEMS_MAX, offset: 0 })
+      ).items.sort((a, b) => (order.get(a.unit?.id ?? null) ?? 0) - (order.get(b.unit?.id ?? null) ?? 0) || a.dueAt.localeCompare(b.dueAt));
+      const docx = await noticeDocx({
+        periodLabel: c.period.label,
+        recipients,
+        issuer,
+        issuedAt: clock.now(),
+        totals: await totalsOf(c),
+        incidentTotals: await totalsOf(c, 'incident'),
+        dutyTotals: await totalsOf(c, 'duty'),
+        units,
+        items,
+      });
+      return attachment(reply, DOCX, `${noticeTitle(c.period.label)}.docx`, 'huiying-notice.docx').send(docx);
+    },
+  );
+};
+
+/** 00:00 Asia/Shanghai on the first of month `month0` (0-based; may run outside 0–11) of `year`. */
+function shanghaiMonthStart(year: number, month0: number): Date {
+  return new Date(Date.UTC(year, month0, 1) - 8 * 3_600_000);
+}
