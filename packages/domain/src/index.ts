@@ -75,3 +75,12 @@ export {
   runReplay,
   type TimelineEntry,
 } from './replay.ts';
+export {
+  DEFAULT_SIGNAL_TIME_POLICY,
+  decideSignalTime,
+  type SignalTime,
+  type SignalTimeInput,
+  type SignalTimePolicy,
+  type TimeDecision,
+  type TimeReason,
+} from './signal-time.ts';
