@@ -5,9 +5,9 @@ import { DEFAULT_SIGNAL_TIME_POLICY, type SignalTimePolicy } from '@huiying/doma
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { storeFeedItem, type StoreOutcome } from './feed-store.ts';
-import { FeedParseError } from './feed/parse.ts';
-import { readFeed } from './feed/read.ts';
-import { DEFAULT_FETCH_POLICY, type FetchDeps, FetchError, type FetchPolicy, HostLimiter, safeFetch } from './fetch/index.ts';
+import { oneLine } from './feed/one-line.ts';
+import { DEFAULT_MAX_ITEMS_PER_POLL, readFeed } from './feed/read.ts';
+import { DEFAULT_FETCH_POLICY, type FetchDeps, type FetchPolicy, HostLimiter, safeFetch } from './fetch/index.ts';
 
 export { decodeFeedBody } from './feed/decode.ts';
 export { parseFeedDate } from './feed/normalise.ts';
@@ -60,7 +60,7 @@ export interface FeedPollerOptions {
 export const DEFAULT_POLLER_OPTIONS: FeedPollerOptions = {
   fetch: DEFAULT_FETCH_POLICY,
   time: DEFAULT_SIGNAL_TIME_POLICY,
-  maxItemsPerPoll: 100,
+  maxItemsPerPoll: DEFAULT_MAX_ITEMS_PER_POLL,
   batch: 50,
   concurrency: 8,
   perHost: 2,
@@ -284,17 +284,6 @@ export class FeedPoller {
 
 function headerText(value: string | string[] | undefined): string | null {
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
-}
-
-/** A reason for an operator: one line, no stack, bounded. */
-export function oneLine(error: unknown): string {
-  const text =
-    error instanceof FetchError || error instanceof FeedParseError
-      ? error.message
-      : error instanceof Error
-        ? `${error.name}: ${error.message}`
-        : String(error);
-  return text.replace(/\s+/g, ' ').slice(0, 500);
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

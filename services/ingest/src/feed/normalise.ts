@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decideSignalTime, type SignalTime, type SignalTimePolicy } from '@huiying/domain';
+import { decideSignalTime, type SignalTime, type SignalTimePolicy } from '@huiying/domain/signal-time';
 import { Parser } from 'htmlparser2';
 import type { RawItem } from './parse.ts';
 

@@ -1,7 +1,10 @@
-import type { SignalTimePolicy } from '@huiying/domain';
+import type { SignalTimePolicy } from '@huiying/domain/signal-time';
 import { decodeFeedBody } from './decode.ts';
 import { type NormalisedItem, normaliseItem } from './normalise.ts';
 import { type FeedFormat, parseFeedXml } from './parse.ts';
+
+/** Feeds list newest first; a poll takes this many at most (FEED_MAX_ITEMS). */
+export const DEFAULT_MAX_ITEMS_PER_POLL = 100;
 
 export interface FeedReadContext {
   feedId: string;
