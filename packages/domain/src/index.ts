@@ -84,3 +84,4 @@ export {
   type TimeDecision,
   type TimeReason,
 } from './signal-time.ts';
+export { maskPersonalData, maskPersonalDataDeep } from './personal-data.ts';
