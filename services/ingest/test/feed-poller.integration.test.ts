@@ -2,10 +2,13 @@
  * The feed poller on the real PostgreSQL, against feeds served by a local HTTP server (allowed
  * explicitly: loopback is refused by default).
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, eq, feeds, outbox, signalSources, signals, sql } from '@huiying/db';
+import { auditLog, eq, feeds, incidents, outbox, signalSources, signals, sql } from '@huiying/db';
+import { DEFAULT_RULE_PACK } from '@huiying/domain';
+import { sweepSignals } from '@huiying/engine';
 import { freshDatabase, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLLER_OPTIONS, FeedPoller, type FeedPollerOptions } from '../src/feeds.ts';
@@ -74,7 +77,7 @@ afterAll(async () => {
 beforeEach(async () => {
   requests.length = 0;
   docs.clear();
-  await db.db.execute(sql`truncate feeds, signals, signal_sources, outbox`);
+  await db.db.execute(sql`truncate feeds, signals, signal_sources, outbox, incidents, clocks, alerts`);
 });
 
 describe('FeedPoller', () => {
@@ -108,6 +111,11 @@ describe('FeedPoller', () => {
     expect(feed).toMatchObject({ itemsSeen: 3, lastError: null, consecutiveFailures: 0, lastEncoding: 'utf-8', leaseOwner: null });
     expect(feed!.lastSuccessAt?.getTime()).toBe(T0);
     expect(feed!.nextPollAt?.getTime()).toBe(T0 + 300_000);
+
+    // The engine's sweep for unconsumed signals opens an incident for the news item only.
+    await clock.advanceTo(T0 + 2 * 60_000);
+    expect(await sweepSignals({ db: db.db, clock, pack: DEFAULT_RULE_PACK })).toBe(1);
+    expect((await db.db.select().from(incidents)).map((i) => i.title)).toEqual(['新通知']);
   });
 
   it('a first poll without credible dates stores a baseline; later new items without dates take the fetch time', async () => {
@@ -247,5 +255,34 @@ describe('FeedPoller', () => {
     const [r] = await poller(clock, 'p1', { maxItemsPerPoll: 10 }).pollAll();
     expect(r).toMatchObject({ items: 10, accepted: 10, skipped: 20 });
     expect(DEFAULT_POLLER_OPTIONS.maxItemsPerPoll).toBeGreaterThan(0);
+  });
+
+  it('items stored before migration 0005 (keyed "<feed>:<guid or link>") are not taken for new ones after it', async () => {
+    const clock = new FakeClock(T0);
+    await addFeed('legacy', '/legacy.xml');
+    await db.db.insert(signals).values([
+      { id: 'sig_old_1', source: 'feed', sourceRef: 'legacy:old-guid', feedId: 'legacy', title: '旧一', receivedAt: new Date(T0 - HOUR) },
+      {
+        id: 'sig_old_2',
+        source: 'feed',
+        sourceRef: 'legacy:http://l.example.cn/2',
+        feedId: 'legacy',
+        title: '旧二',
+        receivedAt: new Date(T0 - HOUR),
+      },
+    ]);
+    // The migration's back-fill statement, as written in the migration file.
+    const migration = readFileSync(new URL('../../../packages/db/migrations/0005_feed_intake.sql', import.meta.url), 'utf8');
+    const backfill = migration.slice(migration.indexOf('INSERT INTO "signal_sources"'));
+    await db.db.execute(sql.raw(backfill));
+    docs.set('/legacy.xml', {
+      body: rss(
+        item('old-guid', '旧一', 'http://l.example.cn/1', T0 - HOUR) +
+          `<item><title>旧二</title><link>http://l.example.cn/2</link><pubDate>${rfc(T0 - HOUR)}</pubDate></item>` +
+          item('new-guid', '新', 'http://l.example.cn/3', T0 - HOUR),
+      ),
+    });
+    expect((await poller(clock, 'p1').pollAll())[0]).toMatchObject({ items: 3, accepted: 1 });
+    expect(await db.db.select().from(signals)).toHaveLength(3);
   });
 });
