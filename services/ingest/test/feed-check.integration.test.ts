@@ -1,3 +1,7 @@
+/**
+ * feed-check as real child processes. In the integration project (files run one at a time) so
+ * its process start-ups do not compete with the parallel unit files on a two-core machine.
+ */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
