@@ -6,6 +6,7 @@ import { AddressPolicy, DEFAULT_FETCH_POLICY, type FetchError, type FetchPolicy,
 
 // 20 MiB of zeros in ~20 KiB, compressed once (compressing per request would block the event loop the client runs on).
 const BOMB = zlib.gzipSync(Buffer.alloc(20 * 1024 * 1024));
+let redirectClosed: () => void = () => undefined;
 const LOCAL = new AddressPolicy(['127.0.0.1/32']);
 const policy: FetchPolicy = { ...DEFAULT_FETCH_POLICY, addresses: LOCAL, backoffMs: 1, connectTimeoutMs: 2_000, readTimeoutMs: 2_000 };
 const noSleep = { sleep: async () => undefined };
@@ -46,6 +47,19 @@ const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void
     pump();
   },
   '/hang': () => undefined,
+  '/redirect-endless': (_q, s) => {
+    s.writeHead(302, { location: '/ok' });
+    const chunk = Buffer.alloc(64 * 1024, 'r');
+    const pump = () => {
+      while (s.write(chunk));
+    };
+    s.on('drain', pump);
+    s.on('close', () => {
+      s.off('drain', pump);
+      redirectClosed();
+    });
+    pump();
+  },
   '/stall-mid-body': (_q, s) => {
     s.writeHead(200);
     s.write('<rss>');
@@ -210,6 +224,14 @@ describe('safeFetch', () => {
     expect(r.hops).toEqual([`${base}/to-ok`, `${base}/ok`]);
     const e = await failure(safeFetch({ url: `${base}/redirect-loop` }, { ...policy, maxRedirects: 3 }, noSleep));
     expect(e.code).toBe('too_many_redirects');
+  });
+
+  it('closes a redirect response instead of reading its body', async () => {
+    const closed = new Promise<void>((resolve) => (redirectClosed = resolve));
+    const r = await safeFetch({ url: `${base}/redirect-endless` }, policy, noSleep);
+    expect(r.body.toString()).toBe('<rss/>');
+    // Drained instead of closed, the endless body would keep the connection open and this never resolve.
+    await closed;
   });
 
   it.each([

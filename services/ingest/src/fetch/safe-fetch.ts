@@ -244,8 +244,10 @@ function requestOnce(
       clearTimeout(timers[1]);
       const status = response.statusCode ?? 0;
       if (status < 200 || status >= 300) {
-        response.resume();
+        // The body of a redirect or an error is not needed: close the connection rather than
+        // drain it (a hostile server can send an endless one).
         done({ response, body: undefined });
+        req.destroy();
         return;
       }
       const declared = Number(response.headers['content-length']);
