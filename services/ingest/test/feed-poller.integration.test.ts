@@ -21,8 +21,8 @@ const rfc = (ms: number) => new Date(ms).toUTCString();
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let server: Server;
 let base: string;
-const docs = new Map<string, { body: string | Buffer; status?: number; etag?: string }>();
-const requests: { path: string; ifNoneMatch?: string }[] = [];
+const docs = new Map<string, { body: string | Buffer; status?: number; etag?: string; lastModified?: string }>();
+const requests: { path: string; ifNoneMatch?: string; ifModifiedSince?: string }[] = [];
 
 const rss = (items: string) => `<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>${items}</channel></rss>`;
 const item = (guid: string, title: string, link: string, published?: number) =>
@@ -49,19 +49,30 @@ beforeAll(async () => {
   db = await freshDatabase();
   server = createServer((req, res) => {
     const path = req.url!;
-    requests.push({ path, ...(req.headers['if-none-match'] ? { ifNoneMatch: String(req.headers['if-none-match']) } : {}) });
+    requests.push({
+      path,
+      ...(req.headers['if-none-match'] ? { ifNoneMatch: String(req.headers['if-none-match']) } : {}),
+      ...(req.headers['if-modified-since'] ? { ifModifiedSince: String(req.headers['if-modified-since']) } : {}),
+    });
     const doc = docs.get(path);
     if (!doc) {
       res.writeHead(404);
       res.end();
       return;
     }
-    if (doc.etag && req.headers['if-none-match'] === doc.etag) {
+    if (
+      (doc.etag && req.headers['if-none-match'] === doc.etag) ||
+      (doc.lastModified && req.headers['if-modified-since'] === doc.lastModified)
+    ) {
       res.writeHead(304);
       res.end();
       return;
     }
-    res.writeHead(doc.status ?? 200, { 'content-type': 'application/rss+xml; charset=utf-8', ...(doc.etag ? { etag: doc.etag } : {}) });
+    res.writeHead(doc.status ?? 200, {
+      'content-type': 'application/rss+xml; charset=utf-8',
+      ...(doc.etag ? { etag: doc.etag } : {}),
+      ...(doc.lastModified ? { 'last-modified': doc.lastModified } : {}),
+    });
     res.end(doc.body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -165,6 +176,17 @@ describe('FeedPoller', () => {
     const restarted = poller(clock, 'after-restart');
     expect((await restarted.pollAll())[0]).toMatchObject({ status: 'not_modified', items: 0 });
     expect(requests.map((r) => r.ifNoneMatch)).toEqual([undefined, '"v1"']);
+  });
+
+  it('conditional GET by Last-Modified when the server sends no ETag', async () => {
+    const clock = new FakeClock(T0);
+    await addFeed('lm', '/lm.xml');
+    docs.set('/lm.xml', { body: rss(item('m', '标题', 'http://m.example.cn/1', T0 - HOUR)), lastModified: rfc(T0 - HOUR) });
+    expect((await poller(clock, 'p1').pollAll())[0]).toMatchObject({ status: 'updated' });
+    expect((await poller(clock, 'p2').pollAll())[0]).toMatchObject({ status: 'not_modified' });
+    expect(requests.map((r) => r.ifModifiedSince)).toEqual([undefined, rfc(T0 - HOUR)]);
+    const [row] = await db.db.select().from(feeds).where(eq(feeds.id, 'lm'));
+    expect(row).toMatchObject({ etag: null, lastModified: rfc(T0 - HOUR) });
   });
 
   it('exactly one poller per feed: two pollers racing split the feeds, none polled twice', async () => {
