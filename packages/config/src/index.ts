@@ -1,5 +1,6 @@
 import { type Static, type TObject, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { maskPersonalData, maskPersonalDataDeep } from '@huiying/domain/personal-data';
 
 export { Type };
 
@@ -27,20 +28,27 @@ export function loadConfig<S extends TObject>(schema: S, env: Record<string, str
   return Object.freeze(value as Static<S>);
 }
 
+/** Log keys that can carry a citizen's words (ticket content, titles cut from it, contact details). */
+const CITIZEN_TEXT_KEYS = ['content', 'title', 'contact', 'text', 'ticket', 'body', 'input', 'payload', 'reason', 'query'] as const;
+
+const masked = (value: unknown): unknown => maskPersonalDataDeep(value);
+
 /**
  * pino serializers for every service. drizzle's query errors carry the statement's parameters,
  * which can hold a citizen's ticket text and phone number: logs keep the query and the cause,
- * never the parameters.
+ * never the parameters. Whatever remains (an error message, a title or ticket logged under one
+ * of the keys above) has names, phone numbers and ID numbers masked.
  */
 export const logSerializers = {
+  ...(Object.fromEntries(CITIZEN_TEXT_KEYS.map((key) => [key, masked])) as Record<(typeof CITIZEN_TEXT_KEYS)[number], typeof masked>),
   err(error: unknown): Record<string, unknown> {
-    if (!(error instanceof Error)) return { message: String(error) };
+    if (!(error instanceof Error)) return { message: maskPersonalData(String(error)) };
     const e = error as Error & { query?: string; cause?: unknown; code?: string };
     return {
       type: e.name,
-      message: e.query ? `query failed: ${e.query.slice(0, 500)}` : e.message,
+      message: maskPersonalData(e.query ? `query failed: ${e.query.slice(0, 500)}` : e.message),
       ...(e.code ? { code: e.code } : {}),
-      ...(e.cause instanceof Error ? { cause: e.cause.message } : {}),
+      ...(e.cause instanceof Error ? { cause: maskPersonalData(e.cause.message) } : {}),
       // Frames only: the stack's first lines repeat the message, parameters included.
       stack: e.stack
         ?.split('\n')

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { ConfigError, loadConfig, logSerializers, Type } from '../src/index.ts';
 
 const schema = Type.Object({
@@ -34,5 +35,21 @@ describe('logSerializers.err', () => {
     expect(out).not.toContain('13812345678');
     expect(out).toContain('insert into signals');
     expect(out).toContain('0x00');
+  });
+});
+
+describe('logSerializers mask personal data', () => {
+  it('in error messages and causes', () => {
+    const error = new Error('ticket T-1 rejected: 联系人：张三，电话+86 138-1234-5678', { cause: new Error('身份证11010519491231002X') });
+    const out = JSON.stringify(logSerializers.err(error));
+    expect(out).not.toMatch(/1234-5678|11010519491231002X|张三/);
+    expect(out).toContain('138****5678');
+  });
+  it('under the keys that carry citizen text, nested too', () => {
+    const lines: string[] = [];
+    const logger = pino({ serializers: logSerializers }, { write: (line: string) => lines.push(line) });
+    logger.info({ title: '我叫李四，电话0851-86123456', ticket: { contact: '13812345678' }, feed: 'f1' }, 'accepted');
+    expect(lines.join('')).not.toMatch(/86123456|13812345678|李四/);
+    expect(lines.join('')).toContain('"feed":"f1"');
   });
 });

@@ -1,5 +1,18 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -12,19 +25,42 @@ export const units = pgTable('units', {
   createdAt: ts('created_at').notNull().defaultNow(),
 });
 
-/** Watched RSS/Atom feeds, with the HTTP validators that make polling cheap. */
-export const feeds = pgTable('feeds', {
-  id: text('id').primaryKey(),
-  url: text('url').notNull(),
-  name: text('name').notNull(),
-  kind: text('kind').notNull().default('news'),
-  unitId: text('unit_id'),
-  enabled: boolean('enabled').notNull().default(true),
-  etag: text('etag'),
-  lastModified: text('last_modified'),
-  lastPolledAt: ts('last_polled_at'),
-  lastError: text('last_error'),
-});
+/**
+ * Watched RSS/Atom feeds, with the HTTP validators that make polling cheap (kept across
+ * restarts), their health, and the lease that lets exactly one ingest process poll each.
+ */
+export const feeds = pgTable(
+  'feeds',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind').notNull().default('news'),
+    unitId: text('unit_id'),
+    enabled: boolean('enabled').notNull().default(true),
+    etag: text('etag'),
+    lastModified: text('last_modified'),
+    lastPolledAt: ts('last_polled_at'),
+    lastError: text('last_error'),
+    /** Items published before this are the feed's archive: stored as history, opening no clock. */
+    addedAt: ts('added_at').notNull().defaultNow(),
+    pollIntervalSeconds: integer('poll_interval_seconds').notNull().default(300),
+    /** Null: due now. Failures push it out with backoff. */
+    nextPollAt: ts('next_poll_at'),
+    lastSuccessAt: ts('last_success_at'),
+    lastErrorAt: ts('last_error_at'),
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+    itemsSeen: bigint('items_seen', { mode: 'number' }).notNull().default(0),
+    lastEncoding: text('last_encoding'),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: ts('lease_until'),
+  },
+  (t) => [
+    index('feeds_next_poll_idx')
+      .on(t.nextPollAt)
+      .where(sql`enabled`),
+  ],
+);
 
 /** 线索: one observed item. (source, source_ref) makes ingestion idempotent. */
 export const signals = pgTable(
@@ -44,8 +80,29 @@ export const signals = pgTable(
     receivedAt: ts('received_at').notNull(),
     incidentId: text('incident_id'),
     processedAt: ts('processed_at'),
+    /** Which instant the signal carries and why (published / fetch_time / history; see decideSignalTime). */
+    timeDecision: text('time_decision'),
+    timeReason: text('time_reason'),
   },
   (t) => [uniqueIndex('signals_source_ref_uq').on(t.source, t.sourceRef), index('signals_incident_idx').on(t.incidentId)],
+);
+
+/**
+ * Where a feed signal was seen: one row per (feed, item). One item in two feeds is one signal
+ * with two sources; `item_key` is the feed's own identity for it (guid, else link, else hash).
+ */
+export const signalSources = pgTable(
+  'signal_sources',
+  {
+    feedId: text('feed_id').notNull(),
+    itemKey: text('item_key').notNull(),
+    signalId: text('signal_id').notNull(),
+    guid: text('guid'),
+    link: text('link'),
+    contentHash: text('content_hash'),
+    firstSeenAt: ts('first_seen_at').notNull(),
+  },
+  (t) => [primaryKey({ name: 'signal_sources_pk', columns: [t.feedId, t.itemKey] }), index('signal_sources_signal_idx').on(t.signalId)],
 );
 
 /**

@@ -75,3 +75,13 @@ export {
   runReplay,
   type TimelineEntry,
 } from './replay.ts';
+export {
+  DEFAULT_SIGNAL_TIME_POLICY,
+  decideSignalTime,
+  type SignalTime,
+  type SignalTimeInput,
+  type SignalTimePolicy,
+  type TimeDecision,
+  type TimeReason,
+} from './signal-time.ts';
+export { maskPersonalData, maskPersonalDataDeep } from './personal-data.ts';

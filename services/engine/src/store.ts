@@ -127,7 +127,7 @@ export async function sweepSignals(deps: EngineDeps, olderThanMs = 60_000): Prom
   const rows = await deps.db
     .select()
     .from(signals)
-    .where(sql`${signals.incidentId} is null and ${signals.receivedAt} < ${cutoff.toISOString()}`)
+    .where(sql`${signals.incidentId} is null and ${signals.processedAt} is null and ${signals.receivedAt} < ${cutoff.toISOString()}`)
     .limit(500);
   for (const r of rows) {
     await handleSignal(deps, {

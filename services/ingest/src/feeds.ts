@@ -1,12 +1,16 @@
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '@huiying/clock';
-import { type Db, eq, feeds } from '@huiying/db';
+import { audit, type Db, feeds, rowsOf, sql } from '@huiying/db';
+import { DEFAULT_SIGNAL_TIME_POLICY, type SignalTimePolicy } from '@huiying/domain';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import Parser from 'rss-parser';
-import { acceptSignal } from './signals.ts';
+import { storeFeedItem, type StoreOutcome } from './feed-store.ts';
+import { oneLine } from './feed/one-line.ts';
+import { DEFAULT_MAX_ITEMS_PER_POLL, readFeed } from './feed/read.ts';
+import { DEFAULT_FETCH_POLICY, type FetchDeps, type FetchPolicy, HostLimiter, safeFetch } from './fetch/index.ts';
 
-const parser = new Parser();
+export { decodeFeedBody } from './feed/decode.ts';
+export { parseFeedDate } from './feed/normalise.ts';
 
 export interface FeedRow {
   id: string;
@@ -14,119 +18,283 @@ export interface FeedRow {
   name: string;
   etag: string | null;
   lastModified: string | null;
+  addedAt: Date;
+  lastSuccessAt: Date | null;
+  pollIntervalSeconds: number;
+  consecutiveFailures: number;
 }
 
 export interface PollResult {
   feedId: string;
   status: 'updated' | 'not_modified' | 'error';
+  /** Items read from the document (at most maxItemsPerPoll). */
   items: number;
+  /** New signals that may open a clock. */
   accepted: number;
+  /** New signals stored as history. */
+  history: number;
+  /** Items already stored from another feed: one more source. */
+  sourcesAdded: number;
+  /** Items beyond maxItemsPerPoll, left for a later poll. */
+  skipped: number;
+  encoding?: string;
+  warnings?: string[];
   error?: string;
 }
 
-/**
- * Decode a feed body by its declared charset. rss-parser's own fetch only knows Node's
- * built-in encodings, so GBK/GB18030 feeds (common on government sites) are decoded here.
- */
-export function decodeFeed(body: Uint8Array, contentType: string | null): string {
-  const fromHeader = /charset=([\w-]+)/i.exec(contentType ?? '')?.[1];
-  const head = new TextDecoder('latin1').decode(body.subarray(0, 200));
-  const fromXml = /encoding=["']([\w-]+)["']/i.exec(head)?.[1];
-  const charset = (fromHeader ?? fromXml ?? 'utf-8').toLowerCase();
-  try {
-    return new TextDecoder(charset).decode(body);
-  } catch {
-    return new TextDecoder('utf-8').decode(body);
-  }
+export interface FeedPollerOptions {
+  fetch: FetchPolicy;
+  time: SignalTimePolicy;
+  maxItemsPerPoll: number;
+  /** Feeds claimed per round. */
+  batch: number;
+  /** Polls in flight at once in this process (per host, the fetch policy's limiter applies too). */
+  concurrency: number;
+  perHost: number;
+  /** Long enough for a whole poll with its retries; a crashed poller's feeds are free again after it. */
+  leaseMs: number;
+  /** Failing feeds back off exponentially up to this. */
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_POLLER_OPTIONS: FeedPollerOptions = {
+  fetch: DEFAULT_FETCH_POLICY,
+  time: DEFAULT_SIGNAL_TIME_POLICY,
+  maxItemsPerPoll: DEFAULT_MAX_ITEMS_PER_POLL,
+  batch: 50,
+  concurrency: 8,
+  perHost: 2,
+  leaseMs: 5 * 60_000,
+  maxBackoffMs: 6 * 3_600_000,
+};
+
+export interface FeedPollerDeps {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  options?: Partial<FeedPollerOptions>;
+  /** DNS and sleep for the fetch; injected in tests. */
+  fetchDeps?: Omit<FetchDeps, 'limiter'>;
+  /** This process's name on the lease (default: a random id). */
+  owner?: string;
 }
 
 /**
- * A feed item's date as an instant, or undefined when it cannot be read (the item is still
- * taken, with our receive time). Dates without a zone are Beijing time, as Chinese sites mean.
+ * Polls due feeds. Each round claims due feeds with a lease row update (`FOR UPDATE SKIP
+ * LOCKED`), so however many ingest processes run, one feed is polled by one of them at a time.
+ * Conditional GET validators, health and the next poll are written back fenced by the lease.
  */
-export function parseFeedDate(text: string | undefined): number | undefined {
-  if (!text) return undefined;
-  const trimmed = text.trim();
-  const zoneless = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(trimmed);
-  const ms = Date.parse(zoneless ? `${trimmed.replace(' ', 'T')}+08:00` : trimmed);
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-/** Feeds poll on a cron schedule; each poll is conditional (ETag/Last-Modified kept in the database). */
 export class FeedPoller {
   private task: ScheduledTask | undefined;
+  readonly options: FeedPollerOptions;
+  readonly owner: string;
+  private readonly limiter: HostLimiter;
 
-  constructor(private readonly deps: { db: Db; clock: Clock; logger: Logger; fetch?: typeof fetch }) {}
+  constructor(private readonly deps: FeedPollerDeps) {
+    this.options = { ...DEFAULT_POLLER_OPTIONS, ...deps.options };
+    this.owner = deps.owner ?? `ingest-${randomUUID().slice(0, 8)}`;
+    this.limiter = new HostLimiter(this.options.perHost);
+  }
 
   start(schedule = '* * * * *'): void {
-    this.task = cron.schedule(schedule, () => void this.pollAll(), { noOverlap: true });
+    this.task = cron.schedule(
+      schedule,
+      () => void this.pollDue().catch((error: unknown) => this.deps.logger.error({ err: error }, 'feed poll round failed')),
+      { noOverlap: true },
+    );
   }
 
   async stop(): Promise<void> {
     await this.task?.stop();
   }
 
-  async pollAll(): Promise<PollResult[]> {
-    const rows = await this.deps.db.select().from(feeds).where(eq(feeds.enabled, true));
-    const results: PollResult[] = [];
-    for (const feed of rows) results.push(await this.pollOnce(feed));
-    return results;
+  /** Poll the feeds whose next poll is due (the scheduled path). */
+  async pollDue(): Promise<PollResult[]> {
+    return this.round(true);
   }
 
-  async pollOnce(feed: FeedRow): Promise<PollResult> {
-    const { db, clock, logger } = this.deps;
-    const doFetch = this.deps.fetch ?? fetch;
-    const now = new Date(clock.now());
-    try {
-      const headers: Record<string, string> = { 'user-agent': 'Huiying/0.1 (government public-opinion response monitor)' };
-      if (feed.etag) headers['if-none-match'] = feed.etag;
-      if (feed.lastModified) headers['if-modified-since'] = feed.lastModified;
-      const res = await doFetch(feed.url, { headers, signal: AbortSignal.timeout(15_000) });
-      if (res.status === 304) {
-        await db.update(feeds).set({ lastPolledAt: now, lastError: null }).where(eq(feeds.id, feed.id));
-        return { feedId: feed.id, status: 'not_modified', items: 0, accepted: 0 };
-      }
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const xml = decodeFeed(new Uint8Array(await res.arrayBuffer()), res.headers.get('content-type'));
-      const parsed = await parser.parseString(xml);
-      let accepted = 0;
-      for (const item of parsed.items) {
-        const ref =
-          item.guid ??
-          item.link ??
-          createHash('sha256')
-            .update(`${item.title ?? ''}|${item.pubDate ?? ''}`)
-            .digest('hex');
-        const published = parseFeedDate(item.isoDate ?? item.pubDate ?? (item as { date?: string }).date);
-        // A publish time in the future is not credible; the clock starts no later than we saw it.
-        const publishedAt = published === undefined ? undefined : new Date(Math.min(published, now.getTime())).toISOString();
-        const result = await acceptSignal(
-          db,
-          {
-            source: 'feed',
-            sourceRef: `${feed.id}:${ref}`,
-            feedId: feed.id,
-            title: item.title ?? '(无标题)',
-            ...(item.contentSnippet ? { content: item.contentSnippet } : {}),
-            ...(item.link ? { url: item.link } : {}),
-            ...(publishedAt ? { publishedAt } : {}),
-            receivedAt: now.toISOString(),
-          },
-          `feed:${feed.id}`,
-          now,
-        );
-        if (!result.duplicate) accepted++;
-      }
-      await db
-        .update(feeds)
-        .set({ etag: res.headers.get('etag'), lastModified: res.headers.get('last-modified'), lastPolledAt: now, lastError: null })
-        .where(eq(feeds.id, feed.id));
-      return { feedId: feed.id, status: 'updated', items: parsed.items.length, accepted };
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      logger.warn({ feed: feed.id, err: message }, 'feed poll failed');
-      await db.update(feeds).set({ lastPolledAt: now, lastError: message }).where(eq(feeds.id, feed.id));
-      return { feedId: feed.id, status: 'error', items: 0, accepted: 0, error: message };
+  /** Poll every enabled feed not leased by another process, due or not (start-up, tests). */
+  async pollAll(): Promise<PollResult[]> {
+    return this.round(false);
+  }
+
+  private async round(dueOnly: boolean): Promise<PollResult[]> {
+    const results: PollResult[] = [];
+    const done = new Set<string>();
+    for (;;) {
+      const claimed = (await this.claim(dueOnly)).filter((f) => !done.has(f.id));
+      if (claimed.length === 0) return results;
+      claimed.forEach((f) => done.add(f.id));
+      results.push(...(await mapLimit(claimed, this.options.concurrency, (feed) => this.pollClaimed(feed))));
+      if (claimed.length < this.options.batch) return results;
     }
   }
+
+  private async claim(dueOnly: boolean): Promise<FeedRow[]> {
+    const now = new Date(this.deps.clock.now());
+    const until = new Date(now.getTime() + this.options.leaseMs);
+    const due = dueOnly ? sql`and (next_poll_at is null or next_poll_at <= ${now.toISOString()})` : sql``;
+    const rows = rowsOf<Record<string, unknown>>(
+      await this.deps.db.execute(sql`
+        update feeds set lease_owner = ${this.owner}, lease_until = ${until.toISOString()}
+        where id in (
+          select id from feeds
+          where enabled and (lease_until is null or lease_until < ${now.toISOString()}) ${due}
+          order by next_poll_at nulls first, id
+          limit ${this.options.batch}
+          for update skip locked)
+        returning id, url, name, etag, last_modified, added_at, last_success_at, poll_interval_seconds, consecutive_failures`),
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      url: String(r.url),
+      name: String(r.name),
+      etag: (r.etag as string | null) ?? null,
+      lastModified: (r.last_modified as string | null) ?? null,
+      addedAt: new Date(r.added_at as string),
+      lastSuccessAt: r.last_success_at ? new Date(r.last_success_at as string) : null,
+      pollIntervalSeconds: Number(r.poll_interval_seconds),
+      consecutiveFailures: Number(r.consecutive_failures),
+    }));
+  }
+
+  /** Poll one feed this process holds the lease on. */
+  private async pollClaimed(feed: FeedRow): Promise<PollResult> {
+    const { db, clock, logger } = this.deps;
+    const now = new Date(clock.now());
+    const empty = { feedId: feed.id, items: 0, accepted: 0, history: 0, sourcesAdded: 0, skipped: 0 };
+    const fenced = sql`id = ${feed.id} and lease_owner = ${this.owner}`;
+    try {
+      const headers: Record<string, string> = {};
+      if (feed.etag) headers['if-none-match'] = feed.etag;
+      if (feed.lastModified) headers['if-modified-since'] = feed.lastModified;
+      const res = await safeFetch({ url: feed.url, headers }, this.options.fetch, { ...this.deps.fetchDeps, limiter: this.limiter });
+      const next = new Date(clock.now() + feed.pollIntervalSeconds * 1000);
+      if (res.status === 304) {
+        await this.recordSuccess(feed, now, next, fenced, {});
+        return { ...empty, status: 'not_modified' };
+      }
+      const read = readFeed(res.body, headerText(res.headers['content-type']), {
+        feedId: feed.id,
+        feedUrl: res.url,
+        fetchedAt: now.getTime(),
+        feedAddedAt: feed.addedAt.getTime(),
+        firstPoll: feed.lastSuccessAt === null,
+        maxItems: this.options.maxItemsPerPoll,
+        timePolicy: this.options.time,
+      });
+      const counts: Record<StoreOutcome, number> = { accepted: 0, history: 0, source_added: 0, seen: 0 };
+      // One item per transaction: an item that cannot be stored loses nothing already stored.
+      for (const item of read.items) {
+        try {
+          counts[(await storeFeedItem(db, feed.id, item, now)).outcome]++;
+        } catch (error) {
+          read.warnings.push(`an item could not be stored: ${oneLine(error)}`);
+          logger.warn({ feed: feed.id, err: error }, 'feed item not stored');
+        }
+      }
+      await this.recordSuccess(feed, now, next, fenced, {
+        etag: headerText(res.headers.etag),
+        lastModified: headerText(res.headers['last-modified']),
+        items: read.items.length,
+        encoding: read.encoding,
+      });
+      return {
+        ...empty,
+        status: 'updated',
+        items: read.items.length,
+        accepted: counts.accepted,
+        history: counts.history,
+        sourcesAdded: counts.source_added,
+        skipped: read.skipped,
+        encoding: read.encoding,
+        warnings: read.warnings,
+      };
+    } catch (error) {
+      const message = oneLine(error);
+      logger.warn({ feed: feed.id, reason: message }, 'feed poll failed');
+      const failures = feed.consecutiveFailures + 1;
+      const backoff = Math.min(this.options.maxBackoffMs, feed.pollIntervalSeconds * 1000 * 2 ** Math.min(failures, 20));
+      const next = new Date(clock.now() + backoff);
+      await db.transaction(async (tx) => {
+        const updated = await tx
+          .update(feeds)
+          .set({
+            lastPolledAt: now,
+            lastError: message,
+            lastErrorAt: now,
+            consecutiveFailures: failures,
+            nextPollAt: next,
+            leaseOwner: null,
+            leaseUntil: null,
+          })
+          .where(fenced)
+          .returning({ id: feeds.id });
+        // The first failure in a row is a state change worth the audit log; repeats are health, not news.
+        if (updated.length > 0 && failures === 1)
+          await audit(tx, {
+            at: now,
+            actor: this.owner,
+            action: 'feed.failing',
+            entity: 'feed',
+            entityId: feed.id,
+            result: { error: message },
+          });
+      });
+      return { ...empty, status: 'error', error: message };
+    }
+  }
+
+  private async recordSuccess(
+    feed: FeedRow,
+    now: Date,
+    next: Date,
+    fenced: ReturnType<typeof sql>,
+    got: { etag?: string | null; lastModified?: string | null; items?: number; encoding?: string },
+  ): Promise<void> {
+    await this.deps.db.transaction(async (tx) => {
+      const updated = await tx
+        .update(feeds)
+        .set({
+          ...(got.etag !== undefined ? { etag: got.etag, lastModified: got.lastModified ?? null } : {}),
+          ...(got.encoding ? { lastEncoding: got.encoding } : {}),
+          itemsSeen: sql`${feeds.itemsSeen} + ${got.items ?? 0}`,
+          lastPolledAt: now,
+          lastSuccessAt: now,
+          lastError: null,
+          consecutiveFailures: 0,
+          nextPollAt: next,
+          leaseOwner: null,
+          leaseUntil: null,
+        })
+        .where(fenced)
+        .returning({ id: feeds.id });
+      if (updated.length > 0 && feed.consecutiveFailures > 0)
+        await audit(tx, {
+          at: now,
+          actor: this.owner,
+          action: 'feed.recovered',
+          entity: 'feed',
+          entityId: feed.id,
+          result: { after: feed.consecutiveFailures },
+        });
+    });
+  }
+}
+
+function headerText(value: string | string[] | undefined): string | null {
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
 }

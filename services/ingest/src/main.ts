@@ -7,7 +7,9 @@ import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
 import { authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import Fastify from 'fastify';
-import { FeedPoller } from './feeds.ts';
+import { DEFAULT_SIGNAL_TIME_POLICY } from '@huiying/domain';
+import { DEFAULT_POLLER_OPTIONS, FeedPoller } from './feeds.ts';
+import { AddressPolicy, DEFAULT_FETCH_POLICY } from './fetch/index.ts';
 import { ticketRoutes } from './tickets.ts';
 
 const config = loadConfig(
@@ -16,8 +18,21 @@ const config = loadConfig(
     INGEST_PORT: Type.Integer({ default: 8081 }),
     HOST: Type.String({ default: '127.0.0.1' }),
     FEED_CRON: Type.String({ default: '* * * * *' }),
+    /** Ranges feeds may resolve to beyond public unicast, e.g. 政务外网 `10.20.0.0/16`; comma-separated. */
+    FEED_ALLOW_CIDRS: Type.String({ default: '' }),
+    FEED_MAX_BYTES: Type.Integer({ default: DEFAULT_FETCH_POLICY.maxBytes, minimum: 1024 }),
+    FEED_MAX_ITEMS: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.maxItemsPerPoll, minimum: 1 }),
+    FEED_BACKFILL_HOURS: Type.Number({ default: DEFAULT_SIGNAL_TIME_POLICY.backfillWindowMs / 3_600_000, minimum: 0 }),
+    FEED_PER_HOST: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.perHost, minimum: 1 }),
   }),
 );
+let addresses: AddressPolicy;
+try {
+  addresses = AddressPolicy.fromList(config.FEED_ALLOW_CIDRS);
+} catch (error) {
+  console.error(`invalid configuration:\n  FEED_ALLOW_CIDRS: ${(error as Error).message}`);
+  process.exit(2);
+}
 
 const { logger, handle, relay, close: closePorts } = await openProductionPorts('huiying-ingest', config);
 relay.start();
@@ -28,7 +43,17 @@ await registerSecurity(app);
 await app.register(authPlugin, { db: handle.db, clock: systemClock });
 await app.register(ticketRoutes, { db: handle.db, clock: systemClock });
 app.addHook('onResponse', async () => relay.wake());
-const poller = new FeedPoller({ db: handle.db, clock: systemClock, logger });
+const poller = new FeedPoller({
+  db: handle.db,
+  clock: systemClock,
+  logger,
+  options: {
+    fetch: { ...DEFAULT_FETCH_POLICY, addresses, maxBytes: config.FEED_MAX_BYTES },
+    time: { ...DEFAULT_SIGNAL_TIME_POLICY, backfillWindowMs: config.FEED_BACKFILL_HOURS * 3_600_000 },
+    maxItemsPerPoll: config.FEED_MAX_ITEMS,
+    perHost: config.FEED_PER_HOST,
+  },
+});
 poller.start(config.FEED_CRON);
 await app.listen({ port: config.INGEST_PORT, host: config.HOST });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TOPICS, type SignalMessage } from '@huiying/bus';
 import { audit, type Db, enqueue, signals } from '@huiying/db';
+import { maskPersonalDataDeep } from '@huiying/domain/personal-data';
 
 export type NewSignal = Omit<SignalMessage, 'v' | 'type' | 'id'>;
 
@@ -43,15 +44,10 @@ export async function acceptSignal(db: Db, input: NewSignal, actor: string, now:
   return { id, duplicate: !inserted };
 }
 
-/** Citizens' phone numbers and ID numbers never reach logs or the audit trail in clear. */
+/**
+ * Citizens' names, phone numbers (any format) and ID numbers never reach logs or the audit
+ * trail in clear: every string in the value is masked (see maskPersonalData).
+ */
 export function redact<T>(value: T): T {
-  return JSON.parse(
-    JSON.stringify(value, (_k, v: unknown) =>
-      typeof v === 'string'
-        ? v
-            .replace(/(?<!\d)1[3-9]\d{9}(?!\d)/g, (m) => `${m.slice(0, 3)}****${m.slice(7)}`)
-            .replace(/(?<!\d)\d{17}[\dXx](?!\d)/g, '[身份证号已隐去]')
-        : v,
-    ),
-  ) as T;
+  return maskPersonalDataDeep(value);
 }

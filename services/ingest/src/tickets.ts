@@ -59,7 +59,7 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
           source: 'hotline',
           sourceRef: t.id,
           // A title cut from the citizen's own words must not carry their phone number onwards.
-          title: t.title ?? redact(t.content.slice(0, 40)),
+          title: t.title ? redact(t.title) : redact(t.content).slice(0, 40),
           content: t.content,
           ...(t.category ? { category: t.category } : {}),
           ...(t.area ? { area: t.area } : {}),

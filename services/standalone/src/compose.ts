@@ -5,7 +5,7 @@ import { type DbHandle, OutboxRelay } from '@huiying/db';
 import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
 import { CalendarService, type RunningEngine, startEngine } from '@huiying/engine';
 import type { SessionPolicy } from '@huiying/identity';
-import { FeedPoller } from '@huiying/ingest';
+import { AddressPolicy, DEFAULT_FETCH_POLICY, FeedPoller } from '@huiying/ingest';
 import { type Mailer, Notifier } from '@huiying/notify';
 import type { Logger } from 'pino';
 
@@ -27,6 +27,8 @@ export interface HuiyingDeps {
   groupSuffix?: string;
   relayPollMs?: number;
   timerResyncMs?: number;
+  /** Address ranges feeds may resolve to beyond public unicast (e.g. 127.0.0.1/32 for a local demo feed). */
+  feedAllowCidrs?: string[];
 }
 
 export type Huiying = Awaited<ReturnType<typeof createHuiying>>;
@@ -82,7 +84,12 @@ export async function createHuiying(d: HuiyingDeps) {
     ...(d.loginRateLimit ? { loginRateLimit: d.loginRateLimit } : {}),
   });
   app.addHook('onResponse', async () => relay.wake());
-  const poller = new FeedPoller({ db, clock, logger: logger.child({ svc: 'ingest' }) });
+  const poller = new FeedPoller({
+    db,
+    clock,
+    logger: logger.child({ svc: 'ingest' }),
+    options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(d.feedAllowCidrs ?? []) } },
+  });
   relay.start();
 
   return {

@@ -41,11 +41,12 @@ export async function serveDemoFeed(now: () => number): Promise<{ url: string; s
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/rss.xml`, server };
 }
 
-export async function seedDemo(db: Db, feedUrl: string): Promise<void> {
+export async function seedDemo(db: Db, feedUrl: string, now: number): Promise<void> {
   await db.insert(units).values(DEMO_UNITS).onConflictDoNothing();
+  // Watched for two days already: its items are news, not an archive read on first sight.
   await db
     .insert(feeds)
-    .values({ id: 'demo-news', url: feedUrl, name: '演示新闻源', kind: 'news' })
+    .values({ id: 'demo-news', url: feedUrl, name: '演示新闻源', kind: 'news', addedAt: new Date(now - 48 * HOUR) })
     .onConflictDoUpdate({ target: feeds.id, set: { url: feedUrl } });
 }
 

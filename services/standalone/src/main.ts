@@ -62,6 +62,8 @@ const huiying = await createHuiying({
   dutyEmail: process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local',
   publicUrl: dashboardUrl,
   dashboard: buildDashboard,
+  // The demo feed is served on loopback, which feeds may not reach unless allowed.
+  feedAllowCidrs: [...(process.env.FEED_ALLOW_CIDRS ?? '').split(/[\s,]+/).filter(Boolean), ...(args['no-demo'] ? [] : ['127.0.0.1/32'])],
 });
 const { app, poller, relay } = huiying;
 
@@ -69,7 +71,7 @@ let demoFeed: Awaited<ReturnType<typeof serveDemoFeed>> | undefined;
 let accounts: Account[] = [];
 if (!args['no-demo']) {
   demoFeed = await serveDemoFeed(() => clock.now());
-  await seedDemo(handle.db, demoFeed.url);
+  await seedDemo(handle.db, demoFeed.url, clock.now());
   accounts = await ensureDemoAccounts(handle.db, new Date());
 }
 await app.listen({ port, host: args.host });

@@ -67,6 +67,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
       groupSuffix: uniqueName('-g'),
       relayPollMs: 50,
       timerResyncMs: 0,
+      feedAllowCidrs: ['127.0.0.1/32'],
     });
     await hy.app.ready();
     await ensureDemoAccounts(db.db, new Date());
@@ -144,7 +145,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
   });
 
   it('a feed item polled from a local HTTP server becomes an incident that starts at its publish time', async () => {
-    await db.db.insert(feeds).values({ id: 'local-news', url: feedUrl, name: '本地新闻' });
+    await db.db.insert(feeds).values({ id: 'local-news', url: feedUrl, name: '本地新闻', addedAt: new Date(T0 - 3 * HOUR) });
     const [result] = await hy.poller.pollAll();
     expect(result).toMatchObject({ status: 'updated', items: 1, accepted: 1 });
     hy.relay.wake();

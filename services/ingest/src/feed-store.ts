@@ -1,0 +1,122 @@
+import { TOPICS, type SignalMessage } from '@huiying/bus';
+import { audit, type Db, enqueue, signalSources, signals } from '@huiying/db';
+import type { NormalisedItem } from './feed/normalise.ts';
+import { signalId } from './signals.ts';
+
+/**
+ * What storing one feed item did: a new signal that may open a clock (`accepted`), a new
+ * signal kept as history (`history`), a second source for a signal another feed brought
+ * (`source_added`), or nothing because this feed's item was stored before (`seen`).
+ */
+export type StoreOutcome = 'accepted' | 'history' | 'source_added' | 'seen';
+
+/**
+ * Store one feed item in its own transaction: dedup (this feed's item key first, then the
+ * cross-feed signal key), the time decision on the signal, and — only for signals that are
+ * not history — the bus message through the outbox. A history signal is marked processed, so
+ * the engine's sweep leaves it alone: it opens no incident and no clock.
+ */
+export async function storeFeedItem(
+  db: Db,
+  feedId: string,
+  item: NormalisedItem,
+  now: Date,
+): Promise<{ signalId: string; outcome: StoreOutcome }> {
+  const id = signalId('feed', item.signalKey);
+  return db.transaction(async (tx) => {
+    // The (feed, item) primary key serialises concurrent pollers of one item: only one inserts.
+    const source = await tx
+      .insert(signalSources)
+      .values({
+        feedId,
+        itemKey: item.itemKey,
+        signalId: id,
+        guid: item.guid ?? null,
+        link: item.link ?? null,
+        contentHash: item.contentHash,
+        firstSeenAt: now,
+      })
+      .onConflictDoNothing()
+      .returning({ signalId: signalSources.signalId });
+    if (source.length === 0) return { signalId: id, outcome: 'seen' as const };
+
+    const history = item.time.decision === 'history';
+    const at = new Date(item.time.at).toISOString();
+    const inserted = await tx
+      .insert(signals)
+      .values({
+        id,
+        source: 'feed',
+        sourceRef: item.signalKey,
+        feedId,
+        title: item.title,
+        content: item.content ?? null,
+        url: item.link ?? null,
+        publishedAt: new Date(item.time.at),
+        receivedAt: now,
+        timeDecision: item.time.decision,
+        timeReason: item.time.reason,
+        processedAt: history ? now : null,
+      })
+      .onConflictDoNothing()
+      .returning({ id: signals.id });
+    const decision = {
+      decision: item.time.decision,
+      reason: item.time.reason,
+      at,
+      ...(item.publishedAt !== undefined ? { itemPublishedAt: safeIso(item.publishedAt) } : {}),
+    };
+    if (inserted.length === 0) {
+      await audit(tx, {
+        at: now,
+        actor: `feed:${feedId}`,
+        action: 'signal.source_added',
+        entity: 'signal',
+        entityId: id,
+        input: { feedId, itemKey: item.itemKey },
+      });
+      return { signalId: id, outcome: 'source_added' as const };
+    }
+    if (history) {
+      await audit(tx, {
+        at: now,
+        actor: `feed:${feedId}`,
+        action: 'signal.stored_as_history',
+        entity: 'signal',
+        entityId: id,
+        input: { feedId, title: item.title, url: item.link ?? null },
+        result: decision,
+      });
+      return { signalId: id, outcome: 'history' as const };
+    }
+    const message: SignalMessage = {
+      v: 1,
+      type: 'signal',
+      id,
+      source: 'feed',
+      sourceRef: item.signalKey,
+      feedId,
+      title: item.title,
+      ...(item.content ? { content: item.content } : {}),
+      ...(item.link ? { url: item.link } : {}),
+      publishedAt: at,
+      receivedAt: now.toISOString(),
+    };
+    await enqueue(tx, now, [{ topic: TOPICS.signals, key: id, payload: message }]);
+    await audit(tx, {
+      at: now,
+      actor: `feed:${feedId}`,
+      action: 'signal.accepted',
+      entity: 'signal',
+      entityId: id,
+      input: { feedId, title: item.title, url: item.link ?? null },
+      result: decision,
+    });
+    return { signalId: id, outcome: 'accepted' as const };
+  });
+}
+
+function safeIso(ms: number): string | null {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
