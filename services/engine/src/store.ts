@@ -1,20 +1,7 @@
 import { createHash } from 'node:crypto';
-import { TOPICS, type EventMessage, type SignalMessage } from '@huiying/bus';
+import { TOPICS, type EventMessage } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
-import {
-  type alerts,
-  auditLog,
-  type clocks,
-  type Db,
-  eq,
-  type incidents,
-  type OutboxMessage,
-  rowsOf,
-  signals,
-  sql,
-  type Tx,
-  units,
-} from '@huiying/db';
+import { type alerts, auditLog, type clocks, type Db, type incidents, type OutboxMessage, rowsOf, sql, type Tx } from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
@@ -61,91 +48,6 @@ export function alertIdFor(incidentId: string, e: EngineEvent): string {
     e.at,
   ];
   return `alr_${createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 20)}`;
-}
-
-/**
- * A signal from the bus becomes an incident (one incident per signal in this version; grouping
- * comes with the correlation rules). Idempotent: a redelivered signal changes nothing.
- */
-export async function handleSignal(deps: EngineDeps, msg: SignalMessage): Promise<{ incidentId: string; created: boolean }> {
-  const now = deps.clock.now();
-  const result = await deps.db.transaction(async (tx) => {
-    await tx
-      .insert(signals)
-      .values({
-        id: msg.id,
-        source: msg.source,
-        sourceRef: msg.sourceRef,
-        feedId: msg.feedId ?? null,
-        title: msg.title ?? null,
-        content: msg.content ?? null,
-        url: msg.url ?? null,
-        publishedAt: msg.publishedAt ? new Date(msg.publishedAt) : null,
-        receivedAt: new Date(msg.receivedAt),
-      })
-      .onConflictDoNothing();
-    const [row] = rowsOf<{ incident_id: string | null }>(
-      await tx.execute(sql`select incident_id from signals where id = ${msg.id} for update`),
-    );
-    if (row?.incident_id) return { incidentId: row.incident_id, created: false, wake: null };
-    const incidentId = incidentIdFor(msg.id);
-    const input: IncidentInput = {
-      type: 'signal',
-      at: now,
-      incident: incidentId,
-      source: msg.source,
-      ...(msg.publishedAt ? { publishedAt: Date.parse(msg.publishedAt) } : {}),
-      ...(msg.title ? { title: msg.title } : {}),
-    };
-    let { state, events } = applyIncidentInput(undefined, input, deps.pack);
-    // A ticket that names its handling unit (承办单位) arrives assigned, if we know that unit.
-    if (msg.unitHint) {
-      const [unit] = await tx.select({ id: units.id }).from(units).where(eq(units.id, msg.unitHint));
-      if (unit) {
-        const assigned = applyIncidentInput(state, { type: 'assign', at: now, incident: incidentId, unit: unit.id }, deps.pack);
-        state = assigned.state;
-        events = [...events, ...assigned.events];
-      }
-    }
-    await persistAll(tx, [{ before: undefined, version: 0, after: state, events, input, actor: `signal:${msg.source}`, now }]);
-    await tx
-      .update(signals)
-      .set({ incidentId, processedAt: new Date(now) })
-      .where(eq(signals.id, msg.id));
-    return { incidentId, created: true, wake: nextIncidentWake(state) };
-  });
-  if (result.wake !== null) deps.onWake?.(result.wake);
-  return { incidentId: result.incidentId, created: result.created };
-}
-
-/**
- * Signals accepted but never turned into incidents — their bus message was dead-lettered, or an
- * embedded process stopped before handling it. Idempotent, so racing the consumer is harmless.
- */
-export async function sweepSignals(deps: EngineDeps, olderThanMs = 60_000): Promise<number> {
-  const cutoff = new Date(deps.clock.now() - olderThanMs);
-  const rows = await deps.db
-    .select()
-    .from(signals)
-    .where(sql`${signals.incidentId} is null and ${signals.receivedAt} < ${cutoff.toISOString()}`)
-    .limit(500);
-  for (const r of rows) {
-    await handleSignal(deps, {
-      v: 1,
-      type: 'signal',
-      id: r.id,
-      source: r.source as SignalMessage['source'],
-      sourceRef: r.sourceRef,
-      receivedAt: r.receivedAt.toISOString(),
-      ...(r.feedId ? { feedId: r.feedId } : {}),
-      ...(r.title ? { title: r.title } : {}),
-      ...(r.content ? { content: r.content } : {}),
-      ...(r.url ? { url: r.url } : {}),
-      ...(r.unitHint ? { unitHint: r.unitHint } : {}),
-      ...(r.publishedAt ? { publishedAt: r.publishedAt.toISOString() } : {}),
-    });
-  }
-  return rows.length;
 }
 
 /**
