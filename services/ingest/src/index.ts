@@ -1,3 +1,4 @@
-export { ticketRoutes, Ticket } from './tickets.ts';
+export { ticketRoutes, Ticket, TicketBatch, MAX_TICKETS_PER_REQUEST } from './tickets.ts';
 export { FeedPoller, decodeFeed, type PollResult } from './feeds.ts';
-export { acceptSignal, signalId, redact } from './signals.ts';
+export { acceptSignal, acceptSignals, signalId, redact } from './signals.ts';
+export { GroupCommit } from './group-commit.ts';
