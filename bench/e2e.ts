@@ -2,7 +2,7 @@
  * End-to-end throughput, measured beside raw Kafka and raw PostgreSQL on the same machine, in
  * one run (issue 8). `pnpm bench --only e2e`, or:
  *
- *     node --import tsx bench/e2e.ts [--signals 200000] [--singles 20000] [--clients 64]
+ *     node --import tsx bench/e2e.ts [--signals 100000] [--singles 20000] [--clients 64]
  *
  * 1. A fresh broker (its own port and data dir, stopped at the end) — or `--brokers HOST:PORT`
  *    to use a running one with a unique topic prefix — and fresh databases.
@@ -29,7 +29,7 @@ const { values: args } = parseArgs({
   options: {
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432' },
     brokers: { type: 'string' },
-    signals: { type: 'string', default: '200000' },
+    signals: { type: 'string', default: '100000' },
     singles: { type: 'string', default: '20000' },
     clients: { type: 'string', default: '64' },
     'batch-clients': { type: 'string', default: '4' },
@@ -84,7 +84,9 @@ async function freshDb(name: string): Promise<string> {
 }
 
 function tsx(script: string, env: Record<string, string>, label: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script)], {
+  // BENCH_SUT_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles ingest and engine.
+  const flags = (process.env.BENCH_SUT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(root, script)], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

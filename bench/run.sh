@@ -6,7 +6,7 @@
 #                                                    --lines/--seed go to the replay bench, everything else to the timer bench
 #   pnpm bench --only timer --clocks 20000 --spread-seconds 30
 #   pnpm bench --only replay --lines 100000
-#   pnpm bench --only e2e [--signals 200000 --singles 20000 --clients 64 --brokers HOST:PORT]
+#   pnpm bench --only e2e [--signals 100000 --singles 20000 --clients 64 --brokers HOST:PORT]
 #                                                    ingest → Kafka → engine beside raw Kafka and pgbench (bench/e2e.ts);
 #                                                    never part of the default run (it starts its own broker)
 #

@@ -53,7 +53,8 @@ export async function acceptSignals(
         publishedAt: input.publishedAt ?? null,
         receivedAt: input.receivedAt,
         message,
-        audit: redact(message),
+        // Masked as text: one pass over the serialised message instead of a deep copy per ticket.
+        audit: redactText(JSON.stringify(message)),
       },
     ];
   });
@@ -63,7 +64,7 @@ export async function acceptSignals(
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(ord int, id text, source text, "sourceRef" text,
           "feedId" text, title text, content text, url text, area text, category text, "unitHint" text, "publishedAt" timestamptz,
-          "receivedAt" timestamptz, message jsonb, audit jsonb)
+          "receivedAt" timestamptz, message jsonb, audit text)
       ),
       ins as (
         insert into signals (id, source, source_ref, feed_id, title, content, url, area, category, unit_hint, published_at, received_at)
@@ -78,7 +79,7 @@ export async function acceptSignals(
       ),
       aud as (
         insert into audit_log (at, actor, action, entity, entity_id, input)
-        select ${now.toISOString()}::timestamptz, ${actor}, 'signal.accepted', 'signal', i.id, i.audit from input i join ins using (id)
+        select ${now.toISOString()}::timestamptz, ${actor}, 'signal.accepted', 'signal', i.id, i.audit::jsonb from input i join ins using (id)
       )
       select id from ins`),
   );
@@ -91,13 +92,12 @@ export async function acceptSignals(
 
 /** Citizens' phone numbers and ID numbers never reach logs or the audit trail in clear. */
 export function redact<T>(value: T): T {
-  return JSON.parse(
-    JSON.stringify(value, (_k, v: unknown) =>
-      typeof v === 'string'
-        ? v
-            .replace(/(?<!\d)1[3-9]\d{9}(?!\d)/g, (m) => `${m.slice(0, 3)}****${m.slice(7)}`)
-            .replace(/(?<!\d)\d{17}[\dXx](?!\d)/g, '[身份证号已隐去]')
-        : v,
-    ),
-  ) as T;
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? redactText(v) : v))) as T;
+}
+
+/** The masking of `redact` on one string (also on serialised JSON: digits are never escaped). */
+export function redactText(text: string): string {
+  return text
+    .replace(/(?<!\d)1[3-9]\d{9}(?!\d)/g, (m) => `${m.slice(0, 3)}****${m.slice(7)}`)
+    .replace(/(?<!\d)\d{17}[\dXx](?!\d)/g, '[身份证号已隐去]');
 }
