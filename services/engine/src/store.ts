@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TOPICS, type EventMessage } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
-import { type alerts, auditLog, type clocks, type Db, type incidents, type OutboxMessage, rowsOf, sql, type Tx } from '@huiying/db';
+import { type alerts, type auditLog, type clocks, type Db, type incidents, type OutboxMessage, rowsOf, sql, type Tx } from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
@@ -12,6 +12,8 @@ import {
   type RulePack,
 } from '@huiying/domain';
 import { json, sideEffectCtes } from './batch-sql.ts';
+import { type DeadlineKind, fireDueOf } from './deadlines.ts';
+import { NotFoundError, StaleWriteError } from './errors.ts';
 import { incidentView } from './view.ts';
 
 export interface EngineDeps {
@@ -22,14 +24,7 @@ export interface EngineDeps {
   onWake?: (at: number) => void;
 }
 
-export class NotFoundError extends Error {
-  override name = 'NotFoundError';
-}
-
-/** A write decided on an outdated version of an incident; the transaction is rolled back. */
-export class StaleWriteError extends Error {
-  override name = 'StaleWriteError';
-}
+export { NotFoundError, StaleWriteError } from './errors.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -81,94 +76,35 @@ export async function applyCommand(
   return result;
 }
 
-/**
- * Fire every warning and breach due at or before `now`. Rows are claimed with SKIP LOCKED, so
- * several engines share the work and none fires one clock twice.
- */
-export async function fireDue(deps: EngineDeps, until: number, batch = 200): Promise<number> {
-  let fired = 0;
-  for (;;) {
-    // Each transaction reads the clock afresh: its events are stamped with the moment they are
-    // really fired, not when a backlogged pass began (bench/README.md).
-    const now = Math.max(until, deps.clock.now());
-    let n: number;
-    try {
-      n = await fireBatch(deps, now, batch);
-    } catch (error) {
-      if (error instanceof StaleWriteError) throw error;
-      // One bad incident must not stop every deadline: fire one at a time, set the bad one aside.
-      n = await fireOneByOne(deps, now, batch, error);
-    }
-    fired += n;
-    if (n < batch) return fired;
-  }
-}
-
-function fireBatch(deps: EngineDeps, now: number, limit: number): Promise<number> {
-  return deps.db.transaction(async (tx) => {
-    const rows = rowsOf<{ id: string; state: IncidentState; version: number }>(
-      await tx.execute(
-        sql`select id, state, version from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`,
-      ),
-    );
-    const items = rows.map((row) => {
-      const { state, events } = advanceIncident(row.state, now);
-      return { before: row.state, version: row.version, after: state, events, input: { type: 'timer', at: iso(now) }, actor: 'timer', now };
-    });
-    await persistAll(tx, items);
-    return rows.length;
-  });
-}
-
-async function fireOneByOne(deps: EngineDeps, now: number, limit: number, batchError: unknown): Promise<number> {
-  let done = 0;
-  for (let i = 0; i < limit; i++) {
-    try {
-      const n = await fireBatch(deps, now, 1);
-      if (n === 0) return done;
-      done += n;
-    } catch (error) {
-      await quarantineFirstDue(deps, now, error ?? batchError);
-      done++;
-    }
-  }
-  return done;
-}
+/** Incidents as an aggregate with deadlines: the timer claims, advances and persists them through deadlines.ts. */
+export const incidentDeadlines: DeadlineKind = {
+  entity: 'incident',
+  table: 'incidents',
+  columns: 'state, version',
+  fire: (tx, rows, now) =>
+    persistAll(
+      tx,
+      (rows as { state: IncidentState; version: number }[]).map((row) => {
+        const { state, events } = advanceIncident(row.state, now);
+        return {
+          before: row.state,
+          version: row.version,
+          after: state,
+          events,
+          input: { type: 'timer', at: iso(now) },
+          actor: 'timer',
+          now,
+        };
+      }),
+    ),
+};
 
 /**
- * Take the first due incident off the timer (next_wake_at = null) with an audit entry saying
- * why, so the others keep firing; an engineer repairs it and re-arms it by any command.
+ * Fire every incident warning and breach due at or before `until` (claimed with SKIP LOCKED, so
+ * several engines share the work and none fires one clock twice).
  */
-async function quarantineFirstDue(deps: EngineDeps, now: number, error: unknown): Promise<void> {
-  await deps.db.transaction(async (tx) => {
-    const [row] = rowsOf<{ id: string }>(
-      await tx.execute(
-        sql`select id from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit 1 for update skip locked`,
-      ),
-    );
-    if (!row) return;
-    await tx.execute(sql`update incidents set next_wake_at = null where id = ${row.id}`);
-    // Administrators see it on the board: its deadlines no longer fire until it is repaired.
-    await tx.execute(
-      sql`insert into alerts (id, incident_id, kind, at) values (${`alr_err_${createHash('sha256').update(`${row.id}|${now}`).digest('hex').slice(0, 20)}`}, ${row.id}, 'engine_error', ${iso(now)}) on conflict do nothing`,
-    );
-    await tx.insert(auditLog).values({
-      at: new Date(now),
-      actor: 'timer',
-      action: 'incident.quarantined',
-      entity: 'incident',
-      entityId: row.id,
-      input: { type: 'timer', at: iso(now) },
-      result: { error: error instanceof Error ? error.message : String(error) },
-    });
-  });
-}
-
-export async function nextWakeInDb(db: Db): Promise<number | null> {
-  const [row] = rowsOf<{ at: string | Date | null }>(
-    await db.execute(sql`select least((select min(next_wake_at) from incidents), (select min(next_wake_at) from obligations)) as at`),
-  );
-  return row?.at ? new Date(row.at).getTime() : null;
+export function fireDue(deps: EngineDeps, until: number, batch = 200): Promise<number> {
+  return fireDueOf(incidentDeadlines, deps, until, batch);
 }
 
 interface PersistArgs {
@@ -216,7 +152,10 @@ export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise
       createdAt: now,
       updatedAt: now,
     });
+    // The clock read model is rewritten only where it changed (a warning, for one, changes no row).
+    const unchanged = new Set(a.before === undefined ? [] : clockKeys(incidentView(a.before)));
     for (const c of view.clocks) {
+      if (unchanged.has(clockKey(c, view.unitId))) continue;
       clockRows.push({
         incidentId: view.id,
         seq: c.seq,
@@ -345,6 +284,11 @@ export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise
   // Other engines armed for a later instant hear that something is now due earlier.
   if (earliestMovedWake !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(earliestMovedWake)})`);
 }
+
+type ClockView = ReturnType<typeof incidentView>['clocks'][number];
+const clockKey = (c: ClockView, unitId: string | null) =>
+  `${c.seq}|${c.kind}|${c.state}|${c.startAt}|${c.dueAt}|${c.respondedAt}|${c.late}|${unitId}`;
+const clockKeys = (view: ReturnType<typeof incidentView>) => view.clocks.map((c) => clockKey(c, view.unitId));
 
 export function toEventMessage(incidentId: string, title: string, unitId: string | null, e: EngineEvent, alertId?: string): EventMessage {
   const m: EventMessage = {
