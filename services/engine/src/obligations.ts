@@ -15,7 +15,7 @@ import { json, sideEffectCtes } from './batch-sql.ts';
 import type { CalendarService } from './calendar.ts';
 import { type DeadlineKind, fireDueOf } from './deadlines.ts';
 import { NotFoundError, StaleWriteError } from './errors.ts';
-import { alertIdFor, toEventMessage } from './store.ts';
+import { alertIdFor, toEventMessage } from './incident-writer.ts';
 
 export interface ObligationDeps {
   db: Db;

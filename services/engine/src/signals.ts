@@ -2,7 +2,8 @@ import type { SignalMessage } from '@huiying/bus';
 import { rowsOf, sql } from '@huiying/db';
 import { applyIncidentInput, type EngineEvent, type IncidentInput, nextIncidentWake } from '@huiying/domain';
 import { json } from './batch-sql.ts';
-import { type EngineDeps, incidentIdFor, persistAll } from './store.ts';
+import { persistAll } from './incident-writer.ts';
+import { type EngineDeps, incidentIdFor } from './store.ts';
 
 export interface SignalOutcome {
   signalId: string;
