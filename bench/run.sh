@@ -6,6 +6,9 @@
 #                                                    --lines/--seed go to the replay bench, everything else to the timer bench
 #   pnpm bench --only timer --clocks 20000 --spread-seconds 30
 #   pnpm bench --only replay --lines 100000
+#   pnpm bench --only e2e [--signals 100000 --singles 20000 --clients 64 --brokers HOST:PORT]
+#                                                    ingest → Kafka → engine beside raw Kafka and pgbench (bench/e2e.ts);
+#                                                    never part of the default run (it starts its own broker)
 #
 # The timer bench needs PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432,
 # a role that may CREATE DATABASE); it creates and drops its own database.
@@ -25,9 +28,14 @@ while [[ $# -gt 0 ]]; do
     *) args+=("$1"); shift ;;
   esac
 done
-case "$only" in all | replay | timer) ;; *) echo "bench: --only must be replay or timer, got '$only'" >&2; exit 2 ;; esac
+case "$only" in all | replay | timer | e2e) ;; *) echo "bench: --only must be replay, timer or e2e, got '$only'" >&2; exit 2 ;; esac
 
 export BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+
+if [[ "$only" == e2e ]]; then
+  echo "== bench/e2e.ts =="
+  exec node --import tsx bench/e2e.ts --pg-url "$BENCH_PG_URL" "${args[@]}"
+fi
 
 if [[ "$only" != timer ]]; then
   if [[ -f bench/replay.ts ]]; then

@@ -730,14 +730,14 @@ async function main(): Promise<void> {
       add(`${label} > 50 ms`, `${num(r.over50)} (${fmt((100 * num(r.over50)) / Math.max(1, n), 2)} %)`);
       add(`${label} > 250 ms`, `${num(r.over250)} (${fmt((100 * num(r.over250)) / Math.max(1, n), 2)} %)`);
     };
-    const engineFile = new URL('../services/engine/src/store.ts', import.meta.url);
+    const engineFile = new URL('../services/engine/src/incident-writer.ts', import.meta.url);
     let engineRev = 'unknown';
     try {
       const cwd = new URL('..', import.meta.url).pathname;
       const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd }).toString().trim();
       const dirty = execFileSync('git', ['status', '--porcelain', '--', 'services/engine/src'], { cwd }).toString().trim() !== '';
       const blob = execFileSync('git', ['hash-object', engineFile.pathname], { cwd }).toString().trim().slice(0, 10);
-      engineRev = `${ENGINE_TIMER ?? 'services/engine/src/timer.ts'} at ${head}${dirty ? ' + uncommitted changes' : ''} (store.ts blob ${blob})`;
+      engineRev = `${ENGINE_TIMER ?? 'services/engine/src/timer.ts'} at ${head}${dirty ? ' + uncommitted changes' : ''} (incident-writer.ts blob ${blob})`;
     } catch {
       /* not a git checkout */
     }

@@ -25,18 +25,49 @@ export interface IncomingMessage {
   value: unknown;
 }
 
-export interface SubscribeOptions {
+/** Messages of one partition, in offset order (so in per-key order). */
+export interface IncomingBatch {
+  topic: string;
+  partition: number;
+  messages: IncomingMessage[];
+}
+
+interface SubscribeCommon {
   topic: TopicName;
-  /** Consumer group: processes sharing a group split the partitions between them. */
+  /**
+   * Consumer group: processes sharing a group split the partitions between them. A key maps
+   * to one partition, and a partition to one member of the group at a time, so one key's
+   * messages reach one member, in order.
+   */
   groupId: string;
   /** Where a group with no committed offset starts: the oldest message (default) or only new ones. */
   fromBeginning?: boolean;
-  /**
-   * Called once per message, in order per partition. The offset is committed only after the
-   * promise resolves, so handlers must be idempotent (delivery is at-least-once).
-   */
-  handler: (message: IncomingMessage) => Promise<void>;
 }
+
+export type SubscribeOptions = SubscribeCommon &
+  (
+    | {
+        /**
+         * Called once per message, in order per partition. The offset is committed only after the
+         * promise resolves, so handlers must be idempotent (delivery is at-least-once).
+         */
+        handler: (message: IncomingMessage) => Promise<void>;
+        batchHandler?: undefined;
+      }
+    | {
+        /**
+         * Called with consecutive messages of one partition (at most `maxBatchSize`); partitions
+         * are handled in parallel, one batch at a time per partition, so per-key order holds.
+         * Offsets are committed after the promise resolves. A batch that keeps failing is retried
+         * message by message (batches of one), so only a message that fails on its own is
+         * dead-lettered. Handlers must be idempotent (delivery is at-least-once).
+         */
+        batchHandler: (batch: IncomingBatch) => Promise<void>;
+        /** Default 500. */
+        maxBatchSize?: number;
+        handler?: undefined;
+      }
+  );
 
 export interface Subscription {
   close(): Promise<void>;

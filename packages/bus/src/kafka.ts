@@ -38,6 +38,7 @@ import { pino, type Logger } from 'pino';
 import {
   TOPICS,
   type Bus,
+  type IncomingBatch,
   type IncomingMessage,
   type OutgoingMessage,
   type SubscribeOptions,
@@ -214,6 +215,7 @@ export class KafkaBus implements Bus {
   private readonly maxAttempts: number;
   private readonly retryBackoffMs: number;
   private readonly consumerOptions: typeof DEFAULT_CONSUMER;
+  private readonly configuredConcurrency: number | undefined;
   private readonly subscriptions = new Set<ActiveSubscription>();
   private producer: Promise<Producer> | undefined;
   private closed = false;
@@ -228,6 +230,7 @@ export class KafkaBus implements Bus {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.retryBackoffMs = Math.max(0, options.retryBackoffMs ?? 100);
     this.consumerOptions = { ...DEFAULT_CONSUMER, ...stripUndefined(options.consumer ?? {}) };
+    this.configuredConcurrency = options.consumer?.partitionsConsumedConcurrently;
     this.kafka = new Kafka({
       brokers: options.brokers,
       clientId: options.clientId,
@@ -286,7 +289,7 @@ export class KafkaBus implements Bus {
     this.assertOpen();
     // A group without committed offsets starts at the beginning unless told otherwise, as
     // EmbeddedBus does (same port, same behaviour); existing groups resume where they were.
-    const { topic, groupId, handler, fromBeginning = true } = options;
+    const { topic, groupId, fromBeginning = true } = options;
     const physical = this.topicName(topic);
     const isDeadLetter = topic === TOPICS.deadLetter;
     const log = this.logger.child({ topic: physical, groupId });
@@ -308,23 +311,54 @@ export class KafkaBus implements Bus {
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [physical], fromBeginning });
-      await consumer.run({
-        autoCommit: true,
-        partitionsConsumedConcurrently: tuning.partitionsConsumedConcurrently,
-        eachMessage: async ({ partition, message, heartbeat }) => {
-          await this.dispatch({
-            topic,
-            physical,
-            isDeadLetter,
-            groupId,
-            partition,
-            message,
-            handler,
-            heartbeat,
-            log,
-          });
-        },
-      });
+      const { batchHandler, handler } = options;
+      if (batchHandler) {
+        const maxBatchSize = Math.max(1, options.maxBatchSize ?? 500);
+        await consumer.run({
+          autoCommit: true,
+          eachBatchAutoResolve: false,
+          // Batches are for throughput: every partition this member holds at once (order stays per partition).
+          partitionsConsumedConcurrently: this.configuredConcurrency ?? this.partitions,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+            for (let i = 0; i < batch.messages.length; i += maxBatchSize) {
+              if (!isRunning() || isStale()) return;
+              const chunk = batch.messages.slice(i, i + maxBatchSize);
+              await this.dispatchBatch({
+                topic,
+                physical,
+                isDeadLetter,
+                groupId,
+                partition: batch.partition,
+                chunk,
+                batchHandler,
+                heartbeat,
+                log,
+              });
+              resolveOffset(chunk[chunk.length - 1]!.offset);
+              await commitOffsetsIfNecessary();
+              await heartbeat();
+            }
+          },
+        });
+      } else {
+        await consumer.run({
+          autoCommit: true,
+          partitionsConsumedConcurrently: tuning.partitionsConsumedConcurrently,
+          eachMessage: async ({ partition, message, heartbeat }) => {
+            await this.dispatch({
+              topic,
+              physical,
+              isDeadLetter,
+              groupId,
+              partition,
+              message,
+              handler,
+              heartbeat,
+              log,
+            });
+          },
+        });
+      }
       await ready;
     } catch (err) {
       await consumer.disconnect().catch(() => undefined);
@@ -435,6 +469,80 @@ export class KafkaBus implements Bus {
     });
   }
 
+  /**
+   * One chunk of a partition's fetch: values that are not JSON are dead-lettered (or, on the
+   * dead-letter topic, delivered as text) and left out; the rest go to the handler as one batch,
+   * retried as a whole; a batch that keeps failing (and a batch of one) goes message by message
+   * through dispatch(), so only a message that fails on its own is dead-lettered.
+   */
+  private async dispatchBatch(ctx: {
+    topic: TopicName;
+    physical: string;
+    isDeadLetter: boolean;
+    groupId: string;
+    partition: number;
+    chunk: KafkaMessage[];
+    batchHandler: (batch: IncomingBatch) => Promise<void>;
+    heartbeat: () => Promise<void>;
+    log: Logger;
+  }): Promise<void> {
+    const { topic, physical, isDeadLetter, groupId, partition, chunk, batchHandler, heartbeat, log } = ctx;
+    const messages: KafkaIncomingMessage[] = [];
+    const readable: KafkaMessage[] = [];
+    for (const message of chunk) {
+      let value: unknown;
+      try {
+        if (message.value === null) throw new Error('message has no value');
+        value = JSON.parse(message.value.toString('utf8'));
+      } catch (err) {
+        if (isDeadLetter) {
+          value = message.value === null ? null : message.value.toString('utf8');
+        } else {
+          log.error({ partition, offset: message.offset, err: errorMessage(err) }, 'value is not JSON; dead-lettering');
+          await this.deadLetter(message, 'invalid-json', { physical, partition, groupId, error: err, attempts: 0 });
+          continue;
+        }
+      }
+      readable.push(message);
+      messages.push({
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key === null ? '' : message.key.toString('utf8'),
+        value,
+        headers: headersToStrings(message.headers),
+      });
+    }
+    if (messages.length === 0) return;
+    if (messages.length > 1) {
+      for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+        try {
+          await batchHandler({ topic, partition, messages });
+          return;
+        } catch (err) {
+          log.warn({ partition, size: messages.length, attempt, err }, 'batch handler failed');
+          if (attempt < this.maxAttempts) {
+            await sleep(this.retryBackoffMs * 2 ** (attempt - 1));
+            await heartbeat();
+          }
+        }
+      }
+    }
+    for (const message of readable) {
+      await this.dispatch({
+        topic,
+        physical,
+        isDeadLetter,
+        groupId,
+        partition,
+        message,
+        handler: (m) => batchHandler({ topic, partition, messages: [m] }),
+        heartbeat,
+        log,
+      });
+    }
+  }
+
   private async dispatch(ctx: {
     topic: TopicName;
     physical: string;
@@ -442,7 +550,7 @@ export class KafkaBus implements Bus {
     groupId: string;
     partition: number;
     message: KafkaMessage;
-    handler: SubscribeOptions['handler'];
+    handler: (message: IncomingMessage) => Promise<void>;
     heartbeat: () => Promise<void>;
     log: Logger;
   }): Promise<void> {

@@ -1,26 +1,100 @@
 import { describe, expect, it } from 'vitest';
-import { EmbeddedBus, TOPICS } from '../src/index.ts';
+import { Partitioners } from 'kafkajs';
+import { EmbeddedBus, type IncomingBatch, type IncomingMessage, TOPICS } from '../src/index.ts';
+import { partitionFor } from '../src/partitioner.ts';
 import { EventMessage, InvalidMessage, parseMessage, SignalMessage } from '../src/messages.ts';
 
-describe('EmbeddedBus', () => {
-  it('delivers in order to each group once, and splits a group between its members', async () => {
-    const bus = new EmbeddedBus();
+describe('EmbeddedBus (in-process)', () => {
+  it('delivers in order to each group once; within a group one key goes to one member, in order', async () => {
+    const bus = new EmbeddedBus({ partitions: 3 });
     await bus.ensureTopics();
     const a: string[] = [];
-    const b1: string[] = [];
-    const b2: string[] = [];
-    await bus.subscribe({ topic: TOPICS.signals, groupId: 'a', handler: async (m) => void a.push(String(m.value)) });
-    await bus.subscribe({ topic: TOPICS.signals, groupId: 'b', handler: async (m) => void b1.push(String(m.value)) });
-    await bus.subscribe({ topic: TOPICS.signals, groupId: 'b', handler: async (m) => void b2.push(String(m.value)) });
-    await bus.publish(
-      TOPICS.signals,
-      ['1', '2', '3', '4'].map((v) => ({ key: 'k', value: v })),
-    );
+    const b1: { key: string; v: number }[] = [];
+    const b2: { key: string; v: number }[] = [];
+    const record = (into: { key: string; v: number }[]) => async (m: IncomingMessage) => void into.push({ key: m.key, v: Number(m.value) });
+    await bus.subscribe({ topic: TOPICS.signals, groupId: 'a', handler: async (m) => void a.push(`${m.key}:${String(m.value)}`) });
+    await bus.subscribe({ topic: TOPICS.signals, groupId: 'b', handler: record(b1) });
+    await bus.subscribe({ topic: TOPICS.signals, groupId: 'b', handler: record(b2) });
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    await bus.publish(TOPICS.signals, Array.from({ length: 10 }, (_, v) => keys.map((key) => ({ key, value: v }))).flat());
     await bus.drain();
-    expect(a).toEqual(['1', '2', '3', '4']);
-    expect([...b1, ...b2].sort()).toEqual(['1', '2', '3', '4']);
+    // Group a saw everything, and each key's messages in publish order.
+    expect(a).toHaveLength(120);
+    for (const key of keys) expect(a.filter((x) => x.startsWith(`${key}:`))).toEqual(Array.from({ length: 10 }, (_, v) => `${key}:${v}`));
+    // Group b split the keys: every key went to exactly one member, all ten of its messages in order.
+    expect(b1.length + b2.length).toBe(120);
     expect(b1.length).toBeGreaterThan(0);
     expect(b2.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      const in1 = b1.filter((m) => m.key === key).map((m) => m.v);
+      const in2 = b2.filter((m) => m.key === key).map((m) => m.v);
+      expect(in1.length === 0 || in2.length === 0).toBe(true);
+      expect([...in1, ...in2]).toEqual(Array.from({ length: 10 }, (_, v) => v));
+    }
+  });
+
+  it("maps a key to the partition Kafka's default partitioner picks", () => {
+    const kafka = Partitioners.DefaultPartitioner();
+    const partitionMetadata = [0, 1, 2, 3, 4].map((partitionId) => ({
+      partitionId,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    }));
+    for (const key of ['sig_0', 'inc_abc', '北京市', 'x'.repeat(37), '']) {
+      expect(partitionFor(key, 5)).toBe(kafka({ topic: 't', partitionMetadata, message: { key, value: null } }));
+    }
+  });
+
+  it('hands a batch handler consecutive messages of one partition, partitions in parallel', async () => {
+    const bus = new EmbeddedBus({ partitions: 2 });
+    await bus.ensureTopics();
+    const batches: IncomingBatch[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    await bus.subscribe({
+      topic: TOPICS.signals,
+      groupId: 'g',
+      maxBatchSize: 4,
+      batchHandler: async (batch) => {
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        await new Promise((r) => setImmediate(r));
+        batches.push(batch);
+        inFlight--;
+      },
+    });
+    const keys = Array.from({ length: 8 }, (_, i) => `key-${i}`);
+    await bus.publish(TOPICS.signals, Array.from({ length: 5 }, (_, v) => keys.map((key) => ({ key, value: v }))).flat());
+    await bus.drain();
+    expect(batches.every((b) => b.messages.length >= 1 && b.messages.length <= 4)).toBe(true);
+    expect(batches.every((b) => b.messages.every((m) => m.partition === b.partition && bus.partitionOf(m.key) === b.partition))).toBe(true);
+    expect(maxInFlight).toBe(2);
+    const seen = batches.flatMap((b) => b.messages);
+    expect(seen).toHaveLength(40);
+    for (const key of keys) expect(seen.filter((m) => m.key === key).map((m) => m.value)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('retries a failing batch message by message and dead-letters only the poison', async () => {
+    const dead: unknown[] = [];
+    const bus = new EmbeddedBus({ partitions: 1, maxAttempts: 2, onDeadLetter: (m) => dead.push(m.value) });
+    await bus.ensureTopics();
+    const ok: unknown[] = [];
+    await bus.subscribe({
+      topic: TOPICS.signals,
+      groupId: 'g',
+      batchHandler: async (batch) => {
+        if (batch.messages.some((m) => m.value === 'poison')) throw new Error('bad batch');
+        ok.push(...batch.messages.map((m) => m.value));
+      },
+    });
+    await bus.publish(
+      TOPICS.signals,
+      ['a', 'poison', 'b'].map((value) => ({ key: 'k', value })),
+    );
+    await bus.drain();
+    expect(ok).toEqual(['a', 'b']);
+    expect(dead).toEqual(['poison']);
   });
 
   it('retries a failing handler and dead-letters what keeps failing, then carries on', async () => {

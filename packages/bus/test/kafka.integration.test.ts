@@ -11,7 +11,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { TOPICS, type IncomingMessage } from '../src/bus.ts';
+import { TOPICS, type IncomingBatch, type IncomingMessage } from '../src/bus.ts';
+import { partitionFor } from '../src/partitioner.ts';
 import { KafkaBus, deadLetterInfo, type KafkaBusOptions } from '../src/kafka.ts';
 import {
   BROKERS,
@@ -139,6 +140,46 @@ describe(`KafkaBus on a real broker (${BROKERS.join(',')}, run ${RUN_ID})`, () =
       ).toEqual(expected);
       expect(new Set(ofKey.map((m) => m.partition)).size, `${key} stays on one partition`).toBe(1);
     }
+  });
+
+  it('hands a batch handler consecutive messages of one partition, keys where the embedded bus puts them, poison dead-lettered alone', async () => {
+    const bus = await newBus('batch');
+    const batches: IncomingBatch[] = [];
+    const dead = collector();
+    await bus.subscribe({ topic: TOPICS.deadLetter, groupId: group('batch-dlq'), fromBeginning: true, handler: dead.handler });
+    await bus.subscribe({
+      topic: TOPICS.signals,
+      groupId: group('batch'),
+      fromBeginning: true,
+      maxBatchSize: 50,
+      batchHandler: async (batch) => {
+        if (batch.messages.some((m) => valueOf<{ seq: number }>(m).seq === -1)) throw new Error('poison in batch');
+        batches.push(batch);
+      },
+    });
+    const keys = Array.from({ length: 9 }, (_, i) => `incident-${i}`);
+    const perKey = 40;
+    await bus.publish(TOPICS.signals, Array.from({ length: perKey }, (_, seq) => keys.map((key) => ({ key, value: { key, seq } }))).flat());
+    await bus.publish(TOPICS.signals, [
+      { key: 'incident-0', value: { key: 'incident-0', seq: -1 } },
+      { key: 'incident-0', value: { key: 'incident-0', seq: perKey } },
+    ]);
+    const total = keys.length * perKey + 1;
+    const seen = () => batches.flatMap((b) => b.messages);
+    await waitFor(`${total} messages in batches`, () => seen().length >= total, { state: () => seen().length });
+    await waitFor('the poison in the dead-letter topic', () => dead.messages.length >= 1);
+    expect(batches.every((b) => b.messages.length <= 50 && b.messages.every((m) => m.partition === b.partition))).toBe(true);
+    expect(batches.some((b) => b.messages.length > 1)).toBe(true);
+    for (const key of keys) {
+      const ofKey = seen().filter((m) => m.key === key);
+      const want = Array.from({ length: key === 'incident-0' ? perKey + 1 : perKey }, (_, i) => i);
+      expect(
+        ofKey.map((m) => valueOf<{ seq: number }>(m).seq),
+        key,
+      ).toEqual(want);
+      expect(new Set(ofKey.map((m) => m.partition)), key).toEqual(new Set([partitionFor(key, 3)]));
+    }
+    expect(dead.messages.map((m) => valueOf<{ seq: number }>(m).seq)).toEqual([-1]);
   });
 
   it('loses nothing when many publish() calls run concurrently on the idempotent producer', async () => {

@@ -23,7 +23,7 @@ export interface SideEffects {
   at: Date;
 }
 
-export const json = (rows: readonly object[]) => JSON.stringify(rows);
+export const json = (rows: readonly (object | string)[]) => JSON.stringify(rows);
 
 /** `alr, aud, obx` CTEs, to follow the entity's own CTE in one `with` statement. */
 export function sideEffectCtes(e: SideEffects): SQL {

@@ -3,7 +3,8 @@ import type { Clock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
 import type { RulePack } from '@huiying/domain';
 import type { Logger } from 'pino';
-import { type EngineDeps, handleSignal, sweepSignals } from './store.ts';
+import { handleSignals, sweepSignals } from './signals.ts';
+import type { EngineDeps } from './store.ts';
 import { DeadlineTimer } from './timer.ts';
 
 export interface EngineOptions {
@@ -15,6 +16,8 @@ export interface EngineOptions {
   pack: RulePack;
   logger: Logger;
   groupId?: string;
+  /** Signals applied per transaction (one partition's consecutive messages; default 500). */
+  maxBatchSize?: number;
   resyncMs?: number;
   /** Also told when a transaction moved a deadline (the embedded relay uses it to relay at once). */
   onWake?: (at: number) => void;
@@ -49,9 +52,15 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
     topic: TOPICS.signals,
     groupId: o.groupId ?? 'huiying-engine',
     fromBeginning: true,
-    handler: async (message) => {
-      const signal = parseMessage(SignalMessage, message.value);
-      await handleSignal(deps, signal);
+    maxBatchSize: o.maxBatchSize ?? 500,
+    // A batch of one partition in one transaction; partitions run in parallel. A message that
+    // cannot be read fails its batch, which the bus then retries message by message, so only
+    // that message is dead-lettered.
+    batchHandler: async (batch) => {
+      await handleSignals(
+        deps,
+        batch.messages.map((m) => parseMessage(SignalMessage, m.value)),
+      );
     },
   });
   // Safety net for signals whose message never made it through the bus.

@@ -1,14 +1,6 @@
 export { startEngine, type EngineOptions, type RunningEngine } from './engine.ts';
-export {
-  applyCommand,
-  handleSignal,
-  sweepSignals,
-  fireDue,
-  NotFoundError,
-  StaleWriteError,
-  type EngineDeps,
-  incidentIdFor,
-} from './store.ts';
+export { applyCommand, fireDue, NotFoundError, StaleWriteError, type EngineDeps, incidentIdFor } from './store.ts';
+export { handleSignal, handleSignals, sweepSignals, type SignalOutcome } from './signals.ts';
 export { DeadlineTimer } from './timer.ts';
 export { incidentView, type IncidentView } from './view.ts';
 export { CalendarService } from './calendar.ts';

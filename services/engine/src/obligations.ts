@@ -13,7 +13,9 @@ import {
 } from '@huiying/domain';
 import { json, sideEffectCtes } from './batch-sql.ts';
 import type { CalendarService } from './calendar.ts';
-import { alertIdFor, NotFoundError, StaleWriteError, toEventMessage } from './store.ts';
+import { type DeadlineKind, fireDueOf } from './deadlines.ts';
+import { NotFoundError, StaleWriteError } from './errors.ts';
+import { alertIdFor, toEventMessage } from './incident-writer.ts';
 
 export interface ObligationDeps {
   db: Db;
@@ -89,43 +91,36 @@ function applyWithCalendar(
   }
 }
 
+type ObligationRow = { state: ObligationState; version: number; title: string | null; unit_id: string | null };
+
+/** Working-day duties as an aggregate with deadlines, fired by the same pipeline as incidents (deadlines.ts). */
+export const obligationDeadlines: DeadlineKind = {
+  entity: 'obligation',
+  table: 'obligations',
+  columns: 'state, version, title, unit_id',
+  fire: (tx, rows, now) =>
+    persistObligations(
+      tx,
+      (rows as ObligationRow[]).map((row) => {
+        const { state, events } = advanceObligation(row.state, now);
+        return {
+          before: row.state,
+          version: row.version,
+          after: state,
+          events,
+          input: { type: 'timer', at: iso(now) },
+          actor: 'timer',
+          now,
+          title: row.title,
+          unitId: row.unit_id,
+        };
+      }),
+    ),
+};
+
 /** Fire warnings and breaches of working-day duties due at or before `now`. */
-export async function fireDueObligations(deps: Pick<ObligationDeps, 'db'>, now: number, batch = 200): Promise<number> {
-  // Most passes have no duty due: answer that from the index without opening a transaction.
-  const [due] = rowsOf<{ one: number }>(
-    await deps.db.execute(sql`select 1 as one from obligations where next_wake_at <= ${iso(now)} limit 1`),
-  );
-  if (!due) return 0;
-  let fired = 0;
-  for (;;) {
-    const n = await deps.db.transaction(async (tx) => {
-      const rows = rowsOf<{ state: ObligationState; version: number; title: string | null; unit_id: string | null }>(
-        await tx.execute(
-          sql`select state, version, title, unit_id from obligations where next_wake_at <= ${iso(now)} order by next_wake_at limit ${batch} for update skip locked`,
-        ),
-      );
-      await persistObligations(
-        tx,
-        rows.map((row) => {
-          const { state, events } = advanceObligation(row.state, now);
-          return {
-            before: row.state,
-            version: row.version,
-            after: state,
-            events,
-            input: { type: 'timer', at: iso(now) },
-            actor: 'timer',
-            now,
-            title: row.title,
-            unitId: row.unit_id,
-          };
-        }),
-      );
-      return rows.length;
-    });
-    fired += n;
-    if (n < batch) return fired;
-  }
+export function fireDueObligations(deps: Pick<ObligationDeps, 'db'>, now: number, batch = 200): Promise<number> {
+  return fireDueOf(obligationDeadlines, { db: deps.db, clock: { now: () => now } }, now, batch);
 }
 
 export async function provisionalObligationIds(db: Db): Promise<string[]> {

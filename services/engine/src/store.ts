@@ -1,20 +1,11 @@
+/**
+ * Incident commands and the incident's deadlines: a command or a due wake-up loads the state,
+ * lets the domain decide, and hands the result to the incident writer (incident-writer.ts).
+ * Signal intake is in signals.ts, the shared timer pipeline in deadlines.ts.
+ */
 import { createHash } from 'node:crypto';
-import { TOPICS, type EventMessage, type SignalMessage } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
-import {
-  type alerts,
-  auditLog,
-  type clocks,
-  type Db,
-  eq,
-  type incidents,
-  type OutboxMessage,
-  rowsOf,
-  signals,
-  sql,
-  type Tx,
-  units,
-} from '@huiying/db';
+import { type Db, rowsOf, sql, type Tx } from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
@@ -24,8 +15,9 @@ import {
   nextIncidentWake,
   type RulePack,
 } from '@huiying/domain';
-import { json, sideEffectCtes } from './batch-sql.ts';
-import { incidentView } from './view.ts';
+import { type DeadlineKind, fireDueOf } from './deadlines.ts';
+import { NotFoundError } from './errors.ts';
+import { persistAll } from './incident-writer.ts';
 
 export interface EngineDeps {
   db: Db;
@@ -35,117 +27,13 @@ export interface EngineDeps {
   onWake?: (at: number) => void;
 }
 
-export class NotFoundError extends Error {
-  override name = 'NotFoundError';
-}
-
-/** A write decided on an outdated version of an incident; the transaction is rolled back. */
-export class StaleWriteError extends Error {
-  override name = 'StaleWriteError';
-}
+export { NotFoundError, StaleWriteError } from './errors.ts';
+export { alertIdFor, persistAll, toEventMessage } from './incident-writer.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function incidentIdFor(signalId: string): string {
   return `inc_${createHash('sha256').update(signalId).digest('hex').slice(0, 16)}`;
-}
-
-/** Deterministic alert id: the same engine event always maps to one alert row. */
-export function alertIdFor(incidentId: string, e: EngineEvent): string {
-  const parts = [
-    incidentId,
-    e.event,
-    'clock' in e ? e.clock : '',
-    'due' in e ? String(e.due) : '',
-    'elapsed' in e ? String(e.elapsed) : '',
-    e.at,
-  ];
-  return `alr_${createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 20)}`;
-}
-
-/**
- * A signal from the bus becomes an incident (one incident per signal in this version; grouping
- * comes with the correlation rules). Idempotent: a redelivered signal changes nothing.
- */
-export async function handleSignal(deps: EngineDeps, msg: SignalMessage): Promise<{ incidentId: string; created: boolean }> {
-  const now = deps.clock.now();
-  const result = await deps.db.transaction(async (tx) => {
-    await tx
-      .insert(signals)
-      .values({
-        id: msg.id,
-        source: msg.source,
-        sourceRef: msg.sourceRef,
-        feedId: msg.feedId ?? null,
-        title: msg.title ?? null,
-        content: msg.content ?? null,
-        url: msg.url ?? null,
-        publishedAt: msg.publishedAt ? new Date(msg.publishedAt) : null,
-        receivedAt: new Date(msg.receivedAt),
-      })
-      .onConflictDoNothing();
-    const [row] = rowsOf<{ incident_id: string | null }>(
-      await tx.execute(sql`select incident_id from signals where id = ${msg.id} for update`),
-    );
-    if (row?.incident_id) return { incidentId: row.incident_id, created: false, wake: null };
-    const incidentId = incidentIdFor(msg.id);
-    const input: IncidentInput = {
-      type: 'signal',
-      at: now,
-      incident: incidentId,
-      source: msg.source,
-      ...(msg.publishedAt ? { publishedAt: Date.parse(msg.publishedAt) } : {}),
-      ...(msg.title ? { title: msg.title } : {}),
-    };
-    let { state, events } = applyIncidentInput(undefined, input, deps.pack);
-    // A ticket that names its handling unit (承办单位) arrives assigned, if we know that unit.
-    if (msg.unitHint) {
-      const [unit] = await tx.select({ id: units.id }).from(units).where(eq(units.id, msg.unitHint));
-      if (unit) {
-        const assigned = applyIncidentInput(state, { type: 'assign', at: now, incident: incidentId, unit: unit.id }, deps.pack);
-        state = assigned.state;
-        events = [...events, ...assigned.events];
-      }
-    }
-    await persistAll(tx, [{ before: undefined, version: 0, after: state, events, input, actor: `signal:${msg.source}`, now }]);
-    await tx
-      .update(signals)
-      .set({ incidentId, processedAt: new Date(now) })
-      .where(eq(signals.id, msg.id));
-    return { incidentId, created: true, wake: nextIncidentWake(state) };
-  });
-  if (result.wake !== null) deps.onWake?.(result.wake);
-  return { incidentId: result.incidentId, created: result.created };
-}
-
-/**
- * Signals accepted but never turned into incidents — their bus message was dead-lettered, or an
- * embedded process stopped before handling it. Idempotent, so racing the consumer is harmless.
- */
-export async function sweepSignals(deps: EngineDeps, olderThanMs = 60_000): Promise<number> {
-  const cutoff = new Date(deps.clock.now() - olderThanMs);
-  const rows = await deps.db
-    .select()
-    .from(signals)
-    .where(sql`${signals.incidentId} is null and ${signals.processedAt} is null and ${signals.receivedAt} < ${cutoff.toISOString()}`)
-    .limit(500);
-  for (const r of rows) {
-    await handleSignal(deps, {
-      v: 1,
-      type: 'signal',
-      id: r.id,
-      source: r.source as SignalMessage['source'],
-      sourceRef: r.sourceRef,
-      receivedAt: r.receivedAt.toISOString(),
-      ...(r.feedId ? { feedId: r.feedId } : {}),
-      ...(r.title ? { title: r.title } : {}),
-      ...(r.content ? { content: r.content } : {}),
-      ...(r.url ? { url: r.url } : {}),
-      ...(r.unitHint ? { unitHint: r.unitHint } : {}),
-      ...(r.publishedAt ? { publishedAt: r.publishedAt.toISOString() } : {}),
-    });
-  }
-  return rows.length;
 }
 
 /**
@@ -179,292 +67,33 @@ export async function applyCommand(
   return result;
 }
 
-/**
- * Fire every warning and breach due at or before `now`. Rows are claimed with SKIP LOCKED, so
- * several engines share the work and none fires one clock twice.
- */
-export async function fireDue(deps: EngineDeps, until: number, batch = 200): Promise<number> {
-  let fired = 0;
-  for (;;) {
-    // Each transaction reads the clock afresh: its events are stamped with the moment they are
-    // really fired, not when a backlogged pass began (bench/README.md).
-    const now = Math.max(until, deps.clock.now());
-    let n: number;
-    try {
-      n = await fireBatch(deps, now, batch);
-    } catch (error) {
-      if (error instanceof StaleWriteError) throw error;
-      // One bad incident must not stop every deadline: fire one at a time, set the bad one aside.
-      n = await fireOneByOne(deps, now, batch, error);
-    }
-    fired += n;
-    if (n < batch) return fired;
-  }
-}
-
-function fireBatch(deps: EngineDeps, now: number, limit: number): Promise<number> {
-  return deps.db.transaction(async (tx) => {
-    const rows = rowsOf<{ id: string; state: IncidentState; version: number }>(
-      await tx.execute(
-        sql`select id, state, version from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`,
-      ),
-    );
-    const items = rows.map((row) => {
-      const { state, events } = advanceIncident(row.state, now);
-      return { before: row.state, version: row.version, after: state, events, input: { type: 'timer', at: iso(now) }, actor: 'timer', now };
-    });
-    await persistAll(tx, items);
-    return rows.length;
-  });
-}
-
-async function fireOneByOne(deps: EngineDeps, now: number, limit: number, batchError: unknown): Promise<number> {
-  let done = 0;
-  for (let i = 0; i < limit; i++) {
-    try {
-      const n = await fireBatch(deps, now, 1);
-      if (n === 0) return done;
-      done += n;
-    } catch (error) {
-      await quarantineFirstDue(deps, now, error ?? batchError);
-      done++;
-    }
-  }
-  return done;
-}
+/** Incidents as an aggregate with deadlines: the timer claims, advances and persists them through deadlines.ts. */
+export const incidentDeadlines: DeadlineKind = {
+  entity: 'incident',
+  table: 'incidents',
+  columns: 'state, version',
+  fire: (tx, rows, now) =>
+    persistAll(
+      tx,
+      (rows as { state: IncidentState; version: number }[]).map((row) => {
+        const { state, events } = advanceIncident(row.state, now);
+        return {
+          before: row.state,
+          version: row.version,
+          after: state,
+          events,
+          input: { type: 'timer', at: iso(now) },
+          actor: 'timer',
+          now,
+        };
+      }),
+    ),
+};
 
 /**
- * Take the first due incident off the timer (next_wake_at = null) with an audit entry saying
- * why, so the others keep firing; an engineer repairs it and re-arms it by any command.
+ * Fire every incident warning and breach due at or before `until` (claimed with SKIP LOCKED, so
+ * several engines share the work and none fires one clock twice).
  */
-async function quarantineFirstDue(deps: EngineDeps, now: number, error: unknown): Promise<void> {
-  await deps.db.transaction(async (tx) => {
-    const [row] = rowsOf<{ id: string }>(
-      await tx.execute(
-        sql`select id from incidents where next_wake_at <= ${iso(now)} order by next_wake_at limit 1 for update skip locked`,
-      ),
-    );
-    if (!row) return;
-    await tx.execute(sql`update incidents set next_wake_at = null where id = ${row.id}`);
-    // Administrators see it on the board: its deadlines no longer fire until it is repaired.
-    await tx.execute(
-      sql`insert into alerts (id, incident_id, kind, at) values (${`alr_err_${createHash('sha256').update(`${row.id}|${now}`).digest('hex').slice(0, 20)}`}, ${row.id}, 'engine_error', ${iso(now)}) on conflict do nothing`,
-    );
-    await tx.insert(auditLog).values({
-      at: new Date(now),
-      actor: 'timer',
-      action: 'incident.quarantined',
-      entity: 'incident',
-      entityId: row.id,
-      input: { type: 'timer', at: iso(now) },
-      result: { error: error instanceof Error ? error.message : String(error) },
-    });
-  });
-}
-
-export async function nextWakeInDb(db: Db): Promise<number | null> {
-  const [row] = rowsOf<{ at: string | Date | null }>(
-    await db.execute(sql`select least((select min(next_wake_at) from incidents), (select min(next_wake_at) from obligations)) as at`),
-  );
-  return row?.at ? new Date(row.at).getTime() : null;
-}
-
-interface PersistArgs {
-  before: IncidentState | undefined;
-  /** Fencing token: the row version this write was decided on (0 for a new incident). */
-  version: number;
-  after: IncidentState;
-  events: EngineEvent[];
-  input: unknown;
-  actor: string;
-  now: number;
-}
-
-/**
- * Write new states, their clock read model, alerts, outgoing events and audit rows — for many
- * incidents at once, in a fixed number of statements, inside the caller's transaction. The
- * timer fires hundreds of incidents per claim; one statement per table keeps that cheap.
- */
-export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise<void> {
-  if (items.length === 0) return;
-  const incidentRows: (typeof incidents.$inferInsert)[] = [];
-  const clockRows: (typeof clocks.$inferInsert)[] = [];
-  const alertRows: (typeof alerts.$inferInsert)[] = [];
-  const retractions: { incidentId: string; clock: string; due: number; at: number }[] = [];
-  const auditRows: (typeof auditLog.$inferInsert)[] = [];
-  const messages: OutboxMessage[] = [];
-  let earliestMovedWake: number | null = null;
-
-  for (const a of items) {
-    const view = incidentView(a.after);
-    const now = new Date(a.now);
-    const wake = nextIncidentWake(a.after);
-    const before = a.before === undefined ? null : nextIncidentWake(a.before);
-    if (wake !== null && (before === null || wake < before)) earliestMovedWake = Math.min(earliestMovedWake ?? wake, wake);
-    incidentRows.push({
-      id: view.id,
-      title: view.title,
-      level: view.level,
-      unitId: view.unitId,
-      status: view.status,
-      startAt: new Date(view.startAt),
-      state: a.after,
-      nextWakeAt: wake === null ? null : new Date(wake),
-      version: a.version + 1,
-      createdAt: now,
-      updatedAt: now,
-    });
-    for (const c of view.clocks) {
-      clockRows.push({
-        incidentId: view.id,
-        seq: c.seq,
-        kind: c.kind,
-        state: c.state,
-        startAt: new Date(c.startAt),
-        dueAt: new Date(c.dueAt),
-        respondedAt: c.respondedAt === null ? null : new Date(c.respondedAt),
-        late: c.late,
-        unitId: view.unitId,
-        updatedAt: now,
-      });
-    }
-    if (a.before === undefined) {
-      auditRows.push({
-        at: now,
-        actor: a.actor,
-        action: 'incident.created',
-        entity: 'incident',
-        entityId: view.id,
-        input: a.input,
-        result: { level: view.level, startAt: iso(view.startAt) },
-      });
-    } else if (a.events.length === 0) {
-      auditRows.push({
-        at: now,
-        actor: a.actor,
-        action: 'incident.updated',
-        entity: 'incident',
-        entityId: view.id,
-        input: a.input,
-        result: null,
-      });
-    }
-    for (const e of a.events) {
-      let alertId: string | undefined;
-      if (e.event === 'warning' || e.event === 'breached' || e.event === 'nonqualifying_response') {
-        alertId = alertIdFor(view.id, e);
-        alertRows.push({
-          id: alertId,
-          incidentId: view.id,
-          kind: e.event,
-          clock: e.event === 'nonqualifying_response' ? null : e.clock,
-          dueAt: 'due' in e ? new Date(e.due) : null,
-          elapsed: e.event === 'warning' ? e.elapsed : null,
-          unitId: view.unitId,
-          at: new Date(e.at),
-        });
-      } else if (e.event === 'breach_retracted') {
-        retractions.push({ incidentId: view.id, clock: e.clock, due: e.due, at: e.at });
-      }
-      const payload = toEventMessage(view.id, view.title, view.unitId, e, alertId);
-      messages.push({ topic: TOPICS.events, key: view.id, payload });
-      // Every clock transition, with the input that caused it (a command, a signal, or the timer).
-      auditRows.push({
-        at: now,
-        actor: a.actor,
-        action: `clock.${e.event}`,
-        entity: 'incident',
-        entityId: view.id,
-        input: a.input,
-        result: payload,
-      });
-    }
-    // An incident that changed without a clock event (assign, a title) still refreshes live views.
-    if (a.events.length === 0 || a.before === undefined) {
-      messages.push({
-        topic: TOPICS.events,
-        key: view.id,
-        payload: {
-          v: 1,
-          type: 'event',
-          id: `evt_${createHash('sha256')
-            .update(`${view.id}|changed|${a.now}|${JSON.stringify(a.input)}`)
-            .digest('hex')
-            .slice(0, 20)}`,
-          event: 'incident_changed',
-          at: iso(a.now),
-          incidentId: view.id,
-          unitId: view.unitId,
-          title: view.title,
-        } satisfies EventMessage,
-      });
-    }
-  }
-
-  // One round trip for the whole batch: every table is written by a data-modifying CTE reading
-  // its rows from one jsonb parameter, with fixed SQL text. (Building multi-row INSERTs with the
-  // query builder cost more CPU than the database spent executing them; see bench/README.md.)
-  const result = rowsOf<{ written: number }>(
-    await tx.execute(sql`
-      with inc as (
-        insert into incidents (id, title, level, unit_id, status, start_at, state, next_wake_at, version, created_at, updated_at)
-        select id, title, level, "unitId", status, "startAt", state, "nextWakeAt", version, "createdAt", "updatedAt"
-        from jsonb_to_recordset(${json(incidentRows)}::jsonb) as r(id text, title text, level text, "unitId" text, status text,
-          "startAt" timestamptz, state jsonb, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz)
-        on conflict (id) do update set title = excluded.title, level = excluded.level, unit_id = excluded.unit_id,
-          status = excluded.status, start_at = excluded.start_at, state = excluded.state, next_wake_at = excluded.next_wake_at,
-          version = excluded.version, updated_at = excluded.updated_at
-        -- The fence: only the writer holding the version it read may write the next one.
-        where incidents.version = excluded.version - 1
-        returning id
-      ),
-      clk as (
-        -- A clock's seq is stable for its incident's life, so the read model is upserted in place.
-        insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at)
-        select "incidentId", seq, kind, state, "startAt", "dueAt", "respondedAt", late, "unitId", "updatedAt"
-        from jsonb_to_recordset(${json(clockRows)}::jsonb) as r("incidentId" text, seq int, kind text, state text, "startAt" timestamptz,
-          "dueAt" timestamptz, "respondedAt" timestamptz, late boolean, "unitId" text, "updatedAt" timestamptz)
-        on conflict (incident_id, seq) do update set kind = excluded.kind, state = excluded.state, start_at = excluded.start_at,
-          due_at = excluded.due_at, responded_at = excluded.responded_at, late = excluded.late, unit_id = excluded.unit_id,
-          updated_at = excluded.updated_at
-      ),
-      ${sideEffectCtes({ alerts: alertRows, audits: auditRows, messages, at: new Date(items[0]!.now) })}
-      select count(*)::int as written from inc`),
-  );
-  const written = result[0]?.written ?? 0;
-  if (written !== incidentRows.length) {
-    throw new StaleWriteError(`stale write refused for ${incidentRows.length - written} incident(s): another engine changed them first`);
-  }
-  for (const r of retractions) {
-    await tx.execute(
-      sql`update alerts set retracted_at = ${iso(r.at)} where incident_id = ${r.incidentId} and kind = 'breached' and clock = ${r.clock} and due_at = ${iso(r.due)}`,
-    );
-  }
-  // Other engines armed for a later instant hear that something is now due earlier.
-  if (earliestMovedWake !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(earliestMovedWake)})`);
-}
-
-export function toEventMessage(incidentId: string, title: string, unitId: string | null, e: EngineEvent, alertId?: string): EventMessage {
-  const m: EventMessage = {
-    v: 1,
-    type: 'event',
-    id: `evt_${createHash('sha256')
-      .update(`${incidentId}|${JSON.stringify(e)}`)
-      .digest('hex')
-      .slice(0, 20)}`,
-    event: e.event,
-    at: iso(e.at),
-    incidentId,
-    unitId,
-    title,
-  };
-  if ('clock' in e) m.clock = e.clock;
-  if ('due' in e) m.due = iso(e.due);
-  if ('elapsed' in e) m.elapsed = e.elapsed;
-  if ('respondedAt' in e) m.respondedAt = iso(e.respondedAt);
-  if ('late' in e) m.late = e.late;
-  if ('reason' in e) m.reason = e.reason;
-  if ('kind' in e) m.kind = e.kind;
-  if (alertId) m.alertId = alertId;
-  return m;
+export function fireDue(deps: EngineDeps, until: number, batch = 200): Promise<number> {
+  return fireDueOf(incidentDeadlines, deps, until, batch);
 }

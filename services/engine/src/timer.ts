@@ -1,7 +1,11 @@
 import type { Clock } from '@huiying/clock';
 import type { Logger } from 'pino';
-import { fireDueObligations } from './obligations.ts';
-import { type EngineDeps, fireDue, nextWakeInDb } from './store.ts';
+import { type DeadlineKind, fireDueOf, nextWakeOf } from './deadlines.ts';
+import { obligationDeadlines } from './obligations.ts';
+import { type EngineDeps, incidentDeadlines } from './store.ts';
+
+/** Every aggregate with deadlines: one claim/advance/persist pipeline serves them all. */
+const KINDS: readonly DeadlineKind[] = [incidentDeadlines, obligationDeadlines];
 
 /**
  * Wakes at the earliest `next_wake_at` in the database, not on a polling tick: the deadline
@@ -55,7 +59,7 @@ export class DeadlineTimer {
   async rearm(): Promise<void> {
     if (this.stopped) return;
     const nudged = this.armedAt;
-    const next = await nextWakeInDb(this.deps.db);
+    const next = await nextWakeOf(this.deps.db, KINDS);
     // A nudge that arrived while the query ran may be earlier than its (older) answer.
     const at = next === null ? nudged : nudged === null ? next : Math.min(next, nudged);
     if (at === null) {
@@ -90,13 +94,14 @@ export class DeadlineTimer {
         do {
           this.rerun = false;
           const now = this.clock.now();
-          n = (await fireDue(this.deps, now)) + (await fireDueObligations(this.deps, now));
+          n = 0;
+          for (const kind of KINDS) n += await fireDueOf(kind, this.deps, now);
           if (n > 0) this.options.onFired?.(n);
         } while (this.rerun && !this.stopped);
         if (n === 0 && this.rerun === false) {
           // Nothing claimable although something was due: another engine holds those rows. Look
           // again shortly instead of spinning on a wake-up that is already in the past.
-          const next = await nextWakeInDb(this.deps.db);
+          const next = await nextWakeOf(this.deps.db, KINDS);
           if (next !== null && next <= this.clock.now()) {
             this.arm(this.clock.now() + 100);
             return;

@@ -1,0 +1,410 @@
+/**
+ * End-to-end throughput, measured beside raw Kafka and raw PostgreSQL on the same machine, in
+ * one run (issue 8). `pnpm bench --only e2e`, or:
+ *
+ *     node --import tsx bench/e2e.ts [--signals 100000] [--singles 20000] [--clients 64]
+ *
+ * 1. A fresh broker (its own port and data dir, stopped at the end) — or `--brokers HOST:PORT`
+ *    to use a running one with a unique topic prefix — and fresh databases.
+ * 2. Raw Kafka: org.apache.kafka.tools.ProducerPerformance, 1 000 000 × 300 B, acks=all.
+ * 3. Raw PostgreSQL: pgbench, 64 clients, one transaction of two inserts (signal + outbox).
+ * 4. The production processes (`services/ingest/src/main.ts`, `services/engine/src/main.ts`)
+ *    against them, loaded by bench/e2e/load.ts in its own process:
+ *    a. batch: tickets as JSON arrays of 1000 until every one is applied (signals.processed_at);
+ *    b. single: one ticket per request from 64 keep-alive clients (closed loop), then open loop
+ *       at the pgbench rate of step 3.
+ * Prints each figure and the ratios against the targets, and stops everything it started.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+import type PgNs from 'pg';
+
+const { values: args } = parseArgs({
+  options: {
+    'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432' },
+    brokers: { type: 'string' },
+    signals: { type: 'string', default: '100000' },
+    singles: { type: 'string', default: '20000' },
+    clients: { type: 'string', default: '64' },
+    'batch-clients': { type: 'string', default: '4' },
+    'kafka-records': { type: 'string', default: '1000000' },
+    'pgbench-seconds': { type: 'string', default: '20' },
+  },
+});
+const root = new URL('..', import.meta.url).pathname;
+// pg is a dependency of packages/db, not of the workspace root.
+const pg = createRequire(join(root, 'packages/db/package.json'))('pg') as typeof PgNs;
+type PgClient = InstanceType<typeof PgNs.Client>;
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+const run = `${process.pid}_${Date.now().toString(36)}`;
+const figures: [string, string][] = [];
+const say = (label: string, value: string) => {
+  figures.push([label, value]);
+  console.log(`${label.padEnd(58)}${value}`);
+};
+const cleanups: (() => Promise<void> | void)[] = [];
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function dbUrl(name: string): string {
+  const u = new URL(args['pg-url']!);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin<T>(fn: (c: PgClient) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: dbUrl('postgres') });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function freshDb(name: string): Promise<string> {
+  await admin((c) => c.query(`create database "${name}"`));
+  cleanups.push(() => admin((c) => c.query(`drop database if exists "${name}" with (force)`)).then(() => undefined));
+  return dbUrl(name);
+}
+
+function tsx(script: string, env: Record<string, string>, label: string): ChildProcess {
+  // BENCH_SUT_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles ingest and engine.
+  const flags = (process.env.BENCH_SUT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(root, script)], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const keep = (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && code !== null) console.error(`${label} exited with ${code}: ${tail}`);
+    else if (signal && signal !== 'SIGTERM') console.error(`${label} killed by ${signal}`);
+  });
+  cleanups.push(() => stopChild(child));
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = execFileSync('cat', [`/proc/${pid}/stat`]).toString();
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+async function startBroker(): Promise<string> {
+  if (args.brokers) return args.brokers;
+  const port = await freePort();
+  const controller = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'huiying-bench-kafka-'));
+  const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controller), HUIYING_KAFKA_DIR: dir };
+  const t0 = Date.now();
+  execFileSync('bash', [join(root, 'infra/kafka/kafka.sh'), 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  cleanups.push(() => {
+    execFileSync('bash', [join(root, 'infra/kafka/kafka.sh'), 'stop'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  say('broker', `fresh KRaft broker on 127.0.0.1:${port} (started in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return `127.0.0.1:${port}`;
+}
+
+function kafkaTools(): string {
+  return execFileSync('bash', [join(root, 'bench/e2e/fetch-kafka-tools.sh')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    .toString()
+    .trim();
+}
+
+function rawKafka(brokers: string, prefix: string): number {
+  const lib = kafkaTools();
+  const topic = `${prefix}producer-perf`;
+  const cp = `${lib}/*`;
+  execFileSync(
+    'java',
+    ['-cp', cp, 'org.apache.kafka.tools.TopicCommand', '--bootstrap-server', brokers, '--create', '--topic', topic, '--partitions', '3'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const out = execFileSync(
+    'java',
+    [
+      '-Xmx512m',
+      '-cp',
+      cp,
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--topic',
+      topic,
+      '--num-records',
+      args['kafka-records']!,
+      '--record-size',
+      '300',
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${brokers}`,
+      'acks=all',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024 },
+  ).toString();
+  const last = out.trim().split('\n').at(-1) ?? '';
+  const m = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency.*?([\d.]+) ms 99th/.exec(last);
+  if (!m) throw new Error(`cannot read ProducerPerformance output: ${last}`);
+  say(
+    'raw Kafka ProducerPerformance 300 B acks=all',
+    `${fmt(Number(m[1]))} records/s (${m[2]} MB/s, avg ${m[3]} ms, p99 ${m[5]} ms, ${fmt(Number(args['kafka-records']))} records)`,
+  );
+  return Number(m[1]);
+}
+
+function migrate(url: string): void {
+  execFileSync(process.execPath, ['--import', 'tsx', join(root, 'packages/db/src/migrate-cli.ts')], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+function rawPostgres(url: string): number {
+  migrate(url);
+  const dir = mkdtempSync(join(tmpdir(), 'huiying-pgbench-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const content = '市民来电反映：某区某街道某小区旁工地连续多日夜间施工至凌晨，噪音严重影响休息，请相关部门尽快核实处理并回复。';
+  const payload = JSON.stringify({ v: 1, type: 'signal', source: 'hotline', title: '市民反映小区夜间施工噪音扰民', content });
+  const script = join(dir, 'signal-outbox.sql');
+  writeFileSync(
+    script,
+    `\\set n random(1, 9000000000000000)
+BEGIN;
+INSERT INTO signals (id, source, source_ref, title, content, received_at) VALUES ('pgb-' || :client_id || '-' || :n, 'hotline', 'pgb-' || :client_id || '-' || :n, '市民反映小区夜间施工噪音扰民', '${content}', now()) ON CONFLICT DO NOTHING;
+INSERT INTO outbox (topic, key, payload, created_at) VALUES ('huiying.signals.v1', 'pgb-' || :client_id || '-' || :n, '${payload}'::jsonb, now());
+COMMIT;
+`,
+  );
+  const out = execFileSync(PGBENCH, ['-n', '-c', args.clients!, '-j', '2', '-T', args['pgbench-seconds']!, '-f', script, url], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).toString();
+  const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+  const lat = /latency average = ([\d.]+) ms/.exec(out);
+  if (!tps) throw new Error(`cannot read pgbench output: ${out}`);
+  say(
+    'raw PostgreSQL pgbench (signal + outbox insert, 1 tx)',
+    `${fmt(Number(tps[1]))} transactions/s (${args.clients} clients, latency avg ${lat?.[1] ?? '?'} ms, ${args['pgbench-seconds']} s)`,
+  );
+  return Number(tps[1]);
+}
+
+async function waitHttp(url: string, what: string, child: ChildProcess): Promise<void> {
+  const until = Date.now() + 120_000;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`${what} exited during start-up`);
+    try {
+      await fetch(url, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      return;
+    } catch {
+      await sleep(250);
+    }
+  }
+  throw new Error(`${what} did not answer within 120 s`);
+}
+
+async function processed(db: PgClient, prefix: string): Promise<number> {
+  const r = await db.query<{ n: number }>(`select count(*)::int as n from signals where processed_at is not null and source_ref like $1`, [
+    `${prefix}%`,
+  ]);
+  return r.rows[0]!.n;
+}
+
+async function waitProcessed(db: PgClient, prefix: string, n: number, timeoutMs: number): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const done = await processed(db, prefix);
+    if (done >= n) return Date.now();
+    if (Date.now() > until) throw new Error(`only ${done} of ${n} signals applied after ${timeoutMs / 1000} s`);
+    await sleep(200);
+  }
+}
+
+interface LoadResult {
+  tickets: number;
+  requests: number;
+  failed: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+async function load(url: string, extra: string[]): Promise<LoadResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/e2e/load.ts'), '--url', url, ...extra], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanups.push(() => stopChild(child));
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const pgVersion = await admin(async (c) => (await c.query<{ v: string }>('select version() as v')).rows[0]!.v.split(' on ')[0]!);
+  say('date', started.toISOString());
+  say('machine', `${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}, ${pgVersion}`);
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+  say(
+    'code',
+    `${commit}${execFileSync('git', ['status', '--porcelain'], { cwd: root }).toString().trim() ? ' (uncommitted changes)' : ''}`,
+  );
+
+  const brokers = await startBroker();
+  const prefix = `bench-e2e-${run}.`;
+
+  // Raw figures first, on an idle machine, as the system under test will see it.
+  const kafkaRate = rawKafka(brokers, prefix);
+  const pgbenchTps = rawPostgres(await freshDb(`huiying_bench_pgbench_${run}`));
+
+  const dbName = `huiying_bench_e2e_${run}`;
+  const url = await freshDb(dbName);
+  migrate(url);
+  const ingestPort = await freePort();
+  const common = { DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  const engine = tsx(
+    'services/engine/src/main.ts',
+    { ...common, SMTP_URL: 'smtp://127.0.0.1:9', DUTY_EMAIL: 'duty@bench.invalid', MAIL_FROM: 'bench@bench.invalid' },
+    'engine',
+  );
+  const ingest = tsx('services/ingest/src/main.ts', { ...common, INGEST_PORT: String(ingestPort), FEED_CRON: '0 0 1 1 *' }, 'ingest');
+  const ticketsUrl = `http://127.0.0.1:${ingestPort}/api/tickets`;
+  await waitHttp(ticketsUrl, 'ingest', ingest);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  cleanups.push(() => db.end().catch(() => undefined));
+  // Ready when one ticket made it through ingest, Kafka and the engine.
+  const warm = await load(ticketsUrl, ['--mode', 'single', '--tickets', '1', '--clients', '1', '--prefix', 'warmup-']);
+  if (warm.failed > 0) throw new Error('warm-up ticket refused');
+  await waitProcessed(db, 'warmup-', 1, 120_000);
+  say('system under test', `ingest pid ${ingest.pid}, engine pid ${engine.pid} (production mains, LOG_LEVEL=warn), topics ${prefix}*`);
+
+  // a. Batches: the end-to-end rate.
+  const n = Number(args.signals);
+  const cpu0 = { ingest: cpuSeconds(ingest.pid), engine: cpuSeconds(engine.pid) };
+  const t0 = Date.now();
+  const batch = await load(ticketsUrl, [
+    '--mode',
+    'batch',
+    '--tickets',
+    String(n),
+    '--batch',
+    '1000',
+    '--clients',
+    args['batch-clients']!,
+    '--prefix',
+    'B-',
+  ]);
+  const tAccepted = Date.now();
+  const tDone = await waitProcessed(db, 'B-', n - batch.failed, 600_000);
+  const e2e = (n - batch.failed) / ((tDone - t0) / 1000);
+  const cpu1 = { ingest: cpuSeconds(ingest.pid), engine: cpuSeconds(engine.pid) };
+  say(
+    'batch intake: POST arrays of 1000 (HTTP accepted)',
+    `${fmt(batch.perSecond)} tickets/s (${fmt(n)} tickets, ${batch.failed} refused, ${args['batch-clients']} clients, request p50 ${fmt(batch.p50)} ms, p99 ${fmt(batch.p99)} ms)`,
+  );
+  say(
+    'end to end: first POST → last signals.processed_at',
+    `${fmt(e2e)} signals/s (${((tDone - t0) / 1000).toFixed(1)} s; applied ${((tDone - tAccepted) / 1000).toFixed(1)} s after the last POST returned)`,
+  );
+  say(
+    'CPU during the batch phase',
+    `ingest ${(cpu1.ingest - cpu0.ingest).toFixed(1)} s, engine ${(cpu1.engine - cpu0.engine).toFixed(1)} s (of ${((tDone - t0) / 1000).toFixed(1)} s wall)`,
+  );
+
+  // b. One ticket per request: closed loop, then open loop at the pgbench rate.
+  const m = Number(args.singles);
+  const closed = await load(ticketsUrl, ['--mode', 'single', '--tickets', String(m), '--clients', args.clients!, '--prefix', 'S-']);
+  say(
+    `one ticket per request, ${args.clients} clients (closed loop)`,
+    `${fmt(closed.perSecond)} tickets/s (${fmt(m)} tickets, ${closed.failed} refused), HTTP p50 ${closed.p50.toFixed(1)} ms, p99 ${closed.p99.toFixed(1)} ms, max ${closed.max.toFixed(1)} ms`,
+  );
+  const openRate = Math.max(1, Math.round(pgbenchTps));
+  const open = await load(ticketsUrl, [
+    '--mode',
+    'single',
+    '--tickets',
+    String(Math.min(m, openRate * 10)),
+    '--clients',
+    String(Math.max(64, Number(args.clients))),
+    '--rate',
+    String(openRate),
+    '--prefix',
+    'R-',
+  ]);
+  say(
+    `one ticket per request, open loop at the pgbench rate`,
+    `${fmt(open.perSecond)} tickets/s offered ${fmt(openRate)}/s (${fmt(open.tickets)} tickets, ${open.failed} refused), HTTP p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, max ${open.max.toFixed(1)} ms`,
+  );
+  await waitProcessed(db, 'S-', m - closed.failed, 600_000);
+
+  // Ratios and targets (issue 8).
+  const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)} %`;
+  say('ratio end to end / raw Kafka', `${pct(e2e, kafkaRate)} (target ≥ 8 %: ${e2e >= 0.08 * kafkaRate ? 'met' : 'MISSED'})`);
+  say('target end to end ≥ 10 000 signals/s', e2e >= 10_000 ? 'met' : 'MISSED');
+  say(
+    'ratio single-ticket closed loop / pgbench',
+    `${(closed.perSecond / pgbenchTps).toFixed(2)} × (target ≥ 1: ${closed.perSecond >= pgbenchTps ? 'met' : 'MISSED'})`,
+  );
+  say(
+    'target HTTP p99 ≤ 50 ms at the pgbench rate (open loop)',
+    `${open.p99.toFixed(1)} ms: ${open.p99 <= 50 && open.perSecond >= 0.95 * openRate ? 'met' : 'MISSED'}`,
+  );
+}
+
+let failed = false;
+try {
+  await main();
+} catch (error) {
+  failed = true;
+  console.error('bench e2e failed:', error);
+} finally {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (error) {
+      console.error('cleanup failed:', error);
+    }
+  }
+}
+process.exit(failed ? 1 : 0);

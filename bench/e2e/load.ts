@@ -1,0 +1,105 @@
+/**
+ * The load generator of the e2e benchmark: its own process, not part of the system under test.
+ * Posts 12345 tickets to the ingest process over keep-alive HTTP and prints one JSON line of
+ * figures on stdout.
+ *
+ *   node bench/e2e/load.ts --url http://127.0.0.1:8081/api/tickets --mode batch --tickets 200000 --batch 1000 --clients 4
+ *   node bench/e2e/load.ts --url ... --mode single --tickets 20000 --clients 64 [--rate 3000]
+ *
+ * --rate (single mode) makes it open-loop: requests are started on a fixed schedule, so a slow
+ * server shows up as latency instead of silently lowering the offered load.
+ */
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'node:http';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    mode: { type: 'string', default: 'batch' },
+    tickets: { type: 'string', default: '200000' },
+    batch: { type: 'string', default: '1000' },
+    clients: { type: 'string', default: '4' },
+    rate: { type: 'string' },
+    prefix: { type: 'string', default: `L${process.pid}-` },
+  },
+});
+const url = new URL(values.url ?? 'http://127.0.0.1:8081/api/tickets');
+const total = Number(values.tickets);
+const batchSize = values.mode === 'single' ? 1 : Number(values.batch);
+const clients = Number(values.clients);
+const rate = values.rate ? Number(values.rate) : undefined;
+const agent = new Agent({ keepAlive: true, maxSockets: clients });
+const base = Date.now();
+
+// ≈ 300 bytes of JSON per ticket, like the raw Kafka records beside it.
+const ticket = (i: number) => ({
+  id: `${values.prefix}${i}`,
+  receivedAt: new Date(base - 60_000).toISOString(),
+  title: `市民反映小区夜间施工噪音扰民 ${i}`,
+  content: `市民来电反映：某区某街道某小区旁工地连续多日夜间施工至凌晨，噪音严重影响休息，请相关部门尽快核实处理并回复。工单序号 ${i}。`,
+  category: '投诉',
+  area: '某区',
+});
+
+function post(body: string): Promise<{ status: number; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const latencies: number[] = [];
+let failed = 0;
+let next = 0;
+const started = performance.now();
+
+async function worker(): Promise<void> {
+  for (;;) {
+    const from = next;
+    if (from >= total) return;
+    next = Math.min(total, from + batchSize);
+    const items = Array.from({ length: next - from }, (_, k) => ticket(from + k));
+    const body = JSON.stringify(values.mode === 'single' ? items[0] : items);
+    const r = await post(body);
+    latencies.push(r.ms);
+    if (r.status >= 300) failed += items.length;
+  }
+}
+
+async function openLoop(perSecond: number): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const p = post(JSON.stringify(ticket(i))).then(
+      (r) => {
+        latencies.push(r.ms);
+        if (r.status >= 300) failed++;
+      },
+      () => void failed++,
+    );
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  }
+  await Promise.all(inFlight);
+}
+
+if (rate) await openLoop(rate);
+else await Promise.all(Array.from({ length: clients }, () => worker()));
+const seconds = (performance.now() - started) / 1000;
+latencies.sort((a, b) => a - b);
+const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+process.stdout.write(
+  `${JSON.stringify({ tickets: total, requests: latencies.length, failed, seconds, perSecond: total / seconds, p50: q(0.5), p99: q(0.99), max: latencies.at(-1) ?? 0 })}\n`,
+);
+agent.destroy();
