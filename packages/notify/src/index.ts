@@ -29,3 +29,12 @@ export {
   type StepKind,
   type StepMessageInput,
 } from './step-templates.ts';
+export {
+  type Contact,
+  contactsFor,
+  type Directory,
+  type DirectoryUnit,
+  type LadderNotificationInput,
+  planLadderNotifications,
+} from './ladder-notifications.ts';
+export { loadDirectoryUnits } from './directory.ts';

@@ -3,7 +3,9 @@
  * adapter only delivers one message and says, by the error it throws, whether trying again
  * can help.
  */
-export type Channel = 'email' | 'webhook' | 'wecom' | 'dingtalk' | 'sms';
+import type { Channel } from '@huiying/domain';
+
+export type { Channel };
 
 export interface OutboundMessage {
   /** The notification row id. */
