@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index.ts';
 import { audit, rowsOf } from './index.ts';
-import { alerts, notifications } from './schema.ts';
+import { alerts, auditLog, notifications } from './schema.ts';
 
 export type NotificationStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'cancelled';
 
@@ -70,15 +70,19 @@ export async function enqueueNotifications(tx: DbOrTx, at: Date, rows: readonly 
     )
     .onConflictDoNothing()
     .returning({ id: notifications.id, recipient: notifications.recipient, channel: notifications.channel, step: notifications.step });
-  for (const r of inserted) {
-    await audit(tx, {
-      at,
-      actor: 'notify',
-      action: 'notification.queued',
-      entity: 'notification',
-      entityId: r.id,
-      result: { channel: r.channel, recipient: r.recipient, step: r.step },
-    });
+  // One audit row per notification, in one statement (a flood of breaches queues thousands).
+  if (inserted.length > 0) {
+    await tx.insert(auditLog).values(
+      inserted.map((r) => ({
+        at,
+        actor: 'notify',
+        action: 'notification.queued',
+        entity: 'notification',
+        entityId: r.id,
+        input: null,
+        result: { channel: r.channel, recipient: r.recipient, step: r.step },
+      })),
+    );
   }
   return inserted.map((r) => r.id);
 }
