@@ -101,3 +101,4 @@ export {
   shanghaiHour,
   startLadder,
 } from './ladder.ts';
+export { type EscalatedEvent, formatEscalated, withEscalations } from './ladder-replay.ts';
