@@ -85,3 +85,30 @@ export {
   type TimeReason,
 } from './signal-time.ts';
 export { maskPersonalData, maskPersonalDataDeep } from './personal-data.ts';
+export {
+  type Channel,
+  CHANNELS,
+  DEFAULT_LADDER_PACK,
+  DEFAULT_ROUTING,
+  defaultLadder,
+  type InterviewCandidate,
+  interviewCandidates,
+  type InterviewRule,
+  type Ladder,
+  ladderAt,
+  type LadderClock,
+  type LadderDecision,
+  type LadderFiring,
+  type LadderPack,
+  type LadderProgress,
+  type LadderRole,
+  ladderSnapshot,
+  type LadderStep,
+  type LadderStepKind,
+  periodOf,
+  routeChannels,
+  type RoutingRule,
+  shanghaiHour,
+  startLadder,
+} from './ladder.ts';
+export { type EscalatedEvent, formatEscalated, withEscalations } from './ladder-replay.ts';

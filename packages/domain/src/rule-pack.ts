@@ -13,6 +13,16 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Value, type ValueError } from '@sinclair/typebox/value';
 import { DomainError } from './errors.ts';
+import {
+  DEFAULT_LADDER_PACK,
+  type InterviewRule,
+  LADDER_ROLES,
+  LADDER_STEP_KINDS,
+  LADDER_TRIGGERS,
+  type Ladder,
+  type LadderPack,
+  type LadderStep,
+} from './ladder.ts';
 import { MS_PER_HOUR } from './time.ts';
 import type { IncidentClockKind, ObligationKind, ResponseKind } from './types.ts';
 
@@ -35,6 +45,8 @@ export interface RulePack {
   readonly name: string;
   readonly clocks: Readonly<Record<IncidentClockKind, ClockRule>>;
   readonly obligations: Readonly<Record<ObligationKind, ObligationRule>>;
+  /** The escalation ladder per clock kind, and the 约谈 rule (ladder.ts). */
+  readonly ladder: LadderPack;
 }
 
 export const INCIDENT_CLOCK_KINDS: readonly IncidentClockKind[] = ['response', 'release', 'press_conference'];
@@ -75,6 +87,7 @@ export const DEFAULT_RULE_PACK: RulePack = deepFreeze({
     penalty_disclosure: { workingDays: 20, warnings: [...DEFAULT_WARNINGS], extension: null },
     disclosure_request: { workingDays: 20, warnings: [...DEFAULT_WARNINGS], extension: { workingDays: 20 } },
   },
+  ladder: DEFAULT_LADDER_PACK,
 } satisfies RulePack);
 
 const Warnings = Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
@@ -100,6 +113,48 @@ const ObligationRuleDocument = Type.Object(
       Type.Union([Type.Null(), Type.Object({ workingDays: Type.Integer({ minimum: 1 }) }, { additionalProperties: false })], {
         description: 'null, or { "workingDays": an integer ≥ 1 }',
       }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Roles = Type.Array(Type.Union(LADDER_ROLES.map((r) => Type.Literal(r))), { uniqueItems: true });
+const LadderStepDocument = Type.Object(
+  {
+    id: Type.String({ minLength: 1, pattern: '^[a-z0-9_-]+$', description: 'a step id of a-z, 0-9, _ or -' }),
+    kind: Type.Union(LADDER_STEP_KINDS.map((k) => Type.Literal(k))),
+    trigger: Type.Union(LADDER_TRIGGERS.map((k) => Type.Literal(k))),
+    afterHours: Type.Optional(Type.Number({ minimum: 0 })),
+    to: Roles,
+    cc: Type.Optional(Roles),
+    repeatEveryHours: Type.Optional(Type.Union([Type.Null(), Type.Number({ exclusiveMinimum: 0 })])),
+    reportCandidate: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+/** Per clock kind: either tune the default ladder (two numbers) or give the whole list of steps. */
+const LadderDocument = Type.Object(
+  {
+    leadersAfterHours: Type.Optional(Type.Number({ minimum: 0 })),
+    urgeRepeatHours: Type.Optional(Type.Union([Type.Null(), Type.Number({ exclusiveMinimum: 0 })])),
+    steps: Type.Optional(Type.Array(LadderStepDocument)),
+  },
+  { additionalProperties: false },
+);
+const ALL_CLOCK_KINDS = [...INCIDENT_CLOCK_KINDS, ...OBLIGATION_KINDS];
+const LadderPackDocument = Type.Object(
+  {
+    clocks: Type.Optional(
+      Type.Object(Object.fromEntries(ALL_CLOCK_KINDS.map((k) => [k, Type.Optional(LadderDocument)])), { additionalProperties: false }),
+    ),
+    interview: Type.Optional(
+      Type.Object(
+        {
+          breaches: Type.Optional(Type.Integer({ minimum: 1 })),
+          period: Type.Optional(Type.Union([Type.Literal('month'), Type.Literal('quarter'), Type.Literal('year')])),
+        },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -132,6 +187,7 @@ export const RulePackDocumentSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    ladder: Type.Optional(LadderPackDocument),
   },
   { additionalProperties: false },
 );
@@ -193,5 +249,56 @@ export function parseRulePack(document: unknown, base: RulePack = DEFAULT_RULE_P
         doc.extension === undefined ? base.obligations[kind].extension : doc.extension && { workingDays: doc.extension.workingDays },
     };
   }
-  return deepFreeze({ name: document.name ?? `${base.name}+custom`, clocks, obligations });
+  const ladder = mergeLadder(document.ladder, base.ladder);
+  return deepFreeze({ name: document.name ?? `${base.name}+custom`, clocks, obligations, ladder });
+}
+
+type LadderDoc = Static<typeof LadderDocument>;
+
+function mergeLadder(doc: Static<typeof LadderPackDocument> | undefined, base: LadderPack): LadderPack {
+  if (doc === undefined) return base;
+  const clocks: Record<string, Ladder> = { ...base.clocks };
+  for (const kind of ALL_CLOCK_KINDS) {
+    const d = (doc.clocks as Record<string, LadderDoc | undefined> | undefined)?.[kind];
+    if (d === undefined) continue;
+    const path = `/ladder/clocks/${kind}`;
+    if (d.steps !== undefined) {
+      if (d.leadersAfterHours !== undefined || d.urgeRepeatHours !== undefined) {
+        throw invalid(path, 'give steps, or leadersAfterHours/urgeRepeatHours, not both');
+      }
+      const seen = new Set<string>();
+      const steps = d.steps.map((s, i): LadderStep => {
+        if (seen.has(s.id)) throw invalid(`${path}/steps/${i}/id`, `duplicate step id ${JSON.stringify(s.id)}`);
+        seen.add(s.id);
+        return {
+          id: s.id,
+          kind: s.kind,
+          trigger: s.trigger,
+          afterMs: Math.round((s.afterHours ?? 0) * MS_PER_HOUR),
+          to: [...s.to],
+          cc: [...(s.cc ?? [])],
+          repeatEveryMs: s.repeatEveryHours == null ? null : Math.round(s.repeatEveryHours * MS_PER_HOUR),
+          reportCandidate: s.reportCandidate ?? false,
+        };
+      });
+      clocks[kind] = { steps };
+      continue;
+    }
+    clocks[kind] = {
+      steps: base.clocks[kind as keyof LadderPack['clocks']].steps.map((s) => ({
+        ...s,
+        ...(s.trigger === 'breach' && s.kind === 'report' && d.leadersAfterHours !== undefined
+          ? { afterMs: Math.round(d.leadersAfterHours * MS_PER_HOUR) }
+          : {}),
+        ...(s.trigger === 'breach' && s.kind === 'urge' && d.urgeRepeatHours !== undefined
+          ? { repeatEveryMs: d.urgeRepeatHours === null ? null : Math.round(d.urgeRepeatHours * MS_PER_HOUR) }
+          : {}),
+      })),
+    };
+  }
+  const interview: InterviewRule = {
+    breaches: doc.interview?.breaches ?? base.interview.breaches,
+    period: doc.interview?.period ?? base.interview.period,
+  };
+  return { clocks: clocks as LadderPack['clocks'], interview };
 }

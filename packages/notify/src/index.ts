@@ -1,3 +1,40 @@
 export { Notifier, type NotifierOptions } from './notifier.ts';
 export { smtpMailer, memoryMailer, type Mailer, type Mail } from './mailer.ts';
 export { breachMail, shanghai } from './templates.ts';
+export {
+  type Backoff,
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  type DispatchHooks,
+  Dispatcher,
+  type DispatcherOptions,
+  type PassResult,
+} from './dispatcher.ts';
+export { type Channel, type ChannelAdapter, DeliveryError, type OutboundMessage } from './channels/port.ts';
+export { nullAdapter } from './channels/null.ts';
+export { emailChannel, type EmailChannelOptions } from './channels/email.ts';
+export { webhookChannel, webhookSignature, type WebhookTarget } from './channels/webhook.ts';
+export { wecomChannel } from './channels/wecom.ts';
+export { dingtalkChannel, dingtalkSignedUrl } from './channels/dingtalk.ts';
+export { smsChannel, type SmsGatewayOptions } from './channels/sms.ts';
+export {
+  type ClockFacts,
+  clockName,
+  deepLink,
+  durationText,
+  leftOrOverdue,
+  renderStepMessage,
+  shanghaiTime,
+  spanText,
+  type StepKind,
+  type StepMessageInput,
+} from './step-templates.ts';
+export {
+  type Contact,
+  contactsFor,
+  type Directory,
+  type DirectoryUnit,
+  type LadderNotificationInput,
+  planLadderNotifications,
+} from './ladder-notifications.ts';
+export { loadDirectoryUnits } from './directory.ts';

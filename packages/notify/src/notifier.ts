@@ -158,6 +158,12 @@ export class Notifier {
   /** Send every mail that is due; each failure is rescheduled and the next one is tried. */
   async sendPending(): Promise<number> {
     const { db, mailer, clock, logger } = this.o;
+    // A breach withdrawn (a response published before the due, recorded late) while its mail
+    // waited for a retry is not mailed any more. A mail already being sent cannot be recalled.
+    await db.execute(sql`
+      update emails e set status = 'cancelled', last_error = 'breach retracted'
+      from alerts a
+      where a.id = e.alert_id and a.retracted_at is not null and e.status = 'pending'`);
     let sent = 0;
     for (;;) {
       const [row] = rowsOf<{ id: string; to: string; subject: string; body: string; attempts: number }>(

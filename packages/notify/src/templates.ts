@@ -1,15 +1,9 @@
+import { clockName } from './step-templates.ts';
 import type { EventMessage } from '@huiying/bus';
 
-const CLOCK_LABEL: Record<string, string> = {
-  response: '权威回应（48小时）',
-  release: '权威信息发布（5小时）',
-  press_conference: '新闻发布会（24小时）',
-  policy_interpretation: '政策解读材料发布（3个工作日）',
-  service_change: '服务事项变更公开（1个工作日）',
-  proposal_reply: '建议提案办理复文公开（10个工作日）',
-  penalty_disclosure: '抽查及行政处罚结果公开（20个工作日）',
-  disclosure_request: '依申请公开答复（20个工作日）',
-};
+// No span in the label: a rule pack may change it, and the event does not carry the clock's
+// snapshot. The due time, printed below, is what the unit needs.
+const CLOCK_LABEL = (kind: string | undefined): string => (kind ? clockName(kind) : '');
 
 /** Asia/Shanghai wall time for people; instants stay ISO in data. */
 export function shanghai(iso: string): string {
@@ -26,7 +20,7 @@ export function shanghai(iso: string): string {
 }
 
 export function breachMail(e: EventMessage, unitName: string, dashboardUrl: string): { subject: string; text: string } {
-  const clock = CLOCK_LABEL[e.clock ?? ''] ?? e.clock ?? '';
+  const clock = CLOCK_LABEL(e.clock);
   const title = e.title ?? e.incidentId ?? e.obligationId ?? '';
   const what = e.obligationId ? '事项' : '舆情事件';
   return {

@@ -97,3 +97,27 @@ it('sweeps up a breach whose event never reached the notifier, once', async () =
   expect(smtp.mails).toHaveLength(3);
   expect(smtp.mails[2]!.subject).toContain('超时');
 });
+
+it('a breach retracted while its mail waits for a retry is not mailed', async () => {
+  refuse = true;
+  await notifier.handle(breach(3, 'b'));
+  const [waiting] = await handle.db.select().from(emails).where(eq(emails.alertId, 'alr-3'));
+  expect(waiting).toMatchObject({ status: 'pending', attempts: 1 });
+  await handle.db.insert(alerts).values({
+    id: 'alr-3',
+    incidentId: 'inc-3',
+    kind: 'breached',
+    clock: 'response',
+    dueAt: new Date(T0),
+    unitId: 'b',
+    at: new Date(T0),
+    retractedAt: new Date(T0 + 60_000),
+  });
+  refuse = false;
+  await handle.db.execute(sql`update emails set next_attempt_at = now() - interval '1 second' where alert_id = 'alr-3'`);
+  const before = smtp.mails.length;
+  expect(await notifier.sendPending()).toBe(0);
+  expect(smtp.mails).toHaveLength(before);
+  const [cancelled] = await handle.db.select().from(emails).where(eq(emails.alertId, 'alr-3'));
+  expect(cancelled).toMatchObject({ status: 'cancelled', lastError: 'breach retracted' });
+});

@@ -164,3 +164,83 @@ export async function loginAs(app: Injectable, username: string, password = 'hui
       }),
   };
 }
+
+export type SmtpMode = 'accept' | '421' | '451';
+
+export interface ControllableSmtp {
+  port: number;
+  url: string;
+  mails: ParsedMail[];
+  /** accept; 421 at the greeting (service not available); 451 at MAIL FROM (local error). */
+  mode: SmtpMode;
+  /** Recipients answered 550 (mailbox unavailable), for permanent failures. */
+  rejectRecipients: Set<string>;
+  /** Stop listening (connections are refused) / listen again on the same port. */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /**
+   * Called once a message has been received and parsed, BEFORE the server answers 250: a
+   * test can kill the sender there ("the server accepted, the client never heard").
+   */
+  onAccepted?: (mail: ParsedMail) => Promise<void> | void;
+  close(): Promise<void>;
+}
+
+/** A real SMTP server whose availability a test controls: refused, 421, 451, then up again. */
+export async function startControllableSmtp(): Promise<ControllableSmtp> {
+  const mails: ParsedMail[] = [];
+  let server: SMTPServer | undefined;
+  const state: ControllableSmtp = {
+    port: 0,
+    url: '',
+    mails,
+    mode: 'accept',
+    rejectRecipients: new Set(),
+    async down() {
+      const s = server;
+      server = undefined;
+      if (s) await new Promise<void>((r) => s.close(() => r()));
+    },
+    async up() {
+      if (server) return;
+      server = create();
+      const s = server;
+      await new Promise<void>((resolve) => s.listen(state.port, '127.0.0.1', resolve));
+      state.port = (s.server.address() as AddressInfo).port;
+      state.url = `smtp://127.0.0.1:${state.port}`;
+    },
+    close: () => state.down(),
+  };
+  const fail = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
+  const create = () =>
+    new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      // smtp-server waits this long for open connections on close(); pooled clients keep them open.
+      closeTimeout: 100,
+      onConnect(_session, callback) {
+        if (state.mode === '421') return callback(fail(421, 'service not available, try later'));
+        callback();
+      },
+      onMailFrom(_address, _session, callback) {
+        if (state.mode === '451') return callback(fail(451, 'local error in processing, try later'));
+        callback();
+      },
+      onRcptTo(address, _session, callback) {
+        if (state.rejectRecipients.has(address.address)) return callback(fail(550, `mailbox unavailable: ${address.address}`));
+        callback();
+      },
+      onData(stream, _session, callback) {
+        simpleParser(stream)
+          .then(async (mail) => {
+            mails.push(mail);
+            await state.onAccepted?.(mail);
+            callback();
+          })
+          .catch((e: Error) => callback(e));
+      },
+    });
+  await state.up();
+  return state;
+}

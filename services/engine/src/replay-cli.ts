@@ -1,5 +1,8 @@
 /**
- * `pnpm --silent replay [--calendar extra.json]... [--rules pack.json] <timeline.jsonl | ->`
+ * `pnpm --silent replay [--calendar extra.json]... [--rules pack.json] [--ladder] <timeline.jsonl | ->`
+ *
+ * `--ladder` (opt-in, not yet in replay.md) adds the escalation ladder's `escalated` lines
+ * (step, recipients' roles); without it the output is exactly the contract's.
  *
  * The public replay contract (docs replay.md): outcome JSONL on stdout and nothing else;
  * a malformed line, an unknown calendar year or a bad option gives `line N: reason` (or
@@ -15,12 +18,16 @@ import {
   DEFAULT_RULE_PACK,
   DomainError,
   EventEncoder,
+  formatEscalated,
+  formatEvent,
   parseCalendarData,
   parseRulePack,
   parseTimeline,
   ReplayError,
   replayEach,
   type RulePack,
+  runReplay,
+  withEscalations,
 } from '@huiying/domain';
 
 /** Where output waits until the run has succeeded. */
@@ -41,7 +48,7 @@ export interface CliIo {
   spool(): Spool;
 }
 
-const USAGE = 'usage: replay [--calendar extra.json]... [--rules pack.json] <timeline.jsonl | ->';
+const USAGE = 'usage: replay [--calendar extra.json]... [--rules pack.json] [--ladder] <timeline.jsonl | ->';
 
 /** Bad command line: the message and the usage line. */
 class UsageError extends Error {}
@@ -52,12 +59,14 @@ interface Args {
   timeline: string;
   calendars: string[];
   rules: string | null;
+  ladder: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const calendars: string[] = [];
   let rules: string | null = null;
   let timeline: string | null = null;
+  let ladder = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] =
@@ -67,7 +76,8 @@ function parseArgs(argv: readonly string[]): Args {
       if (v === undefined || v === '') throw new UsageError(`${flag} needs a file`);
       return v;
     };
-    if (flag === '--calendar') calendars.push(value());
+    if (arg === '--ladder') ladder = true;
+    else if (flag === '--calendar') calendars.push(value());
     else if (flag === '--rules') {
       if (rules !== null) throw new UsageError('--rules given twice');
       rules = value();
@@ -77,7 +87,7 @@ function parseArgs(argv: readonly string[]): Args {
     } else throw new UsageError(`unknown option ${arg}`);
   }
   if (timeline === null) throw new UsageError('no timeline given');
-  return { timeline, calendars, rules };
+  return { timeline, calendars, rules, ladder };
 }
 
 function readJson(io: CliIo, path: string, what: string): unknown {
@@ -135,9 +145,19 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     // temporary file in production, so a large replay needs no memory for it).
     const spool = io.spool();
     try {
-      const encoder = new EventEncoder((bytes) => spool.write(bytes));
-      replayEach(parsed.inputs, { pack, calendar, horizon: parsed.horizon }, (e) => encoder.push(e));
-      encoder.flush();
+      if (args.ladder) {
+        // Holds every event in memory (the ladder needs each clock's whole history): fine for
+        // the timelines leaders ask about, not for the million-line throughput runs.
+        const events = runReplay(parsed.inputs, { pack, calendar, horizon: parsed.horizon });
+        const lines = withEscalations(parsed.inputs, events, pack, parsed.horizon).map((e) =>
+          e.event === 'escalated' ? formatEscalated(e) : formatEvent(e),
+        );
+        spool.write(Buffer.from(lines.length > 0 ? `${lines.join('\n')}\n` : ''));
+      } else {
+        const encoder = new EventEncoder((bytes) => spool.write(bytes));
+        replayEach(parsed.inputs, { pack, calendar, horizon: parsed.horizon }, (e) => encoder.push(e));
+        encoder.flush();
+      }
     } catch (e) {
       spool.discard();
       throw e;

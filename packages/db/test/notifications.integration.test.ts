@@ -1,0 +1,140 @@
+/** Notification rows on real PostgreSQL and on PGlite: unique per step, ordered, leased and fenced. */
+import { freshDatabase } from '@huiying/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  alerts,
+  cancelNotifications,
+  claimNotifications,
+  clockKey,
+  type DbHandle,
+  eq,
+  enqueueNotifications,
+  markNotificationFailed,
+  markNotificationRetry,
+  markNotificationSent,
+  type NewNotification,
+  notifications,
+  notificationsFor,
+  openPglite,
+  retryNotification,
+} from '../src/index.ts';
+
+const T0 = new Date('2026-05-06T02:00:00Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const LEASE = 5 * 60_000;
+
+const row = (incident: string, step: string, recipient = 'a@example.test', channel = 'email'): NewNotification => ({
+  clockKey: clockKey({ incidentId: incident, clockSeq: 1 }),
+  step,
+  stepKind: step.startsWith('urge') ? 'urge' : 'notice',
+  role: 'unit',
+  recipient,
+  channel,
+  groupKey: incident,
+  incidentId: incident,
+  clockKind: 'response',
+  clockSeq: 1,
+  subject: `${incident} ${step}`,
+  text: 'body',
+});
+
+const handles: { name: string; open: () => Promise<DbHandle & { drop?: () => Promise<void> }> }[] = [
+  { name: 'postgres', open: () => freshDatabase() },
+  {
+    name: 'pglite',
+    open: async () => {
+      const h = await openPglite();
+      await h.migrate();
+      return h;
+    },
+  },
+];
+
+describe.each(handles)('$name', ({ open }) => {
+  let h: DbHandle & { drop?: () => Promise<void> };
+  afterAll(async () => {
+    if (h?.drop) await h.drop();
+    else await h?.close();
+  });
+
+  it('a step queued twice for the same recipient and channel is one row', async () => {
+    h = await open();
+    const first = await h.db.transaction((tx) =>
+      enqueueNotifications(tx, T0, [row('i1', 'notice#0'), row('i1', 'notice#0', 'a@example.test', 'sms')]),
+    );
+    const again = await h.db.transaction((tx) => enqueueNotifications(tx, T0, [row('i1', 'notice#0')]));
+    expect(first).toHaveLength(2);
+    expect(again).toEqual([]);
+  });
+
+  it('a rolled-back clock change queues nothing', async () => {
+    await expect(
+      h.db.transaction(async (tx) => {
+        await enqueueNotifications(tx, T0, [row('i9', 'urge#0')]);
+        throw new Error('clock change failed');
+      }),
+    ).rejects.toThrow('clock change failed');
+    expect(await h.db.select().from(notifications).where(eq(notifications.incidentId, 'i9'))).toEqual([]);
+  });
+
+  it('only the head of one matter’s queue is claimable; a retrying head holds the rest back', async () => {
+    await h.db.transaction((tx) => enqueueNotifications(tx, T0, [row('i2', 'urge#0'), row('i2', 'urge#1'), row('i3', 'urge#0')]));
+    const claimed = await claimNotifications(h.db, { now: T0, leaseMs: LEASE, limit: 10 });
+    // i1's email and sms, i2's first, i3's first.
+    expect(claimed.map((c) => c.subject)).toEqual(['i1 notice#0', 'i1 notice#0', 'i2 urge#0', 'i3 urge#0']);
+    const head = claimed.find((c) => c.subject === 'i2 urge#0')!;
+    expect(await markNotificationRetry(h.db, head, T0, at(60_000), 'SMTP 421')).toBe(true);
+    for (const c of claimed.filter((c) => c !== head)) expect(await markNotificationSent(h.db, c, T0, `<${c.id}@huiying>`)).toBe(true);
+    expect(await claimNotifications(h.db, { now: at(59_999), leaseMs: LEASE, limit: 10 })).toEqual([]);
+    const retried = await claimNotifications(h.db, { now: at(60_000), leaseMs: LEASE, limit: 10 });
+    expect(retried.map((c) => [c.subject, c.attempts])).toEqual([['i2 urge#0', 2]]);
+    await markNotificationSent(h.db, retried[0]!, at(60_000), 'x');
+    expect((await claimNotifications(h.db, { now: at(60_000), leaseMs: LEASE, limit: 10 })).map((c) => c.subject)).toEqual(['i2 urge#1']);
+  });
+
+  it('a lost lease fences the mark: the dispatcher that took over owns the row', async () => {
+    await h.db.transaction((tx) => enqueueNotifications(tx, T0, [row('i4', 'urge#0')]));
+    const [mine, ...others] = await claimNotifications(h.db, { now: T0, leaseMs: LEASE, limit: 10 });
+    expect([mine!.subject, others]).toEqual(['i4 urge#0', []]);
+    expect(await claimNotifications(h.db, { now: at(LEASE - 1), leaseMs: LEASE, limit: 10 })).toEqual([]);
+    const [takeover] = await claimNotifications(h.db, { now: at(LEASE + 1), leaseMs: LEASE, limit: 10 });
+    expect(takeover).toMatchObject({ id: mine!.id, attempts: 2 });
+    expect(takeover!.leaseToken).not.toBe(mine!.leaseToken);
+    expect(await markNotificationSent(h.db, mine!, at(LEASE + 2), 'late')).toBe(false);
+    expect(await markNotificationSent(h.db, takeover!, at(LEASE + 2), 'mine')).toBe(true);
+  });
+
+  it('a permanent failure raises a delivery_failed alert; an administrator retries it and the alert is withdrawn', async () => {
+    await h.db.transaction((tx) => enqueueNotifications(tx, T0, [row('i5', 'urge#0', 'nobody@example.test')]));
+    const [c] = (await claimNotifications(h.db, { now: at(LEASE * 3), leaseMs: LEASE, limit: 10 })).filter((r) => r.groupKey === 'i5');
+    expect(await markNotificationFailed(h.db, c!, at(LEASE * 3), '550 mailbox unavailable')).toBe(true);
+    const [alert] = await h.db
+      .select()
+      .from(alerts)
+      .where(eq(alerts.id, `delivery_failed:${c!.id}`));
+    expect(alert).toMatchObject({ kind: 'delivery_failed', incidentId: 'i5', clock: 'response', clockSeq: 1, retractedAt: null });
+    expect(await retryNotification(h.db, c!.id, 'admin', at(LEASE * 4))).toBe(true);
+    expect(await retryNotification(h.db, c!.id, 'admin', at(LEASE * 4))).toBe(false);
+    const [after] = await h.db
+      .select()
+      .from(alerts)
+      .where(eq(alerts.id, `delivery_failed:${c!.id}`));
+    expect(after!.retractedAt).not.toBeNull();
+    const [again] = (await claimNotifications(h.db, { now: at(LEASE * 4), leaseMs: LEASE, limit: 10 })).filter((r) => r.groupKey === 'i5');
+    expect(again!.attempts).toBe(1);
+  });
+
+  it('a stopped clock cancels what is pending for it, and the incident page lists every row', async () => {
+    await h.db.transaction((tx) => enqueueNotifications(tx, T0, [row('i6', 'urge#0'), row('i6', 'leaders#0', 'leader@example.test')]));
+    const n = await h.db.transaction((tx) => cancelNotifications(tx, clockKey({ incidentId: 'i6', clockSeq: 1 }), T0, 'met'));
+    expect(n).toBe(2);
+    expect((await claimNotifications(h.db, { now: at(LEASE * 10), leaseMs: LEASE, limit: 50 })).filter((r) => r.groupKey === 'i6')).toEqual(
+      [],
+    );
+    const list = await notificationsFor(h.db, { incidentId: 'i6' });
+    expect(list.map((l) => [l.step, l.recipient, l.status])).toEqual([
+      ['urge#0', 'a@example.test', 'cancelled'],
+      ['leaders#0', 'leader@example.test', 'cancelled'],
+    ]);
+  });
+});
