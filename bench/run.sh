@@ -9,6 +9,11 @@
 #   pnpm bench --only e2e [--signals 100000 --singles 20000 --clients 64 --brokers HOST:PORT]
 #                                                    ingest → Kafka → engine beside raw Kafka and pgbench (bench/e2e.ts);
 #                                                    never part of the default run (it starts its own broker)
+#   pnpm bench --only board [--incidents 1000000 --open 3000 --rate 500 --seconds 20 --clients 1000 --runs 3]
+#                                                    the duty board's first page (autocannon, beside pgbench on the same SQL)
+#                                                    and one alert's SSE fan-out (bench/board.ts)
+#   pnpm bench --only stats                          one year of leaders' statistics on 1M incidents (bench/stats.ts)
+#   pnpm bench --only notify                         a breach mail flood through the dispatcher (bench/notify.ts)
 #
 # The timer bench needs PostgreSQL (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432,
 # a role that may CREATE DATABASE); it creates and drops its own database.
@@ -28,9 +33,14 @@ while [[ $# -gt 0 ]]; do
     *) args+=("$1"); shift ;;
   esac
 done
-case "$only" in all | replay | timer | e2e) ;; *) echo "bench: --only must be replay, timer or e2e, got '$only'" >&2; exit 2 ;; esac
+case "$only" in all | replay | timer | e2e | board | stats | notify) ;; *) echo "bench: --only must be replay, timer, e2e, board, stats or notify, got '$only'" >&2; exit 2 ;; esac
 
 export BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+
+if [[ "$only" == board || "$only" == stats || "$only" == notify ]]; then
+  echo "== bench/$only.ts =="
+  exec node --import tsx "bench/$only.ts" --pg-url "$BENCH_PG_URL" "${args[@]}"
+fi
 
 if [[ "$only" == e2e ]]; then
   echo "== bench/e2e.ts =="
