@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure, fast, no services) and `integration` (real Postgres, Kafka,
-// SMTP and Chromium; started by scripts/test.sh through infra/ scripts).
+// Three projects: `unit` (pure, fast, no services); `embedded` (the embedded composition:
+// PGlite and the in-process bus, in process, nothing to start); `integration` (real
+// PostgreSQL, Kafka, SMTP and Chromium, started by scripts/test.sh through infra/ scripts).
 export default defineConfig({
   test: {
     projects: [
@@ -9,7 +10,15 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{packages,services}/*/test/**/*.test.ts'],
-          exclude: ['**/*.integration.test.ts', '**/node_modules/**'],
+          exclude: ['**/*.integration.test.ts', '**/*.embedded.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        test: {
+          name: 'embedded',
+          include: ['{packages,services}/*/test/**/*.embedded.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {
