@@ -1,4 +1,4 @@
-import { type Db, emails, eq, incidents, responses, rowsOf, type SQL, signals, sql, units } from '@huiying/db';
+import { type Db, emails, eq, incidents, notificationsFor, responses, rowsOf, type SQL, signals, sql, units } from '@huiying/db';
 import type { IncidentState } from '@huiying/domain';
 import { incidentView } from '@huiying/engine';
 import type { Scope } from '@huiying/identity';
@@ -193,7 +193,7 @@ export function visible(scope: Scope, unitId: string | null | undefined): boolea
 
 /** Everything that happened to one incident, for its page. Citizens' ticket text only for duty officers. */
 export async function incidentTimeline(db: Db, id: string, withContent: boolean) {
-  const [sigs, resps, alertRows, mails, auditRows] = await Promise.all([
+  const [sigs, resps, alertRows, mails, auditRows, notifications] = await Promise.all([
     db
       .select({
         id: signals.id,
@@ -234,6 +234,7 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
          or (entity = 'signal' and entity_id in (select id from signals where incident_id = ${id}))
          or (entity = 'alert' and entity_id in (select id from alerts where incident_id = ${id}))
       order by id`),
+    notificationsFor(db, { incidentId: id }),
   ]);
   return {
     signals: sigs.map((s) => ({
@@ -262,6 +263,7 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
     })),
     alerts: rowsOf<AlertRow>(alertRows).map(toAlertDto),
     mails: mails.map((m) => ({ ...m, createdAt: iso(m.createdAt)!, sentAt: iso(m.sentAt) })),
+    notifications,
     audit: rowsOf<{ id: number | string; at: string | Date; actor: string; action: string; entity: string; entity_id: string }>(
       auditRows,
     ).map((a) => ({ id: Number(a.id), at: iso(a.at)!, actor: a.actor, action: a.action, entity: a.entity, entityId: a.entity_id })),

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { apiTokens, audit, desc, eq, units, users } from '@huiying/db';
+import { apiTokens, audit, desc, eq, retryNotification, rowsOf, sql, units, users } from '@huiying/db';
 import { ApiError, principal } from '@huiying/http';
 import {
   actorOf,
@@ -301,6 +301,25 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
     async (request, reply) => {
       await revokeToken(db, request.params.id, actorOf(principal(request)), now()).catch(identityError);
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/admin/notifications/:id/retry',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ['admin'],
+        summary: '重发投递失败的通知（撤回其“投递失败”告警）',
+        params: S.IdParams,
+        response: { 200: Type.Object({ retried: Type.Boolean() }), ...errors },
+      },
+    },
+    async (request) => {
+      const [row] = rowsOf<{ status: string }>(await db.execute(sql`select status from notifications where id = ${request.params.id}`));
+      if (!row) throw new ApiError('HY_NOT_FOUND', `notification ${request.params.id} not found`);
+      if (row.status !== 'failed') throw new ApiError('HY_CONFLICT', `only a failed notification is retried (this one is ${row.status})`);
+      return { retried: await retryNotification(db, request.params.id, actorOf(principal(request)), now()) };
     },
   );
 
