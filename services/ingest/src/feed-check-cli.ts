@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 
   let read;
   try {
-    read = readFeed(body, contentType, {
+    read = await readFeed(body, contentType, {
       feedId: 'feed-check',
       feedUrl,
       fetchedAt: now,
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
   const warnings = read.warnings.length > 0 ? ` warnings=${read.warnings.length} (${read.warnings.join('; ')})` : '';
   process.stderr.write(
-    `feed-check: encoding=${read.encoding} format=${read.format} items=${read.items.length}${read.skipped > 0 ? ` skipped=${read.skipped}` : ''} errors=0${warnings}\n`,
+    `feed-check: encoding=${read.encoding} format=${read.format} parser=${read.parser} items=${read.items.length}${read.skipped > 0 ? ` skipped=${read.skipped}` : ''} errors=0${warnings}\n`,
   );
 }
 

@@ -6,6 +6,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { storeFeedItem, type StoreOutcome } from './feed-store.ts';
 import { oneLine } from './feed/one-line.ts';
+import type { FeedParserPath } from './feed/primary.ts';
 import { DEFAULT_MAX_ITEMS_PER_POLL, readFeed } from './feed/read.ts';
 import { DEFAULT_FETCH_POLICY, type FetchDeps, type FetchPolicy, HostLimiter, safeFetch } from './fetch/index.ts';
 
@@ -38,6 +39,8 @@ export interface PollResult {
   /** Items beyond maxItemsPerPoll, left for a later poll. */
   skipped: number;
   encoding?: string;
+  /** rss-parser, or the tolerant fallback for a document rss-parser refused. */
+  parser?: FeedParserPath;
   warnings?: string[];
   error?: string;
 }
@@ -174,7 +177,7 @@ export class FeedPoller {
         await this.recordSuccess(feed, now, next, fenced, {});
         return { ...empty, status: 'not_modified' };
       }
-      const read = readFeed(res.body, headerText(res.headers['content-type']), {
+      const read = await readFeed(res.body, headerText(res.headers['content-type']), {
         feedId: feed.id,
         feedUrl: res.url,
         fetchedAt: now.getTime(),
@@ -208,6 +211,7 @@ export class FeedPoller {
         sourcesAdded: counts.source_added,
         skipped: read.skipped,
         encoding: read.encoding,
+        parser: read.parser,
         warnings: read.warnings,
       };
     } catch (error) {

@@ -85,7 +85,7 @@ describe('pnpm --silent feed-check', () => {
       timeReason: 'publish_time_in_future',
     });
     expect(items[4]).toMatchObject({ timeReason: 'unreadable_publish_time', publishedAt: null });
-    expect(r.stderr).toBe('feed-check: encoding=utf-8 format=rss2.0 items=5 errors=0\n');
+    expect(r.stderr).toBe('feed-check: encoding=utf-8 format=rss2.0 parser=rss-parser items=5 errors=0\n');
   }, 60_000);
 
   it('fetches over HTTP exactly as the poller does: GBK served as utf-8 decoded from the prolog, loopback only when allowed', async () => {
@@ -95,7 +95,9 @@ describe('pnpm --silent feed-check', () => {
     expect(first.title).toBe('区长接待日：回应群众关切的停车难问题');
     // Judged as a feed added now: what it already holds is history.
     expect(first.timeDecision).toBe('history');
-    expect(r.stderr).toMatch(/^feed-check: encoding=gb18030 format=rss2\.0 items=2 errors=0 warnings=1 \(body is not valid utf-8/);
+    expect(r.stderr).toMatch(
+      /^feed-check: encoding=gb18030 format=rss2\.0 parser=rss-parser items=2 errors=0 warnings=1 \(body is not valid utf-8/,
+    );
 
     const refused = await feedCheck([`${base}/gbk.xml`]);
     expect(refused).toMatchObject({ code: 1, stdout: '' });

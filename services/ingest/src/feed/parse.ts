@@ -37,7 +37,8 @@ export function stripControl(text: string): string {
 const DATE_FIELDS = ['pubdate', 'dc:date', 'published', 'issued', 'created', 'updated', 'modified', 'dcterms:created', 'dcterms:modified'];
 
 /**
- * A tolerant RSS 0.9x/1.0/2.0 and Atom reader. htmlparser2 in XML mode reads broken markup
+ * The fallback reader (primary.ts reads with rss-parser first): used for documents rss-parser
+ * refuses. A tolerant RSS 0.9x/1.0/2.0 and Atom reader. htmlparser2 in XML mode reads broken markup
  * (unescaped `&`, unclosed or mismatched tags, a document cut off mid-way) as far as it goes,
  * knows only the XML predefined and numeric entities, and never reads a DTD — so no external
  * entity is fetched and no entity is expanded.

@@ -1,7 +1,8 @@
 import type { SignalTimePolicy } from '@huiying/domain/signal-time';
 import { decodeFeedBody } from './decode.ts';
 import { type NormalisedItem, normaliseItem } from './normalise.ts';
-import { type FeedFormat, parseFeedXml } from './parse.ts';
+import type { FeedFormat } from './parse.ts';
+import { type FeedParserPath, parseFeed } from './primary.ts';
 
 /** Feeds list newest first; a poll takes this many at most (FEED_MAX_ITEMS). */
 export const DEFAULT_MAX_ITEMS_PER_POLL = 100;
@@ -20,6 +21,8 @@ export interface FeedReadContext {
 export interface FeedRead {
   encoding: string;
   format: FeedFormat;
+  /** rss-parser, or the tolerant htmlparser2 reader for a document rss-parser refused. */
+  parser: FeedParserPath;
   title?: string;
   items: NormalisedItem[];
   /** Items in the document beyond `maxItems`, not taken. */
@@ -27,14 +30,15 @@ export interface FeedRead {
   warnings: string[];
 }
 
-/** Bytes to normalised items: decode, parse, normalise — the same for the poller and feed-check. Throws FeedParseError. */
-export function readFeed(body: Uint8Array, contentType: string | null | undefined, ctx: FeedReadContext): FeedRead {
+/** Bytes to normalised items: decode, parse, normalise — the same for the poller and feed-check. Rejects with FeedParseError. */
+export async function readFeed(body: Uint8Array, contentType: string | null | undefined, ctx: FeedReadContext): Promise<FeedRead> {
   const decoded = decodeFeedBody(body, contentType);
-  const parsed = parseFeedXml(decoded.text);
+  const parsed = await parseFeed(decoded.text);
   const taken = parsed.items.slice(0, ctx.maxItems);
   return {
     encoding: decoded.encoding,
     format: parsed.format,
+    parser: parsed.parser,
     ...(parsed.title ? { title: parsed.title } : {}),
     items: taken.map((raw) =>
       normaliseItem(raw, {
