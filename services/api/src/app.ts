@@ -10,6 +10,8 @@ import { applyCommand, type CalendarService, type EngineDeps, NotFoundError, Sta
 import { ticketRoutes } from '@huiying/ingest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
+import type { ConsoleBundle } from '@huiying/web';
+import { registerConsole } from './console-routes.ts';
 import { ApiError, ERROR_CATALOGUE, instantOf } from './errors.ts';
 import { LiveFeed } from './live.ts';
 import { obligationRoutes } from './obligations.ts';
@@ -25,8 +27,8 @@ export interface AppDeps {
   /** The working-day calendar (file + administrators' years), for disclosure duties. */
   calendars: CalendarService;
   logger: Logger;
-  /** The zh-CN dashboard bundle (services/web); omitted in API-only tests. */
-  dashboard?: () => Promise<{ html: string; js: string; css: string }>;
+  /** The zh-CN console bundle (services/web `buildDashboard`); omitted in API-only tests. */
+  dashboard?: () => Promise<ConsoleBundle>;
 }
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance & { live: LiveFeed }> {
@@ -430,16 +432,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     onWake: (at) => deps.engine.onWake?.(at),
   });
 
-  if (deps.dashboard) {
-    const load = deps.dashboard;
-    let bundle: Promise<{ html: string; js: string; css: string }> | undefined;
-    const get = () => (bundle ??= load());
-    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send((await get()).html));
-    app.get('/app.js', { schema: { hide: true } }, async (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').send((await get()).js),
-    );
-    app.get('/app.css', { schema: { hide: true } }, async (_req, reply) => reply.type('text/css; charset=utf-8').send((await get()).css));
-  }
+  if (deps.dashboard) registerConsole(app as unknown as FastifyInstance, deps.dashboard);
 
   app.addHook('onReady', async () => {
     await live.start();

@@ -6,6 +6,7 @@ import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
 import { CalendarService, type RunningEngine, startEngine } from '@huiying/engine';
 import { FeedPoller } from '@huiying/ingest';
 import { type Mailer, Notifier } from '@huiying/notify';
+import type { ConsoleBundle } from '@huiying/web';
 import type { Logger } from 'pino';
 
 export interface HuiyingDeps {
@@ -17,7 +18,7 @@ export interface HuiyingDeps {
   pack?: RulePack;
   dutyEmail: string;
   publicUrl: string;
-  dashboard?: () => Promise<{ html: string; js: string; css: string }>;
+  dashboard?: () => Promise<ConsoleBundle>;
   /** Consumer-group suffix, so two test apps on one broker don't share groups. */
   groupSuffix?: string;
   relayPollMs?: number;
