@@ -17,8 +17,10 @@ export interface EmbeddedHarness {
   handle: DbHandle;
   bus: EmbeddedBus;
   mailer: ReturnType<typeof memoryMailer>;
-  /** Set when `listen` was asked for: the dashboard's URL. */
+  /** Set when `listen` was asked for: the console's URL. */
   url: string;
+  /** `app.inject` as a trusted caller (set-up and assertions, not the access under test). */
+  inject: Huiying['app']['inject'];
   /** Stops the app; closes the database unless it was passed in. */
   stop(): Promise<void>;
 }
@@ -29,6 +31,8 @@ export async function startEmbedded(o: {
   /** Serve the dashboard and listen on a loopback port (browser tests). */
   listen?: boolean;
   pack?: RulePack;
+  /** Create the demo accounts (`duty`, `leader`, `admin`, `unit-<unit id>`; password huiying-demo). */
+  accounts?: boolean;
   /** Reuse a database (e.g. to restart the app on it); otherwise a fresh in-memory PGlite. */
   handle?: DbHandle;
 }): Promise<EmbeddedHarness> {
@@ -63,6 +67,7 @@ export async function startEmbedded(o: {
     bus,
     mailer,
     url,
+    inject: hy.app.inject.bind(hy.app) as Huiying['app']['inject'],
     async stop() {
       await hy.stop();
       await bus.close();

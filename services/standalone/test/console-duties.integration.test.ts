@@ -1,5 +1,5 @@
 /**
- * The board's 工作日时限事项 panel in real headless Chromium, on the embedded default (PGlite +
+ * The duty board's 工作日时限事项 panel in real headless Chromium, logged in as the duty officer, on the embedded default (PGlite +
  * the in-process bus): a duty due on the 调休 Saturday after National Day, 延期 and 办结
  * from the page, a breach refreshing the list live, and a duty counted into a year whose
  * holiday arrangement is not loaded, shown as provisional.
@@ -9,7 +9,7 @@ import { FakeClock } from '@huiying/clock';
 import { eventually } from '@huiying/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium } from '../../web/test/browser.ts';
+import { launchChromium, logIn } from '../../web/test/browser.ts';
 import type { Huiying } from '../src/compose.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
@@ -26,7 +26,12 @@ let url: string;
 const clock = new FakeClock(T0);
 
 beforeAll(async () => {
-  env = await startEmbedded({ clock, units: [{ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' }], listen: true });
+  env = await startEmbedded({
+    clock,
+    units: [{ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' }],
+    listen: true,
+    accounts: true,
+  });
   ({ hy, url } = env);
   browser = await launchChromium();
 });
@@ -37,7 +42,7 @@ afterAll(async () => {
 });
 
 async function createDuty(body: Record<string, string>) {
-  const res = await hy.app.inject({ method: 'POST', url: '/api/obligations', payload: { unit: 'housing', by: 'test', ...body } });
+  const res = await env.inject({ method: 'POST', url: '/api/obligations', payload: { unit: 'housing', ...body } });
   expect(res.statusCode, res.body).toBe(201);
   return res.json() as { id: string; dueDate: string; provisional: boolean };
 }
@@ -64,7 +69,7 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // The page's own timers (the one-minute list refresh) are moved on by hand below.
   await page.clock.install();
-  await page.goto(url);
+  await logIn(page, url, 'duty');
   await page.getByTestId('connection-status').filter({ hasText: '实时' }).waitFor();
 
   const policyRow = dutyRow(page, 'POL-1');
@@ -118,9 +123,9 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
   });
   await eventually(
     async () =>
-      (
-        (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json().items as { kind: string; obligationId: string }[]
-      ).some((a) => a.kind === 'calendar_missing' && a.obligationId === 'PEN-1'),
+      ((await env.inject({ method: 'GET', url: '/api/alerts?open=true' })).json().items as { kind: string; obligationId: string }[]).some(
+        (a) => a.kind === 'calendar_missing' && a.obligationId === 'PEN-1',
+      ),
     'the calendar_missing alert',
   );
   // Neither a new duty nor its calendar_missing alert is streamed (the engine links only
