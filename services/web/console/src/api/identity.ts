@@ -35,10 +35,14 @@ export interface TimelineSignal {
   id: string;
   source: string;
   title: string | null;
+  /** 12345 ticket text: duty officers only (null for others). */
+  content?: string | null;
   url: string | null;
+  area?: string | null;
+  category?: string | null;
+  feedId?: string | null;
   publishedAt: string | null;
   receivedAt: string;
-  feed?: { id: string; name: string } | null;
 }
 
 export interface TimelineResponse {
@@ -47,12 +51,12 @@ export interface TimelineResponse {
   original: boolean;
   publishedAt: string;
   recordedAt: string;
-  unit?: { id: string; name: string } | null;
+  unitId?: string | null;
   channel: string | null;
   url: string | null;
   recordedBy: string | null;
-  /** Whether it met a clock (an original, authoritative response before or after due). */
-  qualified?: boolean;
+  /** An original response counts; a repost (转载) does not. */
+  qualifies?: boolean;
 }
 
 export interface TimelineAlert {
@@ -72,6 +76,8 @@ export interface TimelineMail {
   to: string;
   subject: string;
   status: string;
+  attempts?: number;
+  lastError?: string | null;
   createdAt: string;
   sentAt: string | null;
 }
@@ -95,9 +101,15 @@ export interface AdminUnit {
 }
 
 /** GET /api/admin/users */
-export interface AdminUser extends User {
-  disabled?: boolean;
-  lastLoginAt?: string | null;
+export interface AdminUser {
+  id: string;
+  username: string;
+  displayName: string;
+  role: Role;
+  unitId: string | null;
+  email: string | null;
+  disabled: boolean;
+  createdAt: string;
 }
 
 /** GET /api/admin/tokens */
@@ -105,6 +117,9 @@ export interface ApiToken {
   id: string;
   name: string;
   scopes: string[];
+  /** The first characters of the secret, to tell tokens apart. */
+  prefix?: string;
+  createdBy?: string;
   createdAt: string;
   lastUsedAt?: string | null;
   revokedAt?: string | null;

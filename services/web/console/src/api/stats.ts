@@ -1,88 +1,92 @@
 /**
- * The leaders' statistics endpoints, in one place so their names are easy to adjust while
- * the stats backend is being written. Every call resolves to `null` when the endpoint does
- * not exist yet (404 / HY_NOT_FOUND), so the page can show an empty state instead of an error.
+ * The leaders' statistics endpoints (services/api stats routes), in one place so their names
+ * are easy to adjust. Every figure call resolves to `null` when the endpoint does not exist
+ * (404 with no route), so the page shows an empty state instead of an error.
  *
- * Assumed contract (all GET, leader/duty/admin; a unit user gets its own unit only):
- *   /api/stats/summary?from&to[&unit&level&clock]        → StatsSummary
- *   /api/stats/breakdown?by=unit|level|clock|month&from&to → { items: StatsRow[] }
- *   /api/stats/incidents?from&to[&unit&level&clock&month&outcome] → { items: StatsIncident[], total }
- *   /api/stats/export.csv|export.xlsx?by&from&to            → file download
- *   /api/stats/report.docx?from&to                          → 通报 draft download
+ *   GET /api/stats/overview?filters                 → { period, generatedAt, totals: StatsRow }
+ *   GET /api/stats/breakdown?by=unit|level|kind|month&filters → { items: StatsRow[] }
+ *   GET /api/stats/ranking?filters                  → { items: (StatsRow & { rank })[] }
+ *   GET /api/stats/trend?filters                    → { items: StatsRow[] } (every month)
+ *   GET /api/stats/items?filters&outcome&page&pageSize → { items: StatsItem[], total }
+ *   GET /api/stats/export.csv?view=…&filters, /export.xlsx?filters, /notice.docx?filters
+ * filters: from, to ('YYYY-MM-DD', Beijing days) or month ('YYYY-MM'), unit, level, kind, source.
  */
 import { ApiRequestError, query, request } from './client.ts';
 
-export type StatsDimension = 'unit' | 'level' | 'clock' | 'month';
+export type StatsDimension = 'unit' | 'level' | 'kind' | 'month';
+export type StatsOutcome = 'on_time' | 'late' | 'breached' | 'pending';
 
 export interface StatsFilter {
-  /** 'YYYY-MM-DD', Beijing days, inclusive. */
-  from: string;
-  to: string;
+  from?: string;
+  to?: string;
+  month?: string;
   unit?: string;
   level?: string;
-  clock?: string;
-  month?: string;
-  /** Drill-down: 'on_time' | 'late' | 'overdue' (breached and still unanswered). */
-  outcome?: string;
-}
-
-export interface StatsSummary {
-  /** Clocks that fell due in the period. */
-  clocks: number;
-  onTime: number;
-  late: number;
-  /** Breached and still unanswered. */
-  overdue: number;
-  /** onTime / (onTime + late + overdue); null when nothing fell due. */
-  onTimeRate: number | null;
-  /** Time from an incident's start to its first authoritative (original) response. */
-  firstResponse: { medianMinutes: number | null; p90Minutes: number | null };
-  /** Longest overdue among unanswered breaches, in minutes. */
-  maxOverdueMinutes?: number | null;
+  kind?: string;
+  source?: 'incident' | 'duty';
 }
 
 export interface StatsRow {
-  /** Unit id, level, clock kind or 'YYYY-MM'. */
-  key: string;
+  /** Unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit, or duties by level. */
+  key: string | null;
   label: string;
-  clocks: number;
+  /** Deadlines that fell due: onTime + late + breached. */
+  counted: number;
   onTime: number;
+  /** Met after the due. */
   late: number;
-  overdue: number;
+  /** Past due, still without a qualifying response. */
+  breached: number;
+  pending: number;
+  retracted: number;
   onTimeRate: number | null;
-  medianMinutes: number | null;
-  p90Minutes: number | null;
+  overdue: { count: number; totalMs: number; maxMs: number | null; medianMs: number | null };
+  firstResponse: { incidents: number; medianMs: number | null; p90Ms: number | null };
 }
 
-export interface StatsIncident {
-  incidentId: string;
+export interface StatsItem {
+  source: 'incident' | 'duty';
+  id: string;
+  seq: number;
   title: string;
-  unit: { id: string; name: string } | null;
+  kind: string;
   level: string | null;
-  clock: string;
+  unit: { id: string; name: string } | null;
+  startAt: string;
   dueAt: string;
   respondedAt: string | null;
-  outcome: 'on_time' | 'late' | 'overdue';
-  /** Minutes past due (late answers and unanswered breaches); 0 when on time. */
-  overdueMinutes: number;
+  outcome: StatsOutcome;
+  overdueMs: number | null;
+  retracted: boolean;
+}
+
+export interface StatsPeriod {
+  from: string | null;
+  to: string | null;
+  label: string;
 }
 
 async function orNull<T>(p: Promise<T>): Promise<T | null> {
   try {
     return await p;
   } catch (e) {
-    if (e instanceof ApiRequestError && e.status === 404) return null;
+    // "No route" (the stats backend is not deployed) — not a unit the caller may not see.
+    if (e instanceof ApiRequestError && e.status === 404 && !/unit/.test(e.message)) return null;
     throw e;
   }
 }
 
-const q = (f: StatsFilter, extra: Record<string, string> = {}): string => query({ ...f, ...extra });
+const q = (f: StatsFilter, extra: Record<string, string | number | undefined> = {}): string => query({ ...f, ...extra });
 
 export const statsApi = {
-  summary: (f: StatsFilter) => orNull(request<StatsSummary>('GET', `/api/stats/summary${q(f)}`)),
+  overview: (f: StatsFilter) => orNull(request<{ period: StatsPeriod; totals: StatsRow }>('GET', `/api/stats/overview${q(f)}`)),
   breakdown: (by: StatsDimension, f: StatsFilter) => orNull(request<{ items: StatsRow[] }>('GET', `/api/stats/breakdown${q(f, { by })}`)),
-  incidents: (f: StatsFilter) => orNull(request<{ items: StatsIncident[]; total?: number }>('GET', `/api/stats/incidents${q(f)}`)),
+  ranking: (f: StatsFilter) => orNull(request<{ items: (StatsRow & { rank: number })[] }>('GET', `/api/stats/ranking${q(f)}`)),
+  trend: (f: StatsFilter) => orNull(request<{ items: StatsRow[] }>('GET', `/api/stats/trend${q(f)}`)),
+  items: (f: StatsFilter, outcome?: StatsOutcome, page = 1, pageSize = 100) =>
+    orNull(request<{ items: StatsItem[]; total: number }>('GET', `/api/stats/items${q(f, { outcome, page, pageSize })}`)),
   /** Plain links: a GET with the session cookie downloads the file. */
-  exportUrl: (format: 'csv' | 'xlsx', by: StatsDimension, f: StatsFilter) => `/api/stats/export.${format}${q(f, { by })}`,
-  reportUrl: (f: StatsFilter) => `/api/stats/report.docx${q({ from: f.from, to: f.to })}`,
+  csvUrl: (view: StatsDimension | 'totals' | 'ranking' | 'items', f: StatsFilter) => `/api/stats/export.csv${q(f, { view })}`,
+  xlsxUrl: (f: StatsFilter) => `/api/stats/export.xlsx${q(f)}`,
+  noticeUrl: (f: StatsFilter) => `/api/stats/notice.docx${q(f)}`,
 };

@@ -56,7 +56,7 @@ export function buildTimeline(t: Timeline): TimelineEntry[] {
     out.push({
       at: ms(s.publishedAt ?? s.receivedAt),
       kind: 'signal',
-      title: `线索（${sourceLabel(s.source)}${s.feed?.name ? ` · ${s.feed.name}` : ''}）`,
+      title: `线索（${sourceLabel(s.source)}）`,
       detail: s.title ?? '',
       url: s.url,
       tone: 'info',
@@ -85,12 +85,12 @@ export function buildTimeline(t: Timeline): TimelineEntry[] {
     }
   }
   for (const r of t.responses ?? []) {
-    const qualified = r.qualified ?? r.original;
+    const qualified = r.qualifies ?? r.original;
     out.push({
       at: ms(r.publishedAt),
       kind: 'response',
       title: `${r.original ? '原创' : '转载'}回应：${safeResponseKind(r.kind)}${qualified ? '' : '（不计为权威回应）'}`,
-      detail: [r.unit?.name, r.channel, r.recordedBy ? `登记人 ${r.recordedBy}` : null].filter(Boolean).join(' · '),
+      detail: [r.channel, r.recordedBy ? `登记人 ${r.recordedBy}` : null].filter(Boolean).join(' · '),
       url: r.url,
       tone: qualified ? 'success' : 'warning',
     });
