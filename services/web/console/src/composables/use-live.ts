@@ -39,6 +39,8 @@ export function useLive(options: LiveOptions = {}) {
   const version = ref(0);
   const connection = ref<ConnectionState>('connecting');
   const loaded = ref(false);
+  /** Open incidents on the server; more than one page means the board shows the most urgent only. */
+  const total = ref(0);
   const bump = () => (version.value += 1);
   const newAlertIds = shallowRef<ReadonlySet<string>>(new Set());
 
@@ -50,6 +52,7 @@ export function useLive(options: LiveOptions = {}) {
     try {
       const [incidents, alerts] = await Promise.all([api.openIncidents(), api.openAlerts()]);
       if (store.completeResync(token, incidents.items, alerts.items)) bump();
+      total.value = incidents.total ?? incidents.items.length;
       loaded.value = true;
       listFail.failing = false;
     } catch (e) {
@@ -160,6 +163,7 @@ export function useLive(options: LiveOptions = {}) {
     version,
     connection,
     loaded,
+    total,
     newAlertIds,
     incidents: computed<Incident[]>(() => (version.value, store.sortedIncidents())),
     alerts: computed<Alert[]>(() => (version.value, store.openAlerts())),
