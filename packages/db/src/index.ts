@@ -31,6 +31,26 @@ export interface DbHandle {
 const MIGRATION_LOCK = 0x6875_6979;
 const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
 
+/**
+ * The role the application's connections belong to (production: `GRANT huiying_app TO <login>`).
+ * It reads and writes every table but may only append to audit_log — and, not owning the
+ * tables, cannot alter, disable the trigger on, truncate or drop it: the log stays evidence.
+ */
+export const APP_ROLE = 'huiying_app';
+
+const GRANTS = `
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+    CREATE ROLE ${APP_ROLE} NOLOGIN;
+  END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; -- another database's migration made it first
+END $$;
+GRANT USAGE ON SCHEMA public TO ${APP_ROLE};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${APP_ROLE};
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM ${APP_ROLE};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${APP_ROLE};
+`;
+
 export function openPostgres(url: string, options: { max?: number } = {}): DbHandle {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
   // An idle client losing its connection must not crash the process; the pool replaces it.
@@ -46,6 +66,8 @@ export function openPostgres(url: string, options: { max?: number } = {}): DbHan
       try {
         await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
         await migratePg(drizzlePg(client), { migrationsFolder });
+        // After every migration, so tables a migration adds are the application's too.
+        await client.query(GRANTS);
       } finally {
         await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
         await client.end();

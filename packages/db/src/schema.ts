@@ -66,6 +66,8 @@ export const incidents = pgTable(
     version: integer('version').notNull().default(1),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
+    /** The earliest due of a running or breached clock (migration 0009): the board's order. */
+    urgentDue: ts('urgent_due').generatedAlwaysAs(sql`incident_urgent_due(state)`),
   },
   (t) => [
     index('incidents_next_wake_idx')
@@ -226,4 +228,49 @@ export const calendarYears = pgTable('calendar_years', {
   source: text('source'),
   loadedAt: ts('loaded_at').notNull(),
   loadedBy: text('loaded_by').notNull(),
+});
+
+export type Role = 'duty' | 'unit' | 'leader' | 'admin';
+
+/** 值班员 duty, 责任单位 unit (belongs to one unit), 领导 leader (read-only), 管理员 admin. */
+export const users = pgTable('users', {
+  id: text('id').primaryKey(),
+  username: text('username').notNull(),
+  displayName: text('display_name').notNull(),
+  role: text('role').$type<Role>().notNull(),
+  unitId: text('unit_id'),
+  /** argon2id PHC string; null for users who only log in through the province's SSO. */
+  passwordHash: text('password_hash'),
+  email: text('email'),
+  disabledAt: ts('disabled_at'),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+/** Cookie sessions. `id` is the SHA-256 of the cookie's secret, so a leaked table logs nobody in. */
+export const sessions = pgTable('sessions', {
+  id: text('id').primaryKey(),
+  userId: text('user_id').notNull(),
+  csrfToken: text('csrf_token').notNull(),
+  createdAt: ts('created_at').notNull(),
+  lastSeenAt: ts('last_seen_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  revokedAt: ts('revoked_at'),
+  ip: text('ip'),
+  userAgent: text('user_agent'),
+});
+
+/** Machine clients (the 12345 hotline system): shown once, stored hashed, scoped, revocable. */
+export const apiTokens = pgTable('api_tokens', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  tokenHash: text('token_hash').notNull(),
+  /** The first characters of the token, to tell tokens apart in the console. */
+  prefix: text('prefix').notNull(),
+  scopes: jsonb('scopes').$type<string[]>().notNull(),
+  createdBy: text('created_by').notNull(),
+  createdAt: ts('created_at').notNull(),
+  lastUsedAt: ts('last_used_at'),
+  expiresAt: ts('expires_at'),
+  revokedAt: ts('revoked_at'),
 });

@@ -15,6 +15,11 @@ export const portsConfig = {
   /** Separates deployments (or test runs) sharing one Kafka cluster. */
   KAFKA_TOPIC_PREFIX: Type.String({ default: '' }),
   LOG_LEVEL: Type.String({ default: 'info' }),
+  /**
+   * The tables' owner, for migrations only. Set it, and give DATABASE_URL a login that is a
+   * member of huiying_app, so the running service cannot alter or drop the audit log.
+   */
+  MIGRATION_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
 };
 
 export interface PortsConfig {
@@ -22,6 +27,7 @@ export interface PortsConfig {
   KAFKA_BROKERS: string;
   KAFKA_TOPIC_PREFIX: string;
   LOG_LEVEL: string;
+  MIGRATION_DATABASE_URL?: string | undefined;
 }
 
 export interface ProductionPorts {
@@ -36,7 +42,13 @@ export interface ProductionPorts {
 export async function openProductionPorts(name: string, config: PortsConfig): Promise<ProductionPorts> {
   const logger = pino({ level: config.LOG_LEVEL, name, serializers: logSerializers });
   const handle = openPostgres(config.DATABASE_URL);
-  await handle.migrate();
+  if (config.MIGRATION_DATABASE_URL) {
+    const owner = openPostgres(config.MIGRATION_DATABASE_URL, { max: 1 });
+    await owner.migrate();
+    await owner.close();
+  } else {
+    await handle.migrate();
+  }
   const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: name, topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
   await bus.ensureTopics();
   const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {

@@ -119,3 +119,48 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false |
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Just what a session client needs from a Fastify app (inject without a port). */
+export interface Injectable {
+  inject(opts: {
+    method: string;
+    url: string;
+    payload?: unknown;
+    headers?: Record<string, string>;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as light-my-request types it
+  }): Promise<{ statusCode: number; json<T = any>(): T; body: string; headers: Record<string, unknown> }>;
+}
+
+export interface SessionClient extends Injectable {
+  username: string;
+  cookie: string;
+  csrfToken: string;
+}
+
+/**
+ * Logs in through POST /api/auth/login and returns an `inject` that carries the session
+ * cookie and, on changes, the CSRF header — a browser's behaviour, without a port.
+ */
+export async function loginAs(app: Injectable, username: string, password = 'huiying-demo'): Promise<SessionClient> {
+  const res = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username, password } });
+  if (res.statusCode !== 200) throw new Error(`login ${username}: ${res.statusCode} ${res.body}`);
+  const setCookie = [res.headers['set-cookie']].flat().join(';');
+  const match = /hy_session=([^;]+)/.exec(setCookie);
+  if (!match) throw new Error(`login ${username}: no session cookie`);
+  const cookie = `hy_session=${match[1]}`;
+  const csrfToken = res.json<{ csrfToken: string }>().csrfToken;
+  return {
+    username,
+    cookie,
+    csrfToken,
+    inject: (opts) =>
+      app.inject({
+        ...opts,
+        headers: {
+          cookie,
+          ...(opts.method === 'GET' || opts.method === 'HEAD' ? {} : { 'x-csrf-token': csrfToken }),
+          ...opts.headers,
+        },
+      }),
+  };
+}

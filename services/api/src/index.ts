@@ -1,2 +1,2 @@
 export { buildApp, type AppDeps } from './app.ts';
-export { ERROR_CATALOGUE, ApiError } from './errors.ts';
+export { ERROR_CATALOGUE, ApiError } from '@huiying/http';

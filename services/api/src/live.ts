@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { type Bus, EventMessage, parseMessage, type Subscription, TOPICS } from '@huiying/bus';
 import type { Db } from '@huiying/db';
 import type { Logger } from 'pino';
-import { getAlert, getIncident } from './read.ts';
+import type { Scope } from '@huiying/identity';
+import { getAlert, getIncident, visible } from './read.ts';
 
 export interface LiveClient {
+  /** What this client's user may see: a unit user only its own unit's records. */
+  scope: Scope;
   send(event: string, data: unknown): void;
   /** End the stream (server shutting down). */
   close(): void;
@@ -12,7 +15,8 @@ export interface LiveClient {
 
 /**
  * Fans engine events out to dashboards over SSE. Every API process reads the whole events
- * topic (its own consumer group), so each connected browser sees every alert.
+ * topic (its own consumer group); each connected browser gets the alerts and incidents its
+ * user may see, and nothing else.
  */
 export class LiveFeed {
   private clients = new Set<LiveClient>();
@@ -52,8 +56,10 @@ export class LiveFeed {
     return this.clients.size;
   }
 
-  broadcast(event: string, data: unknown): void {
+  /** Send to every client whose scope covers `unitId` (the record's unit). */
+  broadcast(event: string, data: unknown, unitId: string | null): void {
     for (const c of this.clients) {
+      if (!visible(c.scope, unitId)) continue;
       try {
         c.send(event, data);
       } catch (error) {
@@ -67,11 +73,11 @@ export class LiveFeed {
     if (this.clients.size === 0) return;
     if (e.alertId) {
       const alert = await getAlert(this.o.db, e.alertId);
-      if (alert) this.broadcast('alert', alert);
+      if (alert) this.broadcast('alert', alert, alert.unitId);
     }
     if (e.incidentId) {
       const incident = await getIncident(this.o.db, e.incidentId);
-      if (incident) this.broadcast('incident', incident);
+      if (incident) this.broadcast('incident', incident.view, incident.unitId);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 
 const Iso = Type.String({ format: 'date-time' });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -31,6 +31,7 @@ export const AlertView = Type.Object({
   incidentId: Nullable(Type.String()),
   obligationId: Nullable(Type.String()),
   incidentTitle: Type.String(),
+  unitId: Nullable(Type.String()),
   kind: Type.String(),
   clock: Nullable(Type.String()),
   dueAt: Nullable(Iso),
@@ -44,22 +45,10 @@ export const AlertView = Type.Object({
 export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
-export const GradeBody = Type.Object(
-  { level: Level, unit: Type.Optional(Type.String({ minLength: 1 })), by: Type.Optional(Type.String({ maxLength: 100 })) },
-  { additionalProperties: false },
-);
-export const AssignBody = Type.Object(
-  { unit: Type.String({ minLength: 1 }), by: Type.Optional(Type.String({ maxLength: 100 })) },
-  { additionalProperties: false },
-);
-export const OccurredBody = Type.Object(
-  { occurredAt: Iso, by: Type.Optional(Type.String({ maxLength: 100 })) },
-  { additionalProperties: false },
-);
-export const DismissBody = Type.Object(
-  { reason: Type.String({ minLength: 1, maxLength: 500 }), by: Type.Optional(Type.String({ maxLength: 100 })) },
-  { additionalProperties: false },
-);
+export const GradeBody = Type.Object({ level: Level, unit: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
+export const AssignBody = Type.Object({ unit: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+export const OccurredBody = Type.Object({ occurredAt: Iso }, { additionalProperties: false });
+export const DismissBody = Type.Object({ reason: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false });
 export const ResponseBody = Type.Object(
   {
     kind: Type.Union([Type.Literal('release'), Type.Literal('press_conference'), Type.Literal('reply')]),
@@ -68,18 +57,121 @@ export const ResponseBody = Type.Object(
     url: Type.Optional(Type.String({ maxLength: 2000 })),
     channel: Type.Optional(Type.String({ maxLength: 200 })),
     unit: Type.Optional(Type.String({ maxLength: 100 })),
-    by: Type.Optional(Type.String({ maxLength: 100 })),
   },
   { additionalProperties: false },
 );
-export const AckBody = Type.Object({ by: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
 
 export const SignalBody = Type.Object(
   {
     title: Type.String({ minLength: 1, maxLength: 500 }),
     url: Type.Optional(Type.String({ maxLength: 2000 })),
     publishedAt: Type.Optional(Iso),
-    by: Type.Optional(Type.String({ maxLength: 100 })),
   },
   { additionalProperties: false },
 );
+
+export const UnitRef = Type.Object({ id: Type.String(), name: Type.String() });
+
+export const PageQuery = {
+  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+};
+
+export const Paged = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() });
+
+export const IncidentQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])),
+    level: Type.Optional(Type.Union([Level, Type.Literal('ungraded')])),
+    unit: Type.Optional(Type.String({ maxLength: 100 })),
+    clock: Type.Optional(Type.String({ maxLength: 50, description: 'response | release | press_conference' })),
+    state: Type.Optional(Type.String({ maxLength: 20, description: 'a clock state: running | breached | met | cancelled | waived' })),
+    from: Type.Optional(Iso),
+    to: Type.Optional(Iso),
+    q: Type.Optional(Type.String({ maxLength: 200, description: 'text in the title, or the incident id' })),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+
+export const AlertQuery = Type.Object(
+  {
+    open: Type.Optional(Type.Boolean()),
+    kind: Type.Optional(Type.String({ maxLength: 50 })),
+    unit: Type.Optional(Type.String({ maxLength: 100 })),
+    from: Type.Optional(Iso),
+    to: Type.Optional(Iso),
+    q: Type.Optional(Type.String({ maxLength: 200 })),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+
+export const Timeline = Type.Object({
+  incident: IncidentView,
+  signals: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      source: Type.String(),
+      title: Nullable(Type.String()),
+      content: Type.Union([Type.String(), Type.Null()], { description: '12345 ticket text: duty officers only' }),
+      url: Nullable(Type.String()),
+      area: Nullable(Type.String()),
+      category: Nullable(Type.String()),
+      feedId: Nullable(Type.String()),
+      publishedAt: Nullable(Iso),
+      receivedAt: Iso,
+    }),
+  ),
+  responses: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      kind: Type.String(),
+      original: Type.Boolean(),
+      qualifies: Type.Boolean({ description: 'an original response counts; a repost (转载) does not' }),
+      publishedAt: Iso,
+      recordedAt: Iso,
+      unitId: Nullable(Type.String()),
+      channel: Nullable(Type.String()),
+      url: Nullable(Type.String()),
+      recordedBy: Nullable(Type.String()),
+    }),
+  ),
+  alerts: Type.Array(AlertView),
+  mails: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      to: Type.String(),
+      subject: Type.String(),
+      status: Type.String(),
+      attempts: Type.Integer(),
+      messageId: Nullable(Type.String()),
+      createdAt: Iso,
+      sentAt: Nullable(Iso),
+      lastError: Nullable(Type.String()),
+    }),
+  ),
+  audit: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      at: Iso,
+      actor: Type.String(),
+      action: Type.String(),
+      entity: Type.String(),
+      entityId: Type.String(),
+    }),
+  ),
+});
+
+export const Role = Type.Union([Type.Literal('duty'), Type.Literal('unit'), Type.Literal('leader'), Type.Literal('admin')]);
+
+export const UserView = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  displayName: Type.String(),
+  role: Role,
+  unit: Type.Union([UnitRef, Type.Null()]),
+});
+
+export const Me = Type.Object({ user: UserView, csrfToken: Type.String({ description: 'send as x-csrf-token on every change' }) });

@@ -4,7 +4,7 @@
  * provisional dues where a holiday year is missing, and the administrators' calendar.
  */
 import { FakeClock } from '@huiying/clock';
-import { eventually } from '@huiying/testkit';
+import { eventually, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Huiying } from '../../standalone/src/compose.ts';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
@@ -27,18 +27,22 @@ type Obligation = {
 let env: EmbeddedHarness;
 let hy: Huiying;
 let mailer: EmbeddedHarness['mailer'];
+let duty: SessionClient;
+let admin: SessionClient;
 const clock = new FakeClock(T0);
 
 beforeAll(async () => {
   env = await startEmbedded({ clock, units: [{ id: 'ndrc', name: '市发展和改革委员会', email: 'fgw@example.test' }] });
   ({ hy, mailer } = env);
+  duty = await env.as('duty');
+  admin = await env.as('admin');
 });
 
 afterAll(async () => {
   await env?.stop();
 });
 
-const post = async (url: string, payload: object) => hy.app.inject({ method: 'POST', url, payload });
+const post = async (url: string, payload: object) => duty.inject({ method: 'POST', url, payload });
 
 describe('working-day duties', () => {
   it('counts 3 working days across the National Day holiday, landing on the 调休 Saturday', async () => {
@@ -63,10 +67,10 @@ describe('working-day duties', () => {
   it('breaches at the end of the last working day, mails the unit, and a late fulfilment is met late', async () => {
     await hy.engine.timer.rearm();
     await clock.advanceTo(Date.parse('2025-10-12T00:00:00+08:00') - 1);
-    expect((await hy.app.inject({ method: 'GET', url: '/api/obligations/policy-1' })).json<Obligation>().state).toBe('running');
+    expect((await duty.inject({ method: 'GET', url: '/api/obligations/policy-1' })).json<Obligation>().state).toBe('running');
     await clock.advanceTo(Date.parse('2025-10-12T00:00:00+08:00'));
-    expect((await hy.app.inject({ method: 'GET', url: '/api/obligations/policy-1' })).json<Obligation>().state).toBe('breached');
-    const alerts = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+    expect((await duty.inject({ method: 'GET', url: '/api/obligations/policy-1' })).json<Obligation>().state).toBe('breached');
+    const alerts = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
       items: { kind: string; obligationId: string | null; incidentTitle: string }[];
     }>().items;
     expect(alerts).toContainEqual(
@@ -86,8 +90,8 @@ describe('working-day duties', () => {
       issuedAt: new Date(clock.now()).toISOString(),
       title: '依申请公开：某路段改造工程资金使用情况',
     });
-    const before = (await hy.app.inject({ method: 'GET', url: '/api/obligations/ysq-1' })).json<Obligation>();
-    const extended = await post('/api/obligations/ysq-1/extend', { by: '公开办王五' });
+    const before = (await duty.inject({ method: 'GET', url: '/api/obligations/ysq-1' })).json<Obligation>();
+    const extended = await post('/api/obligations/ysq-1/extend', {});
     expect(extended.statusCode).toBe(200);
     expect(extended.json<Obligation>().extended).toBe(true);
     expect(Date.parse(extended.json<Obligation>().dueAt)).toBeGreaterThan(Date.parse(before.dueAt) + 20 * 86_400_000);
@@ -101,8 +105,8 @@ describe('working-day duties', () => {
   it('pauses a disclosure request while a third party is consulted, and refuses to pause other duties', async () => {
     await clock.advanceTo(Date.parse('2025-10-20T09:00:00+08:00'));
     await post('/api/obligations', { id: 'ysq-2', kind: 'disclosure_request', issuedAt: new Date(clock.now()).toISOString() });
-    const before = (await hy.app.inject({ method: 'GET', url: '/api/obligations/ysq-2' })).json<Obligation & { suspended: unknown }>();
-    const paused = await post('/api/obligations/ysq-2/suspend', { reason: 'third_party', by: '公开办' });
+    const before = (await duty.inject({ method: 'GET', url: '/api/obligations/ysq-2' })).json<Obligation & { suspended: unknown }>();
+    const paused = await post('/api/obligations/ysq-2/suspend', { reason: 'third_party' });
     expect(paused.statusCode).toBe(200);
     expect(paused.json()).toMatchObject({ suspended: { reason: 'third_party' } });
     expect((await post('/api/obligations/ysq-2/suspend', { reason: 'third_party' })).statusCode).toBe(409);
@@ -119,16 +123,16 @@ describe('working-day duties', () => {
 
   it('a fulfilment recorded after the breach but dated before the due withdraws the breach alert', async () => {
     await post('/api/obligations', { id: 'svc-late-record', kind: 'service_change', issuedAt: new Date(clock.now()).toISOString() });
-    const duty = (await hy.app.inject({ method: 'GET', url: '/api/obligations/svc-late-record' })).json<Obligation>();
+    const record = (await duty.inject({ method: 'GET', url: '/api/obligations/svc-late-record' })).json<Obligation>();
     await hy.engine.timer.rearm();
-    await clock.advanceTo(Date.parse(duty.dueAt) + 3_600_000);
+    await clock.advanceTo(Date.parse(record.dueAt) + 3_600_000);
     const openBreaches = async () =>
-      (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' }))
+      (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' }))
         .json<{ items: { kind: string; obligationId: string | null }[] }>()
         .items.filter((a) => a.kind === 'breached' && a.obligationId === 'svc-late-record');
     expect(await openBreaches()).toHaveLength(1);
     const met = await post('/api/obligations/svc-late-record/fulfil', {
-      fulfilledAt: new Date(Date.parse(duty.dueAt) - 3_600_000).toISOString(),
+      fulfilledAt: new Date(Date.parse(record.dueAt) - 3_600_000).toISOString(),
     });
     expect(met.json<Obligation>()).toMatchObject({ state: 'met', late: false });
     expect(await openBreaches()).toHaveLength(0);
@@ -157,45 +161,44 @@ describe('the calendar beyond its data', () => {
     });
     expect(res.statusCode).toBe(201);
     expect(res.json<Obligation>()).toMatchObject({ provisional: true, dueDate: '2027-01-15' });
-    const alerts = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+    const alerts = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
       items: { kind: string; obligationId: string | null }[];
     }>().items;
     expect(alerts).toContainEqual(expect.objectContaining({ kind: 'calendar_missing', obligationId: 'penalty-1' }));
   });
 
   it('warns in the health check from 1 December until next year is loaded', async () => {
-    const health = (await hy.app.inject({ method: 'GET', url: '/api/health' })).json<{ status: string; warnings: string[] }>();
+    const health = (await duty.inject({ method: 'GET', url: '/api/health' })).json<{ status: string; warnings: string[] }>();
     expect(health.status).toBe('warn');
     expect(health.warnings[0]).toContain('2027');
-    const bad = await hy.app.inject({
+    const bad = await admin.inject({
       method: 'PUT',
       url: '/api/calendar/years/2027',
-      payload: { holidays: ['2028-01-01'], workdays: [], by: 'admin' },
+      payload: { holidays: ['2028-01-01'], workdays: [] },
     });
     expect(bad.statusCode).toBe(400);
-    const put = await hy.app.inject({
+    const put = await admin.inject({
       method: 'PUT',
       url: '/api/calendar/years/2027',
       payload: {
         holidays: ['2027-01-01', '2027-02-05', '2027-02-08', '2027-02-09', '2027-02-10', '2027-02-11'],
         workdays: ['2027-02-13'],
         source: '测试用安排',
-        by: '管理员',
       },
     });
     expect(put.statusCode).toBe(200);
     expect(put.json()).toEqual({ year: 2027, recomputed: 1 });
-    const penalty = (await hy.app.inject({ method: 'GET', url: '/api/obligations/penalty-1' })).json<Obligation>();
+    const penalty = (await duty.inject({ method: 'GET', url: '/api/obligations/penalty-1' })).json<Obligation>();
     expect(penalty.provisional).toBe(false);
     // 20 working days after Sunday 20 December 2026: 9 in December; counted Monday–Friday the
     // 20th was Friday 15 January 2027, but 1 January is a holiday, so it is Monday 18 January.
     expect(penalty.dueDate).toBe('2027-01-18');
-    const open = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+    const open = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
       items: { kind: string; obligationId: string | null }[];
     }>().items;
     expect(open.filter((a) => a.kind === 'calendar_missing' && a.obligationId === 'penalty-1')).toHaveLength(0);
-    const after = (await hy.app.inject({ method: 'GET', url: '/api/health' })).json<{ status: string; warnings: string[] }>();
+    const after = (await duty.inject({ method: 'GET', url: '/api/health' })).json<{ status: string; warnings: string[] }>();
     expect(after).toMatchObject({ status: 'ok', warnings: [] });
-    expect((await hy.app.inject({ method: 'GET', url: '/api/calendar' })).json()).toMatchObject({ nextYear: 2027, nextYearLoaded: true });
+    expect((await duty.inject({ method: 'GET', url: '/api/calendar' })).json()).toMatchObject({ nextYear: 2027, nextYearLoaded: true });
   });
 });

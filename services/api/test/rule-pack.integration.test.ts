@@ -5,7 +5,7 @@
 import { FakeClock } from '@huiying/clock';
 import { type DbHandle, openPglite } from '@huiying/db';
 import { parseRulePack } from '@huiying/domain';
-import { eventually } from '@huiying/testkit';
+import { eventually, type SessionClient } from '@huiying/testkit';
 import { afterAll, expect, it } from 'vitest';
 import type { Huiying } from '../../standalone/src/compose.ts';
 import { startEmbedded } from '../../standalone/test/embedded-harness.ts';
@@ -23,24 +23,24 @@ afterAll(async () => {
 
 type Incident = { id: string; title: string; clocks: { kind: string; dueAt: string; state: string }[] };
 
-async function boot(pack?: ReturnType<typeof parseRulePack>): Promise<Huiying> {
+async function boot(pack?: ReturnType<typeof parseRulePack>): Promise<Huiying & { duty: SessionClient }> {
   const env = await startEmbedded({ clock, handle, ...(pack ? { pack } : {}) });
   running.push(env.hy);
-  return env.hy;
+  return Object.assign(env.hy, { duty: await env.as('duty') });
 }
 
-async function gradedIncident(hy: Huiying, ref: string): Promise<Incident> {
-  await hy.app.inject({
+async function gradedIncident(hy: { duty: SessionClient }, ref: string): Promise<Incident> {
+  await hy.duty.inject({
     method: 'POST',
     url: '/api/tickets',
     payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title: ref, content: ref },
   });
   const inc = await eventually(
     async () =>
-      (await hy.app.inject({ method: 'GET', url: '/api/incidents' })).json<{ items: Incident[] }>().items.find((i) => i.title === ref),
+      (await hy.duty.inject({ method: 'GET', url: '/api/incidents' })).json<{ items: Incident[] }>().items.find((i) => i.title === ref),
     ref,
   );
-  return (await hy.app.inject({ method: 'POST', url: `/api/incidents/${inc.id}/grade`, payload: { level: 'I' } })).json<Incident>();
+  return (await hy.duty.inject({ method: 'POST', url: `/api/incidents/${inc.id}/grade`, payload: { level: 'I' } })).json<Incident>();
 }
 
 const releaseDue = (i: Incident) => i.clocks.find((c) => c.kind === 'release')!.dueAt;
@@ -60,9 +60,9 @@ it('keeps running clocks on the pack they started with', async () => {
   expect(releaseDue(fresh)).toBe(new Date(T0 + HOUR + 3 * HOUR).toISOString());
   await after.engine.timer.rearm();
   await clock.advanceTo(T0 + 4 * HOUR);
-  const oldNow = (await after.app.inject({ method: 'GET', url: `/api/incidents/${old.id}` })).json<Incident>();
+  const oldNow = (await after.duty.inject({ method: 'GET', url: `/api/incidents/${old.id}` })).json<Incident>();
   expect(releaseDue(oldNow)).toBe(new Date(T0 + 5 * HOUR).toISOString());
   expect(oldNow.clocks.find((c) => c.kind === 'release')!.state).toBe('running');
-  const freshNow = (await after.app.inject({ method: 'GET', url: `/api/incidents/${fresh.id}` })).json<Incident>();
+  const freshNow = (await after.duty.inject({ method: 'GET', url: `/api/incidents/${fresh.id}` })).json<Incident>();
   expect(freshNow.clocks.find((c) => c.kind === 'release')!.state).toBe('breached');
 });

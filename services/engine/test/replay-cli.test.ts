@@ -167,7 +167,8 @@ describe('file spool', () => {
   });
 });
 
-describe('replay CLI (real process)', () => {
+// Each test starts Node with tsx: on a loaded 2-core machine that alone can take seconds.
+describe('replay CLI (real process)', { timeout: 30_000 }, () => {
   it('replays a scenario file byte for byte', async () => {
     const scenarios = fileURLToPath(new URL('./scenarios/', import.meta.url));
     const r = await runCli([`${scenarios}grading.jsonl`]);

@@ -5,6 +5,7 @@
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
+import { authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import Fastify from 'fastify';
 import { FeedPoller } from './feeds.ts';
 import { ticketRoutes } from './tickets.ts';
@@ -21,11 +22,10 @@ const config = loadConfig(
 const { logger, handle, relay, close: closePorts } = await openProductionPorts('huiying-ingest', config);
 relay.start();
 const app = Fastify({ loggerInstance: logger });
-app.setErrorHandler((error: { validation?: unknown; message: string }, _request, reply) =>
-  error.validation
-    ? reply.code(400).send({ code: 'HY_VALIDATION', message: error.message })
-    : reply.code(500).send({ code: 'HY_INTERNAL', message: 'internal error' }),
-);
+installErrorHandler(app);
+await registerSecurity(app);
+// The hotline system authenticates with an API token (scope tickets:write), checked per request.
+await app.register(authPlugin, { db: handle.db, clock: systemClock });
 await app.register(ticketRoutes, { db: handle.db, clock: systemClock });
 app.addHook('onResponse', async () => relay.wake());
 const poller = new FeedPoller({ db: handle.db, clock: systemClock, logger });

@@ -2,6 +2,7 @@ import type {} from '@fastify/swagger';
 import { type Static, Type } from '@sinclair/typebox';
 import type { Db } from '@huiying/db';
 import type { Clock } from '@huiying/clock';
+import type {} from '@huiying/http';
 import type { FastifyPluginAsync } from 'fastify';
 import { acceptSignal, redact } from './signals.ts';
 
@@ -35,6 +36,8 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
   app.post<{ Body: Ticket }>(
     '/api/tickets',
     {
+      // The hotline system with a tickets:write token; a duty officer entering a phoned-in ticket.
+      config: { access: { roles: ['duty'], scope: 'tickets:write' } },
       schema: {
         tags: ['ingest'],
         summary: '接收12345热线工单 Accept a 12345 hotline ticket',

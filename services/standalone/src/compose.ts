@@ -4,6 +4,7 @@ import type { Clock } from '@huiying/clock';
 import { type DbHandle, OutboxRelay } from '@huiying/db';
 import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
 import { CalendarService, type RunningEngine, startEngine } from '@huiying/engine';
+import type { SessionPolicy } from '@huiying/identity';
 import { FeedPoller } from '@huiying/ingest';
 import { type Mailer, Notifier } from '@huiying/notify';
 import type { ConsoleBundle } from '@huiying/web';
@@ -19,6 +20,10 @@ export interface HuiyingDeps {
   dutyEmail: string;
   publicUrl: string;
   dashboard?: () => Promise<ConsoleBundle>;
+  /** Wall-clock time for sessions and tokens (default: the system clock; tests pass a fake one). */
+  realClock?: Clock;
+  sessionPolicy?: SessionPolicy;
+  loginRateLimit?: { max: number; windowMs: number };
   /** Consumer-group suffix, so two test apps on one broker don't share groups. */
   groupSuffix?: string;
   relayPollMs?: number;
@@ -73,6 +78,9 @@ export async function createHuiying(d: HuiyingDeps) {
     engine: engine.deps,
     logger: logger.child({ svc: 'api' }),
     ...(d.dashboard ? { dashboard: d.dashboard } : {}),
+    ...(d.realClock ? { realClock: d.realClock } : {}),
+    ...(d.sessionPolicy ? { sessionPolicy: d.sessionPolicy } : {}),
+    ...(d.loginRateLimit ? { loginRateLimit: d.loginRateLimit } : {}),
   });
   app.addHook('onResponse', async () => relay.wake());
   const poller = new FeedPoller({ db, clock, logger: logger.child({ svc: 'ingest' }) });

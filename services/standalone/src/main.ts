@@ -16,6 +16,7 @@ import { memoryMailer, smtpMailer } from '@huiying/notify';
 import { buildDashboard } from '@huiying/web';
 import { logSerializers } from '@huiying/config';
 import pino from 'pino';
+import { type Account, DEMO_PASSWORD, ensureDemoAccounts, ROLE_NAMES } from '@huiying/identity';
 import { createHuiying } from './compose.ts';
 import { demoDuties, demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
 
@@ -67,17 +68,23 @@ const huiying = await createHuiying({
 const { app, poller, relay } = huiying;
 
 let demoFeed: Awaited<ReturnType<typeof serveDemoFeed>> | undefined;
+let accounts: Account[] = [];
 if (!args['no-demo']) {
   demoFeed = await serveDemoFeed(() => clock.now());
   await seedDemo(handle.db, demoFeed.url);
+  accounts = await ensureDemoAccounts(handle.db, new Date());
 }
 await app.listen({ port, host: args.host });
 if (!args['no-demo']) {
+  // The demo data goes in the way a duty officer's would: logged in, through the API.
+  const login = await app.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'duty', password: DEMO_PASSWORD } });
+  const cookie = String([login.headers['set-cookie']].flat()[0]).split(';')[0]!;
+  const headers = { cookie, 'x-csrf-token': login.json<{ csrfToken: string }>().csrfToken };
   for (const ticket of demoTickets(clock.now())) {
-    await app.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
+    await app.inject({ method: 'POST', url: '/api/tickets', payload: ticket, headers });
   }
   for (const duty of demoDuties(clock.now())) {
-    await app.inject({ method: 'POST', url: '/api/obligations', payload: duty });
+    await app.inject({ method: 'POST', url: '/api/obligations', payload: duty, headers });
   }
   await poller.pollAll();
   relay.wake();
@@ -88,7 +95,11 @@ console.log(`
   回应 Huiying — 政务舆情回应时效看板 (embedded: PGlite + in-process bus${scale !== 1 ? `, 演练时间 ×${scale}` : ''})
   Dashboard 看板:   ${dashboardUrl}
   API docs 接口文档: ${dashboardUrl}docs
-  ${smtpUrl ? `Mail via ${smtpUrl.replace(/\/\/[^@]*@/, '//***@')}` : 'Mail is kept in memory (set SMTP_URL to send)'}
+${
+  accounts.length > 0
+    ? `  Demo accounts 演示账号 (password 密码 ${DEMO_PASSWORD}):\n${accounts.map((a) => `    ${a.username.padEnd(20)} ${ROLE_NAMES[a.role]}${a.unitId ? ` · ${a.displayName}` : ''}`).join('\n')}\n`
+    : `  No demo accounts (--no-demo): create one with  HUIYING_PGLITE_DIR=<data dir> pnpm user:add --role admin --username NAME\n`
+}  ${smtpUrl ? `Mail via ${smtpUrl.replace(/\/\/[^@]*@/, '//***@')}` : 'Mail is kept in memory (set SMTP_URL to send)'}
 `);
 
 let stopping = false;

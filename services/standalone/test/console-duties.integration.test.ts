@@ -30,7 +30,6 @@ beforeAll(async () => {
     clock,
     units: [{ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' }],
     listen: true,
-    accounts: true,
   });
   ({ hy, url } = env);
   browser = await launchChromium();
@@ -42,7 +41,7 @@ afterAll(async () => {
 });
 
 async function createDuty(body: Record<string, string>) {
-  const res = await env.inject({ method: 'POST', url: '/api/obligations', payload: { unit: 'housing', ...body } });
+  const res = await (await env.as('duty')).inject({ method: 'POST', url: '/api/obligations', payload: { unit: 'housing', ...body } });
   expect(res.statusCode, res.body).toBe(201);
   return res.json() as { id: string; dueDate: string; provisional: boolean };
 }
@@ -65,6 +64,7 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
   });
 
   const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1400, height: 900 } });
+
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // The page's own timers (the one-minute list refresh) are moved on by hand below.
@@ -123,9 +123,12 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
   });
   await eventually(
     async () =>
-      ((await env.inject({ method: 'GET', url: '/api/alerts?open=true' })).json().items as { kind: string; obligationId: string }[]).some(
-        (a) => a.kind === 'calendar_missing' && a.obligationId === 'PEN-1',
-      ),
+      (
+        (await (await env.as('duty')).inject({ method: 'GET', url: '/api/alerts?open=true' })).json().items as {
+          kind: string;
+          obligationId: string;
+        }[]
+      ).some((a) => a.kind === 'calendar_missing' && a.obligationId === 'PEN-1'),
     'the calendar_missing alert',
   );
   // Neither a new duty nor its calendar_missing alert is streamed (the engine links only
@@ -164,8 +167,8 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
 
   await mkdir(artifacts, { recursive: true });
   // Finished animations (a row's flash after an action), so the picture shows the resting state.
-  await page.screenshot({ path: new URL('dashboard-duties.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await page.screenshot({ path: new URL('console-duties.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
   await page.setViewportSize({ width: 1024, height: 768 });
-  await page.screenshot({ path: new URL('dashboard-duties-1024.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await page.screenshot({ path: new URL('console-duties-1024.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
   expect(pageErrors).toEqual([]);
 });

@@ -39,7 +39,9 @@ async function newPage(viewport: { width: number; height: number }): Promise<Pag
 }
 
 async function ticket(id: string, title: string, unit: string, hoursAgo: number): Promise<string> {
-  const res = await env.inject({
+  const res = await (
+    await env.as('duty')
+  ).inject({
     method: 'POST',
     url: '/api/tickets',
     payload: { id, receivedAt: new Date(T0 - hoursAgo * HOUR).toISOString(), title, content: `${title}，市民反映`, unit },
@@ -47,7 +49,10 @@ async function ticket(id: string, title: string, unit: string, hoursAgo: number)
   expect(res.statusCode, res.body).toBe(201);
   let incidentId = '';
   await eventually(async () => {
-    const items = (await env.inject({ method: 'GET', url: '/api/incidents?status=open' })).json().items as { id: string; title: string }[];
+    const items = (await (await env.as('duty')).inject({ method: 'GET', url: '/api/incidents?status=open' })).json().items as {
+      id: string;
+      title: string;
+    }[];
     incidentId = items.find((i) => i.title === title)?.id ?? '';
     return incidentId !== '';
   }, `the incident ${title}`);
@@ -58,7 +63,7 @@ let housingIncident = '';
 let environmentIncident = '';
 
 beforeAll(async () => {
-  env = await startEmbedded({ clock, units: UNITS, listen: true, accounts: true });
+  env = await startEmbedded({ clock, units: UNITS, listen: true });
   browser = await launchChromium();
   await mkdir(artifacts, { recursive: true });
   // 47 h ago: one hour left on the 48 h clock (danger); the environment one is fresh (calm).
@@ -90,9 +95,9 @@ it('a duty officer logs in to the board: live countdowns, a live breach with its
   await expect(page.getByTestId('incident-card').first().getAttribute('data-incident-id')).resolves.toBe(housingIncident);
 
   // Filters: text, then clear.
-  await page.getByTestId('filter-text').locator('input').fill('河道');
+  await page.getByTestId('filter-text').fill('河道');
   await expect(page.getByTestId('incident-card').count()).resolves.toBe(1);
-  await page.getByTestId('filter-text').locator('input').fill('');
+  await page.getByTestId('filter-text').fill('');
   await expect(page.getByTestId('incident-card').count()).resolves.toBe(2);
 
   // The breach comes live over the stream, with a visible cue, first and with how long overdue.
@@ -112,7 +117,7 @@ it('a duty officer logs in to the board: live countdowns, a live breach with its
   const other = page.locator(`[data-testid="incident-card"][data-incident-id="${environmentIncident}"]`);
   await other.getByTestId('grade-button').click();
   const dialog = page.getByTestId('grade-form');
-  await dialog.getByText('重大 II').click();
+  await dialog.getByTestId('grade-level').getByText('重大 II', { exact: true }).click();
   await dialog.getByTestId('grade-submit').click();
   await other.locator('[data-testid="clock"][data-clock-kind="release"]').waitFor();
   await expect(other.getByTestId('incident-level').textContent()).resolves.toBe('重大 II');
@@ -161,7 +166,7 @@ it('a unit user on a phone sees only its unit, records a response, and the duty 
   await mine.getByTestId('respond-button').click();
   const form = phone.getByTestId('response-form');
   await form.waitFor();
-  await form.getByTestId('response-url').locator('input').fill('https://zjj.example.gov.cn/news/1');
+  await form.getByTestId('response-url').fill('https://zjj.example.gov.cn/news/1');
   await form.getByTestId('response-channel').click();
   await phone.getByRole('option', { name: '政府门户网站' }).click();
   await shot(phone, 'unit-respond-390');
@@ -220,7 +225,7 @@ it('an administrator manages units, users and API tokens (the secret shown once)
 
   await page.getByTestId('nav-admin-tokens').click();
   await page.getByTestId('token-create').click();
-  await page.getByTestId('token-name').locator('input').fill('12345 热线系统');
+  await page.getByTestId('token-name').fill('12345 热线系统');
   await page.getByTestId('token-submit').click();
   const secret = await page.getByTestId('token-secret').textContent();
   expect(secret).toMatch(/^hy_/);
@@ -245,8 +250,8 @@ it('a wrong password stays on the log-in page; 退出 ends the session', async (
   await page.goto(`${env.url}#/board`);
   await page.waitForURL(/#\/login/);
   await shot(page, 'login');
-  await page.getByTestId('login-username').locator('input').fill('duty');
-  await page.getByTestId('login-password').locator('input').fill('wrong-password');
+  await page.getByTestId('login-username').fill('duty');
+  await page.getByTestId('login-password').fill('wrong-password');
   await page.getByTestId('login-submit').click();
   await page.getByTestId('login-error').waitFor();
   await logIn(page, env.url, 'duty');

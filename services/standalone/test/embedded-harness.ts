@@ -8,9 +8,10 @@ import type { Clock } from '@huiying/clock';
 import { type DbHandle, openPglite, units } from '@huiying/db';
 import type { RulePack } from '@huiying/domain';
 import { memoryMailer } from '@huiying/notify';
-import { testLogger } from '@huiying/testkit';
+import { ensureDemoAccounts } from '@huiying/identity';
+import { loginAs, type SessionClient, testLogger } from '@huiying/testkit';
 import { buildDashboard } from '@huiying/web';
-import { createHuiying, type Huiying } from '../src/compose.ts';
+import { createHuiying, type Huiying, type HuiyingDeps } from '../src/compose.ts';
 
 export interface EmbeddedHarness {
   hy: Huiying;
@@ -19,8 +20,11 @@ export interface EmbeddedHarness {
   mailer: ReturnType<typeof memoryMailer>;
   /** Set when `listen` was asked for: the console's URL. */
   url: string;
-  /** `app.inject` as a trusted caller (set-up and assertions, not the access under test). */
-  inject: Huiying['app']['inject'];
+  /**
+   * A logged-in client (cookie + CSRF) for one of the demo accounts every harness has:
+   * `duty`, `leader`, `admin`, `unit-<id>` (password huiying-demo). Cached per username.
+   */
+  as(username: string): Promise<SessionClient>;
   /** Stops the app; closes the database unless it was passed in. */
   stop(): Promise<void>;
 }
@@ -31,10 +35,10 @@ export async function startEmbedded(o: {
   /** Serve the dashboard and listen on a loopback port (browser tests). */
   listen?: boolean;
   pack?: RulePack;
-  /** Create the demo accounts (`duty`, `leader`, `admin`, `unit-<unit id>`; password huiying-demo). */
-  accounts?: boolean;
-  /** Reuse a database (e.g. to restart the app on it); otherwise a fresh in-memory PGlite. */
+  /** Reuse a database (e.g. to restart the app on it, or real PostgreSQL); otherwise a fresh in-memory PGlite. */
   handle?: DbHandle;
+  /** Passed to the composition (session and log-in tests). */
+  compose?: Pick<HuiyingDeps, 'realClock' | 'sessionPolicy' | 'loginRateLimit'>;
 }): Promise<EmbeddedHarness> {
   const handle = o.handle ?? (await openPglite());
   if (!o.handle) await handle.migrate();
@@ -52,8 +56,11 @@ export async function startEmbedded(o: {
     relayPollMs: 10,
     timerResyncMs: 0,
     ...(o.pack ? { pack: o.pack } : {}),
+    ...o.compose,
     ...(o.listen ? { dashboard: buildDashboard } : {}),
   });
+  await ensureDemoAccounts(handle.db, new Date());
+  const clients = new Map<string, Promise<SessionClient>>();
   let url = '';
   if (o.listen) {
     await hy.app.listen({ port: 0, host: '127.0.0.1' });
@@ -67,7 +74,11 @@ export async function startEmbedded(o: {
     bus,
     mailer,
     url,
-    inject: hy.app.inject.bind(hy.app) as Huiying['app']['inject'],
+    as(username) {
+      let client = clients.get(username);
+      if (!client) clients.set(username, (client = loginAs(hy.app, username)));
+      return client;
+    },
     async stop() {
       await hy.stop();
       await bus.close();

@@ -9,7 +9,18 @@ import type { KafkaBus } from '@huiying/bus/kafka';
 import { FakeClock } from '@huiying/clock';
 import { emails, feeds, rowsOf, sql, units } from '@huiying/db';
 import { smtpMailer } from '@huiying/notify';
-import { eventually, freshDatabase, kafkaBus, startSmtp, type TestSmtp, testLogger, uniqueName } from '@huiying/testkit';
+import { ensureDemoAccounts } from '@huiying/identity';
+import {
+  eventually,
+  freshDatabase,
+  kafkaBus,
+  loginAs,
+  type SessionClient,
+  startSmtp,
+  type TestSmtp,
+  testLogger,
+  uniqueName,
+} from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHuiying, type Huiying } from '../src/compose.ts';
 
@@ -22,6 +33,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
   let smtp: TestSmtp;
   let clock: FakeClock;
   let hy: Huiying;
+  let duty: SessionClient;
   let feedServer: Server;
   let feedUrl: string;
 
@@ -57,6 +69,8 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
       timerResyncMs: 0,
     });
     await hy.app.ready();
+    await ensureDemoAccounts(db.db, new Date());
+    duty = await loginAs(hy.app, 'duty');
   });
 
   afterAll(async () => {
@@ -68,7 +82,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
   });
 
   const incidents = async () =>
-    (await hy.app.inject({ method: 'GET', url: '/api/incidents?status=open' })).json<{
+    (await duty.inject({ method: 'GET', url: '/api/incidents?status=open' })).json<{
       items: {
         id: string;
         title: string;
@@ -79,7 +93,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
     }>().items;
 
   it('rejects a malformed ticket with a 4xx naming the field, and accepts nothing', async () => {
-    const res = await hy.app.inject({
+    const res = await duty.inject({
       method: 'POST',
       url: '/api/tickets',
       payload: { id: 'T-bad', receivedAt: '2026-03-02 08:00', content: '内容' },
@@ -87,7 +101,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'HY_VALIDATION' });
     expect(res.json().message).toContain('receivedAt');
-    const missing = await hy.app.inject({
+    const missing = await duty.inject({
       method: 'POST',
       url: '/api/tickets',
       payload: { id: 'T-bad', receivedAt: '2026-03-02T08:00:00+08:00' },
@@ -106,9 +120,9 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
       content: '居民反映自来水发黄，电话13812345678',
       unit: 'health',
     };
-    const first = await hy.app.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
+    const first = await duty.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
     expect(first.statusCode).toBe(201);
-    const again = await hy.app.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
+    const again = await duty.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
     expect(again.statusCode).toBe(200);
     expect(again.json()).toEqual({ signalId: first.json().signalId, duplicate: true });
 
@@ -148,13 +162,13 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
   it('warns before due, breaches at due, emails the responsible unit once, and shows it through the API', async () => {
     await hy.engine.timer.rearm();
     await clock.advanceTo(T0 + 24 * HOUR - 1);
-    let open = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+    let open = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
       items: { kind: string; incidentTitle: string; elapsed: number | null }[];
     }>().items;
     expect(open.filter((a) => a.kind === 'warning' && a.incidentTitle === '小区供水水质浑浊')).toHaveLength(0);
 
     await clock.advanceTo(T0 + 24 * HOUR);
-    open = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
+    open = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
       items: { kind: string; incidentTitle: string; elapsed: number | null }[];
     }>().items;
     expect(open.filter((a) => a.incidentTitle === '小区供水水质浑浊')).toEqual([
@@ -163,7 +177,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
 
     // The feed incident (due T0+46h) breaches first; then the ticket's (due T0+48h).
     await clock.advanceTo(T0 + 48 * HOUR);
-    const breaches = (await hy.app.inject({ method: 'GET', url: '/api/alerts?open=true' }))
+    const breaches = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' }))
       .json<{ items: { kind: string; incidentTitle: string; dueAt: string }[] }>()
       .items.filter((a) => a.kind === 'breached');
     expect(breaches.map((b) => b.incidentTitle).sort()).toEqual(['小区供水水质浑浊', '网传城东高架桥出现裂缝'].sort());

@@ -2,12 +2,16 @@
  * Production mode: ingest, engine and api as three separate processes, configured only from
  * the environment, on the real PostgreSQL, Kafka broker and an SMTP server in this process.
  * The ticket is received 49 h ago, so its 48 h clock is already past due when it starts:
- * the breach happens at once — no waiting on the wall clock.
+ * the breach happens at once — no waiting on the wall clock. Identity comes from the shell
+ * as a deployment would do it: `pnpm token:add` for the hotline, `pnpm user:add` for a leader.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { eventually, freshDatabase, KAFKA_BROKERS, startSmtp, type TestSmtp, uniqueName } from '@huiying/testkit';
+import { APP_ROLE } from '@huiying/db';
+import { eventually, freshDatabase, KAFKA_BROKERS, PG_ADMIN_URL, startSmtp, type TestSmtp, uniqueName } from '@huiying/testkit';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -35,14 +39,40 @@ function run(name: string, script: string, env: Record<string, string>): void {
   procs.push({ name, child, output });
 }
 
+/** Runs the identity CLI as a deployment script would; resolves to its stdout lines. */
+async function cli(args: string[], env: Record<string, string>, stdin?: string): Promise<string[]> {
+  const child = execFile(process.execPath, ['--import', 'tsx', 'packages/identity/src/identity-cli.ts', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+  });
+  if (stdin !== undefined) child.stdin?.end(stdin);
+  else child.stdin?.end();
+  const out: string[] = [];
+  child.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
+  const errOut: string[] = [];
+  child.stderr?.on('data', (d: Buffer) => errOut.push(d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`identity cli ${args.join(' ')} exited ${code}: ${errOut.join('')}`);
+  return out.join('').trim().split('\n');
+}
+
 const apiPort = await freePort();
 const ingestPort = await freePort();
+
+const appLogin = uniqueName('hy_app_login');
 
 beforeAll(async () => {
   db = await freshDatabase();
   smtp = await startSmtp();
+  // As production should run: the services log in as a member of huiying_app (append-only
+  // audit log), and only migrations use the owner.
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create role ${appLogin} login in role ${APP_ROLE}`);
+  await admin.end();
   const env = {
-    DATABASE_URL: db.url,
+    DATABASE_URL: db.url.replace('//postgres@', `//${appLogin}@`),
+    MIGRATION_DATABASE_URL: db.url,
     KAFKA_BROKERS: KAFKA_BROKERS.join(','),
     KAFKA_TOPIC_PREFIX: `${uniqueName('prod')}.`,
     SMTP_URL: smtp.url,
@@ -67,14 +97,26 @@ afterAll(async () => {
   );
   await smtp?.close();
   await db?.drop();
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`drop role if exists ${appLogin}`);
+  await admin.end();
 });
 
 it('a ticket posted to the ingest process is breached by the engine process, mailed, and shown by the api process', async () => {
   const describeProcs = () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode})\n${p.output.join('').slice(-2000)}`).join('\n');
-  const post = () =>
+  const dbEnv = { DATABASE_URL: db.url.replace('//postgres@', `//${appLogin}@`), MIGRATION_DATABASE_URL: db.url };
+  const token = (await cli(['token:add', '--name', 'hotline-12345', '--scope', 'tickets:write'], dbEnv)).at(-1)!;
+  expect(token).toMatch(/^hy_/);
+  await cli(['user:add', '--role', 'leader', '--username', 'lingdao', '--display-name', '分管领导'], dbEnv, 'a-long-leader-password\n');
+  await expect(cli(['user:add', '--role', 'boss', '--username', 'x'], dbEnv, 'whatever-password\n')).rejects.toThrow(
+    /--role must be one of/,
+  );
+
+  const post = (bearer = token) =>
     fetch(`http://127.0.0.1:${ingestPort}/api/tickets`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
       body: JSON.stringify({
         id: 'PROD-1',
         receivedAt: new Date(Date.now() - 49 * 3_600_000).toISOString(),
@@ -88,10 +130,20 @@ it('a ticket posted to the ingest process is breached by the engine process, mai
   );
   expect(accepted).toBe(201);
   expect((await post()).status).toBe(200);
+  expect((await post('hy_not-a-token')).status).toBe(401);
+
+  const login = await fetch(`http://127.0.0.1:${apiPort}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'lingdao', password: 'a-long-leader-password' }),
+  });
+  expect(login.status).toBe(200);
+  const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
+  expect((await fetch(`http://127.0.0.1:${apiPort}/api/alerts?open=true`)).status).toBe(401);
 
   const breach = await eventually(
     async () => {
-      const res = await fetch(`http://127.0.0.1:${apiPort}/api/alerts?open=true`).catch(() => undefined);
+      const res = await fetch(`http://127.0.0.1:${apiPort}/api/alerts?open=true`, { headers: { cookie } }).catch(() => undefined);
       const items = res?.ok ? ((await res.json()) as { items: { kind: string; incidentTitle: string }[] }).items : [];
       return items.find((a) => a.kind === 'breached');
     },
@@ -103,4 +155,9 @@ it('a ticket posted to the ingest process is breached by the engine process, mai
   expect(JSON.stringify(mail.to)).toContain('duty@example.test');
   expect(mail.subject).toContain('超时');
   expect(procs.every((p) => p.child.exitCode === null)).toBe(true);
+  // What the services wrote to the audit log, they cannot take back.
+  const asApp = new pg.Client({ connectionString: db.url.replace('//postgres@', `//${appLogin}@`) });
+  await asApp.connect();
+  await expect(asApp.query('delete from audit_log')).rejects.toThrow(/permission denied/);
+  await asApp.end();
 });

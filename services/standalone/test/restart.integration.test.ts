@@ -7,7 +7,8 @@ import type { KafkaBus } from '@huiying/bus/kafka';
 import { FakeClock } from '@huiying/clock';
 import { alerts, emails } from '@huiying/db';
 import { smtpMailer } from '@huiying/notify';
-import { eventually, freshDatabase, kafkaBus, startSmtp, type TestSmtp, testLogger, uniqueName } from '@huiying/testkit';
+import { ensureDemoAccounts } from '@huiying/identity';
+import { eventually, freshDatabase, kafkaBus, loginAs, startSmtp, type TestSmtp, testLogger, uniqueName } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createHuiying, type Huiying } from '../src/compose.ts';
 
@@ -54,7 +55,9 @@ it('fires a breach that fell due while the engine was down, once', async () => {
   const clock = new FakeClock(T0);
   const group = uniqueName('-g');
   const first = await boot(clock, group);
-  const res = await first.app.inject({
+  await ensureDemoAccounts(db.db, new Date());
+  const duty = await loginAs(first.app, 'duty');
+  const res = await duty.inject({
     method: 'POST',
     url: '/api/tickets',
     payload: { id: 'R-1', receivedAt: new Date(T0).toISOString(), content: '道路塌陷无人处理' },
@@ -63,7 +66,7 @@ it('fires a breach that fell due while the engine was down, once', async () => {
   await eventually(
     async () =>
       (await db.db.select().from(alerts)).length === 0 &&
-      (await first.app.inject({ method: 'GET', url: '/api/incidents' })).json().items.length === 1,
+      (await duty.inject({ method: 'GET', url: '/api/incidents' })).json().items.length === 1,
     'the incident',
   );
 

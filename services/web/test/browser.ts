@@ -25,11 +25,11 @@ export function launchChromium(): Promise<Browser> {
 /** The demo accounts' password (identity-contract.md: `duty`, `leader`, `admin`, `unit-<unit id>`). */
 export const DEMO_PASSWORD = 'huiying-demo';
 
-/** Logs in through the console's log-in page and waits for the role's home to show. */
+/** Logs in through the console's log-in page and waits for the role's home to show (an el-input's test id sits on its <input>). */
 export async function logIn(page: Page, baseUrl: string, username: string, password = DEMO_PASSWORD): Promise<void> {
   await page.goto(`${baseUrl}#/login`);
-  await page.getByTestId('login-username').locator('input').fill(username);
-  await page.getByTestId('login-password').locator('input').fill(password);
+  await page.getByTestId('login-username').fill(username);
+  await page.getByTestId('login-password').fill(password);
   await page.getByTestId('login-submit').click();
   await page.getByTestId('whoami').waitFor();
 }

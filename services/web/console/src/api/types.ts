@@ -169,6 +169,6 @@ type Conforms<Narrow, Wire> = Narrow extends Wire ? true : never;
 export const conformance: [
   Conforms<Clock, WireClock>,
   Conforms<Incident, WireIncident>,
-  Conforms<Omit<Alert, 'obligationId'> & { obligationId: string | null; retractedAt: string | null }, WireAlert>,
+  Conforms<Omit<Alert, 'obligationId'> & { obligationId: string | null; retractedAt: string | null; unitId: string | null }, WireAlert>,
   Conforms<Obligation, WireObligation>,
 ] = [true, true, true, true];

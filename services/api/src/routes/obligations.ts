@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Clock } from '@huiying/clock';
-import { type Db, desc, eq, obligations, units } from '@huiying/db';
+import { type Db, desc, eq, obligations, type SQL, sql, units } from '@huiying/db';
 import { OBLIGATION_KINDS, type ObligationState, type RulePack } from '@huiying/domain';
 import { applyObligationCommand, type CalendarService, provisionalObligationIds } from '@huiying/engine';
 import type { FastifyPluginAsync } from 'fastify';
-import { ApiError, instantOf } from './errors.ts';
-import { ErrorBody, IdParams } from './schemas.ts';
+import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/http';
+import { actorOf, scopeOf } from '@huiying/identity';
+import type { FastifyRequest } from 'fastify';
+import { visible } from '../read.ts';
+import { ErrorBody, IdParams, Paged, PageQuery } from '../schemas.ts';
 
 const Iso = Type.String({ format: 'date-time' });
 const ObligationKind = Type.Union(
@@ -38,15 +41,10 @@ const CreateBody = Type.Object(
     issuedAt: Iso,
     title: Type.Optional(Type.String({ maxLength: 500 })),
     unit: Type.Optional(Type.String({ minLength: 1 })),
-    by: Type.Optional(Type.String({ maxLength: 100 })),
   },
   { additionalProperties: false },
 );
-const ByBody = Type.Object({ by: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false });
-const FulfilBody = Type.Object(
-  { fulfilledAt: Type.Optional(Iso), by: Type.Optional(Type.String({ maxLength: 100 })) },
-  { additionalProperties: false },
-);
+const FulfilBody = Type.Object({ fulfilledAt: Type.Optional(Iso) }, { additionalProperties: false });
 const YearBody = Type.Object(
   {
     holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), { description: '放假日期 days off' }),
@@ -54,7 +52,16 @@ const YearBody = Type.Object(
       description: '调休上班日期 make-up working days (weekend days that are working days)',
     }),
     source: Type.Optional(Type.String({ maxLength: 500, description: '依据，如 国务院办公厅关于2027年部分节假日安排的通知' })),
-    by: Type.String({ minLength: 1, maxLength: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+const ListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.String({ maxLength: 20 })),
+    kind: Type.Optional(Type.String({ maxLength: 50 })),
+    unit: Type.Optional(Type.String({ maxLength: 100 })),
+    ...PageQuery,
   },
   { additionalProperties: false },
 );
@@ -62,6 +69,8 @@ const YearBody = Type.Object(
 export interface ObligationRoutesOptions {
   db: Db;
   clock: Clock;
+  /** Wall-clock time for audit entries of refused access. */
+  realClock: Clock;
   pack: RulePack;
   calendars: CalendarService;
   onWake?: (at: number) => void;
@@ -71,41 +80,80 @@ export interface ObligationRoutesOptions {
 export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = async (fastify, o) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const deps = { db: o.db, clock: o.clock, pack: o.pack, calendars: o.calendars, ...(o.onWake ? { onWake: o.onWake } : {}) };
-  const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+  const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+  const DUTY = { roles: ['duty'] } as const;
+  const ADMIN = { roles: ['admin'] } as const;
+  const actor = (request: FastifyRequest) => actorOf(principal(request));
 
-  const view = async (id: string) => {
+  /** The duty if the caller may see it; another unit's is answered as missing (and audited). */
+  const view = async (request: FastifyRequest, id: string) => {
     const [row] = await o.db
       .select({ o: obligations, unitName: units.name })
       .from(obligations)
       .leftJoin(units, eq(units.id, obligations.unitId))
       .where(eq(obligations.id, id));
     if (!row) throw new ApiError('HY_NOT_FOUND', `obligation ${id} not found`);
+    if (!visible(scopeOf(principal(request)), row.o.unitId)) throw await notVisible(o.db, request, o.realClock, 'obligation', id);
     return toView(row.o.state as ObligationState, row.o.title, row.o.unitId, row.unitName);
   };
 
   app.get(
     '/api/obligations',
-    { schema: { tags: ['obligations'], summary: '工作日时限事项', response: { 200: Type.Object({ items: Type.Array(ObligationView) }) } } },
-    async () => {
-      const rows = await o.db
-        .select({ o: obligations, unitName: units.name })
-        .from(obligations)
-        .leftJoin(units, eq(units.id, obligations.unitId))
-        .orderBy(desc(obligations.updatedAt))
-        .limit(500);
-      return { items: rows.map((r) => toView(r.o.state as ObligationState, r.o.title, r.o.unitId, r.unitName)) };
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['obligations'],
+        summary: '工作日时限事项（未办结在前，最近到期在前）',
+        querystring: ListQuery,
+        response: { 200: Paged(ObligationView), ...errors },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const scope = scopeOf(principal(request));
+      const parts: SQL[] = [sql`true`];
+      if (scope.unitId !== null) parts.push(eq(obligations.unitId, scope.unitId));
+      if (q.unit) parts.push(eq(obligations.unitId, q.unit));
+      if (q.kind) parts.push(eq(obligations.kind, q.kind));
+      if (q.status) parts.push(eq(obligations.status, q.status));
+      const where = sql.join(parts, sql` and `);
+      const page = q.page ?? 1;
+      const pageSize = q.pageSize ?? 50;
+      const [rows, [count]] = await Promise.all([
+        o.db
+          .select({ o: obligations, unitName: units.name })
+          .from(obligations)
+          .leftJoin(units, eq(units.id, obligations.unitId))
+          .where(where)
+          .orderBy(sql`${obligations.nextWakeAt} is null`, obligations.dueAt, desc(obligations.updatedAt))
+          .limit(pageSize)
+          .offset((page - 1) * pageSize),
+        o.db
+          .select({ n: sql<number>`count(*)::int` })
+          .from(obligations)
+          .where(where),
+      ]);
+      return {
+        items: rows.map((r) => toView(r.o.state as ObligationState, r.o.title, r.o.unitId, r.unitName)),
+        total: count?.n ?? 0,
+        page,
+        pageSize,
+      };
     },
   );
 
   app.get(
     '/api/obligations/:id',
-    { schema: { tags: ['obligations'], params: IdParams, response: { 200: ObligationView, ...errors } } },
-    async (request) => view(request.params.id),
+    { config: { access: READERS }, schema: { tags: ['obligations'], params: IdParams, response: { 200: ObligationView, ...errors } } },
+    async (request) => view(request, request.params.id),
   );
 
   app.post(
     '/api/obligations',
-    { schema: { tags: ['obligations'], summary: '登记工作日时限事项', body: CreateBody, response: { 201: ObligationView, ...errors } } },
+    {
+      config: { access: DUTY },
+      schema: { tags: ['obligations'], summary: '登记工作日时限事项', body: CreateBody, response: { 201: ObligationView, ...errors } },
+    },
     async (request, reply) => {
       const b = request.body;
       const issuedAt = instantOf('issuedAt', b.issuedAt);
@@ -117,17 +165,18 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
       const id = b.id ?? `obl_${randomUUID()}`;
       const [existing] = await o.db.select({ id: obligations.id }).from(obligations).where(eq(obligations.id, id));
       if (existing) throw new ApiError('HY_CONFLICT', `obligation ${id} already exists`);
-      await applyObligationCommand(deps, { type: 'obligation', at: o.clock.now(), id, kind: b.kind, issuedAt }, b.by ?? 'api', {
+      await applyObligationCommand(deps, { type: 'obligation', at: o.clock.now(), id, kind: b.kind, issuedAt }, actor(request), {
         title: b.title,
         unit: b.unit,
       });
-      return reply.code(201).send(await view(id));
+      return reply.code(201).send(await view(request, id));
     },
   );
 
   app.post(
     '/api/obligations/:id/fulfil',
     {
+      config: { access: { roles: ['duty', 'unit'] } },
       schema: {
         tags: ['obligations'],
         summary: '办结（已公开）',
@@ -140,33 +189,30 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
       const now = o.clock.now();
       const at = request.body.fulfilledAt ? instantOf('fulfilledAt', request.body.fulfilledAt) : now;
       if (at > now) throw new ApiError('HY_VALIDATION', 'body/fulfilledAt must not be in the future');
-      const current = await view(request.params.id);
+      const current = await view(request, request.params.id);
       if (at < Date.parse(current.issuedAt)) throw new ApiError('HY_VALIDATION', 'body/fulfilledAt must not be before the duty was issued');
-      await applyObligationCommand(deps, { type: 'fulfil', at, id: request.params.id }, request.body.by ?? 'api');
-      return view(request.params.id);
+      await applyObligationCommand(deps, { type: 'fulfil', at, id: request.params.id }, actor(request));
+      return view(request, request.params.id);
     },
   );
 
   app.post(
     '/api/obligations/:id/extend',
     {
+      config: { access: DUTY },
       schema: {
         tags: ['obligations'],
         summary: '延期（依申请公开，限一次，20个工作日）',
         params: IdParams,
-        body: ByBody,
         response: { 200: ObligationView, ...errors },
       },
     },
     async (request) => {
-      const { events } = await applyObligationCommand(
-        deps,
-        { type: 'extend', at: o.clock.now(), id: request.params.id },
-        request.body.by ?? 'api',
-      );
+      await view(request, request.params.id);
+      const { events } = await applyObligationCommand(deps, { type: 'extend', at: o.clock.now(), id: request.params.id }, actor(request));
       const rejected = events.find((e) => e.event === 'extend_rejected');
       if (rejected && 'reason' in rejected) throw new ApiError('HY_CONFLICT', `extension refused: ${rejected.reason}`);
-      return view(request.params.id);
+      return view(request, request.params.id);
     },
   );
 
@@ -176,7 +222,6 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
         description:
           'correction 补正 (the count restarts when the corrected request arrives); third_party 征求第三方意见 (that time does not count)',
       }),
-      by: Type.Optional(Type.String({ maxLength: 100 })),
     },
     { additionalProperties: false },
   );
@@ -184,6 +229,7 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
   app.post(
     '/api/obligations/:id/suspend',
     {
+      config: { access: DUTY },
       schema: {
         tags: ['obligations'],
         summary: '暂停计时（依申请公开：补正、征求第三方意见）',
@@ -193,37 +239,37 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
       },
     },
     async (request) => {
+      await view(request, request.params.id);
       const { events } = await applyObligationCommand(
         deps,
         { type: 'suspend', at: o.clock.now(), id: request.params.id, reason: request.body.reason },
-        request.body.by ?? 'api',
+        actor(request),
       );
       const rejected = events.find((e) => e.event === 'suspend_rejected');
       if (rejected && 'reason' in rejected) throw new ApiError('HY_CONFLICT', `suspension refused: ${rejected.reason}`);
-      return view(request.params.id);
+      return view(request, request.params.id);
     },
   );
 
   app.post(
     '/api/obligations/:id/resume',
     {
-      schema: { tags: ['obligations'], summary: '恢复计时', params: IdParams, body: ByBody, response: { 200: ObligationView, ...errors } },
+      config: { access: DUTY },
+      schema: { tags: ['obligations'], summary: '恢复计时', params: IdParams, response: { 200: ObligationView, ...errors } },
     },
     async (request) => {
-      const { events } = await applyObligationCommand(
-        deps,
-        { type: 'resume', at: o.clock.now(), id: request.params.id },
-        request.body.by ?? 'api',
-      );
+      await view(request, request.params.id);
+      const { events } = await applyObligationCommand(deps, { type: 'resume', at: o.clock.now(), id: request.params.id }, actor(request));
       const rejected = events.find((e) => e.event === 'resume_rejected');
       if (rejected && 'reason' in rejected) throw new ApiError('HY_CONFLICT', `resumption refused: ${rejected.reason}`);
-      return view(request.params.id);
+      return view(request, request.params.id);
     },
   );
 
   app.get(
     '/api/calendar',
     {
+      config: { access: READERS },
       schema: {
         tags: ['calendar'],
         summary: '节假日安排（工作日日历）',
@@ -243,6 +289,7 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
   app.put(
     '/api/calendar/years/:year',
     {
+      config: { access: ADMIN },
       schema: {
         tags: ['calendar'],
         summary: '导入某年节假日安排 (administrators)',
@@ -252,7 +299,8 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
       },
     },
     async (request) => {
-      const { by, ...data } = request.body;
+      const by = actor(request);
+      const data = request.body;
       try {
         await o.calendars.putYear(request.params.year, data, by, new Date(o.clock.now()));
       } catch (error) {

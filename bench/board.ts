@@ -1,0 +1,260 @@
+/**
+ * The duty board and the live stream at scale (issue 7): a throw-away PostgreSQL database with
+ * 1 000 000 incidents over a year (each with its clock rows; a few thousand still open), the
+ * real API (buildApp) on it, and load from separate processes:
+ *
+ *   - the board's first page (GET /api/incidents?status=open, as a logged-in duty officer) at a
+ *     fixed rate with autocannon, p50/p99 per run, beside pgbench running the same SQL at the
+ *     same rate (the database's own share);
+ *   - one alert fanned out over SSE to N connected clients (bench/sse-clients.ts, a child
+ *     process): time from publishing the event to the last client receiving it.
+ *
+ *   node --import tsx bench/board.ts [--incidents 1000000] [--open 3000] [--rate 500] [--seconds 20]
+ *                                    [--clients 1000] [--runs 3] [--pg-url postgres://postgres@127.0.0.1:5432]
+ *
+ * Targets: board p99 ≤ 25 ms at 500 requests/s; fan-out ≤ 1 s.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { createRequire } from 'node:module';
+import type * as PgNs from 'pg';
+import { type AppDeps, buildApp } from '../services/api/src/index.ts';
+import { EmbeddedBus, TOPICS } from '../packages/bus/src/index.ts';
+import { systemClock } from '../packages/clock/src/index.ts';
+import { openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
+import { DEFAULT_RULE_PACK } from '../packages/domain/src/index.ts';
+import { CalendarService } from '../services/engine/src/index.ts';
+import { createUser } from '../packages/identity/src/index.ts';
+
+// bench/ is not a workspace package: take the drivers from the packages that depend on them.
+const pg = createRequire(new URL('../packages/db/package.json', import.meta.url))('pg') as typeof PgNs;
+const pino = createRequire(new URL('../services/api/package.json', import.meta.url))('pino') as (o: { level: string }) => AppDeps['logger'];
+
+const { values: a } = parseArgs({
+  options: {
+    incidents: { type: 'string', default: '1000000' },
+    open: { type: 'string', default: '3000' },
+    rate: { type: 'string', default: '500' },
+    seconds: { type: 'string', default: '20' },
+    clients: { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '3' },
+    /** Keep the database (and skip the load) to look at plans. */
+    'seed-only': { type: 'boolean', default: false },
+    'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432' },
+  },
+});
+const N = Number(a.incidents);
+const OPEN = Number(a.open);
+const RATE = Number(a.rate);
+const SECONDS = Number(a.seconds);
+const CLIENTS = Number(a.clients);
+const RUNS = Number(a.runs);
+const dbName = `huiying_bench_board_${Date.now().toString(36)}`;
+const at = (database: string) => Object.assign(new URL(a['pg-url']!), { pathname: `/${database}` }).toString();
+const url = at(dbName);
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+const run = promisify(execFile);
+
+const admin = new pg.Client({ connectionString: at('postgres') });
+await admin.connect();
+await admin.query(`create database ${dbName}`);
+const handle = openPostgres(url, { max: 20 });
+let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+try {
+  await handle.migrate();
+  const db = handle.db;
+  const t0 = performance.now();
+  await db.execute(
+    sql`insert into units (id, name, email) select 'u' || g, '单位' || g, 'u' || g || '@example.test' from generate_series(1, 40) g`,
+  );
+  // One year of incidents ending now; the newest OPEN are still open (running or breached).
+  const now = Date.now();
+  const yearMs = 365 * 86_400_000;
+  const chunk = 100_000;
+  for (let from = 1; from <= N; from += chunk) {
+    const to = Math.min(N, from + chunk - 1);
+    await db.execute(sql`
+      insert into incidents (id, title, level, unit_id, status, start_at, state, next_wake_at, version, created_at, updated_at)
+      select id, title, level, unit, status, start_at, jsonb_build_object(
+          'v', 1, 'id', id, 'title', title, 'level', level, 'unit', unit, 'status', status,
+          'closeReason', null, 'closedAt', null, 'createdAt', start_ms, 'startAt', start_ms, 'asOf', start_ms,
+          'signalCount', 1, 'nextSeq', case when grave then 4 else 2 end,
+          'clocks', case when grave then jsonb_build_array(
+              jsonb_build_object('seq', 1, 'kind', 'response', 'anchor', 'start', 'startAt', start_ms, 'dueAt', start_ms + 172800000, 'spanMs', 172800000,
+                'warnings', jsonb_build_array(0.75), 'metBy', jsonb_build_array('release', 'press_conference', 'reply'), 'nextWarning', 1, 'warningsFired', '[]'::jsonb,
+                'state', 'cancelled', 'respondedAt', null, 'late', null, 'reason', 'superseded'),
+              jsonb_build_object('seq', 2, 'kind', 'release', 'anchor', 'start', 'startAt', start_ms, 'dueAt', start_ms + 18000000, 'spanMs', 18000000,
+                'warnings', jsonb_build_array(0.8), 'metBy', jsonb_build_array('release', 'press_conference', 'reply'), 'nextWarning', 1, 'warningsFired', '[]'::jsonb,
+                'state', clock_state, 'respondedAt', responded_ms, 'late', late, 'reason', null),
+              jsonb_build_object('seq', 3, 'kind', 'press_conference', 'anchor', 'start', 'startAt', start_ms, 'dueAt', start_ms + 86400000, 'spanMs', 86400000,
+                'warnings', jsonb_build_array(0.75), 'metBy', jsonb_build_array('press_conference'), 'nextWarning', 1, 'warningsFired', '[]'::jsonb,
+                'state', clock_state, 'respondedAt', responded_ms, 'late', late, 'reason', null))
+            else jsonb_build_array(
+              jsonb_build_object('seq', 1, 'kind', 'response', 'anchor', 'start', 'startAt', start_ms, 'dueAt', start_ms + 172800000, 'spanMs', 172800000,
+                'warnings', jsonb_build_array(0.75), 'metBy', jsonb_build_array('release', 'press_conference', 'reply'), 'nextWarning', 1, 'warningsFired', '[]'::jsonb,
+                'state', clock_state, 'respondedAt', responded_ms, 'late', late, 'reason', null)) end,
+          'earliestResponses', '{}'::jsonb, 'responseCount', 0, 'repostCount', 0),
+        case when status = 'open' and clock_state = 'running' then to_timestamp((start_ms + 18000000) / 1000.0) end,
+        1, start_at, start_at
+      from (
+        select 'inc_' || g as id, '事件 ' || g || ' 市民反映问题' as title,
+               (array['I', 'II', 'III', 'IV', 'IV', 'III'])[1 + g % 6] as level, g % 6 < 2 as grave,
+               'u' || (1 + g % 40) as unit,
+               case when g > ${N - OPEN} then 'open' else 'closed' end as status,
+               case when g > ${N - OPEN} then (case when g % 3 = 0 then 'breached' else 'running' end) else 'met' end as clock_state,
+               to_timestamp(start_ms / 1000.0) as start_at, start_ms,
+               case when g > ${N - OPEN} then null else start_ms + (g % 50) * 3600000 end as responded_ms,
+               case when g > ${N - OPEN} then null else (g % 50) > 48 end as late
+        from (select g, ${now - yearMs}::bigint + (g::bigint * ${Math.floor(yearMs / N)}) -
+                case when g > ${N - OPEN} then (g % 3) * 86400000 else 0 end as start_ms
+              from generate_series(${from}::int, ${to}::int) g) s
+      ) x`);
+    process.stdout.write(`\rseeding incidents: ${to.toLocaleString('en')} / ${N.toLocaleString('en')}`);
+  }
+  await db.execute(sql`
+    insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at)
+    select i.id, (c->>'seq')::int, c->>'kind', c->>'state', to_timestamp((c->>'startAt')::bigint / 1000.0),
+           to_timestamp((c->>'dueAt')::bigint / 1000.0),
+           case when c->>'respondedAt' is null then null else to_timestamp((c->>'respondedAt')::bigint / 1000.0) end,
+           (c->>'late')::boolean, i.unit_id, i.updated_at
+    from incidents i, jsonb_array_elements(i.state->'clocks') c`);
+  await db.execute(sql`vacuum analyze`);
+  const counts = rowsOf<{ incidents: number; clocks: number; open: number }>(
+    await db.execute(sql`select (select count(*)::int from incidents) as incidents, (select count(*)::int from clocks) as clocks,
+                                (select count(*)::int from incidents where status = 'open') as open`),
+  )[0]!;
+  console.log(
+    `\nseeded ${counts.incidents.toLocaleString('en')} incidents, ${counts.clocks.toLocaleString('en')} clocks, ${counts.open} open, in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+
+  if (a['seed-only']) {
+    console.log(`kept ${url}`);
+    process.exit(0);
+  }
+  const bus = new EmbeddedBus();
+  await bus.ensureTopics();
+  const calendars = new CalendarService(db);
+  await calendars.load();
+  app = await buildApp({
+    db,
+    bus,
+    clock: systemClock,
+    engine: { db, clock: systemClock, pack: DEFAULT_RULE_PACK },
+    calendars,
+    logger: pino({ level: 'silent' }),
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  await createUser(db, { username: 'bench-duty', role: 'duty', password: 'bench-password-1' }, 'bench', new Date());
+  const login = await fetch(`${origin}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'bench-duty', password: 'bench-password-1' }),
+  });
+  const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
+  const boardUrl = `${origin}/api/incidents?status=open&pageSize=50`;
+  const first = (await (await fetch(boardUrl, { headers: { cookie } })).json()) as { items: unknown[]; total: number };
+  console.log(`board first page: ${first.items.length} of ${first.total} open incidents`);
+
+  // The same statement the board runs, for pgbench (the database's share of the latency).
+  const script = join(tmpdir(), `${dbName}.sql`);
+  await writeFile(
+    script,
+    `select i.state, i.updated_at, u.name from incidents i left join units u on u.id = i.unit_id
+     where i.status = 'open' order by i.urgent_due asc nulls last, i.updated_at desc, i.id limit 50 offset 0;
+     select count(*)::int from incidents i where i.status = 'open';\n`,
+  );
+
+  const autocannon = (target: string) =>
+    run(
+      'node_modules/.bin/autocannon',
+      ['--json', '-R', String(RATE), '-d', String(SECONDS), '-c', '32', '-H', `cookie=${cookie}`, target],
+      { maxBuffer: 64 * 1024 * 1024 },
+    ).then(
+      ({ stdout }) =>
+        JSON.parse(stdout) as {
+          latency: { p50: number; p99: number; max: number };
+          requests: { average: number };
+          non2xx: number;
+          errors: number;
+        },
+    );
+
+  await autocannon(boardUrl.replace(`${SECONDS}`, '3')); // warm-up
+  console.log(`\nboard first page at ${RATE} requests/s for ${SECONDS} s (target p99 ≤ 25 ms):`);
+  for (let r = 1; r <= RUNS; r++) {
+    const res = await autocannon(boardUrl);
+    const { stdout } = await run(PGBENCH, [
+      '-n',
+      '-R',
+      String(RATE),
+      '-T',
+      String(SECONDS),
+      '-c',
+      '8',
+      '-j',
+      '2',
+      '-r',
+      '-f',
+      script,
+      url.replace('postgres://', 'postgresql://'),
+    ]);
+    const pgLatency = /latency average = ([\d.]+) ms/.exec(stdout)?.[1];
+    const pgTps = /tps = ([\d.]+)/.exec(stdout)?.[1];
+    console.log(
+      `  run ${r}: HTTP p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, max ${res.latency.max} ms, ${res.requests.average.toFixed(0)} req/s, non-2xx ${res.non2xx}, errors ${res.errors}` +
+        ` | pgbench same SQL at ${RATE}/s: avg ${pgLatency} ms (${pgTps} tps)`,
+    );
+  }
+
+  console.log(`\nSSE fan-out of one alert to ${CLIENTS} clients (target ≤ 1 s):`);
+  const openIncident = rowsOf<{ id: string; unit_id: string }>(
+    await db.execute(sql`select id, unit_id from incidents where status = 'open' limit 1`),
+  )[0]!;
+  for (let r = 1; r <= RUNS; r++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/sse-clients.ts', `${origin}/api/stream`, cookie, String(CLIENTS)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    const ready = new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => ((out += d.toString()), out.includes('ready') && resolve())),
+    );
+    const done = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const connectStart = performance.now();
+    await ready;
+    const connectMs = performance.now() - connectStart;
+    const alertId = `bench_alert_${r}`;
+    await db.execute(sql`insert into alerts (id, incident_id, kind, clock, due_at, unit_id, at)
+      values (${alertId}, ${openIncident.id}, 'breached', 'release', now(), ${openIncident.unit_id}, now())`);
+    const published = Date.now();
+    await bus.publish(TOPICS.events, [
+      {
+        key: openIncident.id,
+        value: {
+          v: 1,
+          type: 'event',
+          id: `bench_${r}`,
+          event: 'breached',
+          at: new Date().toISOString(),
+          incidentId: openIncident.id,
+          alertId,
+        },
+      },
+    ]);
+    await done;
+    const { received } = JSON.parse(out.slice(out.indexOf('{'))) as { received: number[] };
+    received.sort((x, y) => x - y);
+    console.log(
+      `  run ${r}: ${received.length} clients connected in ${connectMs.toFixed(0)} ms; first received after ${received[0]! - published} ms, last after ${received.at(-1)! - published} ms`,
+    );
+  }
+} finally {
+  await app?.close();
+  await handle.close();
+  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.end();
+}

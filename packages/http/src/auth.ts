@@ -1,0 +1,164 @@
+/**
+ * Who is asking, on every request: a session cookie (people, with CSRF protection) or a
+ * bearer token (machine clients). Every `/api/` route declares who may call it in
+ * `config.access`; a route that forgets fails at start-up instead of serving everyone.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import type { Clock } from '@huiying/clock';
+import { audit, type Db } from '@huiying/db';
+import {
+  actorOf,
+  DEFAULT_SESSION_POLICY,
+  type Principal,
+  resolveSession,
+  resolveToken,
+  type Role,
+  type SessionPolicy,
+} from '@huiying/identity';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ApiError } from './errors.ts';
+
+/** `public`: anyone; otherwise a user whose role is listed, or a token holding the scope. */
+export type Access = 'public' | { roles?: readonly Role[]; scope?: string };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    /** The authenticated caller; null only on public routes. */
+    user: Principal | null;
+    /** The cookie session behind `user`, when there is one. */
+    session: { id: string; csrfToken: string; unitName: string | null } | null;
+  }
+}
+
+export const SESSION_COOKIE = 'hy_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** Anyone logged in (any role); tokens are for machine routes only. */
+export const ANY_USER: Access = { roles: ['duty', 'unit', 'leader', 'admin'] };
+/** Readers of the whole jurisdiction and of their own unit. */
+export const READERS = ANY_USER;
+
+export interface AuthOptions {
+  db: Db;
+  /** Real time for sessions: a drill's scaled clock must not expire a session in seconds. */
+  clock: Clock;
+  policy?: SessionPolicy;
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export const authPlugin = fp<AuthOptions>(
+  async (app, { db, clock, policy = DEFAULT_SESSION_POLICY }) => {
+    await app.register(cookie);
+    app.decorateRequest('user', null);
+    app.decorateRequest('session', null);
+
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/api/') && route.config?.access === undefined)
+        throw new Error(`route ${String(route.method)} ${route.url} declares no config.access`);
+    });
+
+    app.addHook('onRequest', async (request, reply) => {
+      const access = request.routeOptions.config?.access;
+      if (access === undefined) return; // static files, /docs, unknown routes (404)
+      const now = new Date(clock.now());
+      const authorization = request.headers.authorization;
+      if (authorization !== undefined) {
+        const [scheme, token] = authorization.split(' ');
+        const principal = scheme?.toLowerCase() === 'bearer' && token ? await resolveToken(db, token, now) : undefined;
+        if (!principal) throw new ApiError('HY_UNAUTHENTICATED', 'invalid, expired or revoked API token');
+        request.user = principal;
+      } else {
+        const secret = request.cookies[SESSION_COOKIE];
+        if (secret) {
+          const resolved = await resolveSession(db, secret, now, policy);
+          if (resolved) {
+            request.user = resolved.principal;
+            request.session = { id: resolved.sessionId, csrfToken: resolved.csrfToken, unitName: resolved.unitName };
+          } else {
+            clearSessionCookie(reply);
+          }
+        }
+      }
+      if (access === 'public') return;
+      const user = request.user;
+      if (!user) throw new ApiError('HY_UNAUTHENTICATED', '请先登录 log in first');
+      if (request.session && !SAFE.has(request.method)) {
+        const sent = request.headers[CSRF_HEADER];
+        if (typeof sent !== 'string' || !sameSecret(sent, request.session.csrfToken)) {
+          await refuse(db, request, now, 'csrf');
+          throw new ApiError('HY_CSRF', `missing or wrong ${CSRF_HEADER} header`);
+        }
+      }
+      const allowed =
+        (user.role !== null && access.roles?.includes(user.role) === true) ||
+        (access.scope !== undefined && user.scopes.includes(access.scope));
+      if (!allowed) {
+        await refuse(db, request, now, 'role');
+        throw new ApiError(
+          'HY_FORBIDDEN',
+          user.role ? `角色「${user.role}」无权执行此操作 (not allowed for role ${user.role})` : 'token scope does not allow this',
+        );
+      }
+    });
+  },
+  { name: 'huiying-auth' },
+);
+
+async function refuse(db: Db, request: FastifyRequest, now: Date, why: 'role' | 'csrf' | 'scope'): Promise<void> {
+  await audit(db, {
+    at: now,
+    actor: request.user ? actorOf(request.user) : 'anonymous',
+    action: 'access.refused',
+    entity: 'route',
+    entityId: `${request.method} ${request.routeOptions.url ?? ''}`,
+    input: { why, ip: request.ip },
+  });
+}
+
+/**
+ * A record outside the caller's unit: audited, and answered exactly like a record that does
+ * not exist, so its title (or existence) does not leak.
+ */
+export async function notVisible(db: Db, request: FastifyRequest, clock: Clock, entity: string, id: string): Promise<ApiError> {
+  await audit(db, {
+    at: new Date(clock.now()),
+    actor: request.user ? actorOf(request.user) : 'anonymous',
+    action: 'access.refused',
+    entity,
+    entityId: id,
+    input: { why: 'scope', ip: request.ip },
+  });
+  return new ApiError('HY_NOT_FOUND', `${entity} ${id} not found`);
+}
+
+/** The caller; only for routes whose access is not public. */
+export function principal(request: FastifyRequest): Principal {
+  if (!request.user) throw new ApiError('HY_UNAUTHENTICATED', '请先登录 log in first');
+  return request.user;
+}
+
+export function setSessionCookie(request: FastifyRequest, reply: FastifyReply, secret: string, expiresAt: Date): void {
+  reply.setCookie(SESSION_COOKIE, secret, {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: request.protocol === 'https',
+    path: '/',
+    expires: expiresAt,
+  });
+}
+
+export function clearSessionCookie(reply: FastifyReply): void {
+  reply.clearCookie(SESSION_COOKIE, { path: '/' });
+}

@@ -1,0 +1,4 @@
+export * from './errors.ts';
+export * from './error-handler.ts';
+export * from './auth.ts';
+export * from './security.ts';

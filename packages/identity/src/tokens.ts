@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { apiTokens, audit, type Db, eq, sql } from '@huiying/db';
+import { type Principal, TOKEN_SCOPES } from './principal.ts';
+import { digest, newSecret } from './secrets.ts';
+import { IdentityError } from './users.ts';
+
+export const TOKEN_PREFIX = 'hy_';
+
+export interface NewToken {
+  id: string;
+  /** Shown once; only its digest is stored. */
+  token: string;
+  name: string;
+  scopes: string[];
+}
+
+export async function createToken(
+  db: Db,
+  input: { name: string; scopes: string[]; expiresAt?: Date | null },
+  actor: string,
+  now: Date,
+): Promise<NewToken> {
+  const name = input.name.trim();
+  if (name.length === 0 || name.length > 100) throw new IdentityError('HY_VALIDATION', 'name: 1–100 characters');
+  if (input.scopes.length === 0) throw new IdentityError('HY_VALIDATION', 'a token needs at least one scope');
+  for (const s of input.scopes)
+    if (!(TOKEN_SCOPES as readonly string[]).includes(s))
+      throw new IdentityError('HY_VALIDATION', `unknown scope ${s} (known: ${TOKEN_SCOPES.join(', ')})`);
+  const token = newSecret(TOKEN_PREFIX);
+  const id = randomUUID();
+  const scopes = [...new Set(input.scopes)].sort();
+  await db.transaction(async (tx) => {
+    await tx.insert(apiTokens).values({
+      id,
+      name,
+      tokenHash: digest(token),
+      prefix: token.slice(0, TOKEN_PREFIX.length + 6),
+      scopes,
+      createdBy: actor,
+      createdAt: now,
+      expiresAt: input.expiresAt ?? null,
+    });
+    await audit(tx, { at: now, actor, action: 'token.created', entity: 'api_token', entityId: id, input: { name, scopes } });
+  });
+  return { id, token, name, scopes };
+}
+
+export async function revokeToken(db: Db, id: string, actor: string, now: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .update(apiTokens)
+      .set({ revokedAt: now })
+      .where(sql`${apiTokens.id} = ${id} and ${apiTokens.revokedAt} is null`)
+      .returning({ id: apiTokens.id });
+    if (rows.length === 0) {
+      const [exists] = await tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.id, id));
+      if (!exists) throw new IdentityError('HY_NOT_FOUND', `token ${id} not found`);
+      return false;
+    }
+    await audit(tx, { at: now, actor, action: 'token.revoked', entity: 'api_token', entityId: id });
+    return true;
+  });
+}
+
+const LAST_USED_EVERY_MS = 60_000;
+
+export async function resolveToken(db: Db, token: string, now: Date): Promise<Principal | undefined> {
+  if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+  const [row] = await db
+    .select()
+    .from(apiTokens)
+    .where(eq(apiTokens.tokenHash, digest(token)));
+  if (!row || row.revokedAt) return undefined;
+  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return undefined;
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_EVERY_MS)
+    await db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
+  return { kind: 'token', id: row.id, username: row.name, displayName: row.name, role: null, unitId: null, scopes: row.scopes };
+}

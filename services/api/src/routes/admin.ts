@@ -1,0 +1,312 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { apiTokens, audit, desc, eq, units, users } from '@huiying/db';
+import { ApiError, principal } from '@huiying/http';
+import {
+  actorOf,
+  createToken,
+  createUser,
+  IdentityError,
+  revokeToken,
+  revokeUserSessions,
+  TOKEN_SCOPES,
+  updateUser,
+} from '@huiying/identity';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import * as S from '../schemas.ts';
+import type { RouteDeps } from './deps.ts';
+
+const ADMIN = { roles: ['admin'] } as const;
+const errors = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody };
+const Iso = Type.String({ format: 'date-time' });
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+const UnitAdminView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  email: Nullable(Type.String()),
+  parentId: Nullable(Type.String({ description: '督办上级：政府办/政务公开办、网信办' })),
+});
+const UnitBody = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'short stable id, e.g. housing' }),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    email: Type.Optional(Type.Union([Type.String({ format: 'email' }), Type.Null()])),
+    parentId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+const UnitPatch = Type.Partial(Type.Omit(UnitBody, ['id']), { additionalProperties: false });
+
+const UserAdminView = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  displayName: Type.String(),
+  role: S.Role,
+  unitId: Nullable(Type.String()),
+  email: Nullable(Type.String()),
+  disabled: Type.Boolean(),
+  createdAt: Iso,
+});
+const UserBody = Type.Object(
+  {
+    username: Type.String({ minLength: 2, maxLength: 64 }),
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    role: S.Role,
+    unitId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    password: Type.String({ minLength: 1, maxLength: 200 }),
+    email: Type.Optional(Type.Union([Type.String({ format: 'email' }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+const UserPatch = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    role: Type.Optional(S.Role),
+    unitId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    email: Type.Optional(Type.Union([Type.String({ format: 'email' }), Type.Null()])),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const TokenView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  prefix: Type.String(),
+  scopes: Type.Array(Type.String()),
+  createdBy: Type.String(),
+  createdAt: Iso,
+  lastUsedAt: Nullable(Iso),
+  revokedAt: Nullable(Iso),
+});
+const TokenBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    scopes: Type.Array(Type.Union(TOKEN_SCOPES.map((s) => Type.Literal(s))), { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function identityError(error: unknown): never {
+  if (error instanceof IdentityError) throw new ApiError(error.code, error.message);
+  throw error;
+}
+
+/** 管理员: units (with mail and supervising office), users, API tokens, the rule pack in force. */
+export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { db, realClock } = deps;
+  const now = () => new Date(realClock.now());
+
+  app.get(
+    '/api/admin/units',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['admin'], summary: '单位管理', response: { 200: Type.Object({ items: Type.Array(UnitAdminView) }), ...errors } },
+    },
+    async () => ({
+      items: await db
+        .select({ id: units.id, name: units.name, email: units.email, parentId: units.parentId })
+        .from(units)
+        .orderBy(units.id),
+    }),
+  );
+
+  const checkParent = async (id: string, parentId: string | null | undefined) => {
+    if (!parentId) return;
+    if (parentId === id) throw new ApiError('HY_VALIDATION', 'body/parentId: a unit cannot supervise itself');
+    const [p] = await db.select({ id: units.id }).from(units).where(eq(units.id, parentId));
+    if (!p) throw new ApiError('HY_VALIDATION', `body/parentId: unknown unit ${parentId}`);
+  };
+
+  app.post(
+    '/api/admin/units',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['admin'], summary: '新增单位', body: UnitBody, response: { 201: UnitAdminView, ...errors } },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      await checkParent(b.id, b.parentId);
+      const at = now();
+      const row = await db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(units)
+          .values({ id: b.id, name: b.name, email: b.email ?? null, parentId: b.parentId ?? null, createdAt: at })
+          .onConflictDoNothing()
+          .returning({ id: units.id, name: units.name, email: units.email, parentId: units.parentId });
+        if (!created) throw new ApiError('HY_CONFLICT', `unit ${b.id} exists`);
+        await audit(tx, { at, actor: actorOf(principal(request)), action: 'unit.created', entity: 'unit', entityId: b.id, input: b });
+        return created;
+      });
+      return reply.code(201).send(row);
+    },
+  );
+
+  app.patch(
+    '/api/admin/units/:id',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['admin'], summary: '修改单位', params: S.IdParams, body: UnitPatch, response: { 200: UnitAdminView, ...errors } },
+    },
+    async (request) => {
+      const { id } = request.params;
+      await checkParent(id, request.body.parentId);
+      const at = now();
+      return db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(units)
+          .set(request.body)
+          .where(eq(units.id, id))
+          .returning({ id: units.id, name: units.name, email: units.email, parentId: units.parentId });
+        if (!row) throw new ApiError('HY_NOT_FOUND', `unit ${id} not found`);
+        await audit(tx, {
+          at,
+          actor: actorOf(principal(request)),
+          action: 'unit.updated',
+          entity: 'unit',
+          entityId: id,
+          input: request.body,
+        });
+        return row;
+      });
+    },
+  );
+
+  const toUser = (u: typeof users.$inferSelect) => ({
+    id: u.id,
+    username: u.username,
+    displayName: u.displayName,
+    role: u.role,
+    unitId: u.unitId,
+    email: u.email,
+    disabled: u.disabledAt !== null,
+    createdAt: u.createdAt.toISOString(),
+  });
+
+  app.get(
+    '/api/admin/users',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['admin'], summary: '用户管理', response: { 200: Type.Object({ items: Type.Array(UserAdminView) }), ...errors } },
+    },
+    async () => ({ items: (await db.select().from(users).orderBy(users.username)).map(toUser) }),
+  );
+
+  app.post(
+    '/api/admin/users',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['admin'], summary: '新增用户', body: UserBody, response: { 201: UserAdminView, ...errors } },
+    },
+    async (request, reply) => {
+      const row = await createUser(db, request.body, actorOf(principal(request)), now()).catch(identityError);
+      return reply.code(201).send(toUser(row));
+    },
+  );
+
+  app.patch(
+    '/api/admin/users/:id',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ['admin'],
+        summary: '修改用户（改角色、单位、密码或停用会结束其会话）',
+        params: S.IdParams,
+        body: UserPatch,
+        response: { 200: UserAdminView, ...errors },
+      },
+    },
+    async (request) => {
+      const me = principal(request);
+      if (request.params.id === me.id && (request.body.disabled === true || (request.body.role && request.body.role !== 'admin')))
+        throw new ApiError('HY_CONFLICT', '不能停用自己或撤销自己的管理员角色 (you cannot disable or demote yourself)');
+      return toUser(await updateUser(db, request.params.id, request.body, actorOf(me), now()).catch(identityError));
+    },
+  );
+
+  app.delete(
+    '/api/admin/users/:id/sessions',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ['admin'],
+        summary: '强制下线（撤销该用户全部会话）',
+        params: S.IdParams,
+        response: { 200: Type.Object({ revoked: Type.Integer() }), ...errors },
+      },
+    },
+    async (request) => {
+      const at = now();
+      const revoked = await revokeUserSessions(db, request.params.id, at);
+      await audit(db, {
+        at,
+        actor: actorOf(principal(request)),
+        action: 'sessions.revoked',
+        entity: 'user',
+        entityId: request.params.id,
+        result: { revoked },
+      });
+      return { revoked };
+    },
+  );
+
+  app.get(
+    '/api/admin/tokens',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['admin'], summary: 'API 令牌', response: { 200: Type.Object({ items: Type.Array(TokenView) }), ...errors } },
+    },
+    async () => ({
+      items: (await db.select().from(apiTokens).orderBy(desc(apiTokens.createdAt))).map((t) => ({
+        id: t.id,
+        name: t.name,
+        prefix: t.prefix,
+        scopes: t.scopes,
+        createdBy: t.createdBy,
+        createdAt: t.createdAt.toISOString(),
+        lastUsedAt: iso(t.lastUsedAt),
+        revokedAt: iso(t.revokedAt),
+      })),
+    }),
+  );
+
+  app.post(
+    '/api/admin/tokens',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ['admin'],
+        summary: '新建 API 令牌（令牌只显示这一次）',
+        body: TokenBody,
+        response: {
+          201: Type.Object({ id: Type.String(), token: Type.String(), name: Type.String(), scopes: Type.Array(Type.String()) }),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await createToken(db, request.body, actorOf(principal(request)), now()).catch(identityError)),
+  );
+
+  app.delete(
+    '/api/admin/tokens/:id',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['admin'], summary: '吊销 API 令牌', params: S.IdParams, response: { 204: Type.Null(), ...errors } },
+    },
+    async (request, reply) => {
+      await revokeToken(db, request.params.id, actorOf(principal(request)), now()).catch(identityError);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/admin/rule-pack',
+    { config: { access: { roles: ['admin', 'leader', 'duty'] } }, schema: { tags: ['admin'], summary: '当前规则包（新时限按此起算）' } },
+    async () => deps.engine.pack,
+  );
+};

@@ -1,0 +1,18 @@
+import type { Bus } from '@huiying/bus';
+import type { Clock } from '@huiying/clock';
+import type { Db } from '@huiying/db';
+import type { CalendarService, EngineDeps } from '@huiying/engine';
+import type { LiveFeed } from '../live.ts';
+
+/** What the route modules share; each takes what it needs. */
+export interface RouteDeps {
+  db: Db;
+  bus: Bus;
+  /** Domain time (scaled in a drill, fake in tests). */
+  clock: Clock & { scale?: number };
+  /** Wall-clock time for sessions and tokens. */
+  realClock: Clock;
+  engine: EngineDeps;
+  calendars: CalendarService;
+  live: LiveFeed;
+}

@@ -1,0 +1,240 @@
+/**
+ * Who may do what, over HTTP, on the real PostgreSQL: every role × every kind of record ×
+ * read/write as one table. A unit user asking for another unit's record gets the same 404
+ * as for a record that does not exist; a leader's write is a 403; anonymous is a 401.
+ */
+import { FakeClock } from '@huiying/clock';
+import { auditLog, eq } from '@huiying/db';
+import { createToken } from '@huiying/identity';
+import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-09-07T09:00:00+08:00');
+const clock = new FakeClock(T0);
+
+type Who = 'anonymous' | 'token' | 'leader' | 'admin' | 'unitA' | 'duty';
+// Writers last, so that what the others were refused is still there to be refused.
+const WHO: Who[] = ['anonymous', 'token', 'leader', 'admin', 'unitA', 'duty'];
+
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let env: EmbeddedHarness;
+const client = {} as Record<Who, Injectable>;
+const ids = { incA: '', incB: '', alertA: '', alertB: '', oblA: 'obl-a', oblA2: 'obl-a2', oblB: 'obl-b' };
+
+async function ticketIncident(duty: SessionClient, ref: string, title: string, unit: string): Promise<string> {
+  const res = await duty.inject({
+    method: 'POST',
+    url: '/api/tickets',
+    payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title, content: title },
+  });
+  expect(res.statusCode).toBe(201);
+  const inc = await eventually(
+    async () =>
+      (await duty.inject({ method: 'GET', url: `/api/incidents?q=${encodeURIComponent(title)}` })).json<{ items: { id: string }[] }>()
+        .items[0],
+    title,
+  );
+  expect((await duty.inject({ method: 'POST', url: `/api/incidents/${inc.id}/assign`, payload: { unit } })).statusCode).toBe(200);
+  return inc.id;
+}
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  env = await startEmbedded({
+    clock,
+    handle: db,
+    units: [
+      { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' },
+      { id: 'environment', name: '市生态环境局', email: 'sthjj@example.test' },
+    ],
+  });
+  const duty = await env.as('duty');
+  const { token } = await createToken(db.db, { name: 'hotline', scopes: ['tickets:write'] }, 'test', new Date());
+  const app = env.hy.app;
+  client.anonymous = app;
+  client.token = { inject: (o) => client.anonymous.inject({ ...o, headers: { authorization: `Bearer ${token}`, ...o.headers } }) };
+  client.leader = await env.as('leader');
+  client.admin = await env.as('admin');
+  client.unitA = await env.as('unit-housing');
+  client.duty = duty;
+
+  ids.incA = await ticketIncident(duty, 'M-A', '小区电梯频繁故障', 'housing');
+  ids.incB = await ticketIncident(duty, 'M-B', '河道黑臭', 'environment');
+  for (const [id, unit] of [
+    [ids.oblA, 'housing'],
+    [ids.oblA2, 'housing'],
+    [ids.oblB, 'environment'],
+  ] as const) {
+    const res = await duty.inject({
+      method: 'POST',
+      url: '/api/obligations',
+      payload: { id, kind: 'penalty_disclosure', issuedAt: new Date(clock.now()).toISOString(), unit, title: `处罚公开 ${id}` },
+    });
+    expect(res.statusCode).toBe(201);
+  }
+  // Both incidents breach their 48 h clocks: one breach alert each.
+  await env.hy.engine.timer.rearm();
+  await clock.advanceBy(49 * HOUR);
+  const breaches = await eventually(async () => {
+    const items = (await duty.inject({ method: 'GET', url: '/api/alerts?kind=breached' })).json<{
+      items: { id: string; incidentId: string }[];
+    }>().items;
+    return items.length >= 2 ? items : undefined;
+  }, 'two breaches');
+  ids.alertA = breaches.find((a) => a.incidentId === ids.incA)!.id;
+  ids.alertB = breaches.find((a) => a.incidentId === ids.incB)!.id;
+});
+
+afterAll(async () => {
+  await env?.stop();
+  await db?.drop();
+});
+
+type Row = [
+  what: string,
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  url: () => string,
+  body: ((who: Who) => unknown) | undefined,
+  expect: Record<Who, number>,
+];
+const A = (anonymous: number, token: number, leader: number, admin: number, unitA: number, duty: number) => ({
+  anonymous,
+  token,
+  leader,
+  admin,
+  unitA,
+  duty,
+});
+
+let seq = 0;
+const MATRIX: Row[] = [
+  ['health', 'GET', () => '/api/health', undefined, A(200, 200, 200, 200, 200, 200)],
+  ['who am I', 'GET', () => '/api/auth/me', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['incident list', 'GET', () => '/api/incidents', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['own unit incident', 'GET', () => `/api/incidents/${ids.incA}`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's incident", 'GET', () => `/api/incidents/${ids.incB}`, undefined, A(401, 403, 200, 200, 404, 200)],
+  ["another unit's timeline", 'GET', () => `/api/incidents/${ids.incB}/timeline`, undefined, A(401, 403, 200, 200, 404, 200)],
+  ['own unit timeline', 'GET', () => `/api/incidents/${ids.incA}/timeline`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ['grade', 'POST', () => `/api/incidents/${ids.incA}/grade`, () => ({ level: 'III' }), A(401, 403, 403, 403, 403, 200)],
+  ['assign', 'POST', () => `/api/incidents/${ids.incA}/assign`, () => ({ unit: 'housing' }), A(401, 403, 403, 403, 403, 200)],
+  ['attach a signal', 'POST', () => `/api/incidents/${ids.incA}/signals`, () => ({ title: '补充线索' }), A(401, 403, 403, 403, 403, 201)],
+  [
+    'own unit response',
+    'POST',
+    () => `/api/incidents/${ids.incA}/responses`,
+    () => ({ kind: 'reply', original: true }),
+    A(401, 403, 403, 403, 201, 201),
+  ],
+  [
+    "another unit's response",
+    'POST',
+    () => `/api/incidents/${ids.incB}/responses`,
+    () => ({ kind: 'reply', original: true }),
+    A(401, 403, 403, 403, 404, 201),
+  ],
+  ['alert list', 'GET', () => '/api/alerts', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['ack own unit alert', 'POST', () => `/api/alerts/${ids.alertA}/ack`, undefined, A(401, 403, 403, 403, 200, 200)],
+  ["ack another unit's alert", 'POST', () => `/api/alerts/${ids.alertB}/ack`, undefined, A(401, 403, 403, 403, 404, 200)],
+  ['duty list', 'GET', () => '/api/obligations', undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's duty", 'GET', () => `/api/obligations/${ids.oblB}`, undefined, A(401, 403, 200, 200, 404, 200)],
+  [
+    'create a duty',
+    'POST',
+    () => '/api/obligations',
+    () => ({ kind: 'service_change', issuedAt: new Date(T0).toISOString() }),
+    A(401, 403, 403, 403, 403, 201),
+  ],
+  ['fulfil own duty', 'POST', () => `/api/obligations/${ids.oblA}/fulfil`, () => ({}), A(401, 403, 403, 403, 200, 200)],
+  ["fulfil another unit's duty", 'POST', () => `/api/obligations/${ids.oblB}/fulfil`, () => ({}), A(401, 403, 403, 403, 404, 200)],
+  [
+    'suspend a duty',
+    'POST',
+    () => `/api/obligations/${ids.oblA2}/suspend`,
+    () => ({ reason: 'third_party' }),
+    A(401, 403, 403, 403, 403, 409),
+  ],
+  [
+    '12345 ticket',
+    'POST',
+    () => '/api/tickets',
+    (who) => ({ id: `T-${who}-${seq++}`, receivedAt: new Date(T0).toISOString(), content: '噪声扰民' }),
+    A(401, 201, 403, 403, 403, 201),
+  ],
+  ['calendar', 'GET', () => '/api/calendar', undefined, A(401, 403, 200, 200, 200, 200)],
+  [
+    'load a holiday year',
+    'PUT',
+    () => '/api/calendar/years/2031',
+    () => ({ holidays: ['2031-01-01'], workdays: [] }),
+    A(401, 403, 403, 200, 403, 403),
+  ],
+  ['users', 'GET', () => '/api/admin/users', undefined, A(401, 403, 403, 200, 403, 403)],
+  [
+    'add a user',
+    'POST',
+    () => '/api/admin/users',
+    (who) => ({ username: `u${seq++}-${who}`, role: 'leader', password: 'a-long-password-1' }),
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  ['units (admin view)', 'GET', () => '/api/admin/units', undefined, A(401, 403, 403, 200, 403, 403)],
+  ['add a unit', 'POST', () => '/api/admin/units', () => ({ id: `unit-${seq++}`, name: '新单位' }), A(401, 403, 403, 201, 403, 403)],
+  ['change a unit', 'PATCH', () => '/api/admin/units/housing', () => ({ email: 'zjj2@example.test' }), A(401, 403, 403, 200, 403, 403)],
+  ['tokens', 'GET', () => '/api/admin/tokens', undefined, A(401, 403, 403, 200, 403, 403)],
+  [
+    'create a token',
+    'POST',
+    () => '/api/admin/tokens',
+    () => ({ name: `t${seq++}`, scopes: ['tickets:write'] }),
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  ['rule pack', 'GET', () => '/api/admin/rule-pack', undefined, A(401, 403, 200, 200, 403, 200)],
+  ['metrics', 'GET', () => '/metrics', undefined, A(401, 403, 403, 200, 403, 403)],
+];
+
+describe('the access matrix', () => {
+  it.each(MATRIX)('%s (%s)', async (_what, method, url, body, expected) => {
+    const got: Partial<Record<Who, number>> = {};
+    for (const who of WHO) {
+      const payload = body?.(who);
+      const res = await client[who].inject({ method, url: url(), ...(payload !== undefined ? { payload } : {}) });
+      got[who] = res.statusCode;
+      if (res.statusCode === 404) expect(res.body, `a 404 never carries the record's title`).not.toMatch(/河道|电梯/);
+    }
+    expect(got).toEqual(expected);
+  });
+
+  it('a unit user lists only its own unit’s incidents, alerts and duties (and the totals say so)', async () => {
+    const unit = client.unitA;
+    const incidents = (await unit.inject({ method: 'GET', url: '/api/incidents' })).json<{
+      items: { unit: { id: string } | null }[];
+      total: number;
+    }>();
+    expect(incidents.items.length).toBeGreaterThan(0);
+    expect(incidents.items.every((i) => i.unit?.id === 'housing')).toBe(true);
+    expect(incidents.total).toBe(incidents.items.length);
+    const alerts = (await unit.inject({ method: 'GET', url: '/api/alerts' })).json<{
+      items: { unitId: string | null; incidentTitle: string }[];
+    }>();
+    expect(alerts.items.length).toBeGreaterThan(0);
+    expect(alerts.items.every((a) => a.unitId === 'housing')).toBe(true);
+    const duties = (await unit.inject({ method: 'GET', url: '/api/obligations' })).json<{ items: { unit: { id: string } | null }[] }>();
+    expect(duties.items.map((d) => d.unit?.id)).toEqual(['housing', 'housing']);
+    // Asking for another unit by filter changes nothing: the scope is not a filter the client sets.
+    const other = (await unit.inject({ method: 'GET', url: '/api/incidents?unit=environment' })).json<{ total: number }>();
+    expect(other.total).toBe(0);
+  });
+
+  it('the actor of every change is the authenticated user, and refusals are audited', async () => {
+    const trail = await db.db.select().from(auditLog).where(eq(auditLog.entityId, ids.incA));
+    expect(
+      trail.filter((a) => a.action === 'clock.started' || a.action === 'incident.assigned' || a.actor.startsWith('user:')).length,
+    ).toBeGreaterThan(0);
+    const responses = await db.db.select().from(auditLog).where(eq(auditLog.action, 'response.recorded'));
+    expect(new Set(responses.map((r) => r.actor))).toEqual(new Set(['user:unit-housing', 'user:duty']));
+    const refused = await db.db.select().from(auditLog).where(eq(auditLog.action, 'access.refused'));
+    expect(refused.some((r) => r.actor === 'user:leader' && r.entityId === 'POST /api/incidents/:id/grade')).toBe(true);
+    expect(refused.some((r) => r.actor === 'user:unit-housing' && r.entity === 'incident' && r.entityId === ids.incB)).toBe(true);
+  });
+});
