@@ -40,6 +40,13 @@ const AUDIT_LABEL: Record<string, string> = {
   'response.recorded': '登记回应',
   'signal.attached': '补充线索',
   'alert.acknowledged': '确认告警',
+  'signal.accepted': '接收线索',
+  'incident.created': '生成事件',
+  'clock.started': '时限起算',
+  'clock.met': '时限已回应',
+  'clock.breached': '时限超时',
+  'clock.warned': '时限预警',
+  'clock.cancelled': '时限取消',
 };
 
 export function auditLabel(action: string): string {
