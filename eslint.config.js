@@ -1,9 +1,26 @@
 // @ts-check
+import pluginVue from 'eslint-plugin-vue';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/migrations/**', 'test-artifacts/**', '.cache/**'] },
+  { ignores: ['**/node_modules/**', '**/migrations/**', 'test-artifacts/**', '.cache/**', '**/dist/**', '**/*.gen.ts'] },
   ...tseslint.configs.recommended,
+  // The console's single-file components: Vue's recommended rules, TypeScript in <script setup>.
+  ...pluginVue.configs['flat/recommended'],
+  {
+    files: ['**/*.vue'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'] } },
+    rules: {
+      // Prettier owns layout; these stylistic rules fight it.
+      'vue/max-attributes-per-line': 'off',
+      'vue/singleline-html-element-content-newline': 'off',
+      'vue/multiline-html-element-content-newline': 'off',
+      'vue/html-self-closing': 'off',
+      'vue/html-indent': 'off',
+      'vue/html-closing-bracket-newline': 'off',
+      'vue/attributes-order': 'off',
+    },
+  },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

@@ -11,6 +11,8 @@ import type { SessionPolicy } from '@huiying/identity';
 import { ticketRoutes } from '@huiying/ingest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
+import type { ConsoleBundle } from '@huiying/web';
+import { registerConsole } from './console-routes.ts';
 import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -32,8 +34,8 @@ export interface AppDeps {
   /** The working-day calendar (file + administrators' years), for disclosure duties. */
   calendars: CalendarService;
   logger: Logger;
-  /** The zh-CN dashboard bundle (services/web); omitted in API-only tests. */
-  dashboard?: () => Promise<{ html: string; js: string; css: string }>;
+  /** The zh-CN console bundle (services/web `buildDashboard`); omitted in API-only tests. */
+  dashboard?: () => Promise<ConsoleBundle>;
   sessionPolicy?: SessionPolicy;
   loginRateLimit?: { max: number; windowMs: number };
 }
@@ -118,16 +120,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
 
-  if (deps.dashboard) {
-    const load = deps.dashboard;
-    let bundle: Promise<{ html: string; js: string; css: string }> | undefined;
-    const get = () => (bundle ??= load());
-    app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send((await get()).html));
-    app.get('/app.js', { schema: { hide: true } }, async (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').send((await get()).js),
-    );
-    app.get('/app.css', { schema: { hide: true } }, async (_req, reply) => reply.type('text/css; charset=utf-8').send((await get()).css));
-  }
+  if (deps.dashboard) registerConsole(app as unknown as FastifyInstance, deps.dashboard);
 
   app.addHook('onReady', async () => {
     await live.start();

@@ -7,6 +7,7 @@ import { CalendarService, type RunningEngine, startEngine } from '@huiying/engin
 import type { SessionPolicy } from '@huiying/identity';
 import { AddressPolicy, DEFAULT_FETCH_POLICY, FeedPoller } from '@huiying/ingest';
 import { type Mailer, Notifier } from '@huiying/notify';
+import type { ConsoleBundle } from '@huiying/web';
 import type { Logger } from 'pino';
 
 export interface HuiyingDeps {
@@ -18,7 +19,7 @@ export interface HuiyingDeps {
   pack?: RulePack;
   dutyEmail: string;
   publicUrl: string;
-  dashboard?: () => Promise<{ html: string; js: string; css: string }>;
+  dashboard?: () => Promise<ConsoleBundle>;
   /** Wall-clock time for sessions and tokens (default: the system clock; tests pass a fake one). */
   realClock?: Clock;
   sessionPolicy?: SessionPolicy;

@@ -52,6 +52,8 @@ const bus = new EmbeddedBus({
 const smtpUrl = process.env.SMTP_URL;
 const mailer = smtpUrl ? smtpMailer({ url: smtpUrl, from: process.env.MAIL_FROM ?? 'huiying@localhost' }) : memoryMailer();
 const dashboardUrl = `http://${args.host}:${port}/`;
+// Built now (only when its sources changed), so the first page load is instant and a build error shows at start.
+const consoleBundle = await buildDashboard({ log: (line) => console.log(`  ${line}`) });
 const huiying = await createHuiying({
   handle,
   pack: loadRulePack(args.rules ?? process.env.RULE_PACK_FILE),
@@ -61,7 +63,7 @@ const huiying = await createHuiying({
   logger,
   dutyEmail: process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local',
   publicUrl: dashboardUrl,
-  dashboard: buildDashboard,
+  dashboard: async () => consoleBundle,
   // The demo feed is served on loopback, which feeds may not reach unless allowed.
   feedAllowCidrs: [...(process.env.FEED_ALLOW_CIDRS ?? '').split(/[\s,]+/).filter(Boolean), ...(args['no-demo'] ? [] : ['127.0.0.1/32'])],
 });

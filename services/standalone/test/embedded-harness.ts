@@ -18,7 +18,7 @@ export interface EmbeddedHarness {
   handle: DbHandle;
   bus: EmbeddedBus;
   mailer: ReturnType<typeof memoryMailer>;
-  /** Set when `listen` was asked for: the dashboard's URL. */
+  /** Set when `listen` was asked for: the console's URL. */
   url: string;
   /**
    * A logged-in client (cookie + CSRF) for one of the demo accounts every harness has:

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Alert, Incident } from '../src/app/api-types.ts';
-import { BoardStore } from '../src/app/board-store.ts';
+import type { Alert, Incident } from '../console/src/api/types.ts';
+import { BoardStore } from '../console/src/logic/board-store.ts';
 
 const incident = (id: string, updatedAt: string, over: Partial<Incident> = {}): Incident => ({
   id,

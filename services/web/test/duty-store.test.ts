@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Obligation } from '../src/app/api-types.ts';
-import { DutyStore } from '../src/app/duty-store.ts';
+import type { Obligation } from '../console/src/api/types.ts';
+import { DutyStore } from '../console/src/logic/duty-store.ts';
 
 const NOW = Date.parse('2025-09-30T02:00:00.000Z');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock, Obligation } from '../src/app/api-types.ts';
+import type { Clock, Obligation } from '../console/src/api/types.ts';
 import {
   alertKindLabel,
   arrangeDuties,
@@ -29,7 +29,7 @@ import {
   urgency,
   weekdayLabel,
   worseUrgency,
-} from '../src/app/logic.ts';
+} from '../console/src/logic/logic.ts';
 
 const H = 3_600_000;
 const T0 = Date.parse('2024-05-01T00:00:00.000Z');

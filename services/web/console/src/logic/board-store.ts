@@ -7,7 +7,7 @@
  * than it; replacing the lists with that snapshot would drop the event. So events seen
  * while a resync is in flight are replayed over the snapshot.
  */
-import type { Alert, Incident } from './api-types.ts';
+import type { Alert, Incident } from '../api/types.ts';
 import { compareAlerts, compareIncidents } from './logic.ts';
 
 type StreamItem = { type: 'incident'; incident: Incident } | { type: 'alert'; alert: Alert };

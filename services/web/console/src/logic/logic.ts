@@ -15,7 +15,7 @@ import type {
   ObligationState,
   ResponseKind,
   SuspendReason,
-} from './api-types.ts';
+} from '../api/types.ts';
 
 // ---------------------------------------------------------------------------------------
 // Labels

@@ -1,5 +1,5 @@
 /**
- * The board's 工作日时限事项 panel in real headless Chromium, on the embedded default (PGlite +
+ * The duty board's 工作日时限事项 panel in real headless Chromium, logged in as the duty officer, on the embedded default (PGlite +
  * the in-process bus): a duty due on the 调休 Saturday after National Day, 延期 and 办结
  * from the page, a breach refreshing the list live, and a duty counted into a year whose
  * holiday arrangement is not loaded, shown as provisional.
@@ -9,7 +9,7 @@ import { FakeClock } from '@huiying/clock';
 import { eventually } from '@huiying/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium } from '../../web/test/browser.ts';
+import { launchChromium, logIn } from '../../web/test/browser.ts';
 import type { Huiying } from '../src/compose.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
@@ -26,7 +26,11 @@ let url: string;
 const clock = new FakeClock(T0);
 
 beforeAll(async () => {
-  env = await startEmbedded({ clock, units: [{ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' }], listen: true });
+  env = await startEmbedded({
+    clock,
+    units: [{ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' }],
+    listen: true,
+  });
   ({ hy, url } = env);
   browser = await launchChromium();
 });
@@ -61,14 +65,11 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
 
   const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1400, height: 900 } });
 
-  // The board is a duty officer's: log in (the context keeps the session cookie).
-
-  expect((await page.request.post(`${url}api/auth/login`, { data: { username: 'duty', password: 'huiying-demo' } })).status()).toBe(200);
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // The page's own timers (the one-minute list refresh) are moved on by hand below.
   await page.clock.install();
-  await page.goto(url);
+  await logIn(page, url, 'duty');
   await page.getByTestId('connection-status').filter({ hasText: '实时' }).waitFor();
 
   const policyRow = dutyRow(page, 'POL-1');
@@ -166,8 +167,8 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
 
   await mkdir(artifacts, { recursive: true });
   // Finished animations (a row's flash after an action), so the picture shows the resting state.
-  await page.screenshot({ path: new URL('dashboard-duties.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await page.screenshot({ path: new URL('console-duties.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
   await page.setViewportSize({ width: 1024, height: 768 });
-  await page.screenshot({ path: new URL('dashboard-duties-1024.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await page.screenshot({ path: new URL('console-duties-1024.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
   expect(pageErrors).toEqual([]);
 });

@@ -6,7 +6,7 @@
  * The same buffer as BoardStore: an action's answer that lands while a re-read is in
  * flight may be newer than that snapshot, so it is replayed over it.
  */
-import type { Obligation } from './api-types.ts';
+import type { Obligation } from '../api/types.ts';
 import { arrangeDuties } from './logic.ts';
 
 export class DutyStore {

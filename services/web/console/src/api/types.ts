@@ -1,7 +1,32 @@
 /**
- * The HTTP/SSE contract between the API service and the duty officers' board.
- * Instants are ISO-8601 strings on the wire; the board compares them with Date.parse.
+ * The HTTP/SSE contract between the API and the console. Wire shapes come from the
+ * generated OpenAPI types (schema.gen.ts, `pnpm gen:api`); the server declares kinds and
+ * states as plain strings, so the console narrows them here, and the `Conforms` checks at
+ * the bottom fail the typecheck if a narrowed type drifts from what the server publishes.
+ * Instants are ISO-8601 strings on the wire; the console compares them with Date.parse.
  */
+import type { paths } from './schema.gen.ts';
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+/** The JSON body of a 2xx answer of `method path`. */
+export type JsonOf<P extends keyof paths, M extends Method, S extends number = 200> = paths[P][M] extends {
+  responses: infer R;
+}
+  ? R extends Record<S, { content: { 'application/json': infer J } }>
+    ? J
+    : never
+  : never;
+/** The JSON request body of `method path`. */
+export type BodyOf<P extends keyof paths, M extends Method> = paths[P][M] extends {
+  requestBody?: { content: { 'application/json': infer B } };
+}
+  ? B
+  : never;
+
+type WireIncident = JsonOf<'/api/incidents/{id}', 'get'>;
+type WireClock = WireIncident['clocks'][number];
+type WireAlert = JsonOf<'/api/alerts', 'get'>['items'][number];
+type WireObligation = JsonOf<'/api/obligations', 'get'>['items'][number];
 
 export type Level = 'I' | 'II' | 'III' | 'IV';
 export type ClockKind = 'response' | 'release' | 'press_conference';
@@ -18,10 +43,7 @@ export interface TimeInfo {
   scale: number;
 }
 
-export interface Unit {
-  id: string;
-  name: string;
-}
+export type Unit = NonNullable<WireIncident['unit']>;
 
 export interface Clock {
   seq: number;
@@ -90,17 +112,17 @@ export interface Obligation {
   late: boolean | null;
 }
 
-/** POST /api/obligations/:id/fulfil, /extend, /resume */
-export type ByRequest = Record<string, never>;
-
-/** POST /api/obligations/:id/suspend */
+/** POST /api/obligations/:id/suspend (the actor is the signed-in user: no `by`). */
 export interface SuspendRequest {
   reason: SuspendReason;
 }
 
-/** GET /api/incidents?status=open, GET /api/alerts?open=true, GET /api/obligations */
+/** Lists: `{ items }`, and once identity lands `{ items, total, page, pageSize }`. */
 export interface ListResponse<T> {
   items: T[];
+  total?: number;
+  page?: number;
+  pageSize?: number;
 }
 
 /** Body of every non-2xx answer. */
@@ -109,18 +131,25 @@ export interface ApiError {
   message: string;
 }
 
-/** POST /api/alerts/:id/ack */
-export type AckRequest = Record<string, never>;
-
 /** POST /api/incidents/:id/grade */
 export interface GradeRequest {
   level: Level;
+  unit?: string;
 }
 
 /** POST /api/incidents/:id/responses */
 export interface ResponseRequest {
   kind: ResponseKind;
+  /** 原创 (true) or 转载 repost (false): a repost meets no clock. */
   original: boolean;
+  url?: string;
+  channel?: string;
+  publishedAt?: string;
+}
+
+/** POST /api/incidents/:id/signals — 补充线索 */
+export interface SignalRequest {
+  title: string;
   url?: string;
   publishedAt?: string;
 }
@@ -132,3 +161,14 @@ export interface StreamEventMap {
   alert: Alert;
   incident: Incident;
 }
+
+// ---------------------------------------------------------------------------------------
+// Drift checks: each narrowed type must still be a valid instance of the published shape.
+
+type Conforms<Narrow, Wire> = Narrow extends Wire ? true : never;
+export const conformance: [
+  Conforms<Clock, WireClock>,
+  Conforms<Incident, WireIncident>,
+  Conforms<Omit<Alert, 'obligationId'> & { obligationId: string | null; retractedAt: string | null; unitId: string | null }, WireAlert>,
+  Conforms<Obligation, WireObligation>,
+] = [true, true, true, true];

@@ -1,0 +1,263 @@
+/**
+ * The console in real headless Chromium on the embedded default (PGlite + the in-process bus,
+ * the composition `pnpm start` runs), logged in as each role through the log-in page: each
+ * lands on its own home, sees its own things and not the others', and does its main action.
+ * A duty officer's board updates live when a unit records a response from a phone, and a
+ * breach arrives live with its cue. Screenshots of every main page go to test-artifacts/.
+ */
+import { mkdir } from 'node:fs/promises';
+import { FakeClock } from '@huiying/clock';
+import { eventually } from '@huiying/testkit';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { launchChromium, logIn } from '../../web/test/browser.ts';
+import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-06-01T10:00:00+08:00');
+const artifacts = new URL('../../../test-artifacts/', import.meta.url);
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: new URL(`console-${name}.png`, artifacts).pathname, fullPage: true, animations: 'disabled' });
+
+let env: EmbeddedHarness;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const pageErrors: string[] = [];
+const clock = new FakeClock(T0);
+
+const UNITS = [
+  { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' },
+  { id: 'environment', name: '市生态环境局', email: 'sthj@example.test' },
+];
+
+async function newPage(viewport: { width: number; height: number }): Promise<Page> {
+  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  return page;
+}
+
+async function ticket(id: string, title: string, unit: string, hoursAgo: number): Promise<string> {
+  const res = await (
+    await env.as('duty')
+  ).inject({
+    method: 'POST',
+    url: '/api/tickets',
+    payload: { id, receivedAt: new Date(T0 - hoursAgo * HOUR).toISOString(), title, content: `${title}，市民反映`, unit },
+  });
+  expect(res.statusCode, res.body).toBe(201);
+  let incidentId = '';
+  await eventually(async () => {
+    const items = (await (await env.as('duty')).inject({ method: 'GET', url: '/api/incidents?status=open' })).json().items as {
+      id: string;
+      title: string;
+    }[];
+    incidentId = items.find((i) => i.title === title)?.id ?? '';
+    return incidentId !== '';
+  }, `the incident ${title}`);
+  return incidentId;
+}
+
+let housingIncident = '';
+let environmentIncident = '';
+
+beforeAll(async () => {
+  env = await startEmbedded({ clock, units: UNITS, listen: true });
+  browser = await launchChromium();
+  await mkdir(artifacts, { recursive: true });
+  // 47 h ago: one hour left on the 48 h clock (danger); the environment one is fresh (calm).
+  housingIncident = await ticket('C-1', '老旧小区外墙脱落砸伤行人', 'housing', 47);
+  environmentIncident = await ticket('C-2', '河道异味影响周边居民', 'environment', 1);
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await env?.stop();
+});
+
+it('a duty officer logs in to the board: live countdowns, a live breach with its cue, one-click 确认, grading and filters', async () => {
+  const page = await newPage({ width: 1366, height: 768 });
+  await logIn(page, env.url, 'duty');
+  await page.waitForURL(/#\/board$/);
+  await page.getByTestId('connection-status').filter({ hasText: '实时' }).waitFor();
+  // Navigation offers the duty officer's pages, not administration or the unit workspace.
+  expect(await page.getByTestId('nav-board').count()).toBe(1);
+  expect(await page.getByTestId('nav-admin-users').count()).toBe(0);
+  expect(await page.getByTestId('nav-unit').count()).toBe(0);
+
+  const card = page.locator(`[data-testid="incident-card"][data-incident-id="${housingIncident}"]`);
+  await card.waitFor();
+  await expect(card.getByTestId('clock').first().getAttribute('data-urgency')).resolves.toBe('danger');
+  await expect(card.getByTestId('countdown').first().textContent()).resolves.toMatch(/剩余 (00:59:\d\d|01:00:00)/);
+  // The most urgent leads.
+  await expect(page.getByTestId('incident-card').first().getAttribute('data-incident-id')).resolves.toBe(housingIncident);
+
+  // Filters: text, then clear.
+  await page.getByTestId('filter-text').fill('河道');
+  await expect(page.getByTestId('incident-card').count()).resolves.toBe(1);
+  await page.getByTestId('filter-text').fill('');
+  await expect(page.getByTestId('incident-card').count()).resolves.toBe(2);
+
+  // The breach comes live over the stream, with a visible cue, first and with how long overdue.
+  await env.hy.engine.timer.rearm();
+  await clock.advanceTo(T0 + HOUR + 5 * 60_000);
+  const breach = page.locator('[data-testid="alert-item"][data-kind="breached"]').filter({ hasText: '老旧小区外墙脱落砸伤行人' });
+  await breach.waitFor({ timeout: 15_000 });
+  await page.locator('.alert-notification').first().waitFor();
+  await card.locator('[data-testid="clock"][data-urgency="breached"]').waitFor();
+  await shot(page, 'board-breach-1366');
+
+  // 确认 in one click: the alert leaves the open list.
+  await breach.getByTestId('ack-button').click();
+  await breach.waitFor({ state: 'detached' });
+
+  // 研判定级 the other incident as 重大 II: the 5 h and 24 h clocks start.
+  const other = page.locator(`[data-testid="incident-card"][data-incident-id="${environmentIncident}"]`);
+  await other.getByTestId('grade-button').click();
+  const dialog = page.getByTestId('grade-form');
+  await dialog.getByTestId('grade-level').getByText('重大 II', { exact: true }).click();
+  await dialog.getByTestId('grade-submit').click();
+  await other.locator('[data-testid="clock"][data-clock-kind="release"]').waitFor();
+  await expect(other.getByTestId('incident-level').textContent()).resolves.toBe('重大 II');
+
+  // 值班大屏: no controls, large type.
+  const wall = await newPage({ width: 1920, height: 1080 });
+  await logIn(wall, env.url, 'duty');
+  await wall.goto(`${env.url}#/wall`);
+  await wall.getByTestId('wall').waitFor();
+  await wall.getByTestId('incident-card').first().waitFor();
+  expect(await wall.getByTestId('grade-button').count()).toBe(0);
+  expect(await wall.getByTestId('ack-button').count()).toBe(0);
+  await shot(wall, 'wall-1920');
+  expect(pageErrors).toEqual([]);
+});
+
+it('a unit user on a phone sees only its unit, records a response, and the duty board updates live', async () => {
+  const board = await newPage({ width: 1366, height: 768 });
+  await logIn(board, env.url, 'duty');
+  const boardCard = board.locator(`[data-testid="incident-card"][data-incident-id="${housingIncident}"]`);
+  await boardCard.locator('[data-testid="clock"][data-urgency="breached"]').waitFor();
+  await board.getByTestId('connection-status').filter({ hasText: '实时' }).waitFor();
+
+  const phone = await newPage({ width: 390, height: 844 });
+  await logIn(phone, env.url, 'unit-housing');
+  await phone.waitForURL(/#\/unit$/);
+  await expect(phone.getByTestId('unit-name').textContent()).resolves.toBe('市住房和城乡建设局');
+  const mine = phone.getByTestId('unit-incident').filter({ hasText: '老旧小区外墙脱落砸伤行人' });
+  await mine.waitFor();
+  // Another unit's incident is not there, nor the board, statistics or administration.
+  expect(await phone.getByTestId('unit-incident').filter({ hasText: '河道异味' }).count()).toBe(0);
+  expect(await phone.getByTestId('nav-board').count()).toBe(0);
+  expect(await phone.getByTestId('nav-stats').count()).toBe(0);
+  await phone.goto(`${env.url}#/board`);
+  await phone.waitForURL(/#\/unit$/);
+  // …and asking for the other unit's incident page shows nothing of it.
+  await phone.goto(`${env.url}#/incidents/${environmentIncident}`);
+  await phone.getByTestId('incident-missing').waitFor();
+  expect(await phone.content()).not.toContain('河道异味');
+  await phone.goto(`${env.url}#/unit`);
+  await mine.waitFor();
+  // Nothing wider than the phone.
+  expect(await phone.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+  await shot(phone, 'unit-390');
+
+  await mine.getByTestId('respond-button').click();
+  const form = phone.getByTestId('response-form');
+  await form.waitFor();
+  await form.getByTestId('response-url').fill('https://zjj.example.gov.cn/news/1');
+  await form.getByTestId('response-channel').click();
+  await phone.getByRole('option', { name: '政府门户网站' }).click();
+  await shot(phone, 'unit-respond-390');
+  await form.getByTestId('response-submit').click();
+  await form.waitFor({ state: 'detached' });
+
+  // The duty officer's board shows the clock met (late), without a reload.
+  await boardCard.locator('[data-testid="clock"][data-urgency="done"]').waitFor({ timeout: 15_000 });
+  await expect(boardCard.getByTestId('countdown').first().textContent()).resolves.toMatch(/^逾期回应 /);
+  expect(pageErrors).toEqual([]);
+});
+
+it('the incident page shows the whole timeline: signal, clocks, response with evidence, alerts, mail and audit', async () => {
+  await eventually(async () => env.mailer.sent.length >= 1, 'the breach mail');
+  const page = await newPage({ width: 1366, height: 768 });
+  await logIn(page, env.url, 'duty');
+  await page.goto(`${env.url}#/incidents/${housingIncident}`);
+  await page.getByTestId('incident-detail').waitFor();
+  const kinds = await page.getByTestId('timeline-entry').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
+  for (const k of ['signal', 'clock', 'response', 'alert', 'mail', 'audit']) expect(kinds).toContain(k);
+  await page.getByText('原创回应：发布').first().waitFor();
+  await shot(page, 'incident-1366');
+  expect(pageErrors).toEqual([]);
+});
+
+it('a leader lands on statistics, reads but cannot act', async () => {
+  const page = await newPage({ width: 1366, height: 768 });
+  await logIn(page, env.url, 'leader');
+  await page.waitForURL(/#\/stats$/);
+  // Either the figures or, while the stats backend is missing, the empty state.
+  await page.locator('[data-testid="stats-kpis"], [data-testid="stats-unavailable"]').first().waitFor();
+  expect(await page.getByTestId('export-docx').count()).toBe(1);
+  expect(await page.getByTestId('nav-board').count()).toBe(0);
+  expect(await page.getByTestId('nav-admin-users').count()).toBe(0);
+  await shot(page, 'stats-1366');
+
+  await page.goto(`${env.url}#/incidents/${housingIncident}`);
+  await page.getByTestId('incident-detail').waitFor();
+  expect(await page.getByTestId('grade-button').count()).toBe(0);
+  expect(await page.getByTestId('respond-button').count()).toBe(0);
+  await page.goto(`${env.url}#/admin/users`);
+  await page.waitForURL(/#\/stats$/);
+  expect(pageErrors).toEqual([]);
+});
+
+it('an administrator manages units, users and API tokens (the secret shown once)', async () => {
+  const page = await newPage({ width: 1366, height: 768 });
+  await logIn(page, env.url, 'admin');
+  await page.waitForURL(/#\/admin\/units$/);
+  await page.getByTestId('admin-units').getByText('市住房和城乡建设局').waitFor();
+  await shot(page, 'admin-units');
+
+  await page.getByTestId('nav-admin-users').click();
+  await page.getByTestId('admin-users').getByText('unit-housing').waitFor();
+  await shot(page, 'admin-users');
+
+  await page.getByTestId('nav-admin-tokens').click();
+  await page.getByTestId('token-create').click();
+  await page.getByTestId('token-name').fill('12345 热线系统');
+  await page.getByTestId('token-submit').click();
+  const secret = await page.getByTestId('token-secret').textContent();
+  expect(secret).toMatch(/^hy_/);
+  await page.getByTestId('admin-tokens').getByText('12345 热线系统').waitFor();
+  await shot(page, 'admin-tokens');
+  // Shown once: gone after a reload, and the list never carries it.
+  await page.reload();
+  await page.getByTestId('admin-tokens').getByText('12345 热线系统').waitFor();
+  expect(await page.getByTestId('token-secret').count()).toBe(0);
+  expect(await page.content()).not.toContain(secret!);
+
+  await page.getByTestId('nav-admin-calendar').click();
+  await page.getByTestId('calendar-years').waitFor();
+  await page.getByTestId('nav-admin-rules').click();
+  await page.locator('[data-testid="rule-pack"], .el-empty').first().waitFor();
+  await shot(page, 'admin-rules');
+  expect(pageErrors).toEqual([]);
+});
+
+it('a wrong password stays on the log-in page; 退出 ends the session', async () => {
+  const page = await newPage({ width: 1366, height: 768 });
+  await page.goto(`${env.url}#/board`);
+  await page.waitForURL(/#\/login/);
+  await shot(page, 'login');
+  await page.getByTestId('login-username').fill('duty');
+  await page.getByTestId('login-password').fill('wrong-password');
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('login-error').waitFor();
+  await logIn(page, env.url, 'duty');
+  await page.getByTestId('logout').click();
+  await page.waitForURL(/#\/login/);
+  await page.goto(`${env.url}#/board`);
+  await page.waitForURL(/#\/login/);
+  expect(pageErrors).toEqual([]);
+});

@@ -1,0 +1,161 @@
+/**
+ * Typed calls to the API. Every non-2xx answer becomes an ApiRequestError with the API's
+ * stable code. Unsafe requests carry the session's CSRF token; a 401 anywhere means the
+ * session is gone, and the app goes back to the log-in page (see session.ts).
+ */
+import type { AdminUnit, AdminUser, ApiToken, NewToken, SessionInfo, Timeline } from './identity.ts';
+import type {
+  Alert,
+  ApiError,
+  GradeRequest,
+  Incident,
+  JsonOf,
+  ListResponse,
+  Obligation,
+  ResponseRequest,
+  SignalRequest,
+  SuspendRequest,
+  TimeInfo,
+  Unit,
+} from './types.ts';
+
+export class ApiRequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+function isApiError(x: unknown): x is ApiError {
+  return typeof x === 'object' && x !== null && typeof (x as ApiError).code === 'string' && typeof (x as ApiError).message === 'string';
+}
+
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+let csrfToken: string | null = null;
+let onUnauthorized: () => void = () => undefined;
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+/** Called on any 401 except from the log-in itself (wrong password is not "logged out"). */
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+export async function request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken !== null) headers['x-csrf-token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body), credentials: 'same-origin' });
+  } catch {
+    throw new ApiRequestError('NETWORK', '无法连接服务器，请检查网络', 0);
+  }
+  const text = await res.text();
+  let parsed: unknown = undefined;
+  if (text !== '') {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (!res.ok) {
+    if (res.status === 401 && path !== '/api/auth/login') onUnauthorized();
+    if (isApiError(parsed)) throw new ApiRequestError(parsed.code, parsed.message, res.status);
+    throw new ApiRequestError(`HTTP_${res.status}`, `请求失败（HTTP ${res.status}）`, res.status);
+  }
+  return parsed as T;
+}
+
+/** Loose check used on POST answers: the API may return the updated incident, or not. */
+export function looksLikeIncident(x: unknown): x is Incident {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as Incident).id === 'string' &&
+    typeof (x as Incident).updatedAt === 'string' &&
+    Array.isArray((x as Incident).clocks)
+  );
+}
+
+/** Check on duty answers: an unexpected body must not replace a good row. */
+export function looksLikeObligation(x: unknown): x is Obligation {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as Obligation).id === 'string' &&
+    typeof (x as Obligation).state === 'string' &&
+    typeof (x as Obligation).dueAt === 'string' &&
+    typeof (x as Obligation).dueDate === 'string'
+  );
+}
+
+const enc = encodeURIComponent;
+const incidentPath = (id: string, action: string): string => `/api/incidents/${enc(id)}/${action}`;
+const obligationPath = (id: string, action: string): string => `/api/obligations/${enc(id)}/${action}`;
+
+/** Query string from defined, non-empty values. */
+export function query(params: Record<string, string | number | boolean | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+/** Lists are paged once identity lands; the board asks for one large page, urgency-ordered. */
+const BOARD_PAGE = { page: 1, pageSize: 500 };
+
+export const api = {
+  login: (username: string, password: string) => request<SessionInfo>('POST', '/api/auth/login', { username, password }),
+  me: () => request<SessionInfo>('GET', '/api/auth/me'),
+  logout: () => request<unknown>('POST', '/api/auth/logout'),
+
+  time: () => request<TimeInfo>('GET', '/api/time'),
+  units: () => request<JsonOf<'/api/units', 'get'>>('GET', '/api/units') as Promise<ListResponse<Unit>>,
+
+  openIncidents: (unit?: string) =>
+    request<ListResponse<Incident>>('GET', `/api/incidents${query({ status: 'open', unit, ...BOARD_PAGE })}`),
+  incident: (id: string) => request<Incident>('GET', `/api/incidents/${enc(id)}`),
+  timeline: (id: string) => request<Timeline>('GET', `/api/incidents/${enc(id)}/timeline`),
+  grade: (id: string, body: GradeRequest) => request<unknown>('POST', incidentPath(id, 'grade'), body),
+  assign: (id: string, unit: string) => request<unknown>('POST', incidentPath(id, 'assign'), { unit }),
+  occurred: (id: string, occurredAt: string) => request<unknown>('POST', incidentPath(id, 'occurred'), { occurredAt }),
+  dismiss: (id: string, reason: string) => request<unknown>('POST', incidentPath(id, 'dismiss'), { reason }),
+  attachSignal: (id: string, body: SignalRequest) => request<unknown>('POST', incidentPath(id, 'signals'), body),
+  recordResponse: (id: string, body: ResponseRequest) => request<unknown>('POST', incidentPath(id, 'responses'), body),
+
+  openAlerts: () => request<ListResponse<Alert>>('GET', `/api/alerts${query({ open: true, ...BOARD_PAGE })}`),
+  ack: (alertId: string) => request<unknown>('POST', `/api/alerts/${enc(alertId)}/ack`, {}),
+
+  obligations: () => request<ListResponse<Obligation>>('GET', '/api/obligations'),
+  fulfil: (id: string) => request<unknown>('POST', obligationPath(id, 'fulfil'), {}),
+  extend: (id: string) => request<unknown>('POST', obligationPath(id, 'extend'), {}),
+  suspend: (id: string, body: SuspendRequest) => request<unknown>('POST', obligationPath(id, 'suspend'), body),
+  resume: (id: string) => request<unknown>('POST', obligationPath(id, 'resume'), {}),
+
+  admin: {
+    units: () => request<ListResponse<AdminUnit>>('GET', '/api/admin/units'),
+    createUnit: (u: AdminUnit) => request<AdminUnit>('POST', '/api/admin/units', u),
+    updateUnit: (id: string, patch: Partial<Omit<AdminUnit, 'id'>>) => request<AdminUnit>('PATCH', `/api/admin/units/${enc(id)}`, patch),
+    users: () => request<ListResponse<AdminUser>>('GET', '/api/admin/users'),
+    createUser: (u: { username: string; displayName: string; role: string; unitId: string | null; password: string }) =>
+      request<AdminUser>('POST', '/api/admin/users', u),
+    updateUser: (id: string, patch: { role?: string; unitId?: string | null; disabled?: boolean; password?: string }) =>
+      request<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, patch),
+    tokens: () => request<ListResponse<ApiToken>>('GET', '/api/admin/tokens'),
+    createToken: (name: string, scopes: string[]) => request<NewToken>('POST', '/api/admin/tokens', { name, scopes }),
+    revokeToken: (id: string) => request<unknown>('DELETE', `/api/admin/tokens/${enc(id)}`),
+    rulePack: () => request<unknown>('GET', '/api/admin/rule-pack'),
+    calendar: () => request<JsonOf<'/api/calendar', 'get'>>('GET', '/api/calendar'),
+    putCalendarYear: (year: number, body: { holidays: string[]; workdays: string[]; source?: string }) =>
+      request<unknown>('PUT', `/api/calendar/years/${year}`, body),
+  },
+};

@@ -1,0 +1,22 @@
+/** Shapes of the identity, timeline and administration endpoints, from the generated OpenAPI types. */
+import type { Incident, JsonOf } from './types.ts';
+
+/** GET /api/auth/me, POST /api/auth/login */
+export type SessionInfo = JsonOf<'/api/auth/me', 'get'>;
+export type User = SessionInfo['user'];
+export type Role = User['role'];
+
+type WireTimeline = JsonOf<'/api/incidents/{id}/timeline', 'get'>;
+/** GET /api/incidents/:id/timeline, with the incident narrowed like the board's. */
+export type Timeline = Omit<WireTimeline, 'incident'> & { incident: Incident };
+export type TimelineSignal = WireTimeline['signals'][number];
+export type TimelineResponse = WireTimeline['responses'][number];
+export type TimelineAlert = WireTimeline['alerts'][number];
+export type TimelineMail = WireTimeline['mails'][number];
+export type TimelineAudit = WireTimeline['audit'][number];
+
+export type AdminUnit = JsonOf<'/api/admin/units', 'get'>['items'][number];
+export type AdminUser = JsonOf<'/api/admin/users', 'get'>['items'][number];
+export type ApiToken = JsonOf<'/api/admin/tokens', 'get'>['items'][number];
+/** POST /api/admin/tokens: the secret, shown once. */
+export type NewToken = JsonOf<'/api/admin/tokens', 'post', 201>;

@@ -1,0 +1,141 @@
+/**
+ * The duty board's filters and the role rules of the console, as pure functions: the
+ * components only bind them. Every function takes `now` where time matters.
+ */
+import type { Role } from '../api/identity.ts';
+import type { Incident, Level } from '../api/types.ts';
+import { nearestDue, urgency, worseUrgency, type Urgency } from './logic.ts';
+
+export interface BoardFilter {
+  /** Matches title, unit name or incident id, case-insensitively. */
+  text: string;
+  /** Empty: all. 'ungraded' is 待研判. */
+  levels: (Level | 'ungraded')[];
+  /** Unit id; 'unassigned' is 未指派; '' is all. */
+  unit: string;
+  /** Empty: all. */
+  urgencies: Urgency[];
+}
+
+export const EMPTY_FILTER: BoardFilter = { text: '', levels: [], unit: '', urgencies: [] };
+
+/** The colour of a card: its most urgent clock ('done' when nothing is counting). */
+export function incidentUrgency(incident: Pick<Incident, 'clocks'>, nowMs: number): Urgency {
+  let worst: Urgency = 'done';
+  for (const c of incident.clocks) worst = worseUrgency(worst, urgency(c, nowMs));
+  return worst;
+}
+
+export function matchesFilter(incident: Incident, f: BoardFilter, nowMs: number): boolean {
+  const text = f.text.trim().toLowerCase();
+  if (text !== '') {
+    const hay = `${incident.title} ${incident.unit?.name ?? ''} ${incident.id}`.toLowerCase();
+    if (!hay.includes(text)) return false;
+  }
+  if (f.levels.length > 0 && !f.levels.includes(incident.level ?? 'ungraded')) return false;
+  if (f.unit === 'unassigned' ? incident.unit !== null : f.unit !== '' && incident.unit?.id !== f.unit) return false;
+  if (f.urgencies.length > 0 && !f.urgencies.includes(incidentUrgency(incident, nowMs))) return false;
+  return true;
+}
+
+export function filterIncidents(incidents: readonly Incident[], f: BoardFilter, nowMs: number): Incident[] {
+  return incidents.filter((i) => matchesFilter(i, f, nowMs));
+}
+
+/** How long the most overdue pending clock is past due, in ms; 0 when nothing is overdue. */
+export function overdueMs(incident: Pick<Incident, 'clocks'>, nowMs: number): number {
+  const due = nearestDue(incident);
+  return Number.isFinite(due) && nowMs >= due ? nowMs - due : 0;
+}
+
+/** Counts for the board header. */
+export function boardSummary(incidents: readonly Incident[], nowMs: number): { breached: number; danger: number; ungraded: number } {
+  let breached = 0;
+  let danger = 0;
+  let ungraded = 0;
+  for (const i of incidents) {
+    const u = incidentUrgency(i, nowMs);
+    if (u === 'breached') breached += 1;
+    else if (u === 'danger') danger += 1;
+    if (i.level === null) ungraded += 1;
+  }
+  return { breached, danger, ungraded };
+}
+
+// ---------------------------------------------------------------------------------------
+// Roles
+
+export const ROLE_LABEL: Record<Role, string> = {
+  duty: '值班员',
+  unit: '责任单位',
+  leader: '领导',
+  admin: '管理员',
+};
+
+/** Where each role lands after log-in. */
+export function homeOf(role: Role): string {
+  switch (role) {
+    case 'duty':
+      return '/board';
+    case 'unit':
+      return '/unit';
+    case 'leader':
+      return '/stats';
+    case 'admin':
+      return '/admin/units';
+  }
+}
+
+/** Who may open which page. The server enforces the same per record; this only hides what would 403. */
+export const PAGE_ROLES = {
+  board: ['duty', 'admin'],
+  wall: ['duty', 'leader', 'admin'],
+  incident: ['duty', 'unit', 'leader', 'admin'],
+  unit: ['unit'],
+  stats: ['duty', 'leader', 'admin'],
+  admin: ['admin'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Page = keyof typeof PAGE_ROLES;
+
+export function mayOpen(role: Role, page: Page): boolean {
+  return (PAGE_ROLES[page] as readonly Role[]).includes(role);
+}
+
+/** Whether the role may change incidents (grade, assign, respond, dismiss, acknowledge). */
+export function mayAct(role: Role): boolean {
+  return role === 'duty' || role === 'admin';
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics formatting
+
+/** 0.9234 → '92.3%'; null → '—'. */
+export function formatRate(rate: number | null | undefined): string {
+  if (rate === null || rate === undefined || !Number.isFinite(rate)) return '—';
+  return `${(Math.round(rate * 1000) / 10).toFixed(1)}%`;
+}
+
+/** 125 → '2小时5分'; 3000 → '2天2小时'; null → '—'. */
+export function formatMinutes(minutes: number | null | undefined): string {
+  if (minutes === null || minutes === undefined || !Number.isFinite(minutes)) return '—';
+  const m = Math.max(0, Math.round(minutes));
+  const d = Math.floor(m / 1440);
+  const h = Math.floor((m % 1440) / 60);
+  const mm = m % 60;
+  if (d > 0) return h > 0 ? `${d}天${h}小时` : `${d}天`;
+  if (h > 0) return mm > 0 ? `${h}小时${mm}分` : `${h}小时`;
+  return `${mm}分`;
+}
+
+/** The Beijing calendar day of an instant, 'YYYY-MM-DD'. */
+export function cstDay(ms: number): string {
+  const d = new Date(ms + 8 * 3_600_000);
+  return d.toISOString().slice(0, 10);
+}
+
+/** A default statistics period: the first of this month to today (Beijing days). */
+export function monthToDate(nowMs: number): { from: string; to: string } {
+  const today = cstDay(nowMs);
+  return { from: `${today.slice(0, 8)}01`, to: today };
+}

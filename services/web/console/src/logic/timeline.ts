@@ -1,0 +1,127 @@
+/**
+ * The incident page's single timeline: every signal, clock event, response, alert, mail and
+ * audit entry of one incident, oldest first. Pure, so the merge and wording are unit-tested.
+ */
+import type { Timeline } from '../api/identity.ts';
+import { alertKindLabel, clockLabel, formatDuration, responseKindLabel } from './logic.ts';
+import type { AlertKind, ResponseKind } from '../api/types.ts';
+
+export type EntryKind = 'signal' | 'clock' | 'response' | 'alert' | 'mail' | 'audit';
+
+export interface TimelineEntry {
+  at: number;
+  kind: EntryKind;
+  title: string;
+  detail?: string;
+  url?: string | null;
+  /** Element Plus timeline colour type. */
+  tone: 'primary' | 'success' | 'warning' | 'danger' | 'info';
+}
+
+const ms = (iso: string | null | undefined): number => (iso ? Date.parse(iso) : Number.NaN);
+
+const SOURCE_LABEL: Record<string, string> = {
+  feed: '信息源',
+  rss: '信息源',
+  hotline: '12345 热线',
+  ticket: '12345 热线',
+  manual: '人工补充',
+};
+
+export function sourceLabel(source: string): string {
+  return Object.hasOwn(SOURCE_LABEL, source) ? SOURCE_LABEL[source]! : source;
+}
+
+const AUDIT_LABEL: Record<string, string> = {
+  'incident.graded': '研判定级',
+  'incident.assigned': '指派责任单位',
+  'incident.dismissed': '排除',
+  'incident.occurred': '登记发生时间',
+  'response.recorded': '登记回应',
+  'signal.attached': '补充线索',
+  'alert.acknowledged': '确认告警',
+  'signal.accepted': '接收线索',
+  'incident.created': '生成事件',
+  'clock.started': '时限起算',
+  'clock.met': '时限已回应',
+  'clock.breached': '时限超时',
+  'clock.warned': '时限预警',
+  'clock.cancelled': '时限取消',
+};
+
+export function auditLabel(action: string): string {
+  return Object.hasOwn(AUDIT_LABEL, action) ? AUDIT_LABEL[action]! : action;
+}
+
+function safeResponseKind(kind: string): string {
+  return kind === 'release' || kind === 'press_conference' || kind === 'reply' ? responseKindLabel(kind as ResponseKind) : kind;
+}
+
+export function buildTimeline(t: Timeline): TimelineEntry[] {
+  const out: TimelineEntry[] = [];
+  for (const s of t.signals ?? []) {
+    out.push({
+      at: ms(s.publishedAt ?? s.receivedAt),
+      kind: 'signal',
+      title: `线索（${sourceLabel(s.source)}）`,
+      detail: s.title ?? '',
+      url: s.url,
+      tone: 'info',
+    });
+  }
+  for (const c of t.incident.clocks ?? []) {
+    out.push({ at: ms(c.startAt), kind: 'clock', title: `起算：${clockLabel(c.kind)}`, tone: 'primary' });
+    if (c.respondedAt !== null) {
+      const late = c.late === true;
+      const by = ms(c.respondedAt) - ms(c.dueAt);
+      out.push({
+        at: ms(c.respondedAt),
+        kind: 'clock',
+        title: `${late ? '逾期回应' : '按时回应'}：${clockLabel(c.kind)}`,
+        ...(late ? { detail: `超时 ${formatDuration(Math.floor(by / 1000))}` } : {}),
+        tone: late ? 'warning' : 'success',
+      });
+    }
+    if (c.state === 'cancelled' || c.state === 'waived') {
+      out.push({
+        at: ms(c.dueAt),
+        kind: 'clock',
+        title: `${c.state === 'cancelled' ? '取消' : '豁免'}：${clockLabel(c.kind)}`,
+        tone: 'info',
+      });
+    }
+  }
+  for (const r of t.responses ?? []) {
+    const qualified = r.qualifies ?? r.original;
+    out.push({
+      at: ms(r.publishedAt),
+      kind: 'response',
+      title: `${r.original ? '原创' : '转载'}回应：${safeResponseKind(r.kind)}${qualified ? '' : '（不计为权威回应）'}`,
+      detail: [r.channel, r.recordedBy ? `登记人 ${r.recordedBy}` : null].filter(Boolean).join(' · '),
+      url: r.url,
+      tone: qualified ? 'success' : 'warning',
+    });
+  }
+  for (const a of t.alerts ?? []) {
+    out.push({
+      at: ms(a.at),
+      kind: 'alert',
+      title: `告警：${alertKindLabel({ kind: a.kind as AlertKind, elapsed: a.elapsed })}${a.clock ? ` · ${clockLabel(a.clock)}` : ''}`,
+      detail: a.acknowledgedAt ? `已确认${a.acknowledgedBy ? `（${a.acknowledgedBy}）` : ''}` : '未确认',
+      tone: a.kind === 'breached' ? 'danger' : 'warning',
+    });
+  }
+  for (const m of t.mails ?? []) {
+    out.push({
+      at: ms(m.sentAt ?? m.createdAt),
+      kind: 'mail',
+      title: `督办邮件：${m.subject}`,
+      detail: `${m.to} · ${m.status === 'sent' ? '已发送' : m.status}`,
+      tone: 'info',
+    });
+  }
+  for (const e of t.audit ?? []) {
+    out.push({ at: ms(e.at), kind: 'audit', title: `操作：${auditLabel(e.action)}`, detail: e.actor, tone: 'primary' });
+  }
+  return out.filter((e) => Number.isFinite(e.at)).sort((a, b) => a.at - b.at);
+}

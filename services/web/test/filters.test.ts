@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock, Incident } from '../console/src/api/types.ts';
+import {
+  boardSummary,
+  EMPTY_FILTER,
+  filterIncidents,
+  formatMinutes,
+  formatRate,
+  homeOf,
+  incidentUrgency,
+  mayAct,
+  mayOpen,
+  monthToDate,
+  overdueMs,
+} from '../console/src/logic/filters.ts';
+import { compareIncidents } from '../console/src/logic/logic.ts';
+
+const T0 = Date.parse('2026-06-01T10:00:00+08:00');
+const H = 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function clock(kind: Clock['kind'], startMs: number, dueMs: number, state: Clock['state'] = 'running'): Clock {
+  return { seq: 1, kind, state, startAt: iso(startMs), dueAt: iso(dueMs), respondedAt: null, late: null };
+}
+
+function incident(id: string, over: Partial<Incident> = {}): Incident {
+  return {
+    id,
+    title: `事件 ${id}`,
+    level: 'IV',
+    unit: { id: 'housing', name: '市住房和城乡建设局' },
+    status: 'open',
+    startAt: iso(T0),
+    clocks: [clock('response', T0, T0 + 48 * H)],
+    updatedAt: iso(T0),
+    ...over,
+  };
+}
+
+describe('urgency on the board', () => {
+  it.each([
+    [T0 + 1 * H, 'calm'],
+    [T0 + 24 * H, 'warn'],
+    [T0 + 39 * H, 'danger'],
+    [T0 + 48 * H - 1, 'danger'],
+    [T0 + 48 * H, 'breached'],
+  ])('a 48 h clock at %s is %s', (now, expected) => {
+    expect(incidentUrgency(incident('a'), now)).toBe(expected);
+  });
+
+  it('takes the most urgent clock, and none counting is done', () => {
+    const i = incident('a', { clocks: [clock('release', T0, T0 + 5 * H), clock('press_conference', T0, T0 + 24 * H, 'met')] });
+    expect(incidentUrgency(i, T0 + 5 * H + 1)).toBe('breached');
+    expect(incidentUrgency(incident('b', { clocks: [] }), T0)).toBe('done');
+  });
+
+  it('orders the longest overdue first, then the soonest due, and says how long overdue', () => {
+    const now = T0 + 10 * H;
+    const late2h = incident('late2h', { clocks: [clock('release', T0, T0 + 8 * H, 'breached')] });
+    const late5h = incident('late5h', { clocks: [clock('release', T0, T0 + 5 * H, 'breached')] });
+    const soon = incident('soon', { clocks: [clock('response', T0, T0 + 11 * H)] });
+    const later = incident('later', { clocks: [clock('response', T0, T0 + 48 * H)] });
+    const ungraded = incident('ungraded', { level: null, clocks: [] });
+    const sorted = [ungraded, later, soon, late2h, late5h].sort(compareIncidents).map((i) => i.id);
+    expect(sorted).toEqual(['late5h', 'late2h', 'soon', 'later', 'ungraded']);
+    expect(overdueMs(late5h, now)).toBe(5 * H);
+    expect(overdueMs(soon, now)).toBe(0);
+    expect(boardSummary([late5h, late2h, soon, later, ungraded], now)).toEqual({ breached: 2, danger: 1, ungraded: 1 });
+  });
+});
+
+describe('board filters', () => {
+  const a = incident('a', { title: '老旧小区外墙脱落' });
+  const b = incident('b', { title: '河道异味', level: null, unit: null, clocks: [] });
+  const c = incident('c', {
+    title: '学校食堂',
+    level: 'I',
+    unit: { id: 'edu', name: '市教育局' },
+    clocks: [clock('release', T0, T0 + 5 * H)],
+  });
+  const all = [a, b, c];
+  const ids = (xs: Incident[]) => xs.map((i) => i.id);
+
+  it('with nothing set shows everything', () => {
+    expect(ids(filterIncidents(all, EMPTY_FILTER, T0))).toEqual(['a', 'b', 'c']);
+  });
+  it('matches text in title, unit name and id, ignoring case and spaces around', () => {
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: ' 外墙 ' }, T0))).toEqual(['a']);
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: '教育局' }, T0))).toEqual(['c']);
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: 'B' }, T0))).toEqual(['b']);
+  });
+  it('filters by level, with 待研判 as its own choice', () => {
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, levels: ['ungraded', 'I'] }, T0))).toEqual(['b', 'c']);
+  });
+  it('filters by unit, with 未指派 as its own choice', () => {
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, unit: 'unassigned' }, T0))).toEqual(['b']);
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, unit: 'edu' }, T0))).toEqual(['c']);
+  });
+  it('filters by urgency at now', () => {
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, urgencies: ['danger'] }, T0 + 4.5 * H))).toEqual(['c']);
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, urgencies: ['breached'] }, T0 + 5 * H))).toEqual(['c']);
+  });
+});
+
+describe('roles', () => {
+  it('each role lands on its own home and may open it', () => {
+    for (const [role, page] of [
+      ['duty', 'board'],
+      ['unit', 'unit'],
+      ['leader', 'stats'],
+      ['admin', 'admin'],
+    ] as const) {
+      expect(homeOf(role)).toContain(page);
+      expect(mayOpen(role, page)).toBe(true);
+    }
+  });
+  it('a unit user sees neither the board nor statistics nor administration; a leader cannot act', () => {
+    expect(mayOpen('unit', 'board')).toBe(false);
+    expect(mayOpen('unit', 'stats')).toBe(false);
+    expect(mayOpen('unit', 'admin')).toBe(false);
+    expect(mayOpen('leader', 'board')).toBe(false);
+    expect(mayOpen('leader', 'admin')).toBe(false);
+    expect(mayAct('leader')).toBe(false);
+    expect(mayAct('unit')).toBe(false);
+    expect(mayAct('duty')).toBe(true);
+  });
+});
+
+describe('statistics formatting', () => {
+  it.each([
+    [0.9234, '92.3%'],
+    [1, '100.0%'],
+    [0, '0.0%'],
+    [null, '—'],
+  ])('rate %s → %s', (r, s) => expect(formatRate(r)).toBe(s));
+  it.each([
+    [0, '0分'],
+    [59.6, '1小时'],
+    [125, '2小时5分'],
+    [1440, '1天'],
+    [3000, '2天2小时'],
+    [null, '—'],
+  ])('%s minutes → %s', (m, s) => expect(formatMinutes(m)).toBe(s));
+  it('the default period is this month to date, in Beijing days', () => {
+    // 2026-06-30 23:30 in Beijing is still June there though UTC says 15:30.
+    expect(monthToDate(Date.parse('2026-06-30T23:30:00+08:00'))).toEqual({ from: '2026-06-01', to: '2026-06-30' });
+    expect(monthToDate(Date.parse('2026-07-01T00:10:00+08:00'))).toEqual({ from: '2026-07-01', to: '2026-07-01' });
+  });
+});

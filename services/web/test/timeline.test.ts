@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import type { Timeline } from '../console/src/api/identity.ts';
+import { buildTimeline } from '../console/src/logic/timeline.ts';
+
+const at = (h: number) => new Date(Date.parse('2026-06-01T10:00:00+08:00') + h * 3_600_000).toISOString();
+
+const t: Timeline = {
+  incident: {
+    id: 'inc-1',
+    title: '外墙脱落',
+    level: 'I',
+    unit: { id: 'housing', name: '市住房和城乡建设局' },
+    status: 'open',
+    startAt: at(0),
+    updatedAt: at(7),
+    clocks: [
+      { seq: 1, kind: 'release', state: 'met', startAt: at(1), dueAt: at(6), respondedAt: at(7), late: true },
+      { seq: 2, kind: 'press_conference', state: 'running', startAt: at(1), dueAt: at(25), respondedAt: null, late: null },
+    ],
+  },
+  signals: [
+    {
+      id: 's1',
+      source: 'hotline',
+      title: '市民来电',
+      content: null,
+      url: null,
+      area: null,
+      category: null,
+      feedId: null,
+      publishedAt: at(0),
+      receivedAt: at(0.1),
+    },
+  ],
+  responses: [
+    {
+      id: 'r1',
+      kind: 'release',
+      original: false,
+      qualifies: false,
+      unitId: 'housing',
+      publishedAt: at(2),
+      recordedAt: at(2),
+      channel: '政务微博',
+      url: 'https://x.test/1',
+      recordedBy: 'unit-housing',
+    },
+    {
+      id: 'r2',
+      kind: 'release',
+      original: true,
+      qualifies: true,
+      unitId: 'housing',
+      publishedAt: at(7),
+      recordedAt: at(7),
+      channel: null,
+      url: null,
+      recordedBy: 'unit-housing',
+    },
+  ],
+  alerts: [
+    {
+      id: 'a1',
+      kind: 'breached',
+      clock: 'release',
+      dueAt: at(6),
+      elapsed: null,
+      at: at(6),
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      incidentId: 'inc-1',
+      obligationId: null,
+      incidentTitle: '外墙脱落',
+      retractedAt: null,
+      unitId: 'housing',
+    },
+  ],
+  mails: [
+    {
+      id: 'm1',
+      to: 'zjj@example.test',
+      subject: '督办：外墙脱落',
+      status: 'sent',
+      attempts: 1,
+      messageId: null,
+      lastError: null,
+      createdAt: at(6),
+      sentAt: at(6.01),
+    },
+  ],
+  audit: [{ id: 1, at: at(1), actor: 'duty', action: 'incident.graded', entity: 'incident', entityId: 'inc-1' }],
+};
+
+describe('the incident timeline', () => {
+  const entries = buildTimeline(t);
+
+  it('is in time order and covers every kind of record', () => {
+    const times = entries.map((e) => e.at);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(new Set(entries.map((e) => e.kind))).toEqual(new Set(['signal', 'clock', 'response', 'alert', 'mail', 'audit']));
+  });
+
+  it('says which responses qualified and which clocks were met late', () => {
+    const titles = entries.map((e) => e.title);
+    expect(titles).toContain('转载回应：发布（不计为权威回应）');
+    expect(titles).toContain('原创回应：发布');
+    expect(titles).toContain('逾期回应：权威信息发布 5小时');
+    expect(entries.find((e) => e.title.startsWith('逾期回应'))?.detail).toBe('超时 01:00:00');
+    expect(titles.filter((t) => t.startsWith('起算'))).toHaveLength(2);
+    expect(titles).toContain('线索（12345 热线）');
+    expect(titles).toContain('操作：研判定级');
+  });
+
+  it('tolerates missing lists and fields', () => {
+    const bare = { incident: t.incident } as unknown as Timeline;
+    expect(buildTimeline(bare).length).toBe(3);
+  });
+});
