@@ -266,8 +266,11 @@ interface LoadResult {
   max: number;
 }
 
+/** The hotline system's API token, made as a deployment would (`pnpm --silent token:add`). */
+let token = '';
+
 async function load(url: string, extra: string[]): Promise<LoadResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/e2e/load.ts'), '--url', url, ...extra], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/e2e/load.ts'), '--url', url, '--token', token, ...extra], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -300,6 +303,24 @@ async function main(): Promise<void> {
   const dbName = `huiying_bench_e2e_${run}`;
   const url = await freshDb(dbName);
   migrate(url);
+  token = execFileSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'packages/identity/src/identity-cli.ts'),
+      'token:add',
+      '--name',
+      'bench-hotline',
+      '--scope',
+      'tickets:write',
+    ],
+    { cwd: root, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'ignore'] },
+  )
+    .toString()
+    .trim()
+    .split('\n')
+    .at(-1)!;
   const ingestPort = await freePort();
   const common = { DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
   const engine = tsx(

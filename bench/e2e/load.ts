@@ -21,6 +21,8 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '4' },
     rate: { type: 'string' },
     prefix: { type: 'string', default: `L${process.pid}-` },
+    /** An API token with scope tickets:write (the hotline system's credential). */
+    token: { type: 'string' },
   },
 });
 const url = new URL(values.url ?? 'http://127.0.0.1:8081/api/tickets');
@@ -46,7 +48,15 @@ function post(body: string): Promise<{ status: number; ms: number }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(values.token ? { authorization: `Bearer ${values.token}` } : {}),
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
