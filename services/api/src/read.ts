@@ -42,21 +42,6 @@ function incidentWhere(scope: Scope, f: Omit<IncidentFilters, keyof Page>): SQL 
 }
 
 /**
- * Just the part of an incident's state a list shows, built by the database: a page of whole
- * states is mostly clock bookkeeping (warning points, what meets them) the list never reads,
- * and parsing it is the API's largest cost per request (bench/board.ts). A malformed clock list
- * is passed through as it is, so the row is skipped below exactly as a whole state would be.
- */
-const BOARD_STATE = sql`jsonb_build_object(
-  'id', i.state->'id', 'title', i.state->'title', 'level', i.state->'level', 'unit', i.state->'unit',
-  'status', i.state->'status', 'startAt', i.state->'startAt',
-  'clocks', case when jsonb_typeof(i.state->'clocks') = 'array' then coalesce((
-    select jsonb_agg(jsonb_build_object('seq', c->'seq', 'kind', c->'kind', 'state', c->'state', 'startAt', c->'startAt',
-                                        'dueAt', c->'dueAt', 'respondedAt', c->'respondedAt', 'late', c->'late') order by ord)
-    from jsonb_array_elements(i.state->'clocks') with ordinality as e(c, ord)), '[]'::jsonb)
-  else i.state->'clocks' end)`;
-
-/**
  * Incidents a caller may see, most urgent first: those with a breached clock, longest overdue
  * first, then the soonest due running clock, then the rest by last change.
  */
@@ -64,7 +49,7 @@ export async function listIncidents(db: Db, scope: Scope, f: IncidentFilters) {
   const where = incidentWhere(scope, f);
   const [rows, count] = await Promise.all([
     db.execute(sql`
-      select ${BOARD_STATE} as state, i.updated_at, u.name as unit_name
+      select i.state, i.updated_at, u.name as unit_name
       from incidents i
       left join units u on u.id = i.unit_id
       where ${where}
