@@ -23,6 +23,7 @@ export {
   deepLink,
   durationText,
   leftOrOverdue,
+  renderRepostMessage,
   renderStepMessage,
   shanghaiTime,
   spanText,
@@ -37,4 +38,4 @@ export {
   type LadderNotificationInput,
   planLadderNotifications,
 } from './ladder-notifications.ts';
-export { loadDirectoryUnits } from './directory.ts';
+export { type DirectoryOptions, loadDirectory, loadDirectoryUnits, loadLeaders } from './directory.ts';

@@ -82,7 +82,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
       const w = nextIncidentWake(state);
       if (w !== null) wake = Math.min(wake ?? w, w);
     }
-    await persistAll(tx, items);
+    await persistAll(tx, items, deps.ladder);
     if (processed.length > 0) {
       await tx.execute(sql`
         update signals set incident_id = p."incidentId", processed_at = ${new Date(now).toISOString()}::timestamptz
