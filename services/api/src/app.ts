@@ -109,6 +109,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     pack: deps.engine.pack,
     calendars: deps.calendars,
     onWake: (at) => deps.engine.onWake?.(at),
+    ladder: deps.engine.ladder,
   });
 
   await app.register(statsRoutes, { db, clock });

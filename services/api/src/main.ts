@@ -18,6 +18,12 @@ const config = loadConfig(
     HOST: Type.String({ default: '127.0.0.1' }),
     /** A local government's rule pack (JSON); the default pack when unset. */
     RULE_PACK_FILE: Type.Optional(Type.String()),
+    /**
+     * With the duty mailbox set (as for the engine), commands queue the escalation ladder's
+     * notices in their own transaction; without it the engine's timer queues them a moment later.
+     */
+    DUTY_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
+    PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
   }),
 );
 
@@ -35,7 +41,12 @@ const app = await buildApp({
   calendars,
   bus,
   clock: systemClock,
-  engine: { db: handle.db, clock: systemClock, pack },
+  engine: {
+    db: handle.db,
+    clock: systemClock,
+    pack,
+    ...(config.DUTY_EMAIL ? { ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL } } : {}),
+  },
   logger,
   dashboard: buildDashboard,
 });

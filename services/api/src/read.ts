@@ -262,7 +262,23 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
       recordedBy: r.recordedBy,
     })),
     alerts: rowsOf<AlertRow>(alertRows).map(toAlertDto),
-    mails: mails.map((m) => ({ ...m, createdAt: iso(m.createdAt)!, sentAt: iso(m.sentAt) })),
+    // The ladder's mail (notifications) beside what the retired breach mailer left in `emails`.
+    mails: [
+      ...mails.map((m) => ({ ...m, createdAt: iso(m.createdAt)!, sentAt: iso(m.sentAt) })),
+      ...notifications
+        .filter((n) => n.channel === 'email')
+        .map((n) => ({
+          id: n.id,
+          to: n.recipient,
+          subject: n.subject,
+          status: n.status,
+          attempts: n.attempts,
+          messageId: n.messageId,
+          createdAt: n.createdAt,
+          sentAt: n.sentAt,
+          lastError: n.lastError,
+        })),
+    ].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0)),
     notifications,
     audit: rowsOf<{ id: number | string; at: string | Date; actor: string; action: string; entity: string; entity_id: string }>(
       auditRows,

@@ -6,3 +6,4 @@ export { incidentView, type IncidentView } from './view.ts';
 export { CalendarService } from './calendar.ts';
 export { applyObligationCommand, fireDueObligations, provisionalObligationIds, type ObligationDeps } from './obligations.ts';
 export { loadRulePack } from './rule-pack-file.ts';
+export { type LadderWiring } from './ladder-writer.ts';

@@ -1,12 +1,13 @@
 /**
- * Production engine process: signals from Kafka, deadlines from PostgreSQL, escalation mail
- * over SMTP. Run several for scale: they share the `huiying-engine` consumer group and claim
- * due clocks with SKIP LOCKED.
+ * Production engine process: signals from Kafka, deadlines and escalation-ladder steps from
+ * PostgreSQL, and the notification dispatcher (email over SMTP). Run several for scale: they
+ * share the `huiying-engine` consumer group, claim due clocks with SKIP LOCKED and claim
+ * notifications under a fenced lease, so each step is queued once and sent once.
  */
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
-import { Notifier, smtpMailer } from '@huiying/notify';
+import { Dispatcher, emailChannel } from '@huiying/notify';
 import { startEngine } from './engine.ts';
 import { loadRulePack } from './rule-pack-file.ts';
 
@@ -15,6 +16,8 @@ const config = loadConfig(
     ...portsConfig,
     SMTP_URL: Type.String({ pattern: '^smtps?://' }),
     MAIL_FROM: Type.String({ default: 'huiying@localhost' }),
+    /** Refuse to send over `smtp://` without STARTTLS (a relay across the network). */
+    SMTP_REQUIRE_TLS: Type.Boolean({ default: false }),
     DUTY_EMAIL: Type.String({ minLength: 3 }),
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
     /** A local government's rule pack (JSON); the default pack when unset. */
@@ -24,23 +27,31 @@ const config = loadConfig(
 
 const pack = loadRulePack(config.RULE_PACK_FILE);
 const { logger, handle, bus, relay, close: closePorts } = await openProductionPorts('huiying-engine', config);
-const engine = await startEngine({ db: handle.db, handle, bus, clock: systemClock, pack, logger, onWake: () => relay.wake() });
-const notifier = new Notifier({
+const dispatcher = new Dispatcher({
   db: handle.db,
-  bus,
-  mailer: smtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }),
   clock: systemClock,
-  logger,
-  dutyEmail: config.DUTY_EMAIL,
-  dashboardUrl: config.PUBLIC_URL,
+  adapters: { email: emailChannel({ url: config.SMTP_URL, from: config.MAIL_FROM, requireTls: config.SMTP_REQUIRE_TLS }) },
+  logger: logger.child({ svc: 'notify' }),
 });
-await notifier.start();
+const engine = await startEngine({
+  db: handle.db,
+  handle,
+  bus,
+  clock: systemClock,
+  pack,
+  logger,
+  ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL },
+  onWake: () => relay.wake(),
+  // Outside every consumer handler: the dispatcher runs on its own loop and is only woken here.
+  onNotify: () => dispatcher.wake(),
+});
+dispatcher.start();
 relay.start();
 logger.info('engine running');
 
 const shutdown = async () => {
-  await notifier.stop();
   await engine.stop();
+  await dispatcher.stop();
   await closePorts();
   process.exit(0);
 };

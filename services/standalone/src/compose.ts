@@ -6,7 +6,7 @@ import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
 import { CalendarService, type RunningEngine, startEngine } from '@huiying/engine';
 import type { SessionPolicy } from '@huiying/identity';
 import { AddressPolicy, DEFAULT_FETCH_POLICY, FeedPoller } from '@huiying/ingest';
-import { type Mailer, Notifier } from '@huiying/notify';
+import { type Channel, type ChannelAdapter, Dispatcher } from '@huiying/notify';
 import type { ConsoleBundle } from '@huiying/web';
 import type { Logger } from 'pino';
 
@@ -14,9 +14,11 @@ export interface HuiyingDeps {
   handle: DbHandle;
   bus: Bus;
   clock: Clock & { scale?: number };
-  mailer: Mailer;
+  /** Delivery channels for the ladder's notifications (email over SMTP, or a recording adapter). */
+  channels: Partial<Record<Channel, ChannelAdapter>>;
   logger: Logger;
   pack?: RulePack;
+  /** The 政务公开办 duty mailbox: unassigned matters and units without a supervising office. */
   dutyEmail: string;
   publicUrl: string;
   dashboard?: () => Promise<ConsoleBundle>;
@@ -28,6 +30,8 @@ export interface HuiyingDeps {
   groupSuffix?: string;
   relayPollMs?: number;
   timerResyncMs?: number;
+  /** Without a wake-up, the dispatcher looks for due notifications this often (clock time; default 15 s). */
+  dispatchPollMs?: number;
   /** Address ranges feeds may resolve to beyond public unicast (e.g. 127.0.0.1/32 for a local demo feed). */
   feedAllowCidrs?: string[];
 }
@@ -47,6 +51,14 @@ export async function createHuiying(d: HuiyingDeps) {
     pollMs: d.relayPollMs ?? 200,
     onError: (e) => logger.error(e, 'outbox relay failed'),
   });
+  // Sends the notification rows the engine queues; runs on its own loop, never in a bus handler.
+  const dispatcher = new Dispatcher({
+    db,
+    clock,
+    adapters: d.channels,
+    logger: logger.child({ svc: 'notify' }),
+    ...(d.dispatchPollMs !== undefined ? { pollMs: d.dispatchPollMs } : {}),
+  });
   const engine: RunningEngine = await startEngine({
     db,
     handle,
@@ -57,19 +69,11 @@ export async function createHuiying(d: HuiyingDeps) {
     groupId: `huiying-engine${suffix}`,
     // Engine transactions write the outbox; relay at once instead of waiting for the poll.
     onWake: () => relay.wake(),
+    ladder: { dashboardUrl: d.publicUrl, dutyEmail: d.dutyEmail },
+    onNotify: () => dispatcher.wake(),
     ...(d.timerResyncMs !== undefined ? { resyncMs: d.timerResyncMs } : {}),
   });
-  const notifier = new Notifier({
-    db,
-    bus,
-    mailer: d.mailer,
-    clock,
-    logger: logger.child({ svc: 'notify' }),
-    dutyEmail: d.dutyEmail,
-    dashboardUrl: d.publicUrl,
-    groupId: `huiying-notify${suffix}`,
-  });
-  await notifier.start();
+  dispatcher.start();
   const calendars = new CalendarService(db);
   await calendars.load();
   const app = await buildApp({
@@ -96,15 +100,15 @@ export async function createHuiying(d: HuiyingDeps) {
   return {
     app,
     engine,
-    notifier,
+    dispatcher,
     relay,
     poller,
     db,
     async stop() {
       await poller.stop();
       await app.close();
-      await notifier.stop();
       await engine.stop();
+      await dispatcher.stop();
       await relay.stop();
     },
   };

@@ -12,7 +12,7 @@ import { EmbeddedBus } from '@huiying/bus';
 import { type Clock, scaledClock, systemClock } from '@huiying/clock';
 import { openPglite } from '@huiying/db';
 import { loadRulePack } from '@huiying/engine';
-import { memoryMailer, smtpMailer } from '@huiying/notify';
+import { emailChannel, nullAdapter } from '@huiying/notify';
 import { buildDashboard } from '@huiying/web';
 import { logSerializers } from '@huiying/config';
 import pino from 'pino';
@@ -50,7 +50,8 @@ const bus = new EmbeddedBus({
 });
 
 const smtpUrl = process.env.SMTP_URL;
-const mailer = smtpUrl ? smtpMailer({ url: smtpUrl, from: process.env.MAIL_FROM ?? 'huiying@localhost' }) : memoryMailer();
+// Without SMTP_URL the ladder's mail is recorded, not sent (the incident page still lists it).
+const email = smtpUrl ? emailChannel({ url: smtpUrl, from: process.env.MAIL_FROM ?? 'huiying@localhost' }) : nullAdapter('email');
 const dashboardUrl = `http://${args.host}:${port}/`;
 // Built now (only when its sources changed), so the first page load is instant and a build error shows at start.
 const consoleBundle = await buildDashboard({ log: (line) => console.log(`  ${line}`) });
@@ -59,7 +60,7 @@ const huiying = await createHuiying({
   pack: loadRulePack(args.rules ?? process.env.RULE_PACK_FILE),
   bus,
   clock,
-  mailer,
+  channels: { email },
   logger,
   dutyEmail: process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local',
   publicUrl: dashboardUrl,
