@@ -1,16 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Db, feeds, units } from '@huiying/db';
+import { and, type Db, eq, feeds, isNull, sql, units, users } from '@huiying/db';
 
-/** Demo units: responsible units (责任单位) and the supervising office that gets unassigned escalations. */
+/**
+ * Demo units: responsible units (责任单位) under the supervising office (政务公开办), which gets
+ * the copies of every 催办 and the escalations of unassigned matters. Every one has an address,
+ * so a drill with SMTP_URL shows the whole ladder arriving in a mailbox.
+ */
 export const DEMO_UNITS = [
-  { id: 'gov-office', name: '市政府办公室（政务公开办）', email: 'zwgk@demo.huiying.local' },
-  { id: 'health', name: '市卫生健康委员会', email: 'wjw@demo.huiying.local' },
-  { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@demo.huiying.local' },
-  { id: 'transport', name: '市交通运输局', email: 'jtj@demo.huiying.local' },
-  { id: 'environment', name: '市生态环境局', email: 'sthjj@demo.huiying.local' },
-  { id: 'market', name: '市市场监督管理局', email: 'scjgj@demo.huiying.local' },
+  { id: 'gov-office', name: '市政府办公室（政务公开办）', email: 'zwgk@demo.huiying.local', parentId: null },
+  { id: 'health', name: '市卫生健康委员会', email: 'wjw@demo.huiying.local', parentId: 'gov-office' },
+  { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@demo.huiying.local', parentId: 'gov-office' },
+  { id: 'transport', name: '市交通运输局', email: 'jtj@demo.huiying.local', parentId: 'gov-office' },
+  { id: 'environment', name: '市生态环境局', email: 'sthjj@demo.huiying.local', parentId: 'gov-office' },
+  { id: 'market', name: '市市场监督管理局', email: 'scjgj@demo.huiying.local', parentId: 'gov-office' },
 ];
+
+/** The demo leader's address: the 通报 step (leaders) reaches it. */
+export const DEMO_LEADER_EMAIL = 'leader@demo.huiying.local';
 
 const HOUR = 3_600_000;
 
@@ -42,12 +49,24 @@ export async function serveDemoFeed(now: () => number): Promise<{ url: string; s
 }
 
 export async function seedDemo(db: Db, feedUrl: string, now: number): Promise<void> {
-  await db.insert(units).values(DEMO_UNITS).onConflictDoNothing();
+  // A data directory from an older demo gets the supervising office and addresses too.
+  await db
+    .insert(units)
+    .values(DEMO_UNITS)
+    .onConflictDoUpdate({ target: units.id, set: { email: sql`excluded.email`, parentId: sql`excluded.parent_id` } });
   // Watched for two days already: its items are news, not an archive read on first sight.
   await db
     .insert(feeds)
     .values({ id: 'demo-news', url: feedUrl, name: '演示新闻源', kind: 'news', addedAt: new Date(now - 48 * HOUR) })
     .onConflictDoUpdate({ target: feeds.id, set: { url: feedUrl } });
+}
+
+/** Give the demo `leader` account an address (unless an administrator already set one). */
+export async function addressDemoLeader(db: Db): Promise<void> {
+  await db
+    .update(users)
+    .set({ email: DEMO_LEADER_EMAIL })
+    .where(and(eq(users.username, 'leader'), eq(users.role, 'leader'), isNull(users.email)));
 }
 
 /** Demo 12345 tickets, posted through the real HTTP endpoint. */

@@ -6,6 +6,8 @@
  *
  *   pnpm start                       # real time
  *   pnpm start -- --time-scale 600   # drill: one real second = ten simulated minutes
+ *   SMTP_URL=smtp://127.0.0.1:1025 pnpm start -- --time-scale 3600
+ *                                    # the whole escalation ladder (交办 → 预警 → 催办 → 通报) in a real mailbox
  */
 import { parseArgs } from 'node:util';
 import { EmbeddedBus } from '@huiying/bus';
@@ -18,7 +20,7 @@ import { logSerializers } from '@huiying/config';
 import pino from 'pino';
 import { type Account, DEMO_PASSWORD, ensureDemoAccounts, ROLE_NAMES } from '@huiying/identity';
 import { createHuiying } from './compose.ts';
-import { demoDuties, demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
+import { addressDemoLeader, demoDuties, demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -64,6 +66,8 @@ const huiying = await createHuiying({
   logger,
   dutyEmail: process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local',
   publicUrl: dashboardUrl,
+  // Woken after every commit that queued mail; the poll is a safety net (about 15 real seconds at any time scale).
+  dispatchPollMs: 15_000 * scale,
   dashboard: async () => consoleBundle,
   // The demo feed is served on loopback, which feeds may not reach unless allowed.
   feedAllowCidrs: [...(process.env.FEED_ALLOW_CIDRS ?? '').split(/[\s,]+/).filter(Boolean), ...(args['no-demo'] ? [] : ['127.0.0.1/32'])],
@@ -76,6 +80,7 @@ if (!args['no-demo']) {
   demoFeed = await serveDemoFeed(() => clock.now());
   await seedDemo(handle.db, demoFeed.url, clock.now());
   accounts = await ensureDemoAccounts(handle.db, new Date());
+  await addressDemoLeader(handle.db);
 }
 await app.listen({ port, host: args.host });
 if (!args['no-demo']) {
