@@ -4,11 +4,22 @@
  * becomes notification rows in the same transaction as the clock change; a clock that stopped
  * cancels what is still queued for it. The dispatcher (packages/notify) delivers the rows.
  *
- * Without wiring (a process that cannot render messages), nothing is fired here: the walk is
- * not stored and the row's wake is set to the step's instant, so the engine's timer, which has
- * the wiring, fires it at once. Cancelling needs no wiring and is always done.
+ * Without wiring (a process that cannot render messages, such as an API process without the
+ * duty mailbox), a command fires nothing here: the walk is not stored and the row's wake is set
+ * to the step's instant, so the engine's timer, which has the wiring, fires it at once. A timer
+ * without wiring (an engine started without it, in tests) walks on without queuing, so it never
+ * wakes for the same step again. Cancelling needs no wiring and is always done.
  */
-import { type auditLog, cancelNotifications, clockKey, enqueueNotifications, type NewNotification, rowsOf, sql, type Tx } from '@huiying/db';
+import {
+  type auditLog,
+  cancelNotifications,
+  clockKey,
+  enqueueNotifications,
+  type NewNotification,
+  rowsOf,
+  sql,
+  type Tx,
+} from '@huiying/db';
 import {
   advanceIncident,
   type ClockFiring,
@@ -164,18 +175,19 @@ export async function walkIncidentLadders(
       batch.cancel(clockKey({ incidentId: a.after.id, clockSeq: s.seq! }), `clock ${c?.state ?? 'stopped'}`, a.now);
     }
     const reposts = wiring ? a.events.filter((e) => e.event === 'nonqualifying_response') : [];
-    if (!wiring && pending.firings.length > 0) {
+    if (!wiring && pending.firings.length > 0 && a.actor !== 'timer') {
       // Leave the walk where it was and wake the timer (which has the wiring) for the steps.
       const due = Math.min(...pending.firings.map((f) => f.now));
       outcomes.push({ state: a.after, wake: minOf(due, step.nextWake) });
       continue;
     }
     outcomes.push({ state: step.state, wake: step.nextWake });
-    if (pending.firings.length === 0 && reposts.length === 0) continue;
+    if (!wiring || (pending.firings.length === 0 && reposts.length === 0)) continue;
     const dir = await batch.dir();
     const state = step.state;
     const subject = { type: 'incident' as const, id: state.id, title: maskPersonalData(state.title ?? state.id), level: state.level };
-    const live = (at: number) => state.clocks.filter((c) => c.state === 'running' || (c.state === 'breached' && c.dueAt <= at)).map(clockFacts);
+    const live = (at: number) =>
+      state.clocks.filter((c) => c.state === 'running' || (c.state === 'breached' && c.dueAt <= at)).map(clockFacts);
     for (const { firing: f, now } of pending.firings) {
       const clock = state.clocks.find((c) => c.seq === f.seq)!;
       // One notice per incident and evaluation, listing every due time (a grade starts two clocks at once).
@@ -278,12 +290,12 @@ export async function walkObligationLadders(
     const s = a.after;
     const step = stepObligationLadder(s, a.unitId, a.now, acks.get(`${s.id}|${s.kind}|${s.dueAt}`) ?? null);
     if (step.stopped.length > 0) batch.cancel(clockKey({ obligationId: s.id }), `duty ${s.state}`, a.now);
-    if (!wiring && step.firings.length > 0) {
+    if (!wiring && step.firings.length > 0 && a.actor !== 'timer') {
       outcomes.push({ state: s, wake: a.now });
       continue;
     }
     outcomes.push({ state: step.state, wake: step.nextWake });
-    if (step.firings.length === 0) continue;
+    if (!wiring || step.firings.length === 0) continue;
     const dir = await batch.dir();
     const facts: ClockFacts = {
       kind: s.kind,

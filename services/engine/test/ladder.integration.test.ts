@@ -36,7 +36,15 @@ beforeAll(async () => {
   ]);
   const at = new Date('2026-01-01T00:00:00Z');
   await db.db.insert(users).values([
-    { id: 'u-l1', username: 'leader1', displayName: '分管副市长', role: 'leader', email: 'leader1@example.test', createdAt: at, updatedAt: at },
+    {
+      id: 'u-l1',
+      username: 'leader1',
+      displayName: '分管副市长',
+      role: 'leader',
+      email: 'leader1@example.test',
+      createdAt: at,
+      updatedAt: at,
+    },
     { id: 'u-l2', username: 'leader2', displayName: '秘书长', role: 'leader', email: 'leader2@example.test', createdAt: at, updatedAt: at },
     // Neither a leader without an address nor a disabled one is mailed; nor a unit user with one.
     { id: 'u-l3', username: 'leader3', displayName: '无邮箱领导', role: 'leader', createdAt: at, updatedAt: at },
@@ -50,7 +58,16 @@ beforeAll(async () => {
       createdAt: at,
       updatedAt: at,
     },
-    { id: 'u-w', username: 'water', displayName: '水务局', role: 'unit', unitId: 'water', email: 'w-user@example.test', createdAt: at, updatedAt: at },
+    {
+      id: 'u-w',
+      username: 'water',
+      displayName: '水务局',
+      role: 'unit',
+      unitId: 'water',
+      email: 'w-user@example.test',
+      createdAt: at,
+      updatedAt: at,
+    },
   ]);
 });
 
@@ -108,7 +125,9 @@ interface Delivered {
 async function delivered(ref: { incidentId: string } | { obligationId: string }): Promise<Delivered[]> {
   const where = 'incidentId' in ref ? sql`incident_id = ${ref.incidentId}` : sql`obligation_id = ${ref.obligationId}`;
   const rows = rowsOf<{ id: string; created_at: string | Date; recipient: string; subject: string; status: string }>(
-    await db.db.execute(sql`select id, created_at, recipient, subject, status from notifications where ${where} and channel = 'email' order by seq`),
+    await db.db.execute(
+      sql`select id, created_at, recipient, subject, status from notifications where ${where} and channel = 'email' order by seq`,
+    ),
   );
   return rows.map((r) => ({
     at: shanghai(new Date(r.created_at)),
@@ -347,6 +366,25 @@ describe('the ladder through the engine, in simulated time', () => {
       await db.db.execute(sql`select state from incidents where id = ${incidentId}`),
     );
     expect(row!.state.clocks.find((c) => c.kind === 'release')!.ladder!.ladder.steps.length).toBe(4);
+    await e.stop();
+  });
+
+  it('a command in a process without the wiring (an API process) leaves the step to the engine’s timer, which queues it at once', async () => {
+    const T0 = Date.parse('2026-03-30T09:00:00+08:00');
+    const e = await engineAt(new Date(T0).toISOString());
+    const { incidentId } = await handleSignal(e.deps, signal('sig-api', T0));
+    const { ladder: _wiring, ...api } = e.deps;
+    await e.clock.advanceTo(T0 + 10 * 60_000);
+    await applyCommand(api, incidentId, { type: 'assign', at: e.clock.now(), incident: incidentId, unit: 'water' }, 'duty:zhang');
+    // Nothing queued by the command; the incident's wake is the notice's instant.
+    expect(await delivered({ incidentId })).toEqual([]);
+    const [row] = rowsOf<{ next_wake_at: string | Date }>(
+      await db.db.execute(sql`select next_wake_at from incidents where id = ${incidentId}`),
+    );
+    expect(new Date(row!.next_wake_at).getTime()).toBe(T0 + 10 * 60_000);
+    await e.timer.rearm();
+    await e.to(T0 + 10 * 60_000);
+    expect((await delivered({ incidentId })).map(line)).toEqual(['2026-03-30 09:10 交办 → water@example.test']);
     await e.stop();
   });
 });
