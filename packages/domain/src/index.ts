@@ -112,4 +112,11 @@ export {
   startLadder,
 } from './ladder.ts';
 export { type EscalatedEvent, formatEscalated, withEscalations } from './ladder-replay.ts';
-export { type ClockFiring, type ClockLadder, clockLadder, type LadderStep as LadderWalk, stepIncidentLadders, stepObligationLadder } from './ladder-state.ts';
+export {
+  type ClockFiring,
+  type ClockLadder,
+  clockLadder,
+  type LadderStep as LadderWalk,
+  stepIncidentLadders,
+  stepObligationLadder,
+} from './ladder-state.ts';

@@ -144,6 +144,9 @@ export function stepObligationLadder(
     unit,
     elapsed: firing.kind === 'warning' ? (state.warnings[firing.occurrence] ?? null) : null,
   }));
-  const next = d.progress.through === rec.progress.through && !d.cancelled ? state : { ...state, ladder: { ...rec, progress: d.progress, done: d.cancelled } };
+  const next =
+    d.progress.through === rec.progress.through && !d.cancelled
+      ? state
+      : { ...state, ladder: { ...rec, progress: d.progress, done: d.cancelled } };
   return { state: next, firings, stopped: d.cancelled ? [{ seq: null, kind: state.kind }] : [], nextWake: d.nextWake };
 }

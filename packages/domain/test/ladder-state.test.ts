@@ -5,7 +5,6 @@ import { applyObligationInput } from '../src/obligation.ts';
 import { DEFAULT_RULE_PACK, parseRulePack } from '../src/rule-pack.ts';
 import { calendar, T } from './helpers.ts';
 
-const H = 3_600_000;
 const pack = DEFAULT_RULE_PACK;
 
 function incident(at: number): IncidentState {

@@ -188,9 +188,7 @@ export function renderRepostMessage(i: {
   const lead = `${i.unitName}为舆情事件“${title}”登记的回应是转载内容，不计为权威回应，时限不因此停止。`;
   const why =
     '依照政务舆情回应要求，权威回应须由责任单位通过本单位权威发布渠道原创发布；转载工作动态、新闻报道、评论文章等不得充当回应内容。';
-  const ask = i.clocks.length
-    ? '以下时限仍在计算，请在时限内作出原创回应并在系统中登记：'
-    : '请作出原创回应并在系统中登记。';
+  const ask = i.clocks.length ? '以下时限仍在计算，请在时限内作出原创回应并在系统中登记：' : '请作出原创回应并在系统中登记。';
   const text = [
     `${i.recipientName}：`,
     '',

@@ -60,19 +60,23 @@ export async function applyObligationCommand(
     }
     const applied = applyWithCalendar(before, input, deps.pack, deps.calendars);
     events = [...events, ...applied.events];
-    await persistObligations(tx, [
-      {
-        before: row?.state,
-        version: row?.version ?? 0,
-        after: applied.state,
-        events,
-        input,
-        actor,
-        now: deps.clock.now(),
-        title: meta.title ?? row?.title ?? null,
-        unitId: meta.unit ?? row?.unit_id ?? null,
-      },
-    ], deps.ladder);
+    await persistObligations(
+      tx,
+      [
+        {
+          before: row?.state,
+          version: row?.version ?? 0,
+          after: applied.state,
+          events,
+          input,
+          actor,
+          now: deps.clock.now(),
+          title: meta.title ?? row?.title ?? null,
+          unitId: meta.unit ?? row?.unit_id ?? null,
+        },
+      ],
+      deps.ladder,
+    );
     return { state: applied.state, events };
   });
   const wake = nextObligationWake(result.state);

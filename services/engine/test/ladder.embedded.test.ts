@@ -66,7 +66,10 @@ it('a refused mailbox fails on its own, on the duty board, without holding up th
   const [refused] = await handle.db.select().from(notifications).where(eq(notifications.incidentId, b.incidentId));
   expect(refused).toMatchObject({ status: 'failed', recipient: 'full@example.test', stepKind: 'notice' });
   expect(refused!.lastError).toContain('550');
-  const [alert] = await handle.db.select().from(alerts).where(eq(alerts.id, `delivery_failed:${refused!.id}`));
+  const [alert] = await handle.db
+    .select()
+    .from(alerts)
+    .where(eq(alerts.id, `delivery_failed:${refused!.id}`));
   expect(alert).toMatchObject({ kind: 'delivery_failed', incidentId: b.incidentId, unitId: 'b' });
 
   refuse = false;

@@ -194,10 +194,11 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
     // The assigned ticket: notice, two warnings, the urge (its unit has no supervising office: the
     // copy goes to the duty office). The unassigned feed incident: warnings and urge to the duty office.
     await eventually(async () => smtp.mails.length === 8 || undefined, 'every ladder mail so far');
-    const counts = (to: string, tag: string) => smtp.mails.filter((m) => JSON.stringify(m.to).includes(to) && m.subject?.startsWith(`【${tag}】`)).length;
+    const counts = (to: string, tag: string) =>
+      smtp.mails.filter((m) => JSON.stringify(m.to).includes(to) && m.subject?.startsWith(`【${tag}】`)).length;
     expect([counts('wjw@', '交办'), counts('wjw@', '预警'), counts('wjw@', '超时督办')]).toEqual([1, 2, 1]);
     expect([counts('duty@', '预警'), counts('duty@', '超时督办')]).toEqual([2, 2]);
-        // Each mail carries its notification's stable Message-ID; the API lists them with the incident.
+    // Each mail carries its notification's stable Message-ID; the API lists them with the incident.
     const rows = rowsOf<{ id: string; status: string; message_id: string | null }>(
       await db.db.execute(sql`select id, status, message_id from notifications order by seq`),
     );
