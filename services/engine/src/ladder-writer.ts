@@ -158,6 +158,7 @@ export async function walkIncidentLadders(
     if (a.before !== undefined && a.actor !== 'timer' && a.now - 1 > a.before.asOf) {
       const pre = stepIncidentLadders(advanceIncident(a.before, a.now - 1).state, a.now - 1, ackOf(a.after.id));
       for (const f of pre.firings) pending.firings.push({ firing: f, now: a.now - 1 });
+      for (const c of pre.stopped) batch.cancel(clockKey({ incidentId: a.after.id, clockSeq: c.seq! }), 'clock stopped', a.now);
       // Carry the walk over to the clocks the input left in the same run (same start of the walk).
       const walked = new Map(pre.state.clocks.map((c) => [c.seq, c.ladder]));
       after = {

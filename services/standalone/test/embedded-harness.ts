@@ -56,6 +56,9 @@ export async function startEmbedded(o: {
     publicUrl: 'http://localhost/',
     relayPollMs: 10,
     timerResyncMs: 0,
+    // Woken after each commit that queues mail; a poll every 15 s of fake time would run
+    // thousands of idle passes while a test moves the clock by days.
+    dispatchPollMs: 24 * 3_600_000,
     ...(o.pack ? { pack: o.pack } : {}),
     ...o.compose,
     ...(o.listen ? { dashboard: buildDashboard } : {}),
