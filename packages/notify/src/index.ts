@@ -36,3 +36,4 @@ export {
   planLadderNotifications,
 } from './ladder-notifications.ts';
 export { type DirectoryOptions, loadDirectory, loadDirectoryUnits, loadLeaders } from './directory.ts';
+export { type DigestInput, type DigestOverdue, renderLeaderDigest } from './digest.ts';

@@ -4,6 +4,7 @@ import type { Db, DbHandle } from '@huiying/db';
 import type { RulePack } from '@huiying/domain';
 import type { Logger } from 'pino';
 import { handleSignals, sweepSignals } from './signals.ts';
+import { type DigestOptions, DigestScheduler } from './digest.ts';
 import type { LadderWiring } from './ladder-writer.ts';
 import type { EngineDeps } from './store.ts';
 import { DeadlineTimer } from './timer.ts';
@@ -29,6 +30,8 @@ export interface EngineOptions {
    * `huiying_notify` from any process): wake the dispatcher. Never sends anything itself.
    */
   onNotify?: () => void;
+  /** The leaders' daily digest (digest.ts), with the ladder's wiring; off when absent. */
+  digest?: DigestOptions;
 }
 
 export interface RunningEngine {
@@ -60,6 +63,19 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
         if (!Number.isNaN(at)) timer.nudge(at);
       })
     : undefined;
+  const digest =
+    o.ladder && o.digest
+      ? new DigestScheduler({
+          db: o.db,
+          clock: o.clock,
+          logger: o.logger,
+          wiring: o.ladder,
+          interview: o.pack.ladder.interview,
+          options: o.digest,
+          ...(o.onNotify ? { onQueued: o.onNotify } : {}),
+        })
+      : undefined;
+  await digest?.start();
   // pg_notify is delivered at commit: the rows it announces are claimable by then.
   const unlistenNotify = o.handle && o.onNotify ? await o.handle.listen('huiying_notify', () => o.onNotify?.()) : undefined;
   const subscription: Subscription = await o.bus.subscribe({
@@ -98,6 +114,7 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
       await subscription.close();
       await unlisten?.();
       await unlistenNotify?.();
+      await digest?.stop();
       await timer.stop();
     },
   };

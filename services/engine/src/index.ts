@@ -7,3 +7,4 @@ export { CalendarService } from './calendar.ts';
 export { applyObligationCommand, fireDueObligations, provisionalObligationIds, type ObligationDeps } from './obligations.ts';
 export { loadRulePack } from './rule-pack-file.ts';
 export { type LadderWiring } from './ladder-writer.ts';
+export { DigestScheduler, type DigestOptions, nextDigestAt, queueDailyDigest } from './digest.ts';

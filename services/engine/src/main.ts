@@ -20,6 +20,8 @@ const config = loadConfig(
     SMTP_REQUIRE_TLS: Type.Boolean({ default: false }),
     DUTY_EMAIL: Type.String({ minLength: 3 }),
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
+    /** Asia/Shanghai hour of the leaders' daily digest. */
+    DIGEST_HOUR: Type.Integer({ minimum: 0, maximum: 23, default: 8 }),
     /** A local government's rule pack (JSON); the default pack when unset. */
     RULE_PACK_FILE: Type.Optional(Type.String()),
   }),
@@ -41,6 +43,7 @@ const engine = await startEngine({
   pack,
   logger,
   ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL },
+  digest: { hour: config.DIGEST_HOUR },
   onWake: () => relay.wake(),
   // Outside every consumer handler: the dispatcher runs on its own loop and is only woken here.
   onNotify: () => dispatcher.wake(),

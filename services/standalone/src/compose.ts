@@ -30,6 +30,8 @@ export interface HuiyingDeps {
   groupSuffix?: string;
   relayPollMs?: number;
   timerResyncMs?: number;
+  /** Asia/Shanghai hour of the leaders' daily digest (default 8). */
+  digestHour?: number;
   /** Without a wake-up, the dispatcher looks for due notifications this often (clock time; default 15 s). */
   dispatchPollMs?: number;
   /** Address ranges feeds may resolve to beyond public unicast (e.g. 127.0.0.1/32 for a local demo feed). */
@@ -71,6 +73,7 @@ export async function createHuiying(d: HuiyingDeps) {
     onWake: () => relay.wake(),
     ladder: { dashboardUrl: d.publicUrl, dutyEmail: d.dutyEmail },
     onNotify: () => dispatcher.wake(),
+    digest: { hour: d.digestHour ?? 8 },
     ...(d.timerResyncMs !== undefined ? { resyncMs: d.timerResyncMs } : {}),
   });
   dispatcher.start();
