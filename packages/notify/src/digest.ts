@@ -47,7 +47,10 @@ export function renderLeaderDigest(i: DigestInput): { subject: string; text: str
         ...(i.overdue.length > MAX_LISTED ? [`……另有 ${i.overdue.length - MAX_LISTED} 项，详见看板`] : []),
       ],
     },
-    { title: `近24小时列入通报候选（${i.reportCandidates.length}项）`, lines: i.reportCandidates.slice(0, MAX_LISTED).map((o) => itemLine(o, i.now)) },
+    {
+      title: `近24小时列入通报候选（${i.reportCandidates.length}项）`,
+      lines: i.reportCandidates.slice(0, MAX_LISTED).map((o) => itemLine(o, i.now)),
+    },
     {
       title: `约谈候选单位（${i.interview.length}个）`,
       lines: i.interview.map((u) => `${u.unitName}：${u.period} 超时 ${u.breaches} 次`),

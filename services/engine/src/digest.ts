@@ -7,7 +7,15 @@
  */
 import type { Clock } from '@huiying/clock';
 import { type Db, enqueueNotifications, type NewNotification, rowsOf, sql } from '@huiying/db';
-import { formatDay, interviewCandidates, type InterviewRule, MS_PER_DAY, MS_PER_HOUR, shanghaiDay, shanghaiDayStart } from '@huiying/domain';
+import {
+  formatDay,
+  interviewCandidates,
+  type InterviewRule,
+  MS_PER_DAY,
+  MS_PER_HOUR,
+  shanghaiDay,
+  shanghaiDayStart,
+} from '@huiying/domain';
 import { type DigestOverdue, loadLeaders, renderLeaderDigest } from '@huiying/notify';
 import type { Logger } from 'pino';
 import type { LadderWiring } from './ladder-writer.ts';
@@ -17,7 +25,14 @@ export interface DigestOptions {
   hour: number;
 }
 
-type Row = { type: 'incident' | 'obligation'; id: string; title: string | null; clock: string; unit_name: string | null; due_at: string | Date };
+type Row = {
+  type: 'incident' | 'obligation';
+  id: string;
+  title: string | null;
+  clock: string;
+  unit_name: string | null;
+  due_at: string | Date;
+};
 const overdueOf = (r: Row): DigestOverdue => ({
   type: r.type,
   id: r.id,
