@@ -389,3 +389,57 @@ export const apiTokens = pgTable('api_tokens', {
   expiresAt: ts('expires_at'),
   revokedAt: ts('revoked_at'),
 });
+
+/**
+ * 12345 hotline systems that push tickets: each signs its requests with its own HMAC secret
+ * (kept in clear because verifying needs it; shown once at creation), or posts with the API
+ * token bound to it. A disabled source is refused.
+ */
+export const hotlineSources = pgTable(
+  'hotline_sources',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    secret: text('secret').notNull(),
+    /** The API token that posts as this source (at most one source per token). */
+    tokenId: text('token_id'),
+    active: boolean('active').notNull().default(true),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    disabledAt: ts('disabled_at'),
+  },
+  (t) => [
+    uniqueIndex('hotline_sources_name_uq').on(t.name),
+    uniqueIndex('hotline_sources_token_uq')
+      .on(t.tokenId)
+      .where(sql`token_id is not null`),
+  ],
+);
+
+/** Signatures seen within the timestamp window: a signed request is accepted once. */
+export const hotlineReplays = pgTable(
+  'hotline_replays',
+  {
+    signature: text('signature').primaryKey(),
+    sourceId: text('source_id').notNull(),
+    seenAt: ts('seen_at').notNull(),
+  },
+  (t) => [index('hotline_replays_seen_idx').on(t.seenAt)],
+);
+
+/**
+ * The hotline side of a ticket signal: which source and ticket id it came as, and the caller's
+ * name and phone — kept here, out of the signal's text, the bus and the audit trail.
+ */
+export const hotlineTickets = pgTable(
+  'hotline_tickets',
+  {
+    signalId: text('signal_id').primaryKey(),
+    sourceId: text('source_id'),
+    ticketId: text('ticket_id').notNull(),
+    callerName: text('caller_name'),
+    callerPhone: text('caller_phone'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('hotline_tickets_source_idx').on(t.sourceId, t.ticketId)],
+);

@@ -8,7 +8,7 @@ import { DomainError } from '@huiying/domain';
 import { type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
 import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import type { SessionPolicy } from '@huiying/identity';
-import { ticketRoutes } from '@huiying/ingest';
+import { type TicketTimePolicy, ticketRoutes } from '@huiying/ingest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { ConsoleBundle } from '@huiying/web';
@@ -38,6 +38,8 @@ export interface AppDeps {
   dashboard?: () => Promise<ConsoleBundle>;
   sessionPolicy?: SessionPolicy;
   loginRateLimit?: { max: number; windowMs: number };
+  /** The bound on a ticket's receivedAt (default: 7 days back, 5 minutes ahead). */
+  ticketPolicy?: TicketTimePolicy;
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -101,7 +103,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
-  await app.register(ticketRoutes, { db, clock });
+  await app.register(ticketRoutes, { db, clock, realClock, ...(deps.ticketPolicy ? { policy: deps.ticketPolicy } : {}) });
   await app.register(obligationRoutes, {
     db,
     clock,

@@ -1,4 +1,26 @@
-export { ticketRoutes, Ticket, TicketBatch, MAX_TICKETS_PER_REQUEST } from './tickets.ts';
+export {
+  acceptTickets,
+  DEFAULT_TICKET_TIME_POLICY,
+  decideTicketTime,
+  MAX_TICKETS_PER_REQUEST,
+  Ticket,
+  TicketBatch,
+  type TicketOrigin,
+  type TicketResult,
+  type TicketTimePolicy,
+  ticketRef,
+  ticketRoutes,
+} from './tickets.ts';
+export {
+  createHotlineSource,
+  disableHotlineSource,
+  findHotlineSource,
+  type HotlineSource,
+  HotlineSourceError,
+  listHotlineSources,
+  SOURCE_NAME_PATTERN,
+  signBody,
+} from './hotline-auth.ts';
 export { DEFAULT_POLLER_OPTIONS, FeedPoller, type FeedPollerOptions, type PollResult } from './feeds.ts';
 export { storeFeedItem, type StoreOutcome } from './feed-store.ts';
 export { readFeed, type FeedRead } from './feed/read.ts';
