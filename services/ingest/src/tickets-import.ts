@@ -73,7 +73,6 @@ const clean = (s: string) =>
     .replace(/^\uFEFF/, '')
     .replace(/[\s\u3000*＊:：]/g, '')
     .trim();
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 
 function isXlsx(bytes: Buffer): boolean {
