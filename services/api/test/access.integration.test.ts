@@ -6,6 +6,7 @@
 import { FakeClock } from '@huiying/clock';
 import { auditLog, eq } from '@huiying/db';
 import { createToken } from '@huiying/identity';
+import { createHotlineSource } from '@huiying/ingest';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
@@ -21,7 +22,7 @@ const WHO: Who[] = ['anonymous', 'token', 'leader', 'admin', 'unitA', 'duty'];
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let env: EmbeddedHarness;
 const client = {} as Record<Who, Injectable>;
-const ids = { incA: '', incB: '', alertA: '', alertB: '', oblA: 'obl-a', oblA2: 'obl-a2', oblB: 'obl-b' };
+const ids = { incA: '', incB: '', alertA: '', alertB: '', oblA: 'obl-a', oblA2: 'obl-a2', oblB: 'obl-b', hotline: '' };
 
 async function ticketIncident(duty: SessionClient, ref: string, title: string, unit: string): Promise<string> {
   const res = await duty.inject({
@@ -52,6 +53,8 @@ beforeAll(async () => {
   });
   const duty = await env.as('duty');
   const { token } = await createToken(db.db, { name: 'hotline', scopes: ['tickets:write'] }, 'test', new Date());
+  ids.hotline = (await createHotlineSource(db.db, { name: 'hotline-city' }, 'test', new Date())).id;
+  await createHotlineSource(db.db, { name: 'hs-import' }, 'test', new Date());
   const app = env.hy.app;
   client.anonymous = app;
   client.token = { inject: (o) => client.anonymous.inject({ ...o, headers: { authorization: `Bearer ${token}`, ...o.headers } }) };
@@ -98,6 +101,7 @@ type Row = [
   url: () => string,
   body: ((who: Who) => unknown) | undefined,
   expect: Record<Who, number>,
+  headers?: Record<string, string>,
 ];
 const A = (anonymous: number, token: number, leader: number, admin: number, unitA: number, duty: number) => ({
   anonymous,
@@ -191,14 +195,42 @@ const MATRIX: Row[] = [
   ],
   ['rule pack', 'GET', () => '/api/admin/rule-pack', undefined, A(401, 403, 200, 200, 403, 200)],
   ['metrics', 'GET', () => '/metrics', undefined, A(401, 403, 403, 200, 403, 403)],
+  ['hotline sources', 'GET', () => '/api/admin/hotline-sources', undefined, A(401, 403, 403, 200, 403, 403)],
+  [
+    'add a hotline source',
+    'POST',
+    () => '/api/admin/hotline-sources',
+    (who) => ({ name: `hs-${seq++}-${who}` }),
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  [
+    'disable a hotline source',
+    'POST',
+    () => `/api/admin/hotline-sources/${ids.hotline}/disable`,
+    undefined,
+    A(401, 403, 403, 200, 403, 403),
+  ],
+  [
+    'import a 12345 export',
+    'POST',
+    () => '/api/hotline/imports?source=hs-import',
+    (who) => `工单编号,受理时间,诉求内容\r\nIMP-${who}-${seq++},${new Date(T0).toISOString()},噪声扰民\r\n`,
+    A(401, 403, 403, 200, 403, 200),
+    { 'content-type': 'text/csv' },
+  ],
 ];
 
 describe('the access matrix', () => {
-  it.each(MATRIX)('%s (%s)', async (_what, method, url, body, expected) => {
+  it.each(MATRIX)('%s (%s)', async (_what, method, url, body, expected, headers) => {
     const got: Partial<Record<Who, number>> = {};
     for (const who of WHO) {
       const payload = body?.(who);
-      const res = await client[who].inject({ method, url: url(), ...(payload !== undefined ? { payload } : {}) });
+      const res = await client[who].inject({
+        method,
+        url: url(),
+        ...(payload !== undefined ? { payload } : {}),
+        ...(headers ? { headers } : {}),
+      });
       got[who] = res.statusCode;
       if (res.statusCode === 404) expect(res.body, `a 404 never carries the record's title`).not.toMatch(/河道|电梯/);
     }

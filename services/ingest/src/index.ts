@@ -28,3 +28,4 @@ export { FeedParseError } from './feed/parse.ts';
 export { AddressPolicy, DEFAULT_FETCH_POLICY, FetchError, type FetchPolicy, HostLimiter, safeFetch } from './fetch/index.ts';
 export { acceptSignal, acceptSignals, signalId, redact, redactText } from './signals.ts';
 export { GroupCommit } from './group-commit.ts';
+export { ImportFileError, type ImportReport, importTicketFile, readTicketFile, type RowError, TICKET_COLUMNS } from './tickets-import.ts';
