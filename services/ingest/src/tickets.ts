@@ -138,6 +138,15 @@ function toSignal(t: Ticket, ref: string, at: number, now: Date): NewSignal {
   };
 }
 
+/** A lone UTF-16 surrogate (valid in a JS string, not in PostgreSQL text or jsonb) becomes U+FFFD. */
+const wellFormed = (s: string) => s.replace(/\p{Cs}/gu, '\uFFFD');
+
+function wellFormedTicket(t: Ticket): Ticket {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(t)) out[k] = typeof v === 'string' ? wellFormed(v) : v;
+  return out as Ticket;
+}
+
 /**
  * Accept tickets from one origin in one transaction, with one result per ticket in order.
  * Idempotent on (source, ticket id): a ticket stored before answers `duplicate` with the same
@@ -147,12 +156,13 @@ function toSignal(t: Ticket, ref: string, at: number, now: Date): NewSignal {
  */
 export async function acceptTickets(
   db: DbOrTx,
-  tickets: readonly Ticket[],
+  input: readonly Ticket[],
   origin: TicketOrigin,
   now: Date,
   policy: TicketTimePolicy = DEFAULT_TICKET_TIME_POLICY,
 ): Promise<TicketResult[]> {
-  if (tickets.length === 0) return [];
+  if (input.length === 0) return [];
+  const tickets = input.map(wellFormedTicket);
   const refs = tickets.map((t) => ticketRef(origin.source, t.id));
   const ids = refs.map((r) => signalId('hotline', r));
   const run = async (tx: DbOrTx): Promise<TicketResult[]> => {
