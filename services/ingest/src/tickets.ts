@@ -101,10 +101,20 @@ type Decision =
   | { kind: 'history'; at: number }
   | { kind: 'refused'; message: string; reason: 'received_at_invalid' | 'received_at_in_future' | 'received_at_too_old' };
 
+/** Date.parse rolls 2026-02-30 over to March; a day that does not exist is not an instant. */
+function calendarDateExists(iso: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso);
+  if (!m) return true;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
 /** The time decision for one ticket (see issue 9, credible times): live, history (back-fill), or refused. */
 export function decideTicketTime(t: Pick<Ticket, 'receivedAt' | 'backfill'>, now: number, policy: TicketTimePolicy): Decision {
   const at = Date.parse(t.receivedAt);
-  if (!Number.isFinite(at)) return { kind: 'refused', reason: 'received_at_invalid', message: 'receivedAt is not a valid instant' };
+  if (!Number.isFinite(at) || !calendarDateExists(t.receivedAt))
+    return { kind: 'refused', reason: 'received_at_invalid', message: 'receivedAt is not a valid instant' };
   if (at > now + policy.futureSkewMs)
     return {
       kind: 'refused',

@@ -4,7 +4,9 @@
  * commits; authenticated by an API token or an HMAC signature per hotline source; receivedAt
  * bounded (too old → 4xx per item, back-fill → history that opens no clock).
  */
-import { FakeClock } from '@huiying/clock';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { FakeClock, systemClock } from '@huiying/clock';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { rowsOf, sql } from '@huiying/db';
 import { sweepSignals } from '@huiying/engine';
@@ -211,6 +213,46 @@ describe('hotline sources: HMAC signatures and bound tokens', () => {
     expect(off.statusCode).toBe(401);
     expect(off.json<{ message: string }>().message).toContain('source_disabled');
     await db.db.execute(sql`update hotline_sources set active = true, disabled_at = null`);
+  });
+});
+
+describe('the README worked example', () => {
+  it('signs with openssl and posts with curl, as documented', async () => {
+    // Real time here: `date +%s` in the script is the wall clock.
+    const live = Fastify();
+    installErrorHandler(live);
+    await live.register(authPlugin, { db: db.db, clock: systemClock });
+    await live.register(ticketRoutes, { db: db.db, clock: systemClock });
+    const address = await live.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const body = JSON.stringify([
+        {
+          id: 'README-1',
+          receivedAt: new Date(Date.now() - 60_000).toISOString(),
+          category: '投诉',
+          area: '鼓楼区',
+          content: '小区夜间施工噪音扰民',
+        },
+      ]);
+      // The commands of services/ingest/README.md, with the secret, source, body and address filled in.
+      const script = `
+        TS=$(date +%s)
+        SIG=$(printf '%s.%s' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" -hex | sed 's/^.*= //')
+        curl -sS "$URL/api/tickets" \\
+          -H 'Content-Type: application/json' \\
+          -H "X-Huiying-Source: $SOURCE" -H "X-Huiying-Timestamp: $TS" -H "X-Huiying-Signature: sha256=$SIG" \\
+          --data-binary "$BODY"`;
+      const { stdout } = await promisify(execFile)('bash', ['-c', script], {
+        env: { ...process.env, SECRET: secret, SOURCE: 'hotline-city', BODY: body, URL: address, LC_ALL: 'C.UTF-8' },
+      });
+      expect(JSON.parse(stdout)).toMatchObject({
+        accepted: 1,
+        refused: 0,
+        results: [{ signalId: signalId('hotline', 'hotline-city:README-1') }],
+      });
+    } finally {
+      await live.close();
+    }
   });
 });
 
