@@ -125,7 +125,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
     expect(first.statusCode).toBe(201);
     const again = await duty.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toEqual({ signalId: first.json().signalId, duplicate: true });
+    expect(again.json()).toEqual({ signalId: first.json().signalId, duplicate: true, history: false });
 
     const incident = await eventually(
       async () => (await incidents()).find((i) => i.title === '小区供水水质浑浊'),
