@@ -142,7 +142,7 @@ describe('importing exports (duty officers, administrators)', () => {
     expect(res.json()).toMatchObject({ format: 'csv', encoding: 'gb18030', rows: 5, accepted: 3, duplicates: 0 });
     expect(res.json().errors).toEqual([
       { row: 5, column: '受理时间', reason: expect.any(String) },
-      { row: 6, column: '诉求内容', reason: 'empty' },
+      { row: 6, column: '诉求内容', reason: '为空 (empty)' },
     ]);
     const again = await upload(admin, await gbkExport(), 'source=city');
     expect(again.json()).toMatchObject({ accepted: 0, duplicates: 3 });

@@ -32,6 +32,8 @@ export const TICKET_COLUMNS: Record<Field, readonly string[]> = {
   caller: ['来电人', '来电人姓名', '诉求人', '联系人'],
   phone: ['联系电话', '来电号码', '联系方式', '手机号码'],
 };
+/** The reason for a required cell left empty. */
+export const EMPTY = '为空 (empty)';
 const canonical = (f: Field): string => TICKET_COLUMNS[f][0]!;
 const REQUIRED: readonly Field[] = ['id', 'receivedAt', 'content'];
 
@@ -214,9 +216,7 @@ function mapHeader(header: RawRow): { index: Partial<Record<Field, number>>; nam
 }
 
 /** Read an export into tickets, with an error per row that cannot become one. */
-export async function readTicketFile(
-  bytes: Buffer,
-): Promise<{
+export async function readTicketFile(bytes: Buffer): Promise<{
   format: 'csv' | 'xlsx';
   encoding: string;
   tickets: { row: number; ticket: Ticket }[];
@@ -246,7 +246,7 @@ export async function readTicketFile(
     if (r.cells.every((c) => c === undefined || (typeof c === 'string' && c.trim() === ''))) continue;
     const rowErrors: RowError[] = [];
     for (const f of REQUIRED)
-      if (f !== 'receivedAt' && text(f) === undefined) rowErrors.push({ row: r.row, column: column(f), reason: 'empty' });
+      if (f !== 'receivedAt' && text(f) === undefined) rowErrors.push({ row: r.row, column: column(f), reason: EMPTY });
     const receivedCell = index.receivedAt === undefined ? undefined : r.cells[index.receivedAt];
     const receivedAt = parseReceivedAt(receivedCell);
     if (receivedAt === undefined)
@@ -255,8 +255,8 @@ export async function readTicketFile(
         column: column('receivedAt'),
         reason:
           text('receivedAt') === undefined
-            ? 'empty'
-            : `not a time: ${JSON.stringify(text('receivedAt')!.slice(0, 40))} (expected e.g. 2026-09-30 20:00:00, Beijing time)`,
+            ? EMPTY
+            : `不是有效的时间 (not a time): ${JSON.stringify(text('receivedAt')!.slice(0, 40))}，应如 2026-09-30 20:00:00（北京时间）`,
       });
     if (rowErrors.length > 0) {
       errors.push(...rowErrors);

@@ -114,19 +114,19 @@ function calendarDateExists(iso: string): boolean {
 export function decideTicketTime(t: Pick<Ticket, 'receivedAt' | 'backfill'>, now: number, policy: TicketTimePolicy): Decision {
   const at = Date.parse(t.receivedAt);
   if (!Number.isFinite(at) || !calendarDateExists(t.receivedAt))
-    return { kind: 'refused', reason: 'received_at_invalid', message: 'receivedAt is not a valid instant' };
+    return { kind: 'refused', reason: 'received_at_invalid', message: '受理时间无效 (receivedAt is not a valid instant)' };
   if (at > now + policy.futureSkewMs)
     return {
       kind: 'refused',
       reason: 'received_at_in_future',
-      message: `receivedAt ${t.receivedAt} is in the future (more than ${Math.round(policy.futureSkewMs / 1000)} s ahead of our clock)`,
+      message: `受理时间晚于当前时间 (receivedAt ${t.receivedAt} is in the future, more than ${Math.round(policy.futureSkewMs / 1000)} s ahead of our clock)`,
     };
   if (t.backfill === true) return { kind: 'history', at: Math.min(at, now) };
   if (at < now - policy.maxAgeMs)
     return {
       kind: 'refused',
       reason: 'received_at_too_old',
-      message: `receivedAt ${t.receivedAt} is older than ${Math.round(policy.maxAgeMs / 3_600_000)} h: send it with "backfill": true to store it as history`,
+      message: `受理时间超过 ${Math.round(policy.maxAgeMs / 3_600_000)} 小时，如为历史补录请标记 backfill (receivedAt ${t.receivedAt} is older than ${Math.round(policy.maxAgeMs / 3_600_000)} h: send it with "backfill": true to store it as history)`,
     };
   // A hotline clock a little ahead cannot start our clock before we see the ticket.
   return { kind: 'live', at: Math.min(at, now) };

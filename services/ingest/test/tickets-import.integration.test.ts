@@ -58,7 +58,7 @@ describe('importing exports', () => {
     expect(report).toMatchObject({ format: 'csv', encoding: 'gb18030', rows: 5, accepted: 3, duplicates: 0, history: 0 });
     expect(report.errors).toEqual([
       { row: 5, column: '受理时间', reason: expect.stringContaining('not a time') },
-      { row: 6, column: '诉求内容', reason: 'empty' },
+      { row: 6, column: '诉求内容', reason: '为空 (empty)' },
     ]);
     const stored = rowsOf<{ source_ref: string; unit_hint: string | null; published_at: Date; content: string; area: string }>(
       await db.db.execute(sql`select source_ref, unit_hint, published_at, content, area from signals order by source_ref`),
@@ -106,7 +106,7 @@ describe('importing exports', () => {
     const report = await importTicketFile(db.db, bytes, { origin, now: T0 });
     expect(report).toMatchObject({ format: 'xlsx', rows: 4, accepted: 2 });
     expect(report.errors).toEqual([
-      { row: 4, column: '工单编号', reason: 'empty' },
+      { row: 4, column: '工单编号', reason: '为空 (empty)' },
       { row: 5, column: '受理时间', reason: expect.stringContaining('older than 168 h') },
     ]);
     const [x1] = rowsOf<{ published_at: Date }>(await db.db.execute(sql`select published_at from signals where source_ref = 'city:X-1'`));
@@ -127,7 +127,7 @@ describe('importing exports', () => {
     for (let i = 0; i < 1500; i++) lines.push(`BIG-${i},2026-09-30 20:00:00,${i === 1200 ? '' : `第${i}号工单内容`}`);
     const report = await importTicketFile(db.db, Buffer.from(lines.join('\n')), { origin, now: T0 });
     expect(report).toMatchObject({ rows: 1500, accepted: 1499 });
-    expect(report.errors).toEqual([{ row: 1202, column: '诉求内容', reason: 'empty' }]);
+    expect(report.errors).toEqual([{ row: 1202, column: '诉求内容', reason: '为空 (empty)' }]);
     expect(await count(sql`select count(*)::int as n from signals where source_ref like 'city:BIG-%'`)).toBe(1499);
   });
 
@@ -167,7 +167,7 @@ describe('pnpm tickets:import (child process)', () => {
       );
       const first = await run(['tickets:import', '--source', 'city', file]);
       expect(first.code, first.stderr).toBe(1);
-      expect(first.stderr).toContain(`${file}:3: 列「受理时间」: not a time`);
+      expect(first.stderr).toContain(`${file}:3: 列「受理时间」: 不是有效的时间 (not a time)`);
       expect(JSON.parse(first.stdout)).toMatchObject({ rows: 3, accepted: 2, duplicates: 0, refused: 1 });
       const again = await run(['tickets:import', '--source', 'city', file]);
       expect(JSON.parse(again.stdout)).toMatchObject({ accepted: 0, duplicates: 2, refused: 1 });

@@ -43,6 +43,11 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }
 
+/** For requests that do not go through `request` (file uploads). */
+export function currentCsrfToken(): string | null {
+  return csrfToken;
+}
+
 /** Called on any 401 except from the log-in itself (wrong password is not "logged out"). */
 export function setUnauthorizedHandler(handler: () => void): void {
   onUnauthorized = handler;

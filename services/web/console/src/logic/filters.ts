@@ -94,6 +94,7 @@ export const PAGE_ROLES = {
   unit: ['unit'],
   stats: ['duty', 'leader', 'admin'],
   admin: ['admin'],
+  hotline: ['duty', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Page = keyof typeof PAGE_ROLES;
