@@ -7,6 +7,7 @@ import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
 import { CalendarService, loadRulePack } from '@huiying/engine';
+import { ticketConfig, ticketPolicyOf } from '@huiying/ingest';
 import { buildDashboard } from '@huiying/web';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
@@ -18,6 +19,7 @@ const config = loadConfig(
     HOST: Type.String({ default: '127.0.0.1' }),
     /** A local government's rule pack (JSON); the default pack when unset. */
     RULE_PACK_FILE: Type.Optional(Type.String()),
+    ...ticketConfig,
   }),
 );
 
@@ -38,6 +40,7 @@ const app = await buildApp({
   engine: { db: handle.db, clock: systemClock, pack },
   logger,
   dashboard: buildDashboard,
+  ticketPolicy: ticketPolicyOf(config),
 });
 app.addHook('onResponse', async () => relay.wake());
 relay.start();

@@ -15,7 +15,7 @@ import { loadConfig, Type } from '@huiying/config';
 import { type DbHandle, openPglite, openPostgres } from '@huiying/db';
 import { createHotlineSource, findHotlineSource, HotlineSourceError } from './hotline-auth.ts';
 import { ImportFileError, importTicketFile } from './tickets-import.ts';
-import { DEFAULT_TICKET_TIME_POLICY } from './tickets.ts';
+import { ticketConfig, ticketPolicyOf } from './tickets.ts';
 
 const [command, ...rest] = process.argv.slice(2).filter((a) => a !== '--');
 const fail = (message: string, code = 2): never => {
@@ -28,7 +28,7 @@ const config = loadConfig(
     DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
     MIGRATION_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
     HUIYING_PGLITE_DIR: Type.Optional(Type.String()),
-    TICKET_MAX_AGE_HOURS: Type.Number({ default: DEFAULT_TICKET_TIME_POLICY.maxAgeMs / 3_600_000, exclusiveMinimum: 0 }),
+    ...ticketConfig,
   }),
 );
 
@@ -74,7 +74,7 @@ if (command === 'tickets:import') {
       origin: { source: { id: source!.id, name: source!.name }, actor },
       now: new Date(),
       backfill: values.backfill === true,
-      policy: { ...DEFAULT_TICKET_TIME_POLICY, maxAgeMs: config.TICKET_MAX_AGE_HOURS * 3_600_000 },
+      policy: ticketPolicyOf(config),
     });
     for (const e of report.errors) console.error(`${path}:${e.row}: ${e.column ? `列「${e.column}」: ` : ''}${e.reason}`);
     const { errors, ...summary } = report;

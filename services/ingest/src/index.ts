@@ -8,6 +8,8 @@ export {
   type TicketOrigin,
   type TicketResult,
   type TicketTimePolicy,
+  ticketConfig,
+  ticketPolicyOf,
   ticketRef,
   ticketRoutes,
 } from './tickets.ts';

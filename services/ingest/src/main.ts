@@ -10,7 +10,7 @@ import Fastify from 'fastify';
 import { DEFAULT_SIGNAL_TIME_POLICY } from '@huiying/domain';
 import { DEFAULT_POLLER_OPTIONS, FeedPoller } from './feeds.ts';
 import { AddressPolicy, DEFAULT_FETCH_POLICY } from './fetch/index.ts';
-import { DEFAULT_TICKET_TIME_POLICY, ticketRoutes } from './tickets.ts';
+import { ticketConfig, ticketPolicyOf, ticketRoutes } from './tickets.ts';
 
 const config = loadConfig(
   Type.Object({
@@ -24,10 +24,7 @@ const config = loadConfig(
     FEED_MAX_ITEMS: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.maxItemsPerPoll, minimum: 1 }),
     FEED_BACKFILL_HOURS: Type.Number({ default: DEFAULT_SIGNAL_TIME_POLICY.backfillWindowMs / 3_600_000, minimum: 0 }),
     FEED_PER_HOST: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.perHost, minimum: 1 }),
-    /** A ticket's receivedAt older than this is refused unless sent as a back-fill. */
-    TICKET_MAX_AGE_HOURS: Type.Number({ default: DEFAULT_TICKET_TIME_POLICY.maxAgeMs / 3_600_000, exclusiveMinimum: 0 }),
-    /** …and one later than now by more than this. */
-    TICKET_FUTURE_SKEW_SECONDS: Type.Number({ default: DEFAULT_TICKET_TIME_POLICY.futureSkewMs / 1000, minimum: 0 }),
+    ...ticketConfig,
   }),
 );
 let addresses: AddressPolicy;
@@ -48,7 +45,7 @@ await app.register(authPlugin, { db: handle.db, clock: systemClock });
 await app.register(ticketRoutes, {
   db: handle.db,
   clock: systemClock,
-  policy: { maxAgeMs: config.TICKET_MAX_AGE_HOURS * 3_600_000, futureSkewMs: config.TICKET_FUTURE_SKEW_SECONDS * 1000 },
+  policy: ticketPolicyOf(config),
 });
 app.addHook('onResponse', async () => relay.wake());
 const poller = new FeedPoller({

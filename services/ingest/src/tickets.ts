@@ -70,6 +70,17 @@ export interface TicketTimePolicy {
 }
 export const DEFAULT_TICKET_TIME_POLICY: TicketTimePolicy = { maxAgeMs: 7 * 86_400_000, futureSkewMs: 5 * 60_000 };
 
+/** Configuration keys for the bound (spread into the schema of every process serving /api/tickets). */
+export const ticketConfig = {
+  /** A ticket's receivedAt older than this is refused unless sent as a back-fill. */
+  TICKET_MAX_AGE_HOURS: Type.Number({ default: DEFAULT_TICKET_TIME_POLICY.maxAgeMs / 3_600_000, exclusiveMinimum: 0 }),
+  /** …and one later than now by more than this. */
+  TICKET_FUTURE_SKEW_SECONDS: Type.Number({ default: DEFAULT_TICKET_TIME_POLICY.futureSkewMs / 1000, minimum: 0 }),
+};
+export function ticketPolicyOf(config: { TICKET_MAX_AGE_HOURS: number; TICKET_FUTURE_SKEW_SECONDS: number }): TicketTimePolicy {
+  return { maxAgeMs: config.TICKET_MAX_AGE_HOURS * 3_600_000, futureSkewMs: config.TICKET_FUTURE_SKEW_SECONDS * 1000 };
+}
+
 /** Who a batch of tickets comes from: a hotline source (signed, or a token bound to it) or none (a duty officer, an unbound token). */
 export interface TicketOrigin {
   source: { id: string; name: string } | null;
