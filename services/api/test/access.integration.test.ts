@@ -6,7 +6,7 @@
 import { FakeClock } from '@huiying/clock';
 import { auditLog, eq } from '@huiying/db';
 import { createToken } from '@huiying/identity';
-import { createHotlineSource } from '@huiying/ingest';
+import { createHotlineSource, signalId } from '@huiying/ingest';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
@@ -195,6 +195,20 @@ const MATRIX: Row[] = [
   ],
   ['rule pack', 'GET', () => '/api/admin/rule-pack', undefined, A(401, 403, 200, 200, 403, 200)],
   ['metrics', 'GET', () => '/metrics', undefined, A(401, 403, 403, 200, 403, 403)],
+  [
+    'caller of an own unit ticket',
+    'GET',
+    () => `/api/hotline/callers/${signalId('hotline', 'M-A')}`,
+    undefined,
+    A(401, 403, 403, 403, 200, 200),
+  ],
+  [
+    "caller of another unit's ticket",
+    'GET',
+    () => `/api/hotline/callers/${signalId('hotline', 'M-B')}`,
+    undefined,
+    A(401, 403, 403, 403, 404, 200),
+  ],
   ['hotline sources', 'GET', () => '/api/admin/hotline-sources', undefined, A(401, 403, 403, 200, 403, 403)],
   [
     'add a hotline source',

@@ -88,13 +88,15 @@ describe('hotline sources (administrators)', () => {
     expect(unknownToken.statusCode).toBe(400);
   });
 
-  it('a signed ticket becomes an incident', async () => {
+  it('a signed ticket becomes an incident; its caller is readable by duty and the assigned unit only, each reading audited', async () => {
     const res = await signed(
       JSON.stringify({
         id: '2026100100001',
         receivedAt: new Date(T0 - 600_000).toISOString(),
-        content: '小区电梯停运三天无人维修',
+        content: '小区电梯停运三天无人维修，李建华来电',
         unit: 'housing',
+        caller: '李建华',
+        phone: '139 0000 1234',
       }),
     );
     expect(res.statusCode).toBe(201);
@@ -107,6 +109,24 @@ describe('hotline sources (administrators)', () => {
       'incident for the signed ticket',
     );
     expect(incident).toBeTruthy();
+    const url = `/api/hotline/callers/${res.json().signalId}`;
+    const seen = await duty.inject({ method: 'GET', url });
+    expect(seen.json()).toEqual({
+      signalId: res.json().signalId,
+      ticketId: '2026100100001',
+      source: 'city',
+      callerName: '李建华',
+      callerPhone: '139 0000 1234',
+    });
+    expect((await (await env.as('unit-housing')).inject({ method: 'GET', url })).statusCode).toBe(200);
+    expect((await (await env.as('unit-urban')).inject({ method: 'GET', url })).statusCode).toBe(404);
+    expect((await (await env.as('leader')).inject({ method: 'GET', url })).statusCode).toBe(403);
+    expect(await count(sql`select count(*)::int as n from audit_log where action = 'caller.viewed'`)).toBe(2);
+    // The incident's own text does not carry the name.
+    const [text] = rowsOf<{ title: string; content: string }>(
+      await db.db.execute(sql`select title, content from signals where id = ${res.json().signalId}`),
+    );
+    expect(`${text!.title}${text!.content}`).not.toContain('李建华');
     expect((await signed(JSON.stringify({ id: 'X', receivedAt: new Date(T0).toISOString(), content: 'x' }), 'hys_wrong')).statusCode).toBe(
       401,
     );

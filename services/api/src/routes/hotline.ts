@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { audit } from '@huiying/db';
-import { ApiError, principal } from '@huiying/http';
-import { actorOf } from '@huiying/identity';
+import { audit, rowsOf, sql } from '@huiying/db';
+import { ApiError, notVisible, principal } from '@huiying/http';
+import { actorOf, scopeOf } from '@huiying/identity';
 import {
   createHotlineSource,
   disableHotlineSource,
@@ -15,6 +15,7 @@ import {
 } from '@huiying/ingest';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { visible } from '../read.ts';
 import * as S from '../schemas.ts';
 import type { RouteDeps } from './deps.ts';
 
@@ -61,6 +62,14 @@ const ImportQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const CallerView = Type.Object({
+  signalId: Type.String(),
+  ticketId: Type.String({ description: '工单编号' }),
+  source: Type.Union([Type.String(), Type.Null()], { description: 'the hotline source it came from' }),
+  callerName: Type.Union([Type.String(), Type.Null()], { description: '来电人' }),
+  callerPhone: Type.Union([Type.String(), Type.Null()], { description: '联系电话' }),
+});
 
 /** Upload types: the file is the request body (no multipart), so a script can `curl --data-binary @export.csv`. */
 const FILE_TYPES = ['text/csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'application/octet-stream'];
@@ -114,6 +123,44 @@ export const hotlineRoutes: FastifyPluginAsync<RouteDeps & { ticketPolicy?: Tick
       schema: { tags: ['admin'], summary: '停用热线接入来源', params: S.IdParams, response: { 200: HotlineSourceView, ...errors } },
     },
     async (request) => disableHotlineSource(db, request.params.id, actorOf(principal(request)), now()).catch(sourceError),
+  );
+
+  app.get(
+    '/api/hotline/callers/:id',
+    {
+      // Who calls the citizen back: the duty officer, and the unit the matter is assigned to.
+      config: { access: { roles: ['duty', 'unit'] } },
+      schema: {
+        tags: ['ingest'],
+        summary: '查看工单来电人及联系电话（留痕）',
+        description: 'The caller of the ticket behind a signal. Every reading is audited (caller.viewed).',
+        params: S.IdParams,
+        response: { 200: CallerView, ...errors },
+      },
+    },
+    async (request) => {
+      const id = request.params.id;
+      const [row] = rowsOf<{
+        ticket_id: string;
+        source: string | null;
+        caller_name: string | null;
+        caller_phone: string | null;
+        unit_id: string | null;
+      }>(
+        await db.execute(sql`
+          select h.ticket_id, hs.name as source, h.caller_name, h.caller_phone, i.unit_id
+          from hotline_tickets h
+          left join hotline_sources hs on hs.id = h.source_id
+          left join signals s on s.id = h.signal_id
+          left join incidents i on i.id = s.incident_id
+          where h.signal_id = ${id}`),
+      );
+      if (!row) throw new ApiError('HY_NOT_FOUND', `hotline ticket ${id} not found`);
+      const caller = principal(request);
+      if (!visible(scopeOf(caller), row.unit_id)) throw await notVisible(db, request, realClock, 'hotline_ticket', id);
+      await audit(db, { at: now(), actor: actorOf(caller), action: 'caller.viewed', entity: 'signal', entityId: id, input: {} });
+      return { signalId: id, ticketId: row.ticket_id, source: row.source, callerName: row.caller_name, callerPhone: row.caller_phone };
+    },
   );
 
   app.post(
