@@ -8,11 +8,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { FakeClock, systemClock } from '@huiying/clock';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
-import { rowsOf, sql } from '@huiying/db';
+import { TOPICS, type TopicName } from '@huiying/bus';
+import { OutboxRelay, rowsOf, sql } from '@huiying/db';
 import { sweepSignals } from '@huiying/engine';
 import { authPlugin, installErrorHandler } from '@huiying/http';
 import { createToken } from '@huiying/identity';
-import { freshDatabase } from '@huiying/testkit';
+import { eventually, freshDatabase, kafkaBus, uniqueName } from '@huiying/testkit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotlineSource, disableHotlineSource, signBody } from '../src/hotline-auth.ts';
@@ -337,4 +338,46 @@ describe('credible receive times', () => {
     );
     expect(caller).toEqual({ caller_name: '王建国', caller_phone: '+86 139-1234-5678' });
   });
+});
+
+describe('on the real Kafka broker', () => {
+  it('publishes the ticket without the caller’s name, phone or ID number, then prunes the outbox row', async () => {
+    const bus = await kafkaBus();
+    const relay = new OutboxRelay(db.db, (topic, messages) => bus.publish(topic as TopicName, messages), { retentionMs: 0 });
+    try {
+      const res = await post(
+        ticket('K1', {
+          receivedAt: new Date(clock.now()).toISOString(),
+          caller: '赵敏华',
+          phone: '13911112222',
+          content: '赵敏华来电：身份证110101199003077777，电话 139-1111-2222，反映小区消防通道被占',
+        }),
+      );
+      expect(res.statusCode).toBe(201);
+      const id = res.json<{ signalId: string }>().signalId;
+      await relay.flush();
+      const seen: unknown[] = [];
+      const subscription = await bus.subscribe({
+        topic: TOPICS.signals,
+        groupId: uniqueName('tickets-pii'),
+        fromBeginning: true,
+        handler: async (m) => {
+          if (m.key === id) seen.push(m.value);
+        },
+      });
+      try {
+        const [message] = await eventually(async () => (seen.length > 0 ? seen : undefined), 'the ticket on Kafka');
+        const text = JSON.stringify(message);
+        expect(text).toContain('消防通道');
+        for (const secret of ['赵敏华', '13911112222', '1111-2222', '110101199003077777']) expect(text).not.toContain(secret);
+      } finally {
+        await subscription.close();
+      }
+      expect(await relay.prune()).toBeGreaterThan(0);
+      expect(await count(sql`select count(*)::int as n from outbox where key = ${id}`)).toBe(0);
+    } finally {
+      await relay.stop();
+      await bus.close();
+    }
+  }, 90_000);
 });
