@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Bus } from '@huiying/bus';
 import { type Clock, systemClock } from '@huiying/clock';
-import type { Db } from '@huiying/db';
+import type { Db, DbHandle } from '@huiying/db';
 import { DomainError } from '@huiying/domain';
 import { type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
 import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Logger } from 'pino';
 import type { ConsoleBundle } from '@huiying/web';
 import { registerConsole } from './console-routes.ts';
+import { ListCache } from './list-cache.ts';
 import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -38,6 +39,8 @@ export interface AppDeps {
   dashboard?: () => Promise<ConsoleBundle>;
   sessionPolicy?: SessionPolicy;
   loginRateLimit?: { max: number; windowMs: number };
+  /** LISTEN on the database (DbHandle.listen): with it, board pages are cached until a change is notified. */
+  listen?: DbHandle['listen'];
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -58,11 +61,15 @@ function mapError(error: unknown): ApiError | undefined {
  * one route module per resource. Every `/api/` route declares its access; the auth plugin
  * refuses to start a route that does not.
  */
-export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance & { live: LiveFeed }> {
+export async function buildApp(
+  deps: AppDeps,
+  options: FastifyServerOptions = {},
+): Promise<FastifyInstance & { live: LiveFeed; boardCache: ListCache }> {
   const app = Fastify({ loggerInstance: deps.logger, ...options }).withTypeProvider<TypeBoxTypeProvider>();
   const { db, clock } = deps;
   const realClock = deps.realClock ?? systemClock;
-  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger });
+  const boardCache = new ListCache({ listen: deps.listen, logger: deps.logger });
+  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger, onEvent: () => boardCache.invalidate() });
 
   installErrorHandler(app, mapError);
   await registerSecurity(app);
@@ -95,7 +102,13 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   await app.register(authPlugin, { db, clock: realClock, ...(deps.sessionPolicy ? { policy: deps.sessionPolicy } : {}) });
 
-  const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live };
+  const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live, boardCache };
+  // Read-your-writes: a change made through this process is on the next list it serves, before
+  // the database's notification comes back (onSend: before the client can have the answer).
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) boardCache.invalidate();
+    return payload;
+  });
   await app.register(systemRoutes, routeDeps);
   await app.register(authRoutes, { ...routeDeps, ...(deps.loginRateLimit ? { loginRateLimit: deps.loginRateLimit } : {}) });
   await app.register(incidentRoutes, routeDeps);
@@ -123,6 +136,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   if (deps.dashboard) registerConsole(app as unknown as FastifyInstance, deps.dashboard);
 
   app.addHook('onReady', async () => {
+    await boardCache.start();
     await live.start();
   });
   app.addHook('preClose', async () => {
@@ -130,7 +144,8 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   });
   app.addHook('onClose', async () => {
     await live.stop();
+    await boardCache.stop();
   });
 
-  return Object.assign(app, { live }) as unknown as FastifyInstance & { live: LiveFeed };
+  return Object.assign(app, { live, boardCache }) as unknown as FastifyInstance & { live: LiveFeed; boardCache: ListCache };
 }

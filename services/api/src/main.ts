@@ -38,6 +38,7 @@ const app = await buildApp({
   engine: { db: handle.db, clock: systemClock, pack },
   logger,
   dashboard: buildDashboard,
+  listen: handle.listen,
 });
 app.addHook('onResponse', async () => relay.wake());
 relay.start();

@@ -79,6 +79,7 @@ export async function createHuiying(d: HuiyingDeps) {
     clock,
     engine: engine.deps,
     logger: logger.child({ svc: 'api' }),
+    listen: handle.listen,
     ...(d.dashboard ? { dashboard: d.dashboard } : {}),
     ...(d.realClock ? { realClock: d.realClock } : {}),
     ...(d.sessionPolicy ? { sessionPolicy: d.sessionPolicy } : {}),

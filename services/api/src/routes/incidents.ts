@@ -50,15 +50,21 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
         response: { 200: S.Paged(S.IncidentView), ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const q = request.query;
-      return listIncidents(db, scopeOf(principal(request)), {
+      const scope = scopeOf(principal(request));
+      const filters = {
         ...q,
         page: q.page ?? 1,
         pageSize: q.pageSize ?? 50,
         from: q.from ? instantOf('from', q.from) : undefined,
         to: q.to ? instantOf('to', q.to) : undefined,
-      });
+      };
+      // Serialized by the route's own response schema, cached per scope and query (list-cache.ts).
+      const key = JSON.stringify([scope.unitId, filters]);
+      const body = await deps.boardCache.get(key, async () => String(reply.serialize(await listIncidents(db, scope, filters))));
+      // Already serialized by this route's schema: a string body is sent as it is.
+      return reply.type('application/json; charset=utf-8').send(body as never);
     },
   );
 
