@@ -32,10 +32,12 @@ export interface GroupingPolicy {
 export const DEFAULT_GROUPING_POLICY: GroupingPolicy = {
   measure: 'overlap',
   windowMs: 72 * MS_PER_HOUR,
-  textThreshold: 0.5,
+  // Chosen on the labelled sample (bench/grouping.ts): best F1 neighbourhood, pairwise precision
+  // 84.3 %, recall 90.9 %. Higher text thresholds buy precision with recall (0.275: 89.6 % / 69.3 %).
+  textThreshold: 0.2,
   minBigrams: 6,
   burstWindowMs: 24 * MS_PER_HOUR,
-  burstThreshold: 0.3,
+  burstThreshold: 0.15,
   contentChars: 300,
 };
 
@@ -104,12 +106,27 @@ export function normalizeText(text: string): string {
     .replace(/[^\p{L}\p{N}]+/gu, '');
 }
 
-/** Distinct character bigrams (a one-character text is its own gram). */
+/**
+ * Bigrams that every 政务 report and complaint uses, whatever the matter ("相关部门表示",
+ * "请尽快处理"): they say nothing about which matter it is, so they are not compared.
+ */
+const COMMON_BIGRAMS = new Set(
+  (
+    '回应 表示 部门 相关 有关 市民 居民 群众 网友 记者 问题 反映 情况 工作 要求 希望 尽快 处理 解决 已经 目前 今天 昨天 ' +
+    '近日 日前 一直 没有 我们 他们 请问 请求 一个 发布 通报 称已 已对 将对 进行 开展 全面 表明 此事 对此 针对 关于 ' +
+    '政府 市里 本市 全市 区里 人员 管理 单位 公司 负责 情况 说明 原因 结果 消息 有人 还是 什么 怎么 可以 不能 现在'
+  ).split(' '),
+);
+
+/** Distinct character bigrams (a one-character text is its own gram), without the common ones. */
 export function bigramsOf(text: string): Set<string> {
   const s = normalizeText(text);
   const out = new Set<string>();
   if (s.length === 1) out.add(s);
-  for (let i = 0; i + 1 < s.length; i++) out.add(s.slice(i, i + 2));
+  for (let i = 0; i + 1 < s.length; i++) {
+    const g = s.slice(i, i + 2);
+    if (!COMMON_BIGRAMS.has(g)) out.add(g);
+  }
   return out;
 }
 
@@ -195,7 +212,10 @@ export function decideGrouping(s: GroupingFeatures, candidates: readonly Groupin
   if (burst) return { kind: 'join', incidentId: burst.c.incidentId, reason: 'ticket_matter', score: round(burst.score), via: burst.c.id };
   if (text && text.score >= policy.textThreshold)
     return { kind: 'join', incidentId: text.c.incidentId, reason: 'similar_text', score: round(text.score), via: text.c.id };
-  return { kind: 'open', best: text && text.score > 0 ? { incidentId: text.c.incidentId, score: round(text.score), via: text.c.id } : null };
+  return {
+    kind: 'open',
+    best: text && text.score > 0 ? { incidentId: text.c.incidentId, score: round(text.score), via: text.c.id } : null,
+  };
 }
 
 /**

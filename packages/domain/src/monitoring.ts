@@ -10,10 +10,7 @@
 import { DomainError } from './errors.ts';
 
 export type RuleExpression =
-  | { op: 'all' }
-  | { op: 'kw'; text: string }
-  | { op: 'not'; arg: RuleExpression }
-  | { op: 'and' | 'or'; args: RuleExpression[] };
+  { op: 'all' } | { op: 'kw'; text: string } | { op: 'not'; arg: RuleExpression } | { op: 'and' | 'or'; args: RuleExpression[] };
 
 /** A bad expression: `position` is the 1-based character where the parser gave up. */
 export class RuleExpressionError extends DomainError {
@@ -127,7 +124,8 @@ export function parseRuleExpression(src: string): RuleExpression {
       p++;
       const inner = parseOr();
       const close = peek();
-      if (close?.kind !== 'rp') throw new RuleExpressionError(close?.pos ?? end, `")" expected to close "(" at character ${t.pos}, ${describe(close)}`);
+      if (close?.kind !== 'rp')
+        throw new RuleExpressionError(close?.pos ?? end, `")" expected to close "(" at character ${t.pos}, ${describe(close)}`);
       p++;
       return inner;
     }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { matchesExpression, matchRules, type MonitoringRule, normalizeForMatch, parseRuleExpression, RuleExpressionError } from '../src/monitoring.ts';
+import {
+  matchesExpression,
+  matchRules,
+  type MonitoringRule,
+  normalizeForMatch,
+  parseRuleExpression,
+  RuleExpressionError,
+} from '../src/monitoring.ts';
 
 const match = (expr: string, text: string) => matchesExpression(parseRuleExpression(expr), normalizeForMatch(text));
 

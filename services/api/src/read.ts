@@ -1,4 +1,17 @@
-import { type Db, emails, eq, incidents, monitoringRules, notificationsFor, responses, rowsOf, type SQL, signals, sql, units } from '@huiying/db';
+import {
+  type Db,
+  emails,
+  eq,
+  incidents,
+  monitoringRules,
+  notificationsFor,
+  responses,
+  rowsOf,
+  type SQL,
+  signals,
+  sql,
+  units,
+} from '@huiying/db';
 import type { IncidentState } from '@huiying/domain';
 import { incidentView } from '@huiying/engine';
 import type { Scope } from '@huiying/identity';

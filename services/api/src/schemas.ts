@@ -125,9 +125,7 @@ export const Timeline = Type.Object({
       grouping: Type.Object(
         {
           decision: Nullable(Type.String({ description: 'opened | joined | promoted | attached' })),
-          reason: Nullable(
-            Type.String({ description: 'link | ticket_matter | similar_text | new_matter | manual | before_grouping' }),
-          ),
+          reason: Nullable(Type.String({ description: 'link | ticket_matter | similar_text | new_matter | manual | before_grouping' })),
           ruleId: Nullable(Type.String()),
           ruleName: Nullable(Type.String()),
           score: Type.Union([Type.Number(), Type.Null()], { description: 'bigram similarity to the signal it was grouped with' }),

@@ -4,13 +4,7 @@
  * are pure (packages/domain monitoring.ts, grouping.ts).
  */
 import { rowsOf, sql, type Tx } from '@huiying/db';
-import {
-  type GroupingCandidate,
-  groupingFeatures,
-  type GroupingPolicy,
-  type MonitoringRule,
-  parseRuleExpression,
-} from '@huiying/domain';
+import { type GroupingCandidate, groupingFeatures, type GroupingPolicy, type MonitoringRule, parseRuleExpression } from '@huiying/domain';
 
 /** One deployment watches one jurisdiction today; rules carry the column so that can grow. */
 export const DEFAULT_JURISDICTION = 'default';
@@ -36,7 +30,16 @@ export async function loadRules(tx: Tx, jurisdiction = DEFAULT_JURISDICTION): Pr
   );
   return rows.flatMap((r) => {
     try {
-      return [{ id: r.id, name: r.name, expression: parseRuleExpression(r.expression), sources: r.sources, areas: r.areas, categories: r.categories }];
+      return [
+        {
+          id: r.id,
+          name: r.name,
+          expression: parseRuleExpression(r.expression),
+          sources: r.sources,
+          areas: r.areas,
+          categories: r.categories,
+        },
+      ];
     } catch {
       return [];
     }
@@ -67,7 +70,16 @@ export async function loadCandidates(tx: Tx, now: number, policy: GroupingPolicy
   );
   return rows.map((r) => ({
     ...groupingFeatures(
-      { id: r.id, source: r.source, at: new Date(r.at).getTime(), url: r.url, title: r.title, content: r.content, area: r.area, category: r.category },
+      {
+        id: r.id,
+        source: r.source,
+        at: new Date(r.at).getTime(),
+        url: r.url,
+        title: r.title,
+        content: r.content,
+        area: r.area,
+        category: r.category,
+      },
       policy,
     ),
     incidentId: r.incident_id,

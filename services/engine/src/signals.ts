@@ -83,9 +83,9 @@ async function lockSignals(tx: Tx, ids: readonly string[]): Promise<SignalRow[]>
 async function knownUnitsOf(tx: Tx, hints: readonly string[]): Promise<Set<string>> {
   if (hints.length === 0) return new Set();
   return new Set(
-    rowsOf<{ id: string }>(await tx.execute(sql`select id from units where id in (select jsonb_array_elements_text(${json(hints)}::jsonb))`)).map(
-      (r) => r.id,
-    ),
+    rowsOf<{ id: string }>(
+      await tx.execute(sql`select id from units where id in (select jsonb_array_elements_text(${json(hints)}::jsonb))`),
+    ).map((r) => r.id),
   );
 }
 
@@ -125,7 +125,13 @@ function openIncident(row: SignalRow, now: number, deps: EngineDeps, knownUnits:
   return { before: undefined, version: 0, state, events, inputs, actor };
 }
 
-async function writeDecisions(tx: Tx, touched: Map<string, Touched>, decided: Decided[], now: number, extraAudit: string | null): Promise<void> {
+async function writeDecisions(
+  tx: Tx,
+  touched: Map<string, Touched>,
+  decided: Decided[],
+  now: number,
+  extraAudit: string | null,
+): Promise<void> {
   await persistAll(
     tx,
     [...touched.values()].map((t) => ({
@@ -180,7 +186,14 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
       from jsonb_to_recordset(${json(unique)}::jsonb) as r(id text, source text, "sourceRef" text, "feedId" text,
         area text, category text, "unitHint" text, "publishedAt" timestamptz, "receivedAt" timestamptz)
       on conflict do nothing`);
-    const rows = new Map((await lockSignals(tx, unique.map((m) => m.id))).map((r) => [r.id, r]));
+    const rows = new Map(
+      (
+        await lockSignals(
+          tx,
+          unique.map((m) => m.id),
+        )
+      ).map((r) => [r.id, r]),
+    );
     const fresh = unique.flatMap((m) => {
       const r = rows.get(m.id);
       return r && r.incident_id === null && r.decision === null ? [r] : [];
@@ -193,7 +206,14 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
       const candidates: GroupingCandidate[] = await loadCandidates(tx, now, policy);
       const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
       for (const row of fresh) {
-        const rule = matchRules(rules, { source: row.source, feedKind: row.feed_kind, area: row.area, category: row.category, title: row.title, content: row.content });
+        const rule = matchRules(rules, {
+          source: row.source,
+          feedKind: row.feed_kind,
+          area: row.area,
+          category: row.category,
+          title: row.title,
+          content: row.content,
+        });
         if (!rule) {
           decided.push({ id: row.id, incidentId: null, decision: 'unmatched', reason: 'no_rule', ruleId: null, score: null, via: null });
           outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
@@ -201,7 +221,16 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
         }
         const at = Math.min(ms(row.published_at) ?? ms(row.received_at)!, ms(row.received_at)!);
         const features = groupingFeatures(
-          { id: row.id, source: row.source, at, url: row.url, title: row.title, content: row.content, area: row.area, category: row.category },
+          {
+            id: row.id,
+            source: row.source,
+            at,
+            url: row.url,
+            title: row.title,
+            content: row.content,
+            area: row.area,
+            category: row.category,
+          },
           policy,
         );
         const choice = decideGrouping(features, candidates, policy);
@@ -214,7 +243,14 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
             if (!loaded) throw new NotFoundError(`incident ${incidentId} not found`);
             // Timers due before now fire first, so the signal sees the state the replay would.
             const overdue = advanceIncident(loaded.state, now - 1);
-            t = { before: loaded.state, version: loaded.version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
+            t = {
+              before: loaded.state,
+              version: loaded.version,
+              state: overdue.state,
+              events: overdue.events,
+              inputs: [],
+              actor: `signal:${row.source}`,
+            };
             touched.set(incidentId, t);
           }
           const input = signalInput(row, incidentId, now);
@@ -222,7 +258,15 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           t.state = applied.state;
           t.events = [...t.events, ...applied.events];
           t.inputs.push(input);
-          decided.push({ id: row.id, incidentId, decision: 'joined', reason: choice.reason, ruleId: rule.id, score: choice.score, via: choice.via });
+          decided.push({
+            id: row.id,
+            incidentId,
+            decision: 'joined',
+            reason: choice.reason,
+            ruleId: rule.id,
+            score: choice.score,
+            via: choice.via,
+          });
           outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
         } else {
           const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`);
@@ -325,7 +369,14 @@ export async function sweepSignals(deps: EngineDeps, olderThanMs = 60_000): Prom
   // The stored row has everything grouping reads; the message only names it.
   await handleSignals(
     deps,
-    rows.map((r) => ({ v: 1, type: 'signal', id: r.id, source: r.source, sourceRef: r.source_ref, receivedAt: new Date(r.received_at).toISOString() })),
+    rows.map((r) => ({
+      v: 1,
+      type: 'signal',
+      id: r.id,
+      source: r.source,
+      sourceRef: r.source_ref,
+      receivedAt: new Date(r.received_at).toISOString(),
+    })),
   );
   return rows.length;
 }

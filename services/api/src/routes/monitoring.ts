@@ -76,7 +76,10 @@ const SignalQuery = Type.Object(
   {
     matched: Type.Optional(Type.Boolean({ description: 'false: signals no monitoring rule matched (待人工研判)' })),
     decision: Type.Optional(
-      Type.Union(['opened', 'joined', 'unmatched', 'promoted', 'attached'].map((d) => Type.Literal(d)), { description: 'one decision' }),
+      Type.Union(
+        ['opened', 'joined', 'unmatched', 'promoted', 'attached'].map((d) => Type.Literal(d)),
+        { description: 'one decision' },
+      ),
     ),
     source: Type.Optional(Type.Union([Type.Literal('feed'), Type.Literal('hotline'), Type.Literal('manual')])),
     q: Type.Optional(Type.String({ maxLength: 200, description: 'text in the title or content, or the signal id' })),
@@ -204,7 +207,12 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
     '/api/admin/monitoring-rules/:id',
     {
       config: { access: ADMIN },
-      schema: { tags: ['admin'], summary: '删除监测方案（已作出的归并决定保留）', params: S.IdParams, response: { 204: Type.Null(), ...errors } },
+      schema: {
+        tags: ['admin'],
+        summary: '删除监测方案（已作出的归并决定保留）',
+        params: S.IdParams,
+        response: { 204: Type.Null(), ...errors },
+      },
     },
     async (request, reply) => {
       const { id } = request.params;
