@@ -92,7 +92,7 @@ export function canonicalUrl(raw: string | null | undefined): string | null {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
   const params = [...u.searchParams.entries()].filter(([k]) => !TRACKING.test(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const query = params.length === 0 ? '' : `?${new URLSearchParams(params).toString()}`;
-  let path = u.pathname.replace(/\/+$/, '');
+  const path = u.pathname.replace(/\/+$/, '');
   const host = u.hostname.toLowerCase().replace(/^www\./, '');
   const port = u.port && u.port !== '80' && u.port !== '443' ? `:${u.port}` : '';
   return `${host}${port}${path}${query}`;
