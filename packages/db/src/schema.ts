@@ -95,6 +95,8 @@ export const signals = pgTable(
     decisionScore: real('decision_score'),
     decisionVia: text('decision_via'),
     decidedAt: ts('decided_at'),
+    /** The canonical link (host, path, query without tracking parameters): shared links group. */
+    linkKey: text('link_key'),
   },
   (t) => [uniqueIndex('signals_source_ref_uq').on(t.source, t.sourceRef), index('signals_incident_idx').on(t.incidentId)],
 );

@@ -27,6 +27,12 @@ export interface GroupingPolicy {
   burstThreshold: number;
   /** How much of a signal's content (characters) is compared, after its title. */
   contentChars: number;
+  /**
+   * Text is compared with this many of an incident's most recent signals, not all of them: a
+   * burst of thousands of tickets on one matter costs the same as one of twenty. (Links are
+   * compared with every signal.)
+   */
+  maxSignalsPerIncident: number;
 }
 
 export const DEFAULT_GROUPING_POLICY: GroupingPolicy = {
@@ -39,6 +45,7 @@ export const DEFAULT_GROUPING_POLICY: GroupingPolicy = {
   burstWindowMs: 24 * MS_PER_HOUR,
   burstThreshold: 0.15,
   contentChars: 300,
+  maxSignalsPerIncident: 20,
 };
 
 export interface GroupingSubject {
@@ -219,18 +226,64 @@ export function decideGrouping(s: GroupingFeatures, candidates: readonly Groupin
 }
 
 /**
+ * The candidates one decision looks at, indexed: by link, and by bigram so that a signal is
+ * compared only with those sharing at least one bigram (the others score 0). Holds at most
+ * `maxSignalsPerIncident` text candidates per incident, the latest added; links of all.
+ */
+export class CandidatePool {
+  private readonly byLink = new Map<string, GroupingCandidate[]>();
+  private readonly byGram = new Map<string, Set<GroupingCandidate>>();
+  private readonly perIncident = new Map<string, GroupingCandidate[]>();
+
+  constructor(private readonly policy: GroupingPolicy) {}
+
+  /** Add candidates newest last (a full incident drops its oldest text candidate). */
+  add(c: GroupingCandidate): void {
+    if (c.link !== null) {
+      const list = this.byLink.get(c.link);
+      if (list) list.push(c);
+      else this.byLink.set(c.link, [c]);
+    }
+    const kept = this.perIncident.get(c.incidentId) ?? [];
+    kept.push(c);
+    this.perIncident.set(c.incidentId, kept);
+    for (const g of c.bigrams) {
+      const set = this.byGram.get(g);
+      if (set) set.add(c);
+      else this.byGram.set(g, new Set([c]));
+    }
+    if (kept.length > this.policy.maxSignalsPerIncident) {
+      const old = kept.shift()!;
+      for (const g of old.bigrams) this.byGram.get(g)?.delete(old);
+    }
+  }
+
+  /** Candidates that could matter for `s`: the same link, or at least one shared bigram. */
+  relevant(s: GroupingFeatures): GroupingCandidate[] {
+    const out = new Set<GroupingCandidate>();
+    if (s.link !== null) for (const c of this.byLink.get(s.link) ?? []) out.add(c);
+    for (const g of s.bigrams) for (const c of this.byGram.get(g) ?? []) out.add(c);
+    return [...out];
+  }
+
+  decide(s: GroupingFeatures): GroupingDecision {
+    return decideGrouping(s, this.relevant(s), this.policy);
+  }
+}
+
+/**
  * Group a whole list in order (the bench and tests): each signal joins a group of earlier
  * ones or opens its own; every signal is a candidate for later ones. Returns a group key per id.
  */
 export function groupAll(subjects: readonly GroupingSubject[], policy: GroupingPolicy): Map<string, string> {
   const groups = new Map<string, string>();
-  const candidates: GroupingCandidate[] = [];
+  const pool = new CandidatePool(policy);
   for (const s of subjects) {
     const f = groupingFeatures(s, policy);
-    const d = decideGrouping(f, candidates, policy);
+    const d = pool.decide(f);
     const group = d.kind === 'join' ? d.incidentId : s.id;
     groups.set(s.id, group);
-    candidates.push({ ...f, incidentId: group });
+    pool.add({ ...f, incidentId: group });
   }
   return groups;
 }

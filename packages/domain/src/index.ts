@@ -125,6 +125,7 @@ export {
 } from './monitoring.ts';
 export {
   bigramsOf,
+  CandidatePool,
   canonicalUrl,
   decideGrouping,
   DEFAULT_GROUPING_POLICY,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   bigramsOf,
+  CandidatePool,
   canonicalUrl,
   decideGrouping,
   DEFAULT_GROUPING_POLICY as P,
@@ -106,5 +107,23 @@ describe('decideGrouping', () => {
     );
     expect(groups.get('2')).toBe(groups.get('1'));
     expect(groups.get('3')).toBe('3');
+  });
+});
+
+describe('CandidatePool', () => {
+  it('compares text with the latest signals of each incident only, but links with all', () => {
+    const pool = new CandidatePool({ ...P, maxSignalsPerIncident: 3 });
+    for (let i = 0; i < 10; i++)
+      pool.add(cand(`c${i}`, 'inc1', { at: T0 + i, url: `https://x.cn/${i}`, title: `城东高架桥出现裂缝 第${i}次报道 交通局检测` }));
+    const s = groupingFeatures({ id: 'n', source: 'feed', at: T0 + 20, title: '城东高架桥出现裂缝 交通局检测' }, P);
+    expect(pool.relevant(s).map((c) => c.id)).toEqual(['c7', 'c8', 'c9']);
+    const repost = groupingFeatures({ id: 'r', source: 'feed', at: T0 + 20, url: 'http://www.x.cn/0', title: '转载' }, P);
+    expect(pool.decide(repost)).toMatchObject({ kind: 'join', reason: 'link', via: 'c0' });
+  });
+
+  it('never offers a candidate that shares neither a link nor a bigram', () => {
+    const pool = new CandidatePool(P);
+    pool.add(cand('a', 'inc1', { title: '城东高架桥出现裂缝' }));
+    expect(pool.relevant(groupingFeatures({ id: 'n', source: 'feed', at: T0, title: '图书馆延长开放' }, P))).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@
  * are pure (packages/domain monitoring.ts, grouping.ts).
  */
 import { rowsOf, sql, type Tx } from '@huiying/db';
-import { type GroupingCandidate, groupingFeatures, type GroupingPolicy, type MonitoringRule, parseRuleExpression } from '@huiying/domain';
+import { CandidatePool, groupingFeatures, type GroupingPolicy, type MonitoringRule, parseRuleExpression } from '@huiying/domain';
+import { json } from './batch-sql.ts';
 
 /** One deployment watches one jurisdiction today; rules carry the column so that can grow. */
 export const DEFAULT_JURISDICTION = 'default';
@@ -46,42 +47,61 @@ export async function loadRules(tx: Tx, jurisdiction = DEFAULT_JURISDICTION): Pr
   });
 }
 
-/** Signals of open incidents seen within the grouping window before `now`, as grouping candidates. */
-export async function loadCandidates(tx: Tx, now: number, policy: GroupingPolicy): Promise<GroupingCandidate[]> {
+interface CandidateRow {
+  id: string;
+  source: 'feed' | 'hotline' | 'manual';
+  url: string | null;
+  title: string | null;
+  content: string | null;
+  area: string | null;
+  category: string | null;
+  at: string | Date;
+  incident_id: string;
+}
+
+/**
+ * The candidates for this batch: the latest `maxSignalsPerIncident` signals of each open
+ * incident seen within the window, plus every signal of an open incident sharing a link with
+ * the batch (a repost of an old page still joins its matter), oldest first.
+ */
+export async function loadCandidates(tx: Tx, now: number, policy: GroupingPolicy, linkKeys: readonly string[]): Promise<CandidatePool> {
   const since = new Date(now - policy.windowMs).toISOString();
-  const rows = rowsOf<{
-    id: string;
-    source: GroupingCandidate['source'];
-    url: string | null;
-    title: string | null;
-    content: string | null;
-    area: string | null;
-    category: string | null;
-    at: string | Date;
-    incident_id: string;
-  }>(
+  const rows = rowsOf<CandidateRow>(
     await tx.execute(sql`
+      with recent as (
+        select s.id, s.incident_id, s.received_at,
+          row_number() over (partition by s.incident_id order by s.received_at desc, s.id desc) as nth
+        from signals s join incidents i on i.id = s.incident_id
+        where i.status = 'open' and s.received_at >= ${since}::timestamptz
+      ),
+      picked as (
+        select id from recent where nth <= ${policy.maxSignalsPerIncident}
+        union
+        select s.id from signals s join incidents i on i.id = s.incident_id
+        where i.status = 'open' and s.link_key in (select jsonb_array_elements_text(${json(linkKeys)}::jsonb))
+      )
       select s.id, s.source, s.url, s.title, left(s.content, ${policy.contentChars}) as content, s.area, s.category,
-        coalesce(least(s.published_at, s.received_at), s.received_at) as at, s.incident_id
-      from signals s join incidents i on i.id = s.incident_id
-      where i.status = 'open' and s.received_at >= ${since}::timestamptz
-      order by s.received_at desc, s.id
-      limit 5000`),
+        least(coalesce(s.published_at, s.received_at), s.received_at) as at, s.incident_id
+      from signals s join picked using (id)
+      order by s.received_at, s.id`),
   );
-  return rows.map((r) => ({
-    ...groupingFeatures(
-      {
-        id: r.id,
-        source: r.source,
-        at: new Date(r.at).getTime(),
-        url: r.url,
-        title: r.title,
-        content: r.content,
-        area: r.area,
-        category: r.category,
-      },
-      policy,
-    ),
-    incidentId: r.incident_id,
-  }));
+  const pool = new CandidatePool(policy);
+  for (const r of rows)
+    pool.add({
+      ...groupingFeatures(
+        {
+          id: r.id,
+          source: r.source,
+          at: new Date(r.at).getTime(),
+          url: r.url,
+          title: r.title,
+          content: r.content,
+          area: r.area,
+          category: r.category,
+        },
+        policy,
+      ),
+      incidentId: r.incident_id,
+    });
+  return pool;
 }

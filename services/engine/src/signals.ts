@@ -3,10 +3,9 @@ import { rowsOf, sql, type Tx } from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
-  decideGrouping,
+  canonicalUrl,
   DEFAULT_GROUPING_POLICY,
   type EngineEvent,
-  type GroupingCandidate,
   groupingFeatures,
   type IncidentInput,
   type IncidentState,
@@ -53,6 +52,7 @@ interface Decided {
   ruleId: string | null;
   score: number | null;
   via: string | null;
+  linkKey: string | null;
 }
 
 /** An incident touched by this batch: what it was when read (for the fence), and what it is now. */
@@ -149,9 +149,10 @@ async function writeDecisions(
   await tx.execute(sql`
     with upd as (
       update signals set incident_id = d."incidentId", processed_at = ${at}::timestamptz, decision = d.decision,
-        decision_reason = d.reason, rule_id = d."ruleId", decision_score = d.score, decision_via = d.via, decided_at = ${at}::timestamptz
+        decision_reason = d.reason, rule_id = d."ruleId", decision_score = d.score, decision_via = d.via, decided_at = ${at}::timestamptz,
+        link_key = d."linkKey"
       from jsonb_to_recordset(${json(decided)}::jsonb) as d(id text, "incidentId" text, decision text, reason text, "ruleId" text,
-        score real, via text)
+        score real, via text, "linkKey" text)
       where signals.id = d.id
       returning signals.id
     )
@@ -203,7 +204,8 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
     const decided: Decided[] = [];
     if (fresh.length > 0) {
       const rules = await loadRules(tx);
-      const candidates: GroupingCandidate[] = await loadCandidates(tx, now, policy);
+      const linkKeys = [...new Set(fresh.flatMap((r) => canonicalUrl(r.url) ?? []))];
+      const pool = await loadCandidates(tx, now, policy, linkKeys);
       const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
       for (const row of fresh) {
         const rule = matchRules(rules, {
@@ -215,7 +217,16 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           content: row.content,
         });
         if (!rule) {
-          decided.push({ id: row.id, incidentId: null, decision: 'unmatched', reason: 'no_rule', ruleId: null, score: null, via: null });
+          decided.push({
+            id: row.id,
+            incidentId: null,
+            decision: 'unmatched',
+            reason: 'no_rule',
+            ruleId: null,
+            score: null,
+            via: null,
+            linkKey: canonicalUrl(row.url),
+          });
           outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
           continue;
         }
@@ -233,7 +244,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           },
           policy,
         );
-        const choice = decideGrouping(features, candidates, policy);
+        const choice = pool.decide(features);
         let incidentId: string;
         if (choice.kind === 'join') {
           incidentId = choice.incidentId;
@@ -266,6 +277,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
             ruleId: rule.id,
             score: choice.score,
             via: choice.via,
+            linkKey: features.link,
           });
           outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
         } else {
@@ -280,10 +292,11 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
             ruleId: rule.id,
             score: choice.best?.score ?? null,
             via: choice.best?.via ?? null,
+            linkKey: features.link,
           });
           outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
         }
-        candidates.push({ ...features, incidentId });
+        pool.add({ ...features, incidentId });
       }
     }
     await writeDecisions(tx, touched, decided, now, null);
@@ -339,7 +352,18 @@ export async function promoteSignal(deps: EngineDeps, signalId: string, actor: s
     await writeDecisions(
       tx,
       new Map([[incidentId, t]]),
-      [{ id: row.id, incidentId, decision: 'promoted', reason: note ? `manual: ${note}` : 'manual', ruleId: null, score: null, via: null }],
+      [
+        {
+          id: row.id,
+          incidentId,
+          decision: 'promoted',
+          reason: note ? `manual: ${note}` : 'manual',
+          ruleId: null,
+          score: null,
+          via: null,
+          linkKey: canonicalUrl(row.url),
+        },
+      ],
       now,
       actor,
     );
