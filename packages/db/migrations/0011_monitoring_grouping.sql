@@ -31,7 +31,7 @@ ALTER TABLE "signals" ADD COLUMN "decided_at" timestamp with time zone;--> state
 -- The canonical link (canonicalUrl in packages/domain grouping.ts): one page, one key, so a repost joins its incident.
 ALTER TABLE "signals" ADD COLUMN "link_key" text;--> statement-breakpoint
 CREATE INDEX "signals_link_key_idx" ON "signals" ("link_key") WHERE "link_key" IS NOT NULL;--> statement-breakpoint
-ALTER TABLE "signals" ADD CONSTRAINT "signals_decision_ck" CHECK ("decision" IN ('opened', 'joined', 'unmatched', 'promoted', 'attached'));--> statement-breakpoint
+ALTER TABLE "signals" ADD CONSTRAINT "signals_decision_ck" CHECK ("decision" IN ('opened', 'joined', 'unmatched', 'promoted', 'attached', 'merged', 'split'));--> statement-breakpoint
 -- Signals handled before grouping existed opened their own incident.
 UPDATE "signals" SET "decision" = 'opened', "decision_reason" = 'before_grouping', "decided_at" = "processed_at" WHERE "incident_id" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "signals_unmatched_idx" ON "signals" ("received_at" DESC) WHERE "decision" = 'unmatched';

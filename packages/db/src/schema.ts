@@ -85,7 +85,7 @@ export const signals = pgTable(
     timeReason: text('time_reason'),
     /**
      * The intake decision (0011): opened / joined an incident, unmatched (no monitoring rule),
-     * promoted by hand (人工立案) or attached by hand; why (link / ticket_matter / similar_text /
+     * promoted by hand (人工立案), attached by hand, or moved by a duty officer's merge / split; why (link / ticket_matter / similar_text /
      * new_matter / no_rule / manual), the rule that matched, the similarity and the signal it was
      * grouped with.
      */

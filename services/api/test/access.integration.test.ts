@@ -227,6 +227,15 @@ const MATRIX: Row[] = [
   ['delete a monitoring rule', 'DELETE', () => '/api/admin/monitoring-rules/mr-delete-me', undefined, A(401, 403, 403, 204, 403, 403)],
   ['signal search', 'GET', () => '/api/signals?matched=false', undefined, A(401, 403, 200, 200, 200, 200)],
   ['promote a signal (人工立案)', 'POST', () => '/api/signals/sig-unmatched/promote', () => ({}), A(401, 403, 403, 403, 403, 201)],
+  // Duty officers only; an unknown incident is a 404, a signal of another incident a 409 — nothing changes.
+  ['merge incidents', 'POST', () => `/api/incidents/${ids.incA}/merge`, () => ({ from: ['inc_nope'] }), A(401, 403, 403, 403, 403, 404)],
+  [
+    'split an incident',
+    'POST',
+    () => `/api/incidents/${ids.incA}/split`,
+    () => ({ signals: ['sig_nope'] }),
+    A(401, 403, 403, 403, 403, 409),
+  ],
   ['metrics', 'GET', () => '/metrics', undefined, A(401, 403, 403, 200, 403, 403)],
 ];
 

@@ -10,6 +10,7 @@ export {
   type SignalOutcome,
 } from './signals.ts';
 export { DEFAULT_JURISDICTION } from './grouping.ts';
+export { mergeIncidents, RegroupRefused, splitIncident } from './merge.ts';
 export { DeadlineTimer } from './timer.ts';
 export { incidentView, type IncidentView } from './view.ts';
 export { CalendarService } from './calendar.ts';

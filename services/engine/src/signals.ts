@@ -17,7 +17,7 @@ import { loadCandidates, loadRules, lockGrouping } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
 
-export type SignalDecision = 'opened' | 'joined' | 'unmatched' | 'promoted' | 'attached';
+export type SignalDecision = 'opened' | 'joined' | 'unmatched' | 'promoted' | 'attached' | 'merged' | 'split';
 
 export interface SignalOutcome {
   signalId: string;

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { audit, eq, monitoringRules, rowsOf, type SQL, sql } from '@huiying/db';
 import { parseRuleExpression, RuleExpressionError } from '@huiying/domain';
-import { DEFAULT_JURISDICTION, NotFoundError, promoteSignal, SignalAlreadyGrouped } from '@huiying/engine';
+import {
+  DEFAULT_JURISDICTION,
+  mergeIncidents,
+  NotFoundError,
+  promoteSignal,
+  RegroupRefused,
+  SignalAlreadyGrouped,
+  splitIncident,
+} from '@huiying/engine';
 import { ApiError, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
 import { Type } from '@sinclair/typebox';
@@ -85,6 +93,14 @@ const SignalQuery = Type.Object(
     q: Type.Optional(Type.String({ maxLength: 200, description: 'text in the title or content, or the signal id' })),
     ...S.PageQuery,
   },
+  { additionalProperties: false },
+);
+const MergeBody = Type.Object(
+  { from: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 20, description: '并入本事件的事件' }) },
+  { additionalProperties: false },
+);
+const SplitBody = Type.Object(
+  { signals: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 500, description: '拆出为新事件的线索' }) },
   { additionalProperties: false },
 );
 const PromoteBody = Type.Object({ note: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
@@ -338,6 +354,57 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
       }
       const found = await getIncident(db, incidentId);
       return reply.code(201).send(found!.view);
+    },
+  );
+
+  /** A merge or split the state refuses is a 409; a missing incident a 404. */
+  const regroup = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof NotFoundError) throw new ApiError('HY_NOT_FOUND', e.message);
+      if (e instanceof RegroupRefused) throw new ApiError('HY_CONFLICT', e.message);
+      throw e;
+    }
+  };
+
+  app.post(
+    '/api/incidents/:id/merge',
+    {
+      config: { access: DUTY },
+      schema: {
+        tags: ['incidents'],
+        summary:
+          '合并事件: the other incidents’ signals, occurrence time and responses move here (the start is the earliest); they are closed',
+        params: S.IdParams,
+        body: MergeBody,
+        response: { 200: S.IncidentView, ...errors },
+      },
+    },
+    async (request) => {
+      const id = request.params.id;
+      await regroup(() => mergeIncidents(deps.engine, id, request.body.from, actorOf(principal(request))));
+      return (await getIncident(db, id))!.view;
+    },
+  );
+
+  app.post(
+    '/api/incidents/:id/split',
+    {
+      config: { access: DUTY },
+      schema: {
+        tags: ['incidents'],
+        summary: '拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident keeps its clocks)',
+        params: S.IdParams,
+        body: SplitBody,
+        response: { 201: S.IncidentView, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { incidentId } = await regroup(() =>
+        splitIncident(deps.engine, request.params.id, request.body.signals, actorOf(principal(request))),
+      );
+      return reply.code(201).send((await getIncident(db, incidentId))!.view);
     },
   );
 };
