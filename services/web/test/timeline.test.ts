@@ -156,6 +156,8 @@ describe('groupingLabel (归并依据)', () => {
     [g({ decision: 'promoted', reason: 'manual: 家长关注' }), '人工立案：家长关注'],
     [g({ decision: 'promoted', reason: 'manual' }), '人工立案'],
     [g({ decision: 'attached', reason: 'manual' }), '人工补充'],
+    [g({ decision: 'merged', reason: 'merged', via: 'inc_b' }), '合并自事件 inc_b'],
+    [g({ decision: 'split', reason: 'split', via: 'inc_a' }), '拆分自事件 inc_a'],
   ])('%o → %s', (input, expected) => expect(groupingLabel(input)).toBe(expected));
 
   it('puts the reason under the signal on the timeline', () => {

@@ -154,6 +154,10 @@ export const api = {
   /** 线索检索: stored signals, newest first (matched=false: those no monitoring rule took). */
   signals: (q: { matched?: boolean; q?: string; page?: number; pageSize?: number }) =>
     request<SignalPage>('GET', `/api/signals${query(q)}`),
+  /** 合并: the `from` incidents' signals, start and responses move into `id`; they close. */
+  mergeIncidents: (id: string, from: string[]) => request<Incident>('POST', incidentPath(id, 'merge'), { from }),
+  /** 拆分: the chosen signals become a new incident. */
+  splitIncident: (id: string, signals: string[]) => request<Incident>('POST', incidentPath(id, 'split'), { signals }),
   /** 人工立案: open an incident for a stored signal. */
   promoteSignal: (id: string, note?: string) => request<Incident>('POST', `/api/signals/${enc(id)}/promote`, note ? { note } : {}),
 

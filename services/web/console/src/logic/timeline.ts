@@ -44,6 +44,8 @@ const AUDIT_LABEL: Record<string, string> = {
   'signal.opened': '线索：新建事件',
   'signal.joined': '线索：归并入本事件',
   'signal.promoted': '人工立案',
+  'incident.merged': '合并事件',
+  'incident.split': '拆分事件',
   'incident.created': '生成事件',
   'clock.started': '时限起算',
   'clock.met': '时限已回应',
@@ -85,6 +87,10 @@ export function groupingLabel(g: TimelineSignal['grouping'] | undefined): string
     }
     case 'attached':
       return '人工补充';
+    case 'merged':
+      return `合并自事件 ${g.via ?? ''}`.trim();
+    case 'split':
+      return `拆分自事件 ${g.via ?? ''}`.trim();
     default:
       return g.decision;
   }
