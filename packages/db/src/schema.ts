@@ -422,5 +422,9 @@ export const monitoringRules = pgTable(
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
   },
-  (t) => [index('monitoring_rules_jurisdiction_idx').on(t.jurisdiction).where(sql`enabled`)],
+  (t) => [
+    index('monitoring_rules_jurisdiction_idx')
+      .on(t.jurisdiction)
+      .where(sql`enabled`),
+  ],
 );

@@ -239,7 +239,9 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       expect(await incidentCount()).toBe(pairs.length);
       expect((await stateOf(ra[0]!.incidentId!)).signalCount).toBe(3);
       const created = rowsOf<{ n: number }>(
-        await db.db.execute(sql`select count(*)::int as n from audit_log where action = 'incident.created' and entity_id in (select id from incidents)`),
+        await db.db.execute(
+          sql`select count(*)::int as n from audit_log where action = 'incident.created' and entity_id in (select id from incidents)`,
+        ),
       );
       expect(created[0]!.n).toBe(pairs.length);
     } finally {
