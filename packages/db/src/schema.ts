@@ -83,6 +83,20 @@ export const signals = pgTable(
     /** Which instant the signal carries and why (published / fetch_time / history; see decideSignalTime). */
     timeDecision: text('time_decision'),
     timeReason: text('time_reason'),
+    /**
+     * The intake decision (0011): opened / joined an incident, unmatched (no monitoring rule),
+     * promoted by hand (人工立案), attached by hand, or moved by a duty officer's merge / split; why (link / ticket_matter / similar_text /
+     * new_matter / no_rule / manual), the rule that matched, the similarity and the signal it was
+     * grouped with.
+     */
+    decision: text('decision'),
+    decisionReason: text('decision_reason'),
+    ruleId: text('rule_id'),
+    decisionScore: real('decision_score'),
+    decisionVia: text('decision_via'),
+    decidedAt: ts('decided_at'),
+    /** The canonical link (host, path, query without tracking parameters): shared links group. */
+    linkKey: text('link_key'),
   },
   (t) => [uniqueIndex('signals_source_ref_uq').on(t.source, t.sourceRef), index('signals_incident_idx').on(t.incidentId)],
 );
@@ -389,3 +403,28 @@ export const apiTokens = pgTable('api_tokens', {
   expiresAt: ts('expires_at'),
   revokedAt: ts('revoked_at'),
 });
+
+/** 监测方案: which signals are 政务舆情 worth an incident, per jurisdiction (see packages/domain/src/monitoring.ts). */
+export const monitoringRules = pgTable(
+  'monitoring_rules',
+  {
+    id: text('id').primaryKey(),
+    jurisdiction: text('jurisdiction').notNull().default('default'),
+    name: text('name').notNull(),
+    /** Keyword expression (AND / OR / NOT, parentheses, quoted phrases); '' matches everything. */
+    expression: text('expression').notNull().default(''),
+    /** hotline / manual / feed / feed:<kind>; empty: every source. */
+    sources: jsonb('sources').$type<string[]>().notNull().default([]),
+    areas: jsonb('areas').$type<string[]>().notNull().default([]),
+    categories: jsonb('categories').$type<string[]>().notNull().default([]),
+    enabled: boolean('enabled').notNull().default(true),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('monitoring_rules_jurisdiction_idx')
+      .on(t.jurisdiction)
+      .where(sql`enabled`),
+  ],
+);

@@ -21,6 +21,7 @@ import { alertRoutes } from './routes/alerts.ts';
 import { authRoutes } from './routes/auth.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { monitoringRoutes } from './routes/monitoring.ts';
 import { obligationRoutes } from './routes/obligations.ts';
 import { systemRoutes } from './routes/system.ts';
 import { statsRoutes } from './stats/routes.ts';
@@ -114,6 +115,7 @@ export async function buildApp(
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
+  await app.register(monitoringRoutes, routeDeps);
   await app.register(ticketRoutes, { db, clock });
   await app.register(obligationRoutes, {
     db,

@@ -1,4 +1,17 @@
-import { type Db, emails, eq, incidents, notificationsFor, responses, rowsOf, type SQL, signals, sql, units } from '@huiying/db';
+import {
+  type Db,
+  emails,
+  eq,
+  incidents,
+  monitoringRules,
+  notificationsFor,
+  responses,
+  rowsOf,
+  type SQL,
+  signals,
+  sql,
+  units,
+} from '@huiying/db';
 import type { IncidentState } from '@huiying/domain';
 import { incidentView } from '@huiying/engine';
 import type { Scope } from '@huiying/identity';
@@ -206,8 +219,16 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
         publishedAt: signals.publishedAt,
         receivedAt: signals.receivedAt,
         feedId: signals.feedId,
+        decision: signals.decision,
+        decisionReason: signals.decisionReason,
+        ruleId: signals.ruleId,
+        ruleName: monitoringRules.name,
+        decisionScore: signals.decisionScore,
+        decisionVia: signals.decisionVia,
+        decidedAt: signals.decidedAt,
       })
       .from(signals)
+      .leftJoin(monitoringRules, eq(monitoringRules.id, signals.ruleId))
       .where(eq(signals.incidentId, id))
       .orderBy(signals.publishedAt),
     db.select().from(responses).where(eq(responses.incidentId, id)).orderBy(responses.publishedAt),
@@ -248,6 +269,16 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
       feedId: s.feedId,
       publishedAt: iso(s.publishedAt),
       receivedAt: iso(s.receivedAt)!,
+      // Why this signal is part of the incident (monitoring rule, grouping reason and score).
+      grouping: {
+        decision: s.decision,
+        reason: s.decisionReason,
+        ruleId: s.ruleId,
+        ruleName: s.ruleName,
+        score: s.decisionScore,
+        via: s.decisionVia,
+        decidedAt: iso(s.decidedAt),
+      },
     })),
     responses: resps.map((r) => ({
       id: r.id,

@@ -4,7 +4,7 @@
  * as for a record that does not exist; a leader's write is a 403; anonymous is a 401.
  */
 import { FakeClock } from '@huiying/clock';
-import { auditLog, eq } from '@huiying/db';
+import { auditLog, eq, monitoringRules, signals } from '@huiying/db';
 import { createToken } from '@huiying/identity';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +60,25 @@ beforeAll(async () => {
   client.unitA = await env.as('unit-housing');
   client.duty = duty;
 
+  // A rule for the administrator to delete, and a stored signal no rule matched, for a duty officer to promote.
+  await db.db.insert(monitoringRules).values({
+    id: 'mr-delete-me',
+    name: '待删除',
+    expression: '测试',
+    createdBy: 'test',
+    createdAt: new Date(T0),
+    updatedAt: new Date(T0),
+  });
+  await db.db.insert(signals).values({
+    id: 'sig-unmatched',
+    source: 'feed',
+    sourceRef: 'sig-unmatched',
+    title: '市图书馆延长开放时间',
+    receivedAt: new Date(T0),
+    processedAt: new Date(T0),
+    decision: 'unmatched',
+    decisionReason: 'no_rule',
+  });
   ids.incA = await ticketIncident(duty, 'M-A', '小区电梯频繁故障', 'housing');
   ids.incB = await ticketIncident(duty, 'M-B', '河道黑臭', 'environment');
   for (const [id, unit] of [
@@ -190,6 +209,33 @@ const MATRIX: Row[] = [
     A(401, 403, 403, 201, 403, 403),
   ],
   ['rule pack', 'GET', () => '/api/admin/rule-pack', undefined, A(401, 403, 200, 200, 403, 200)],
+  ['monitoring rules', 'GET', () => '/api/admin/monitoring-rules', undefined, A(401, 403, 200, 200, 403, 200)],
+  [
+    'add a monitoring rule',
+    'POST',
+    () => '/api/admin/monitoring-rules',
+    (who) => ({ name: `规则 ${who}`, expression: '噪声 AND NOT 演练', sources: ['hotline'] }),
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  [
+    'change a monitoring rule',
+    'PATCH',
+    () => '/api/admin/monitoring-rules/mr-delete-me',
+    () => ({ name: '待删除（改）' }),
+    A(401, 403, 403, 200, 403, 403),
+  ],
+  ['delete a monitoring rule', 'DELETE', () => '/api/admin/monitoring-rules/mr-delete-me', undefined, A(401, 403, 403, 204, 403, 403)],
+  ['signal search', 'GET', () => '/api/signals?matched=false', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['promote a signal (人工立案)', 'POST', () => '/api/signals/sig-unmatched/promote', () => ({}), A(401, 403, 403, 403, 403, 201)],
+  // Duty officers only; an unknown incident is a 404, a signal of another incident a 409 — nothing changes.
+  ['merge incidents', 'POST', () => `/api/incidents/${ids.incA}/merge`, () => ({ from: ['inc_nope'] }), A(401, 403, 403, 403, 403, 404)],
+  [
+    'split an incident',
+    'POST',
+    () => `/api/incidents/${ids.incA}/split`,
+    () => ({ signals: ['sig_nope'] }),
+    A(401, 403, 403, 403, 403, 409),
+  ],
   ['metrics', 'GET', () => '/metrics', undefined, A(401, 403, 403, 200, 403, 403)],
 ];
 

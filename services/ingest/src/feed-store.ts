@@ -96,9 +96,6 @@ export async function storeFeedItem(
       source: 'feed',
       sourceRef: item.signalKey,
       feedId,
-      title: item.title,
-      ...(item.content ? { content: item.content } : {}),
-      ...(item.link ? { url: item.link } : {}),
       publishedAt: at,
       receivedAt: now.toISOString(),
     };

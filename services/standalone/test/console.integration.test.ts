@@ -188,6 +188,8 @@ it('the incident page shows the whole timeline: signal, clocks, response with ev
   const kinds = await page.getByTestId('timeline-entry').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
   for (const k of ['signal', 'clock', 'response', 'alert', 'mail', 'audit']) expect(kinds).toContain(k);
   await page.getByText('原创回应：发布').first().waitFor();
+  // Why the signal is part of the incident: the monitoring rule it matched (issue 9).
+  expect(await page.getByTestId('signal-grouping').first().textContent()).toContain('新建事件：命中监测方案「12345 热线工单（全部）」');
   await shot(page, 'incident-1366');
   expect(pageErrors).toEqual([]);
 });

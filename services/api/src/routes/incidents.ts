@@ -188,6 +188,9 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
             receivedAt: new Date(now),
             incidentId: id,
             processedAt: new Date(now),
+            decision: 'attached',
+            decisionReason: 'manual',
+            decidedAt: new Date(now),
           });
           await audit(tx, { at: new Date(now), actor, action: 'signal.attached', entity: 'signal', entityId: signalId, input: b });
         },

@@ -34,6 +34,12 @@ const routes: RouteRecordRaw[] = [
   { path: '/admin/tokens', component: () => import('./views/admin/TokensAdmin.vue'), meta: { page: 'admin', title: 'API 令牌' } },
   { path: '/admin/calendar', component: () => import('./views/admin/CalendarAdmin.vue'), meta: { page: 'admin', title: '节假日安排' } },
   { path: '/admin/rules', component: () => import('./views/admin/RulesAdmin.vue'), meta: { page: 'admin', title: '规则包' } },
+  {
+    path: '/admin/monitoring',
+    component: () => import('./views/admin/MonitoringAdmin.vue'),
+    meta: { page: 'admin', title: '监测方案' },
+  },
+  { path: '/intake', component: () => import('./views/IntakeView.vue'), meta: { page: 'intake', title: '线索研判' } },
   { path: '/:rest(.*)*', component: () => import('./views/HomeRedirect.vue') },
 ];
 

@@ -94,6 +94,8 @@ export const PAGE_ROLES = {
   unit: ['unit'],
   stats: ['duty', 'leader', 'admin'],
   admin: ['admin'],
+  /** 线索研判: stored signals and 人工立案 (promoting is the duty officer's). */
+  intake: ['duty', 'leader', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Page = keyof typeof PAGE_ROLES;
