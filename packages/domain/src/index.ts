@@ -112,3 +112,17 @@ export {
   startLadder,
 } from './ladder.ts';
 export { type EscalatedEvent, formatEscalated, withEscalations } from './ladder-replay.ts';
+export {
+  bigramSimilarity,
+  canonicalLink,
+  channelSilence,
+  classifyOrigin,
+  type IncidentEvidence,
+  isNewsOutlet,
+  matchOfficialItem,
+  type OfficialItemText,
+  type ResponseMatch,
+  SILENCE_RULES,
+  type SilenceRule,
+  type SilenceVerdict,
+} from './official-channel.ts';
