@@ -17,6 +17,7 @@ import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { feedRoutes } from './routes/feeds.ts';
 import { authRoutes } from './routes/auth.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
@@ -81,6 +82,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
         { name: 'obligations' },
         { name: 'calendar' },
         { name: 'ingest' },
+        { name: 'feeds' },
         { name: 'admin' },
         { name: 'system' },
       ],
@@ -101,6 +103,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
+  await app.register(feedRoutes, routeDeps);
   await app.register(ticketRoutes, { db, clock });
   await app.register(obligationRoutes, {
     db,

@@ -92,8 +92,11 @@ export interface FeedPollerDeps {
   fetchDeps?: Omit<FetchDeps, 'limiter'>;
   /** This process's name on the lease (default: a random id). */
   owner?: string;
-  /** Called after a round that stored new items of official channels (to match them to incidents). */
-  onOfficialItems?: () => Promise<void>;
+  /**
+   * Called after every round with its results: the composition matches official channels' new
+   * items to incidents and checks channels' silence here.
+   */
+  afterRound?: (results: PollResult[]) => Promise<void>;
 }
 
 /**
@@ -151,7 +154,7 @@ export class FeedPoller {
       if (claimed.length < this.options.batch) break;
     }
     await this.raiseFailingAlerts();
-    if (this.deps.onOfficialItems && results.some((r) => (r.official ?? 0) > 0)) await this.deps.onOfficialItems();
+    await this.deps.afterRound?.(results);
     return results;
   }
 
