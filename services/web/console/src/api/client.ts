@@ -7,6 +7,10 @@ import type { AdminUnit, AdminUser, ApiToken, NewToken, SessionInfo, Timeline } 
 import type {
   Alert,
   ApiError,
+  Feed,
+  FeedBody,
+  FeedPatch,
+  ResponseCandidate,
   GradeRequest,
   Incident,
   JsonOf,
@@ -140,6 +144,22 @@ export const api = {
   extend: (id: string) => request<unknown>('POST', obligationPath(id, 'extend'), {}),
   suspend: (id: string, body: SuspendRequest) => request<unknown>('POST', obligationPath(id, 'suspend'), body),
   resume: (id: string) => request<unknown>('POST', obligationPath(id, 'resume'), {}),
+
+  feeds: {
+    list: () => request<{ items: Feed[] }>('GET', '/api/feeds'),
+    create: (body: FeedBody) => request<Feed>('POST', '/api/feeds', body),
+    update: (id: string, patch: FeedPatch) => request<Feed>('PATCH', `/api/feeds/${enc(id)}`, patch),
+    pause: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/pause`),
+    resume: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/resume`),
+    remove: (id: string) => request<unknown>('DELETE', `/api/feeds/${enc(id)}`),
+  },
+  candidates: {
+    list: (status?: string) => request<{ items: ResponseCandidate[] }>('GET', `/api/response-candidates${query({ status })}`),
+    accept: (id: string, reason?: string) =>
+      request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/accept`, reason ? { reason } : {}),
+    reject: (id: string, reason?: string) =>
+      request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/reject`, reason ? { reason } : {}),
+  },
 
   admin: {
     units: () => request<ListResponse<AdminUnit>>('GET', '/api/admin/units'),

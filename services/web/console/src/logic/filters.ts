@@ -94,6 +94,10 @@ export const PAGE_ROLES = {
   unit: ['unit'],
   stats: ['duty', 'leader', 'admin'],
   admin: ['admin'],
+  /** 信息源管理: administrators change feeds; duty officers and leaders read them. */
+  feeds: ['duty', 'leader', 'admin'],
+  /** 候选回应: the duty officer decides. */
+  candidates: ['duty', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Page = keyof typeof PAGE_ROLES;
