@@ -28,7 +28,7 @@ let admin: SessionClient;
 let duty: SessionClient;
 let leader: SessionClient;
 let unit: SessionClient;
-const docs = new Map<string, { body: string; status?: number }>();
+const docs = new Map<string, { body: string; status?: number; location?: string }>();
 const hits = new Map<string, number>();
 
 const rss = (items: string) => `<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>${items}</channel></rss>`;
@@ -86,7 +86,10 @@ beforeAll(async () => {
     const path = req.url!;
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const doc = docs.get(path);
-    res.writeHead(doc?.status ?? (doc ? 200 : 404), { 'content-type': 'application/rss+xml; charset=utf-8' });
+    res.writeHead(doc?.status ?? (doc ? 200 : 404), {
+      'content-type': 'application/rss+xml; charset=utf-8',
+      ...(doc?.location ? { location: doc.location } : {}),
+    });
     res.end(doc?.body ?? '');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -132,6 +135,15 @@ describe('feed administration', () => {
       lastSuccessAt: new Date(clock.now()).toISOString(),
       nextPollAt: new Date(clock.now() + 300_000).toISOString(),
     });
+  });
+
+  it('the allowance is per feed and per range, checked at every hop: a redirect to another private range is refused', async () => {
+    docs.set('/moved.xml', { body: '', status: 302, location: 'http://10.20.0.5/feed.xml' });
+    await addFeed({ id: 'moved', name: '已迁移', url: `${base}/moved.xml`, kind: 'news', allowCidrs: ['127.0.0.1/32'] });
+    const [result] = (await poll()).filter((r) => r.feedId === 'moved');
+    expect(result!.error).toMatch(/10\.20\.0\.5 \(private\).*not allowed/);
+    expect(hits.get('/moved.xml')).toBe(1);
+    expect((await admin.inject({ method: 'DELETE', url: '/api/feeds/moved' })).statusCode).toBe(204);
   });
 
   it('refuses bad input with a reason, and nothing is stored', async () => {
