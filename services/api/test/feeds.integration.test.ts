@@ -8,6 +8,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EventMessage, parseMessage, TOPICS } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
 import { alerts, auditLog, eq, feeds, responseCandidates, rowsOf, sql } from '@huiying/db';
 import { eventually, freshDatabase, type SessionClient } from '@huiying/testkit';
@@ -30,6 +31,8 @@ let leader: SessionClient;
 let unit: SessionClient;
 const docs = new Map<string, { body: string; status?: number; location?: string }>();
 const hits = new Map<string, number>();
+/** What dashboards hear on the events topic (LiveFeed turns an alertId into an SSE `alert`). */
+const events: { event: string; alertId?: string }[] = [];
 
 const rss = (items: string) => `<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>${items}</channel></rss>`;
 const item = (guid: string, title: string, link: string, published: number, description = '') =>
@@ -94,6 +97,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await env.bus.subscribe({
+    topic: TOPICS.events,
+    groupId: 'feeds-test',
+    fromBeginning: true,
+    handler: async (m) => {
+      events.push(parseMessage(EventMessage, m.value));
+    },
+  });
   admin = await env.as('admin');
   duty = await env.as('duty');
   leader = await env.as('leader');
@@ -248,6 +259,8 @@ describe('feed administration', () => {
     const raised = await open();
     expect(raised).toMatchObject([{ id: 'feed_failing:flaky', incidentTitle: '不稳定的源' }]);
     expect((await getFeed('flaky')).health.alerts).toEqual(['feed_failing']);
+    env.hy.relay.wake();
+    await eventually(async () => events.some((e) => e.alertId === 'feed_failing:flaky' && e.event === 'feed_failing'), 'the live event');
     // A second round raises nothing more.
     await poll();
     expect(await db.db.select().from(auditLog).where(eq(auditLog.entityId, 'feed_failing:flaky'))).toHaveLength(1);
@@ -260,6 +273,11 @@ describe('feed administration', () => {
     expect((await getFeed('flaky')).health).toMatchObject({ status: 'ok', failingSince: null, alerts: [] });
     const trail = await db.db.select().from(auditLog).where(eq(auditLog.entityId, 'feed_failing:flaky'));
     expect(trail.map((a) => a.action)).toEqual(['alert.raised', 'alert.withdrawn']);
+    env.hy.relay.wake();
+    await eventually(
+      async () => events.some((e) => e.alertId === 'feed_failing:flaky' && e.event === 'feed_recovered'),
+      'the live withdrawal',
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { alerts, audit, type Db, responseCandidates, rowsOf, sql } from '@huiying/db';
+import { TOPICS } from '@huiying/bus';
+import { alerts, audit, type Db, enqueue, responseCandidates, rowsOf, sql } from '@huiying/db';
 import {
   channelSilence,
   type IncidentEvidence,
@@ -33,6 +34,15 @@ export const DEFAULT_OFFICIAL_CHANNEL_OPTIONS: OfficialChannelOptions = {
 
 export const AUTO_ACTOR = 'auto:response-candidates';
 export const channelSilentAlertId = (feedId: string): string => `channel_silent:${feedId}`;
+
+/** Refreshes dashboards (LiveFeed) when a channel's alert is raised or withdrawn; nothing mails on it. */
+function channelAlertEvent(alertId: string, event: string, at: Date, unitId: string | null) {
+  return {
+    topic: TOPICS.events,
+    key: alertId,
+    payload: { v: 1, type: 'event', id: `evt_${alertId}_${event}_${at.getTime()}`, event, at: at.toISOString(), alertId, unitId },
+  };
+}
 
 export class CandidateConflict extends Error {
   override name = 'CandidateConflict';
@@ -287,6 +297,7 @@ export class OfficialChannels {
               target: alerts.id,
               set: { at: new Date(now), acknowledgedAt: null, acknowledgedBy: null, retractedAt: null },
             });
+          await enqueue(tx, new Date(now), [channelAlertEvent(alertId, 'channel_silent', new Date(now), ch.unit_id)]);
           await audit(tx, {
             at: new Date(now),
             actor: AUTO_ACTOR,
@@ -300,6 +311,7 @@ export class OfficialChannels {
       } else if (!verdict.silent && ch.open) {
         await this.db.transaction(async (tx) => {
           await tx.execute(sql`update alerts set retracted_at = ${new Date(now).toISOString()} where id = ${alertId}`);
+          await enqueue(tx, new Date(now), [channelAlertEvent(alertId, 'channel_updated', new Date(now), ch.unit_id)]);
           await audit(tx, {
             at: new Date(now),
             actor: AUTO_ACTOR,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@huiying/clock';
-import { alerts, audit, type Db, feeds, rowsOf, sql } from '@huiying/db';
+import { TOPICS } from '@huiying/bus';
+import { alerts, audit, type Db, enqueue, feeds, rowsOf, sql } from '@huiying/db';
 import { DEFAULT_SIGNAL_TIME_POLICY, type SignalTimePolicy } from '@huiying/domain';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
@@ -31,6 +32,15 @@ export interface FeedRow {
 
 /** The alert a feed raises when it has been failing for `failingAlertAfterMs`; withdrawn when it recovers. */
 export const feedFailingAlertId = (feedId: string): string => `feed_failing:${feedId}`;
+
+/** The events-topic message that refreshes dashboards when a feed's alert is raised or withdrawn (nothing mails on it). */
+export function feedAlertEvent(alertId: string, event: string, at: Date, unitId: string | null) {
+  return {
+    topic: TOPICS.events,
+    key: alertId,
+    payload: { v: 1, type: 'event', id: `evt_${alertId}_${event}_${at.getTime()}`, event, at: at.toISOString(), alertId, unitId },
+  };
+}
 
 export interface PollResult {
   feedId: string;
@@ -186,6 +196,12 @@ export class FeedPoller {
           returning alerts.id, alerts.feed_id, alerts.unit_id, alerts.due_at as failing_since,
             (select last_error from feeds where id = alerts.feed_id) as last_error`),
       );
+      if (raised.length > 0)
+        await enqueue(
+          tx,
+          now,
+          raised.map((r) => feedAlertEvent(r.id, 'feed_failing', now, r.unit_id)),
+        );
       for (const r of raised)
         await audit(tx, {
           at: now,
@@ -361,6 +377,7 @@ export class FeedPoller {
         .set({ retractedAt: now })
         .where(sql`${alerts.id} = ${feedFailingAlertId(feed.id)} and ${alerts.retractedAt} is null`)
         .returning({ id: alerts.id });
+      if (withdrawn.length > 0) await enqueue(tx, now, [feedAlertEvent(withdrawn[0]!.id, 'feed_recovered', now, feed.unitId)]);
       if (withdrawn.length > 0)
         await audit(tx, {
           at: now,

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { alerts, audit, type Db, eq, feeds, rowsOf, sql, type Tx, units } from '@huiying/db';
+import { alerts, audit, type Db, enqueue, eq, feeds, rowsOf, sql, type Tx, units } from '@huiying/db';
 import { CandidateConflict, OfficialChannels } from '@huiying/engine';
 import { ApiError, notVisible, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
-import { AddressPolicy } from '@huiying/ingest';
+import { AddressPolicy, feedAlertEvent } from '@huiying/ingest';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { visible } from '../read.ts';
@@ -233,7 +233,13 @@ async function withdrawFeedAlerts(tx: Tx, feedId: string, now: Date, actor: stri
     .update(alerts)
     .set({ retractedAt: now })
     .where(sql`${alerts.feedId} = ${feedId} and ${alerts.retractedAt} is null`)
-    .returning({ id: alerts.id });
+    .returning({ id: alerts.id, unitId: alerts.unitId });
+  if (rows.length > 0)
+    await enqueue(
+      tx,
+      now,
+      rows.map((r) => feedAlertEvent(r.id, 'feed_alert_withdrawn', now, r.unitId)),
+    );
   for (const r of rows)
     await audit(tx, { at: now, actor, action: 'alert.withdrawn', entity: 'alert', entityId: r.id, result: { reason: why } });
 }
