@@ -29,7 +29,7 @@ let admin: SessionClient;
 let duty: SessionClient;
 let leader: SessionClient;
 let unit: SessionClient;
-const docs = new Map<string, { body: string; status?: number; location?: string }>();
+const docs = new Map<string, { body: string; status?: number; location?: string; etag?: string; hold?: Promise<void> }>();
 const hits = new Map<string, number>();
 /** What dashboards hear on the events topic (LiveFeed turns an alertId into an SSE `alert`). */
 const events: { event: string; alertId?: string }[] = [];
@@ -85,13 +85,15 @@ beforeAll(async () => {
       { id: 'environment', name: '市生态环境局', email: 'sthjj@example.test' },
     ],
   });
-  server = createServer((req, res) => {
+  server = createServer(async (req, res) => {
     const path = req.url!;
     hits.set(path, (hits.get(path) ?? 0) + 1);
     const doc = docs.get(path);
+    await doc?.hold;
     res.writeHead(doc?.status ?? (doc ? 200 : 404), {
       'content-type': 'application/rss+xml; charset=utf-8',
       ...(doc?.location ? { location: doc.location } : {}),
+      ...(doc?.etag ? { etag: doc.etag } : {}),
     });
     res.end(doc?.body ?? '');
   });
@@ -155,6 +157,25 @@ describe('feed administration', () => {
     expect(result!.error).toMatch(/10\.20\.0\.5 \(private\).*not allowed/);
     expect(hits.get('/moved.xml')).toBe(1);
     expect((await admin.inject({ method: 'DELETE', url: '/api/feeds/moved' })).statusCode).toBe(204);
+  });
+
+  it('a URL changed while its poll is in flight: one poller still, the old validators are not kept, the new URL is due at once', async () => {
+    let release!: () => void;
+    docs.set('/old.xml', { body: rss(''), etag: '"old"', hold: new Promise<void>((r) => (release = r)) });
+    docs.set('/new.xml', { body: rss('') });
+    await addFeed({ id: 'moving', name: '改址', url: `${base}/old.xml`, kind: 'news', allowCidrs: ['127.0.0.1/32'] });
+    const inFlight = poll();
+    await eventually(async () => (hits.get('/old.xml') ?? 0) > 0, 'the old URL requested');
+    expect((await admin.inject({ method: 'PATCH', url: '/api/feeds/moving', payload: { url: `${base}/new.xml` } })).statusCode).toBe(200);
+    // The lease still holds: nobody else polls the feed meanwhile.
+    expect((await env.hy.poller.pollAll()).map((r) => r.feedId)).not.toContain('moving');
+    release();
+    await inFlight;
+    const [row] = await db.db.select().from(feeds).where(eq(feeds.id, 'moving'));
+    expect(row).toMatchObject({ url: `${base}/new.xml`, etag: null, nextPollAt: null, leaseOwner: null });
+    expect((await poll()).filter((r) => r.feedId === 'moving')).toMatchObject([{ status: 'updated' }]);
+    expect(hits.get('/new.xml')).toBe(1);
+    expect((await admin.inject({ method: 'DELETE', url: '/api/feeds/moving' })).statusCode).toBe(204);
   });
 
   it('refuses bad input with a reason, and nothing is stored', async () => {

@@ -325,7 +325,7 @@ export class FeedPoller {
             lastErrorAt: now,
             failingSince: sql`coalesce(${feeds.failingSince}, ${now.toISOString()}::timestamptz)`,
             consecutiveFailures: failures,
-            nextPollAt: next,
+            nextPollAt: sql`case when ${feeds.url} = ${feed.url} then ${next.toISOString()}::timestamptz end`,
             leaseOwner: null,
             leaseUntil: null,
           })
@@ -357,7 +357,14 @@ export class FeedPoller {
       const updated = await tx
         .update(feeds)
         .set({
-          ...(got.etag !== undefined ? { etag: got.etag, lastModified: got.lastModified ?? null } : {}),
+          // An administrator changed the URL while this poll ran: the old document's validators
+          // are not the new one's, and the new URL is due at once.
+          ...(got.etag !== undefined
+            ? {
+                etag: sql`case when ${feeds.url} = ${feed.url} then ${got.etag} else ${feeds.etag} end`,
+                lastModified: sql`case when ${feeds.url} = ${feed.url} then ${got.lastModified ?? null} else ${feeds.lastModified} end`,
+              }
+            : {}),
           ...(got.encoding ? { lastEncoding: got.encoding } : {}),
           itemsSeen: sql`${feeds.itemsSeen} + ${got.items ?? 0}`,
           lastPolledAt: now,
@@ -365,7 +372,7 @@ export class FeedPoller {
           lastError: null,
           failingSince: null,
           consecutiveFailures: 0,
-          nextPollAt: next,
+          nextPollAt: sql`case when ${feeds.url} = ${feed.url} then ${next.toISOString()}::timestamptz end`,
           leaseOwner: null,
           leaseUntil: null,
         })

@@ -374,8 +374,9 @@ export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) =
             ...(allowCidrs !== undefined ? { allowCidrs, nextPollAt: null } : {}),
             ...(b.silenceRule !== undefined ? { silenceRule: b.silenceRule } : {}),
             // A new address is a new document: forget the old validators and poll it now. A poll of
-            // the old address in flight loses its lease, so it cannot write the old validators back.
-            ...(urlChanged ? { etag: null, lastModified: null, nextPollAt: null, leaseOwner: null, leaseUntil: null } : {}),
+            // the old address in flight keeps its lease (one poller per feed) but writes back
+            // neither validators nor a next poll for the new address (see FeedPoller).
+            ...(urlChanged ? { etag: null, lastModified: null, nextPollAt: null } : {}),
             updatedAt: now,
           })
           .where(eq(feeds.id, id));
