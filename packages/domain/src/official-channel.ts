@@ -99,10 +99,15 @@ const SOURCE_LINE = /(?:转载自|转载|转自|来源|稿源|来自)\s*[:：]?\
 const NEWS_OUTLET =
   /新华社|新华网|人民日报|人民网|央视|中央电视台|cctv|中新社|中国新闻网|澎湃|光明网|光明日报|经济日报|法治日报|法制日报|环球|财新|新京报|界面|红星新闻|封面新闻|今日头条|日报|晚报|早报|商报|时报|都市报|电视台|广播电视|广播|新闻|传媒|融媒|报社|周刊/iu;
 const NEWS_FORM = /(网|报|社)$/u;
+/** Government bodies and their own sites (…人民政府网, …局, 新闻办 is the government's press office). */
+const GOVERNMENT = /新闻办|新闻发布|政府|局|委员会|委|办公室|办|厅|部|院|街道|镇|乡|社区/u;
 
 /** Does a 来源 name denote a news outlet rather than a government body? */
 export function isNewsOutlet(name: string): boolean {
-  return NEWS_OUTLET.test(name) || NEWS_FORM.test(name);
+  if (/新闻办|新闻发布/u.test(name)) return false;
+  if (NEWS_OUTLET.test(name)) return true;
+  if (GOVERNMENT.test(name)) return false;
+  return NEWS_FORM.test(name);
 }
 
 /**

@@ -44,6 +44,9 @@ describe('original or repost', () => {
     ['澎湃新闻', true],
     ['某某市住房和城乡建设局', false],
     ['某某区人民政府办公室', false],
+    ['某某市人民政府网', false],
+    ['市政府新闻办', false],
+    ['东方网', true],
   ])('%s is a news outlet: %s', (name, outlet) => expect(isNewsOutlet(name)).toBe(outlet));
 
   it('a 来源 line naming a news outlet is a repost; one naming the unit is original', () => {
