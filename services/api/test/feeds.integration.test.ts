@@ -225,7 +225,7 @@ describe('feed administration', () => {
     expect(hits.get('/paused.xml')).toBe(2);
     expect((await duty.inject({ method: 'GET', url: '/api/feeds/paused' })).statusCode).toBe(404);
 
-    const trail = await db.db.select().from(auditLog).where(eq(auditLog.entityId, 'paused'));
+    const trail = await db.db.select().from(auditLog).where(eq(auditLog.entityId, 'paused')).orderBy(auditLog.id);
     expect(trail.filter((a) => a.entity === 'feed').map((a) => [a.action, a.actor])).toEqual([
       ['feed.added', 'user:admin'],
       ['feed.paused', 'user:admin'],
@@ -292,7 +292,7 @@ describe('feed administration', () => {
     const [alert] = await db.db.select().from(alerts).where(eq(alerts.id, 'feed_failing:flaky'));
     expect(alert!.retractedAt).not.toBeNull();
     expect((await getFeed('flaky')).health).toMatchObject({ status: 'ok', failingSince: null, alerts: [] });
-    const trail = await db.db.select().from(auditLog).where(eq(auditLog.entityId, 'feed_failing:flaky'));
+    const trail = await db.db.select().from(auditLog).where(eq(auditLog.entityId, 'feed_failing:flaky')).orderBy(auditLog.id);
     expect(trail.map((a) => a.action)).toEqual(['alert.raised', 'alert.withdrawn']);
     env.hy.relay.wake();
     await eventually(
