@@ -143,3 +143,17 @@ export {
   pairwiseScores,
   similarity,
 } from './grouping.ts';
+export {
+  bigramSimilarity,
+  canonicalLink,
+  channelSilence,
+  classifyOrigin,
+  type IncidentEvidence,
+  isNewsOutlet,
+  matchOfficialItem,
+  type OfficialItemText,
+  type ResponseMatch,
+  SILENCE_RULES,
+  type SilenceRule,
+  type SilenceVerdict,
+} from './official-channel.ts';

@@ -18,6 +18,7 @@ import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { feedRoutes } from './routes/feeds.ts';
 import { authRoutes } from './routes/auth.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
@@ -89,6 +90,7 @@ export async function buildApp(
         { name: 'obligations' },
         { name: 'calendar' },
         { name: 'ingest' },
+        { name: 'feeds' },
         { name: 'admin' },
         { name: 'system' },
       ],
@@ -116,6 +118,7 @@ export async function buildApp(
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
   await app.register(monitoringRoutes, routeDeps);
+  await app.register(feedRoutes, routeDeps);
   await app.register(ticketRoutes, { db, clock });
   await app.register(obligationRoutes, {
     db,

@@ -131,10 +131,11 @@ const ALERT_SELECT = sql`
   select a.id, a.incident_id, a.obligation_id, a.kind, a.clock, a.due_at, a.elapsed, a.at,
          a.acknowledged_at, a.acknowledged_by, a.retracted_at,
          coalesce(a.unit_id, i.unit_id, o.unit_id) as unit_id,
-         coalesce(i.title, o.title, a.obligation_id, a.incident_id, '') as title
+         coalesce(i.title, o.title, fd.name, a.obligation_id, a.incident_id, a.feed_id, '') as title
   from alerts a
   left join incidents i on i.id = a.incident_id
-  left join obligations o on o.id = a.obligation_id`;
+  left join obligations o on o.id = a.obligation_id
+  left join feeds fd on fd.id = a.feed_id`;
 
 interface AlertRow {
   id: string;

@@ -4,7 +4,7 @@
  * as for a record that does not exist; a leader's write is a 403; anonymous is a 401.
  */
 import { FakeClock } from '@huiying/clock';
-import { auditLog, eq, monitoringRules, signals } from '@huiying/db';
+import { auditLog, eq, feeds, monitoringRules, responseCandidates, signals } from '@huiying/db';
 import { createToken } from '@huiying/identity';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,32 @@ beforeAll(async () => {
   }, 'two breaches');
   ids.alertA = breaches.find((a) => a.incidentId === ids.incA)!.id;
   ids.alertB = breaches.find((a) => a.incidentId === ids.incB)!.id;
+  // Feeds: a news feed, each unit's official channel, and a candidate response on each unit's incident.
+  const feedRow = (id: string, kind: string, unitId: string | null) => ({
+    id,
+    name: id,
+    url: `https://example.test/${id}.xml`,
+    kind,
+    unitId,
+  });
+  await db.db
+    .insert(feeds)
+    .values([feedRow('feed-news', 'news', null), feedRow('feed-a', 'official', 'housing'), feedRow('feed-b', 'official', 'environment')]);
+  const candidate = (id: string, incidentId: string, unitId: string) => ({
+    id,
+    signalId: `sig-${id}`,
+    feedId: unitId === 'housing' ? 'feed-a' : 'feed-b',
+    incidentId,
+    unitId,
+    title: '情况通报',
+    publishedAt: new Date(clock.now()),
+    original: true,
+    originReason: 'test',
+    confidence: 0.5,
+    matchReason: 'test',
+    createdAt: new Date(clock.now()),
+  });
+  await db.db.insert(responseCandidates).values([candidate('rc-a', ids.incA, 'housing'), candidate('rc-b', ids.incB, 'environment')]);
 });
 
 afterAll(async () => {
@@ -237,6 +263,25 @@ const MATRIX: Row[] = [
     A(401, 403, 403, 403, 403, 409),
   ],
   ['metrics', 'GET', () => '/metrics', undefined, A(401, 403, 403, 200, 403, 403)],
+  // Feeds: administrators change them; everyone signed in reads, a unit only its own official channels.
+  ['feeds', 'GET', () => '/api/feeds', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['news feed', 'GET', () => '/api/feeds/feed-news', undefined, A(401, 403, 200, 200, 404, 200)],
+  ['own official channel', 'GET', () => '/api/feeds/feed-a', undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's official channel", 'GET', () => '/api/feeds/feed-b', undefined, A(401, 403, 200, 200, 404, 200)],
+  [
+    'add a feed',
+    'POST',
+    () => '/api/feeds',
+    () => ({ name: `f${seq++}`, url: 'https://example.test/f.xml', kind: 'news' }),
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  ['edit a feed', 'PATCH', () => '/api/feeds/feed-a', () => ({ pollIntervalSeconds: 600 }), A(401, 403, 403, 200, 403, 403)],
+  ['pause a feed', 'POST', () => '/api/feeds/feed-news/pause', undefined, A(401, 403, 403, 200, 403, 403)],
+  ['resume a feed', 'POST', () => '/api/feeds/feed-news/resume', undefined, A(401, 403, 403, 200, 403, 403)],
+  ['candidate responses', 'GET', () => '/api/response-candidates', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['reject own unit candidate', 'POST', () => '/api/response-candidates/rc-a/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
+  ["reject another unit's candidate", 'POST', () => '/api/response-candidates/rc-b/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
+  ['remove a feed', 'DELETE', () => '/api/feeds/feed-news', undefined, A(401, 403, 403, 204, 403, 403)],
 ];
 
 describe('the access matrix', () => {
@@ -265,6 +310,10 @@ describe('the access matrix', () => {
     }>();
     expect(alerts.items.length).toBeGreaterThan(0);
     expect(alerts.items.every((a) => a.unitId === 'housing')).toBe(true);
+    const channels = (await unit.inject({ method: 'GET', url: '/api/feeds' })).json<{ items: { id: string }[] }>();
+    expect(channels.items.map((f) => f.id)).toEqual(['feed-a']);
+    const candidates = (await unit.inject({ method: 'GET', url: '/api/response-candidates' })).json<{ items: { id: string }[] }>();
+    expect(candidates.items.map((c) => c.id)).toEqual(['rc-a']);
     const duties = (await unit.inject({ method: 'GET', url: '/api/obligations' })).json<{ items: { unit: { id: string } | null }[] }>();
     expect(duties.items.map((d) => d.unit?.id)).toEqual(['housing', 'housing']);
     // Asking for another unit by filter changes nothing: the scope is not a filter the client sets.

@@ -16,3 +16,12 @@ export { incidentView, type IncidentView } from './view.ts';
 export { CalendarService } from './calendar.ts';
 export { applyObligationCommand, fireDueObligations, provisionalObligationIds, type ObligationDeps } from './obligations.ts';
 export { loadRulePack } from './rule-pack-file.ts';
+export { recordResponse, type RecordedResponse } from './record-response.ts';
+export {
+  AUTO_ACTOR,
+  CandidateConflict,
+  channelSilentAlertId,
+  DEFAULT_OFFICIAL_CHANNEL_OPTIONS,
+  OfficialChannels,
+  type OfficialChannelOptions,
+} from './official-channels.ts';

@@ -1,5 +1,12 @@
 export { ticketRoutes, Ticket, TicketBatch, MAX_TICKETS_PER_REQUEST } from './tickets.ts';
-export { DEFAULT_POLLER_OPTIONS, FeedPoller, type FeedPollerOptions, type PollResult } from './feeds.ts';
+export {
+  DEFAULT_POLLER_OPTIONS,
+  feedAlertEvent,
+  feedFailingAlertId,
+  FeedPoller,
+  type FeedPollerOptions,
+  type PollResult,
+} from './feeds.ts';
 export { storeFeedItem, type StoreOutcome } from './feed-store.ts';
 export { readFeed, type FeedRead } from './feed/read.ts';
 export { FeedParseError } from './feed/parse.ts';

@@ -17,6 +17,10 @@ import type {
 import type {
   Alert,
   ApiError,
+  Feed,
+  FeedBody,
+  FeedPatch,
+  ResponseCandidate,
   GradeRequest,
   Incident,
   JsonOf,
@@ -160,6 +164,21 @@ export const api = {
   splitIncident: (id: string, signals: string[]) => request<Incident>('POST', incidentPath(id, 'split'), { signals }),
   /** 人工立案: open an incident for a stored signal. */
   promoteSignal: (id: string, note?: string) => request<Incident>('POST', `/api/signals/${enc(id)}/promote`, note ? { note } : {}),
+  feeds: {
+    list: () => request<{ items: Feed[] }>('GET', '/api/feeds'),
+    create: (body: FeedBody) => request<Feed>('POST', '/api/feeds', body),
+    update: (id: string, patch: FeedPatch) => request<Feed>('PATCH', `/api/feeds/${enc(id)}`, patch),
+    pause: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/pause`),
+    resume: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/resume`),
+    remove: (id: string) => request<unknown>('DELETE', `/api/feeds/${enc(id)}`),
+  },
+  candidates: {
+    list: (status?: string) => request<{ items: ResponseCandidate[] }>('GET', `/api/response-candidates${query({ status })}`),
+    accept: (id: string, reason?: string) =>
+      request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/accept`, reason ? { reason } : {}),
+    reject: (id: string, reason?: string) =>
+      request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/reject`, reason ? { reason } : {}),
+  },
 
   admin: {
     monitoringRules: () => request<ListResponse<MonitoringRule>>('GET', '/api/admin/monitoring-rules'),

@@ -2208,6 +2208,886 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/feeds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 信息源列表及健康状况 feeds with their health */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体) */
+                    kind?: "news" | "media" | "forum" | "official";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: date-time */
+                                addedAt: string;
+                                allowCidrs: string[];
+                                enabled: boolean;
+                                health: {
+                                    alerts: string[];
+                                    consecutiveFailures: number;
+                                    /** Format: date-time */
+                                    failingSince: string | null;
+                                    itemsSeen: number;
+                                    lastEncoding: string | null;
+                                    lastError: string | null;
+                                    /** Format: date-time */
+                                    lastErrorAt: string | null;
+                                    /** Format: date-time */
+                                    lastItemAt: string | null;
+                                    /** Format: date-time */
+                                    lastPolledAt: string | null;
+                                    /** Format: date-time */
+                                    lastSuccessAt: string | null;
+                                    /** Format: date-time */
+                                    nextPollAt: string | null;
+                                    status: "ok" | "failing" | "paused" | "pending";
+                                };
+                                id: string;
+                                kind: string;
+                                name: string;
+                                pollIntervalSeconds: number;
+                                silenceRule: string | null;
+                                unitId: string | null;
+                                unitName: string | null;
+                                /** Format: date-time */
+                                updatedAt: string | null;
+                                url: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** 添加信息源 add a feed */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 允许的内网地址段 (政务外网), e.g. 10.20.0.0/16; loopback/private addresses are refused otherwise */
+                        allowCidrs?: string[];
+                        enabled?: boolean;
+                        id?: string;
+                        /** @description news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体) */
+                        kind: "news" | "media" | "forum" | "official";
+                        name: string;
+                        pollIntervalSeconds?: number;
+                        silenceRule?: ("working_day" | "twice_weekly") | (never | null);
+                        /** @description 官方渠道所属单位 */
+                        unitId?: string | null;
+                        /** @description http(s) RSS / Atom URL */
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            addedAt: string;
+                            allowCidrs: string[];
+                            enabled: boolean;
+                            health: {
+                                alerts: string[];
+                                consecutiveFailures: number;
+                                /** Format: date-time */
+                                failingSince: string | null;
+                                itemsSeen: number;
+                                lastEncoding: string | null;
+                                lastError: string | null;
+                                /** Format: date-time */
+                                lastErrorAt: string | null;
+                                /** Format: date-time */
+                                lastItemAt: string | null;
+                                /** Format: date-time */
+                                lastPolledAt: string | null;
+                                /** Format: date-time */
+                                lastSuccessAt: string | null;
+                                /** Format: date-time */
+                                nextPollAt: string | null;
+                                status: "ok" | "failing" | "paused" | "pending";
+                            };
+                            id: string;
+                            kind: string;
+                            name: string;
+                            pollIntervalSeconds: number;
+                            silenceRule: string | null;
+                            unitId: string | null;
+                            unitName: string | null;
+                            /** Format: date-time */
+                            updatedAt: string | null;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/feeds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            addedAt: string;
+                            allowCidrs: string[];
+                            enabled: boolean;
+                            health: {
+                                alerts: string[];
+                                consecutiveFailures: number;
+                                /** Format: date-time */
+                                failingSince: string | null;
+                                itemsSeen: number;
+                                lastEncoding: string | null;
+                                lastError: string | null;
+                                /** Format: date-time */
+                                lastErrorAt: string | null;
+                                /** Format: date-time */
+                                lastItemAt: string | null;
+                                /** Format: date-time */
+                                lastPolledAt: string | null;
+                                /** Format: date-time */
+                                lastSuccessAt: string | null;
+                                /** Format: date-time */
+                                nextPollAt: string | null;
+                                status: "ok" | "failing" | "paused" | "pending";
+                            };
+                            id: string;
+                            kind: string;
+                            name: string;
+                            pollIntervalSeconds: number;
+                            silenceRule: string | null;
+                            unitId: string | null;
+                            unitName: string | null;
+                            /** Format: date-time */
+                            updatedAt: string | null;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** 删除信息源 remove a feed (its signals and their sources stay as evidence) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** 修改信息源 edit a feed */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 允许的内网地址段 (政务外网), e.g. 10.20.0.0/16; loopback/private addresses are refused otherwise */
+                        allowCidrs?: string[];
+                        /** @description news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体) */
+                        kind?: "news" | "media" | "forum" | "official";
+                        name?: string;
+                        pollIntervalSeconds?: number;
+                        silenceRule?: ("working_day" | "twice_weekly") | (never | null);
+                        /** @description 官方渠道所属单位 */
+                        unitId?: string | null;
+                        /** @description http(s) RSS / Atom URL */
+                        url?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            addedAt: string;
+                            allowCidrs: string[];
+                            enabled: boolean;
+                            health: {
+                                alerts: string[];
+                                consecutiveFailures: number;
+                                /** Format: date-time */
+                                failingSince: string | null;
+                                itemsSeen: number;
+                                lastEncoding: string | null;
+                                lastError: string | null;
+                                /** Format: date-time */
+                                lastErrorAt: string | null;
+                                /** Format: date-time */
+                                lastItemAt: string | null;
+                                /** Format: date-time */
+                                lastPolledAt: string | null;
+                                /** Format: date-time */
+                                lastSuccessAt: string | null;
+                                /** Format: date-time */
+                                nextPollAt: string | null;
+                                status: "ok" | "failing" | "paused" | "pending";
+                            };
+                            id: string;
+                            kind: string;
+                            name: string;
+                            pollIntervalSeconds: number;
+                            silenceRule: string | null;
+                            unitId: string | null;
+                            unitName: string | null;
+                            /** Format: date-time */
+                            updatedAt: string | null;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/feeds/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 暂停 pause polling */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            addedAt: string;
+                            allowCidrs: string[];
+                            enabled: boolean;
+                            health: {
+                                alerts: string[];
+                                consecutiveFailures: number;
+                                /** Format: date-time */
+                                failingSince: string | null;
+                                itemsSeen: number;
+                                lastEncoding: string | null;
+                                lastError: string | null;
+                                /** Format: date-time */
+                                lastErrorAt: string | null;
+                                /** Format: date-time */
+                                lastItemAt: string | null;
+                                /** Format: date-time */
+                                lastPolledAt: string | null;
+                                /** Format: date-time */
+                                lastSuccessAt: string | null;
+                                /** Format: date-time */
+                                nextPollAt: string | null;
+                                status: "ok" | "failing" | "paused" | "pending";
+                            };
+                            id: string;
+                            kind: string;
+                            name: string;
+                            pollIntervalSeconds: number;
+                            silenceRule: string | null;
+                            unitId: string | null;
+                            unitName: string | null;
+                            /** Format: date-time */
+                            updatedAt: string | null;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/feeds/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 恢复 resume polling */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            addedAt: string;
+                            allowCidrs: string[];
+                            enabled: boolean;
+                            health: {
+                                alerts: string[];
+                                consecutiveFailures: number;
+                                /** Format: date-time */
+                                failingSince: string | null;
+                                itemsSeen: number;
+                                lastEncoding: string | null;
+                                lastError: string | null;
+                                /** Format: date-time */
+                                lastErrorAt: string | null;
+                                /** Format: date-time */
+                                lastItemAt: string | null;
+                                /** Format: date-time */
+                                lastPolledAt: string | null;
+                                /** Format: date-time */
+                                lastSuccessAt: string | null;
+                                /** Format: date-time */
+                                nextPollAt: string | null;
+                                status: "ok" | "failing" | "paused" | "pending";
+                            };
+                            id: string;
+                            kind: string;
+                            name: string;
+                            pollIntervalSeconds: number;
+                            silenceRule: string | null;
+                            unitId: string | null;
+                            unitName: string | null;
+                            /** Format: date-time */
+                            updatedAt: string | null;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -4581,6 +5461,384 @@ export interface paths {
                                 id: string;
                                 name: string;
                             } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/response-candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 候选回应 official channels’ items proposed as responses (proposed first, best match first) */
+        get: {
+            parameters: {
+                query?: {
+                    incident?: string;
+                    status?: "proposed" | "accepted" | "rejected";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                channel: string;
+                                confidence: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                decidedAt: string | null;
+                                decidedBy: string | null;
+                                decisionReason: string | null;
+                                feedId: string;
+                                id: string;
+                                incidentId: string;
+                                incidentTitle: string;
+                                matchReason: string;
+                                original: boolean;
+                                originReason: string;
+                                /** Format: date-time */
+                                publishedAt: string;
+                                responseId: string | null;
+                                status: string;
+                                title: string | null;
+                                unitId: string | null;
+                                url: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/response-candidates/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 采纳候选回应 accept: record it as the incident’s response (a repost meets no clock) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            channel: string;
+                            confidence: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            decidedAt: string | null;
+                            decidedBy: string | null;
+                            decisionReason: string | null;
+                            feedId: string;
+                            id: string;
+                            incidentId: string;
+                            incidentTitle: string;
+                            matchReason: string;
+                            original: boolean;
+                            originReason: string;
+                            /** Format: date-time */
+                            publishedAt: string;
+                            responseId: string | null;
+                            status: string;
+                            title: string | null;
+                            unitId: string | null;
+                            url: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/response-candidates/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 驳回候选回应 reject (with a reason) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            channel: string;
+                            confidence: number;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            decidedAt: string | null;
+                            decidedBy: string | null;
+                            decisionReason: string | null;
+                            feedId: string;
+                            id: string;
+                            incidentId: string;
+                            incidentTitle: string;
+                            matchReason: string;
+                            original: boolean;
+                            originReason: string;
+                            /** Format: date-time */
+                            publishedAt: string;
+                            responseId: string | null;
+                            status: string;
+                            title: string | null;
+                            unitId: string | null;
+                            url: string | null;
                         };
                     };
                 };
