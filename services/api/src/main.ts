@@ -41,6 +41,7 @@ const app = await buildApp({
   logger,
   dashboard: buildDashboard,
   ticketPolicy: ticketPolicyOf(config),
+  listen: handle.listen,
 });
 app.addHook('onResponse', async () => relay.wake());
 relay.start();

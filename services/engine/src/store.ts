@@ -11,6 +11,7 @@ import {
   applyIncidentInput,
   type EngineEvent,
   type IncidentInput,
+  type GroupingPolicy,
   type IncidentState,
   nextIncidentWake,
   type RulePack,
@@ -25,6 +26,8 @@ export interface EngineDeps {
   pack: RulePack;
   /** Told when an incident's next wake-up may have moved earlier (the in-process timer re-arms). */
   onWake?: (at: number) => void;
+  /** Grouping thresholds (default DEFAULT_GROUPING_POLICY, chosen on the labelled sample). */
+  grouping?: GroupingPolicy;
 }
 
 export { NotFoundError, StaleWriteError } from './errors.ts';

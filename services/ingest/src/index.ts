@@ -23,7 +23,14 @@ export {
   SOURCE_NAME_PATTERN,
   signBody,
 } from './hotline-auth.ts';
-export { DEFAULT_POLLER_OPTIONS, FeedPoller, type FeedPollerOptions, type PollResult } from './feeds.ts';
+export {
+  DEFAULT_POLLER_OPTIONS,
+  feedAlertEvent,
+  feedFailingAlertId,
+  FeedPoller,
+  type FeedPollerOptions,
+  type PollResult,
+} from './feeds.ts';
 export { storeFeedItem, type StoreOutcome } from './feed-store.ts';
 export { readFeed, type FeedRead } from './feed/read.ts';
 export { FeedParseError } from './feed/parse.ts';

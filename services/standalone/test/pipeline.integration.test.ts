@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KafkaBus } from '@huiying/bus/kafka';
 import { FakeClock } from '@huiying/clock';
-import { emails, feeds, rowsOf, sql, units } from '@huiying/db';
+import { emails, feeds, monitoringRules, rowsOf, sql, units } from '@huiying/db';
 import { smtpMailer } from '@huiying/notify';
 import { ensureDemoAccounts } from '@huiying/identity';
 import {
@@ -46,6 +46,16 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
       { id: 'health', name: '市卫生健康委员会', email: 'wjw@example.test' },
       { id: 'gov-office', name: '市政府办公室', email: 'zwgk@example.test' },
     ]);
+    // 监测方案: the feed item about the bridge matches (tickets match migration 0011's hotline rule).
+    await db.db.insert(monitoringRules).values({
+      id: 'mr_city',
+      name: '城建',
+      expression: '桥 OR 裂缝',
+      sources: ['feed'],
+      createdBy: 'test',
+      createdAt: new Date(T0),
+      updatedAt: new Date(T0),
+    });
     feedServer = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' });
       res.end(
