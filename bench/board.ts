@@ -10,7 +10,12 @@
  *     process): time from publishing the event to the last client receiving it.
  *
  *   node --import tsx bench/board.ts [--incidents 1000000] [--open 3000] [--rate 500] [--seconds 20]
- *                                    [--clients 1000] [--runs 3] [--pg-url postgres://postgres@127.0.0.1:5432]
+ *                                    [--clients 1000] [--runs 3] [--cache on|off] [--writes 20]
+ *                                    [--pg-url postgres://postgres@127.0.0.1:5432]
+ *
+ * The API runs as in production, with its board page cache (LISTEN on the database; --cache off
+ * to measure without it); after the runs, one more run while an incident changes --writes times
+ * a second (every change empties the cache).
  *
  * Targets: board p99 ≤ 25 ms at 500 requests/s; fan-out ≤ 1 s.
  */
@@ -42,6 +47,10 @@ const { values: a } = parseArgs({
     seconds: { type: 'string', default: '20' },
     clients: { type: 'string', default: '1000' },
     runs: { type: 'string', default: '3' },
+    /** The board's page cache (services/api/src/list-cache.ts): 'on' as in production, 'off' to measure without it. */
+    cache: { type: 'string', default: 'on' },
+    /** Incident changes per second during one extra run (each invalidates the cache, as the engine's writes do). */
+    writes: { type: 'string', default: '20' },
     /** Keep the database (and skip the load) to look at plans. */
     'seed-only': { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432' },
@@ -53,6 +62,8 @@ const RATE = Number(a.rate);
 const SECONDS = Number(a.seconds);
 const CLIENTS = Number(a.clients);
 const RUNS = Number(a.runs);
+const CACHE = a.cache !== 'off';
+const WRITES = Number(a.writes);
 const dbName = `huiying_bench_board_${Date.now().toString(36)}`;
 const at = (database: string) => Object.assign(new URL(a['pg-url']!), { pathname: `/${database}` }).toString();
 const url = at(dbName);
@@ -146,6 +157,7 @@ try {
     engine: { db, clock: systemClock, pack: DEFAULT_RULE_PACK },
     calendars,
     logger: pino({ level: 'silent' }),
+    ...(CACHE ? { listen: handle.listen } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -185,9 +197,25 @@ try {
     );
 
   await autocannon(boardUrl.replace(`${SECONDS}`, '3')); // warm-up
-  console.log(`\nboard first page at ${RATE} requests/s for ${SECONDS} s (target p99 ≤ 25 ms):`);
-  for (let r = 1; r <= RUNS; r++) {
+  console.log(`\nboard first page at ${RATE} requests/s for ${SECONDS} s (target p99 ≤ 25 ms), page cache ${CACHE ? 'on' : 'off'}:`);
+  const changing = rowsOf<{ id: string }>(await db.execute(sql`select id from incidents where status = 'open' limit 1`))[0]!.id;
+  for (let r = 1; r <= RUNS + (CACHE && WRITES > 0 ? 1 : 0); r++) {
+    // The last run with the cache on: incidents change WRITES times a second meanwhile (each change
+    // notifies every API process and empties its cache, as the engine's and the timer's writes do).
+    const writing = r > RUNS;
+    const writer = writing
+      ? // (drizzle's query is lazy: it runs when awaited)
+        setInterval(
+          () => void (async () => await db.execute(sql`update incidents set updated_at = now() where id = ${changing}`))(),
+          1000 / WRITES,
+        )
+      : undefined;
+    const before = { hits: app.boardCache.hits, misses: app.boardCache.misses };
     const res = await autocannon(boardUrl);
+    if (writer) clearInterval(writer);
+    const hits = app.boardCache.hits - before.hits;
+    const misses = app.boardCache.misses - before.misses;
+    const cacheNote = CACHE ? `, cache hits ${hits} / misses ${misses}${writing ? ` with ${WRITES} incident changes/s` : ''}` : '';
     const { stdout } = await run(PGBENCH, [
       '-n',
       '-R',
@@ -206,7 +234,7 @@ try {
     const pgLatency = /latency average = ([\d.]+) ms/.exec(stdout)?.[1];
     const pgTps = /tps = ([\d.]+)/.exec(stdout)?.[1];
     console.log(
-      `  run ${r}: HTTP p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, max ${res.latency.max} ms, ${res.requests.average.toFixed(0)} req/s, non-2xx ${res.non2xx}, errors ${res.errors}` +
+      `  ${writing ? 'changing' : `run ${r}`}: HTTP p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, max ${res.latency.max} ms, ${res.requests.average.toFixed(0)} req/s, non-2xx ${res.non2xx}, errors ${res.errors}${cacheNote}` +
         ` | pgbench same SQL at ${RATE}/s: avg ${pgLatency} ms (${pgTps} tps)`,
     );
   }

@@ -22,8 +22,11 @@ export interface DbHandle {
   db: Db;
   kind: 'postgres' | 'pglite';
   migrate(): Promise<void>;
-  /** LISTEN on a channel (pg_notify); resolves to an unlisten function. */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTEN on a channel (pg_notify); resolves to an unlisten function. `onLost` is called once if
+   * the listening connection ends (notifications may have been missed from then on; listen again).
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onLost?: (error: unknown) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -73,15 +76,23 @@ export function openPostgres(url: string, options: { max?: number } = {}): DbHan
         await client.end();
       }
     },
-    async listen(channel, onNotify) {
+    async listen(channel, onNotify, onLost) {
       const client = new pg.Client({ connectionString: url });
-      client.on('error', () => undefined);
+      let ended = false;
+      const lost = (error: unknown) => {
+        if (ended) return;
+        ended = true;
+        onLost?.(error);
+      };
+      client.on('error', lost);
+      client.on('end', () => lost(new Error(`LISTEN ${channel}: connection ended`)));
       await client.connect();
       client.on('notification', (n) => {
         if (n.channel === channel) onNotify(n.payload ?? '');
       });
       await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       return async () => {
+        ended = true;
         await client.end().catch(() => undefined);
       };
     },

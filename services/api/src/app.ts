@@ -3,23 +3,27 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Bus } from '@huiying/bus';
 import { type Clock, systemClock } from '@huiying/clock';
-import type { Db } from '@huiying/db';
+import type { Db, DbHandle } from '@huiying/db';
 import { DomainError } from '@huiying/domain';
 import { type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
 import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import type { SessionPolicy } from '@huiying/identity';
-import { ticketRoutes } from '@huiying/ingest';
+import { type TicketTimePolicy, ticketRoutes } from '@huiying/ingest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { ConsoleBundle } from '@huiying/web';
 import { registerConsole } from './console-routes.ts';
+import { ListCache } from './list-cache.ts';
 import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { feedRoutes } from './routes/feeds.ts';
 import { authRoutes } from './routes/auth.ts';
+import { hotlineRoutes } from './routes/hotline.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { monitoringRoutes } from './routes/monitoring.ts';
 import { obligationRoutes } from './routes/obligations.ts';
 import { systemRoutes } from './routes/system.ts';
 import { statsRoutes } from './stats/routes.ts';
@@ -38,6 +42,10 @@ export interface AppDeps {
   dashboard?: () => Promise<ConsoleBundle>;
   sessionPolicy?: SessionPolicy;
   loginRateLimit?: { max: number; windowMs: number };
+  /** The bound on a ticket's receivedAt (default: 7 days back, 5 minutes ahead). */
+  ticketPolicy?: TicketTimePolicy;
+  /** LISTEN on the database (DbHandle.listen): with it, board pages are cached until a change is notified. */
+  listen?: DbHandle['listen'];
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -58,11 +66,15 @@ function mapError(error: unknown): ApiError | undefined {
  * one route module per resource. Every `/api/` route declares its access; the auth plugin
  * refuses to start a route that does not.
  */
-export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance & { live: LiveFeed }> {
+export async function buildApp(
+  deps: AppDeps,
+  options: FastifyServerOptions = {},
+): Promise<FastifyInstance & { live: LiveFeed; boardCache: ListCache }> {
   const app = Fastify({ loggerInstance: deps.logger, ...options }).withTypeProvider<TypeBoxTypeProvider>();
   const { db, clock } = deps;
   const realClock = deps.realClock ?? systemClock;
-  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger });
+  const boardCache = new ListCache({ listen: deps.listen, logger: deps.logger });
+  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger, onEvent: () => boardCache.invalidate() });
 
   installErrorHandler(app, mapError);
   await registerSecurity(app);
@@ -81,6 +93,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
         { name: 'obligations' },
         { name: 'calendar' },
         { name: 'ingest' },
+        { name: 'feeds' },
         { name: 'admin' },
         { name: 'system' },
       ],
@@ -95,13 +108,22 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   await app.register(authPlugin, { db, clock: realClock, ...(deps.sessionPolicy ? { policy: deps.sessionPolicy } : {}) });
 
-  const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live };
+  const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live, boardCache };
+  // Read-your-writes: a change made through this process is on the next list it serves, before
+  // the database's notification comes back (onSend: before the client can have the answer).
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) boardCache.invalidate();
+    return payload;
+  });
   await app.register(systemRoutes, routeDeps);
   await app.register(authRoutes, { ...routeDeps, ...(deps.loginRateLimit ? { loginRateLimit: deps.loginRateLimit } : {}) });
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
-  await app.register(ticketRoutes, { db, clock });
+  await app.register(hotlineRoutes, { ...routeDeps, ...(deps.ticketPolicy ? { ticketPolicy: deps.ticketPolicy } : {}) });
+  await app.register(monitoringRoutes, routeDeps);
+  await app.register(feedRoutes, routeDeps);
+  await app.register(ticketRoutes, { db, clock, realClock, ...(deps.ticketPolicy ? { policy: deps.ticketPolicy } : {}) });
   await app.register(obligationRoutes, {
     db,
     clock,
@@ -124,6 +146,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   if (deps.dashboard) registerConsole(app as unknown as FastifyInstance, deps.dashboard);
 
   app.addHook('onReady', async () => {
+    await boardCache.start();
     await live.start();
   });
   app.addHook('preClose', async () => {
@@ -131,7 +154,8 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   });
   app.addHook('onClose', async () => {
     await live.stop();
+    await boardCache.stop();
   });
 
-  return Object.assign(app, { live }) as unknown as FastifyInstance & { live: LiveFeed };
+  return Object.assign(app, { live, boardCache }) as unknown as FastifyInstance & { live: LiveFeed; boardCache: ListCache };
 }

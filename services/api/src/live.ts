@@ -22,7 +22,7 @@ export class LiveFeed {
   private clients = new Set<LiveClient>();
   private sub: Subscription | undefined;
 
-  constructor(private readonly o: { db: Db; bus: Bus; logger: Logger }) {}
+  constructor(private readonly o: { db: Db; bus: Bus; logger: Logger; onEvent?: (e: EventMessage) => void }) {}
 
   async start(): Promise<void> {
     this.sub = await this.o.bus.subscribe({
@@ -31,6 +31,7 @@ export class LiveFeed {
       fromBeginning: false,
       handler: async (m) => {
         const e = parseMessage(EventMessage, m.value);
+        this.o.onEvent?.(e);
         await this.publish(e);
       },
     });

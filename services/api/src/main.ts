@@ -7,6 +7,7 @@ import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
 import { CalendarService, loadRulePack } from '@huiying/engine';
+import { ticketConfig, ticketPolicyOf } from '@huiying/ingest';
 import { buildDashboard } from '@huiying/web';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
@@ -24,6 +25,7 @@ const config = loadConfig(
      */
     DUTY_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
+    ...ticketConfig,
   }),
 );
 
@@ -49,6 +51,8 @@ const app = await buildApp({
   },
   logger,
   dashboard: buildDashboard,
+  ticketPolicy: ticketPolicyOf(config),
+  listen: handle.listen,
 });
 app.addHook('onResponse', async () => relay.wake());
 relay.start();

@@ -9,6 +9,8 @@ import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
 import { Dispatcher, emailChannel } from '@huiying/notify';
 import { startEngine } from './engine.ts';
+import { CalendarService } from './calendar.ts';
+import { DEFAULT_OFFICIAL_CHANNEL_OPTIONS, OfficialChannels } from './official-channels.ts';
 import { loadRulePack } from './rule-pack-file.ts';
 
 const config = loadConfig(
@@ -24,6 +26,8 @@ const config = loadConfig(
     DIGEST_HOUR: Type.Integer({ minimum: 0, maximum: 23, default: 8 }),
     /** A local government's rule pack (JSON); the default pack when unset. */
     RULE_PACK_FILE: Type.Optional(Type.String()),
+    /** An official channel's item matching an incident at least this well is recorded as its response without a duty officer. */
+    RESPONSE_AUTO_THRESHOLD: Type.Number({ default: DEFAULT_OFFICIAL_CHANNEL_OPTIONS.autoApplyThreshold, minimum: 0, maximum: 1.01 }),
   }),
 );
 
@@ -49,10 +53,27 @@ const engine = await startEngine({
   onNotify: () => dispatcher.wake(),
 });
 dispatcher.start();
+// Official channels: candidate responses from their new items, and channels fallen silent (every minute).
+const calendars = new CalendarService(handle.db);
+await calendars.load();
+const officialChannels = new OfficialChannels({
+  engine: engine.deps,
+  calendar: () => calendars.provisional,
+  logger,
+  options: { autoApplyThreshold: config.RESPONSE_AUTO_THRESHOLD },
+});
+const officialTimer = setInterval(() => {
+  void (async () => {
+    await officialChannels.propose();
+    await officialChannels.checkSilence();
+    relay.wake();
+  })().catch((error: unknown) => logger.error({ err: error }, 'official channels pass failed'));
+}, 60_000);
 relay.start();
 logger.info('engine running');
 
 const shutdown = async () => {
+  clearInterval(officialTimer);
   await engine.stop();
   await dispatcher.stop();
   await closePorts();

@@ -11,6 +11,7 @@ import {
   applyIncidentInput,
   type EngineEvent,
   type IncidentInput,
+  type GroupingPolicy,
   type IncidentState,
   nextIncidentWake,
   type RulePack,
@@ -28,6 +29,8 @@ export interface EngineDeps {
   onWake?: (at: number) => void;
   /** Renders the escalation ladder's messages (ladder-writer.ts); without it the timer of a process that has it fires them. */
   ladder?: LadderWiring;
+  /** Grouping thresholds (default DEFAULT_GROUPING_POLICY, chosen on the labelled sample). */
+  grouping?: GroupingPolicy;
 }
 
 export { NotFoundError, StaleWriteError } from './errors.ts';

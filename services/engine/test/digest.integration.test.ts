@@ -5,7 +5,7 @@
  */
 import { EmbeddedBus, type SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, sql, units, users } from '@huiying/db';
+import { rowsOf, signals, sql, units, users } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { Dispatcher, emailChannel } from '@huiying/notify';
 import { freshDatabase, startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
@@ -75,6 +75,26 @@ const digests = async () =>
     await db.db.execute(sql`select clock_key, recipient, status, subject, text from notifications where step_kind = 'digest' order by seq`),
   );
 
+/** Ingest stores a signal's text in its row; the bus message names it (ids only). Store, then hand it to the engine. */
+async function signalIn(deps: RunningEngine['deps'], msg: SignalMessage & { title: string }) {
+  const { title, ...m } = msg;
+  await deps.db
+    .insert(signals)
+    .values({
+      id: m.id,
+      source: m.source,
+      sourceRef: m.sourceRef,
+      title,
+      unitHint: m.unitHint ?? null,
+      publishedAt: m.publishedAt ? new Date(m.publishedAt) : null,
+      receivedAt: new Date(m.receivedAt),
+    })
+    .onConflictDoNothing();
+  const outcome = await handleSignal(deps, m);
+  if (outcome.incidentId === null) throw new Error(`signal ${m.id} opened no incident (${outcome.decision})`);
+  return outcome;
+}
+
 it('nextDigestAt: the next 08:00 Asia/Shanghai strictly after now', () => {
   expect(nextDigestAt(Date.parse('2026-06-10T07:59:59+08:00'), 8)).toBe(Date.parse('2026-06-10T08:00:00+08:00'));
   expect(nextDigestAt(Date.parse('2026-06-10T08:00:00+08:00'), 8)).toBe(Date.parse('2026-06-11T08:00:00+08:00'));
@@ -85,13 +105,14 @@ it('each leader gets one digest a day, with the overdue matters, the 通报 cand
   const a = await engine();
   await engine();
   // A ticket published 62 h ago: born breached (48 h), urged and reported to the leaders at once.
-  const ticket = (id: string, hoursAgo: number): SignalMessage => ({
+  const matter: Record<string, string> = { t1: '路灯长期不亮', t2: '公交站台破损', t3: '人行道井盖缺失' };
+  const ticket = (id: string, hoursAgo: number): SignalMessage & { title: string } => ({
     v: 1,
     type: 'signal',
     id,
     source: 'hotline',
     sourceRef: id,
-    title: `路灯长期不亮${id}`,
+    title: matter[id]!,
     unitHint: 'roads',
     publishedAt: new Date(T0 - hoursAgo * H).toISOString(),
     receivedAt: new Date(T0).toISOString(),
@@ -101,7 +122,7 @@ it('each leader gets one digest a day, with the overdue matters, the 通报 cand
     ['t2', 50],
     ['t3', 49],
   ] as const) {
-    await handleSignal(a.deps, ticket(id, hoursAgo));
+    await signalIn(a.deps, ticket(id, hoursAgo));
   }
   await clock.advanceTo(T0 + H - 1);
   expect(await digests()).toEqual([]);
@@ -116,7 +137,7 @@ it('each leader gets one digest a day, with the overdue matters, the 通报 cand
   expect(d.subject).toBe('【每日汇总】2026-06-10 政务舆情回应时效：超时 3 项，通报候选 1 项');
   expect(d.text).toMatch(/^分管副市长：/);
   expect(d.text).toContain('当前超时未办结（3项）');
-  expect(d.text).toContain('路灯长期不亮t1（市交通运输局，权威回应，2026-06-09 17:00 到期，已超时 15小时）');
+  expect(d.text).toContain('路灯长期不亮（市交通运输局，权威回应，2026-06-09 17:00 到期，已超时 15小时）');
   expect(d.text).toContain('近24小时列入通报候选（1项）');
   // Three breaches by one unit this quarter: a 约谈 candidate.
   expect(d.text).toContain('市交通运输局：2026-Q2 超时 3 次');

@@ -6,7 +6,7 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { alerts, type DbHandle, eq, notifications, openPglite, retryNotification, units } from '@huiying/db';
+import { alerts, type DbHandle, eq, notifications, openPglite, retryNotification, signals, units } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { Dispatcher, emailChannel } from '@huiying/notify';
 import { startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
@@ -46,20 +46,42 @@ afterAll(async () => {
   await handle?.close();
 });
 
-const signal = (id: string, unitHint: string): SignalMessage => ({
+const MATTERS: Record<string, string> = { 's-a': '小区电梯频繁故障', 's-b': '河道垃圾堆积发臭' };
+
+const signal = (id: string, unitHint: string): SignalMessage & { title: string } => ({
   v: 1,
   type: 'signal',
   id,
   source: 'hotline',
   sourceRef: id,
-  title: `事件${id}`,
+  title: MATTERS[id] ?? `事件${id}`,
   unitHint,
   receivedAt: new Date(T0).toISOString(),
 });
 
+/** Ingest stores a signal's text in its row; the bus message names it (ids only). Store, then hand it to the engine. */
+async function signalIn(deps: EngineDeps, msg: SignalMessage & { title: string }) {
+  const { title, ...m } = msg;
+  await deps.db
+    .insert(signals)
+    .values({
+      id: m.id,
+      source: m.source,
+      sourceRef: m.sourceRef,
+      title,
+      unitHint: m.unitHint ?? null,
+      publishedAt: m.publishedAt ? new Date(m.publishedAt) : null,
+      receivedAt: new Date(m.receivedAt),
+    })
+    .onConflictDoNothing();
+  const outcome = await handleSignal(deps, m);
+  if (outcome.incidentId === null) throw new Error(`signal ${m.id} opened no incident (${outcome.decision})`);
+  return { ...outcome, incidentId: outcome.incidentId };
+}
+
 it('a refused mailbox fails on its own, on the duty board, without holding up the mail behind it; a retry delivers it', async () => {
-  const b = await handleSignal(deps, signal('s-b', 'b'));
-  const a = await handleSignal(deps, signal('s-a', 'a'));
+  const b = await signalIn(deps, signal('s-b', 'b'));
+  const a = await signalIn(deps, signal('s-a', 'a'));
   const result = await dispatcher.drain();
   expect(result).toMatchObject({ sent: 1, failed: 1 });
   expect(smtp.mails.map((m) => JSON.stringify(m.to))).toEqual([expect.stringContaining('a@example.test')]);
@@ -82,7 +104,7 @@ it('a refused mailbox fails on its own, on the duty board, without holding up th
 });
 
 it('the same step evaluated again (a redelivered signal, a second timer pass) queues and sends nothing more', async () => {
-  await handleSignal(deps, signal('s-a', 'a'));
+  await signalIn(deps, signal('s-a', 'a'));
   await fireDue(deps, clock.now());
   await clock.advanceTo(T0 + 24 * H);
   expect(await fireDue(deps, clock.now())).toBe(2);

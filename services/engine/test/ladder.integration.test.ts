@@ -9,7 +9,7 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, sql, units, users } from '@huiying/db';
+import { rowsOf, signals, sql, units, users } from '@huiying/db';
 import { DEFAULT_RULE_PACK, parseRulePack, type RulePack } from '@huiying/domain';
 import { Dispatcher, emailChannel } from '@huiying/notify';
 import { type ControllableSmtp, freshDatabase, startControllableSmtp, testLogger } from '@huiying/testkit';
@@ -140,24 +140,47 @@ async function delivered(ref: { incidentId: string } | { obligationId: string })
 
 const line = (d: Delivered) => `${d.at} ${d.tag} → ${d.to}${d.status === 'sent' ? '' : ` (${d.status})`}`;
 
-const signal = (id: string, at: number, extra: Partial<SignalMessage> = {}): SignalMessage => ({
+/** One matter per signal: texts far apart, so grouping keeps them apart. */
+const TITLES: Record<string, string> = { 'sig-48': '二次供水水质浑浊', 'sig-hi': '化工园区爆炸事故', 'sig-repost': '学校食堂食材过期', 'sig-pack': '地铁施工路面塌陷', 'sig-api': '公园改造砍伐古树' };
+
+const signal = (id: string, at: number, extra: Partial<SignalMessage> = {}): SignalMessage & { title: string } => ({
   v: 1,
   type: 'signal',
   id,
   source: 'hotline',
   sourceRef: id,
-  title: `测试事件${id}`,
+  title: TITLES[id] ?? `测试事件${id}`,
   publishedAt: new Date(at).toISOString(),
   receivedAt: new Date(at).toISOString(),
   ...extra,
 });
+
+/** Ingest stores a signal's text in its row; the bus message names it (ids only). Store, then hand it to the engine. */
+async function signalIn(deps: EngineDeps, msg: SignalMessage & { title: string }) {
+  const { title, ...m } = msg;
+  await deps.db
+    .insert(signals)
+    .values({
+      id: m.id,
+      source: m.source,
+      sourceRef: m.sourceRef,
+      title,
+      unitHint: m.unitHint ?? null,
+      publishedAt: m.publishedAt ? new Date(m.publishedAt) : null,
+      receivedAt: new Date(m.receivedAt),
+    })
+    .onConflictDoNothing();
+  const outcome = await handleSignal(deps, m);
+  if (outcome.incidentId === null) throw new Error(`signal ${m.id} opened no incident (${outcome.decision})`);
+  return { ...outcome, incidentId: outcome.incidentId };
+}
 
 describe('the ladder through the engine, in simulated time', () => {
   it('48 h 权威回应: notice on assignment, warnings, 催办 cc the supervising office twice a day, leaders after 12 h; a reply stops it', async () => {
     const T0 = Date.parse('2026-03-02T09:00:00+08:00');
     const e = await engineAt(new Date(T0).toISOString());
     // A ticket that names its handling unit arrives assigned: the notice goes out with the signal's transaction.
-    const { incidentId } = await handleSignal(e.deps, signal('sig-48', T0, { unitHint: 'water' }));
+    const { incidentId } = await signalIn(e.deps, signal('sig-48', T0, { unitHint: 'water' }));
     expect(incidentId).toBe(incidentIdFor('sig-48'));
     await e.to(T0);
     await e.to(T0 + 60 * H + 30 * 60_000);
@@ -187,18 +210,18 @@ describe('the ladder through the engine, in simulated time', () => {
     expect(new Set(mails.map((m) => m.mail!.messageId)).size).toBe(mails.length);
 
     const notice = mails[0]!.mail!;
-    expect(notice.subject).toBe('【交办】测试事件sig-48');
+    expect(notice.subject).toBe('【交办】二次供水水质浑浊');
     expect(notice.text).toMatch(/^市水务局：/);
     expect(notice.text).toContain('权威回应（时限48小时）：2026-03-04 09:00 前（北京时间），剩余 2天');
     expect(notice.text).toContain('查看详情：http://console.test/#/incidents/');
     const warning = mails[2]!.mail!;
-    expect(warning.subject).toBe('【预警】测试事件sig-48：权威回应剩余 9小时36分钟');
+    expect(warning.subject).toBe('【预警】二次供水水质浑浊：权威回应剩余 9小时36分钟');
     expect(warning.text).toContain('时限已过 80%');
     const urge = mails[4]!.mail!;
     expect(urge.text).toMatch(/^市政府办公室（政务公开办）（抄送）：/);
     expect(urge.text).toContain('权威回应（时限48小时）：2026-03-04 09:00 前（北京时间），已超时 不足1分钟');
     const report = mails[7]!.mail!;
-    expect(report.subject).toBe('【超时通报】测试事件sig-48：市水务局权威回应已超时 12小时');
+    expect(report.subject).toBe('【超时通报】二次供水水质浑浊：市水务局权威回应已超时 12小时');
     expect(report.text).toMatch(/^分管副市长：/);
     expect(report.text).toContain('该事件已列入通报候选');
     expect(report.html).toContain('<a href="http://console.test/#/incidents/');
@@ -208,7 +231,7 @@ describe('the ladder through the engine, in simulated time', () => {
   it('5 h 权威信息发布 and 24 h 新闻发布会 after a grade to I: one notice with both dues; a response of each kind stops its own ladder, cancelling what is queued', async () => {
     const T0 = Date.parse('2026-03-09T08:00:00+08:00');
     const e = await engineAt(new Date(T0).toISOString());
-    const { incidentId } = await handleSignal(e.deps, signal('sig-hi', T0));
+    const { incidentId } = await signalIn(e.deps, signal('sig-hi', T0));
     // Unassigned for 30 minutes: nothing is noticed (the 48 h clock is superseded at the grade).
     await e.to(T0 + 30 * 60_000);
     await applyCommand(
@@ -275,10 +298,10 @@ describe('the ladder through the engine, in simulated time', () => {
     expect(notice).toContain('新闻发布会（时限24小时）：2026-03-10 08:00 前（北京时间），剩余 23小时30分钟');
     expect(notice).not.toContain('权威回应（');
     const urge5 = mails[3]!.mail!;
-    expect(urge5.subject).toBe('【超时督办】测试事件sig-hi：权威信息发布已超时');
+    expect(urge5.subject).toBe('【超时督办】化工园区爆炸事故：权威信息发布已超时');
     expect(urge5.text).toContain('级别：特别重大（I级）');
     const urge24 = mails[18]!.mail!;
-    expect(urge24.subject).toBe('【超时督办】测试事件sig-hi：新闻发布会已超时');
+    expect(urge24.subject).toBe('【超时督办】化工园区爆炸事故：新闻发布会已超时');
     expect(urge24.text).toContain('新闻发布会（时限24小时）：2026-03-10 08:00 前（北京时间），已超时 不足1分钟');
     // The cancellation is audited with the clock that stopped.
     const cancelled = rowsOf<{ entity_id: string }>(
@@ -291,7 +314,7 @@ describe('the ladder through the engine, in simulated time', () => {
   it('a repost tells the unit why it does not count, and the clock runs on', async () => {
     const T0 = Date.parse('2026-03-16T10:00:00+08:00');
     const e = await engineAt(new Date(T0).toISOString());
-    const { incidentId } = await handleSignal(e.deps, signal('sig-repost', T0, { unitHint: 'water' }));
+    const { incidentId } = await signalIn(e.deps, signal('sig-repost', T0, { unitHint: 'water' }));
     await e.to(T0 + H);
     await applyCommand(
       e.deps,
@@ -348,7 +371,7 @@ describe('the ladder through the engine, in simulated time', () => {
     const pack = parseRulePack({ name: 'short-release', clocks: { release: { spanHours: 3 } } });
     const T0 = Date.parse('2026-03-23T09:00:00+08:00');
     const e = await engineAt(new Date(T0).toISOString(), pack);
-    const { incidentId } = await handleSignal(e.deps, signal('sig-pack', T0));
+    const { incidentId } = await signalIn(e.deps, signal('sig-pack', T0));
     await applyCommand(e.deps, incidentId, { type: 'grade', at: T0, incident: incidentId, level: 'II', unit: 'water' }, 'duty:zhang');
     await e.to(T0 + 3 * H);
     const mails = await delivered({ incidentId });
@@ -372,7 +395,7 @@ describe('the ladder through the engine, in simulated time', () => {
   it('a command in a process without the wiring (an API process) leaves the step to the engine’s timer, which queues it at once', async () => {
     const T0 = Date.parse('2026-03-30T09:00:00+08:00');
     const e = await engineAt(new Date(T0).toISOString());
-    const { incidentId } = await handleSignal(e.deps, signal('sig-api', T0));
+    const { incidentId } = await signalIn(e.deps, signal('sig-api', T0));
     const { ladder: _wiring, ...api } = e.deps;
     await e.clock.advanceTo(T0 + 10 * 60_000);
     await applyCommand(api, incidentId, { type: 'assign', at: e.clock.now(), incident: incidentId, unit: 'water' }, 'duty:zhang');

@@ -10,7 +10,7 @@ import Fastify from 'fastify';
 import { DEFAULT_SIGNAL_TIME_POLICY } from '@huiying/domain';
 import { DEFAULT_POLLER_OPTIONS, FeedPoller } from './feeds.ts';
 import { AddressPolicy, DEFAULT_FETCH_POLICY } from './fetch/index.ts';
-import { ticketRoutes } from './tickets.ts';
+import { ticketConfig, ticketPolicyOf, ticketRoutes } from './tickets.ts';
 
 const config = loadConfig(
   Type.Object({
@@ -24,6 +24,7 @@ const config = loadConfig(
     FEED_MAX_ITEMS: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.maxItemsPerPoll, minimum: 1 }),
     FEED_BACKFILL_HOURS: Type.Number({ default: DEFAULT_SIGNAL_TIME_POLICY.backfillWindowMs / 3_600_000, minimum: 0 }),
     FEED_PER_HOST: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.perHost, minimum: 1 }),
+    ...ticketConfig,
   }),
 );
 let addresses: AddressPolicy;
@@ -39,9 +40,13 @@ relay.start();
 const app = Fastify({ loggerInstance: logger });
 installErrorHandler(app);
 await registerSecurity(app);
-// The hotline system authenticates with an API token (scope tickets:write), checked per request.
+// The hotline system authenticates with an API token (scope tickets:write) or an HMAC signature, checked per request.
 await app.register(authPlugin, { db: handle.db, clock: systemClock });
-await app.register(ticketRoutes, { db: handle.db, clock: systemClock });
+await app.register(ticketRoutes, {
+  db: handle.db,
+  clock: systemClock,
+  policy: ticketPolicyOf(config),
+});
 app.addHook('onResponse', async () => relay.wake());
 const poller = new FeedPoller({
   db: handle.db,

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, eq, feeds, incidents, outbox, signalSources, signals, sql } from '@huiying/db';
+import { auditLog, eq, feeds, incidents, monitoringRules, outbox, signalSources, signals, sql } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { sweepSignals } from '@huiying/engine';
 import { freshDatabase, testLogger } from '@huiying/testkit';
@@ -113,7 +113,9 @@ describe('FeedPoller', () => {
     ]);
     const messages = await db.db.select().from(outbox);
     expect(messages).toHaveLength(1);
-    expect(messages[0]!.payload).toMatchObject({ title: '新通知', publishedAt: new Date(T0 - HOUR).toISOString() });
+    expect(messages[0]!.payload).toMatchObject({ publishedAt: new Date(T0 - HOUR).toISOString() });
+    // Ids and times on the bus; the text stays in the signals row.
+    expect(messages[0]!.payload).not.toHaveProperty('title');
     const audits = await db.db.select().from(auditLog).where(eq(auditLog.entity, 'signal'));
     expect(audits.map((a) => a.action).sort()).toEqual(['signal.accepted', 'signal.stored_as_history', 'signal.stored_as_history']);
     expect(audits.find((a) => a.action === 'signal.accepted')!.result).toMatchObject({ decision: 'published', reason: 'publish_time' });
@@ -123,7 +125,19 @@ describe('FeedPoller', () => {
     expect(feed!.lastSuccessAt?.getTime()).toBe(T0);
     expect(feed!.nextPollAt?.getTime()).toBe(T0 + 300_000);
 
-    // The engine's sweep for unconsumed signals opens an incident for the news item only.
+    // The engine's sweep for unconsumed signals opens an incident for the news item only (a monitoring rule takes every feed item).
+    await db.db
+      .insert(monitoringRules)
+      .values({
+        id: 'mr_all_feeds',
+        name: '全部',
+        expression: '',
+        sources: ['feed'],
+        createdBy: 'test',
+        createdAt: new Date(T0),
+        updatedAt: new Date(T0),
+      })
+      .onConflictDoNothing();
     await clock.advanceTo(T0 + 2 * 60_000);
     expect(await sweepSignals({ db: db.db, clock, pack: DEFAULT_RULE_PACK })).toBe(1);
     expect((await db.db.select().from(incidents)).map((i) => i.title)).toEqual(['新通知']);

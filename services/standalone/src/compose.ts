@@ -3,7 +3,7 @@ import type { Bus, TopicName } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import { type DbHandle, OutboxRelay } from '@huiying/db';
 import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
-import { CalendarService, type RunningEngine, startEngine } from '@huiying/engine';
+import { CalendarService, type OfficialChannelOptions, OfficialChannels, type RunningEngine, startEngine } from '@huiying/engine';
 import type { SessionPolicy } from '@huiying/identity';
 import { AddressPolicy, DEFAULT_FETCH_POLICY, FeedPoller } from '@huiying/ingest';
 import { type Channel, type ChannelAdapter, Dispatcher } from '@huiying/notify';
@@ -36,6 +36,8 @@ export interface HuiyingDeps {
   dispatchPollMs?: number;
   /** Address ranges feeds may resolve to beyond public unicast (e.g. 127.0.0.1/32 for a local demo feed). */
   feedAllowCidrs?: string[];
+  /** Candidate responses from official channels: thresholds (auto-apply at 0.9 by default). */
+  officialChannels?: Partial<OfficialChannelOptions>;
 }
 
 export type Huiying = Awaited<ReturnType<typeof createHuiying>>;
@@ -86,17 +88,30 @@ export async function createHuiying(d: HuiyingDeps) {
     clock,
     engine: engine.deps,
     logger: logger.child({ svc: 'api' }),
+    listen: handle.listen,
     ...(d.dashboard ? { dashboard: d.dashboard } : {}),
     ...(d.realClock ? { realClock: d.realClock } : {}),
     ...(d.sessionPolicy ? { sessionPolicy: d.sessionPolicy } : {}),
     ...(d.loginRateLimit ? { loginRateLimit: d.loginRateLimit } : {}),
   });
   app.addHook('onResponse', async () => relay.wake());
+  const officialChannels = new OfficialChannels({
+    engine: engine.deps,
+    calendar: () => calendars.provisional,
+    logger: logger.child({ svc: 'official-channels' }),
+    ...(d.officialChannels ? { options: d.officialChannels } : {}),
+  });
   const poller = new FeedPoller({
     db,
     clock,
     logger: logger.child({ svc: 'ingest' }),
     options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(d.feedAllowCidrs ?? []) } },
+    // Official channels' new items become candidate responses; silent channels raise alerts.
+    afterRound: async () => {
+      await officialChannels.propose();
+      await officialChannels.checkSilence();
+      relay.wake();
+    },
   });
   relay.start();
 
@@ -106,6 +121,7 @@ export async function createHuiying(d: HuiyingDeps) {
     dispatcher,
     relay,
     poller,
+    officialChannels,
     db,
     async stop() {
       await poller.stop();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { and, type Db, eq, feeds, isNull, sql, units, users } from '@huiying/db';
+import { and, type Db, eq, feeds, isNull, monitoringRules, sql, units, users } from '@huiying/db';
 
 /**
  * Demo units: responsible units (责任单位) under the supervising office (政务公开办), which gets
@@ -59,6 +59,19 @@ export async function seedDemo(db: Db, feedUrl: string, now: number): Promise<vo
     .insert(feeds)
     .values({ id: 'demo-news', url: feedUrl, name: '演示新闻源', kind: 'news', addedAt: new Date(now - 48 * HOUR) })
     .onConflictDoUpdate({ target: feeds.id, set: { url: feedUrl } });
+  // 监测方案: only news matching a rule becomes an incident (12345 tickets match the hotline rule of migration 0011).
+  await db
+    .insert(monitoringRules)
+    .values({
+      id: 'mr_demo_city',
+      name: '民生与城市管理（演示）',
+      expression: '(供水 OR 自来水 OR 桥 OR 噪声 OR 噪音 OR 食堂 OR 学校) AND NOT 招聘',
+      sources: ['feed'],
+      createdBy: 'demo',
+      createdAt: new Date(now),
+      updatedAt: new Date(now),
+    })
+    .onConflictDoNothing();
 }
 
 /** Give the demo `leader` account an address (unless an administrator already set one). */

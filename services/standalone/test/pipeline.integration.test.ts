@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KafkaBus } from '@huiying/bus/kafka';
 import { FakeClock } from '@huiying/clock';
-import { feeds, rowsOf, sql, units } from '@huiying/db';
+import { feeds, monitoringRules, rowsOf, sql, units } from '@huiying/db';
 import { emailChannel } from '@huiying/notify';
 import { ensureDemoAccounts } from '@huiying/identity';
 import {
@@ -47,6 +47,16 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
       { id: 'health', name: '市卫生健康委员会', email: 'wjw@example.test' },
       { id: 'gov-office', name: '市政府办公室', email: 'zwgk@example.test' },
     ]);
+    // 监测方案: the feed item about the bridge matches (tickets match migration 0011's hotline rule).
+    await db.db.insert(monitoringRules).values({
+      id: 'mr_city',
+      name: '城建',
+      expression: '桥 OR 裂缝',
+      sources: ['feed'],
+      createdBy: 'test',
+      createdAt: new Date(T0),
+      updatedAt: new Date(T0),
+    });
     feedServer = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' });
       res.end(
@@ -127,7 +137,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
     expect(first.statusCode).toBe(201);
     const again = await duty.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toEqual({ signalId: first.json().signalId, duplicate: true });
+    expect(again.json()).toEqual({ signalId: first.json().signalId, duplicate: true, history: false });
 
     const incident = await eventually(
       async () => (await incidents()).find((i) => i.title === '小区供水水质浑浊'),

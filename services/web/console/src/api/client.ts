@@ -3,10 +3,24 @@
  * stable code. Unsafe requests carry the session's CSRF token; a 401 anywhere means the
  * session is gone, and the app goes back to the log-in page (see session.ts).
  */
-import type { AdminUnit, AdminUser, ApiToken, NewToken, SessionInfo, Timeline } from './identity.ts';
+import type {
+  AdminUnit,
+  AdminUser,
+  ApiToken,
+  MonitoringRule,
+  MonitoringRuleBody,
+  NewToken,
+  SessionInfo,
+  SignalPage,
+  Timeline,
+} from './identity.ts';
 import type {
   Alert,
   ApiError,
+  Feed,
+  FeedBody,
+  FeedPatch,
+  ResponseCandidate,
   GradeRequest,
   Incident,
   JsonOf,
@@ -41,6 +55,11 @@ let onUnauthorized: () => void = () => undefined;
 
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
+}
+
+/** For requests that do not go through `request` (file uploads). */
+export function currentCsrfToken(): string | null {
+  return csrfToken;
 }
 
 /** Called on any 401 except from the log-in itself (wrong password is not "logged out"). */
@@ -141,7 +160,37 @@ export const api = {
   suspend: (id: string, body: SuspendRequest) => request<unknown>('POST', obligationPath(id, 'suspend'), body),
   resume: (id: string) => request<unknown>('POST', obligationPath(id, 'resume'), {}),
 
+  /** 线索检索: stored signals, newest first (matched=false: those no monitoring rule took). */
+  signals: (q: { matched?: boolean; q?: string; page?: number; pageSize?: number }) =>
+    request<SignalPage>('GET', `/api/signals${query(q)}`),
+  /** 合并: the `from` incidents' signals, start and responses move into `id`; they close. */
+  mergeIncidents: (id: string, from: string[]) => request<Incident>('POST', incidentPath(id, 'merge'), { from }),
+  /** 拆分: the chosen signals become a new incident. */
+  splitIncident: (id: string, signals: string[]) => request<Incident>('POST', incidentPath(id, 'split'), { signals }),
+  /** 人工立案: open an incident for a stored signal. */
+  promoteSignal: (id: string, note?: string) => request<Incident>('POST', `/api/signals/${enc(id)}/promote`, note ? { note } : {}),
+  feeds: {
+    list: () => request<{ items: Feed[] }>('GET', '/api/feeds'),
+    create: (body: FeedBody) => request<Feed>('POST', '/api/feeds', body),
+    update: (id: string, patch: FeedPatch) => request<Feed>('PATCH', `/api/feeds/${enc(id)}`, patch),
+    pause: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/pause`),
+    resume: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/resume`),
+    remove: (id: string) => request<unknown>('DELETE', `/api/feeds/${enc(id)}`),
+  },
+  candidates: {
+    list: (status?: string) => request<{ items: ResponseCandidate[] }>('GET', `/api/response-candidates${query({ status })}`),
+    accept: (id: string, reason?: string) =>
+      request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/accept`, reason ? { reason } : {}),
+    reject: (id: string, reason?: string) =>
+      request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/reject`, reason ? { reason } : {}),
+  },
+
   admin: {
+    monitoringRules: () => request<ListResponse<MonitoringRule>>('GET', '/api/admin/monitoring-rules'),
+    createMonitoringRule: (body: MonitoringRuleBody) => request<MonitoringRule>('POST', '/api/admin/monitoring-rules', body),
+    updateMonitoringRule: (id: string, patch: Partial<Omit<MonitoringRuleBody, 'jurisdiction'>>) =>
+      request<MonitoringRule>('PATCH', `/api/admin/monitoring-rules/${enc(id)}`, patch),
+    deleteMonitoringRule: (id: string) => request<unknown>('DELETE', `/api/admin/monitoring-rules/${enc(id)}`),
     units: () => request<ListResponse<AdminUnit>>('GET', '/api/admin/units'),
     createUnit: (u: AdminUnit) => request<AdminUnit>('POST', '/api/admin/units', u),
     updateUnit: (id: string, patch: Partial<Omit<AdminUnit, 'id'>>) => request<AdminUnit>('PATCH', `/api/admin/units/${enc(id)}`, patch),

@@ -1,5 +1,5 @@
 /** Shapes of the identity, timeline and administration endpoints, from the generated OpenAPI types. */
-import type { Incident, JsonOf } from './types.ts';
+import type { BodyOf, Incident, JsonOf } from './types.ts';
 
 /** GET /api/auth/me, POST /api/auth/login */
 export type SessionInfo = JsonOf<'/api/auth/me', 'get'>;
@@ -20,3 +20,9 @@ export type AdminUser = JsonOf<'/api/admin/users', 'get'>['items'][number];
 export type ApiToken = JsonOf<'/api/admin/tokens', 'get'>['items'][number];
 /** POST /api/admin/tokens: the secret, shown once. */
 export type NewToken = JsonOf<'/api/admin/tokens', 'post', 201>;
+
+/** 监测方案 (monitoring rules) and the intake search (线索检索, 人工立案). */
+export type MonitoringRule = JsonOf<'/api/admin/monitoring-rules', 'get'>['items'][number];
+export type MonitoringRuleBody = BodyOf<'/api/admin/monitoring-rules', 'post'>;
+export type SignalPage = JsonOf<'/api/signals', 'get'>;
+export type SignalItem = SignalPage['items'][number];
