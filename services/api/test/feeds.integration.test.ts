@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventMessage, parseMessage, TOPICS } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { alerts, auditLog, eq, feeds, responseCandidates, rowsOf, sql } from '@huiying/db';
+import { alerts, auditLog, eq, feeds, monitoringRules, responseCandidates, rowsOf, sql } from '@huiying/db';
 import { eventually, freshDatabase, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
@@ -84,6 +84,16 @@ beforeAll(async () => {
       { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' },
       { id: 'environment', name: '市生态环境局', email: 'sthjj@example.test' },
     ],
+  });
+  // The news items below are 政务舆情 under this 监测方案 (a feed item opens an incident only if a rule takes it).
+  await db.db.insert(monitoringRules).values({
+    id: 'mr_housing',
+    name: '住建',
+    expression: '电梯 OR 河道 OR 小区',
+    sources: ['feed'],
+    createdBy: 'test',
+    createdAt: new Date(clock.now()),
+    updatedAt: new Date(clock.now()),
   });
   server = createServer(async (req, res) => {
     const path = req.url!;
