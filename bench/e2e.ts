@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     'batch-clients': { type: 'string', default: '4' },
     'kafka-records': { type: 'string', default: '1000000' },
     'pgbench-seconds': { type: 'string', default: '20' },
+    /** Every n-th ticket repeats the previous one's matter (joins its incident); the others are new matters (bench/e2e/tickets.ts). */
+    'join-every': { type: 'string', default: '5' },
   },
 });
 const root = new URL('..', import.meta.url).pathname;
@@ -355,6 +357,8 @@ async function main(): Promise<void> {
     args['batch-clients']!,
     '--prefix',
     'B-',
+    '--join-every',
+    args['join-every']!,
   ]);
   const tAccepted = Date.now();
   const tDone = await waitProcessed(db, 'B-', n - batch.failed, 600_000);
@@ -371,6 +375,18 @@ async function main(): Promise<void> {
   say(
     'CPU during the batch phase',
     `ingest ${(cpu1.ingest - cpu0.ingest).toFixed(1)} s, engine ${(cpu1.engine - cpu0.engine).toFixed(1)} s (of ${((tDone - t0) / 1000).toFixed(1)} s wall)`,
+  );
+
+  const grouped = (
+    await db.query<{ incidents: number; opened: number; joined: number; other: number }>(
+      `select count(distinct incident_id)::int as incidents, count(*) filter (where decision = 'opened')::int as opened,
+         count(*) filter (where decision = 'joined')::int as joined, count(*) filter (where decision not in ('opened', 'joined'))::int as other
+       from signals where source_ref like 'B-%'`,
+    )
+  ).rows[0]!;
+  say(
+    'incidents from the batch phase',
+    `${fmt(grouped.incidents)} incidents: ${fmt(grouped.opened)} signals opened one, ${fmt(grouped.joined)} joined one, ${fmt(grouped.other)} other (tickets: every ${args['join-every']}th repeats the previous matter)`,
   );
 
   // b. One ticket per request: closed loop, then open loop at the pgbench rate.

@@ -5,12 +5,14 @@
  *
  *   node bench/e2e/load.ts --url http://127.0.0.1:8081/api/tickets --mode batch --tickets 200000 --batch 1000 --clients 4
  *   node bench/e2e/load.ts --url ... --mode single --tickets 20000 --clients 64 [--rate 3000]
+ *   [--join-every 5]   every 5th ticket repeats the previous one's matter (80 % new matters, 20 % joining)
  *
  * --rate (single mode) makes it open-loop: requests are started on a fixed schedule, so a slow
  * server shows up as latency instead of silently lowering the offered load.
  */
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'node:http';
+import { benchTicket } from './tickets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +23,8 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '4' },
     rate: { type: 'string' },
     prefix: { type: 'string', default: `L${process.pid}-` },
+    /** Every n-th ticket repeats the previous one's matter (a burst that joins its incident); 0 = every ticket a new matter. */
+    'join-every': { type: 'string', default: '5' },
     /** An API token with scope tickets:write (the hotline system's credential). */
     token: { type: 'string' },
   },
@@ -33,15 +37,8 @@ const rate = values.rate ? Number(values.rate) : undefined;
 const agent = new Agent({ keepAlive: true, maxSockets: clients });
 const base = Date.now();
 
-// ≈ 300 bytes of JSON per ticket, like the raw Kafka records beside it.
-const ticket = (i: number) => ({
-  id: `${values.prefix}${i}`,
-  receivedAt: new Date(base - 60_000).toISOString(),
-  title: `市民反映小区夜间施工噪音扰民 ${i}`,
-  content: `市民来电反映：某区某街道某小区旁工地连续多日夜间施工至凌晨，噪音严重影响休息，请相关部门尽快核实处理并回复。工单序号 ${i}。`,
-  category: '投诉',
-  area: '某区',
-});
+const ticket = (i: number) =>
+  benchTicket(i, { prefix: values.prefix!, joinEvery: Number(values['join-every']), receivedAt: new Date(base - 60_000).toISOString() });
 
 function post(body: string): Promise<{ status: number; ms: number }> {
   const t0 = performance.now();

@@ -1,23 +1,55 @@
 import { createHash } from 'node:crypto';
-import { auditLog, type Db, rowsOf, sql, type Tx } from '@huiying/db';
+import { auditLog, type Db, rowsOf, type SQL, sql, type Tx } from '@huiying/db';
+import type { EngineEvent } from '@huiying/domain';
+import { type SideEffects, sideEffectCtes } from './batch-sql.ts';
+import { NotFoundError, StaleWriteError } from './errors.ts';
 import type { LadderWiring } from './ladder-writer.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * What the timer needs of an aggregate with deadlines (an incident, a working-day duty; the
- * and, through their writers, the escalation ladder's steps): its table (with `id`, `next_wake_at` and a version fence), and how to
- * advance claimed rows to `now` and write what changed. The claim, the batching, the isolation of
- * a bad row and the re-arm query are the same for every kind, so they live here once.
+ * An aggregate with deadlines (an incident, a working-day duty; through their writers, the
+ * escalation ladder's steps): a row with `id`, a jsonb `state`, `next_wake_at` and a version
+ * fence. Every change of one — a command, a signal, the timer — takes the same path: lock the
+ * row, fire what fell due before the change, apply it, and hand the result to the aggregate's
+ * writer, which persists what changed in the caller's transaction. The claim, the batching, the
+ * isolation of a bad row, the re-arm query and the command's load-advance-apply live here once.
  */
-export interface DeadlineKind {
+export interface DeadlineKind<S = unknown, X = unknown> {
   /** Audit entity and alert column: 'incident' → incidents / alerts.incident_id. */
   entity: 'incident' | 'obligation';
   table: 'incidents' | 'obligations';
-  /** Columns the advance needs, besides id (fixed SQL text). */
+  /** Columns `read` needs, besides id (fixed SQL text). */
   columns: string;
-  /** Advance the claimed rows (locked by the caller) to `now` and persist them, inside `tx`. */
-  fire(tx: Tx, rows: readonly Record<string, unknown>[], now: number, deps: FireDeps): Promise<void>;
+  /** A locked row as the writer needs it: the state, the fence, and what else the kind keeps (a duty's title and unit). */
+  read(row: Record<string, unknown>): Loaded<S, X>;
+  /** The domain's advance: fire what is due at or before `now`. */
+  advance(state: S, now: number): { state: S; events: EngineEvent[] };
+  /** The domain's next wake of a state (the in-process timer re-arms for it). */
+  nextWake(state: S): number | null;
+  /** The aggregate's writer: persist a batch of changes inside `tx` (fenced on each write's version). */
+  persist(tx: Tx, writes: readonly AggregateWrite<S, X>[], ladder: LadderWiring | undefined): Promise<void>;
+}
+
+/** A locked row of an aggregate. */
+export interface Loaded<S, X> {
+  state: S;
+  /** Fencing token: the row version a write is decided on (0 for a new aggregate). */
+  version: number;
+  extra: X;
+}
+
+/** One change for the writer: the state before (undefined when it creates the aggregate) and after. */
+export interface AggregateWrite<S, X = unknown> {
+  before: S | undefined;
+  version: number;
+  after: S;
+  events: EngineEvent[];
+  /** What caused it, for the audit log (a command, a signal, `{ type: 'timer' }`). */
+  input: unknown;
+  actor: string;
+  now: number;
+  extra: X;
 }
 
 /** What a kind's `fire` gets from the engine besides the rows: the ladder's wiring. */
@@ -25,12 +57,74 @@ export interface FireDeps {
   ladder?: LadderWiring | undefined;
 }
 
+/** Advance claimed rows to `now` and write them: the timer's whole job for a batch. */
+function fireRows<S, X>(kind: DeadlineKind<S, X>, tx: Tx, rows: readonly Record<string, unknown>[], now: number, deps: FireDeps) {
+  const input = { type: 'timer', at: iso(now) };
+  return kind.persist(
+    tx,
+    rows.map((row) => {
+      const loaded = kind.read(row);
+      const { state, events } = kind.advance(loaded.state, now);
+      return { before: loaded.state, version: loaded.version, after: state, events, input, actor: 'timer', now, extra: loaded.extra };
+    }),
+    deps.ladder,
+  );
+}
+
+/**
+ * A command on one aggregate: lock its row, fire what fell due before the command (so the
+ * command sees the state the replay would), let `decide` apply it, persist, and tell `onWake`
+ * where the aggregate's next deadline now is. Without a row, `decide` gets undefined (a command
+ * that creates the aggregate) unless `mustExist`, which throws NotFoundError.
+ */
+export async function applyCommandOf<S, X, R extends { state: S; events: EngineEvent[] }>(
+  kind: DeadlineKind<S, X>,
+  deps: { db: Db; clock: { now(): number }; ladder?: LadderWiring | undefined; onWake?: ((at: number) => void) | undefined },
+  command: {
+    id: string;
+    at: number;
+    input: unknown;
+    actor: string;
+    mustExist: boolean;
+    /** Apply the command to the state brought to just before it (undefined: the aggregate is new). */
+    decide(state: S | undefined, loaded: Loaded<S, X> | undefined): R & { extra: X };
+    /** Writes that must commit or roll back with the command (e.g. the recorded response's row). */
+    alongside?: ((tx: Tx) => Promise<void>) | undefined;
+  },
+): Promise<R> {
+  const result = await deps.db.transaction(async (tx) => {
+    const [row] = rowsOf<Record<string, unknown>>(
+      await tx.execute(sql`select id, ${sql.raw(kind.columns)} from ${sql.raw(kind.table)} where id = ${command.id} for update`),
+    );
+    if (!row && command.mustExist) throw new NotFoundError(`${kind.entity} ${command.id} not found`);
+    const loaded = row ? kind.read(row) : undefined;
+    const overdue = loaded ? kind.advance(loaded.state, command.at - 1) : undefined;
+    const decided = command.decide(overdue?.state, loaded);
+    const write: AggregateWrite<S, X> = {
+      before: loaded?.state,
+      version: loaded?.version ?? 0,
+      after: decided.state,
+      events: [...(overdue?.events ?? []), ...decided.events],
+      input: command.input,
+      actor: command.actor,
+      now: deps.clock.now(),
+      extra: decided.extra,
+    };
+    await kind.persist(tx, [write], deps.ladder);
+    await command.alongside?.(tx);
+    return { ...decided, events: write.events };
+  });
+  const wake = kind.nextWake(result.state);
+  if (wake !== null) deps.onWake?.(wake);
+  return result;
+}
+
 /**
  * Fire every warning and breach of one kind due at or before `until`. Rows are claimed with
  * SKIP LOCKED, so several engines share the work and none fires one deadline twice.
  */
-export async function fireDueOf(
-  kind: DeadlineKind,
+export async function fireDueOf<S, X>(
+  kind: DeadlineKind<S, X>,
   deps: { db: Db; clock: { now(): number }; ladder?: LadderWiring | undefined },
   until: number,
   batch = 200,
@@ -59,20 +153,20 @@ export async function fireDueOf(
   }
 }
 
-function fireBatch(kind: DeadlineKind, deps: { db: Db } & FireDeps, now: number, limit: number): Promise<number> {
+function fireBatch<S, X>(kind: DeadlineKind<S, X>, deps: { db: Db } & FireDeps, now: number, limit: number): Promise<number> {
   return deps.db.transaction(async (tx) => {
     const rows = rowsOf<Record<string, unknown>>(
       await tx.execute(
         sql`select id, ${sql.raw(kind.columns)} from ${sql.raw(kind.table)} where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`,
       ),
     );
-    if (rows.length > 0) await kind.fire(tx, rows, now, deps);
+    if (rows.length > 0) await fireRows(kind, tx, rows, now, deps);
     return rows.length;
   });
 }
 
-async function fireOneByOne(
-  kind: DeadlineKind,
+async function fireOneByOne<S, X>(
+  kind: DeadlineKind<S, X>,
   deps: { db: Db } & FireDeps,
   now: number,
   limit: number,
@@ -129,4 +223,31 @@ export async function nextWakeOf(db: Db, kinds: readonly DeadlineKind[]): Promis
     await db.execute(sql.raw(`select ${parts.length === 1 ? parts[0] : `least(${parts.join(', ')})`} as at`)),
   );
   return row?.at ? new Date(row.at).getTime() : null;
+}
+
+/** The wake to store: the earlier of the clocks' next deadline and the ladder's next step. */
+export const earlierOf = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
+
+/**
+ * The end of every writer's batch: one statement — the aggregate's own CTEs (`entity`, which
+ * must define `written` as the rows it wrote past the fence), then the side effects (alerts,
+ * audit, outbox) — and the fence checked: a write decided on an outdated version is refused and
+ * the transaction rolls back with StaleWriteError.
+ */
+export async function writeFenced(tx: Tx, entity: SQL, effects: SideEffects, expected: number, what: string): Promise<void> {
+  const result = rowsOf<{ written: number }>(
+    await tx.execute(sql`
+      with ${entity},
+      ${sideEffectCtes(effects)}
+      select (select count(*) from written)::int as written`),
+  );
+  const written = result[0]?.written ?? 0;
+  if (written !== expected) {
+    throw new StaleWriteError(`stale write refused for ${expected - written} ${what}(s): another engine changed them first`);
+  }
+}
+
+/** Other engines armed for a later instant hear that something is now due earlier. */
+export async function announceEarlierWake(tx: Tx, at: number | null): Promise<void> {
+  if (at !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(at)})`);
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { TOPICS, type EventMessage } from '@huiying/bus';
-import { type alerts, type auditLog, type clocks, type incidents, type OutboxMessage, rowsOf, sql, type Tx } from '@huiying/db';
+import { type alerts, type auditLog, type clocks, type incidents, type OutboxMessage, sql, type Tx } from '@huiying/db';
 import { type EngineEvent, type IncidentState, nextIncidentWake } from '@huiying/domain';
-import { json, sideEffectCtes } from './batch-sql.ts';
-import { StaleWriteError } from './errors.ts';
+import { json } from './batch-sql.ts';
+import { announceEarlierWake, earlierOf, writeFenced } from './deadlines.ts';
 import { type LadderWiring, walkIncidentLadders } from './ladder-writer.ts';
 import { incidentView } from './view.ts';
 
@@ -62,7 +62,7 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
     const now = new Date(a.now);
     // The ladder's steps are wakes of the same timer, with the same precision.
     const clockWake = nextIncidentWake(a.after);
-    const wake = clockWake === null ? a.ladderWake : a.ladderWake === null ? clockWake : Math.min(clockWake, a.ladderWake);
+    const wake = earlierOf(clockWake, a.ladderWake);
     const before = a.before === undefined ? null : nextIncidentWake(a.before);
     if (wake !== null && (before === null || wake < before)) earliestMovedWake = Math.min(earliestMovedWake ?? wake, wake);
     incidentRows.push({
@@ -172,20 +172,31 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
   // One round trip for the whole batch: every table is written by a data-modifying CTE reading
   // its rows from one jsonb parameter, with fixed SQL text. (Building multi-row INSERTs with the
   // query builder cost more CPU than the database spent executing them; see bench/README.md.)
-  const result = rowsOf<{ written: number }>(
-    await tx.execute(sql`
-      with inc as (
+  // An existing incident is updated in place (no insert attempt, created_at untouched); a new
+  // one is inserted, and a row already there refuses it like a stale version would.
+  const fresh = incidentRows.filter((_, i) => items[i]!.before === undefined);
+  const existing = incidentRows.filter((_, i) => items[i]!.before !== undefined);
+  await writeFenced(
+    tx,
+    sql`
+      ins as (
         insert into incidents (id, title, level, unit_id, status, start_at, state, next_wake_at, version, created_at, updated_at)
         select id, title, level, "unitId", status, "startAt", state, "nextWakeAt", version, "createdAt", "updatedAt"
-        from jsonb_to_recordset(${json(incidentRows)}::jsonb) as r(id text, title text, level text, "unitId" text, status text,
+        from jsonb_to_recordset(${json(fresh)}::jsonb) as r(id text, title text, level text, "unitId" text, status text,
           "startAt" timestamptz, state jsonb, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz)
-        on conflict (id) do update set title = excluded.title, level = excluded.level, unit_id = excluded.unit_id,
-          status = excluded.status, start_at = excluded.start_at, state = excluded.state, next_wake_at = excluded.next_wake_at,
-          version = excluded.version, updated_at = excluded.updated_at
-        -- The fence: only the writer holding the version it read may write the next one.
-        where incidents.version = excluded.version - 1
+        on conflict (id) do nothing
         returning id
       ),
+      upd as (
+        update incidents i set title = r.title, level = r.level, unit_id = r."unitId", status = r.status, start_at = r."startAt",
+          state = r.state, next_wake_at = r."nextWakeAt", version = r.version, updated_at = r."updatedAt"
+        from jsonb_to_recordset(${json(existing)}::jsonb) as r(id text, title text, level text, "unitId" text, status text,
+          "startAt" timestamptz, state jsonb, "nextWakeAt" timestamptz, version int, "updatedAt" timestamptz)
+        -- The fence: only the writer holding the version it read may write the next one.
+        where i.id = r.id and i.version = r.version - 1
+        returning i.id
+      ),
+      written as (select id from ins union all select id from upd),
       clk as (
         -- A clock's seq is stable for its incident's life, so the read model is upserted in place.
         insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at)
@@ -195,14 +206,11 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
         on conflict (incident_id, seq) do update set kind = excluded.kind, state = excluded.state, start_at = excluded.start_at,
           due_at = excluded.due_at, responded_at = excluded.responded_at, late = excluded.late, unit_id = excluded.unit_id,
           updated_at = excluded.updated_at
-      ),
-      ${sideEffectCtes({ alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) })}
-      select count(*)::int as written from inc`),
+      )`,
+    { alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) },
+    incidentRows.length,
+    'incident',
   );
-  const written = result[0]?.written ?? 0;
-  if (written !== incidentRows.length) {
-    throw new StaleWriteError(`stale write refused for ${incidentRows.length - written} incident(s): another engine changed them first`);
-  }
   // After the fence: a refused write has thrown, and the transaction queues nothing.
   await walked.batch.flush();
   for (const r of retractions) {
@@ -210,8 +218,7 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
       sql`update alerts set retracted_at = ${iso(r.at)} where incident_id = ${r.incidentId} and kind = 'breached' and clock = ${r.clock} and due_at = ${iso(r.due)}`,
     );
   }
-  // Other engines armed for a later instant hear that something is now due earlier.
-  if (earliestMovedWake !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(earliestMovedWake)})`);
+  await announceEarlierWake(tx, earliestMovedWake);
 }
 
 type ClockView = ReturnType<typeof incidentView>['clocks'][number];

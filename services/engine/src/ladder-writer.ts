@@ -123,7 +123,15 @@ async function acknowledgements(tx: Tx, column: 'incident_id' | 'obligation_id',
   return out;
 }
 
-const needsAcks = (clocks: readonly { state: string; ladder?: unknown }[]) => clocks.some((c) => c.state === 'breached' && c.ladder);
+/**
+ * Only a clock that was breached before this write can have an acknowledged breach alert: one
+ * breaching now gets its alert in this very transaction. (The timer's breaches, by far the most
+ * common write, so skip the lookup.)
+ */
+const needsAcks = (
+  after: readonly { seq?: number; state: string; ladder?: unknown }[],
+  before: readonly { seq?: number; state: string }[],
+) => after.some((c) => c.state === 'breached' && c.ladder && before.some((b) => b.seq === c.seq && b.state === 'breached'));
 
 export interface IncidentLadderItem {
   before: IncidentState | undefined;
@@ -147,7 +155,7 @@ export async function walkIncidentLadders(
   const acks = await acknowledgements(
     tx,
     'incident_id',
-    items.filter((a) => needsAcks(a.after.clocks)).map((a) => a.after.id),
+    items.filter((a) => a.before !== undefined && needsAcks(a.after.clocks, a.before.clocks)).map((a) => a.after.id),
   );
   const ackOf = (id: string) => (c: IncidentClock) => acks.get(`${id}|${c.kind}|${c.dueAt}`) ?? null;
   const outcomes: LadderOutcome<IncidentState>[] = [];
@@ -267,6 +275,8 @@ function escalationAudit(actor: string, at: number, entity: 'incident' | 'obliga
 }
 
 export interface ObligationLadderItem {
+  /** The duty as stored before this write (undefined: created by it). */
+  before?: ObligationState | undefined;
   after: ObligationState;
   actor: string;
   title: string | null;
@@ -284,7 +294,7 @@ export async function walkObligationLadders(
   const acks = await acknowledgements(
     tx,
     'obligation_id',
-    items.filter((a) => a.after.state === 'breached' && a.after.ladder).map((a) => a.after.id),
+    items.filter((a) => a.after.state === 'breached' && a.after.ladder && a.before?.state === 'breached').map((a) => a.after.id),
   );
   const outcomes: LadderOutcome<ObligationState>[] = [];
   for (const a of items) {

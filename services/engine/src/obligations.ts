@@ -11,10 +11,17 @@ import {
   type ObligationState,
   type RulePack,
 } from '@huiying/domain';
-import { json, sideEffectCtes } from './batch-sql.ts';
+import { json } from './batch-sql.ts';
 import type { CalendarService } from './calendar.ts';
-import { type DeadlineKind, fireDueOf } from './deadlines.ts';
-import { NotFoundError, StaleWriteError } from './errors.ts';
+import {
+  type AggregateWrite,
+  announceEarlierWake,
+  applyCommandOf,
+  type DeadlineKind,
+  earlierOf,
+  fireDueOf,
+  writeFenced,
+} from './deadlines.ts';
 import { alertIdFor, toEventMessage } from './incident-writer.ts';
 import { type LadderWiring, walkObligationLadders } from './ladder-writer.ts';
 
@@ -40,48 +47,23 @@ export interface ObligationMeta {
  * without calendar data is computed Monday–Friday, stored as provisional, and raises a
  * `calendar_missing` alert for administrators; loading the year recomputes it.
  */
-export async function applyObligationCommand(
+export function applyObligationCommand(
   deps: ObligationDeps,
   input: ObligationInput,
   actor: string,
   meta: ObligationMeta = {},
 ): Promise<{ state: ObligationState; events: EngineEvent[] }> {
-  const result = await deps.db.transaction(async (tx) => {
-    const [row] = rowsOf<{ state: ObligationState; version: number; title: string | null; unit_id: string | null }>(
-      await tx.execute(sql`select state, version, title, unit_id from obligations where id = ${input.id} for update`),
-    );
-    if (input.type !== 'obligation' && !row) throw new NotFoundError(`obligation ${input.id} not found`);
-    let before: ObligationState | undefined;
-    let events: EngineEvent[] = [];
-    if (row) {
-      const overdue = advanceObligation(row.state, input.at - 1);
-      before = overdue.state;
-      events = overdue.events;
-    }
-    const applied = applyWithCalendar(before, input, deps.pack, deps.calendars);
-    events = [...events, ...applied.events];
-    await persistObligations(
-      tx,
-      [
-        {
-          before: row?.state,
-          version: row?.version ?? 0,
-          after: applied.state,
-          events,
-          input,
-          actor,
-          now: deps.clock.now(),
-          title: meta.title ?? row?.title ?? null,
-          unitId: meta.unit ?? row?.unit_id ?? null,
-        },
-      ],
-      deps.ladder,
-    );
-    return { state: applied.state, events };
-  });
-  const wake = nextObligationWake(result.state);
-  if (wake !== null) deps.onWake?.(wake);
-  return result;
+  return applyCommandOf(obligationDeadlines, deps, {
+    id: input.id,
+    at: input.at,
+    input,
+    actor,
+    mustExist: input.type !== 'obligation',
+    decide: (state, loaded) => ({
+      ...applyWithCalendar(state, input, deps.pack, deps.calendars),
+      extra: { title: meta.title ?? loaded?.extra.title ?? null, unitId: meta.unit ?? loaded?.extra.unitId ?? null },
+    }),
+  }).then(({ state, events }) => ({ state, events }));
 }
 
 function applyWithCalendar(
@@ -98,32 +80,25 @@ function applyWithCalendar(
   }
 }
 
-type ObligationRow = { state: ObligationState; version: number; title: string | null; unit_id: string | null };
+/** What a duty row keeps besides its state: the title and unit its events and alerts carry. */
+interface DutyMeta {
+  title: string | null;
+  unitId: string | null;
+}
 
-/** Working-day duties as an aggregate with deadlines, fired by the same pipeline as incidents (deadlines.ts). */
-export const obligationDeadlines: DeadlineKind = {
+/** Working-day duties as an aggregate with deadlines: the same command and timer path as incidents (deadlines.ts). */
+export const obligationDeadlines: DeadlineKind<ObligationState, DutyMeta> = {
   entity: 'obligation',
   table: 'obligations',
   columns: 'state, version, title, unit_id',
-  fire: (tx, rows, now, deps) =>
-    persistObligations(
-      tx,
-      (rows as ObligationRow[]).map((row) => {
-        const { state, events } = advanceObligation(row.state, now);
-        return {
-          before: row.state,
-          version: row.version,
-          after: state,
-          events,
-          input: { type: 'timer', at: iso(now) },
-          actor: 'timer',
-          now,
-          title: row.title,
-          unitId: row.unit_id,
-        };
-      }),
-      deps.ladder,
-    ),
+  read: (row) => ({
+    state: row.state as ObligationState,
+    version: row.version as number,
+    extra: { title: row.title as string | null, unitId: row.unit_id as string | null },
+  }),
+  advance: advanceObligation,
+  nextWake: nextObligationWake,
+  persist: (tx, writes, ladder) => persistObligations(tx, writes, ladder),
 };
 
 /** Fire warnings and breaches of working-day duties due at or before `now`. */
@@ -138,22 +113,16 @@ export async function provisionalObligationIds(db: Db): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-interface ObligationWrite {
-  before: ObligationState | undefined;
-  version: number;
-  after: ObligationState;
-  events: EngineEvent[];
-  input: unknown;
-  actor: string;
-  now: number;
-  title: string | null;
-  unitId: string | null;
-}
+type ObligationWrite = AggregateWrite<ObligationState, DutyMeta>;
 
 async function persistObligations(tx: Tx, given: readonly ObligationWrite[], ladder: LadderWiring | undefined): Promise<void> {
   if (given.length === 0) return;
   // The duty's ladder is walked with every change, in this transaction (ladder-writer.ts).
-  const walked = await walkObligationLadders(tx, given, ladder);
+  const walked = await walkObligationLadders(
+    tx,
+    given.map((a) => ({ ...a, title: a.extra.title, unitId: a.extra.unitId })),
+    ladder,
+  );
   const items = given.map((a, i) => ({ ...a, after: walked.outcomes[i]!.state, ladderWake: walked.outcomes[i]!.wake }));
   const alertRows: (typeof alerts.$inferInsert)[] = [];
   const auditRows: (typeof auditLog.$inferInsert)[] = [];
@@ -161,7 +130,7 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
   let earliest: number | null = null;
   const rows = items.map((a) => {
     const clockWake = nextObligationWake(a.after);
-    const wake = clockWake === null ? a.ladderWake : a.ladderWake === null ? clockWake : Math.min(clockWake, a.ladderWake);
+    const wake = earlierOf(clockWake, a.ladderWake);
     const beforeWake = a.before ? nextObligationWake(a.before) : null;
     if (wake !== null && (beforeWake === null || wake < beforeWake)) earliest = Math.min(earliest ?? wake, wake);
     const now = new Date(a.now);
@@ -174,7 +143,7 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
         kind: 'calendar_missing',
         clock: a.after.kind,
         dueAt: new Date(a.after.dueAt),
-        unitId: a.unitId,
+        unitId: a.extra.unitId,
         at: now,
       });
       // Live boards learn of it at once (the API streams alerts named by events).
@@ -190,7 +159,7 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
           obligationId: a.after.id,
           alertId: calendarAlertId,
           clock: a.after.kind,
-          unitId: a.unitId,
+          unitId: a.extra.unitId,
         } satisfies EventMessage,
       });
     }
@@ -215,12 +184,12 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
           clock: e.clock,
           dueAt: new Date(e.due),
           elapsed: e.event === 'warning' ? e.elapsed : null,
-          unitId: a.unitId,
+          unitId: a.extra.unitId,
           at: new Date(e.at),
         });
       }
       const payload: EventMessage = {
-        ...toEventMessage(a.after.id, a.title ?? a.after.id, a.unitId, e, alertId),
+        ...toEventMessage(a.after.id, a.extra.title ?? a.after.id, a.extra.unitId, e, alertId),
         obligationId: a.after.id,
       };
       delete payload.incidentId;
@@ -242,8 +211,8 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
     return {
       id: a.after.id,
       kind: a.after.kind,
-      title: a.title,
-      unitId: a.unitId,
+      title: a.extra.title,
+      unitId: a.extra.unitId,
       state: a.after,
       status: a.after.state,
       dueAt: new Date(a.after.dueAt),
@@ -254,24 +223,34 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
       updatedAt: now,
     };
   });
-  const result = rowsOf<{ written: number }>(
-    await tx.execute(sql`
-      with obl as (
+  // As for incidents: an existing duty is updated in place past the fence, a new one inserted.
+  const fresh = rows.filter((_, i) => items[i]!.before === undefined);
+  const existing = rows.filter((_, i) => items[i]!.before !== undefined);
+  await writeFenced(
+    tx,
+    sql`
+      ins as (
         insert into obligations (id, kind, title, unit_id, state, status, due_at, provisional, next_wake_at, version, created_at, updated_at)
         select id, kind, title, "unitId", state, status, "dueAt", provisional, "nextWakeAt", version, "createdAt", "updatedAt"
-        from jsonb_to_recordset(${json(rows)}::jsonb) as r(id text, kind text, title text, "unitId" text, state jsonb, status text,
+        from jsonb_to_recordset(${json(fresh)}::jsonb) as r(id text, kind text, title text, "unitId" text, state jsonb, status text,
           "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz)
-        on conflict (id) do update set title = excluded.title, unit_id = excluded.unit_id, state = excluded.state,
-          status = excluded.status, due_at = excluded.due_at, provisional = excluded.provisional,
-          next_wake_at = excluded.next_wake_at, version = excluded.version, updated_at = excluded.updated_at
-        -- The fence, as for incidents.
-        where obligations.version = excluded.version - 1
+        on conflict (id) do nothing
         returning id
       ),
-      ${sideEffectCtes({ alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) })}
-      select count(*)::int as written from obl`),
+      upd as (
+        update obligations o set title = r.title, unit_id = r."unitId", state = r.state, status = r.status, due_at = r."dueAt",
+          provisional = r.provisional, next_wake_at = r."nextWakeAt", version = r.version, updated_at = r."updatedAt"
+        from jsonb_to_recordset(${json(existing)}::jsonb) as r(id text, title text, "unitId" text, state jsonb, status text,
+          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "updatedAt" timestamptz)
+        -- The fence, as for incidents.
+        where o.id = r.id and o.version = r.version - 1
+        returning o.id
+      ),
+      written as (select id from ins union all select id from upd)`,
+    { alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) },
+    rows.length,
+    'duty',
   );
-  if ((result[0]?.written ?? 0) !== rows.length) throw new StaleWriteError('stale obligation write refused');
   await walked.batch.flush();
   // A due that is no longer provisional settles its calendar_missing alert; a fulfilment
   // recorded late but dated before the due withdraws the breach (as breach_retracted does for incidents).
@@ -287,5 +266,5 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
       );
     }
   }
-  if (earliest !== null) await tx.execute(sql`select pg_notify('huiying_wake', ${iso(earliest)})`);
+  await announceEarlierWake(tx, earliest);
 }

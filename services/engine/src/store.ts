@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '@huiying/clock';
-import { type Db, rowsOf, sql, type Tx } from '@huiying/db';
+import type { Db, Tx } from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
@@ -16,8 +16,7 @@ import {
   nextIncidentWake,
   type RulePack,
 } from '@huiying/domain';
-import { type DeadlineKind, fireDueOf } from './deadlines.ts';
-import { NotFoundError } from './errors.ts';
+import { applyCommandOf, type DeadlineKind, fireDueOf } from './deadlines.ts';
 import { persistAll } from './incident-writer.ts';
 import type { LadderWiring } from './ladder-writer.ts';
 
@@ -36,18 +35,27 @@ export interface EngineDeps {
 export { NotFoundError, StaleWriteError } from './errors.ts';
 export { alertIdFor, persistAll, toEventMessage } from './incident-writer.ts';
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 export function incidentIdFor(signalId: string): string {
   return `inc_${createHash('sha256').update(signalId).digest('hex').slice(0, 16)}`;
 }
+
+/** Incidents as an aggregate with deadlines: commands and the timer both write them through deadlines.ts. */
+export const incidentDeadlines: DeadlineKind<IncidentState, undefined> = {
+  entity: 'incident',
+  table: 'incidents',
+  columns: 'state, version',
+  read: (row) => ({ state: row.state as IncidentState, version: row.version as number, extra: undefined }),
+  advance: advanceIncident,
+  nextWake: nextIncidentWake,
+  persist: persistAll,
+};
 
 /**
  * A duty officer's or unit's command (grade, assign, respond, dismiss, occurred) on one incident.
  * Timers already due before the command are fired first, so the command sees the same state
  * the replay would.
  */
-export async function applyCommand(
+export function applyCommand(
   deps: EngineDeps,
   incidentId: string,
   input: IncidentInput,
@@ -55,47 +63,16 @@ export async function applyCommand(
   /** Writes that must commit or roll back with the command (e.g. the recorded response's row). */
   alongside?: (tx: Tx) => Promise<void>,
 ): Promise<{ state: IncidentState; events: EngineEvent[] }> {
-  const now = deps.clock.now();
-  const result = await deps.db.transaction(async (tx) => {
-    const [row] = rowsOf<{ state: IncidentState; version: number }>(
-      await tx.execute(sql`select state, version from incidents where id = ${incidentId} for update`),
-    );
-    if (!row) throw new NotFoundError(`incident ${incidentId} not found`);
-    const overdue = advanceIncident(row.state, input.at - 1);
-    const applied = applyIncidentInput(overdue.state, input, deps.pack);
-    const events = [...overdue.events, ...applied.events];
-    await persistAll(tx, [{ before: row.state, version: row.version, after: applied.state, events, input, actor, now }], deps.ladder);
-    await alongside?.(tx);
-    return { state: applied.state, events };
-  });
-  const wake = nextIncidentWake(result.state);
-  if (wake !== null) deps.onWake?.(wake);
-  return result;
+  return applyCommandOf(incidentDeadlines, deps, {
+    id: incidentId,
+    at: input.at,
+    input,
+    actor,
+    mustExist: true,
+    decide: (state) => ({ ...applyIncidentInput(state!, input, deps.pack), extra: undefined }),
+    alongside,
+  }).then(({ state, events }) => ({ state, events }));
 }
-
-/** Incidents as an aggregate with deadlines: the timer claims, advances and persists them through deadlines.ts. */
-export const incidentDeadlines: DeadlineKind = {
-  entity: 'incident',
-  table: 'incidents',
-  columns: 'state, version',
-  fire: (tx, rows, now, deps) =>
-    persistAll(
-      tx,
-      (rows as { state: IncidentState; version: number }[]).map((row) => {
-        const { state, events } = advanceIncident(row.state, now);
-        return {
-          before: row.state,
-          version: row.version,
-          after: state,
-          events,
-          input: { type: 'timer', at: iso(now) },
-          actor: 'timer',
-          now,
-        };
-      }),
-      deps.ladder,
-    ),
-};
 
 /**
  * Fire every incident warning and breach due at or before `until` (claimed with SKIP LOCKED, so
