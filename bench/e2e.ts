@@ -24,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import type PgNs from 'pg';
+import { applyIncidentInput, DEFAULT_RULE_PACK, MS_PER_HOUR, nextIncidentWake } from '../packages/domain/src/index.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,6 +38,11 @@ const { values: args } = parseArgs({
     'pgbench-seconds': { type: 'string', default: '20' },
     /** Every n-th ticket repeats the previous one's matter (joins its incident); the others are new matters (bench/e2e/tickets.ts). */
     'join-every': { type: 'string', default: '5' },
+    /** Isolation: this many response clocks fall due during the batch flood (0 = skip), spread over … */
+    'isolation-clocks': { type: 'string', default: '20000' },
+    /** … this many seconds, the first this long after the flood starts. */
+    'isolation-spread-seconds': { type: 'string', default: '20' },
+    'isolation-lead-seconds': { type: 'string', default: '5' },
   },
 });
 const root = new URL('..', import.meta.url).pathname;
@@ -85,7 +91,7 @@ async function freshDb(name: string): Promise<string> {
   return dbUrl(name);
 }
 
-function tsx(script: string, env: Record<string, string>, label: string): ChildProcess {
+function tsx(script: string, env: Record<string, string>, label: string, onLine?: (line: string) => void): ChildProcess {
   // BENCH_SUT_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles ingest and engine.
   const flags = (process.env.BENCH_SUT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(root, script)], {
@@ -98,6 +104,14 @@ function tsx(script: string, env: Record<string, string>, label: string): ChildP
     tail = (tail + d.toString()).slice(-4000);
   };
   child.stdout!.on('data', keep);
+  if (onLine) {
+    let partial = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) onLine(l);
+    });
+  }
   child.stderr!.on('data', keep);
   child.on('exit', (code, signal) => {
     if (code !== 0 && code !== null) console.error(`${label} exited with ${code}: ${tail}`);
@@ -284,6 +298,131 @@ async function load(url: string, extra: string[]): Promise<LoadResult> {
   return JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
 }
 
+interface TimerLateness {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+  over50: number;
+}
+let timerLateness: TimerLateness | undefined;
+
+interface Isolation {
+  n: number;
+  firstDue: number;
+  lastDue: number;
+}
+
+/**
+ * Open incidents whose 48 h response clock falls due between flood start + lead and + lead +
+ * spread, built by the domain as bench/timer.ts builds them (a hotline signal published at
+ * due − 48 h, seen at due − 1 s: the breach is the only timer event). The engine is nudged
+ * (huiying_wake) so its timer arms for the first due at once.
+ */
+async function loadIsolationClocks(db: PgClient): Promise<Isolation | undefined> {
+  const n = Number(args['isolation-clocks']);
+  if (!(n > 0)) return undefined;
+  const spread = Number(args['isolation-spread-seconds']) * 1000;
+  const t0 = Date.now();
+  // Building and inserting takes a while on a loaded machine: the lead counts from when it is done.
+  const estimate = 3000 + n / 2;
+  const firstDue = t0 + estimate + Number(args['isolation-lead-seconds']) * 1000;
+  const at = (i: number) => firstDue + Math.floor((i * spread) / n);
+  const chunk = 5000;
+  for (let from = 0; from < n; from += chunk) {
+    const inc: unknown[] = [];
+    const clk: unknown[] = [];
+    for (let i = from; i < Math.min(n, from + chunk); i++) {
+      const due = at(i);
+      const id = `inc_iso_${String(i).padStart(7, '0')}`;
+      const { state } = applyIncidentInput(
+        undefined,
+        { type: 'signal', at: due - 1000, incident: id, source: 'hotline', publishedAt: due - 48 * MS_PER_HOUR, title: `隔离测试 ${i}` },
+        DEFAULT_RULE_PACK,
+      );
+      if (nextIncidentWake(state) !== due) throw new Error(`isolation clock ${i} is not due at ${due}`);
+      const c = state.clocks[0]!;
+      inc.push({
+        id,
+        title: state.title,
+        status: state.status,
+        start_at: new Date(state.startAt).toISOString(),
+        state,
+        due: new Date(due).toISOString(),
+      });
+      clk.push({
+        incident_id: id,
+        seq: c.seq,
+        kind: c.kind,
+        state: c.state,
+        start_at: new Date(c.startAt).toISOString(),
+        due_at: new Date(c.dueAt).toISOString(),
+      });
+    }
+    await db.query(
+      `with i as (
+         insert into incidents (id, title, status, start_at, state, next_wake_at, created_at, updated_at)
+         select id, title, status, start_at, state, due, now(), now()
+         from jsonb_to_recordset($1::jsonb) as r(id text, title text, status text, start_at timestamptz, state jsonb, due timestamptz)
+       )
+       insert into clocks (incident_id, seq, kind, state, start_at, due_at, updated_at)
+       select incident_id, seq, kind, state, start_at, due_at, now()
+       from jsonb_to_recordset($2::jsonb) as r(incident_id text, seq int, kind text, state text, start_at timestamptz, due_at timestamptz)`,
+      [JSON.stringify(inc), JSON.stringify(clk)],
+    );
+  }
+  const lead = (firstDue - Date.now()) / 1000;
+  if (lead < 1)
+    throw new Error(`isolation: loading ${n} clocks took too long (first due ${lead.toFixed(1)} s away); lower --isolation-clocks`);
+  await db.query(`select pg_notify('huiying_wake', $1)`, [new Date(firstDue).toISOString()]);
+  say(
+    'isolation clocks loaded',
+    `${fmt(n)} response clocks due over ${spread / 1000} s, the first ${lead.toFixed(1)} s from now (as the flood starts)`,
+  );
+  return { n, firstDue, lastDue: at(n - 1) };
+}
+
+/** Wait until every isolation clock fired, then print the engine's committed lateness beside the stamped one. */
+async function reportIsolation(db: PgClient, iso: Isolation, floodStart: number, floodEnd: number): Promise<void> {
+  const until = Date.now() + Math.max(0, iso.lastDue - Date.now()) + 300_000;
+  for (;;) {
+    const r = await db.query<{ n: number }>(
+      `select count(*)::int as n from alerts where kind = 'breached' and incident_id like 'inc_iso_%'`,
+    );
+    if (r.rows[0]!.n >= iso.n) break;
+    if (Date.now() > until) throw new Error(`isolation: only ${r.rows[0]!.n} of ${iso.n} clocks fired`);
+    await sleep(500);
+  }
+  const seen = timerLateness?.count ?? 0;
+  // The engine reports every 2 s: wait for the report that includes the last commit.
+  for (let i = 0; i < 20 && (timerLateness?.count ?? 0) < iso.n; i++) await sleep(500);
+  const stamped = (
+    await db.query<{ p50: number; p99: number; max: number }>(
+      `select percentile_disc(0.5) within group (order by ms) as p50, percentile_disc(0.99) within group (order by ms) as p99, max(ms) as max
+       from (select extract(epoch from (o.created_at - a.due_at)) * 1000 as ms
+             from outbox o join alerts a on a.id = o.payload->>'alertId'
+             where a.kind = 'breached' and a.incident_id like 'inc_iso_%') x`,
+    )
+  ).rows[0]!;
+  const during =
+    Math.max(0, Math.min(iso.lastDue, floodEnd) - Math.max(iso.firstDue, floodStart)) / Math.max(1, iso.lastDue - iso.firstDue);
+  say(
+    'isolation: dues during the flood',
+    `${(100 * Math.min(1, during)).toFixed(0)} % of ${fmt(iso.n)} dues fell between the first POST and the last signal applied`,
+  );
+  say(
+    'isolation: timer lateness stamped (outbox.created_at − due)',
+    `p50 ${fmt(Number(stamped.p50))} ms, p99 ${fmt(Number(stamped.p99))} ms, max ${fmt(Number(stamped.max))} ms`,
+  );
+  const t = timerLateness;
+  say(
+    'isolation: timer lateness committed (engine, COMMIT − due)',
+    t
+      ? `p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms, max ${fmt(t.max)} ms, > 50 ms ${fmt(t.over50)} of ${fmt(t.count)} (target p99 ≤ 50 ms: ${t.p99 <= 50 ? 'met' : 'MISSED'})`
+      : `no report from the engine (${seen} seen)`,
+  );
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const pgVersion = await admin(async (c) => (await c.query<{ v: string }>('select version() as v')).rows[0]!.v.split(' on ')[0]!);
@@ -325,10 +464,26 @@ async function main(): Promise<void> {
     .at(-1)!;
   const ingestPort = await freePort();
   const common = { DATABASE_URL: url, KAFKA_BROKERS: brokers, KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  // The engine logs its timer's committed lateness (since start) every 2 s at info: the isolation figure.
   const engine = tsx(
     'services/engine/src/main.ts',
-    { ...common, SMTP_URL: 'smtp://127.0.0.1:9', DUTY_EMAIL: 'duty@bench.invalid', MAIL_FROM: 'bench@bench.invalid' },
+    {
+      ...common,
+      LOG_LEVEL: 'info',
+      TIMER_LATENESS_LOG_SECONDS: '2',
+      SMTP_URL: 'smtp://127.0.0.1:9',
+      DUTY_EMAIL: 'duty@bench.invalid',
+      MAIL_FROM: 'bench@bench.invalid',
+    },
     'engine',
+    (line) => {
+      if (!line.includes('"timer lateness"')) return;
+      try {
+        timerLateness = (JSON.parse(line) as { timerLateness: TimerLateness }).timerLateness;
+      } catch {
+        // a partial line: the next report repeats it
+      }
+    },
   );
   const ingest = tsx('services/ingest/src/main.ts', { ...common, INGEST_PORT: String(ingestPort), FEED_CRON: '0 0 1 1 *' }, 'ingest');
   const ticketsUrl = `http://127.0.0.1:${ingestPort}/api/tickets`;
@@ -341,6 +496,9 @@ async function main(): Promise<void> {
   if (warm.failed > 0) throw new Error('warm-up ticket refused');
   await waitProcessed(db, 'warmup-', 1, 120_000);
   say('system under test', `ingest pid ${ingest.pid}, engine pid ${engine.pid} (production mains, LOG_LEVEL=warn), topics ${prefix}*`);
+
+  // Isolation: response clocks that fall due while the flood below runs (the engine's own timer fires them).
+  const isolation = await loadIsolationClocks(db);
 
   // a. Batches: the end-to-end rate.
   const n = Number(args.signals);
@@ -376,6 +534,8 @@ async function main(): Promise<void> {
     'CPU during the batch phase',
     `ingest ${(cpu1.ingest - cpu0.ingest).toFixed(1)} s, engine ${(cpu1.engine - cpu0.engine).toFixed(1)} s (of ${((tDone - t0) / 1000).toFixed(1)} s wall)`,
   );
+
+  if (isolation) await reportIsolation(db, isolation, t0, tDone);
 
   const grouped = (
     await db.query<{ incidents: number; opened: number; joined: number; other: number }>(

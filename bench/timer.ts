@@ -254,7 +254,8 @@ function observed(db: Db, records: TxRecord[]): Db {
       startedAt,
       endedAt: performance.now(),
       committedAtMs: Date.now(),
-      rows: typeof result === 'number' ? result : null,
+      // The claimed batch's size: fireBatch returns the wakes it fired (an array; a count in earlier engines).
+      rows: typeof result === 'number' ? result : Array.isArray(result) ? result.length : null,
     });
     return result;
   }) as unknown as Db['transaction'];

@@ -52,6 +52,13 @@ export interface AggregateWrite<S, X = unknown> {
   extra: X;
 }
 
+/**
+ * Told after each committed timer batch: per fired row, how late its wake became visible (the
+ * clock at COMMIT's return − the row's next_wake_at when claimed). The engine reports it
+ * (lateness.ts), so lateness is watched in production, not only in a benchmark.
+ */
+export type OnCommitted = (latenessMs: readonly number[]) => void;
+
 /** What a kind's `fire` gets from the engine besides the rows: the ladder's wiring. */
 export interface FireDeps {
   ladder?: LadderWiring | undefined;
@@ -125,7 +132,7 @@ export async function applyCommandOf<S, X, R extends { state: S; events: EngineE
  */
 export async function fireDueOf<S, X>(
   kind: DeadlineKind<S, X>,
-  deps: { db: Db; clock: { now(): number }; ladder?: LadderWiring | undefined },
+  deps: { db: Db; clock: { now(): number }; ladder?: LadderWiring | undefined; onCommitted?: OnCommitted | undefined },
   until: number,
   batch = 200,
 ): Promise<number> {
@@ -142,7 +149,12 @@ export async function fireDueOf<S, X>(
     const now = Math.max(until, deps.clock.now());
     let n: number;
     try {
-      n = await fireBatch(kind, deps, now, batch);
+      const wakes = await fireBatch(kind, deps, now, batch);
+      n = wakes.length;
+      if (n > 0 && deps.onCommitted) {
+        const committed = deps.clock.now();
+        deps.onCommitted(wakes.map((w) => committed - w));
+      }
     } catch (error) {
       if (error instanceof Error && error.name === 'StaleWriteError') throw error;
       // One bad row must not stop every deadline: fire one at a time, set the bad one aside.
@@ -153,15 +165,16 @@ export async function fireDueOf<S, X>(
   }
 }
 
-function fireBatch<S, X>(kind: DeadlineKind<S, X>, deps: { db: Db } & FireDeps, now: number, limit: number): Promise<number> {
+/** Claim, advance and write one batch; returns the wakes it fired (the instants they were due). */
+function fireBatch<S, X>(kind: DeadlineKind<S, X>, deps: { db: Db } & FireDeps, now: number, limit: number): Promise<number[]> {
   return deps.db.transaction(async (tx) => {
     const rows = rowsOf<Record<string, unknown>>(
       await tx.execute(
-        sql`select id, ${sql.raw(kind.columns)} from ${sql.raw(kind.table)} where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`,
+        sql`select id, next_wake_at, ${sql.raw(kind.columns)} from ${sql.raw(kind.table)} where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`,
       ),
     );
     if (rows.length > 0) await fireRows(kind, tx, rows, now, deps);
-    return rows.length;
+    return rows.map((r) => new Date(r.next_wake_at as string | Date).getTime());
   });
 }
 
@@ -175,7 +188,7 @@ async function fireOneByOne<S, X>(
   let done = 0;
   for (let i = 0; i < limit; i++) {
     try {
-      const n = await fireBatch(kind, deps, now, 1);
+      const n = (await fireBatch(kind, deps, now, 1)).length;
       if (n === 0) return done;
       done += n;
     } catch (error) {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { handleSignals, sweepSignals } from './signals.ts';
 import { type DigestOptions, DigestScheduler } from './digest.ts';
 import type { LadderWiring } from './ladder-writer.ts';
+import type { OnCommitted } from './deadlines.ts';
 import type { EngineDeps } from './store.ts';
 import { DeadlineTimer } from './timer.ts';
 
@@ -32,6 +33,8 @@ export interface EngineOptions {
   onNotify?: () => void;
   /** The leaders' daily digest (digest.ts), with the ladder's wiring; off when absent. */
   digest?: DigestOptions;
+  /** Told after each committed timer batch how late each fired wake became visible (lateness.ts). */
+  onTimerLateness?: OnCommitted;
 }
 
 export interface RunningEngine {
@@ -54,7 +57,13 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
   };
   const timer = new DeadlineTimer(
     { ...deps, logger: o.logger },
-    { resyncMs: o.resyncMs ?? 10_000, ...(o.onNotify ? { onFired: () => o.onNotify?.() } : {}) },
+    {
+      resyncMs: o.resyncMs ?? 10_000,
+      // A pass that queued notifications announced them with pg_notify('huiying_notify'), which
+      // wakes the dispatcher below; only without LISTEN is every pass that fired a reason to look.
+      ...(o.onNotify && !o.handle ? { onFired: () => o.onNotify?.() } : {}),
+      ...(o.onTimerLateness ? { onCommitted: o.onTimerLateness } : {}),
+    },
   );
   await timer.start();
   const unlisten = o.handle

@@ -182,13 +182,6 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
   const unique = msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
   const result = await deps.db.transaction(async (tx) => {
     await lockGrouping(tx);
-    // Ingest normally stored the signal already (with its text); a message from elsewhere (or a replay) is stored here.
-    await tx.execute(sql`
-      insert into signals (id, source, source_ref, feed_id, area, category, unit_hint, published_at, received_at)
-      select id, source, "sourceRef", "feedId", area, category, "unitHint", "publishedAt", "receivedAt"
-      from jsonb_to_recordset(${json(unique)}::jsonb) as r(id text, source text, "sourceRef" text, "feedId" text,
-        area text, category text, "unitHint" text, "publishedAt" timestamptz, "receivedAt" timestamptz)
-      on conflict do nothing`);
     const rows = new Map(
       (
         await lockSignals(
@@ -197,6 +190,22 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
         )
       ).map((r) => [r.id, r]),
     );
+    // Ingest normally stored the signal already (with its text), so nothing is written for it
+    // here; a message from elsewhere (or a replay) is stored now, then locked like the others.
+    const missing = unique.filter((m) => !rows.has(m.id));
+    if (missing.length > 0) {
+      await tx.execute(sql`
+        insert into signals (id, source, source_ref, feed_id, area, category, unit_hint, published_at, received_at)
+        select id, source, "sourceRef", "feedId", area, category, "unitHint", "publishedAt", "receivedAt"
+        from jsonb_to_recordset(${json(missing)}::jsonb) as r(id text, source text, "sourceRef" text, "feedId" text,
+          area text, category text, "unitHint" text, "publishedAt" timestamptz, "receivedAt" timestamptz)
+        on conflict do nothing`);
+      for (const r of await lockSignals(
+        tx,
+        missing.map((m) => m.id),
+      ))
+        rows.set(r.id, r);
+    }
     const fresh = unique.flatMap((m) => {
       const r = rows.get(m.id);
       return r && r.incident_id === null && r.decision === null ? [r] : [];

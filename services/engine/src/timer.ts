@@ -1,6 +1,6 @@
 import type { Clock } from '@huiying/clock';
 import type { Logger } from 'pino';
-import { type DeadlineKind, fireDueOf, nextWakeOf } from './deadlines.ts';
+import { type DeadlineKind, fireDueOf, nextWakeOf, type OnCommitted } from './deadlines.ts';
 import { obligationDeadlines } from './obligations.ts';
 import { type EngineDeps, incidentDeadlines } from './store.ts';
 
@@ -23,8 +23,12 @@ export class DeadlineTimer {
 
   constructor(
     private readonly deps: EngineDeps & { logger: Logger },
-    private readonly options: { resyncMs?: number; onFired?: (count: number) => void } = {},
-  ) {}
+    private readonly options: { resyncMs?: number; onFired?: (count: number) => void; onCommitted?: OnCommitted } = {},
+  ) {
+    this.fireDeps = options.onCommitted ? { ...deps, onCommitted: options.onCommitted } : deps;
+  }
+
+  private readonly fireDeps: EngineDeps & { onCommitted?: OnCommitted };
 
   private get clock(): Clock {
     return this.deps.clock;
@@ -95,7 +99,7 @@ export class DeadlineTimer {
           this.rerun = false;
           const now = this.clock.now();
           n = 0;
-          for (const kind of KINDS) n += await fireDueOf(kind, this.deps, now);
+          for (const kind of KINDS) n += await fireDueOf(kind, this.fireDeps, now);
           if (n > 0) this.options.onFired?.(n);
         } while (this.rerun && !this.stopped);
         if (n === 0 && this.rerun === false) {

@@ -141,7 +141,14 @@ async function delivered(ref: { incidentId: string } | { obligationId: string })
 const line = (d: Delivered) => `${d.at} ${d.tag} → ${d.to}${d.status === 'sent' ? '' : ` (${d.status})`}`;
 
 /** One matter per signal: texts far apart, so grouping keeps them apart. */
-const TITLES: Record<string, string> = { 'sig-48': '二次供水水质浑浊', 'sig-hi': '化工园区爆炸事故', 'sig-repost': '学校食堂食材过期', 'sig-pack': '地铁施工路面塌陷', 'sig-api': '公园改造砍伐古树' };
+const TITLES: Record<string, string> = {
+  'sig-48': '二次供水水质浑浊',
+  'sig-hi': '化工园区爆炸事故',
+  'sig-repost': '学校食堂食材过期',
+  'sig-pack': '地铁施工路面塌陷',
+  'sig-api': '公园改造砍伐古树',
+  'sig-ack': '河道垃圾堆积发臭',
+};
 
 const signal = (id: string, at: number, extra: Partial<SignalMessage> = {}): SignalMessage & { title: string } => ({
   v: 1,
@@ -408,6 +415,31 @@ describe('the ladder through the engine, in simulated time', () => {
     await e.timer.rearm();
     await e.to(T0 + 10 * 60_000);
     expect((await delivered({ incidentId })).map(line)).toEqual(['2026-03-30 09:10 交办 → water@example.test']);
+    await e.stop();
+  });
+
+  it('an acknowledged breach stops the 催办 repeats the timer would fire next, not the leaders’ report (the writer reads acknowledgements for clocks breached earlier)', async () => {
+    const T0 = Date.parse('2026-04-06T09:00:00+08:00');
+    const e = await engineAt(new Date(T0).toISOString());
+    const { incidentId } = await signalIn(e.deps, signal('sig-ack', T0, { unitHint: 'water' }));
+    // Breached at 04-08 09:00 (the first 催办 goes out); the duty officer acknowledges at 10:00.
+    await e.to(T0 + 49 * H);
+    await db.db.execute(
+      sql`update alerts set acknowledged_at = ${new Date(T0 + 49 * H).toISOString()}, acknowledged_by = 'duty:zhang'
+          where incident_id = ${incidentId} and kind = 'breached'`,
+    );
+    await e.to(T0 + 72 * H);
+    expect((await delivered({ incidentId })).map(line)).toEqual([
+      '2026-04-06 09:00 交办 → water@example.test',
+      '2026-04-07 09:00 预警 → water@example.test',
+      '2026-04-07 23:24 预警 → water@example.test',
+      '2026-04-08 09:00 超时督办 → water@example.test',
+      '2026-04-08 09:00 超时督办 → office@example.test',
+      // No 21:00 催办 repeat: acknowledged. The report to leaders is no repeat and still goes.
+      '2026-04-08 21:00 超时通报 → leader1@example.test',
+      '2026-04-08 21:00 超时通报 → leader2@example.test',
+      '2026-04-08 21:00 超时通报 → office@example.test',
+    ]);
     await e.stop();
   });
 });
