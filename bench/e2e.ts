@@ -495,7 +495,10 @@ async function main(): Promise<void> {
   const warm = await load(ticketsUrl, ['--mode', 'single', '--tickets', '1', '--clients', '1', '--prefix', 'warmup-']);
   if (warm.failed > 0) throw new Error('warm-up ticket refused');
   await waitProcessed(db, 'warmup-', 1, 120_000);
-  say('system under test', `ingest pid ${ingest.pid}, engine pid ${engine.pid} (production mains, LOG_LEVEL=warn), topics ${prefix}*`);
+  say(
+    'system under test',
+    `ingest pid ${ingest.pid}, engine pid ${engine.pid} (production mains; ingest LOG_LEVEL=warn, engine info for its timer lateness), topics ${prefix}*`,
+  );
 
   // Isolation: response clocks that fall due while the flood below runs (the engine's own timer fires them).
   const isolation = await loadIsolationClocks(db);
@@ -590,6 +593,13 @@ async function main(): Promise<void> {
 }
 
 let failed = false;
+// Interrupted: stop and drop what was started all the same.
+process.once('SIGINT', () => {
+  void (async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    process.exit(130);
+  })();
+});
 try {
   await main();
 } catch (error) {

@@ -135,6 +135,13 @@ export async function fireDueOf<S, X>(
   deps: { db: Db; clock: { now(): number }; ladder?: LadderWiring | undefined; onCommitted?: OnCommitted | undefined },
   until: number,
   batch = 200,
+  /**
+   * Transactions in flight while a backlog lasts. With one, the engine and PostgreSQL take turns
+   * (the engine builds a batch while the server waits, the server writes and commits while the
+   * engine waits); a second claims the next rows (SKIP LOCKED) meanwhile. It starts only when a
+   * batch came back full, so a pass with a few dues costs what it did.
+   */
+  workers = 1,
 ): Promise<number> {
   const table = sql.raw(kind.table);
   // Most passes have nothing due of a kind: answer that from the index without opening a transaction.
@@ -142,27 +149,40 @@ export async function fireDueOf<S, X>(
     await deps.db.execute(sql`select 1 as one from ${table} where next_wake_at <= ${iso(until)} limit 1`),
   );
   if (!due) return 0;
-  let fired = 0;
-  for (;;) {
-    // Each transaction reads the clock afresh: its events are stamped with the moment they are
-    // really fired, not when a backlogged pass began (bench/README.md).
-    const now = Math.max(until, deps.clock.now());
-    let n: number;
-    try {
-      const wakes = await fireBatch(kind, deps, now, batch);
-      n = wakes.length;
-      if (n > 0 && deps.onCommitted) {
-        const committed = deps.clock.now();
-        deps.onCommitted(wakes.map((w) => committed - w));
+  const helpers: Promise<number>[] = [];
+  const loop = async (): Promise<number> => {
+    let fired = 0;
+    for (;;) {
+      // Each transaction reads the clock afresh: its events are stamped with the moment they are
+      // really fired, not when a backlogged pass began (bench/README.md).
+      const now = Math.max(until, deps.clock.now());
+      let n: number;
+      try {
+        const wakes = await fireBatch(kind, deps, now, batch);
+        n = wakes.length;
+        if (n > 0 && deps.onCommitted) {
+          const committed = deps.clock.now();
+          deps.onCommitted(wakes.map((w) => committed - w));
+        }
+      } catch (error) {
+        if (error instanceof Error && error.name === 'StaleWriteError') throw error;
+        // One bad row must not stop every deadline: fire one at a time, set the bad one aside.
+        n = await fireOneByOne(kind, deps, now, batch, error);
       }
-    } catch (error) {
-      if (error instanceof Error && error.name === 'StaleWriteError') throw error;
-      // One bad row must not stop every deadline: fire one at a time, set the bad one aside.
-      n = await fireOneByOne(kind, deps, now, batch, error);
+      fired += n;
+      if (n < batch) return fired;
+      if (helpers.length < workers - 1) {
+        const helper = loop();
+        // Awaited below; until then its failure must not count as unhandled.
+        helper.catch(() => undefined);
+        helpers.push(helper);
+      }
     }
-    fired += n;
-    if (n < batch) return fired;
-  }
+  };
+  let fired = await loop();
+  // Helpers may start helpers while we wait: settle until none is left.
+  for (let i = 0; i < helpers.length; i++) fired += await helpers[i]!;
+  return fired;
 }
 
 /** Claim, advance and write one batch; returns the wakes it fired (the instants they were due). */

@@ -13,7 +13,7 @@ import {
   nextIncidentWake,
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
-import { loadCandidates, loadRules, lockGrouping } from './grouping.ts';
+import { loadCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
 
@@ -216,7 +216,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
     if (fresh.length > 0) {
       const rules = await loadRules(tx);
       const linkKeys = [...new Set(fresh.flatMap((r) => canonicalUrl(r.url) ?? []))];
-      const pool = await loadCandidates(tx, now, policy, linkKeys);
+      const pool = await loadCandidates(tx, now, policy, linkKeys, deps.db);
       const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
       for (const row of fresh) {
         const rule = matchRules(rules, {
@@ -308,6 +308,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
         }
         pool.add({ ...features, incidentId });
+        rememberFeatures(tx, deps.db, policy, features);
       }
     }
     await writeDecisions(tx, touched, decided, now, null, deps.ladder);

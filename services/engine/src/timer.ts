@@ -23,7 +23,13 @@ export class DeadlineTimer {
 
   constructor(
     private readonly deps: EngineDeps & { logger: Logger },
-    private readonly options: { resyncMs?: number; onFired?: (count: number) => void; onCommitted?: OnCommitted } = {},
+    private readonly options: {
+      resyncMs?: number;
+      onFired?: (count: number) => void;
+      onCommitted?: OnCommitted;
+      /** Transactions in flight while a backlog lasts (deadlines.ts fireDueOf; default 2). */
+      workers?: number;
+    } = {},
   ) {
     this.fireDeps = options.onCommitted ? { ...deps, onCommitted: options.onCommitted } : deps;
   }
@@ -99,7 +105,7 @@ export class DeadlineTimer {
           this.rerun = false;
           const now = this.clock.now();
           n = 0;
-          for (const kind of KINDS) n += await fireDueOf(kind, this.fireDeps, now);
+          for (const kind of KINDS) n += await fireDueOf(kind, this.fireDeps, now, 200, this.options.workers ?? 2);
           if (n > 0) this.options.onFired?.(n);
         } while (this.rerun && !this.stopped);
         if (n === 0 && this.rerun === false) {
