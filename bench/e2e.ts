@@ -411,12 +411,12 @@ async function reportIsolation(db: PgClient, iso: Isolation, floodStart: number,
     `${(100 * Math.min(1, during)).toFixed(0)} % of ${fmt(iso.n)} dues fell between the first POST and the last signal applied`,
   );
   say(
-    'isolation: timer lateness stamped (outbox.created_at − due)',
+    'isolation: lateness stamped (outbox.created_at − due)',
     `p50 ${fmt(Number(stamped.p50))} ms, p99 ${fmt(Number(stamped.p99))} ms, max ${fmt(Number(stamped.max))} ms`,
   );
   const t = timerLateness;
   say(
-    'isolation: timer lateness committed (engine, COMMIT − due)',
+    'isolation: lateness committed (engine: COMMIT − due)',
     t
       ? `p50 ${fmt(t.p50)} ms, p99 ${fmt(t.p99)} ms, max ${fmt(t.max)} ms, > 50 ms ${fmt(t.over50)} of ${fmt(t.count)} (target p99 ≤ 50 ms: ${t.p99 <= 50 ? 'met' : 'MISSED'})`
       : `no report from the engine (${seen} seen)`,
