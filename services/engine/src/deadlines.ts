@@ -59,7 +59,7 @@ export interface AggregateWrite<S, X = unknown> {
  */
 export type OnCommitted = (latenessMs: readonly number[]) => void;
 
-/** What a kind's `fire` gets from the engine besides the rows: the ladder's wiring. */
+/** What firing a batch needs from the engine besides the rows: the ladder's wiring. */
 export interface FireDeps {
   ladder?: LadderWiring | undefined;
 }
