@@ -596,10 +596,14 @@ async function readCells(tx: Db | Tx, keys: readonly Cell[]): Promise<Map<string
   return out;
 }
 
-/** Read a fact cell's kept maxima again from stats_fact (after its list lost too many). */
-async function refreshTop(tx: Tx, c: Cell) {
+/**
+ * Read a fact cell's kept maxima again from stats_fact (after its list lost too many), leaving
+ * out `exclude` (a request: the deadlines changed since the watermark, added back live).
+ */
+async function refreshTop(tx: Db | Tx, c: Cell, exclude?: Dirty) {
   const m = monthIndex(c.month);
   const where: SQL[] = [sql`due_us > ${monthStartMs(m) * 1000}`, sql`due_us <= ${monthStartMs(m + 1) * 1000}`];
+  if (exclude) where.push(sql`not ${dirtyCondition(exclude)}`);
   if (c.unit === '') where.push(sql`unit_id is null`);
   else if (c.unit !== '*') where.push(sql`unit_id = ${c.unit}`);
   if (c.level === 'duty') where.push(sql`source = 'duty'`);
@@ -638,97 +642,98 @@ export interface RollupReport {
 export async function runRollup(db: Db, options: { full?: boolean; marginMs?: number } = {}): Promise<RollupReport | null> {
   const t0 = Date.now();
   const margin = options.marginMs ?? DEFAULT_MARGIN_MS;
-  return db.transaction(
-    async (tx) => {
-      const locked = rowsOf<{ ok: boolean }>(await tx.execute(sql`select pg_try_advisory_xact_lock(${ROLLUP_LOCK}) as ok`))[0]?.ok;
-      if (!locked) return null;
-      await tx.execute(sql`set local jit = off`);
-      const state = rowsOf<{ watermark: Date | string }>(await tx.execute(sql`select watermark from stats_rollup_state where id = 1`))[0];
-      // The latest change written (by the writers' clocks), never after the database's now, minus
-      // the margin for transactions that took their time before this snapshot and commit after it.
-      const [mark] = rowsOf<{ w: Date | string }>(
-        await tx.execute(sql`select least(now(), coalesce(greatest((select max(updated_at) from incidents), (select max(updated_at) from obligations)),
+  // Read committed, not one snapshot: once the lock is held, every statement sees what the
+  // previous run committed (a snapshot taken before the lock could predate it). Each incident's
+  // deadlines are read in one statement; one changed while the run reads is after the new
+  // watermark and is looked at again by the next run.
+  return db.transaction(async (tx) => {
+    const locked = rowsOf<{ ok: boolean }>(await tx.execute(sql`select pg_try_advisory_xact_lock(${ROLLUP_LOCK}) as ok`))[0]?.ok;
+    if (!locked) return null;
+    await tx.execute(sql`set local jit = off`);
+    const state = rowsOf<{ watermark: Date | string }>(await tx.execute(sql`select watermark from stats_rollup_state where id = 1`))[0];
+    // The latest change written (by the writers' clocks), never after the database's now, minus
+    // the margin for transactions that took their time before this snapshot and commit after it.
+    const [mark] = rowsOf<{ w: Date | string }>(
+      await tx.execute(sql`select least(now(), coalesce(greatest((select max(updated_at) from incidents), (select max(updated_at) from obligations)),
           now())) - ${`${margin} milliseconds`}::interval as w`),
-      );
-      const watermark = new Date(mark!.w);
-      const full = options.full === true || state === undefined;
-      let examined = 0;
-      let changed = 0;
-      let cellCount = 0;
-      if (full) {
-        await tx.execute(sql`delete from stats_fact`);
-        await tx.execute(sql`delete from stats_cell`);
-        await tx.execute(sql`
+    );
+    const watermark = new Date(mark!.w);
+    const full = options.full === true || state === undefined;
+    let examined = 0;
+    let changed = 0;
+    let cellCount = 0;
+    if (full) {
+      await tx.execute(sql`delete from stats_fact`);
+      await tx.execute(sql`delete from stats_cell`);
+      await tx.execute(sql`
           insert into stats_fact (source, ref_id, seq, kind, level, unit_id, due_us, responded_us, outcome, retracted, start_us)
           select source, ref, seq, kind, level, unit, due, responded, outcome, retracted, start from (${liveFacts('all')}) f`);
-        const cells: Cells = { map: new Map(), wide: new Set() };
-        // Every incident's deadlines together (first responses are per incident), in batches.
-        for (const source of ['incident', 'duty'] as const) {
-          let after = '';
-          for (;;) {
-            // The next ~20 000 deadlines, ending at a whole incident (bounds compared by PostgreSQL, in its collation).
-            const [bound] = rowsOf<{ upto: string | null }>(
-              await tx.execute(sql`select max(ref_id) as upto from (select ref_id from stats_fact where source = ${source} and ref_id > ${after}
+      const cells: Cells = { map: new Map(), wide: new Set() };
+      // Every incident's deadlines together (first responses are per incident), in batches.
+      for (const source of ['incident', 'duty'] as const) {
+        let after = '';
+        for (;;) {
+          // The next ~20 000 deadlines, ending at a whole incident (bounds compared by PostgreSQL, in its collation).
+          const [bound] = rowsOf<{ upto: string | null }>(
+            await tx.execute(sql`select max(ref_id) as upto from (select ref_id from stats_fact where source = ${source} and ref_id > ${after}
                 order by ref_id limit 20000) x`),
-            );
-            if (!bound?.upto) break;
-            const batch = await readFacts(tx, storedFacts(sql`source = ${source} and ref_id > ${after} and ref_id <= ${bound.upto}`));
-            buildCells(batch, cells);
-            examined += batch.length;
-            after = bound.upto;
-          }
-        }
-        if (cells.wide.size > 0)
-          await tx.execute(sql`update stats_fact set wide = true where source = 'incident' and ref_id in ${jsonList([...cells.wide])}`);
-        await writeCells(tx, cells.map.values());
-        cellCount = cells.map.size;
-        changed = examined;
-      } else {
-        const since = new Date(state.watermark).toISOString();
-        const dirty = await dirtySince(tx, since);
-        examined = dirty.incidents.length + dirty.duties.length;
-        const oldFacts = byRef(await readFacts(tx, storedFacts(dirtyCondition(dirty))));
-        const newFacts = byRef(await readFacts(tx, liveFacts(dirty)));
-        const changedKeys = [...new Set([...oldFacts.keys(), ...newFacts.keys()])].filter(
-          (k) => signature(oldFacts.get(k)) !== signature(newFacts.get(k)),
-        );
-        changed = changedKeys.length;
-        if (changed > 0) {
-          const olds = changedKeys.flatMap((k) => oldFacts.get(k) ?? []);
-          const news = changedKeys.flatMap((k) => newFacts.get(k) ?? []);
-          const minus = buildCells(olds, undefined, true);
-          const plus = buildCells(news, undefined, true);
-          const keys = new Map<string, Cell>([...minus.map, ...plus.map]);
-          const stored = await readCells(tx, [...keys.values()]);
-          const stale: Cell[] = [];
-          for (const [key, proto] of keys) {
-            let c = stored.get(key);
-            if (!c) {
-              c = { ...proto, ...(proto.f ? { f: emptyFact(false) } : { fr: { n: 0, hist: new Map() } }) };
-              stored.set(key, c);
-            }
-            const old = minus.map.get(key);
-            const complete = old ? subtractCell(c, old) : true;
-            const more = plus.map.get(key);
-            if (more) addCell(c, more);
-            if (!complete) stale.push(c);
-          }
-          const refs = (source: string) => changedKeys.filter((k) => k.startsWith(`${source}|`)).map((k) => k.slice(source.length + 1));
-          await tx.execute(sql`delete from stats_fact where ${dirtyCondition({ incidents: refs('incident'), duties: refs('duty') })}`);
-          await insertFacts(tx, news, plus.wide);
-          for (const c of stale) await refreshTop(tx, c);
-          await writeCells(tx, stored.values());
-          cellCount = stored.size;
+          );
+          if (!bound?.upto) break;
+          const batch = await readFacts(tx, storedFacts(sql`source = ${source} and ref_id > ${after} and ref_id <= ${bound.upto}`));
+          buildCells(batch, cells);
+          examined += batch.length;
+          after = bound.upto;
         }
       }
-      await tx.execute(sql`
+      if (cells.wide.size > 0)
+        await tx.execute(sql`update stats_fact set wide = true where source = 'incident' and ref_id in ${jsonList([...cells.wide])}`);
+      await writeCells(tx, cells.map.values());
+      cellCount = cells.map.size;
+      changed = examined;
+    } else {
+      const since = new Date(state.watermark).toISOString();
+      const dirty = await dirtySince(tx, since);
+      examined = dirty.incidents.length + dirty.duties.length;
+      const oldFacts = byRef(await readFacts(tx, storedFacts(dirtyCondition(dirty))));
+      const newFacts = byRef(await readFacts(tx, liveFacts(dirty)));
+      const changedKeys = [...new Set([...oldFacts.keys(), ...newFacts.keys()])].filter(
+        (k) => signature(oldFacts.get(k)) !== signature(newFacts.get(k)),
+      );
+      changed = changedKeys.length;
+      if (changed > 0) {
+        const olds = changedKeys.flatMap((k) => oldFacts.get(k) ?? []);
+        const news = changedKeys.flatMap((k) => newFacts.get(k) ?? []);
+        const minus = buildCells(olds, undefined, true);
+        const plus = buildCells(news, undefined, true);
+        const keys = new Map<string, Cell>([...minus.map, ...plus.map]);
+        const stored = await readCells(tx, [...keys.values()]);
+        const stale: Cell[] = [];
+        for (const [key, proto] of keys) {
+          let c = stored.get(key);
+          if (!c) {
+            c = { ...proto, ...(proto.f ? { f: emptyFact(false) } : { fr: { n: 0, hist: new Map() } }) };
+            stored.set(key, c);
+          }
+          const old = minus.map.get(key);
+          const complete = old ? subtractCell(c, old) : true;
+          const more = plus.map.get(key);
+          if (more) addCell(c, more);
+          if (!complete) stale.push(c);
+        }
+        const refs = (source: string) => changedKeys.filter((k) => k.startsWith(`${source}|`)).map((k) => k.slice(source.length + 1));
+        await tx.execute(sql`delete from stats_fact where ${dirtyCondition({ incidents: refs('incident'), duties: refs('duty') })}`);
+        await insertFacts(tx, news, plus.wide);
+        for (const c of stale) await refreshTop(tx, c);
+        await writeCells(tx, stored.values());
+        cellCount = stored.size;
+      }
+    }
+    await tx.execute(sql`
         insert into stats_rollup_state (id, watermark, ran_at, full_at) values (1, ${watermark.toISOString()}, now(), now())
         on conflict (id) do update set watermark = excluded.watermark, ran_at = excluded.ran_at
           ${full ? sql`, full_at = excluded.full_at` : sql``}`);
-      return { full, examined, changed, cells: cellCount, watermark, ms: Date.now() - t0 };
-    },
-    { isolationLevel: 'repeatable read' },
-  );
+    return { full, examined, changed, cells: cellCount, watermark, ms: Date.now() - t0 };
+  });
 }
 
 interface Dirty {
@@ -1038,7 +1043,7 @@ export async function rollupStats(
       const dirty = await dirtySince(tx, new Date(state.watermark).toISOString(), MAX_DIRTY);
       if (dirty.incidents.length + dirty.duties.length > MAX_DIRTY) return null;
       const any = dirty.incidents.length + dirty.duties.length > 0;
-      const cells = rowsOf<CellRow>(await tx.execute(cellQuery(p)));
+      const cellRows = rowsOf<CellRow>(await tx.execute(cellQuery(p)));
       const old = any ? await readFacts(tx, storedFacts(dirtyCondition(dirty))) : [];
       const fresh = any ? await readFacts(tx, liveFacts(dirty)) : [];
       const running = await readFacts(tx, liveFacts('running', p));
@@ -1046,26 +1051,28 @@ export async function rollupStats(
         p.source === 'duty'
           ? []
           : await readFacts(tx, storedFacts(sql`wide and source = 'incident' and not (ref_id in ${jsonList(dirty.incidents)})`));
-      return { cells, old, fresh, running, wide };
+      // The cells, minus what the changed incidents and duties contributed when they were rolled
+      // up (a cell whose kept maxima lost too many reads them again, in this snapshot).
+      const cells = new Map<string, Cell>();
+      for (const r of cellRows) {
+        const c = fromRow(r);
+        if (cellTarget(p, c) !== undefined) cells.set(cellKey(c.part, c.month, c.unit, c.level, c.kind), c);
+      }
+      if (old.length > 0) {
+        const minus = buildCells(old, undefined, true);
+        for (const [key, o] of minus.map) {
+          if (cellTarget(p, o) === undefined) continue;
+          const c = cells.get(key);
+          if (!c) throw new Error(`stats rollup: cell ${key.replaceAll(SEP, '/')} is missing what stats_fact says it holds`);
+          if (!subtractCell(c, o)) await refreshTop(tx, c, dirty);
+        }
+      }
+      return { cells, fresh, running, wide };
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
   if (read === null) return null;
-
-  // Cells, minus what the changed incidents and duties contributed when they were rolled up.
-  const cells = new Map<string, Cell>();
-  for (const r of read.cells) {
-    const c = fromRow(r);
-    if (cellTarget(p, c) !== undefined) cells.set(cellKey(c.part, c.month, c.unit, c.level, c.kind), c);
-  }
-  if (read.old.length > 0) {
-    const minus = buildCells(read.old, undefined, true);
-    for (const [key, o] of minus.map) {
-      if (cellTarget(p, o) === undefined) continue;
-      const c = cells.get(key);
-      if (!c || !subtractCell(c, o)) return null; // not as rolled up (cannot happen in one snapshot), or a maximum to re-read
-    }
-  }
+  const { cells } = read;
 
   const accs = new Map<string | null, Acc>();
   const acc = (key: string | null) => {
