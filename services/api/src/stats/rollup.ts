@@ -86,6 +86,12 @@ export function monthOf(dueUs: number): number {
 }
 export const monthName = (m: number) => `${Math.floor(m / 12)}-${String((m % 12) + 1).padStart(2, '0')}`;
 const monthIndex = (name: string) => Number(name.slice(0, 4)) * 12 + Number(name.slice(5, 7)) - 1;
+/** A year's cells are stored with month = 'YYYY'. */
+const yearName = (m: number) => String(Math.floor(m / 12));
+const isYear = (name: string) => name.length === 4;
+/** First and last month index of a cell's period (a month, or a year). */
+const monthsOfCell = (name: string): [number, number] =>
+  isYear(name) ? [Number(name) * 12, Number(name) * 12 + 11] : [monthIndex(name), monthIndex(name)];
 /** 00:00 Asia/Shanghai on the first of month m, in ms. */
 const monthStartMs = (m: number) => Date.UTC(Math.floor(m / 12), m % 12, 1) - SHANGHAI_MS;
 
@@ -126,6 +132,14 @@ export interface FrCell {
 }
 
 export type Part = 'f' | 'fr' | 'frA' | 'frB' | 'frAB';
+
+export interface CellDims {
+  part: Part;
+  month: string;
+  unit: string;
+  level: string;
+  kind: string;
+}
 
 export interface Cell {
   part: Part;
@@ -194,10 +208,12 @@ export function buildCells(facts: readonly Fact[], into: Cells = { map: new Map(
   const byIncident = new Map<string, Fact[]>();
   for (const fact of facts) {
     if (fact.outcome === 'running') continue;
-    const month = monthName(monthOf(fact.due));
+    const m = monthOf(fact.due);
     const l = levelKey(fact);
-    for (const u of [unitKey(fact.unit), '*'])
-      for (const lv of [l, '*']) for (const k of [fact.kind, '*']) addFact(cell('f', month, u, lv, k).f!, fact, all);
+    // Each deadline in its month's cells and in its year's (a whole year is read as one cell).
+    for (const period of [monthName(m), yearName(m)])
+      for (const u of [unitKey(fact.unit), '*'])
+        for (const lv of [l, '*']) for (const k of [fact.kind, '*']) addFact(cell('f', period, u, lv, k).f!, fact, all);
     if (isMet(fact)) {
       const list = byIncident.get(fact.ref);
       if (list) list.push(fact);
@@ -225,12 +241,15 @@ export function buildCells(facts: readonly Fact[], into: Cells = { map: new Map(
           const [u, k] = g.split(SEP) as [string, string];
           const lo = Math.min(...list.map((f) => monthOf(f.due)));
           const inLo = list.filter((f) => monthOf(f.due) === lo);
+          const hi = Math.max(...list.map((f) => monthOf(f.due)));
           for (const lv of [level, '*']) {
-            const add = (part: Part, facts: Fact[]) => {
-              const c = cell(part, monthName(lo), u, lv, k).fr!;
+            const add = (part: Part, facts: Fact[], period = monthName(lo)) => {
+              const c = cell(part, period, u, lv, k).fr!;
               c.n++;
               bump(c.hist, Math.floor(frValueUs(facts, start) / US_PER_MIN), 1);
             };
+            // Within one year: also in the year's cell.
+            if (yearName(lo) === yearName(hi)) add('fr', list, yearName(lo));
             if (inLo.length === list.length) add('fr', list);
             else {
               add('frA', inLo);
@@ -273,15 +292,16 @@ const removeValue = (list: number[], v: number) => {
 };
 
 /**
- * Take `old` (built with all = true) out of `into`. False when a kept maximum list no longer
- * holds all of the largest values (it lost more than it had to spare): the maximum then has to
- * be read again from the deadlines.
+ * Take `old` (built with all = true) out of `into`. 'ok': the kept maxima lists still hold the
+ * largest values, as many as they should; 'short': they hold the largest remaining values (the
+ * maximum is right) but fewer than they should; 'empty': a list lost every value it kept while
+ * the cell still has some — the maximum has to be read again from the deadlines.
  */
-export function subtractCell(into: Cell, old: Cell): boolean {
+export function subtractCell(into: Cell, old: Cell): 'ok' | 'short' | 'empty' {
   if (into.fr && old.fr) {
     into.fr.n -= old.fr.n;
     for (const [k, v] of old.fr.hist) bump(into.fr.hist, k, -v);
-    return true;
+    return 'ok';
   }
   const a = into.f!;
   const b = old.f!;
@@ -295,7 +315,8 @@ export function subtractCell(into: Cell, old: Cell): boolean {
   for (const [k, v] of b.dueHist) bump(a.dueHist, k, -v);
   for (const v of b.lateAll ?? []) removeValue(a.lateTop, v);
   for (const v of b.dueAll ?? []) removeValue(a.dueLow, v);
-  return a.lateTop.length === Math.min(TOP, a.late) && a.dueLow.length === Math.min(TOP, a.breached);
+  if ((a.lateTop.length === 0 && a.late > 0) || (a.dueLow.length === 0 && a.breached > 0)) return 'empty';
+  return a.lateTop.length === Math.min(TOP, a.late) && a.dueLow.length === Math.min(TOP, a.breached) ? 'ok' : 'short';
 }
 
 /** Add `more` (built with all = true) to `into`, whose lists are complete. */
@@ -323,7 +344,7 @@ const isEmptyCell = (c: Cell) => (c.fr ? c.fr.n === 0 : c.f!.onTime + c.f!.late 
 
 // ---------------------------------------------------------------------------------------------
 // Histogram encoding: sorted (minute, count) pairs as unsigned LEB128 varints of the minute's
-// delta and the count, in base64 (compact to read: a year by unit is a few hundred kB).
+// delta (the first one zigzag) and the count, in base64 (compact to read: a year by unit is a few hundred kB).
 
 function encodeHist(m: Map<number, number>): string | null {
   if (m.size === 0) return null;
@@ -337,11 +358,12 @@ function encodeHist(m: Map<number, number>): string | null {
     }
     bytes.push(n);
   };
-  let prev = 0;
-  for (const k of keys) {
-    varint(k - prev);
-    varint(m.get(k)!);
-    prev = k;
+  // The first minute zigzag-encoded (a late response recorded before its due has a negative overdue).
+  varint(keys[0]! < 0 ? -2 * keys[0]! - 1 : 2 * keys[0]!);
+  varint(m.get(keys[0]!)!);
+  for (let i = 1; i < keys.length; i++) {
+    varint(keys[i]! - keys[i - 1]!);
+    varint(m.get(keys[i]!)!);
   }
   return Buffer.from(bytes).toString('base64');
 }
@@ -361,7 +383,10 @@ function decodeHist(s: string | null, each: (minute: number, count: number) => v
       mul *= 0x80;
     }
   };
-  let minute = 0;
+  if (b.length === 0) return;
+  const z = varint();
+  let minute = z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+  each(minute, varint());
   while (i < b.length) {
     minute += varint();
     each(minute, varint());
@@ -441,7 +466,9 @@ function toRecord(c: Cell) {
 // Reading deadlines
 
 const us = (col: SQL) => sql`(extract(epoch from ${col}) * 1000000)::float8`;
-const jsonList = (values: readonly string[]) => sql`(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+/** `col` is one of `values` — as `= any(array(…))`, so the planner looks each up by index. */
+const inList = (col: SQL, values: readonly string[]) =>
+  sql`${col} = any(array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb)))`;
 
 /**
  * The deadlines of the live tables, as queries.ts defines them (outcome without `now`: running
@@ -460,13 +487,13 @@ function liveFacts(
       ? sql.join([sql`c.state = 'running'`, ...due(sql`c.due_at`)], sql` and `)
       : which === 'all'
         ? sql`c.state in ('met', 'breached')`
-        : sql`c.state in ('met', 'breached') and c.incident_id in ${jsonList(which.incidents)}`;
+        : sql`c.state in ('met', 'breached') and ${inList(sql`c.incident_id`, which.incidents)}`;
   const dutyWhere =
     which === 'running'
       ? sql.join([sql`o.status = 'running'`, ...due(sql`o.due_at`)], sql` and `)
       : which === 'all'
         ? sql`o.status in ('met', 'breached')`
-        : sql`o.status in ('met', 'breached') and o.id in ${jsonList(which.duties)}`;
+        : sql`o.status in ('met', 'breached') and ${inList(sql`o.id`, which.duties)}`;
   return sql`
     select 'incident'::text as source, c.incident_id as ref, c.seq, c.kind, i.level,
       case when c.state = 'met' and c.late is not true then c.unit_id when b.id is not null then b.unit_id else c.unit_id end as unit,
@@ -601,8 +628,8 @@ async function readCells(tx: Db | Tx, keys: readonly Cell[]): Promise<Map<string
  * out `exclude` (a request: the deadlines changed since the watermark, added back live).
  */
 async function refreshTop(tx: Db | Tx, c: Cell, exclude?: Dirty) {
-  const m = monthIndex(c.month);
-  const where: SQL[] = [sql`due_us > ${monthStartMs(m) * 1000}`, sql`due_us <= ${monthStartMs(m + 1) * 1000}`];
+  const [first, last] = monthsOfCell(c.month);
+  const where: SQL[] = [sql`due_us > ${monthStartMs(first) * 1000}`, sql`due_us <= ${monthStartMs(last + 1) * 1000}`];
   if (exclude) where.push(sql`not ${dirtyCondition(exclude)}`);
   if (c.unit === '') where.push(sql`unit_id is null`);
   else if (c.unit !== '*') where.push(sql`unit_id = ${c.unit}`);
@@ -686,7 +713,7 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
         }
       }
       if (cells.wide.size > 0)
-        await tx.execute(sql`update stats_fact set wide = true where source = 'incident' and ref_id in ${jsonList([...cells.wide])}`);
+        await tx.execute(sql`update stats_fact set wide = true where source = 'incident' and ${inList(sql`ref_id`, [...cells.wide])}`);
       await writeCells(tx, cells.map.values());
       cellCount = cells.map.size;
       changed = examined;
@@ -715,7 +742,7 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
             stored.set(key, c);
           }
           const old = minus.map.get(key);
-          const complete = old ? subtractCell(c, old) : true;
+          const complete = old ? subtractCell(c, old) === 'ok' : true;
           const more = plus.map.get(key);
           if (more) addCell(c, more);
           if (!complete) stale.push(c);
@@ -753,7 +780,7 @@ async function dirtySince(tx: Db | Tx, since: string, limit?: number): Promise<D
 }
 
 const dirtyCondition = (d: Dirty) =>
-  sql`((source = 'incident' and ref_id in ${jsonList(d.incidents)}) or (source = 'duty' and ref_id in ${jsonList(d.duties)}))`;
+  sql`((source = 'incident' and ${inList(sql`ref_id`, d.incidents)}) or (source = 'duty' and ${inList(sql`ref_id`, d.duties)}))`;
 
 /**
  * Run the rollup every `intervalMs` (and a full rebuild every `fullEveryMs`, which also repairs
@@ -868,7 +895,7 @@ function planOf(scope: StatsScope, f: StatsFilter, by: Dimension | 'all'): Plan 
 }
 
 /** Whether a cell's unit / level / kind are those the plan reads. */
-function cellDimsMatch(p: Plan, c: { unit: string; level: string; kind: string }): boolean {
+function cellDimsMatch(p: Plan, c: CellDims): boolean {
   if (p.uSpec ? c.unit === '*' || (p.unit !== undefined && c.unit !== p.unit) : c.unit !== '*') return false;
   if (p.lSpec) {
     if (c.level === '*') return false;
@@ -880,32 +907,45 @@ function cellDimsMatch(p: Plan, c: { unit: string; level: string; kind: string }
   return true;
 }
 
-const inRange = (p: Plan, m: number, lo: number | null = p.m1, hi: number | null = p.m2) =>
-  (lo === null || m >= lo) && (hi === null || m <= hi);
+const inRange = (p: Plan, m: number) => (p.m1 === null || m >= p.m1) && (p.m2 === null || m <= p.m2);
+/** Whether the whole year holding month m is inside the period (then its year cells are read; not for a figure by month). */
+const fullYear = (p: Plan, m: number) => {
+  const y = Math.floor(m / 12);
+  return p.by !== 'month' && inRange(p, y * 12) && inRange(p, y * 12 + 11);
+};
+const sameYear = (a: number, b: number) => Math.floor(a / 12) === Math.floor(b / 12);
 
-/** Whether a cell is read by the plan, and the figure key it adds to (undefined = not read). */
-function cellTarget(p: Plan, c: Cell): string | null | undefined {
+/**
+ * Whether a cell is read by the plan, and the figure key it adds to (undefined = not read).
+ * The period is cut into whole years (their year cells) and months (month cells); first
+ * responses add the groups spanning a cut inside the period ('frAB') and the parts inside of
+ * those spanning its ends ('frA' at the end, 'frB' at the start).
+ */
+function cellTarget(p: Plan, c: CellDims): string | null | undefined {
   if (!cellDimsMatch(p, c)) return undefined;
-  const m = monthIndex(c.month);
   if (c.part !== 'f' && p.source === 'duty') return undefined;
-  let month = m;
-  switch (c.part) {
-    case 'f':
-    case 'fr':
-      if (!inRange(p, m)) return undefined;
-      break;
-    case 'frAB':
-      // Both months inside the period (never for a figure by month: each month is its own period).
-      if (p.by === 'month' || !inRange(p, m) || !inRange(p, m + 1)) return undefined;
-      break;
-    case 'frA':
-      // This month inside, the next one not (or a figure by month).
-      if (!inRange(p, m) || (p.by !== 'month' && inRange(p, m + 1))) return undefined;
-      break;
-    case 'frB':
-      month = m + 1;
-      if (!inRange(p, m + 1) || (p.by !== 'month' && inRange(p, m))) return undefined;
-      break;
+  if (isYear(c.month)) {
+    if (c.part !== 'f' && c.part !== 'fr') return undefined;
+    if (!fullYear(p, Number(c.month) * 12)) return undefined;
+  } else {
+    const m = monthIndex(c.month);
+    switch (c.part) {
+      case 'f':
+      case 'fr':
+        if (!inRange(p, m) || fullYear(p, m)) return undefined;
+        break;
+      case 'frAB':
+        // Both months inside the period, not within one whole year read as a year (never by month: each month is its own period).
+        if (p.by === 'month' || !inRange(p, m) || !inRange(p, m + 1) || (sameYear(m, m + 1) && fullYear(p, m))) return undefined;
+        break;
+      case 'frA':
+        // This month inside, the next one not (or a figure by month).
+        if (!inRange(p, m) || (p.by !== 'month' && inRange(p, m + 1))) return undefined;
+        break;
+      case 'frB':
+        if (!inRange(p, m + 1) || (p.by !== 'month' && inRange(p, m))) return undefined;
+        break;
+    }
   }
   switch (p.by) {
     case 'all':
@@ -917,7 +957,7 @@ function cellTarget(p: Plan, c: Cell): string | null | undefined {
     case 'kind':
       return c.kind;
     case 'month':
-      return monthName(month);
+      return c.part === 'frB' ? monthName(monthIndex(c.month) + 1) : c.month;
   }
 }
 
@@ -934,9 +974,25 @@ function cellQuery(p: Plan): SQL {
   } else where.push(sql`level = '*'`);
   if (p.kSpec) where.push(p.kind !== undefined ? sql`kind = ${p.kind}` : sql`kind <> '*'`);
   else where.push(sql`kind = '*'`);
-  // One month of slack on each side for the boundary parts.
-  if (p.m1 !== null) where.push(sql`month >= ${monthName(p.m1 - 1)}`);
-  if (p.m2 !== null) where.push(sql`month <= ${monthName(p.m2)}`);
+  if (p.m1 !== null && p.m2 !== null && p.m2 - p.m1 < 1200) {
+    // Exactly the (part, month) pairs the period reads.
+    const pairs: string[] = [];
+    const dims = { unit: p.uSpec ? (p.unit ?? 'x') : '*', level: p.lSpec ? (p.level ?? 'x') : '*', kind: p.kSpec ? (p.kind ?? 'x') : '*' };
+    const probe = (part: Part, month: string) => {
+      if (
+        cellTarget({ ...p, unit: undefined, level: undefined, kind: undefined, source: undefined }, { part, month, ...dims }) !== undefined
+      )
+        pairs.push(`${part}${SEP}${month}`);
+    };
+    for (let y = Math.floor((p.m1 - 1) / 12); y <= Math.floor(p.m2 / 12); y++)
+      for (const part of ['f', 'fr'] as const) probe(part, String(y));
+    for (let m = p.m1 - 1; m <= p.m2; m++) for (const part of ['f', 'fr', 'frA', 'frB', 'frAB'] as const) probe(part, monthName(m));
+    where.push(sql`part || ${SEP} || month = any(array(select jsonb_array_elements_text(${JSON.stringify(pairs)}::jsonb)))`);
+  } else {
+    // One month of slack on each side for the boundary parts; cellTarget decides.
+    if (p.m1 !== null) where.push(sql`month >= ${monthName(p.m1 - 1)}`);
+    if (p.m2 !== null) where.push(sql`month <= ${monthName(p.m2)}`);
+  }
   return sql`select part, month, unit, level, kind, data, h1, h2 from stats_cell where ${sql.join(where, sql` and `)}`;
 }
 
@@ -1050,21 +1106,20 @@ export async function rollupStats(
       const wide =
         p.source === 'duty'
           ? []
-          : await readFacts(tx, storedFacts(sql`wide and source = 'incident' and not (ref_id in ${jsonList(dirty.incidents)})`));
+          : await readFacts(tx, storedFacts(sql`wide and source = 'incident' and not ${inList(sql`ref_id`, dirty.incidents)}`));
       // The cells, minus what the changed incidents and duties contributed when they were rolled
       // up (a cell whose kept maxima lost too many reads them again, in this snapshot).
       const cells = new Map<string, Cell>();
-      for (const r of cellRows) {
-        const c = fromRow(r);
-        if (cellTarget(p, c) !== undefined) cells.set(cellKey(c.part, c.month, c.unit, c.level, c.kind), c);
-      }
+      for (const r of cellRows)
+        if (cellTarget(p, r) !== undefined) cells.set(cellKey(r.part, r.month, r.unit, r.level, r.kind), fromRow(r));
       if (old.length > 0) {
         const minus = buildCells(old, undefined, true);
         for (const [key, o] of minus.map) {
           if (cellTarget(p, o) === undefined) continue;
           const c = cells.get(key);
           if (!c) throw new Error(`stats rollup: cell ${key.replaceAll(SEP, '/')} is missing what stats_fact says it holds`);
-          if (!subtractCell(c, o)) await refreshTop(tx, c, dirty);
+          // Only the maximum is read from the lists here: a short list still starts with it.
+          if (subtractCell(c, o) === 'empty') await refreshTop(tx, c, dirty);
         }
       }
       return { cells, fresh, running, wide };
