@@ -15,8 +15,9 @@
  *      open, 2 % waived; a breach alert for every late or breached clock, 10 % of them with
  *      another unit than the incident's current one (reassigned after the breach), 1 % retracted;
  *    - 50 000 working-day duties of the five kinds, the same outcome mix;
- *    then VACUUM ANALYZE, as autovacuum would have done on a live database. Rows are written "before
- *    the run" (updated_at at most an hour before now), as on a live database.
+ *    then VACUUM ANALYZE, as autovacuum would have done on a live database. Rows were last written
+ *    "before the run" (updated_at an hour and more before now, in the order of their start), as on a
+ *    live database.
  * 3. Runs the statistics rollup as the API's scheduled job does (its first run builds everything) and
  *    prints how long that catch-up took.
  * 4. Times groupStats(by unit, 2026) — exactly what GET /api/stats/breakdown?by=unit&from=2026-01-01&to=2026-12-31
@@ -99,7 +100,7 @@ async function main() {
       insert into incidents (id, title, level, unit_id, status, start_at, state, created_at, updated_at)
       select id, '舆情事件 ' || g,
         case when r_level < 0.475 then 'I' when r_level < 0.95 then 'II' when r_level < 0.97 then 'III' when r_level < 0.99 then 'IV' end,
-        unit_id, 'open', start_at, '{}'::jsonb, start_at, least(start_at, now() - interval '1 hour')
+        unit_id, 'open', start_at, '{}'::jsonb, start_at, now() - interval '1 hour' - (${YEAR_TO.toISOString()}::timestamptz - start_at) / 2
       from bench_draw`);
     // Clock rows: (seq, kind, span) per incident, then an outcome per live clock.
     await db.execute(sql`
@@ -111,7 +112,7 @@ async function main() {
              when o.r < 0.80 then d.start_at + k.span * (0.05 + 0.9 * o.r2)
              when o.r < 0.92 then d.start_at + k.span + interval '24 hours' * o.r2 end,
         case when k.cancelled then null when o.r < 0.80 then false when o.r < 0.92 then true end,
-        d.unit_id, least(d.start_at, now() - interval '1 hour')
+        d.unit_id, now() - interval '1 hour' - (${YEAR_TO.toISOString()}::timestamptz - d.start_at) / 2
       from bench_draw d
       cross join lateral (
         select * from (values
@@ -143,7 +144,7 @@ async function main() {
         jsonb_build_object('v', 1, 'startAt', (extract(epoch from s) * 1000)::bigint, 'dueAt', (extract(epoch from s + interval '14 days') * 1000)::bigint,
           'respondedAt', case when r < 0.92 then (extract(epoch from s + interval '14 days' * (0.1 + r)) * 1000)::bigint end,
           'late', case when r < 0.80 then false when r < 0.92 then true end, 'suspension', null),
-        case when r < 0.92 then 'met' else 'breached' end, s + interval '14 days', s, least(s, now() - interval '1 hour')
+        case when r < 0.92 then 'met' else 'breached' end, s + interval '14 days', s, now() - interval '1 hour' - (${YEAR_TO.toISOString()}::timestamptz - s) / 2
       from (select g, ${YEAR_FROM.toISOString()}::timestamptz + (g - 1) * (interval '340 days' / 50000) as s, random() as r
             from generate_series(1, 50000) g) x`);
     await db.execute(sql`drop table bench_draw`);

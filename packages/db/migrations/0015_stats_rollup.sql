@@ -23,6 +23,11 @@ CREATE INDEX "stats_fact_ref_idx" ON "stats_fact" USING btree ("source", "ref_id
 --> statement-breakpoint
 CREATE INDEX "stats_fact_due_idx" ON "stats_fact" USING btree ("due_us");
 --> statement-breakpoint
+-- A cell's kept maxima read again (the earliest breached dues, the largest late overdues).
+CREATE INDEX "stats_fact_breached_idx" ON "stats_fact" USING btree ("due_us") WHERE outcome = 'breached';
+--> statement-breakpoint
+CREATE INDEX "stats_fact_late_idx" ON "stats_fact" USING btree (("responded_us" - "due_us") DESC) WHERE outcome = 'late';
+--> statement-breakpoint
 -- Incidents whose responses span more than two adjacent months: their first response is computed live.
 CREATE INDEX "stats_fact_wide_idx" ON "stats_fact" USING btree ("ref_id") WHERE wide;
 --> statement-breakpoint

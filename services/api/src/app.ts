@@ -23,6 +23,7 @@ import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { obligationRoutes } from './routes/obligations.ts';
 import { systemRoutes } from './routes/system.ts';
+import { scheduleRollup } from './stats/rollup.ts';
 import { statsRoutes } from './stats/routes.ts';
 
 export interface AppDeps {
@@ -145,6 +146,16 @@ export async function buildApp(
   app.addHook('onClose', async () => {
     await live.stop();
     await boardCache.stop();
+  });
+
+  // Leaders' statistics: bring the rollup up to date every minute (stats/rollup.ts). Every API
+  // process schedules it; an advisory lock lets one run at a time, and a run applies each change once.
+  let stopStatsRollup: (() => Promise<void>) | undefined;
+  app.addHook('onReady', async () => {
+    stopStatsRollup = scheduleRollup(db, { onError: (err) => app.log.warn({ err }, 'statistics rollup run failed') });
+  });
+  app.addHook('onClose', async () => {
+    await stopStatsRollup?.();
   });
 
   return Object.assign(app, { live, boardCache }) as unknown as FastifyInstance & { live: LiveFeed; boardCache: ListCache };

@@ -34,6 +34,17 @@
  * respondedAt among its met clocks in the selection, minus the incident's start (起算时间),
  * floored at 0; median and p90 by linear interpolation (percentile_cont). Incidents with no
  * qualifying response yet have no such time and are not in these figures.
+ *
+ * Where the figures come from (rollup.ts): for a period of whole Asia/Shanghai months (or no
+ * bounds), from the statistics rollup — cells pre-aggregated per month and year of due, brought up
+ * to date by a scheduled job — plus, live from the tables here, everything changed since the
+ * rollup's watermark and every running deadline; otherwise (a period cut inside a month, the
+ * drill-down, the 通报's list) from the queries below over the live tables. Both give the same
+ * counts, on-time rate and overdue count, total and maximum, to the millisecond. PRECISION: from
+ * the rollup, the overdue median and the first-response median and p90 are percentile_cont over
+ * values floored to the whole minute (per-minute histograms; a breach still open counts now −
+ * its due floored to the minute), so they may differ from the exact figure by less than one
+ * minute; values changed since the watermark enter exactly.
  */
 import { type Db, rowsOf, type SQL, sql } from '@huiying/db';
 import { type RollupAgg, rollupStats } from './rollup.ts';

@@ -1053,24 +1053,33 @@ const newAcc = (key: string | null): Acc => ({
   fr: new Map(),
 });
 
-/** percentile_cont over a multiset given as value → count. */
-export function percentile(values: Map<number, number>, q: number): number | null {
+/** A multiset given as value → count, sorted once for its percentiles. */
+function sortedCounts(values: Map<number, number>): { entries: [number, number][]; total: number } {
   const entries = [...values].filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]);
-  const total = entries.reduce((s, [, c]) => s + c, 0);
+  return { entries, total: entries.reduce((s, [, c]) => s + c, 0) };
+}
+
+/** percentile_cont (linear interpolation between the two nearest ranks). */
+export function percentile(sorted: { entries: [number, number][]; total: number }, q: number): number | null {
+  const { entries, total } = sorted;
   if (total === 0) return null;
   const pos = q * (total - 1);
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
-  const at = (i: number) => {
-    let seen = 0;
-    for (const [v, c] of entries) {
-      seen += c;
-      if (i < seen) return v;
+  let a: number | undefined;
+  let b: number | undefined;
+  let seen = 0;
+  for (const [v, c] of entries) {
+    seen += c;
+    if (a === undefined && lo < seen) a = v;
+    if (hi < seen) {
+      b = v;
+      break;
     }
-    return entries[entries.length - 1]![0];
-  };
-  const a = at(lo);
-  return a + (pos - lo) * (at(hi) - a);
+  }
+  a ??= entries[entries.length - 1]![0];
+  b ??= entries[entries.length - 1]![0];
+  return a + (pos - lo) * (b - a);
 }
 
 const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
@@ -1204,9 +1213,10 @@ export async function rollupStats(
     if (a.onTime + a.late + a.breached + a.pending === 0) continue;
     const total = a.overdueSum + BigInt(a.cellBreached) * BigInt(Math.round(nowUs)) - a.cellDueSum;
     const count = a.late + a.breached;
-    const median = percentile(a.overdue, 0.5);
-    const frMedian = percentile(a.fr, 0.5);
-    const frP90 = percentile(a.fr, 0.9);
+    const median = percentile(sortedCounts(a.overdue), 0.5);
+    const fr = sortedCounts(a.fr);
+    const frMedian = percentile(fr, 0.5);
+    const frP90 = percentile(fr, 0.9);
     out.push({
       key: a.key,
       onTime: a.onTime,
