@@ -474,23 +474,18 @@ const inList = (col: SQL, values: readonly string[]) =>
  * The deadlines of the live tables, as queries.ts defines them (outcome without `now`: running
  * stays 'running'). `which` = the incidents and duties named, or every running deadline.
  */
-function liveFacts(
-  which: { incidents: readonly string[]; duties: readonly string[] } | 'running' | 'all',
-  period: { fromUs: number | null; toUs: number | null } = { fromUs: null, toUs: null },
-): SQL {
-  const due = (col: SQL) => [
-    ...(period.fromUs === null ? [] : [sql`${col} > ${new Date(period.fromUs / 1000).toISOString()}::timestamptz`]),
-    ...(period.toUs === null ? [] : [sql`${col} <= ${new Date(period.toUs / 1000).toISOString()}::timestamptz`]),
-  ];
+function liveFacts(which: { incidents: readonly string[]; duties: readonly string[] } | 'running' | 'all'): SQL {
+  // Running: all of them, through the small partial indexes (a due range here would have the
+  // planner walk the due index over every deadline of the period instead).
   const incidentWhere =
     which === 'running'
-      ? sql.join([sql`c.state = 'running'`, ...due(sql`c.due_at`)], sql` and `)
+      ? sql`c.state = 'running'`
       : which === 'all'
         ? sql`c.state in ('met', 'breached')`
         : sql`c.state in ('met', 'breached') and ${inList(sql`c.incident_id`, which.incidents)}`;
   const dutyWhere =
     which === 'running'
-      ? sql.join([sql`o.status = 'running'`, ...due(sql`o.due_at`)], sql` and `)
+      ? sql`o.status = 'running'`
       : which === 'all'
         ? sql`o.status in ('met', 'breached')`
         : sql`o.status in ('met', 'breached') and ${inList(sql`o.id`, which.duties)}`;
@@ -627,7 +622,7 @@ async function readCells(tx: Db | Tx, keys: readonly Cell[]): Promise<Map<string
  * Read a fact cell's kept maxima again from stats_fact (after its list lost too many), leaving
  * out `exclude` (a request: the deadlines changed since the watermark, added back live).
  */
-async function refreshTop(tx: Db | Tx, c: Cell, exclude?: Dirty) {
+async function refreshTop(tx: Db | Tx, c: Cell, need: 'short' | 'empty', exclude?: Dirty) {
   const [first, last] = monthsOfCell(c.month);
   const where: SQL[] = [sql`due_us > ${monthStartMs(first) * 1000}`, sql`due_us <= ${monthStartMs(last + 1) * 1000}`];
   if (exclude) where.push(sql`not ${dirtyCondition(exclude)}`);
@@ -638,15 +633,22 @@ async function refreshTop(tx: Db | Tx, c: Cell, exclude?: Dirty) {
   else if (c.level !== '*') where.push(sql`source = 'incident' and level = ${c.level}`);
   if (c.kind !== '*') where.push(sql`kind = ${c.kind}`);
   const w = sql.join(where, sql` and `);
-  const late = rowsOf<{ v: number | string }>(
-    await tx.execute(sql`select (responded_us - due_us)::float8 as v from stats_fact where ${w} and outcome = 'late'
-      order by responded_us - due_us desc limit ${TOP}`),
-  );
-  const due = rowsOf<{ v: number | string }>(
-    await tx.execute(sql`select due_us::float8 as v from stats_fact where ${w} and outcome = 'breached' order by due_us limit ${TOP}`),
-  );
-  c.f!.lateTop = late.map((r) => Number(r.v));
-  c.f!.dueLow = due.map((r) => Number(r.v));
+  // Only the lists that need it ('short': fewer than they should hold; 'empty': lost all they held).
+  const f = c.f!;
+  const needs = (kept: number, count: number) => (need === 'short' ? kept < Math.min(TOP, count) : kept === 0 && count > 0);
+  if (needs(f.lateTop.length, f.late)) {
+    const late = rowsOf<{ v: number | string }>(
+      await tx.execute(sql`select (responded_us - due_us)::float8 as v from stats_fact where ${w} and outcome = 'late'
+        order by responded_us - due_us desc limit ${TOP}`),
+    );
+    f.lateTop = late.map((r) => Number(r.v));
+  }
+  if (needs(f.dueLow.length, f.breached)) {
+    const due = rowsOf<{ v: number | string }>(
+      await tx.execute(sql`select due_us::float8 as v from stats_fact where ${w} and outcome = 'breached' order by due_us limit ${TOP}`),
+    );
+    f.dueLow = due.map((r) => Number(r.v));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -750,7 +752,7 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
         const refs = (source: string) => changedKeys.filter((k) => k.startsWith(`${source}|`)).map((k) => k.slice(source.length + 1));
         await tx.execute(sql`delete from stats_fact where ${dirtyCondition({ incidents: refs('incident'), duties: refs('duty') })}`);
         await insertFacts(tx, news, plus.wide);
-        for (const c of stale) await refreshTop(tx, c);
+        for (const c of stale) await refreshTop(tx, c, 'short');
         await writeCells(tx, stored.values());
         cellCount = stored.size;
       }
@@ -976,18 +978,22 @@ function cellQuery(p: Plan): SQL {
   else where.push(sql`kind = '*'`);
   if (p.m1 !== null && p.m2 !== null && p.m2 - p.m1 < 1200) {
     // Exactly the (part, month) pairs the period reads.
-    const pairs: string[] = [];
+    const pairs: { part: Part; month: string }[] = [];
     const dims = { unit: p.uSpec ? (p.unit ?? 'x') : '*', level: p.lSpec ? (p.level ?? 'x') : '*', kind: p.kSpec ? (p.kind ?? 'x') : '*' };
     const probe = (part: Part, month: string) => {
       if (
         cellTarget({ ...p, unit: undefined, level: undefined, kind: undefined, source: undefined }, { part, month, ...dims }) !== undefined
       )
-        pairs.push(`${part}${SEP}${month}`);
+        pairs.push({ part, month });
     };
     for (let y = Math.floor((p.m1 - 1) / 12); y <= Math.floor(p.m2 / 12); y++)
       for (const part of ['f', 'fr'] as const) probe(part, String(y));
     for (let m = p.m1 - 1; m <= p.m2; m++) for (const part of ['f', 'fr', 'frA', 'frB', 'frAB'] as const) probe(part, monthName(m));
-    where.push(sql`part || ${SEP} || month = any(array(select jsonb_array_elements_text(${JSON.stringify(pairs)}::jsonb)))`);
+    // Joined on the primary key's leading (part, month).
+    return sql`select s.part, s.month, s.unit, s.level, s.kind, s.data, s.h1, s.h2
+      from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as w(part text, month text)
+      join stats_cell s on s.part = w.part and s.month = w.month
+      where ${sql.join(where, sql` and `)}`;
   } else {
     // One month of slack on each side for the boundary parts; cellTarget decides.
     if (p.m1 !== null) where.push(sql`month >= ${monthName(p.m1 - 1)}`);
@@ -1111,24 +1117,26 @@ export async function rollupStats(
       const cellRows = rowsOf<CellRow>(await tx.execute(cellQuery(p)));
       const old = any ? await readFacts(tx, storedFacts(dirtyCondition(dirty))) : [];
       const fresh = any ? await readFacts(tx, liveFacts(dirty)) : [];
-      const running = await readFacts(tx, liveFacts('running', p));
+      const running = await readFacts(tx, liveFacts('running'));
       const wide =
         p.source === 'duty'
           ? []
           : await readFacts(tx, storedFacts(sql`wide and source = 'incident' and not ${inList(sql`ref_id`, dirty.incidents)}`));
       // The cells, minus what the changed incidents and duties contributed when they were rolled
       // up (a cell whose kept maxima lost too many reads them again, in this snapshot).
-      const cells = new Map<string, Cell>();
-      for (const r of cellRows)
-        if (cellTarget(p, r) !== undefined) cells.set(cellKey(r.part, r.month, r.unit, r.level, r.kind), fromRow(r));
+      // Only the cells the changes touch are decoded here; the others go straight into the figures.
+      const cells = new Map<string, CellRow | Cell>();
+      for (const r of cellRows) if (cellTarget(p, r) !== undefined) cells.set(cellKey(r.part, r.month, r.unit, r.level, r.kind), r);
       if (old.length > 0) {
         const minus = buildCells(old, undefined, true);
         for (const [key, o] of minus.map) {
           if (cellTarget(p, o) === undefined) continue;
-          const c = cells.get(key);
-          if (!c) throw new Error(`stats rollup: cell ${key.replaceAll(SEP, '/')} is missing what stats_fact says it holds`);
+          const row = cells.get(key);
+          if (!row) throw new Error(`stats rollup: cell ${key.replaceAll(SEP, '/')} is missing what stats_fact says it holds`);
+          const c = 'data' in row ? fromRow(row) : row;
+          cells.set(key, c);
           // Only the maximum is read from the lists here: a short list still starts with it.
-          if (subtractCell(c, o) === 'empty') await refreshTop(tx, c, dirty);
+          if (subtractCell(c, o) === 'empty') await refreshTop(tx, c, 'empty', dirty);
         }
       }
       return { cells, fresh, running, wide };
@@ -1136,7 +1144,6 @@ export async function rollupStats(
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
   if (read === null) return null;
-  const { cells } = read;
 
   const accs = new Map<string | null, Acc>();
   const acc = (key: string | null) => {
@@ -1144,8 +1151,33 @@ export async function rollupStats(
     if (!a) accs.set(key, (a = newAcc(key)));
     return a;
   };
-  for (const c of cells.values()) {
-    const key = cellTarget(p, c)!;
+  for (const cell of read.cells.values()) {
+    const key = cellTarget(p, cell)!;
+    if ('data' in cell) {
+      // As stored: decoded into the figure's histograms directly.
+      const d = typeof cell.data === 'string' ? (JSON.parse(cell.data) as CellRow['data']) : cell.data;
+      if (cell.part !== 'f') {
+        if (!d.n) continue;
+        const a = acc(key);
+        a.frN += d.n;
+        decodeHist(cell.h1, (m, k) => bump(a.fr, m * 60_000, k));
+        continue;
+      }
+      const a = acc(key);
+      a.onTime += d.onTime ?? 0;
+      a.late += d.late ?? 0;
+      a.breached += d.breached ?? 0;
+      a.retracted += d.retracted ?? 0;
+      a.overdueSum += BigInt(d.lateSum ?? '0');
+      a.cellBreached += d.breached ?? 0;
+      a.cellDueSum += BigInt(d.dueSum ?? '0');
+      if (d.lateTop?.length) a.maxUs = maxOf(a.maxUs, d.lateTop[0]!);
+      if (d.dueLow?.length) a.maxUs = maxOf(a.maxUs, nowUs - d.dueLow[0]!);
+      decodeHist(cell.h1, (m, k) => bump(a.overdue, m * 60_000, k));
+      decodeHist(cell.h2, (m, k) => bump(a.overdue, nowMs - m * 60_000, k));
+      continue;
+    }
+    const c = cell;
     if (c.fr) {
       if (c.fr.n === 0) continue;
       const a = acc(key);
