@@ -420,9 +420,11 @@ interface CellRow {
   h2: string | null;
 }
 
+const dataOf = (r: CellRow): CellRow['data'] => (typeof r.data === 'string' ? (JSON.parse(r.data) as CellRow['data']) : r.data);
+
 function fromRow(r: CellRow): Cell {
   const base = { part: r.part, month: r.month, unit: r.unit, level: r.level, kind: r.kind };
-  const d = typeof r.data === 'string' ? (JSON.parse(r.data) as CellRow['data']) : r.data;
+  const d = dataOf(r);
   if (r.part !== 'f') return { ...base, fr: { n: d.n ?? 0, hist: toMap(r.h1) } };
   return {
     ...base,
@@ -1124,22 +1126,35 @@ export async function rollupStats(
           : await readFacts(tx, storedFacts(sql`wide and source = 'incident' and not ${inList(sql`ref_id`, dirty.incidents)}`));
       // The cells, minus what the changed incidents and duties contributed when they were rolled
       // up (a cell whose kept maxima lost too many reads them again, in this snapshot).
-      // Only the cells the changes touch are decoded here; the others go straight into the figures.
-      const cells = new Map<string, CellRow | Cell>();
+      // The changes' old contributions come out of the figures below; here only the touched
+      // cells' counts and kept maxima are corrected (their histograms are never decoded twice).
+      const cells = new Map<string, CellRow>();
       for (const r of cellRows) if (cellTarget(p, r) !== undefined) cells.set(cellKey(r.part, r.month, r.unit, r.level, r.kind), r);
+      const minus: Cell[] = [];
       if (old.length > 0) {
-        const minus = buildCells(old, undefined, true);
-        for (const [key, o] of minus.map) {
+        for (const [key, o] of buildCells(old, undefined, true).map) {
           if (cellTarget(p, o) === undefined) continue;
           const row = cells.get(key);
           if (!row) throw new Error(`stats rollup: cell ${key.replaceAll(SEP, '/')} is missing what stats_fact says it holds`);
-          const c = 'data' in row ? fromRow(row) : row;
-          cells.set(key, c);
+          minus.push(o);
+          if (!o.f) continue;
+          const d = dataOf(row);
           // Only the maximum is read from the lists here: a short list still starts with it.
+          const c: Cell = {
+            ...o,
+            f: {
+              ...emptyFact(false),
+              late: d.late ?? 0,
+              breached: d.breached ?? 0,
+              lateTop: [...(d.lateTop ?? [])],
+              dueLow: [...(d.dueLow ?? [])],
+            },
+          };
           if (subtractCell(c, o) === 'empty') await refreshTop(tx, c, 'empty', dirty);
+          row.data = { ...d, lateTop: c.f!.lateTop, dueLow: c.f!.dueLow };
         }
       }
-      return { cells, fresh, running, wide };
+      return { cells, minus, fresh, running, wide };
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
@@ -1153,52 +1168,46 @@ export async function rollupStats(
   };
   for (const cell of read.cells.values()) {
     const key = cellTarget(p, cell)!;
-    if ('data' in cell) {
-      // As stored: decoded into the figure's histograms directly.
-      const d = typeof cell.data === 'string' ? (JSON.parse(cell.data) as CellRow['data']) : cell.data;
-      if (cell.part !== 'f') {
-        if (!d.n) continue;
-        const a = acc(key);
-        a.frN += d.n;
-        decodeHist(cell.h1, (m, k) => bump(a.fr, m * 60_000, k));
-        continue;
-      }
+    const d = dataOf(cell);
+    if (cell.part !== 'f') {
+      if (!d.n) continue;
       const a = acc(key);
-      a.onTime += d.onTime ?? 0;
-      a.late += d.late ?? 0;
-      a.breached += d.breached ?? 0;
-      a.retracted += d.retracted ?? 0;
-      a.overdueSum += BigInt(d.lateSum ?? '0');
-      a.cellBreached += d.breached ?? 0;
-      a.cellDueSum += BigInt(d.dueSum ?? '0');
-      if (d.lateTop?.length) a.maxUs = maxOf(a.maxUs, d.lateTop[0]!);
-      if (d.dueLow?.length) a.maxUs = maxOf(a.maxUs, nowUs - d.dueLow[0]!);
-      decodeHist(cell.h1, (m, k) => bump(a.overdue, m * 60_000, k));
-      decodeHist(cell.h2, (m, k) => bump(a.overdue, nowMs - m * 60_000, k));
+      a.frN += d.n;
+      decodeHist(cell.h1, (m, k) => bump(a.fr, m * 60_000, k));
       continue;
     }
-    const c = cell;
-    if (c.fr) {
-      if (c.fr.n === 0) continue;
-      const a = acc(key);
-      a.frN += c.fr.n;
-      for (const [m, k] of c.fr.hist) bump(a.fr, m * 60_000, k);
-      continue;
-    }
-    const x = c.f!;
-    if (x.onTime + x.late + x.breached === 0) continue;
     const a = acc(key);
-    a.onTime += x.onTime;
-    a.late += x.late;
-    a.breached += x.breached;
-    a.retracted += x.retracted;
-    a.overdueSum += x.lateSum;
-    a.cellBreached += x.breached;
-    a.cellDueSum += x.dueSum;
-    if (x.lateTop.length > 0) a.maxUs = maxOf(a.maxUs, x.lateTop[0]!);
-    if (x.dueLow.length > 0) a.maxUs = maxOf(a.maxUs, nowUs - x.dueLow[0]!);
-    for (const [m, k] of x.lateHist) bump(a.overdue, m * 60_000, k);
-    for (const [m, k] of x.dueHist) bump(a.overdue, nowMs - m * 60_000, k);
+    a.onTime += d.onTime ?? 0;
+    a.late += d.late ?? 0;
+    a.breached += d.breached ?? 0;
+    a.retracted += d.retracted ?? 0;
+    a.overdueSum += BigInt(d.lateSum ?? '0');
+    a.cellBreached += d.breached ?? 0;
+    a.cellDueSum += BigInt(d.dueSum ?? '0');
+    if (d.lateTop?.length) a.maxUs = maxOf(a.maxUs, d.lateTop[0]!);
+    if (d.dueLow?.length) a.maxUs = maxOf(a.maxUs, nowUs - d.dueLow[0]!);
+    decodeHist(cell.h1, (m, k) => bump(a.overdue, m * 60_000, k));
+    decodeHist(cell.h2, (m, k) => bump(a.overdue, nowMs - m * 60_000, k));
+  }
+  // Minus what the changed incidents and duties contributed when they were rolled up (their
+  // maxima were taken out of the kept lists above).
+  for (const o of read.minus) {
+    const a = acc(cellTarget(p, o)!);
+    if (o.fr) {
+      a.frN -= o.fr.n;
+      for (const [m, k] of o.fr.hist) bump(a.fr, m * 60_000, -k);
+      continue;
+    }
+    const x = o.f!;
+    a.onTime -= x.onTime;
+    a.late -= x.late;
+    a.breached -= x.breached;
+    a.retracted -= x.retracted;
+    a.overdueSum -= x.lateSum;
+    a.cellBreached -= x.breached;
+    a.cellDueSum -= x.dueSum;
+    for (const [m, k] of x.lateHist) bump(a.overdue, m * 60_000, -k);
+    for (const [m, k] of x.dueHist) bump(a.overdue, nowMs - m * 60_000, -k);
   }
 
   // The live remainder: deadlines changed since the watermark, and every running one.
