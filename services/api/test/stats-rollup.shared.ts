@@ -9,7 +9,7 @@
 import { type Db, rowsOf, sql } from '@huiying/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exactGroupStats, groupStats, type StatsFilter, type StatsRow, type StatsScope } from '../src/stats/queries.ts';
-import { rollupStats, runRollup } from '../src/stats/rollup.ts';
+import { rollupStats, runRollup, scheduleRollup } from '../src/stats/rollup.ts';
 
 const H = 3_600_000;
 const at = (local: string) => new Date(`${local}+08:00`);
@@ -325,11 +325,10 @@ export function rollupSuite(name: string, open: () => Promise<{ db: Db; drop(): 
       await compareAll(db, { scopes: [{}], lite: true });
 
       // Another change, then two runs at the same time (as two API processes would).
-      await db.execute(sql`update clocks set state = 'met', late = true, responded_at = ${NOW.toISOString()}, updated_at = now()
-        where (incident_id, seq) = (select incident_id, seq from clocks where state = 'breached' order by incident_id desc, seq limit 1)`);
-      await db.execute(
-        sql`update incidents set updated_at = now() where id = (select incident_id from clocks where responded_at = ${NOW.toISOString()} limit 1)`,
-      );
+      await db.execute(sql`with c as (update clocks set state = 'met', late = true, responded_at = ${NOW.toISOString()}, updated_at = now()
+          where (incident_id, seq) = (select incident_id, seq from clocks where state = 'breached' order by incident_id desc, seq limit 1)
+          returning incident_id)
+        update incidents set updated_at = now() where id in (select incident_id from c)`);
       const runs = await Promise.all([runRollup(db, { marginMs: 0 }), runRollup(db, { marginMs: 0 })]);
       // Either one skipped (the other held the lock) or they ran one after the other and the second found nothing new.
       const applied = runs.filter((r) => r !== null && r.changed > 0);
@@ -353,6 +352,27 @@ export function rollupSuite(name: string, open: () => Promise<{ db: Db; drop(): 
       // The kept maxima lists may differ in order of equal values only; compare as multisets of rows.
       expect(rebuilt.length).toBe(incremental.length);
       expect([...rebuilt].sort()).toEqual([...incremental].sort());
+    }, 120_000);
+
+    it('scheduled (as app.ts does): a run takes a change in without anyone asking, and stopping waits for the run', async () => {
+      // The engine writes a clock and its incident together; so does this.
+      await db.execute(sql`with c as (update clocks set state = 'met', late = true, responded_at = ${NOW.toISOString()}, updated_at = now()
+          where (incident_id, seq) = (select incident_id, seq from clocks where state = 'breached' order by incident_id, seq limit 1)
+          returning incident_id)
+        update incidents set updated_at = now() where id in (select incident_id from c)`);
+      const dirty = async () =>
+        rowsOf<{ n: number }>(
+          await db.execute(sql`select count(*)::int as n from incidents where updated_at > (select watermark from stats_rollup_state)`),
+        )[0]!.n;
+      expect(await dirty()).toBeGreaterThan(0);
+      const errors: unknown[] = [];
+      const stop = scheduleRollup(db, { firstAfterMs: 0, intervalMs: 3_600_000, marginMs: 0, onError: (e) => errors.push(e) });
+      const deadline = Date.now() + 60_000;
+      while ((await dirty()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await stop();
+      expect(errors).toEqual([]);
+      expect(await dirty()).toBe(0);
+      expectSame(await groupStats(db, NOW, {}, {}, 'unit'), await exactGroupStats(db, NOW, {}, {}, 'unit'), 'after the scheduled run');
     }, 120_000);
   });
 }

@@ -681,14 +681,18 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
     const locked = rowsOf<{ ok: boolean }>(await tx.execute(sql`select pg_try_advisory_xact_lock(${ROLLUP_LOCK}) as ok`))[0]?.ok;
     if (!locked) return null;
     await tx.execute(sql`set local jit = off`);
-    const state = rowsOf<{ watermark: Date | string }>(await tx.execute(sql`select watermark from stats_rollup_state where id = 1`))[0];
+    const state = rowsOf<{ watermark: Date | string }>(
+      await tx.execute(sql`select watermark::text as watermark from stats_rollup_state where id = 1`),
+    )[0];
     // The latest change written (by the writers' clocks), never after the database's now, minus
     // the margin for transactions that took their time before this snapshot and commit after it.
     const [mark] = rowsOf<{ w: Date | string }>(
-      await tx.execute(sql`select least(now(), coalesce(greatest((select max(updated_at) from incidents), (select max(updated_at) from obligations)),
-          now())) - ${`${margin} milliseconds`}::interval as w`),
+      await tx.execute(sql`select (least(now(), coalesce(greatest((select max(updated_at) from incidents), (select max(updated_at) from obligations)),
+          now())) - ${`${margin} milliseconds`}::interval)::text as w`),
     );
-    const watermark = new Date(mark!.w);
+    // As text: PostgreSQL's microseconds, not a Date's milliseconds (a row at the watermark stays behind it).
+    const watermarkText = String(mark!.w);
+    const watermark = new Date(watermarkText);
     const full = options.full === true || state === undefined;
     let examined = 0;
     let changed = 0;
@@ -722,7 +726,7 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
       cellCount = cells.map.size;
       changed = examined;
     } else {
-      const since = new Date(state.watermark).toISOString();
+      const since = String(state.watermark);
       const dirty = await dirtySince(tx, since);
       examined = dirty.incidents.length + dirty.duties.length;
       const oldFacts = byRef(await readFacts(tx, storedFacts(dirtyCondition(dirty))));
@@ -760,7 +764,7 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
       }
     }
     await tx.execute(sql`
-        insert into stats_rollup_state (id, watermark, ran_at, full_at) values (1, ${watermark.toISOString()}, now(), now())
+        insert into stats_rollup_state (id, watermark, ran_at, full_at) values (1, ${watermarkText}::timestamptz, now(), now())
         on conflict (id) do update set watermark = excluded.watermark, ran_at = excluded.ran_at
           ${full ? sql`, full_at = excluded.full_at` : sql``}`);
     return { full, examined, changed, cells: cellCount, watermark, ms: Date.now() - t0 };
@@ -793,7 +797,7 @@ const dirtyCondition = (d: Dirty) =>
  */
 export function scheduleRollup(
   db: Db,
-  options: { intervalMs?: number; firstAfterMs?: number; fullEveryMs?: number; onError?: (e: unknown) => void } = {},
+  options: { intervalMs?: number; firstAfterMs?: number; fullEveryMs?: number; marginMs?: number; onError?: (e: unknown) => void } = {},
 ): () => Promise<void> {
   const interval = options.intervalMs ?? 60_000;
   const fullEvery = options.fullEveryMs ?? 24 * 3_600_000;
@@ -803,7 +807,7 @@ export function scheduleRollup(
   const tick = () => {
     if (stopped || running) return;
     const full = Date.now() - lastFull >= fullEvery;
-    running = runRollup(db, { full })
+    running = runRollup(db, { full, ...(options.marginMs !== undefined ? { marginMs: options.marginMs } : {}) })
       .then((r) => {
         if (r?.full) lastFull = Date.now();
       })
@@ -1111,9 +1115,11 @@ export async function rollupStats(
   const nowUs = nowMs * 1000;
   const read = await db.transaction(
     async (tx) => {
-      const state = rowsOf<{ watermark: Date | string }>(await tx.execute(sql`select watermark from stats_rollup_state where id = 1`))[0];
+      const state = rowsOf<{ watermark: Date | string }>(
+        await tx.execute(sql`select watermark::text as watermark from stats_rollup_state where id = 1`),
+      )[0];
       if (!state) return null;
-      const dirty = await dirtySince(tx, new Date(state.watermark).toISOString(), MAX_DIRTY);
+      const dirty = await dirtySince(tx, String(state.watermark), MAX_DIRTY);
       if (dirty.incidents.length + dirty.duties.length > MAX_DIRTY) return null;
       const any = dirty.incidents.length + dirty.duties.length > 0;
       const cellRows = rowsOf<CellRow>(await tx.execute(cellQuery(p)));
