@@ -37,6 +37,13 @@
  * boundaries and the part inside of the two at its ends — exact for any range of whole months.
  * Incidents whose met deadlines span more (re-graded weeks later) are marked `wide` and computed live.
  *
+ * What this relies on: every change of a deadline's outcome, unit, level or start comes with a
+ * new `updated_at` on its incident (the engine's incident writer writes the incident row with every
+ * clock and breach-alert change) or its duty, written no earlier than the margin before it commits.
+ * A writer that changes `clocks` or `alerts` alone, a bulk import or replay into this database
+ * with historical `updated_at`, or a transaction open longer than the margin, is not seen until
+ * the next full rebuild (`runRollup(db, { full: true })`; the schedule does one a day).
+ *
  * Periods that are not whole Asia/Shanghai months (from/to at another day or instant), the
  * drill-down and the 通报's list read the live tables (queries.ts), as does everything before the
  * first run.
