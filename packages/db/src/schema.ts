@@ -23,6 +23,11 @@ export const units = pgTable('units', {
   email: text('email'),
   parentId: text('parent_id'),
   createdAt: ts('created_at').notNull().defaultNow(),
+  /** Other channels (0016): a mobile for SMS, and target names of its robots / webhook in the engine's config. */
+  phone: text('phone'),
+  wecomRobot: text('wecom_robot'),
+  dingtalkRobot: text('dingtalk_robot'),
+  webhookTarget: text('webhook_target'),
 });
 
 /**
@@ -385,6 +390,8 @@ export const users = pgTable('users', {
   /** argon2id PHC string; null for users who only log in through the province's SSO. */
   passwordHash: text('password_hash'),
   email: text('email'),
+  /** A duty officer's mobile, for urgent SMS while on shift (0016). */
+  phone: text('phone'),
   disabledAt: ts('disabled_at'),
   createdAt: ts('created_at').notNull(),
   updatedAt: ts('updated_at').notNull(),
@@ -551,4 +558,20 @@ export const responseCandidates = pgTable(
     index('response_candidates_status_idx').on(t.status, t.createdAt),
     index('response_candidates_incident_idx').on(t.incidentId),
   ],
+);
+
+/** 值班表: one duty officer's shift, [startsAt, endsAt); shifts may overlap (two officers on shift). */
+export const dutyShifts = pgTable(
+  'duty_shifts',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    startsAt: ts('starts_at').notNull(),
+    endsAt: ts('ends_at').notNull(),
+    note: text('note'),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [index('duty_shifts_span_idx').on(t.startsAt, t.endsAt), index('duty_shifts_end_idx').on(t.endsAt)],
 );

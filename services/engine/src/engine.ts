@@ -5,6 +5,7 @@ import type { RulePack } from '@huiying/domain';
 import type { Logger } from 'pino';
 import { handleSignals, sweepSignals } from './signals.ts';
 import { type DigestOptions, DigestScheduler } from './digest.ts';
+import { type HandoverOptions, HandoverScheduler } from './handover.ts';
 import type { LadderWiring } from './ladder-writer.ts';
 import type { EngineDeps } from './store.ts';
 import { DeadlineTimer } from './timer.ts';
@@ -32,6 +33,8 @@ export interface EngineOptions {
   onNotify?: () => void;
   /** The leaders' daily digest (digest.ts), with the ladder's wiring; off when absent. */
   digest?: DigestOptions;
+  /** Handover summaries (交接班) at each shift change of the duty roster (handover.ts), with the ladder's wiring; off when absent. */
+  handover?: HandoverOptions;
 }
 
 export interface RunningEngine {
@@ -76,6 +79,18 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
         })
       : undefined;
   await digest?.start();
+  const handover =
+    o.ladder && o.handover
+      ? new HandoverScheduler({
+          db: o.db,
+          clock: o.clock,
+          logger: o.logger,
+          wiring: o.ladder,
+          options: o.handover,
+          ...(o.onNotify ? { onQueued: o.onNotify } : {}),
+        })
+      : undefined;
+  await handover?.start();
   // pg_notify is delivered at commit: the rows it announces are claimable by then.
   const unlistenNotify = o.handle && o.onNotify ? await o.handle.listen('huiying_notify', () => o.onNotify?.()) : undefined;
   const subscription: Subscription = await o.bus.subscribe({
@@ -115,6 +130,7 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
       await unlisten?.();
       await unlistenNotify?.();
       await digest?.stop();
+      await handover?.stop();
       await timer.stop();
     },
   };

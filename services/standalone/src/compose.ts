@@ -2,8 +2,16 @@ import { buildApp } from '@huiying/api';
 import type { Bus, TopicName } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import { type DbHandle, OutboxRelay } from '@huiying/db';
-import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
-import { CalendarService, type OfficialChannelOptions, OfficialChannels, type RunningEngine, startEngine } from '@huiying/engine';
+import { DEFAULT_RULE_PACK, type RoutingRule, type RulePack } from '@huiying/domain';
+import {
+  CalendarService,
+  type DigestOptions,
+  type HandoverOptions,
+  type OfficialChannelOptions,
+  OfficialChannels,
+  type RunningEngine,
+  startEngine,
+} from '@huiying/engine';
 import type { SessionPolicy } from '@huiying/identity';
 import { AddressPolicy, DEFAULT_FETCH_POLICY, FeedPoller } from '@huiying/ingest';
 import { type Channel, type ChannelAdapter, Dispatcher } from '@huiying/notify';
@@ -32,6 +40,12 @@ export interface HuiyingDeps {
   timerResyncMs?: number;
   /** Asia/Shanghai hour of the leaders' daily digest (default 8). */
   digestHour?: number;
+  /** The leaders' weekly digest (ISO weekday and hour); off when absent. */
+  weeklyDigest?: DigestOptions['weekly'];
+  /** Routing by urgency and hour (default: the domain's DEFAULT_ROUTING). */
+  routing?: RoutingRule;
+  /** 交接班 summaries at each shift change of the duty roster; off when absent. */
+  handover?: HandoverOptions;
   /** Without a wake-up, the dispatcher looks for due notifications this often (clock time; default 15 s). */
   dispatchPollMs?: number;
   /** Address ranges feeds may resolve to beyond public unicast (e.g. 127.0.0.1/32 for a local demo feed). */
@@ -73,9 +87,10 @@ export async function createHuiying(d: HuiyingDeps) {
     groupId: `huiying-engine${suffix}`,
     // Engine transactions write the outbox; relay at once instead of waiting for the poll.
     onWake: () => relay.wake(),
-    ladder: { dashboardUrl: d.publicUrl, dutyEmail: d.dutyEmail },
+    ladder: { dashboardUrl: d.publicUrl, dutyEmail: d.dutyEmail, ...(d.routing ? { routing: d.routing } : {}) },
     onNotify: () => dispatcher.wake(),
-    digest: { hour: d.digestHour ?? 8 },
+    digest: { hour: d.digestHour ?? 8, ...(d.weeklyDigest ? { weekly: d.weeklyDigest } : {}) },
+    ...(d.handover ? { handover: d.handover } : {}),
     ...(d.timerResyncMs !== undefined ? { resyncMs: d.timerResyncMs } : {}),
   });
   dispatcher.start();

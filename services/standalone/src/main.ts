@@ -13,10 +13,10 @@ import { parseArgs } from 'node:util';
 import { EmbeddedBus } from '@huiying/bus';
 import { type Clock, scaledClock, systemClock } from '@huiying/clock';
 import { openPglite } from '@huiying/db';
-import { loadRulePack } from '@huiying/engine';
-import { emailChannel, nullAdapter } from '@huiying/notify';
+import { digestFrom, loadRulePack, notifySettingsSchema, routingFrom } from '@huiying/engine';
+import { channelsFromSettings, nullAdapter } from '@huiying/notify';
 import { buildDashboard } from '@huiying/web';
-import { logSerializers } from '@huiying/config';
+import { loadConfig, logSerializers, Type } from '@huiying/config';
 import pino from 'pino';
 import { type Account, DEMO_PASSWORD, ensureDemoAccounts, ROLE_NAMES } from '@huiying/identity';
 import { createHuiying } from './compose.ts';
@@ -51,9 +51,19 @@ const bus = new EmbeddedBus({
   onDeadLetter: (m, e) => logger.error({ topic: m.topic, offset: m.offset, err: String(e) }, 'message dead-lettered'),
 });
 
-const smtpUrl = process.env.SMTP_URL;
-// Without SMTP_URL the ladder's mail is recorded, not sent (the incident page still lists it).
-const email = smtpUrl ? emailChannel({ url: smtpUrl, from: process.env.MAIL_FROM ?? 'huiying@localhost' }) : nullAdapter('email');
+const notifyConfig = loadConfig(
+  Type.Object({
+    SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+    MAIL_FROM: Type.String({ default: 'huiying@localhost' }),
+    DIGEST_HOUR: Type.Integer({ minimum: 0, maximum: 23, default: 8 }),
+    ...notifySettingsSchema,
+  }),
+);
+const smtpUrl = notifyConfig.SMTP_URL;
+// Every channel whose settings are present; without SMTP_URL the ladder's mail is recorded, not
+// sent (the incident page still lists it).
+const channels = { email: nullAdapter('email'), ...channelsFromSettings(notifyConfig) };
+const digest = digestFrom(notifyConfig, notifyConfig.DIGEST_HOUR);
 const dashboardUrl = `http://${args.host}:${port}/`;
 // Built now (only when its sources changed), so the first page load is instant and a build error shows at start.
 const consoleBundle = await buildDashboard({ log: (line) => console.log(`  ${line}`) });
@@ -62,8 +72,12 @@ const huiying = await createHuiying({
   pack: loadRulePack(args.rules ?? process.env.RULE_PACK_FILE),
   bus,
   clock,
-  channels: { email },
+  channels,
   logger,
+  digestHour: digest.hour,
+  weeklyDigest: digest.weekly ?? null,
+  routing: routingFrom(notifyConfig),
+  ...(notifyConfig.HANDOVER ? { handover: {} } : {}),
   dutyEmail: process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local',
   publicUrl: dashboardUrl,
   // Woken after every commit that queued mail; the poll is a safety net (about 15 real seconds at any time scale).
