@@ -25,6 +25,7 @@ import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { obligationRoutes } from './routes/obligations.ts';
+import { rosterRoutes } from './routes/roster.ts';
 import { systemRoutes } from './routes/system.ts';
 import { statsRoutes } from './stats/routes.ts';
 
@@ -95,6 +96,7 @@ export async function buildApp(
         { name: 'ingest' },
         { name: 'feeds' },
         { name: 'admin' },
+        { name: 'roster' },
         { name: 'system' },
       ],
       components: {
@@ -120,6 +122,7 @@ export async function buildApp(
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
+  await app.register(rosterRoutes, routeDeps);
   await app.register(hotlineRoutes, { ...routeDeps, ...(deps.ticketPolicy ? { ticketPolicy: deps.ticketPolicy } : {}) });
   await app.register(monitoringRoutes, routeDeps);
   await app.register(feedRoutes, routeDeps);
