@@ -10,6 +10,9 @@ import type {
   MonitoringRule,
   MonitoringRuleBody,
   NewToken,
+  Roster,
+  RosterShift,
+  RosterShiftBody,
   SessionInfo,
   SignalPage,
   Timeline,
@@ -185,6 +188,10 @@ export const api = {
       request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/reject`, reason ? { reason } : {}),
   },
 
+  roster: (from?: string, to?: string) => {
+    const q = new URLSearchParams({ ...(from ? { from } : {}), ...(to ? { to } : {}) }).toString();
+    return request<Roster>('GET', `/api/roster${q ? `?${q}` : ''}`);
+  },
   admin: {
     monitoringRules: () => request<ListResponse<MonitoringRule>>('GET', '/api/admin/monitoring-rules'),
     createMonitoringRule: (body: MonitoringRuleBody) => request<MonitoringRule>('POST', '/api/admin/monitoring-rules', body),
@@ -203,6 +210,10 @@ export const api = {
     createToken: (name: string, scopes: string[]) => request<NewToken>('POST', '/api/admin/tokens', { name, scopes }),
     revokeToken: (id: string) => request<unknown>('DELETE', `/api/admin/tokens/${enc(id)}`),
     rulePack: () => request<unknown>('GET', '/api/admin/rule-pack'),
+    /** 值班表 (administrators write; duty officers and leaders read through api.roster). */
+    addShift: (body: RosterShiftBody) => request<RosterShift>('POST', '/api/admin/roster', body),
+    updateShift: (id: string, patch: Partial<RosterShiftBody>) => request<RosterShift>('PATCH', `/api/admin/roster/${enc(id)}`, patch),
+    removeShift: (id: string) => request<unknown>('DELETE', `/api/admin/roster/${enc(id)}`),
     calendar: () => request<JsonOf<'/api/calendar', 'get'>>('GET', '/api/calendar'),
     putCalendarYear: (year: number, body: { holidays: string[]; workdays: string[]; source?: string }) =>
       request<unknown>('PUT', `/api/calendar/years/${year}`, body),

@@ -26,3 +26,8 @@ export type MonitoringRule = JsonOf<'/api/admin/monitoring-rules', 'get'>['items
 export type MonitoringRuleBody = BodyOf<'/api/admin/monitoring-rules', 'post'>;
 export type SignalPage = JsonOf<'/api/signals', 'get'>;
 export type SignalItem = SignalPage['items'][number];
+
+/** 值班表: GET /api/roster (a week by default, and who is on shift now). */
+export type Roster = JsonOf<'/api/roster', 'get'>;
+export type RosterShift = Roster['items'][number];
+export type RosterShiftBody = BodyOf<'/api/admin/roster', 'post'>;
