@@ -20,7 +20,7 @@ import { loadConfig, logSerializers, Type } from '@huiying/config';
 import pino from 'pino';
 import { type Account, DEMO_PASSWORD, ensureDemoAccounts, ROLE_NAMES } from '@huiying/identity';
 import { createHuiying } from './compose.ts';
-import { addressDemoLeader, demoDuties, demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
+import { addressDemoLeader, demoDuties, demoTickets, rosterDemoDuty, seedDemo, serveDemoFeed } from './demo.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -95,6 +95,7 @@ if (!args['no-demo']) {
   await seedDemo(handle.db, demoFeed.url, clock.now());
   accounts = await ensureDemoAccounts(handle.db, new Date());
   await addressDemoLeader(handle.db);
+  await rosterDemoDuty(handle.db, clock.now());
 }
 await app.listen({ port, host: args.host });
 if (!args['no-demo']) {
