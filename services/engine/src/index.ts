@@ -28,4 +28,4 @@ export {
   type OfficialChannelOptions,
 } from './official-channels.ts';
 export { type HandoverOptions, HandoverScheduler, queueHandover } from './handover.ts';
-export { digestFrom, notifySettingsSchema, routingFrom } from './process-settings.ts';
+export { digestFrom, notifySettingsSchema, routingFrom, routingSettingsSchema } from './process-settings.ts';
