@@ -62,7 +62,16 @@ const notifyConfig = loadConfig(
 const smtpUrl = notifyConfig.SMTP_URL;
 // Every channel whose settings are present; without SMTP_URL the ladder's mail is recorded, not
 // sent (the incident page still lists it).
-const channels = { email: nullAdapter('email'), ...channelsFromSettings(notifyConfig) };
+// Channels without settings record what they would send (the incident page lists it), so a demo
+// unit given a phone or robot name raises no delivery failure.
+const channels = {
+  email: nullAdapter('email'),
+  sms: nullAdapter('sms'),
+  wecom: nullAdapter('wecom'),
+  dingtalk: nullAdapter('dingtalk'),
+  webhook: nullAdapter('webhook'),
+  ...channelsFromSettings(notifyConfig),
+};
 const digest = digestFrom(notifyConfig, notifyConfig.DIGEST_HOUR);
 const dashboardUrl = `http://${args.host}:${port}/`;
 // Built now (only when its sources changed), so the first page load is instant and a build error shows at start.
