@@ -30,20 +30,18 @@ beforeAll(async () => {
   env = await startEmbedded({ clock, listen: true });
   const [duty] = await env.handle.db.select({ id: users.id }).from(users).where(eq(users.username, 'duty'));
   const at = new Date(T0);
-  await env.handle.db
-    .insert(dutyShifts)
-    .values([
-      {
-        id: 'sh-1',
-        userId: duty!.id,
-        startsAt: new Date(T0 - 2 * H),
-        endsAt: new Date(T0 + 6 * H),
-        note: '白班',
-        createdBy: 'test',
-        createdAt: at,
-        updatedAt: at,
-      },
-    ]);
+  await env.handle.db.insert(dutyShifts).values([
+    {
+      id: 'sh-1',
+      userId: duty!.id,
+      startsAt: new Date(T0 - 2 * H),
+      endsAt: new Date(T0 + 6 * H),
+      note: '白班',
+      createdBy: 'test',
+      createdAt: at,
+      updatedAt: at,
+    },
+  ]);
   browser = await launchChromium();
   await mkdir(artifacts, { recursive: true });
 });
