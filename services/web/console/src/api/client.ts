@@ -202,10 +202,19 @@ export const api = {
     createUnit: (u: AdminUnit) => request<AdminUnit>('POST', '/api/admin/units', u),
     updateUnit: (id: string, patch: Partial<Omit<AdminUnit, 'id'>>) => request<AdminUnit>('PATCH', `/api/admin/units/${enc(id)}`, patch),
     users: () => request<ListResponse<AdminUser>>('GET', '/api/admin/users'),
-    createUser: (u: { username: string; displayName: string; role: string; unitId: string | null; password: string }) =>
-      request<AdminUser>('POST', '/api/admin/users', u),
-    updateUser: (id: string, patch: { role?: string; unitId?: string | null; disabled?: boolean; password?: string }) =>
-      request<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, patch),
+    createUser: (u: {
+      username: string;
+      displayName: string;
+      role: string;
+      unitId: string | null;
+      password: string;
+      email?: string | null;
+      phone?: string | null;
+    }) => request<AdminUser>('POST', '/api/admin/users', u),
+    updateUser: (
+      id: string,
+      patch: { role?: string; unitId?: string | null; disabled?: boolean; password?: string; email?: string | null; phone?: string | null },
+    ) => request<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, patch),
     tokens: () => request<ListResponse<ApiToken>>('GET', '/api/admin/tokens'),
     createToken: (name: string, scopes: string[]) => request<NewToken>('POST', '/api/admin/tokens', { name, scopes }),
     revokeToken: (id: string) => request<unknown>('DELETE', `/api/admin/tokens/${enc(id)}`),
