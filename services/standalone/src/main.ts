@@ -72,7 +72,7 @@ const huiying = await createHuiying({
   // The demo feed is served on loopback, which feeds may not reach unless allowed.
   feedAllowCidrs: [...(process.env.FEED_ALLOW_CIDRS ?? '').split(/[\s,]+/).filter(Boolean), ...(args['no-demo'] ? [] : ['127.0.0.1/32'])],
 });
-const { app, poller, relay } = huiying;
+const { app, poller, relay, archiver } = huiying;
 
 let demoFeed: Awaited<ReturnType<typeof serveDemoFeed>> | undefined;
 let accounts: Account[] = [];
@@ -98,6 +98,7 @@ if (!args['no-demo']) {
   relay.wake();
 }
 poller.start(process.env.FEED_CRON ?? '* * * * *');
+archiver.start();
 
 console.log(`
   回应 Huiying — 政务舆情回应时效看板 (embedded: PGlite + in-process bus${scale !== 1 ? `, 演练时间 ×${scale}` : ''})
