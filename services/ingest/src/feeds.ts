@@ -157,7 +157,9 @@ export class FeedPoller {
     const results: PollResult[] = [];
     const done = new Set<string>();
     for (;;) {
-      const claimed = (await this.claim(dueOnly)).filter((f) => !done.has(f.id));
+      // Feeds already polled in this round are not claimed again: pollAll (and a round longer than
+      // a feed's interval) would otherwise lease them again and stop at the first batch of repeats.
+      const claimed = await this.claim(dueOnly, done);
       if (claimed.length === 0) break;
       claimed.forEach((f) => done.add(f.id));
       results.push(...(await mapLimit(claimed, this.options.concurrency, (feed) => this.pollClaimed(feed))));
@@ -220,16 +222,18 @@ export class FeedPoller {
     });
   }
 
-  private async claim(dueOnly: boolean): Promise<FeedRow[]> {
+  private async claim(dueOnly: boolean, done: ReadonlySet<string>): Promise<FeedRow[]> {
     const now = new Date(this.deps.clock.now());
     const until = new Date(now.getTime() + this.options.leaseMs);
     const due = dueOnly ? sql`and (next_poll_at is null or next_poll_at <= ${now.toISOString()})` : sql``;
+    // One array parameter however many feeds were polled (a list of parameters has a limit).
+    const skip = done.size === 0 ? sql`` : sql`and not (id = any(${textArrayLiteral(done)}::text[]))`;
     const rows = rowsOf<Record<string, unknown>>(
       await this.deps.db.execute(sql`
         update feeds set lease_owner = ${this.owner}, lease_until = ${until.toISOString()}
         where id in (
           select id from feeds
-          where enabled and (lease_until is null or lease_until < ${now.toISOString()}) ${due}
+          where enabled and (lease_until is null or lease_until < ${now.toISOString()}) ${due} ${skip}
           order by next_poll_at nulls first, id
           limit ${this.options.batch}
           for update skip locked)
@@ -411,6 +415,11 @@ export class FeedPoller {
     if (feed.allowCidrs.length === 0) return this.options.fetch;
     return { ...this.options.fetch, addresses: new AddressPolicy([...this.options.fetch.addresses.allowCidrs, ...feed.allowCidrs]) };
   }
+}
+
+/** A PostgreSQL text[] literal: `{"a","b"}`, quotes and backslashes escaped. */
+function textArrayLiteral(values: Iterable<string>): string {
+  return `{${[...values].map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
 function parseTextArray(value: unknown): string[] {

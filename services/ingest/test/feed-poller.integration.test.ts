@@ -220,6 +220,22 @@ describe('FeedPoller', () => {
     expect(await poller(clock, 'C').pollDue()).toHaveLength(12);
   });
 
+  it('pollAll in batches smaller than the feeds: every feed once, and no lease left behind for the next round', async () => {
+    const clock = new FakeClock(T0);
+    for (let i = 0; i < 5; i++) {
+      await addFeed(`b${i}`, `/b${i}.xml`);
+      docs.set(`/b${i}.xml`, { body: rss(item(`b${i}`, `批次${i}`, `http://b.example.cn/${i}`, T0 - HOUR)) });
+    }
+    const p = poller(clock, 'batched', { batch: 2 });
+    expect((await p.pollAll()).map((r) => r.feedId).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+    const leased = await db.db
+      .select({ id: feeds.id })
+      .from(feeds)
+      .where(sql`${feeds.leaseOwner} is not null`);
+    expect(leased).toEqual([]);
+    expect((await p.pollAll()).map((r) => r.feedId).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+  });
+
   it('a feed leased by another live process is skipped; an expired lease is taken over', async () => {
     const clock = new FakeClock(T0);
     await addFeed('leased', '/leased.xml');
