@@ -158,7 +158,7 @@ describe('the feed reader under mutated corpus documents (property)', () => {
     async (_name, c) => {
       await fc.assert(
         fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 2 }), async (mutations) => {
-          let doc = c.bytes;
+          let doc: Uint8Array = c.bytes;
           let contentType: string | null = null;
           for (const m of mutations) {
             doc = m.apply(doc);

@@ -162,13 +162,16 @@ export const evidenceRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
         .header('x-evidence-sha256', row.sha256 ?? '')
         .header('x-evidence-fetched-at', row.fetchedAt?.toISOString() ?? '');
       if (as === 'binary')
-        return reply.type('application/octet-stream').header('content-disposition', `attachment; filename="${id}"`).send(row.body);
+        return reply
+          .type('application/octet-stream')
+          .header('content-disposition', `attachment; filename="${id}"`)
+          .send(row.body as never);
       // Decoded text is served as UTF-8 whatever the page's own encoding (a GBK page's <meta> is overridden by the header).
       const text = row.text ?? row.body.toString('utf8');
       return reply
         .type(as === 'html' ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8')
         .header('content-disposition', `inline; filename="${id}.${as === 'html' ? 'html' : 'txt'}"`)
-        .send(text);
+        .send(text as never);
     },
   );
 };
