@@ -238,6 +238,28 @@ describe('the evidence archiver', () => {
   });
 });
 
+describe('the archiver loop', () => {
+  it('once started, archives a new link on its own (woken, then every interval) and stops cleanly', async () => {
+    pages.set('/later.html', { body: '<p>后来的报道</p>', type: 'text/html; charset=utf-8' });
+    const loop = new EvidenceArchiver({
+      db: db.db,
+      clock,
+      logger: testLogger,
+      owner: 'loop',
+      options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(['127.0.0.1/32']) }, intervalMs: 50 },
+    });
+    loop.start();
+    try {
+      await attach(ids.incB, '后来的报道', `${base}/later.html`);
+      loop.wake();
+      await eventually(async () => (await row(`${base}/later.html`))?.state === 'archived', 'the page archived by the loop');
+    } finally {
+      await loop.stop();
+    }
+    expect(hits.get('/later.html')).toBe(1);
+  });
+});
+
 describe('evidence over HTTP', () => {
   it("lists an incident's evidence with who points at each page", async () => {
     const res = await duty.inject({ method: 'GET', url: `/api/incidents/${ids.incA}/evidence` });
