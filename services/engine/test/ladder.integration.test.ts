@@ -141,7 +141,13 @@ async function delivered(ref: { incidentId: string } | { obligationId: string })
 const line = (d: Delivered) => `${d.at} ${d.tag} → ${d.to}${d.status === 'sent' ? '' : ` (${d.status})`}`;
 
 /** One matter per signal: texts far apart, so grouping keeps them apart. */
-const TITLES: Record<string, string> = { 'sig-48': '二次供水水质浑浊', 'sig-hi': '化工园区爆炸事故', 'sig-repost': '学校食堂食材过期', 'sig-pack': '地铁施工路面塌陷', 'sig-api': '公园改造砍伐古树' };
+const TITLES: Record<string, string> = {
+  'sig-48': '二次供水水质浑浊',
+  'sig-hi': '化工园区爆炸事故',
+  'sig-repost': '学校食堂食材过期',
+  'sig-pack': '地铁施工路面塌陷',
+  'sig-api': '公园改造砍伐古树',
+};
 
 const signal = (id: string, at: number, extra: Partial<SignalMessage> = {}): SignalMessage & { title: string } => ({
   v: 1,

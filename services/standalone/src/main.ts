@@ -2,7 +2,8 @@
  * The embedded default: the whole product in one process, nothing to install — PGlite behind
  * the same drizzle schema, the in-process bus behind the same Bus interface as Kafka, the same
  * ingest, engine, notify and API code as production. Demo units, a demo feed served locally
- * and demo 12345 tickets are loaded; the dashboard URL is printed.
+ * and demo 12345 tickets are loaded, after a past quarter lived through on a fake clock (so the
+ * leaders' statistics have figures); the dashboard URL is printed.
  *
  *   pnpm start                       # real time
  *   pnpm start -- --time-scale 600   # drill: one real second = ten simulated minutes
@@ -21,6 +22,7 @@ import pino from 'pino';
 import { type Account, DEMO_PASSWORD, ensureDemoAccounts, ROLE_NAMES } from '@huiying/identity';
 import { createHuiying } from './compose.ts';
 import { addressDemoLeader, demoDuties, demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
+import { seedDemoHistory } from './demo-history.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -51,20 +53,38 @@ const bus = new EmbeddedBus({
   onDeadLetter: (m, e) => logger.error({ topic: m.topic, offset: m.offset, err: String(e) }, 'message dead-lettered'),
 });
 
+const pack = loadRulePack(args.rules ?? process.env.RULE_PACK_FILE);
+const dutyEmail = process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local';
 const smtpUrl = process.env.SMTP_URL;
 // Without SMTP_URL the ladder's mail is recorded, not sent (the incident page still lists it).
 const email = smtpUrl ? emailChannel({ url: smtpUrl, from: process.env.MAIL_FROM ?? 'huiying@localhost' }) : nullAdapter('email');
 const dashboardUrl = `http://${args.host}:${port}/`;
 // Built now (only when its sources changed), so the first page load is instant and a build error shows at start.
 const consoleBundle = await buildDashboard({ log: (line) => console.log(`  ${line}`) });
+let demoFeed: Awaited<ReturnType<typeof serveDemoFeed>> | undefined;
+let accounts: Account[] = [];
+if (!args['no-demo']) {
+  demoFeed = await serveDemoFeed(() => clock.now());
+  await seedDemo(handle.db, demoFeed.url, clock.now());
+  accounts = await ensureDemoAccounts(handle.db, new Date());
+  await addressDemoLeader(handle.db);
+  // The last quarter, lived through once on a fake clock, so leaders have statistics to read.
+  const started = Date.now();
+  console.log('  demo history 演示历史: living through the last 90 days on a simulated clock (once per data directory)…');
+  const history = await seedDemoHistory({ handle, now: clock.now(), logger, pack, dutyEmail });
+  if (!history.skipped)
+    console.log(
+      `  demo history 演示历史: ${history.incidents} matters and ${history.duties} duties over the last 90 days (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    );
+}
 const huiying = await createHuiying({
   handle,
-  pack: loadRulePack(args.rules ?? process.env.RULE_PACK_FILE),
+  pack,
   bus,
   clock,
   channels: { email },
   logger,
-  dutyEmail: process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local',
+  dutyEmail,
   publicUrl: dashboardUrl,
   // Woken after every commit that queued mail; the poll is a safety net (about 15 real seconds at any time scale).
   dispatchPollMs: 15_000 * scale,
@@ -74,14 +94,6 @@ const huiying = await createHuiying({
 });
 const { app, poller, relay, archiver } = huiying;
 
-let demoFeed: Awaited<ReturnType<typeof serveDemoFeed>> | undefined;
-let accounts: Account[] = [];
-if (!args['no-demo']) {
-  demoFeed = await serveDemoFeed(() => clock.now());
-  await seedDemo(handle.db, demoFeed.url, clock.now());
-  accounts = await ensureDemoAccounts(handle.db, new Date());
-  await addressDemoLeader(handle.db);
-}
 await app.listen({ port, host: args.host });
 if (!args['no-demo']) {
   // The demo data goes in the way a duty officer's would: logged in, through the API.
