@@ -18,6 +18,7 @@ import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { evidenceRoutes } from './routes/evidence.ts';
 import { feedRoutes } from './routes/feeds.ts';
 import { authRoutes } from './routes/auth.ts';
 import { hotlineRoutes } from './routes/hotline.ts';
@@ -126,6 +127,7 @@ export async function buildApp(
   await app.register(hotlineRoutes, { ...routeDeps, ...(deps.ticketPolicy ? { ticketPolicy: deps.ticketPolicy } : {}) });
   await app.register(monitoringRoutes, routeDeps);
   await app.register(feedRoutes, routeDeps);
+  await app.register(evidenceRoutes, routeDeps);
   await app.register(ticketRoutes, { db, clock, realClock, ...(deps.ticketPolicy ? { policy: deps.ticketPolicy } : {}) });
   await app.register(obligationRoutes, {
     db,

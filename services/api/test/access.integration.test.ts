@@ -4,7 +4,7 @@
  * as for a record that does not exist; a leader's write is a 403; anonymous is a 401.
  */
 import { FakeClock } from '@huiying/clock';
-import { auditLog, dutyShifts, eq, feeds, monitoringRules, responseCandidates, signals, users } from '@huiying/db';
+import { auditLog, dutyShifts, eq, evidence, evidenceRefs, feeds, monitoringRules, responseCandidates, signals, users } from '@huiying/db';
 import { createToken } from '@huiying/identity';
 import { createHotlineSource, signalId } from '@huiying/ingest';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
@@ -145,6 +145,27 @@ beforeAll(async () => {
     updatedAt: new Date(T0),
   });
   await db.db.insert(dutyShifts).values([shift('shift-change-me', 100), shift('shift-delete-me', 101)]);
+  // 证据留存: an archived page behind each incident's ticket signal.
+  for (const [id, ticket] of [
+    ['ev-a', 'M-A'],
+    ['ev-b', 'M-B'],
+  ] as const) {
+    await db.db.insert(evidence).values({
+      id,
+      url: `https://example.test/${id}`,
+      state: 'archived',
+      firstSeenAt: new Date(T0),
+      fetchedAt: new Date(T0),
+      httpStatus: 200,
+      contentType: 'text/html',
+      body: Buffer.from('<p>存档</p>'),
+      text: '<p>存档</p>',
+      size: 13,
+    });
+    await db.db
+      .insert(evidenceRefs)
+      .values({ kind: 'signal', refId: signalId('hotline', ticket), evidenceId: id, createdAt: new Date(T0) });
+  }
 });
 
 afterAll(async () => {
@@ -178,6 +199,10 @@ const MATRIX: Row[] = [
   ["another unit's incident", 'GET', () => `/api/incidents/${ids.incB}`, undefined, A(401, 403, 200, 200, 404, 200)],
   ["another unit's timeline", 'GET', () => `/api/incidents/${ids.incB}/timeline`, undefined, A(401, 403, 200, 200, 404, 200)],
   ['own unit timeline', 'GET', () => `/api/incidents/${ids.incA}/timeline`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ['own unit evidence list', 'GET', () => `/api/incidents/${ids.incA}/evidence`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's evidence list", 'GET', () => `/api/incidents/${ids.incB}/evidence`, undefined, A(401, 403, 200, 200, 404, 200)],
+  ['own unit archived copy', 'GET', () => '/api/evidence/ev-a', undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's archived copy", 'GET', () => '/api/evidence/ev-b', undefined, A(401, 403, 200, 200, 404, 200)],
   ['grade', 'POST', () => `/api/incidents/${ids.incA}/grade`, () => ({ level: 'III' }), A(401, 403, 403, 403, 403, 200)],
   ['assign', 'POST', () => `/api/incidents/${ids.incA}/assign`, () => ({ unit: 'housing' }), A(401, 403, 403, 403, 403, 200)],
   ['attach a signal', 'POST', () => `/api/incidents/${ids.incA}/signals`, () => ({ title: '补充线索' }), A(401, 403, 403, 403, 403, 201)],

@@ -13,7 +13,7 @@ import {
   startEngine,
 } from '@huiying/engine';
 import type { SessionPolicy } from '@huiying/identity';
-import { AddressPolicy, DEFAULT_FETCH_POLICY, FeedPoller } from '@huiying/ingest';
+import { AddressPolicy, DEFAULT_FETCH_POLICY, EvidenceArchiver, type EvidenceOptions, FeedPoller } from '@huiying/ingest';
 import { type Channel, type ChannelAdapter, Dispatcher } from '@huiying/notify';
 import type { ConsoleBundle } from '@huiying/web';
 import type { Logger } from 'pino';
@@ -52,6 +52,8 @@ export interface HuiyingDeps {
   feedAllowCidrs?: string[];
   /** Candidate responses from official channels: thresholds (auto-apply at 0.9 by default). */
   officialChannels?: Partial<OfficialChannelOptions>;
+  /** 证据留存: the archiver's bounds (its address policy is the feeds'). */
+  evidence?: Partial<Omit<EvidenceOptions, 'fetch'>>;
 }
 
 export type Huiying = Awaited<ReturnType<typeof createHuiying>>;
@@ -116,16 +118,25 @@ export async function createHuiying(d: HuiyingDeps) {
     logger: logger.child({ svc: 'official-channels' }),
     ...(d.officialChannels ? { options: d.officialChannels } : {}),
   });
+  const feedFetch = { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(d.feedAllowCidrs ?? []) };
+  // Archives the pages behind incidents' signals and responses; started beside the poller (main.ts), swept by tests.
+  const archiver = new EvidenceArchiver({
+    db,
+    clock,
+    logger: logger.child({ svc: 'evidence' }),
+    options: { ...d.evidence, fetch: feedFetch },
+  });
   const poller = new FeedPoller({
     db,
     clock,
     logger: logger.child({ svc: 'ingest' }),
-    options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(d.feedAllowCidrs ?? []) } },
+    options: { fetch: feedFetch },
     // Official channels' new items become candidate responses; silent channels raise alerts.
     afterRound: async () => {
       await officialChannels.propose();
       await officialChannels.checkSilence();
       relay.wake();
+      archiver.wake();
     },
   });
   relay.start();
@@ -136,10 +147,12 @@ export async function createHuiying(d: HuiyingDeps) {
     dispatcher,
     relay,
     poller,
+    archiver,
     officialChannels,
     db,
     async stop() {
       await poller.stop();
+      await archiver.stop();
       await app.close();
       await engine.stop();
       await dispatcher.stop();

@@ -14,6 +14,8 @@ export type TimelineResponse = WireTimeline['responses'][number];
 export type TimelineAlert = WireTimeline['alerts'][number];
 export type TimelineMail = WireTimeline['mails'][number];
 export type TimelineAudit = WireTimeline['audit'][number];
+/** GET /api/incidents/:id/evidence — 证据留存: archived pages behind the incident's signals and responses. */
+export type EvidenceItem = JsonOf<'/api/incidents/{id}/evidence', 'get'>['items'][number];
 
 export type AdminUnit = JsonOf<'/api/admin/units', 'get'>['items'][number];
 export type AdminUser = JsonOf<'/api/admin/users', 'get'>['items'][number];
