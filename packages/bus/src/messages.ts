@@ -15,9 +15,9 @@ export const SignalMessage = Type.Object({
   source: Type.Union([Type.Literal('feed'), Type.Literal('hotline'), Type.Literal('manual')]),
   sourceRef: Type.String({ minLength: 1 }),
   feedId: Type.Optional(Type.String()),
-  title: Type.Optional(Type.String()),
-  content: Type.Optional(Type.String()),
-  url: Type.Optional(Type.String()),
+  // No title, content or URL: the citizen's text stays in PostgreSQL (ingest stores the signal
+  // before publishing; the engine reads what grouping needs from that row). Older messages that
+  // still carry them are accepted and the extra fields ignored.
   area: Type.Optional(Type.String()),
   category: Type.Optional(Type.String()),
   unitHint: Type.Optional(Type.String()),

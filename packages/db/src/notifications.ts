@@ -311,6 +311,7 @@ export interface NotificationView {
   role: string;
   recipient: string;
   channel: string;
+  subject: string;
   status: NotificationStatus;
   attempts: number;
   createdAt: string;
@@ -329,6 +330,7 @@ export async function notificationsFor(db: DbOrTx, ref: { incidentId: string } |
     role: string;
     recipient: string;
     channel: string;
+    subject: string;
     status: NotificationStatus;
     attempts: number;
     created_at: Date | string;
@@ -337,7 +339,7 @@ export async function notificationsFor(db: DbOrTx, ref: { incidentId: string } |
     last_error: string | null;
   }>(
     await db.execute(
-      sql`select id, step, step_kind, role, recipient, channel, status, attempts, created_at, sent_at, message_id, last_error
+      sql`select id, step, step_kind, role, recipient, channel, subject, status, attempts, created_at, sent_at, message_id, last_error
           from notifications where ${where} order by seq`,
     ),
   );
@@ -349,6 +351,7 @@ export async function notificationsFor(db: DbOrTx, ref: { incidentId: string } |
     role: r.role,
     recipient: r.recipient,
     channel: r.channel,
+    subject: r.subject,
     status: r.status,
     attempts: r.attempts,
     createdAt: iso(r.created_at),

@@ -20,10 +20,20 @@ const RELAY_LOCK = 0x6f75_7462;
 
 export type Publish = (topic: string, messages: { key: string; value: unknown }[]) => Promise<void>;
 
+/** Published rows are kept this long (for a look at what went out), then deleted. */
+export const DEFAULT_OUTBOX_RETENTION_MS = 24 * 3_600_000;
+/** The relay prunes at most this often. */
+const PRUNE_EVERY_MS = 60_000;
+/** Rows deleted per prune statement, so one prune never holds a long lock. */
+const PRUNE_BATCH = 5000;
+
 /**
  * Moves outbox rows to the bus, in id order, then marks them published. Rows are claimed with
  * SKIP LOCKED so several relays never publish one row twice concurrently; a crash after
  * publishing and before marking republishes it (consumers are idempotent).
+ *
+ * Published rows are pruned after `retentionMs`: the outbox carries message payloads (ticket
+ * text among them) and must not become a second, permanent copy of them.
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -34,8 +44,40 @@ export class OutboxRelay {
   constructor(
     private readonly db: Db,
     private readonly publish: Publish,
-    private readonly options: { pollMs?: number; batch?: number; onError?: (e: unknown) => void } = {},
+    private readonly options: {
+      pollMs?: number;
+      batch?: number;
+      onError?: (e: unknown) => void;
+      /** How long published rows are kept (default 24 h; 0 deletes them at the next prune). */
+      retentionMs?: number;
+    } = {},
   ) {}
+
+  private lastPrune = 0;
+
+  /**
+   * Delete rows published more than `retentionMs` ago (by the database's clock, which stamped
+   * them); resolves with the number deleted. Pending rows are never touched.
+   */
+  async prune(): Promise<number> {
+    const retentionSeconds = (this.options.retentionMs ?? DEFAULT_OUTBOX_RETENTION_MS) / 1000;
+    let total = 0;
+    for (;;) {
+      const deleted =
+        rowsOf<{ n: number }>(
+          await this.db.execute(sql`
+          with gone as (
+            delete from outbox where id in (
+              select id from outbox
+              where published_at is not null and published_at <= now() - make_interval(secs => ${retentionSeconds})
+              order by id limit ${PRUNE_BATCH})
+            returning 1)
+          select count(*)::int as n from gone`),
+        )[0]?.n ?? 0;
+      total += deleted;
+      if (deleted < PRUNE_BATCH) return total;
+    }
+  }
 
   start(): void {
     this.stopped = false;
@@ -76,6 +118,10 @@ export class OutboxRelay {
     }
     try {
       await this.flush();
+      if (Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
+        this.lastPrune = Date.now();
+        await this.prune();
+      }
     } catch (error) {
       this.options.onError?.(error);
     }

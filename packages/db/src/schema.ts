@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -23,6 +24,11 @@ export const units = pgTable('units', {
   email: text('email'),
   parentId: text('parent_id'),
   createdAt: ts('created_at').notNull().defaultNow(),
+  /** Other channels (0016): a mobile for SMS, and target names of its robots / webhook in the engine's config. */
+  phone: text('phone'),
+  wecomRobot: text('wecom_robot'),
+  dingtalkRobot: text('dingtalk_robot'),
+  webhookTarget: text('webhook_target'),
 });
 
 /**
@@ -54,6 +60,18 @@ export const feeds = pgTable(
     lastEncoding: text('last_encoding'),
     leaseOwner: text('lease_owner'),
     leaseUntil: ts('lease_until'),
+    /** The first failure of the current run of failures (null when healthy); an hour of it raises an alert (0013). */
+    failingSince: ts('failing_since'),
+    /** Private ranges an administrator allowed this feed (政务外网), beyond the process-wide list. */
+    allowCidrs: text('allow_cidrs')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    /** An official channel's update rule (seed 003 六(四)5): `working_day`, `twice_weekly`, or null for none. */
+    silenceRule: text('silence_rule'),
+    /** When this feed last brought a new item (an official channel's silence is measured from it). */
+    lastItemAt: ts('last_item_at'),
+    updatedAt: ts('updated_at'),
   },
   (t) => [
     index('feeds_next_poll_idx')
@@ -83,6 +101,20 @@ export const signals = pgTable(
     /** Which instant the signal carries and why (published / fetch_time / history; see decideSignalTime). */
     timeDecision: text('time_decision'),
     timeReason: text('time_reason'),
+    /**
+     * The intake decision (0011): opened / joined an incident, unmatched (no monitoring rule),
+     * promoted by hand (人工立案), attached by hand, or moved by a duty officer's merge / split; why (link / ticket_matter / similar_text /
+     * new_matter / no_rule / manual), the rule that matched, the similarity and the signal it was
+     * grouped with.
+     */
+    decision: text('decision'),
+    decisionReason: text('decision_reason'),
+    ruleId: text('rule_id'),
+    decisionScore: real('decision_score'),
+    decisionVia: text('decision_via'),
+    decidedAt: ts('decided_at'),
+    /** The canonical link (host, path, query without tracking parameters): shared links group. */
+    linkKey: text('link_key'),
   },
   (t) => [uniqueIndex('signals_source_ref_uq').on(t.source, t.sourceRef), index('signals_incident_idx').on(t.incidentId)],
 );
@@ -184,6 +216,8 @@ export const alerts = pgTable(
     acknowledgedAt: ts('acknowledged_at'),
     acknowledgedBy: text('acknowledged_by'),
     retractedAt: ts('retracted_at'),
+    /** Set on alerts about a feed (feed_failing, channel_silent; migration 0013). */
+    feedId: text('feed_id'),
   },
   (t) => [
     index('alerts_open_idx')
@@ -357,6 +391,8 @@ export const users = pgTable('users', {
   /** argon2id PHC string; null for users who only log in through the province's SSO. */
   passwordHash: text('password_hash'),
   email: text('email'),
+  /** A duty officer's mobile, for urgent SMS while on shift (0016). */
+  phone: text('phone'),
   disabledAt: ts('disabled_at'),
   createdAt: ts('created_at').notNull(),
   updatedAt: ts('updated_at').notNull(),
@@ -442,3 +478,214 @@ export const statsRollupState = pgTable('stats_rollup_state', {
   ranAt: ts('ran_at').notNull(),
   fullAt: ts('full_at').notNull(),
 });
+
+/**
+ * 12345 hotline systems that push tickets: each signs its requests with its own HMAC secret
+ * (kept in clear because verifying needs it; shown once at creation), or posts with the API
+ * token bound to it. A disabled source is refused.
+ */
+export const hotlineSources = pgTable(
+  'hotline_sources',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    secret: text('secret').notNull(),
+    /** The API token that posts as this source (at most one source per token). */
+    tokenId: text('token_id'),
+    active: boolean('active').notNull().default(true),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    disabledAt: ts('disabled_at'),
+  },
+  (t) => [
+    uniqueIndex('hotline_sources_name_uq').on(t.name),
+    uniqueIndex('hotline_sources_token_uq')
+      .on(t.tokenId)
+      .where(sql`token_id is not null`),
+  ],
+);
+
+/** Signatures seen within the timestamp window: a signed request is accepted once. */
+export const hotlineReplays = pgTable(
+  'hotline_replays',
+  {
+    signature: text('signature').primaryKey(),
+    sourceId: text('source_id').notNull(),
+    seenAt: ts('seen_at').notNull(),
+  },
+  (t) => [index('hotline_replays_seen_idx').on(t.seenAt)],
+);
+
+/**
+ * The hotline side of a ticket signal: which source and ticket id it came as, and the caller's
+ * name and phone — kept here, out of the signal's text, the bus and the audit trail.
+ */
+export const hotlineTickets = pgTable(
+  'hotline_tickets',
+  {
+    signalId: text('signal_id').primaryKey(),
+    sourceId: text('source_id'),
+    ticketId: text('ticket_id').notNull(),
+    callerName: text('caller_name'),
+    callerPhone: text('caller_phone'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('hotline_tickets_source_idx').on(t.sourceId, t.ticketId)],
+);
+
+/** 监测方案: which signals are 政务舆情 worth an incident, per jurisdiction (see packages/domain/src/monitoring.ts). */
+export const monitoringRules = pgTable(
+  'monitoring_rules',
+  {
+    id: text('id').primaryKey(),
+    jurisdiction: text('jurisdiction').notNull().default('default'),
+    name: text('name').notNull(),
+    /** Keyword expression (AND / OR / NOT, parentheses, quoted phrases); '' matches everything. */
+    expression: text('expression').notNull().default(''),
+    /** hotline / manual / feed / feed:<kind>; empty: every source. */
+    sources: jsonb('sources').$type<string[]>().notNull().default([]),
+    areas: jsonb('areas').$type<string[]>().notNull().default([]),
+    categories: jsonb('categories').$type<string[]>().notNull().default([]),
+    enabled: boolean('enabled').notNull().default(true),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('monitoring_rules_jurisdiction_idx')
+      .on(t.jurisdiction)
+      .where(sql`enabled`),
+  ],
+);
+
+/** An official channel's new item waiting to be matched to open incidents (migration 0013). */
+export const officialItems = pgTable(
+  'official_items',
+  {
+    signalId: text('signal_id').primaryKey(),
+    feedId: text('feed_id').notNull(),
+    unitId: text('unit_id'),
+    title: text('title'),
+    url: text('url'),
+    publishedAt: ts('published_at').notNull(),
+    /** 原创 or 转载, and why (a 来源 line naming a news outlet, a title identical to a news signal). */
+    original: boolean('original').notNull(),
+    originReason: text('origin_reason').notNull(),
+    createdAt: ts('created_at').notNull(),
+    proposedAt: ts('proposed_at'),
+  },
+  (t) => [
+    index('official_items_pending_idx')
+      .on(t.createdAt)
+      .where(sql`proposed_at is null`),
+  ],
+);
+
+/**
+ * 候选回应: an official channel's item proposed as the response to an open incident, with the
+ * match's confidence and reason, then the decision (accepted / rejected, by whom or `auto`) and why.
+ */
+export const responseCandidates = pgTable(
+  'response_candidates',
+  {
+    id: text('id').primaryKey(),
+    signalId: text('signal_id').notNull(),
+    feedId: text('feed_id').notNull(),
+    incidentId: text('incident_id').notNull(),
+    unitId: text('unit_id'),
+    title: text('title'),
+    url: text('url'),
+    publishedAt: ts('published_at').notNull(),
+    original: boolean('original').notNull(),
+    originReason: text('origin_reason').notNull(),
+    confidence: real('confidence').notNull(),
+    matchReason: text('match_reason').notNull(),
+    status: text('status').notNull().default('proposed'),
+    decidedAt: ts('decided_at'),
+    decidedBy: text('decided_by'),
+    decisionReason: text('decision_reason'),
+    responseId: text('response_id'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('response_candidates_item_incident_uq').on(t.signalId, t.incidentId),
+    index('response_candidates_status_idx').on(t.status, t.createdAt),
+    index('response_candidates_incident_idx').on(t.incidentId),
+  ],
+);
+
+/** 值班表: one duty officer's shift, [startsAt, endsAt); shifts may overlap (two officers on shift). */
+export const dutyShifts = pgTable(
+  'duty_shifts',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    startsAt: ts('starts_at').notNull(),
+    endsAt: ts('ends_at').notNull(),
+    note: text('note'),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [index('duty_shifts_span_idx').on(t.startsAt, t.endsAt), index('duty_shifts_end_idx').on(t.endsAt)],
+);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  // pg returns a Buffer, PGlite a Uint8Array: one type for the callers.
+  fromDriver: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value)),
+});
+
+/**
+ * 证据留存 (migration 0017): the page behind an incident's signal or a recorded response, archived
+ * once per canonical URL (size-bounded, fetched under the feed policy). `state` is pending,
+ * archived or failed; a failure keeps its reason (too_large, blocked_address, http_status …).
+ */
+export const evidence = pgTable(
+  'evidence',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    state: text('state').notNull().default('pending'),
+    /** Private ranges the page may resolve to: the allowances of the feed that brought the link (政务外网). */
+    allowCidrs: text('allow_cidrs')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    firstSeenAt: ts('first_seen_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at'),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: ts('lease_until'),
+    fetchedAt: ts('fetched_at'),
+    finalUrl: text('final_url'),
+    httpStatus: integer('http_status'),
+    contentType: text('content_type'),
+    size: integer('size'),
+    sha256: text('sha256'),
+    encoding: text('encoding'),
+    body: bytea('body'),
+    /** The body decoded (text pages only), for reading and search. */
+    text: text('text'),
+    errorCode: text('error_code'),
+    error: text('error'),
+  },
+  (t) => [
+    uniqueIndex('evidence_url_uq').on(t.url),
+    index('evidence_pending_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`state = 'pending'`),
+  ],
+);
+
+/** Which signal (`kind` signal) or response (`kind` response) points at which archived page. */
+export const evidenceRefs = pgTable(
+  'evidence_refs',
+  {
+    kind: text('kind').notNull(),
+    refId: text('ref_id').notNull(),
+    evidenceId: text('evidence_id').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [primaryKey({ name: 'evidence_refs_pk', columns: [t.kind, t.refId] }), index('evidence_refs_evidence_idx').on(t.evidenceId)],
+);

@@ -13,6 +13,7 @@
  */
 import { deadlineWake, skipPastWarnings, warningPoint } from './deadline.ts';
 import { DomainError } from './errors.ts';
+import { type ClockLadder, clockLadder } from './ladder-state.ts';
 import type { RulePack } from './rule-pack.ts';
 import type { ClockState, EngineEvent, IncidentClockKind, IncidentInput, Instant, Level, ResponseKind } from './types.ts';
 
@@ -40,6 +41,11 @@ export interface IncidentClock {
   late: boolean | null;
   /** Why it was cancelled (superseded/downgraded) or waived (the dismiss reason). */
   reason: string | null;
+  /**
+   * The escalation ladder snapshot from the pack when the clock (re)started, and how far it
+   * has been walked (ladder-state.ts). Absent in clocks stored before the ladder existed.
+   */
+  ladder?: ClockLadder | null;
 }
 
 export interface ResponseRecord {
@@ -159,6 +165,7 @@ function copyClock(c: IncidentClock): IncidentClock {
     respondedAt: c.respondedAt,
     late: c.late,
     reason: c.reason,
+    ladder: c.ladder ?? null,
   };
 }
 
@@ -338,6 +345,7 @@ function startClock(run: Run, kind: IncidentClockKind, anchor: ClockAnchor, star
     respondedAt: null,
     late: null,
     reason: null,
+    ladder: clockLadder(run.pack.ladder, kind, run.now, null),
   };
   run.w.clocks = [...run.w.clocks, c];
   run.out.push({ event: 'started', at: run.now, incident: run.w.id, clock: kind, due: c.dueAt });
@@ -359,6 +367,7 @@ function restartClock(run: Run, c: IncidentClock): void {
   c.respondedAt = null;
   c.late = null;
   c.reason = null;
+  c.ladder = clockLadder(run.pack.ladder, c.kind, run.now, null);
   run.out.push({ event: 'started', at: run.now, incident: run.w.id, clock: c.kind, due: c.dueAt });
   settle(run, c);
 }

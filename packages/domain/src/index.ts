@@ -112,3 +112,56 @@ export {
   startLadder,
 } from './ladder.ts';
 export { type EscalatedEvent, formatEscalated, withEscalations } from './ladder-replay.ts';
+export {
+  type ClockFiring,
+  type ClockLadder,
+  clockLadder,
+  type LadderStep as LadderWalk,
+  stepIncidentLadders,
+  stepObligationLadder,
+} from './ladder-state.ts';
+export {
+  matchesExpression,
+  matchRules,
+  type MonitoringRule,
+  normalizeForMatch,
+  parseRuleExpression,
+  type RuleExpression,
+  RuleExpressionError,
+  type RuleSubject,
+  type SourceKind,
+} from './monitoring.ts';
+export {
+  bigramsOf,
+  CandidatePool,
+  canonicalUrl,
+  decideGrouping,
+  DEFAULT_GROUPING_POLICY,
+  groupAll,
+  type GroupingCandidate,
+  type GroupingDecision,
+  type GroupingFeatures,
+  groupingFeatures,
+  type GroupingPolicy,
+  type GroupingSubject,
+  jaccard,
+  type JoinReason,
+  normalizeText,
+  overlap,
+  pairwiseScores,
+  similarity,
+} from './grouping.ts';
+export {
+  bigramSimilarity,
+  canonicalLink,
+  channelSilence,
+  classifyOrigin,
+  type IncidentEvidence,
+  isNewsOutlet,
+  matchOfficialItem,
+  type OfficialItemText,
+  type ResponseMatch,
+  SILENCE_RULES,
+  type SilenceRule,
+  type SilenceVerdict,
+} from './official-channel.ts';

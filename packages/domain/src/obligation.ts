@@ -19,6 +19,7 @@ import {
 } from './calendar.ts';
 import { deadlineWake, skipPastWarnings, warningPoint } from './deadline.ts';
 import { DomainError } from './errors.ts';
+import { type ClockLadder, clockLadder } from './ladder-state.ts';
 import type { RulePack } from './rule-pack.ts';
 import { formatDay, parseDay, shanghaiDay } from './time.ts';
 import type { ClockState, EngineEvent, Instant, ObligationInput, ObligationKind, SuspendReason } from './types.ts';
@@ -82,6 +83,8 @@ export interface ObligationState {
    * Kept as a record if the duty is met while suspended. Absent in old states = null.
    */
   suspension: ObligationSuspension | null;
+  /** The escalation ladder snapshot and its walk (ladder-state.ts); absent in states stored before it existed. */
+  ladder?: ClockLadder | null;
 }
 
 export type ObligationResult = { state: ObligationState; events: EngineEvent[] };
@@ -403,6 +406,8 @@ function createObligation(
     provisional: due.provisional,
     steps: [],
     suspension: null,
+    // A duty belongs to its unit from the start: the notice is due at once.
+    ladder: clockLadder(pack.ladder, input.kind, input.at, input.at),
   };
   const out: EngineEvent[] = [{ event: 'started', at: input.at, obligation: w.id, clock: w.kind, due: w.dueAt }];
   if (w.dueAt < input.at) {
@@ -457,6 +462,7 @@ function copyObligation(s: ObligationState): ObligationState {
     provisional: s.provisional,
     steps: stepsOf(s),
     suspension: suspensionOf(s),
+    ladder: s.ladder ?? null,
   };
 }
 

@@ -21,7 +21,18 @@ import fp from 'fastify-plugin';
 import { ApiError } from './errors.ts';
 
 /** `public`: anyone; otherwise a user whose role is listed, or a token holding the scope. */
-export type Access = 'public' | { roles?: readonly Role[]; scope?: string };
+export type Access =
+  | 'public'
+  | {
+      roles?: readonly Role[];
+      scope?: string;
+      /**
+       * A header that marks a request signed by a machine client (e.g. `x-huiying-signature`):
+       * such a request without session or token passes on unauthenticated, and the route must
+       * verify the signature itself before doing anything.
+       */
+      signedBy?: string;
+    };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -93,6 +104,7 @@ export const authPlugin = fp<AuthOptions>(
       }
       if (access === 'public') return;
       const user = request.user;
+      if (!user && access.signedBy !== undefined && request.headers[access.signedBy] !== undefined) return;
       if (!user) throw new ApiError('HY_UNAUTHENTICATED', '请先登录 log in first');
       if (request.session && !SAFE.has(request.method)) {
         const sent = request.headers[CSRF_HEADER];

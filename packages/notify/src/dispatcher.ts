@@ -136,7 +136,14 @@ export class Dispatcher {
       this.running = p;
       void this.o.clock.track?.(p);
     };
-    this.cancelTimer = this.o.clock.at(this.o.clock.now() + delayMs, run);
+    if (delayMs > 0) {
+      this.cancelTimer = this.o.clock.at(this.o.clock.now() + delayMs, run);
+      return;
+    }
+    // "Look now" needs no clock timer: a fake or scaled clock would only fire it at its next
+    // step, and a nudge after a commit must not wait for simulated time to move.
+    const immediate = setImmediate(run);
+    this.cancelTimer = () => clearImmediate(immediate);
   }
 
   /** Passes until nothing is due at the clock's now. */

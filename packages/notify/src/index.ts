@@ -1,6 +1,3 @@
-export { Notifier, type NotifierOptions } from './notifier.ts';
-export { smtpMailer, memoryMailer, type Mailer, type Mail } from './mailer.ts';
-export { breachMail, shanghai } from './templates.ts';
 export {
   type Backoff,
   backoffDelay,
@@ -23,6 +20,7 @@ export {
   deepLink,
   durationText,
   leftOrOverdue,
+  renderRepostMessage,
   renderStepMessage,
   shanghaiTime,
   spanText,
@@ -35,6 +33,12 @@ export {
   type Directory,
   type DirectoryUnit,
   type LadderNotificationInput,
+  NOBODY_ON_SHIFT,
+  officersOnShift,
   planLadderNotifications,
+  type RosterShift,
 } from './ladder-notifications.ts';
-export { loadDirectoryUnits } from './directory.ts';
+export { type DirectoryOptions, loadDirectory, loadDirectoryUnits, loadLeaders, loadRoster, loadUnitChannels } from './directory.ts';
+export { type DigestInput, type DigestOverdue, renderLeaderDigest } from './digest.ts';
+export { CHANNEL_SETTING_KEYS, type ChannelSettings, ChannelSettingsError, channelsFromSettings } from './channels/from-env.ts';
+export { type HandoverInput, renderHandover, renderWeeklyDigest, type SummaryItem, type WeeklyDigestInput } from './summaries.ts';

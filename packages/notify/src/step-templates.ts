@@ -168,3 +168,54 @@ export function renderStepMessage(i: StepMessageInput): { subject: string; text:
   ].join('\n');
   return { subject, text, html };
 }
+
+/**
+ * A response that does not count (a repost of news, work updates, commentary): the unit is told
+ * why, and which clocks still run.
+ */
+export function renderRepostMessage(i: {
+  subject: StepMessageInput['subject'];
+  recipientName: string;
+  unitName: string;
+  /** The incident's clocks still running or overdue. */
+  clocks: ClockFacts[];
+  now: number;
+  dashboardUrl: string;
+}): { subject: string; text: string; html: string } {
+  const title = i.subject.title;
+  const link = deepLink(i.dashboardUrl, i.subject);
+  const subject = `【回应不计入】${title}：转载内容不能作为权威回应`;
+  const lead = `${i.unitName}为舆情事件“${title}”登记的回应是转载内容，不计为权威回应，时限不因此停止。`;
+  const why =
+    '依照政务舆情回应要求，权威回应须由责任单位通过本单位权威发布渠道原创发布；转载工作动态、新闻报道、评论文章等不得充当回应内容。';
+  const ask = i.clocks.length ? '以下时限仍在计算，请在时限内作出原创回应并在系统中登记：' : '请作出原创回应并在系统中登记。';
+  const text = [
+    `${i.recipientName}：`,
+    '',
+    lead,
+    why,
+    '',
+    ask,
+    ...i.clocks.map((c) => `  · ${clockLine(c, i.now)}`),
+    '',
+    `编号：${i.subject.id}`,
+    `查看详情：${link}`,
+    '',
+    '—— 回应 · 政务舆情回应时效监督系统（自动发送，请勿直接回复）',
+  ].join('\n');
+  const html = [
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body style="font-family:sans-serif;line-height:1.6">',
+    `<p>${escapeHtml(i.recipientName)}：</p>`,
+    `<p>${escapeHtml(lead)}</p>`,
+    `<p>${escapeHtml(why)}</p>`,
+    `<p>${escapeHtml(ask)}</p>`,
+    '<ul>',
+    ...i.clocks.map((c) => `<li>${escapeHtml(clockLine(c, i.now))}</li>`),
+    '</ul>',
+    `<p style="color:#555">${escapeHtml(`编号：${i.subject.id}`)}</p>`,
+    `<p><a href="${escapeHtml(link)}">查看详情</a></p>`,
+    '<p style="color:#888;font-size:12px">—— 回应 · 政务舆情回应时效监督系统（自动发送，请勿直接回复）</p>',
+    '</body></html>',
+  ].join('\n');
+  return { subject, text, html };
+}

@@ -5,7 +5,7 @@
 import type { TopicName } from '@huiying/bus';
 import { KafkaBus } from '@huiying/bus/kafka';
 import { logSerializers, Type } from '@huiying/config';
-import { type DbHandle, OutboxRelay, openPostgres } from '@huiying/db';
+import { type DbHandle, DEFAULT_OUTBOX_RETENTION_MS, OutboxRelay, openPostgres } from '@huiying/db';
 import pino, { type Logger } from 'pino';
 
 /** Configuration keys shared by ingest, engine and api (spread into each service's schema). */
@@ -20,6 +20,8 @@ export const portsConfig = {
    * member of huiying_app, so the running service cannot alter or drop the audit log.
    */
   MIGRATION_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  /** Published outbox rows (message payloads, ticket text among them) are deleted after this many hours. */
+  OUTBOX_RETENTION_HOURS: Type.Number({ default: DEFAULT_OUTBOX_RETENTION_MS / 3_600_000, minimum: 0 }),
 };
 
 export interface PortsConfig {
@@ -28,6 +30,7 @@ export interface PortsConfig {
   KAFKA_TOPIC_PREFIX: string;
   LOG_LEVEL: string;
   MIGRATION_DATABASE_URL?: string | undefined;
+  OUTBOX_RETENTION_HOURS?: number | undefined;
 }
 
 export interface ProductionPorts {
@@ -54,6 +57,7 @@ export async function openProductionPorts(name: string, config: PortsConfig): Pr
   const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {
     // One Kafka send and one UPDATE per 1000 rows: under batch intake the relay keeps up with one cycle per request.
     batch: 1000,
+    retentionMs: (config.OUTBOX_RETENTION_HOURS ?? DEFAULT_OUTBOX_RETENTION_MS / 3_600_000) * 3_600_000,
     onError: (e) => logger.error(e, 'outbox relay'),
   });
   return {

@@ -8,7 +8,7 @@ import { DomainError } from '@huiying/domain';
 import { type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
 import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import type { SessionPolicy } from '@huiying/identity';
-import { ticketRoutes } from '@huiying/ingest';
+import { type TicketTimePolicy, ticketRoutes } from '@huiying/ingest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
 import type { ConsoleBundle } from '@huiying/web';
@@ -18,10 +18,15 @@ import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { evidenceRoutes } from './routes/evidence.ts';
+import { feedRoutes } from './routes/feeds.ts';
 import { authRoutes } from './routes/auth.ts';
+import { hotlineRoutes } from './routes/hotline.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { monitoringRoutes } from './routes/monitoring.ts';
 import { obligationRoutes } from './routes/obligations.ts';
+import { rosterRoutes } from './routes/roster.ts';
 import { systemRoutes } from './routes/system.ts';
 import { scheduleRollup } from './stats/rollup.ts';
 import { statsRoutes } from './stats/routes.ts';
@@ -40,6 +45,8 @@ export interface AppDeps {
   dashboard?: () => Promise<ConsoleBundle>;
   sessionPolicy?: SessionPolicy;
   loginRateLimit?: { max: number; windowMs: number };
+  /** The bound on a ticket's receivedAt (default: 7 days back, 5 minutes ahead). */
+  ticketPolicy?: TicketTimePolicy;
   /** LISTEN on the database (DbHandle.listen): with it, board pages are cached until a change is notified. */
   listen?: DbHandle['listen'];
 }
@@ -89,7 +96,9 @@ export async function buildApp(
         { name: 'obligations' },
         { name: 'calendar' },
         { name: 'ingest' },
+        { name: 'feeds' },
         { name: 'admin' },
+        { name: 'roster' },
         { name: 'system' },
       ],
       components: {
@@ -115,7 +124,12 @@ export async function buildApp(
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
-  await app.register(ticketRoutes, { db, clock });
+  await app.register(rosterRoutes, routeDeps);
+  await app.register(hotlineRoutes, { ...routeDeps, ...(deps.ticketPolicy ? { ticketPolicy: deps.ticketPolicy } : {}) });
+  await app.register(monitoringRoutes, routeDeps);
+  await app.register(feedRoutes, routeDeps);
+  await app.register(evidenceRoutes, routeDeps);
+  await app.register(ticketRoutes, { db, clock, realClock, ...(deps.ticketPolicy ? { policy: deps.ticketPolicy } : {}) });
   await app.register(obligationRoutes, {
     db,
     clock,
@@ -123,6 +137,7 @@ export async function buildApp(
     pack: deps.engine.pack,
     calendars: deps.calendars,
     onWake: (at) => deps.engine.onWake?.(at),
+    ladder: deps.engine.ladder,
   });
 
   await app.register(statsRoutes, { db, clock });

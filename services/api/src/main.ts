@@ -6,7 +6,8 @@
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
-import { CalendarService, loadRulePack } from '@huiying/engine';
+import { CalendarService, loadRulePack, routingFrom, routingSettingsSchema } from '@huiying/engine';
+import { ticketConfig, ticketPolicyOf } from '@huiying/ingest';
 import { buildDashboard } from '@huiying/web';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
@@ -18,6 +19,14 @@ const config = loadConfig(
     HOST: Type.String({ default: '127.0.0.1' }),
     /** A local government's rule pack (JSON); the default pack when unset. */
     RULE_PACK_FILE: Type.Optional(Type.String()),
+    /**
+     * With the duty mailbox set (as for the engine), commands queue the escalation ladder's
+     * notices in their own transaction; without it the engine's timer queues them a moment later.
+     */
+    DUTY_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
+    PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
+    ...routingSettingsSchema,
+    ...ticketConfig,
   }),
 );
 
@@ -35,9 +44,17 @@ const app = await buildApp({
   calendars,
   bus,
   clock: systemClock,
-  engine: { db: handle.db, clock: systemClock, pack },
+  engine: {
+    db: handle.db,
+    clock: systemClock,
+    pack,
+    ...(config.DUTY_EMAIL
+      ? { ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) } }
+      : {}),
+  },
   logger,
   dashboard: buildDashboard,
+  ticketPolicy: ticketPolicyOf(config),
   listen: handle.listen,
 });
 app.addHook('onResponse', async () => relay.wake());

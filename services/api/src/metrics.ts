@@ -76,13 +76,16 @@ export function registerMetrics(app: FastifyInstance, deps: { db: Db; live: Live
   });
   new Gauge({
     name: 'huiying_mail_queue',
-    help: 'Escalation mails by status',
+    help: 'Escalation notifications (and legacy mails) by status',
     labelNames: ['status'] as const,
     registers: [registry],
     async collect() {
       this.reset();
       const rows = rowsOf<{ status: string; n: number }>(
-        await db.execute(sql`select status, count(*)::int as n from emails group by status`),
+        // The ladder's notifications and what the retired breach mailer left behind.
+        await db.execute(
+          sql`select status, count(*)::int as n from (select status from notifications union all select status from emails) q group by status`,
+        ),
       );
       for (const r of rows) this.set({ status: r.status }, r.n);
     },

@@ -1,4 +1,17 @@
-import { type Db, emails, eq, incidents, notificationsFor, responses, rowsOf, type SQL, signals, sql, units } from '@huiying/db';
+import {
+  type Db,
+  emails,
+  eq,
+  incidents,
+  monitoringRules,
+  notificationsFor,
+  responses,
+  rowsOf,
+  type SQL,
+  signals,
+  sql,
+  units,
+} from '@huiying/db';
 import type { IncidentState } from '@huiying/domain';
 import { incidentView } from '@huiying/engine';
 import type { Scope } from '@huiying/identity';
@@ -118,10 +131,11 @@ const ALERT_SELECT = sql`
   select a.id, a.incident_id, a.obligation_id, a.kind, a.clock, a.due_at, a.elapsed, a.at,
          a.acknowledged_at, a.acknowledged_by, a.retracted_at,
          coalesce(a.unit_id, i.unit_id, o.unit_id) as unit_id,
-         coalesce(i.title, o.title, a.obligation_id, a.incident_id, '') as title
+         coalesce(i.title, o.title, fd.name, a.obligation_id, a.incident_id, a.feed_id, '') as title
   from alerts a
   left join incidents i on i.id = a.incident_id
-  left join obligations o on o.id = a.obligation_id`;
+  left join obligations o on o.id = a.obligation_id
+  left join feeds fd on fd.id = a.feed_id`;
 
 interface AlertRow {
   id: string;
@@ -206,8 +220,16 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
         publishedAt: signals.publishedAt,
         receivedAt: signals.receivedAt,
         feedId: signals.feedId,
+        decision: signals.decision,
+        decisionReason: signals.decisionReason,
+        ruleId: signals.ruleId,
+        ruleName: monitoringRules.name,
+        decisionScore: signals.decisionScore,
+        decisionVia: signals.decisionVia,
+        decidedAt: signals.decidedAt,
       })
       .from(signals)
+      .leftJoin(monitoringRules, eq(monitoringRules.id, signals.ruleId))
       .where(eq(signals.incidentId, id))
       .orderBy(signals.publishedAt),
     db.select().from(responses).where(eq(responses.incidentId, id)).orderBy(responses.publishedAt),
@@ -248,6 +270,16 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
       feedId: s.feedId,
       publishedAt: iso(s.publishedAt),
       receivedAt: iso(s.receivedAt)!,
+      // Why this signal is part of the incident (monitoring rule, grouping reason and score).
+      grouping: {
+        decision: s.decision,
+        reason: s.decisionReason,
+        ruleId: s.ruleId,
+        ruleName: s.ruleName,
+        score: s.decisionScore,
+        via: s.decisionVia,
+        decidedAt: iso(s.decidedAt),
+      },
     })),
     responses: resps.map((r) => ({
       id: r.id,
@@ -262,7 +294,23 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
       recordedBy: r.recordedBy,
     })),
     alerts: rowsOf<AlertRow>(alertRows).map(toAlertDto),
-    mails: mails.map((m) => ({ ...m, createdAt: iso(m.createdAt)!, sentAt: iso(m.sentAt) })),
+    // The ladder's mail (notifications) beside what the retired breach mailer left in `emails`.
+    mails: [
+      ...mails.map((m) => ({ ...m, createdAt: iso(m.createdAt)!, sentAt: iso(m.sentAt) })),
+      ...notifications
+        .filter((n) => n.channel === 'email')
+        .map((n) => ({
+          id: n.id,
+          to: n.recipient,
+          subject: n.subject,
+          status: n.status,
+          attempts: n.attempts,
+          messageId: n.messageId,
+          createdAt: n.createdAt,
+          sentAt: n.sentAt,
+          lastError: n.lastError,
+        })),
+    ].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0)),
     notifications,
     audit: rowsOf<{ id: number | string; at: string | Date; actor: string; action: string; entity: string; entity_id: string }>(
       auditRows,

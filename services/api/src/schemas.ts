@@ -122,6 +122,18 @@ export const Timeline = Type.Object({
       feedId: Nullable(Type.String()),
       publishedAt: Nullable(Iso),
       receivedAt: Iso,
+      grouping: Type.Object(
+        {
+          decision: Nullable(Type.String({ description: 'opened | joined | promoted | attached' })),
+          reason: Nullable(Type.String({ description: 'link | ticket_matter | similar_text | new_matter | manual | before_grouping' })),
+          ruleId: Nullable(Type.String()),
+          ruleName: Nullable(Type.String()),
+          score: Type.Union([Type.Number(), Type.Null()], { description: 'bigram similarity to the signal it was grouped with' }),
+          via: Nullable(Type.String({ description: 'the signal it was grouped with (or the closest one when it opened)' })),
+          decidedAt: Nullable(Iso),
+        },
+        { description: '归并决定 why this signal belongs to the incident' },
+      ),
     }),
   ),
   responses: Type.Array(

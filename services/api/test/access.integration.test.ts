@@ -4,8 +4,9 @@
  * as for a record that does not exist; a leader's write is a 403; anonymous is a 401.
  */
 import { FakeClock } from '@huiying/clock';
-import { auditLog, eq } from '@huiying/db';
+import { auditLog, dutyShifts, eq, evidence, evidenceRefs, feeds, monitoringRules, responseCandidates, signals, users } from '@huiying/db';
 import { createToken } from '@huiying/identity';
+import { createHotlineSource, signalId } from '@huiying/ingest';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
@@ -21,7 +22,7 @@ const WHO: Who[] = ['anonymous', 'token', 'leader', 'admin', 'unitA', 'duty'];
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let env: EmbeddedHarness;
 const client = {} as Record<Who, Injectable>;
-const ids = { incA: '', incB: '', alertA: '', alertB: '', oblA: 'obl-a', oblA2: 'obl-a2', oblB: 'obl-b' };
+const ids = { incA: '', incB: '', alertA: '', alertB: '', oblA: 'obl-a', oblA2: 'obl-a2', oblB: 'obl-b', hotline: '', dutyUser: '' };
 
 async function ticketIncident(duty: SessionClient, ref: string, title: string, unit: string): Promise<string> {
   const res = await duty.inject({
@@ -52,6 +53,8 @@ beforeAll(async () => {
   });
   const duty = await env.as('duty');
   const { token } = await createToken(db.db, { name: 'hotline', scopes: ['tickets:write'] }, 'test', new Date());
+  ids.hotline = (await createHotlineSource(db.db, { name: 'hotline-city' }, 'test', new Date())).id;
+  await createHotlineSource(db.db, { name: 'hs-import' }, 'test', new Date());
   const app = env.hy.app;
   client.anonymous = app;
   client.token = { inject: (o) => client.anonymous.inject({ ...o, headers: { authorization: `Bearer ${token}`, ...o.headers } }) };
@@ -60,6 +63,25 @@ beforeAll(async () => {
   client.unitA = await env.as('unit-housing');
   client.duty = duty;
 
+  // A rule for the administrator to delete, and a stored signal no rule matched, for a duty officer to promote.
+  await db.db.insert(monitoringRules).values({
+    id: 'mr-delete-me',
+    name: '待删除',
+    expression: '测试',
+    createdBy: 'test',
+    createdAt: new Date(T0),
+    updatedAt: new Date(T0),
+  });
+  await db.db.insert(signals).values({
+    id: 'sig-unmatched',
+    source: 'feed',
+    sourceRef: 'sig-unmatched',
+    title: '市图书馆延长开放时间',
+    receivedAt: new Date(T0),
+    processedAt: new Date(T0),
+    decision: 'unmatched',
+    decisionReason: 'no_rule',
+  });
   ids.incA = await ticketIncident(duty, 'M-A', '小区电梯频繁故障', 'housing');
   ids.incB = await ticketIncident(duty, 'M-B', '河道黑臭', 'environment');
   for (const [id, unit] of [
@@ -85,6 +107,65 @@ beforeAll(async () => {
   }, 'two breaches');
   ids.alertA = breaches.find((a) => a.incidentId === ids.incA)!.id;
   ids.alertB = breaches.find((a) => a.incidentId === ids.incB)!.id;
+  // Feeds: a news feed, each unit's official channel, and a candidate response on each unit's incident.
+  const feedRow = (id: string, kind: string, unitId: string | null) => ({
+    id,
+    name: id,
+    url: `https://example.test/${id}.xml`,
+    kind,
+    unitId,
+  });
+  await db.db
+    .insert(feeds)
+    .values([feedRow('feed-news', 'news', null), feedRow('feed-a', 'official', 'housing'), feedRow('feed-b', 'official', 'environment')]);
+  const candidate = (id: string, incidentId: string, unitId: string) => ({
+    id,
+    signalId: `sig-${id}`,
+    feedId: unitId === 'housing' ? 'feed-a' : 'feed-b',
+    incidentId,
+    unitId,
+    title: '情况通报',
+    publishedAt: new Date(clock.now()),
+    original: true,
+    originReason: 'test',
+    confidence: 0.5,
+    matchReason: 'test',
+    createdAt: new Date(clock.now()),
+  });
+  await db.db.insert(responseCandidates).values([candidate('rc-a', ids.incA, 'housing'), candidate('rc-b', ids.incB, 'environment')]);
+  // The duty roster: the demo duty officer, and two shifts for the administrator to change and remove.
+  ids.dutyUser = (await db.db.select({ id: users.id }).from(users).where(eq(users.username, 'duty')))[0]!.id;
+  const shift = (id: string, day: number) => ({
+    id,
+    userId: ids.dutyUser,
+    startsAt: new Date(T0 + day * 24 * HOUR),
+    endsAt: new Date(T0 + day * 24 * HOUR + 8 * HOUR),
+    createdBy: 'test',
+    createdAt: new Date(T0),
+    updatedAt: new Date(T0),
+  });
+  await db.db.insert(dutyShifts).values([shift('shift-change-me', 100), shift('shift-delete-me', 101)]);
+  // 证据留存: an archived page behind each incident's ticket signal.
+  for (const [id, ticket] of [
+    ['ev-a', 'M-A'],
+    ['ev-b', 'M-B'],
+  ] as const) {
+    await db.db.insert(evidence).values({
+      id,
+      url: `https://example.test/${id}`,
+      state: 'archived',
+      firstSeenAt: new Date(T0),
+      fetchedAt: new Date(T0),
+      httpStatus: 200,
+      contentType: 'text/html',
+      body: Buffer.from('<p>存档</p>'),
+      text: '<p>存档</p>',
+      size: 13,
+    });
+    await db.db
+      .insert(evidenceRefs)
+      .values({ kind: 'signal', refId: signalId('hotline', ticket), evidenceId: id, createdAt: new Date(T0) });
+  }
 });
 
 afterAll(async () => {
@@ -98,6 +179,7 @@ type Row = [
   url: () => string,
   body: ((who: Who) => unknown) | undefined,
   expect: Record<Who, number>,
+  headers?: Record<string, string>,
 ];
 const A = (anonymous: number, token: number, leader: number, admin: number, unitA: number, duty: number) => ({
   anonymous,
@@ -117,6 +199,10 @@ const MATRIX: Row[] = [
   ["another unit's incident", 'GET', () => `/api/incidents/${ids.incB}`, undefined, A(401, 403, 200, 200, 404, 200)],
   ["another unit's timeline", 'GET', () => `/api/incidents/${ids.incB}/timeline`, undefined, A(401, 403, 200, 200, 404, 200)],
   ['own unit timeline', 'GET', () => `/api/incidents/${ids.incA}/timeline`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ['own unit evidence list', 'GET', () => `/api/incidents/${ids.incA}/evidence`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's evidence list", 'GET', () => `/api/incidents/${ids.incB}/evidence`, undefined, A(401, 403, 200, 200, 404, 200)],
+  ['own unit archived copy', 'GET', () => '/api/evidence/ev-a', undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's archived copy", 'GET', () => '/api/evidence/ev-b', undefined, A(401, 403, 200, 200, 404, 200)],
   ['grade', 'POST', () => `/api/incidents/${ids.incA}/grade`, () => ({ level: 'III' }), A(401, 403, 403, 403, 403, 200)],
   ['assign', 'POST', () => `/api/incidents/${ids.incA}/assign`, () => ({ unit: 'housing' }), A(401, 403, 403, 403, 403, 200)],
   ['attach a signal', 'POST', () => `/api/incidents/${ids.incA}/signals`, () => ({ title: '补充线索' }), A(401, 403, 403, 403, 403, 201)],
@@ -190,15 +276,124 @@ const MATRIX: Row[] = [
     A(401, 403, 403, 201, 403, 403),
   ],
   ['rule pack', 'GET', () => '/api/admin/rule-pack', undefined, A(401, 403, 200, 200, 403, 200)],
+  ['monitoring rules', 'GET', () => '/api/admin/monitoring-rules', undefined, A(401, 403, 200, 200, 403, 200)],
+  [
+    'add a monitoring rule',
+    'POST',
+    () => '/api/admin/monitoring-rules',
+    (who) => ({ name: `规则 ${who}`, expression: '噪声 AND NOT 演练', sources: ['hotline'] }),
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  [
+    'change a monitoring rule',
+    'PATCH',
+    () => '/api/admin/monitoring-rules/mr-delete-me',
+    () => ({ name: '待删除（改）' }),
+    A(401, 403, 403, 200, 403, 403),
+  ],
+  ['delete a monitoring rule', 'DELETE', () => '/api/admin/monitoring-rules/mr-delete-me', undefined, A(401, 403, 403, 204, 403, 403)],
+  ['signal search', 'GET', () => '/api/signals?matched=false', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['promote a signal (人工立案)', 'POST', () => '/api/signals/sig-unmatched/promote', () => ({}), A(401, 403, 403, 403, 403, 201)],
+  // Duty officers only; an unknown incident is a 404, a signal of another incident a 409 — nothing changes.
+  ['merge incidents', 'POST', () => `/api/incidents/${ids.incA}/merge`, () => ({ from: ['inc_nope'] }), A(401, 403, 403, 403, 403, 404)],
+  [
+    'split an incident',
+    'POST',
+    () => `/api/incidents/${ids.incA}/split`,
+    () => ({ signals: ['sig_nope'] }),
+    A(401, 403, 403, 403, 403, 409),
+  ],
   ['metrics', 'GET', () => '/metrics', undefined, A(401, 403, 403, 200, 403, 403)],
+  [
+    'caller of an own unit ticket',
+    'GET',
+    () => `/api/hotline/callers/${signalId('hotline', 'M-A')}`,
+    undefined,
+    A(401, 403, 403, 403, 200, 200),
+  ],
+  [
+    "caller of another unit's ticket",
+    'GET',
+    () => `/api/hotline/callers/${signalId('hotline', 'M-B')}`,
+    undefined,
+    A(401, 403, 403, 403, 404, 200),
+  ],
+  ['hotline sources', 'GET', () => '/api/admin/hotline-sources', undefined, A(401, 403, 403, 200, 403, 403)],
+  [
+    'add a hotline source',
+    'POST',
+    () => '/api/admin/hotline-sources',
+    (who) => ({ name: `hs-${seq++}-${who}` }),
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  [
+    'disable a hotline source',
+    'POST',
+    () => `/api/admin/hotline-sources/${ids.hotline}/disable`,
+    undefined,
+    A(401, 403, 403, 200, 403, 403),
+  ],
+  [
+    'import a 12345 export',
+    'POST',
+    () => '/api/hotline/imports?source=hs-import',
+    (who) => `工单编号,受理时间,诉求内容\r\nIMP-${who}-${seq++},${new Date(T0).toISOString()},噪声扰民\r\n`,
+    A(401, 403, 403, 200, 403, 200),
+    { 'content-type': 'text/csv' },
+  ],
+  // Feeds: administrators change them; everyone signed in reads, a unit only its own official channels.
+  ['feeds', 'GET', () => '/api/feeds', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['news feed', 'GET', () => '/api/feeds/feed-news', undefined, A(401, 403, 200, 200, 404, 200)],
+  ['own official channel', 'GET', () => '/api/feeds/feed-a', undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's official channel", 'GET', () => '/api/feeds/feed-b', undefined, A(401, 403, 200, 200, 404, 200)],
+  [
+    'add a feed',
+    'POST',
+    () => '/api/feeds',
+    () => ({ name: `f${seq++}`, url: 'https://example.test/f.xml', kind: 'news' }),
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  ['edit a feed', 'PATCH', () => '/api/feeds/feed-a', () => ({ pollIntervalSeconds: 600 }), A(401, 403, 403, 200, 403, 403)],
+  ['pause a feed', 'POST', () => '/api/feeds/feed-news/pause', undefined, A(401, 403, 403, 200, 403, 403)],
+  ['resume a feed', 'POST', () => '/api/feeds/feed-news/resume', undefined, A(401, 403, 403, 200, 403, 403)],
+  ['candidate responses', 'GET', () => '/api/response-candidates', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['reject own unit candidate', 'POST', () => '/api/response-candidates/rc-a/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
+  ["reject another unit's candidate", 'POST', () => '/api/response-candidates/rc-b/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
+  ['remove a feed', 'DELETE', () => '/api/feeds/feed-news', undefined, A(401, 403, 403, 204, 403, 403)],
+  // 值班表: administrators keep it; duty officers and leaders read it; units neither.
+  ['duty roster', 'GET', () => '/api/roster', undefined, A(401, 403, 200, 200, 403, 200)],
+  [
+    'add a shift',
+    'POST',
+    () => '/api/admin/roster',
+    () => {
+      const start = T0 + (200 + seq++) * 24 * HOUR;
+      return { userId: ids.dutyUser, startsAt: new Date(start).toISOString(), endsAt: new Date(start + 12 * HOUR).toISOString() };
+    },
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  ['change a shift', 'PATCH', () => '/api/admin/roster/shift-change-me', () => ({ note: '调班' }), A(401, 403, 403, 200, 403, 403)],
+  ['remove a shift', 'DELETE', () => '/api/admin/roster/shift-delete-me', undefined, A(401, 403, 403, 204, 403, 403)],
+  [
+    "change a unit's other channels",
+    'PATCH',
+    () => '/api/admin/units/housing',
+    () => ({ phone: '13800000000', wecomRobot: 'zjj-group' }),
+    A(401, 403, 403, 200, 403, 403),
+  ],
 ];
 
 describe('the access matrix', () => {
-  it.each(MATRIX)('%s (%s)', async (_what, method, url, body, expected) => {
+  it.each(MATRIX)('%s (%s)', async (_what, method, url, body, expected, headers) => {
     const got: Partial<Record<Who, number>> = {};
     for (const who of WHO) {
       const payload = body?.(who);
-      const res = await client[who].inject({ method, url: url(), ...(payload !== undefined ? { payload } : {}) });
+      const res = await client[who].inject({
+        method,
+        url: url(),
+        ...(payload !== undefined ? { payload } : {}),
+        ...(headers ? { headers } : {}),
+      });
       got[who] = res.statusCode;
       if (res.statusCode === 404) expect(res.body, `a 404 never carries the record's title`).not.toMatch(/河道|电梯/);
     }
@@ -219,6 +414,10 @@ describe('the access matrix', () => {
     }>();
     expect(alerts.items.length).toBeGreaterThan(0);
     expect(alerts.items.every((a) => a.unitId === 'housing')).toBe(true);
+    const channels = (await unit.inject({ method: 'GET', url: '/api/feeds' })).json<{ items: { id: string }[] }>();
+    expect(channels.items.map((f) => f.id)).toEqual(['feed-a']);
+    const candidates = (await unit.inject({ method: 'GET', url: '/api/response-candidates' })).json<{ items: { id: string }[] }>();
+    expect(candidates.items.map((c) => c.id)).toEqual(['rc-a']);
     const duties = (await unit.inject({ method: 'GET', url: '/api/obligations' })).json<{ items: { unit: { id: string } | null }[] }>();
     expect(duties.items.map((d) => d.unit?.id)).toEqual(['housing', 'housing']);
     // Asking for another unit by filter changes nothing: the scope is not a filter the client sets.

@@ -76,7 +76,10 @@ describe('working-day duties', () => {
     expect(alerts).toContainEqual(
       expect.objectContaining({ kind: 'breached', obligationId: 'policy-1', incidentTitle: expect.stringContaining('政策解读') }),
     );
-    await eventually(async () => mailer.sent.find((m) => m.to === 'fgw@example.test'), 'the breach mail to the unit');
+    await eventually(
+      async () => mailer.sent.find((m) => m.recipient === 'fgw@example.test' && m.subject.startsWith('【超时督办】')),
+      'the breach mail to the unit',
+    );
 
     await clock.advanceBy(3_600_000);
     const met = await post('/api/obligations/policy-1/fulfil', {});

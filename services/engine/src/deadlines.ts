@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { auditLog, type Db, rowsOf, sql, type Tx } from '@huiying/db';
+import type { LadderWiring } from './ladder-writer.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * What the timer needs of an aggregate with deadlines (an incident, a working-day duty; the
- * escalation ladder next): its table (with `id`, `next_wake_at` and a version fence), and how to
+ * and, through their writers, the escalation ladder's steps): its table (with `id`, `next_wake_at` and a version fence), and how to
  * advance claimed rows to `now` and write what changed. The claim, the batching, the isolation of
  * a bad row and the re-arm query are the same for every kind, so they live here once.
  */
@@ -16,7 +17,12 @@ export interface DeadlineKind {
   /** Columns the advance needs, besides id (fixed SQL text). */
   columns: string;
   /** Advance the claimed rows (locked by the caller) to `now` and persist them, inside `tx`. */
-  fire(tx: Tx, rows: readonly Record<string, unknown>[], now: number): Promise<void>;
+  fire(tx: Tx, rows: readonly Record<string, unknown>[], now: number, deps: FireDeps): Promise<void>;
+}
+
+/** What a kind's `fire` gets from the engine besides the rows: the ladder's wiring. */
+export interface FireDeps {
+  ladder?: LadderWiring | undefined;
 }
 
 /**
@@ -25,7 +31,7 @@ export interface DeadlineKind {
  */
 export async function fireDueOf(
   kind: DeadlineKind,
-  deps: { db: Db; clock: { now(): number } },
+  deps: { db: Db; clock: { now(): number }; ladder?: LadderWiring | undefined },
   until: number,
   batch = 200,
 ): Promise<number> {
@@ -42,38 +48,44 @@ export async function fireDueOf(
     const now = Math.max(until, deps.clock.now());
     let n: number;
     try {
-      n = await fireBatch(kind, deps.db, now, batch);
+      n = await fireBatch(kind, deps, now, batch);
     } catch (error) {
       if (error instanceof Error && error.name === 'StaleWriteError') throw error;
       // One bad row must not stop every deadline: fire one at a time, set the bad one aside.
-      n = await fireOneByOne(kind, deps.db, now, batch, error);
+      n = await fireOneByOne(kind, deps, now, batch, error);
     }
     fired += n;
     if (n < batch) return fired;
   }
 }
 
-function fireBatch(kind: DeadlineKind, db: Db, now: number, limit: number): Promise<number> {
-  return db.transaction(async (tx) => {
+function fireBatch(kind: DeadlineKind, deps: { db: Db } & FireDeps, now: number, limit: number): Promise<number> {
+  return deps.db.transaction(async (tx) => {
     const rows = rowsOf<Record<string, unknown>>(
       await tx.execute(
         sql`select id, ${sql.raw(kind.columns)} from ${sql.raw(kind.table)} where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`,
       ),
     );
-    if (rows.length > 0) await kind.fire(tx, rows, now);
+    if (rows.length > 0) await kind.fire(tx, rows, now, deps);
     return rows.length;
   });
 }
 
-async function fireOneByOne(kind: DeadlineKind, db: Db, now: number, limit: number, batchError: unknown): Promise<number> {
+async function fireOneByOne(
+  kind: DeadlineKind,
+  deps: { db: Db } & FireDeps,
+  now: number,
+  limit: number,
+  batchError: unknown,
+): Promise<number> {
   let done = 0;
   for (let i = 0; i < limit; i++) {
     try {
-      const n = await fireBatch(kind, db, now, 1);
+      const n = await fireBatch(kind, deps, now, 1);
       if (n === 0) return done;
       done += n;
     } catch (error) {
-      await quarantineFirstDue(kind, db, now, error ?? batchError);
+      await quarantineFirstDue(kind, deps.db, now, error ?? batchError);
       done++;
     }
   }

@@ -4,6 +4,9 @@ import type { Db, DbHandle } from '@huiying/db';
 import type { RulePack } from '@huiying/domain';
 import type { Logger } from 'pino';
 import { handleSignals, sweepSignals } from './signals.ts';
+import { type DigestOptions, DigestScheduler } from './digest.ts';
+import { type HandoverOptions, HandoverScheduler } from './handover.ts';
+import type { LadderWiring } from './ladder-writer.ts';
 import type { EngineDeps } from './store.ts';
 import { DeadlineTimer } from './timer.ts';
 
@@ -21,6 +24,17 @@ export interface EngineOptions {
   resyncMs?: number;
   /** Also told when a transaction moved a deadline (the embedded relay uses it to relay at once). */
   onWake?: (at: number) => void;
+  /** Renders the escalation ladder's notifications, queued in the clock change's transaction. */
+  ladder?: LadderWiring;
+  /**
+   * Told after a commit that may have queued notifications (a timer pass, and every
+   * `huiying_notify` from any process): wake the dispatcher. Never sends anything itself.
+   */
+  onNotify?: () => void;
+  /** The leaders' daily digest (digest.ts), with the ladder's wiring; off when absent. */
+  digest?: DigestOptions;
+  /** Handover summaries (交接班) at each shift change of the duty roster (handover.ts), with the ladder's wiring; off when absent. */
+  handover?: HandoverOptions;
 }
 
 export interface RunningEngine {
@@ -35,12 +49,16 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
     db: o.db,
     clock: o.clock,
     pack: o.pack,
+    ...(o.ladder ? { ladder: o.ladder } : {}),
     onWake: (at) => {
       o.onWake?.(at);
       timer.nudge(at);
     },
   };
-  const timer = new DeadlineTimer({ ...deps, logger: o.logger }, { resyncMs: o.resyncMs ?? 10_000 });
+  const timer = new DeadlineTimer(
+    { ...deps, logger: o.logger },
+    { resyncMs: o.resyncMs ?? 10_000, ...(o.onNotify ? { onFired: () => o.onNotify?.() } : {}) },
+  );
   await timer.start();
   const unlisten = o.handle
     ? await o.handle.listen('huiying_wake', (payload) => {
@@ -48,6 +66,33 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
         if (!Number.isNaN(at)) timer.nudge(at);
       })
     : undefined;
+  const digest =
+    o.ladder && o.digest
+      ? new DigestScheduler({
+          db: o.db,
+          clock: o.clock,
+          logger: o.logger,
+          wiring: o.ladder,
+          interview: o.pack.ladder.interview,
+          options: o.digest,
+          ...(o.onNotify ? { onQueued: o.onNotify } : {}),
+        })
+      : undefined;
+  await digest?.start();
+  const handover =
+    o.ladder && o.handover
+      ? new HandoverScheduler({
+          db: o.db,
+          clock: o.clock,
+          logger: o.logger,
+          wiring: o.ladder,
+          options: o.handover,
+          ...(o.onNotify ? { onQueued: o.onNotify } : {}),
+        })
+      : undefined;
+  await handover?.start();
+  // pg_notify is delivered at commit: the rows it announces are claimable by then.
+  const unlistenNotify = o.handle && o.onNotify ? await o.handle.listen('huiying_notify', () => o.onNotify?.()) : undefined;
   const subscription: Subscription = await o.bus.subscribe({
     topic: TOPICS.signals,
     groupId: o.groupId ?? 'huiying-engine',
@@ -83,6 +128,9 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
       await sweeping;
       await subscription.close();
       await unlisten?.();
+      await unlistenNotify?.();
+      await digest?.stop();
+      await handover?.stop();
       await timer.stop();
     },
   };

@@ -4,6 +4,7 @@ import { type alerts, type auditLog, type clocks, type incidents, type OutboxMes
 import { type EngineEvent, type IncidentState, nextIncidentWake } from '@huiying/domain';
 import { json, sideEffectCtes } from './batch-sql.ts';
 import { StaleWriteError } from './errors.ts';
+import { type LadderWiring, walkIncidentLadders } from './ladder-writer.ts';
 import { incidentView } from './view.ts';
 
 /**
@@ -41,9 +42,13 @@ interface PersistArgs {
  * Write new states, their clock read model, alerts, outgoing events and audit rows — for many
  * incidents at once, in a fixed number of statements, inside the caller's transaction. The
  * timer fires hundreds of incidents per claim; one statement per table keeps that cheap.
+ * The escalation ladder is walked here too (ladder-writer.ts), so every path — signals,
+ * commands, the timer — queues its notifications in the transaction of the clock change.
  */
-export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise<void> {
-  if (items.length === 0) return;
+export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?: LadderWiring): Promise<void> {
+  if (given.length === 0) return;
+  const walked = await walkIncidentLadders(tx, given, ladder);
+  const items = given.map((a, i) => ({ ...a, after: walked.outcomes[i]!.state, ladderWake: walked.outcomes[i]!.wake }));
   const incidentRows: (typeof incidents.$inferInsert)[] = [];
   const clockRows: (typeof clocks.$inferInsert)[] = [];
   const alertRows: (typeof alerts.$inferInsert)[] = [];
@@ -55,7 +60,9 @@ export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise
   for (const a of items) {
     const view = incidentView(a.after);
     const now = new Date(a.now);
-    const wake = nextIncidentWake(a.after);
+    // The ladder's steps are wakes of the same timer, with the same precision.
+    const clockWake = nextIncidentWake(a.after);
+    const wake = clockWake === null ? a.ladderWake : a.ladderWake === null ? clockWake : Math.min(clockWake, a.ladderWake);
     const before = a.before === undefined ? null : nextIncidentWake(a.before);
     if (wake !== null && (before === null || wake < before)) earliestMovedWake = Math.min(earliestMovedWake ?? wake, wake);
     incidentRows.push({
@@ -98,7 +105,7 @@ export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise
         input: a.input,
         result: { level: view.level, startAt: iso(view.startAt) },
       });
-    } else if (a.events.length === 0) {
+    } else if (a.events.length === 0 && a.actor !== 'timer') {
       auditRows.push({
         at: now,
         actor: a.actor,
@@ -140,7 +147,8 @@ export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise
       });
     }
     // An incident that changed without a clock event (assign, a title) still refreshes live views.
-    if (a.events.length === 0 || a.before === undefined) {
+    // (A timer wake without one only walked the ladder: its notifications are audited instead.)
+    if ((a.events.length === 0 && a.actor !== 'timer') || a.before === undefined) {
       messages.push({
         topic: TOPICS.events,
         key: view.id,
@@ -188,13 +196,15 @@ export async function persistAll(tx: Tx, items: readonly PersistArgs[]): Promise
           due_at = excluded.due_at, responded_at = excluded.responded_at, late = excluded.late, unit_id = excluded.unit_id,
           updated_at = excluded.updated_at
       ),
-      ${sideEffectCtes({ alerts: alertRows, audits: auditRows, messages, at: new Date(items[0]!.now) })}
+      ${sideEffectCtes({ alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) })}
       select count(*)::int as written from inc`),
   );
   const written = result[0]?.written ?? 0;
   if (written !== incidentRows.length) {
     throw new StaleWriteError(`stale write refused for ${incidentRows.length - written} incident(s): another engine changed them first`);
   }
+  // After the fence: a refused write has thrown, and the transaction queues nothing.
+  await walked.batch.flush();
   for (const r of retractions) {
     await tx.execute(
       sql`update alerts set retracted_at = ${iso(r.at)} where incident_id = ${r.incidentId} and kind = 'breached' and clock = ${r.clock} and due_at = ${iso(r.due)}`,

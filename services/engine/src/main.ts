@@ -1,13 +1,18 @@
 /**
- * Production engine process: signals from Kafka, deadlines from PostgreSQL, escalation mail
- * over SMTP. Run several for scale: they share the `huiying-engine` consumer group and claim
- * due clocks with SKIP LOCKED.
+ * Production engine process: signals from Kafka, deadlines and escalation-ladder steps from
+ * PostgreSQL, and the notification dispatcher (email over SMTP, and SMS, 企业微信/钉钉 robots and
+ * signed webhooks where their settings are present). Run several for scale: they
+ * share the `huiying-engine` consumer group, claim due clocks with SKIP LOCKED and claim
+ * notifications under a fenced lease, so each step is queued once and sent once.
  */
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
-import { Notifier, smtpMailer } from '@huiying/notify';
+import { channelsFromSettings, Dispatcher } from '@huiying/notify';
 import { startEngine } from './engine.ts';
+import { CalendarService } from './calendar.ts';
+import { DEFAULT_OFFICIAL_CHANNEL_OPTIONS, OfficialChannels } from './official-channels.ts';
+import { digestFrom, notifySettingsSchema, routingFrom } from './process-settings.ts';
 import { loadRulePack } from './rule-pack-file.ts';
 
 const config = loadConfig(
@@ -15,32 +20,68 @@ const config = loadConfig(
     ...portsConfig,
     SMTP_URL: Type.String({ pattern: '^smtps?://' }),
     MAIL_FROM: Type.String({ default: 'huiying@localhost' }),
+    /** Refuse to send over `smtp://` without STARTTLS (a relay across the network). */
+    SMTP_REQUIRE_TLS: Type.Boolean({ default: false }),
     DUTY_EMAIL: Type.String({ minLength: 3 }),
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
+    /** Asia/Shanghai hour of the leaders' daily digest. */
+    DIGEST_HOUR: Type.Integer({ minimum: 0, maximum: 23, default: 8 }),
     /** A local government's rule pack (JSON); the default pack when unset. */
     RULE_PACK_FILE: Type.Optional(Type.String()),
+    /** An official channel's item matching an incident at least this well is recorded as its response without a duty officer. */
+    RESPONSE_AUTO_THRESHOLD: Type.Number({ default: DEFAULT_OFFICIAL_CHANNEL_OPTIONS.autoApplyThreshold, minimum: 0, maximum: 1.01 }),
+    ...notifySettingsSchema,
   }),
 );
 
 const pack = loadRulePack(config.RULE_PACK_FILE);
 const { logger, handle, bus, relay, close: closePorts } = await openProductionPorts('huiying-engine', config);
-const engine = await startEngine({ db: handle.db, handle, bus, clock: systemClock, pack, logger, onWake: () => relay.wake() });
-const notifier = new Notifier({
+const adapters = channelsFromSettings(config);
+logger.info({ channels: Object.keys(adapters) }, 'notification channels');
+const dispatcher = new Dispatcher({
   db: handle.db,
-  bus,
-  mailer: smtpMailer({ url: config.SMTP_URL, from: config.MAIL_FROM }),
   clock: systemClock,
-  logger,
-  dutyEmail: config.DUTY_EMAIL,
-  dashboardUrl: config.PUBLIC_URL,
+  adapters,
+  logger: logger.child({ svc: 'notify' }),
 });
-await notifier.start();
+const engine = await startEngine({
+  db: handle.db,
+  handle,
+  bus,
+  clock: systemClock,
+  pack,
+  logger,
+  ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) },
+  digest: digestFrom(config, config.DIGEST_HOUR),
+  ...(config.HANDOVER ? { handover: {} } : {}),
+  onWake: () => relay.wake(),
+  // Outside every consumer handler: the dispatcher runs on its own loop and is only woken here.
+  onNotify: () => dispatcher.wake(),
+});
+dispatcher.start();
+// Official channels: candidate responses from their new items, and channels fallen silent (every minute).
+const calendars = new CalendarService(handle.db);
+await calendars.load();
+const officialChannels = new OfficialChannels({
+  engine: engine.deps,
+  calendar: () => calendars.provisional,
+  logger,
+  options: { autoApplyThreshold: config.RESPONSE_AUTO_THRESHOLD },
+});
+const officialTimer = setInterval(() => {
+  void (async () => {
+    await officialChannels.propose();
+    await officialChannels.checkSilence();
+    relay.wake();
+  })().catch((error: unknown) => logger.error({ err: error }, 'official channels pass failed'));
+}, 60_000);
 relay.start();
 logger.info('engine running');
 
 const shutdown = async () => {
-  await notifier.stop();
+  clearInterval(officialTimer);
   await engine.stop();
+  await dispatcher.stop();
   await closePorts();
   process.exit(0);
 };

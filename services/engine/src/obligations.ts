@@ -16,6 +16,7 @@ import type { CalendarService } from './calendar.ts';
 import { type DeadlineKind, fireDueOf } from './deadlines.ts';
 import { NotFoundError, StaleWriteError } from './errors.ts';
 import { alertIdFor, toEventMessage } from './incident-writer.ts';
+import { type LadderWiring, walkObligationLadders } from './ladder-writer.ts';
 
 export interface ObligationDeps {
   db: Db;
@@ -23,6 +24,8 @@ export interface ObligationDeps {
   pack: RulePack;
   calendars: CalendarService;
   onWake?: (at: number) => void;
+  /** Renders the escalation ladder's messages (see EngineDeps.ladder). */
+  ladder?: LadderWiring | undefined;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -57,19 +60,23 @@ export async function applyObligationCommand(
     }
     const applied = applyWithCalendar(before, input, deps.pack, deps.calendars);
     events = [...events, ...applied.events];
-    await persistObligations(tx, [
-      {
-        before: row?.state,
-        version: row?.version ?? 0,
-        after: applied.state,
-        events,
-        input,
-        actor,
-        now: deps.clock.now(),
-        title: meta.title ?? row?.title ?? null,
-        unitId: meta.unit ?? row?.unit_id ?? null,
-      },
-    ]);
+    await persistObligations(
+      tx,
+      [
+        {
+          before: row?.state,
+          version: row?.version ?? 0,
+          after: applied.state,
+          events,
+          input,
+          actor,
+          now: deps.clock.now(),
+          title: meta.title ?? row?.title ?? null,
+          unitId: meta.unit ?? row?.unit_id ?? null,
+        },
+      ],
+      deps.ladder,
+    );
     return { state: applied.state, events };
   });
   const wake = nextObligationWake(result.state);
@@ -98,7 +105,7 @@ export const obligationDeadlines: DeadlineKind = {
   entity: 'obligation',
   table: 'obligations',
   columns: 'state, version, title, unit_id',
-  fire: (tx, rows, now) =>
+  fire: (tx, rows, now, deps) =>
     persistObligations(
       tx,
       (rows as ObligationRow[]).map((row) => {
@@ -115,12 +122,13 @@ export const obligationDeadlines: DeadlineKind = {
           unitId: row.unit_id,
         };
       }),
+      deps.ladder,
     ),
 };
 
 /** Fire warnings and breaches of working-day duties due at or before `now`. */
-export function fireDueObligations(deps: Pick<ObligationDeps, 'db'>, now: number, batch = 200): Promise<number> {
-  return fireDueOf(obligationDeadlines, { db: deps.db, clock: { now: () => now } }, now, batch);
+export function fireDueObligations(deps: Pick<ObligationDeps, 'db' | 'ladder'>, now: number, batch = 200): Promise<number> {
+  return fireDueOf(obligationDeadlines, { db: deps.db, clock: { now: () => now }, ladder: deps.ladder }, now, batch);
 }
 
 export async function provisionalObligationIds(db: Db): Promise<string[]> {
@@ -142,14 +150,18 @@ interface ObligationWrite {
   unitId: string | null;
 }
 
-async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Promise<void> {
-  if (items.length === 0) return;
+async function persistObligations(tx: Tx, given: readonly ObligationWrite[], ladder: LadderWiring | undefined): Promise<void> {
+  if (given.length === 0) return;
+  // The duty's ladder is walked with every change, in this transaction (ladder-writer.ts).
+  const walked = await walkObligationLadders(tx, given, ladder);
+  const items = given.map((a, i) => ({ ...a, after: walked.outcomes[i]!.state, ladderWake: walked.outcomes[i]!.wake }));
   const alertRows: (typeof alerts.$inferInsert)[] = [];
   const auditRows: (typeof auditLog.$inferInsert)[] = [];
   const messages: OutboxMessage[] = [];
   let earliest: number | null = null;
   const rows = items.map((a) => {
-    const wake = nextObligationWake(a.after);
+    const clockWake = nextObligationWake(a.after);
+    const wake = clockWake === null ? a.ladderWake : a.ladderWake === null ? clockWake : Math.min(clockWake, a.ladderWake);
     const beforeWake = a.before ? nextObligationWake(a.before) : null;
     if (wake !== null && (beforeWake === null || wake < beforeWake)) earliest = Math.min(earliest ?? wake, wake);
     const now = new Date(a.now);
@@ -182,7 +194,7 @@ async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Pr
         } satisfies EventMessage,
       });
     }
-    if (a.events.length === 0)
+    if (a.events.length === 0 && a.actor !== 'timer')
       auditRows.push({
         at: now,
         actor: a.actor,
@@ -256,10 +268,11 @@ async function persistObligations(tx: Tx, items: readonly ObligationWrite[]): Pr
         where obligations.version = excluded.version - 1
         returning id
       ),
-      ${sideEffectCtes({ alerts: alertRows, audits: auditRows, messages, at: new Date(items[0]!.now) })}
+      ${sideEffectCtes({ alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) })}
       select count(*)::int as written from obl`),
   );
   if ((result[0]?.written ?? 0) !== rows.length) throw new StaleWriteError('stale obligation write refused');
+  await walked.batch.flush();
   // A due that is no longer provisional settles its calendar_missing alert; a fulfilment
   // recorded late but dated before the due withdraws the breach (as breach_retracted does for incidents).
   for (const a of items) {

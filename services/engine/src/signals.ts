@@ -1,109 +1,384 @@
 import type { SignalMessage } from '@huiying/bus';
-import { rowsOf, sql } from '@huiying/db';
-import { applyIncidentInput, type EngineEvent, type IncidentInput, nextIncidentWake } from '@huiying/domain';
+import { rowsOf, sql, type Tx } from '@huiying/db';
+import {
+  advanceIncident,
+  applyIncidentInput,
+  canonicalUrl,
+  DEFAULT_GROUPING_POLICY,
+  type EngineEvent,
+  groupingFeatures,
+  type IncidentInput,
+  type IncidentState,
+  matchRules,
+  nextIncidentWake,
+} from '@huiying/domain';
 import { json } from './batch-sql.ts';
+import { loadCandidates, loadRules, lockGrouping } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
-import { type EngineDeps, incidentIdFor } from './store.ts';
+import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
+
+export type SignalDecision = 'opened' | 'joined' | 'unmatched' | 'promoted' | 'attached' | 'merged' | 'split';
 
 export interface SignalOutcome {
   signalId: string;
-  incidentId: string;
+  /** Null when the signal matched no monitoring rule (stored, searchable, promotable). */
+  incidentId: string | null;
   created: boolean;
+  decision: SignalDecision | null;
+}
+
+/** The stored signal, as grouping reads it (the bus message carries no citizen text). */
+interface SignalRow {
+  id: string;
+  source: SignalMessage['source'];
+  title: string | null;
+  content: string | null;
+  url: string | null;
+  area: string | null;
+  category: string | null;
+  unit_hint: string | null;
+  published_at: string | Date | null;
+  received_at: string | Date;
+  incident_id: string | null;
+  decision: SignalDecision | null;
+  feed_kind: string | null;
+}
+
+interface Decided {
+  id: string;
+  incidentId: string | null;
+  decision: SignalDecision;
+  reason: string;
+  ruleId: string | null;
+  score: number | null;
+  via: string | null;
+  linkKey: string | null;
+}
+
+/** An incident touched by this batch: what it was when read (for the fence), and what it is now. */
+interface Touched {
+  before: IncidentState | undefined;
+  version: number;
+  state: IncidentState;
+  events: EngineEvent[];
+  inputs: IncidentInput[];
+  actor: string;
+}
+
+const ms = (v: string | Date | null) => (v === null ? undefined : new Date(v).getTime());
+
+async function lockSignals(tx: Tx, ids: readonly string[]): Promise<SignalRow[]> {
+  // Locked in id order, so two transactions over overlapping batches (a redelivery racing the sweep) cannot deadlock.
+  return rowsOf<SignalRow>(
+    await tx.execute(sql`
+      select s.id, s.source, s.title, s.content, s.url, s.area, s.category, s.unit_hint, s.published_at, s.received_at,
+        s.incident_id, s.decision, f.kind as feed_kind
+      from signals s left join feeds f on f.id = s.feed_id
+      where s.id in (select jsonb_array_elements_text(${json(ids)}::jsonb))
+      order by s.id
+      for update of s`),
+  );
+}
+
+async function knownUnitsOf(tx: Tx, hints: readonly string[]): Promise<Set<string>> {
+  if (hints.length === 0) return new Set();
+  return new Set(
+    rowsOf<{ id: string }>(
+      await tx.execute(sql`select id from units where id in (select jsonb_array_elements_text(${json(hints)}::jsonb))`),
+    ).map((r) => r.id),
+  );
+}
+
+async function loadIncident(tx: Tx, id: string): Promise<{ state: IncidentState; version: number } | undefined> {
+  const [row] = rowsOf<{ state: IncidentState; version: number }>(
+    await tx.execute(sql`select state, version from incidents where id = ${id} for update`),
+  );
+  return row;
+}
+
+function signalInput(row: SignalRow, incident: string, now: number): IncidentInput {
+  const publishedAt = ms(row.published_at);
+  return {
+    type: 'signal',
+    at: now,
+    incident,
+    source: row.source,
+    ...(publishedAt !== undefined ? { publishedAt } : {}),
+    ...(row.title ? { title: row.title } : {}),
+  };
+}
+
+/** Open a new incident for the signal (assigned to the unit it names, when known). */
+function openIncident(row: SignalRow, now: number, deps: EngineDeps, knownUnits: Set<string>, actor: string): Touched {
+  const incidentId = incidentIdFor(row.id);
+  const input = signalInput(row, incidentId, now);
+  let { state, events } = applyIncidentInput(undefined, input, deps.pack);
+  const inputs = [input];
+  // A ticket that names its handling unit (承办单位) arrives assigned, if we know that unit.
+  if (row.unit_hint && knownUnits.has(row.unit_hint)) {
+    const assign: IncidentInput = { type: 'assign', at: now, incident: incidentId, unit: row.unit_hint };
+    const assigned = applyIncidentInput(state, assign, deps.pack);
+    state = assigned.state;
+    events = [...events, ...assigned.events];
+    inputs.push(assign);
+  }
+  return { before: undefined, version: 0, state, events, inputs, actor };
+}
+
+async function writeDecisions(
+  tx: Tx,
+  touched: Map<string, Touched>,
+  decided: Decided[],
+  now: number,
+  extraAudit: string | null,
+  ladder: EngineDeps['ladder'],
+): Promise<void> {
+  await persistAll(
+    tx,
+    [...touched.values()].map((t) => ({
+      before: t.before,
+      version: t.version,
+      after: t.state,
+      events: t.events,
+      input: t.inputs.length === 1 ? t.inputs[0] : t.inputs,
+      actor: t.actor,
+      now,
+    })),
+    ladder,
+  );
+  if (decided.length === 0) return;
+  const at = new Date(now).toISOString();
+  await tx.execute(sql`
+    with upd as (
+      update signals set incident_id = d."incidentId", processed_at = ${at}::timestamptz, decision = d.decision,
+        decision_reason = d.reason, rule_id = d."ruleId", decision_score = d.score, decision_via = d.via, decided_at = ${at}::timestamptz,
+        link_key = d."linkKey"
+      from jsonb_to_recordset(${json(decided)}::jsonb) as d(id text, "incidentId" text, decision text, reason text, "ruleId" text,
+        score real, via text, "linkKey" text)
+      where signals.id = d.id
+      returning signals.id
+    )
+    insert into audit_log (at, actor, action, entity, entity_id, input, result)
+    select ${at}::timestamptz, ${extraAudit ?? 'engine'}, 'signal.' || d.decision, 'signal', d.id, null,
+      jsonb_build_object('incidentId', d."incidentId", 'reason', d.reason, 'ruleId', d."ruleId", 'score', d.score, 'via', d.via)
+    from jsonb_to_recordset(${json(decided)}::jsonb) as d(id text, "incidentId" text, decision text, reason text, "ruleId" text,
+      score real, via text)`);
 }
 
 /**
- * Signals from the bus become incidents (one incident per signal in this version; grouping
- * comes with the correlation rules) — a whole batch in one transaction and a fixed number of
- * statements, in the order given (the bus keeps per-key order). Idempotent: a redelivered signal
- * changes nothing, also when it appears twice in one batch.
+ * Signals from the bus: each is matched against the monitoring rules; a match joins an open
+ * incident of the same matter (shared link, ticket burst, similar text) or opens one; no match
+ * leaves it stored as unmatched. The decision and its reason are written on the signal.
+ *
+ * A whole batch is one transaction, in the order given (the bus keeps per-key order), holding
+ * the jurisdiction's grouping lock so that two engines never split one matter. Idempotent: a
+ * redelivered signal changes nothing, also when it appears twice in one batch.
  */
 export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
   if (msgs.length === 0) return [];
   const now = deps.clock.now();
+  const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
   const seen = new Set<string>();
   const unique = msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
   const result = await deps.db.transaction(async (tx) => {
-    // Ingest normally stored the signal already; a message from elsewhere (or a replay) is stored here.
+    await lockGrouping(tx);
+    // Ingest normally stored the signal already (with its text); a message from elsewhere (or a replay) is stored here.
     await tx.execute(sql`
-      insert into signals (id, source, source_ref, feed_id, title, content, url, area, category, unit_hint, published_at, received_at)
-      select id, source, "sourceRef", "feedId", title, content, url, area, category, "unitHint", "publishedAt", "receivedAt"
-      from jsonb_to_recordset(${json(unique)}::jsonb) as r(id text, source text, "sourceRef" text, "feedId" text, title text,
-        content text, url text, area text, category text, "unitHint" text, "publishedAt" timestamptz, "receivedAt" timestamptz)
+      insert into signals (id, source, source_ref, feed_id, area, category, unit_hint, published_at, received_at)
+      select id, source, "sourceRef", "feedId", area, category, "unitHint", "publishedAt", "receivedAt"
+      from jsonb_to_recordset(${json(unique)}::jsonb) as r(id text, source text, "sourceRef" text, "feedId" text,
+        area text, category text, "unitHint" text, "publishedAt" timestamptz, "receivedAt" timestamptz)
       on conflict do nothing`);
-    // Locked in id order, so two transactions over overlapping batches (a redelivery racing the sweep) cannot deadlock.
-    const rows = rowsOf<{ id: string; incident_id: string | null }>(
-      await tx.execute(
-        sql`select id, incident_id from signals where id in (select jsonb_array_elements_text(${json(unique.map((m) => m.id))}::jsonb)) order by id for update`,
-      ),
+    const rows = new Map(
+      (
+        await lockSignals(
+          tx,
+          unique.map((m) => m.id),
+        )
+      ).map((r) => [r.id, r]),
     );
-    const done = new Map(rows.map((r) => [r.id, r.incident_id]));
-    const hints = [...new Set(unique.flatMap((m) => (m.unitHint ? [m.unitHint] : [])))];
-    const knownUnits =
-      hints.length === 0
-        ? new Set<string>()
-        : new Set(
-            rowsOf<{ id: string }>(
-              await tx.execute(sql`select id from units where id in (select jsonb_array_elements_text(${json(hints)}::jsonb))`),
-            ).map((r) => r.id),
-          );
-    const outcomes: SignalOutcome[] = [];
-    const items: Parameters<typeof persistAll>[1][number][] = [];
-    const processed: { id: string; incidentId: string }[] = [];
+    const fresh = unique.flatMap((m) => {
+      const r = rows.get(m.id);
+      return r && r.incident_id === null && r.decision === null ? [r] : [];
+    });
+    const outcomes = new Map<string, SignalOutcome>();
+    const touched = new Map<string, Touched>();
+    const decided: Decided[] = [];
+    if (fresh.length > 0) {
+      const rules = await loadRules(tx);
+      const linkKeys = [...new Set(fresh.flatMap((r) => canonicalUrl(r.url) ?? []))];
+      const pool = await loadCandidates(tx, now, policy, linkKeys);
+      const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
+      for (const row of fresh) {
+        const rule = matchRules(rules, {
+          source: row.source,
+          feedKind: row.feed_kind,
+          area: row.area,
+          category: row.category,
+          title: row.title,
+          content: row.content,
+        });
+        if (!rule) {
+          decided.push({
+            id: row.id,
+            incidentId: null,
+            decision: 'unmatched',
+            reason: 'no_rule',
+            ruleId: null,
+            score: null,
+            via: null,
+            linkKey: canonicalUrl(row.url),
+          });
+          outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
+          continue;
+        }
+        const at = Math.min(ms(row.published_at) ?? ms(row.received_at)!, ms(row.received_at)!);
+        const features = groupingFeatures(
+          {
+            id: row.id,
+            source: row.source,
+            at,
+            url: row.url,
+            title: row.title,
+            content: row.content,
+            area: row.area,
+            category: row.category,
+          },
+          policy,
+        );
+        const choice = pool.decide(features);
+        let incidentId: string;
+        if (choice.kind === 'join') {
+          incidentId = choice.incidentId;
+          let t = touched.get(incidentId);
+          if (!t) {
+            const loaded = await loadIncident(tx, incidentId);
+            if (!loaded) throw new NotFoundError(`incident ${incidentId} not found`);
+            // Timers due before now fire first, so the signal sees the state the replay would.
+            const overdue = advanceIncident(loaded.state, now - 1);
+            t = {
+              before: loaded.state,
+              version: loaded.version,
+              state: overdue.state,
+              events: overdue.events,
+              inputs: [],
+              actor: `signal:${row.source}`,
+            };
+            touched.set(incidentId, t);
+          }
+          const input = signalInput(row, incidentId, now);
+          const applied = applyIncidentInput(t.state, input, deps.pack);
+          t.state = applied.state;
+          t.events = [...t.events, ...applied.events];
+          t.inputs.push(input);
+          decided.push({
+            id: row.id,
+            incidentId,
+            decision: 'joined',
+            reason: choice.reason,
+            ruleId: rule.id,
+            score: choice.score,
+            via: choice.via,
+            linkKey: features.link,
+          });
+          outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
+        } else {
+          const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`);
+          incidentId = t.state.id;
+          touched.set(incidentId, t);
+          decided.push({
+            id: row.id,
+            incidentId,
+            decision: 'opened',
+            reason: 'new_matter',
+            ruleId: rule.id,
+            score: choice.best?.score ?? null,
+            via: choice.best?.via ?? null,
+            linkKey: features.link,
+          });
+          outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
+        }
+        pool.add({ ...features, incidentId });
+      }
+    }
+    await writeDecisions(tx, touched, decided, now, null, deps.ladder);
     let wake: number | null = null;
-    for (const msg of unique) {
-      const existing = done.get(msg.id);
-      if (existing) {
-        outcomes.push({ signalId: msg.id, incidentId: existing, created: false });
-        continue;
-      }
-      const incidentId = incidentIdFor(msg.id);
-      const input: IncidentInput = {
-        type: 'signal',
-        at: now,
-        incident: incidentId,
-        source: msg.source,
-        ...(msg.publishedAt ? { publishedAt: Date.parse(msg.publishedAt) } : {}),
-        ...(msg.title ? { title: msg.title } : {}),
-      };
-      let { state, events }: { state: ReturnType<typeof applyIncidentInput>['state']; events: EngineEvent[] } = applyIncidentInput(
-        undefined,
-        input,
-        deps.pack,
-      );
-      // A ticket that names its handling unit (承办单位) arrives assigned, if we know that unit.
-      if (msg.unitHint && knownUnits.has(msg.unitHint)) {
-        const assigned = applyIncidentInput(state, { type: 'assign', at: now, incident: incidentId, unit: msg.unitHint }, deps.pack);
-        state = assigned.state;
-        events = [...events, ...assigned.events];
-      }
-      items.push({ before: undefined, version: 0, after: state, events, input, actor: `signal:${msg.source}`, now });
-      processed.push({ id: msg.id, incidentId });
-      outcomes.push({ signalId: msg.id, incidentId, created: true });
-      const w = nextIncidentWake(state);
+    for (const t of touched.values()) {
+      const w = nextIncidentWake(t.state);
       if (w !== null) wake = Math.min(wake ?? w, w);
     }
-    await persistAll(tx, items);
-    if (processed.length > 0) {
-      await tx.execute(sql`
-        update signals set incident_id = p."incidentId", processed_at = ${new Date(now).toISOString()}::timestamptz
-        from jsonb_to_recordset(${json(processed)}::jsonb) as p(id text, "incidentId" text)
-        where signals.id = p.id`);
-    }
-    return { outcomes, wake };
+    const list = unique.map(
+      (m) =>
+        outcomes.get(m.id) ?? {
+          signalId: m.id,
+          incidentId: rows.get(m.id)?.incident_id ?? null,
+          created: false,
+          decision: rows.get(m.id)?.decision ?? null,
+        },
+    );
+    return { outcomes: list, wake };
   });
   if (result.wake !== null) deps.onWake?.(result.wake);
   return result.outcomes;
 }
 
 /** One signal (commands, tests): the batch path with a batch of one. */
-export async function handleSignal(deps: EngineDeps, msg: SignalMessage): Promise<{ incidentId: string; created: boolean }> {
+export async function handleSignal(deps: EngineDeps, msg: SignalMessage): Promise<SignalOutcome> {
   const [outcome] = await handleSignals(deps, [msg]);
-  return { incidentId: outcome!.incidentId, created: outcome!.created };
+  return outcome!;
+}
+
+/** The signal is already part of an incident: promoting it again would open a second one. */
+export class SignalAlreadyGrouped extends Error {
+  override name = 'SignalAlreadyGrouped';
+  constructor(readonly incidentId: string) {
+    super(`signal is already part of incident ${incidentId}`);
+  }
 }
 
 /**
- * Signals accepted but never turned into incidents — their bus message was dead-lettered, or an
- * embedded process stopped before handling it. Idempotent, so racing the consumer is harmless.
+ * 人工立案: a duty officer opens an incident for a stored signal no rule matched. The clock
+ * starts as replay.md says for any signal — at the signal's publish time (ingest already
+ * decided it is credible), capped at now — so a signal promoted late may be overdue at once.
+ */
+export async function promoteSignal(deps: EngineDeps, signalId: string, actor: string, note?: string): Promise<{ incidentId: string }> {
+  const now = deps.clock.now();
+  const result = await deps.db.transaction(async (tx) => {
+    await lockGrouping(tx);
+    const [row] = await lockSignals(tx, [signalId]);
+    if (!row) throw new NotFoundError(`signal ${signalId} not found`);
+    if (row.incident_id !== null) throw new SignalAlreadyGrouped(row.incident_id);
+    const knownUnits = await knownUnitsOf(tx, row.unit_hint ? [row.unit_hint] : []);
+    const t = openIncident(row, now, deps, knownUnits, actor);
+    const incidentId = t.state.id;
+    await writeDecisions(
+      tx,
+      new Map([[incidentId, t]]),
+      [
+        {
+          id: row.id,
+          incidentId,
+          decision: 'promoted',
+          reason: note ? `manual: ${note}` : 'manual',
+          ruleId: null,
+          score: null,
+          via: null,
+          linkKey: canonicalUrl(row.url),
+        },
+      ],
+      now,
+      actor,
+      deps.ladder,
+    );
+    return { incidentId, wake: nextIncidentWake(t.state) };
+  });
+  if (result.wake !== null) deps.onWake?.(result.wake);
+  return { incidentId: result.incidentId };
+}
+
+/**
+ * Signals accepted but never decided — their bus message was dead-lettered, or an embedded
+ * process stopped before handling it. Idempotent, so racing the consumer is harmless.
  */
 export async function sweepSignals(deps: EngineDeps, olderThanMs = 60_000): Promise<number> {
   const cutoff = new Date(deps.clock.now() - olderThanMs);
@@ -111,22 +386,14 @@ export async function sweepSignals(deps: EngineDeps, olderThanMs = 60_000): Prom
     id: string;
     source: SignalMessage['source'];
     source_ref: string;
-    feed_id: string | null;
-    title: string | null;
-    content: string | null;
-    url: string | null;
-    area: string | null;
-    category: string | null;
-    unit_hint: string | null;
-    published_at: string | Date | null;
     received_at: string | Date;
   }>(
     await deps.db.execute(
-      sql`select id, source, source_ref, feed_id, title, content, url, area, category, unit_hint, published_at, received_at
+      sql`select id, source, source_ref, received_at
           from signals where incident_id is null and processed_at is null and received_at < ${cutoff.toISOString()} order by received_at limit 500`,
     ),
   );
-  const isoOf = (v: string | Date) => new Date(v).toISOString();
+  // The stored row has everything grouping reads; the message only names it.
   await handleSignals(
     deps,
     rows.map((r) => ({
@@ -135,15 +402,7 @@ export async function sweepSignals(deps: EngineDeps, olderThanMs = 60_000): Prom
       id: r.id,
       source: r.source,
       sourceRef: r.source_ref,
-      receivedAt: isoOf(r.received_at),
-      ...(r.feed_id ? { feedId: r.feed_id } : {}),
-      ...(r.title ? { title: r.title } : {}),
-      ...(r.content ? { content: r.content } : {}),
-      ...(r.url ? { url: r.url } : {}),
-      ...(r.area ? { area: r.area } : {}),
-      ...(r.category ? { category: r.category } : {}),
-      ...(r.unit_hint ? { unitHint: r.unit_hint } : {}),
-      ...(r.published_at ? { publishedAt: isoOf(r.published_at) } : {}),
+      receivedAt: new Date(r.received_at).toISOString(),
     })),
   );
   return rows.length;

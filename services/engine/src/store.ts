@@ -11,6 +11,7 @@ import {
   applyIncidentInput,
   type EngineEvent,
   type IncidentInput,
+  type GroupingPolicy,
   type IncidentState,
   nextIncidentWake,
   type RulePack,
@@ -18,6 +19,7 @@ import {
 import { type DeadlineKind, fireDueOf } from './deadlines.ts';
 import { NotFoundError } from './errors.ts';
 import { persistAll } from './incident-writer.ts';
+import type { LadderWiring } from './ladder-writer.ts';
 
 export interface EngineDeps {
   db: Db;
@@ -25,6 +27,10 @@ export interface EngineDeps {
   pack: RulePack;
   /** Told when an incident's next wake-up may have moved earlier (the in-process timer re-arms). */
   onWake?: (at: number) => void;
+  /** Renders the escalation ladder's messages (ladder-writer.ts); without it the timer of a process that has it fires them. */
+  ladder?: LadderWiring;
+  /** Grouping thresholds (default DEFAULT_GROUPING_POLICY, chosen on the labelled sample). */
+  grouping?: GroupingPolicy;
 }
 
 export { NotFoundError, StaleWriteError } from './errors.ts';
@@ -58,7 +64,7 @@ export async function applyCommand(
     const overdue = advanceIncident(row.state, input.at - 1);
     const applied = applyIncidentInput(overdue.state, input, deps.pack);
     const events = [...overdue.events, ...applied.events];
-    await persistAll(tx, [{ before: row.state, version: row.version, after: applied.state, events, input, actor, now }]);
+    await persistAll(tx, [{ before: row.state, version: row.version, after: applied.state, events, input, actor, now }], deps.ladder);
     await alongside?.(tx);
     return { state: applied.state, events };
   });
@@ -72,7 +78,7 @@ export const incidentDeadlines: DeadlineKind = {
   entity: 'incident',
   table: 'incidents',
   columns: 'state, version',
-  fire: (tx, rows, now) =>
+  fire: (tx, rows, now, deps) =>
     persistAll(
       tx,
       (rows as { state: IncidentState; version: number }[]).map((row) => {
@@ -87,6 +93,7 @@ export const incidentDeadlines: DeadlineKind = {
           now,
         };
       }),
+      deps.ladder,
     ),
 };
 

@@ -22,7 +22,6 @@ const signal = (i: number, extra: Partial<SignalMessage> = {}): SignalMessage =>
   id: `sig_${i}`,
   source: 'hotline',
   sourceRef: `T-${i}`,
-  title: `工单 ${i}`,
   publishedAt: new Date(T0 - i * 60_000).toISOString(),
   receivedAt: new Date(T0).toISOString(),
   ...extra,

@@ -1,5 +1,6 @@
 import { TOPICS, type SignalMessage } from '@huiying/bus';
-import { audit, type Db, enqueue, signalSources, signals } from '@huiying/db';
+import { audit, type Db, enqueue, feeds, officialItems, signalSources, signals, sql } from '@huiying/db';
+import { classifyOrigin } from '@huiying/domain';
 import type { NormalisedItem } from './feed/normalise.ts';
 import { signalId } from './signals.ts';
 
@@ -8,7 +9,12 @@ import { signalId } from './signals.ts';
  * signal kept as history (`history`), a second source for a signal another feed brought
  * (`source_added`), or nothing because this feed's item was stored before (`seen`).
  */
-export type StoreOutcome = 'accepted' | 'history' | 'source_added' | 'seen';
+export type StoreOutcome = 'accepted' | 'history' | 'source_added' | 'seen' | 'official';
+
+/** The feed is a unit's official channel: its items are that unit's publications, not signals of a matter. */
+export interface OfficialChannel {
+  unitId: string | null;
+}
 
 /**
  * Store one feed item in its own transaction: dedup (this feed's item key first, then the
@@ -21,6 +27,7 @@ export async function storeFeedItem(
   feedId: string,
   item: NormalisedItem,
   now: Date,
+  official?: OfficialChannel,
 ): Promise<{ signalId: string; outcome: StoreOutcome }> {
   const id = signalId('feed', item.signalKey);
   return db.transaction(async (tx) => {
@@ -39,6 +46,7 @@ export async function storeFeedItem(
       .onConflictDoNothing()
       .returning({ signalId: signalSources.signalId });
     if (source.length === 0) return { signalId: id, outcome: 'seen' as const };
+    if (official) return storeOfficialItem(tx, feedId, id, item, now, official);
 
     const history = item.time.decision === 'history';
     const at = new Date(item.time.at).toISOString();
@@ -96,9 +104,6 @@ export async function storeFeedItem(
       source: 'feed',
       sourceRef: item.signalKey,
       feedId,
-      title: item.title,
-      ...(item.content ? { content: item.content } : {}),
-      ...(item.link ? { url: item.link } : {}),
       publishedAt: at,
       receivedAt: now.toISOString(),
     };
@@ -114,6 +119,72 @@ export async function storeFeedItem(
     });
     return { signalId: id, outcome: 'accepted' as const };
   });
+}
+
+/**
+ * An official channel's item is kept as a signal (searchable, the archive's evidence) that the
+ * engine never sees: it opens no incident. Unless it is the channel's archive (history), it
+ * waits in `official_items` to be matched to the unit's open incidents as a candidate response.
+ */
+async function storeOfficialItem(
+  tx: Parameters<Parameters<Db['transaction']>[0]>[0],
+  feedId: string,
+  id: string,
+  item: NormalisedItem,
+  now: Date,
+  official: OfficialChannel,
+): Promise<{ signalId: string; outcome: StoreOutcome }> {
+  const history = item.time.decision === 'history';
+  const publishedAt = new Date(item.time.at);
+  await tx
+    .insert(signals)
+    .values({
+      id,
+      source: 'official',
+      sourceRef: item.signalKey,
+      feedId,
+      title: item.title,
+      content: item.content ?? null,
+      url: item.link ?? null,
+      unitHint: official.unitId,
+      publishedAt,
+      receivedAt: now,
+      timeDecision: item.time.decision,
+      timeReason: item.time.reason,
+      processedAt: now,
+    })
+    .onConflictDoNothing();
+  const origin = classifyOrigin({ title: item.title, content: item.content ?? null });
+  if (!history)
+    await tx
+      .insert(officialItems)
+      .values({
+        signalId: id,
+        feedId,
+        unitId: official.unitId,
+        title: item.title,
+        url: item.link ?? null,
+        publishedAt,
+        original: origin.original,
+        originReason: origin.reason,
+        createdAt: now,
+      })
+      .onConflictDoNothing();
+  // The channel's newest publication: what its silence is measured from.
+  await tx
+    .update(feeds)
+    .set({ lastItemAt: sql`greatest(${feeds.lastItemAt}, ${publishedAt.toISOString()}::timestamptz)` })
+    .where(sql`${feeds.id} = ${feedId}`);
+  await audit(tx, {
+    at: now,
+    actor: `feed:${feedId}`,
+    action: history ? 'official_item.stored_as_history' : 'official_item.stored',
+    entity: 'signal',
+    entityId: id,
+    input: { feedId, unitId: official.unitId, title: item.title, url: item.link ?? null },
+    result: { original: origin.original, reason: origin.reason, time: item.time.decision },
+  });
+  return { signalId: id, outcome: history ? 'history' : 'official' };
 }
 
 function safeIso(ms: number): string | null {

@@ -3,7 +3,8 @@ import { TOPICS, type SignalMessage } from '@huiying/bus';
 import { type Db, type DbOrTx, rowsOf, sql } from '@huiying/db';
 import { maskPersonalData, maskPersonalDataDeep } from '@huiying/domain/personal-data';
 
-export type NewSignal = Omit<SignalMessage, 'v' | 'type' | 'id'>;
+/** A signal as intake hands it over: the bus message's fields plus the text stored with it. */
+export type NewSignal = Omit<SignalMessage, 'v' | 'type' | 'id'> & { title?: string; content?: string; url?: string };
 
 /** Stable id from (source, sourceRef): the same ticket or feed item always maps to one signal. */
 export function signalId(source: string, sourceRef: string): string {
@@ -37,7 +38,20 @@ export async function acceptSignals(
     const id = ids[ord]!;
     if (first.has(id)) return [];
     first.add(id);
-    const message: SignalMessage = { v: 1, type: 'signal', id, ...input };
+    // Ids and what the engine routes on; the text stays in the row (see SignalMessage).
+    const message: SignalMessage = {
+      v: 1,
+      type: 'signal',
+      id,
+      source: input.source,
+      sourceRef: input.sourceRef,
+      ...(input.feedId ? { feedId: input.feedId } : {}),
+      ...(input.area ? { area: input.area } : {}),
+      ...(input.category ? { category: input.category } : {}),
+      ...(input.unitHint ? { unitHint: input.unitHint } : {}),
+      ...(input.publishedAt ? { publishedAt: input.publishedAt } : {}),
+      receivedAt: input.receivedAt,
+    };
     return [
       {
         ord,
@@ -55,7 +69,7 @@ export async function acceptSignals(
         receivedAt: input.receivedAt,
         message,
         // Masked as text: one pass over the serialised message instead of a deep copy per ticket.
-        audit: redactText(JSON.stringify(message)),
+        audit: redactText(JSON.stringify({ ...message, ...input })),
       },
     ];
   });

@@ -1,11 +1,12 @@
 import type {} from '@fastify/swagger';
 import { type Static, Type } from '@sinclair/typebox';
-import type { Db } from '@huiying/db';
-import type { Clock } from '@huiying/clock';
-import type {} from '@huiying/http';
-import type { FastifyPluginAsync } from 'fastify';
+import { auditLog, type Db, type DbOrTx, hotlineTickets, rowsOf, signals, sql } from '@huiying/db';
+import { type Clock, systemClock } from '@huiying/clock';
+import { ApiError } from '@huiying/http';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { GroupCommit } from './group-commit.ts';
-import { acceptSignals, type NewSignal, redact } from './signals.ts';
+import { SIGNATURE_HEADER, SignatureError, sourceOfToken, verifySignedRequest } from './hotline-auth.ts';
+import { acceptSignals, type NewSignal, redact, signalId } from './signals.ts';
 
 /** Text without control characters other than tab and line breaks (PostgreSQL refuses NUL). */
 const NO_CONTROL = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
@@ -13,20 +14,36 @@ const NO_CONTROL = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
 /** A 12345 hotline ticket (工单) as the hotline system hands it over. */
 export const Ticket = Type.Object(
   {
-    id: Type.String({ minLength: 1, maxLength: 200, description: '工单编号 ticket id in the hotline system' }),
+    id: Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL, description: '工单编号 ticket id in the hotline system' }),
     receivedAt: Type.String({ format: 'date-time', description: '受理时间 ISO-8601 with offset' }),
     content: Type.String({ minLength: 1, maxLength: 20000, pattern: NO_CONTROL, description: '诉求内容' }),
     title: Type.Optional(Type.String({ maxLength: 500, pattern: NO_CONTROL })),
-    category: Type.Optional(Type.String({ maxLength: 100, description: '咨询/求助/投诉/举报/建议' })),
-    area: Type.Optional(Type.String({ maxLength: 100 })),
-    unit: Type.Optional(Type.String({ maxLength: 100, description: '建议承办单位 id' })),
-    contact: Type.Optional(Type.String({ maxLength: 100, description: '联系方式 (kept out of logs)' })),
+    category: Type.Optional(Type.String({ maxLength: 100, pattern: NO_CONTROL, description: '诉求类型 咨询/求助/投诉/举报/建议' })),
+    area: Type.Optional(Type.String({ maxLength: 100, pattern: NO_CONTROL, description: '所属区域' })),
+    unit: Type.Optional(Type.String({ maxLength: 100, pattern: NO_CONTROL, description: '承办单位 id' })),
+    contact: Type.Optional(Type.String({ maxLength: 100, pattern: NO_CONTROL, description: '联系方式 (same as phone; kept out of logs)' })),
+    caller: Type.Optional(Type.String({ maxLength: 100, pattern: NO_CONTROL, description: '来电人 (stored apart, never on the bus)' })),
+    phone: Type.Optional(Type.String({ maxLength: 100, pattern: NO_CONTROL, description: '联系电话 (stored apart, never on the bus)' })),
+    backfill: Type.Optional(
+      Type.Boolean({ description: '补录: an old ticket sent as history — stored, opens no clock, exempt from the receivedAt bound' }),
+    ),
   },
   { additionalProperties: false },
 );
 export type Ticket = Static<typeof Ticket>;
 
-export const TicketAccepted = Type.Object({ signalId: Type.String(), duplicate: Type.Boolean() });
+/** One ticket's outcome: stored (now or before), or refused with a reason (nothing stored). */
+export const TicketResult = Type.Object({
+  signalId: Type.Optional(Type.String()),
+  duplicate: Type.Optional(Type.Boolean({ description: 'stored before (a resend, or earlier in this batch)' })),
+  history: Type.Optional(Type.Boolean({ description: 'stored as history (back-fill): opens no clock' })),
+  error: Type.Optional(
+    Type.Object({ code: Type.String(), status: Type.Integer(), message: Type.String() }, { description: 'why this ticket was refused' }),
+  ),
+});
+export type TicketResult = Static<typeof TicketResult>;
+/** The answer to a single ticket (refusals are an HTTP 4xx instead). */
+export const TicketAccepted = Type.Object({ signalId: Type.String(), duplicate: Type.Boolean(), history: Type.Boolean() });
 
 /** Most tickets per request: a batch is one transaction, and one request body stays bounded. */
 export const MAX_TICKETS_PER_REQUEST = 1000;
@@ -34,81 +51,381 @@ export const MAX_TICKETS_PER_REQUEST = 1000;
 export const TicketBatch = Type.Array(Ticket, {
   minItems: 1,
   maxItems: MAX_TICKETS_PER_REQUEST,
-  description: '一批工单 (one transaction; idempotent per ticket id)',
+  description: '一批工单 (one transaction; idempotent per source and ticket id)',
 });
 export const TicketBatchAccepted = Type.Object({
-  accepted: Type.Integer({ description: 'tickets stored now' }),
+  accepted: Type.Integer({ description: 'tickets stored now (history included)' }),
+  history: Type.Integer({ description: 'of those, stored as history' }),
   duplicates: Type.Integer({ description: 'tickets seen before (or earlier in this batch)' }),
-  results: Type.Array(TicketAccepted, { description: 'one per ticket, in request order' }),
+  refused: Type.Integer({ description: 'tickets refused (see each result.error)' }),
+  results: Type.Array(TicketResult, { description: 'one per ticket, in request order' }),
 });
+
+/** How old (or how far in the future) a ticket's 受理时间 may be to open a clock. */
+export interface TicketTimePolicy {
+  /** Older than this is refused, unless sent as a back-fill. */
+  maxAgeMs: number;
+  /** Later than now by more than this is refused (a hotline clock running ahead a little is not). */
+  futureSkewMs: number;
+}
+export const DEFAULT_TICKET_TIME_POLICY: TicketTimePolicy = { maxAgeMs: 7 * 86_400_000, futureSkewMs: 5 * 60_000 };
+
+/** Configuration keys for the bound (spread into the schema of every process serving /api/tickets). */
+export const ticketConfig = {
+  /** A ticket's receivedAt older than this is refused unless sent as a back-fill. */
+  TICKET_MAX_AGE_HOURS: Type.Number({ default: DEFAULT_TICKET_TIME_POLICY.maxAgeMs / 3_600_000, exclusiveMinimum: 0 }),
+  /** …and one later than now by more than this. */
+  TICKET_FUTURE_SKEW_SECONDS: Type.Number({ default: DEFAULT_TICKET_TIME_POLICY.futureSkewMs / 1000, minimum: 0 }),
+};
+export function ticketPolicyOf(config: { TICKET_MAX_AGE_HOURS: number; TICKET_FUTURE_SKEW_SECONDS: number }): TicketTimePolicy {
+  return { maxAgeMs: config.TICKET_MAX_AGE_HOURS * 3_600_000, futureSkewMs: config.TICKET_FUTURE_SKEW_SECONDS * 1000 };
+}
+
+/** Who a batch of tickets comes from: a hotline source (signed, or a token bound to it) or none (a duty officer, an unbound token). */
+export interface TicketOrigin {
+  source: { id: string; name: string } | null;
+  /** The audit trail's actor. */
+  actor: string;
+}
+
+/** Idempotency key: (source, ticket id). Tickets without a source keep the bare id (as before sources existed). */
+export function ticketRef(source: TicketOrigin['source'], ticketId: string): string {
+  return source ? `${source.name}:${ticketId}` : ticketId;
+}
+
+/** 张三 → 张*, 欧阳娜娜 → 欧***: enough to tell callers apart on a page, not to name them. */
+function maskName(name: string): string {
+  const chars = [...name.trim()];
+  return chars.length <= 1 ? '*' : `${chars[0]}${'*'.repeat(chars.length - 1)}`;
+}
+
+/** The citizen's text as it may travel: phone/ID masking, and the caller's own name masked wherever it appears. */
+function maskTicketText(text: string, caller: string | undefined): string {
+  let out = redact(text);
+  const name = caller?.trim();
+  if (name && [...name].length >= 2) out = out.split(name).join(maskName(name));
+  return out;
+}
+
+type Decision =
+  | { kind: 'live'; at: number }
+  | { kind: 'history'; at: number }
+  | { kind: 'refused'; message: string; reason: 'received_at_invalid' | 'received_at_in_future' | 'received_at_too_old' };
+
+/** Date.parse rolls 2026-02-30 over to March; a day that does not exist is not an instant. */
+function calendarDateExists(iso: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso);
+  if (!m) return true;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+}
+
+/** The time decision for one ticket (see issue 9, credible times): live, history (back-fill), or refused. */
+export function decideTicketTime(t: Pick<Ticket, 'receivedAt' | 'backfill'>, now: number, policy: TicketTimePolicy): Decision {
+  const at = Date.parse(t.receivedAt);
+  if (!Number.isFinite(at) || !calendarDateExists(t.receivedAt))
+    return { kind: 'refused', reason: 'received_at_invalid', message: '受理时间无效 (receivedAt is not a valid instant)' };
+  if (at > now + policy.futureSkewMs)
+    return {
+      kind: 'refused',
+      reason: 'received_at_in_future',
+      message: `受理时间晚于当前时间 (receivedAt ${t.receivedAt} is in the future, more than ${Math.round(policy.futureSkewMs / 1000)} s ahead of our clock)`,
+    };
+  if (t.backfill === true) return { kind: 'history', at: Math.min(at, now) };
+  if (at < now - policy.maxAgeMs)
+    return {
+      kind: 'refused',
+      reason: 'received_at_too_old',
+      message: `受理时间超过 ${Math.round(policy.maxAgeMs / 3_600_000)} 小时，如为历史补录请标记 backfill (receivedAt ${t.receivedAt} is older than ${Math.round(policy.maxAgeMs / 3_600_000)} h: send it with "backfill": true to store it as history)`,
+    };
+  // A hotline clock a little ahead cannot start our clock before we see the ticket.
+  return { kind: 'live', at: Math.min(at, now) };
+}
+
+function toSignal(t: Ticket, ref: string, at: number, now: Date): NewSignal {
+  const content = maskTicketText(t.content, t.caller);
+  return {
+    source: 'hotline',
+    sourceRef: ref,
+    // A title cut from the citizen's own words must not carry their phone number or name onwards.
+    title: t.title ? maskTicketText(t.title, t.caller) : content.slice(0, 40),
+    content,
+    ...(t.category ? { category: t.category } : {}),
+    ...(t.area ? { area: t.area } : {}),
+    ...(t.unit ? { unitHint: t.unit } : {}),
+    publishedAt: new Date(at).toISOString(),
+    receivedAt: now.toISOString(),
+  };
+}
+
+/** A lone UTF-16 surrogate (valid in a JS string, not in PostgreSQL text or jsonb) becomes U+FFFD. */
+const wellFormed = (s: string) => s.replace(/\p{Cs}/gu, '\uFFFD');
+
+function wellFormedTicket(t: Ticket): Ticket {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(t)) out[k] = typeof v === 'string' ? wellFormed(v) : v;
+  return out as Ticket;
+}
+
+/**
+ * Accept tickets from one origin in one transaction, with one result per ticket in order.
+ * Idempotent on (source, ticket id): a ticket stored before answers `duplicate` with the same
+ * signal (also after its receivedAt has aged past the bound); a refused ticket stores nothing.
+ * Live tickets go through acceptSignals (signal + outbox + audit); back-fills are stored as
+ * history — processed, no bus message — so they open no incident and no clock.
+ */
+export async function acceptTickets(
+  db: DbOrTx,
+  input: readonly Ticket[],
+  origin: TicketOrigin,
+  now: Date,
+  policy: TicketTimePolicy = DEFAULT_TICKET_TIME_POLICY,
+): Promise<TicketResult[]> {
+  if (input.length === 0) return [];
+  const tickets = input.map(wellFormedTicket);
+  const refs = tickets.map((t) => ticketRef(origin.source, t.id));
+  const ids = refs.map((r) => signalId('hotline', r));
+  const run = async (tx: DbOrTx): Promise<TicketResult[]> => {
+    const stored = new Map(
+      rowsOf<{ id: string; time_decision: string | null }>(
+        await tx.execute(
+          sql`select id, time_decision from signals where id in (select jsonb_array_elements_text(${JSON.stringify([...new Set(ids)])}::jsonb))`,
+        ),
+      ).map((r) => [r.id, r.time_decision]),
+    );
+    const results: (TicketResult | undefined)[] = new Array<TicketResult | undefined>(tickets.length);
+    const firstAt = new Map<string, number>();
+    const live: { i: number; signal: NewSignal }[] = [];
+    const history: { i: number; signal: NewSignal }[] = [];
+    const refused: { i: number; reason: string; message: string }[] = [];
+    tickets.forEach((t, i) => {
+      const id = ids[i]!;
+      if (stored.has(id)) {
+        results[i] = { signalId: id, duplicate: true, history: stored.get(id) === 'history' };
+        return;
+      }
+      if (firstAt.has(id)) return; // answered like its first occurrence, below
+      firstAt.set(id, i);
+      const decision = decideTicketTime(t, now.getTime(), policy);
+      if (decision.kind === 'refused') {
+        results[i] = { error: { code: 'HY_VALIDATION', status: 400, message: decision.message } };
+        refused.push({ i, reason: decision.reason, message: decision.message });
+        return;
+      }
+      (decision.kind === 'live' ? live : history).push({ i, signal: toSignal(t, refs[i]!, decision.at, now) });
+    });
+
+    const fresh: number[] = [];
+    if (live.length > 0) {
+      const accepted = await acceptSignals(
+        tx,
+        live.map((l) => l.signal),
+        origin.actor,
+        now,
+      );
+      accepted.forEach((r, k) => {
+        const i = live[k]!.i;
+        results[i] = { signalId: r.id, duplicate: r.duplicate, history: false };
+        if (!r.duplicate) fresh.push(i);
+      });
+      const freshIds = accepted.filter((r) => !r.duplicate).map((r) => r.id);
+      if (freshIds.length > 0)
+        await tx.execute(sql`update signals set time_decision = 'published', time_reason = 'ticket_received_at'
+          where id in (select jsonb_array_elements_text(${JSON.stringify(freshIds)}::jsonb))`);
+    }
+    if (history.length > 0) {
+      const inserted = new Set(
+        (
+          await tx
+            .insert(signals)
+            .values(
+              history.map(({ i, signal: s }) => ({
+                id: ids[i]!,
+                source: 'hotline',
+                sourceRef: s.sourceRef,
+                title: s.title ?? null,
+                content: s.content ?? null,
+                area: s.area ?? null,
+                category: s.category ?? null,
+                unitHint: s.unitHint ?? null,
+                publishedAt: new Date(s.publishedAt!),
+                receivedAt: now,
+                timeDecision: 'history',
+                timeReason: 'hotline_backfill',
+                // Processed: the engine's sweep leaves it alone; it opens no incident and no clock.
+                processedAt: now,
+              })),
+            )
+            .onConflictDoNothing()
+            .returning({ id: signals.id })
+        ).map((r) => r.id),
+      );
+      for (const { i } of history) {
+        const created = inserted.has(ids[i]!);
+        results[i] = { signalId: ids[i]!, duplicate: !created, history: true };
+        if (created) fresh.push(i);
+      }
+      const audited = history.filter(({ i }) => inserted.has(ids[i]!));
+      if (audited.length > 0)
+        await tx.insert(auditLog).values(
+          audited.map(({ i, signal: s }) => ({
+            at: now,
+            actor: origin.actor,
+            action: 'signal.stored_as_history',
+            entity: 'signal',
+            entityId: ids[i]!,
+            input: { source: origin.source?.name ?? null, ticketId: tickets[i]!.id, title: s.title ?? null },
+            result: { decision: 'history', reason: 'hotline_backfill', at: s.publishedAt },
+          })),
+        );
+    }
+    if (fresh.length > 0)
+      await tx
+        .insert(hotlineTickets)
+        .values(
+          fresh.map((i) => ({
+            signalId: ids[i]!,
+            sourceId: origin.source?.id ?? null,
+            ticketId: tickets[i]!.id,
+            callerName: tickets[i]!.caller?.trim() || null,
+            callerPhone: (tickets[i]!.phone ?? tickets[i]!.contact)?.trim() || null,
+            createdAt: now,
+          })),
+        )
+        .onConflictDoNothing();
+    if (refused.length > 0)
+      await tx.insert(auditLog).values(
+        refused.map(({ i, reason, message }) => ({
+          at: now,
+          actor: origin.actor,
+          action: 'ticket.refused',
+          entity: 'hotline_ticket',
+          entityId: refs[i]!,
+          input: { source: origin.source?.name ?? null, ticketId: tickets[i]!.id, receivedAt: tickets[i]!.receivedAt },
+          result: { reason, message },
+        })),
+      );
+    // A ticket repeated inside the batch answers like its first occurrence (a duplicate of it when stored).
+    // (Array.from, not map: map skips the holes of a sparse array.)
+    return Array.from(results, (r, i) => {
+      if (r) return r;
+      const first = results[firstAt.get(ids[i]!)!]!;
+      return first.signalId ? { ...first, duplicate: true } : first;
+    });
+  };
+  // Inside a caller's transaction this is a savepoint: a failed chunk leaves earlier ones alone.
+  return db.transaction(run);
+}
 
 export interface TicketRoutesOptions {
   db: Db;
+  /** The engine's clock: the bound on receivedAt and the stored times. */
   clock: Clock;
+  /** Wall-clock time for signature timestamps (default: the system clock). */
+  realClock?: Clock;
+  policy?: TicketTimePolicy;
 }
 
 /** 1000 tickets of a few kB each; the largest legal ticket (20 000 characters) fits a few hundred times. */
 const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
 
-function toSignal(t: Ticket, now: number): NewSignal {
-  // A receive time in the future is not credible: the ticket cannot start a clock before we see it.
-  const receivedAt = Math.min(Date.parse(t.receivedAt), now);
-  return {
-    source: 'hotline',
-    sourceRef: t.id,
-    // A title cut from the citizen's own words must not carry their phone number onwards.
-    title: t.title ? redact(t.title) : redact(t.content).slice(0, 40),
-    content: t.content,
-    ...(t.category ? { category: t.category } : {}),
-    ...(t.area ? { area: t.area } : {}),
-    ...(t.unit ? { unitHint: t.unit } : {}),
-    publishedAt: new Date(receivedAt).toISOString(),
-    receivedAt: new Date(now).toISOString(),
-  };
-}
+const actorOf = (p: { kind: string; username: string }) => `${p.kind}:${p.username}`;
 
-export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app, { db, clock }) => {
-  // Single-ticket requests that arrive together share one transaction (and one commit).
-  const singles = new GroupCommit<NewSignal, { id: string; duplicate: boolean }>((items) =>
-    acceptSignals(db, items, 'hotline', new Date(clock.now())),
-  );
-  app.addHook('onClose', () => singles.close());
+export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app, options) => {
+  const { db, clock } = options;
+  const realClock = options.realClock ?? systemClock;
+  const policy = options.policy ?? DEFAULT_TICKET_TIME_POLICY;
+  // The signature is over the bytes sent: keep them (this plugin's scope only) before parsing.
+  const rawBodies = new WeakMap<FastifyRequest, Buffer>();
+  const origins = new WeakMap<FastifyRequest, TicketOrigin>();
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BATCH_BODY_LIMIT }, (request, body, done) => {
+    rawBodies.set(request, body as Buffer);
+    parseJson(request, (body as Buffer).toString('utf8'), done);
+  });
+
+  // Single-ticket requests that arrive together share one transaction (and one commit), per origin.
+  const singles = new Map<string, GroupCommit<Ticket, TicketResult>>();
+  const singlesFor = (origin: TicketOrigin) => {
+    const key = `${origin.actor}\u0000${origin.source?.id ?? ''}`;
+    let group = singles.get(key);
+    if (!group) {
+      group = new GroupCommit<Ticket, TicketResult>((items) => acceptTickets(db, items, origin, new Date(clock.now()), policy));
+      singles.set(key, group);
+    }
+    return group;
+  };
+  app.addHook('onClose', async () => {
+    await Promise.all([...singles.values()].map((g) => g.close()));
+  });
 
   app.post<{ Body: Ticket | Ticket[] }>(
     '/api/tickets',
     {
-      // The hotline system with a tickets:write token; a duty officer entering a phoned-in ticket.
-      config: { access: { roles: ['duty'], scope: 'tickets:write' } },
+      // A hotline system: signed (HMAC), or with a tickets:write token; a duty officer entering a phoned-in ticket.
+      config: { access: { roles: ['duty'], scope: 'tickets:write', signedBy: SIGNATURE_HEADER } },
       bodyLimit: BATCH_BODY_LIMIT,
       schema: {
         tags: ['ingest'],
         summary: '接收12345热线工单 Accept a 12345 hotline ticket, or a batch of up to 1000',
+        description:
+          'Authenticate with an API token (scope tickets:write; a token bound to a hotline source posts as that source) or sign the raw body: X-Huiying-Source, X-Huiying-Timestamp (unix seconds, ±300 s), X-Huiying-Signature: sha256=hex(HMAC-SHA256(secret, timestamp + "." + body)). See services/ingest/README.md.',
         body: Type.Union([Ticket, TicketBatch]),
         response: { 201: TicketAccepted, 200: Type.Union([TicketAccepted, TicketBatchAccepted]) },
+      },
+      // Before validation: an unauthenticated body is not even looked at.
+      preValidation: async (request) => {
+        const user = request.user;
+        if (user) {
+          const source = user.kind === 'token' ? await sourceOfToken(db, user.id) : undefined;
+          if (source && !source.active) throw new ApiError('HY_FORBIDDEN', `hotline source ${source.name} is disabled`);
+          origins.set(request, { source: source ? { id: source.id, name: source.name } : null, actor: actorOf(user) });
+          return;
+        }
+        try {
+          const source = await verifySignedRequest(
+            db,
+            request.headers,
+            rawBodies.get(request) ?? Buffer.alloc(0),
+            new Date(realClock.now()),
+          );
+          origins.set(request, { source: { id: source.id, name: source.name }, actor: `hotline:${source.name}` });
+        } catch (error) {
+          if (error instanceof SignatureError) {
+            await db.insert(auditLog).values({
+              at: new Date(realClock.now()),
+              actor: 'anonymous',
+              action: 'access.refused',
+              entity: 'route',
+              entityId: 'POST /api/tickets',
+              input: { why: 'signature', reason: error.reason, ip: request.ip },
+            });
+            throw new ApiError('HY_UNAUTHENTICATED', `signature refused (${error.reason}): ${error.message}`);
+          }
+          throw error;
+        }
       },
     },
     async (request, reply) => {
       const body = request.body;
-      const now = clock.now();
-      const tickets = Array.isArray(body) ? body : [body];
-      if (tickets.some((t) => !Number.isFinite(Date.parse(t.receivedAt)))) {
-        return reply.code(400).send({ code: 'HY_VALIDATION', message: 'body/receivedAt is not a valid instant' });
-      }
+      const origin = origins.get(request);
+      if (!origin) throw new ApiError('HY_UNAUTHENTICATED', 'not authenticated');
       if (!Array.isArray(body)) {
-        const result = await singles.submit(toSignal(body, now));
-        return reply.code(result.duplicate ? 200 : 201).send({ signalId: result.id, duplicate: result.duplicate });
+        const result = await singlesFor(origin).submit(body);
+        if (result.error) throw new ApiError('HY_VALIDATION', `body/receivedAt: ${result.error.message}`);
+        return reply
+          .code(result.duplicate ? 200 : 201)
+          .send({ signalId: result.signalId!, duplicate: result.duplicate === true, history: result.history === true });
       }
-      const results = await acceptSignals(
-        db,
-        body.map((t) => toSignal(t, now)),
-        'hotline',
-        new Date(now),
-      );
-      const duplicates = results.filter((r) => r.duplicate).length;
+      const results = await acceptTickets(db, body, origin, new Date(clock.now()), policy);
+      const count = (f: (r: TicketResult) => boolean) => results.filter(f).length;
       return reply.code(200).send({
-        accepted: results.length - duplicates,
-        duplicates,
-        results: results.map((r) => ({ signalId: r.id, duplicate: r.duplicate })),
+        accepted: count((r) => r.signalId !== undefined && r.duplicate === false),
+        history: count((r) => r.history === true && r.duplicate === false),
+        duplicates: count((r) => r.duplicate === true),
+        refused: count((r) => r.error !== undefined),
+        results,
       });
     },
   );

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, eq, feeds, incidents, outbox, signalSources, signals, sql } from '@huiying/db';
+import { auditLog, eq, feeds, incidents, monitoringRules, outbox, signalSources, signals, sql } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { sweepSignals } from '@huiying/engine';
 import { freshDatabase, testLogger } from '@huiying/testkit';
@@ -113,7 +113,9 @@ describe('FeedPoller', () => {
     ]);
     const messages = await db.db.select().from(outbox);
     expect(messages).toHaveLength(1);
-    expect(messages[0]!.payload).toMatchObject({ title: '新通知', publishedAt: new Date(T0 - HOUR).toISOString() });
+    expect(messages[0]!.payload).toMatchObject({ publishedAt: new Date(T0 - HOUR).toISOString() });
+    // Ids and times on the bus; the text stays in the signals row.
+    expect(messages[0]!.payload).not.toHaveProperty('title');
     const audits = await db.db.select().from(auditLog).where(eq(auditLog.entity, 'signal'));
     expect(audits.map((a) => a.action).sort()).toEqual(['signal.accepted', 'signal.stored_as_history', 'signal.stored_as_history']);
     expect(audits.find((a) => a.action === 'signal.accepted')!.result).toMatchObject({ decision: 'published', reason: 'publish_time' });
@@ -123,7 +125,19 @@ describe('FeedPoller', () => {
     expect(feed!.lastSuccessAt?.getTime()).toBe(T0);
     expect(feed!.nextPollAt?.getTime()).toBe(T0 + 300_000);
 
-    // The engine's sweep for unconsumed signals opens an incident for the news item only.
+    // The engine's sweep for unconsumed signals opens an incident for the news item only (a monitoring rule takes every feed item).
+    await db.db
+      .insert(monitoringRules)
+      .values({
+        id: 'mr_all_feeds',
+        name: '全部',
+        expression: '',
+        sources: ['feed'],
+        createdBy: 'test',
+        createdAt: new Date(T0),
+        updatedAt: new Date(T0),
+      })
+      .onConflictDoNothing();
     await clock.advanceTo(T0 + 2 * 60_000);
     expect(await sweepSignals({ db: db.db, clock, pack: DEFAULT_RULE_PACK })).toBe(1);
     expect((await db.db.select().from(incidents)).map((i) => i.title)).toEqual(['新通知']);
@@ -204,6 +218,53 @@ describe('FeedPoller', () => {
     expect(await poller(clock, 'C').pollDue()).toEqual([]);
     await clock.advanceTo(T0 + 300_000);
     expect(await poller(clock, 'C').pollDue()).toHaveLength(12);
+  });
+
+  it('pollAll in batches smaller than the feeds: every feed once, and no lease left behind for the next round', async () => {
+    const clock = new FakeClock(T0);
+    for (let i = 0; i < 5; i++) {
+      await addFeed(`b${i}`, `/b${i}.xml`);
+      docs.set(`/b${i}.xml`, { body: rss(item(`b${i}`, `批次${i}`, `http://b.example.cn/${i}`, T0 - HOUR)) });
+    }
+    const p = poller(clock, 'batched', { batch: 2 });
+    expect((await p.pollAll()).map((r) => r.feedId).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+    const leased = await db.db
+      .select({ id: feeds.id })
+      .from(feeds)
+      .where(sql`${feeds.leaseOwner} is not null`);
+    expect(leased).toEqual([]);
+    expect((await p.pollAll()).map((r) => r.feedId).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+  });
+
+  it("a round that outlasts a feed's interval polls it once and does not keep it leased", async () => {
+    const clock = new FakeClock(T0);
+    for (const id of ['fast-a', 'fast-b']) {
+      await addFeed(id, `/${id}.xml`);
+      docs.set(`/${id}.xml`, { body: rss(item(id, id, `http://fast.example.cn/${id}`, T0 - HOUR)) });
+    }
+    await db.db.update(feeds).set({ pollIntervalSeconds: 1 });
+    // Each fetch takes two seconds of clock time (a drill's scaled clock): fast-a is due again while fast-b is polled.
+    const slow = new FeedPoller({
+      db: db.db,
+      clock,
+      logger: testLogger,
+      owner: 'slow',
+      options: { ...options, batch: 1 },
+      fetchDeps: {
+        sleep: async () => undefined,
+        resolve: async () => {
+          await clock.advanceBy(2_000);
+          return [{ address: '127.0.0.1', family: 4 }];
+        },
+      },
+    });
+    expect((await slow.pollDue()).map((r) => r.feedId)).toEqual(['fast-a', 'fast-b']);
+    expect(
+      await db.db
+        .select({ id: feeds.id })
+        .from(feeds)
+        .where(sql`${feeds.leaseOwner} is not null`),
+    ).toEqual([]);
   });
 
   it('a feed leased by another live process is skipped; an expired lease is taken over', async () => {

@@ -1,30 +1,71 @@
 /**
  * POST /api/tickets on the real PostgreSQL: one ticket or a batch, per-item results, one
- * transaction per batch, idempotent on (source, ticket id); concurrent single tickets share commits.
+ * transaction per batch, idempotent on (source, ticket id); concurrent single tickets share
+ * commits; authenticated by an API token or an HMAC signature per hotline source; receivedAt
+ * bounded (too old → 4xx per item, back-fill → history that opens no clock).
  */
-import { FakeClock } from '@huiying/clock';
-import { rowsOf, sql } from '@huiying/db';
-import { freshDatabase } from '@huiying/testkit';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { FakeClock, systemClock } from '@huiying/clock';
+import { DEFAULT_RULE_PACK } from '@huiying/domain';
+import { TOPICS, type TopicName } from '@huiying/bus';
+import { OutboxRelay, rowsOf, sql } from '@huiying/db';
+import { sweepSignals } from '@huiying/engine';
+import { authPlugin, installErrorHandler } from '@huiying/http';
+import { createToken } from '@huiying/identity';
+import { eventually, freshDatabase, kafkaBus, uniqueName } from '@huiying/testkit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHotlineSource, disableHotlineSource, signBody } from '../src/hotline-auth.ts';
 import { signalId } from '../src/signals.ts';
 import { ticketRoutes } from '../src/tickets.ts';
 
 const T0 = Date.parse('2026-09-30T20:00:00+08:00');
+const DAY = 86_400_000;
+const clock = new FakeClock(T0);
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let app: FastifyInstance;
+let token = '';
+let boundToken = '';
+let secret = '';
 
-const ticket = (i: number) => ({
+const ticket = (i: number | string, extra: Record<string, unknown> = {}) => ({
   id: `T-${i}`,
   receivedAt: new Date(T0 - 60_000).toISOString(),
   content: `小区噪音扰民 联系电话13812345678 (${i})`,
+  ...extra,
 });
 const count = async (query: ReturnType<typeof sql>) => rowsOf<{ n: number }>(await db.db.execute(query))[0]!.n;
+const post = (payload: unknown, headers: Record<string, string> = { authorization: `Bearer ${token}` }) =>
+  app.inject({ method: 'POST', url: '/api/tickets', payload: payload as object, headers });
+
+/** A request signed as the hotline system would sign it. */
+function signed(body: string, options: { source?: string; secret?: string; at?: number; signature?: string } = {}) {
+  const timestamp = String(Math.floor((options.at ?? clock.now()) / 1000));
+  return app.inject({
+    method: 'POST',
+    url: '/api/tickets',
+    payload: body,
+    headers: {
+      'content-type': 'application/json',
+      'x-huiying-source': options.source ?? 'hotline-city',
+      'x-huiying-timestamp': timestamp,
+      'x-huiying-signature': options.signature ?? signBody(options.secret ?? secret, timestamp, body),
+    },
+  });
+}
 
 beforeAll(async () => {
   db = await freshDatabase();
-  app = Fastify();
-  await app.register(ticketRoutes, { db: db.db, clock: new FakeClock(T0) });
+  token = (await createToken(db.db, { name: 'legacy', scopes: ['tickets:write'] }, 'test', new Date(T0))).token;
+  const bound = await createToken(db.db, { name: 'district', scopes: ['tickets:write'] }, 'test', new Date(T0));
+  boundToken = bound.token;
+  secret = (await createHotlineSource(db.db, { name: 'hotline-city' }, 'user:admin', new Date(T0))).secret;
+  await createHotlineSource(db.db, { name: 'hotline-district', tokenId: bound.id }, 'user:admin', new Date(T0));
+  app = Fastify({ logger: { level: 'error' } });
+  installErrorHandler(app);
+  await app.register(authPlugin, { db: db.db, clock });
+  await app.register(ticketRoutes, { db: db.db, clock, realClock: clock });
 });
 afterAll(async () => {
   await app?.close();
@@ -34,51 +75,311 @@ afterAll(async () => {
 describe('POST /api/tickets (PostgreSQL)', () => {
   it('accepts a batch in one transaction with a result per ticket, duplicates inside the batch once', async () => {
     const batch = [...Array.from({ length: 300 }, (_, i) => ticket(i)), ticket(7)];
-    const res = await app.inject({ method: 'POST', url: '/api/tickets', payload: batch });
-    expect(res.statusCode).toBe(200);
+    const res = await post(batch);
+    expect(res.statusCode, res.body).toBe(200);
     const body = res.json<{ accepted: number; duplicates: number; results: { signalId: string; duplicate: boolean }[] }>();
     expect(body.accepted).toBe(300);
     expect(body.duplicates).toBe(1);
     expect(body.results).toHaveLength(301);
-    expect(body.results[0]).toEqual({ signalId: signalId('hotline', 'T-0'), duplicate: false });
-    expect(body.results[300]).toEqual({ signalId: signalId('hotline', 'T-7'), duplicate: true });
+    expect(body.results[0]).toEqual({ signalId: signalId('hotline', 'T-0'), duplicate: false, history: false });
+    expect(body.results[300]).toEqual({ signalId: signalId('hotline', 'T-7'), duplicate: true, history: false });
     expect(await count(sql`select count(*)::int as n from signals`)).toBe(300);
     expect(await count(sql`select count(distinct xmin::text)::int as n from signals`)).toBe(1);
     expect(await count(sql`select count(*)::int as n from outbox where topic = 'huiying.signals.v1'`)).toBe(300);
     expect(await count(sql`select count(*)::int as n from audit_log where action = 'signal.accepted'`)).toBe(300);
-    // The outbox keeps request order, and no phone number reaches the audit trail.
+    expect(await count(sql`select count(*)::int as n from signals where time_decision = 'published'`)).toBe(300);
+    // The outbox keeps request order; no phone number reaches the audit trail, the signal text or the outbox.
     const keys = rowsOf<{ key: string }>(await db.db.execute(sql`select key from outbox order by id limit 3`)).map((r) => r.key);
     expect(keys).toEqual([0, 1, 2].map((i) => signalId('hotline', `T-${i}`)));
     expect(await count(sql`select count(*)::int as n from audit_log where input::text like '%13812345678%'`)).toBe(0);
+    expect(await count(sql`select count(*)::int as n from signals where content like '%13812345678%'`)).toBe(0);
+    expect(await count(sql`select count(*)::int as n from outbox where payload::text like '%13812345678%'`)).toBe(0);
   });
 
   it('reports a repeated batch as duplicates and stores nothing new', async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/tickets', payload: [ticket(1), ticket(400)] });
-    expect(res.json()).toMatchObject({ accepted: 1, duplicates: 1 });
+    const res = await post([ticket(1), ticket(400)]);
+    expect(res.json()).toMatchObject({ accepted: 1, duplicates: 1, refused: 0 });
     expect(await count(sql`select count(*)::int as n from signals`)).toBe(301);
   });
 
   it('rejects a batch with one malformed ticket, or of more than 1000, and stores none of it', async () => {
-    const bad = await app.inject({ method: 'POST', url: '/api/tickets', payload: [ticket(500), { ...ticket(501), content: '' }] });
+    const bad = await post([ticket(500), { ...ticket(501), content: '' }]);
     expect(bad.statusCode).toBe(400);
-    const many = await app.inject({
-      method: 'POST',
-      url: '/api/tickets',
-      payload: Array.from({ length: 1001 }, (_, i) => ticket(1000 + i)),
-    });
+    const many = await post(Array.from({ length: 1001 }, (_, i) => ticket(1000 + i)));
     expect(many.statusCode).toBe(400);
     expect(await count(sql`select count(*)::int as n from signals`)).toBe(301);
   });
 
   it('answers single tickets one by one (201, then 200 when repeated) while concurrent ones share commits', async () => {
     const singles = Array.from({ length: 40 }, (_, i) => ticket(2000 + i));
-    const responses = await Promise.all(singles.map((t) => app.inject({ method: 'POST', url: '/api/tickets', payload: t })));
+    const responses = await Promise.all(singles.map((t) => post(t)));
     expect(responses.map((r) => r.statusCode)).toEqual(singles.map(() => 201));
     expect(responses.map((r) => r.json<{ signalId: string }>().signalId)).toEqual(singles.map((t) => signalId('hotline', t.id)));
     const transactions = await count(sql`select count(distinct xmin::text)::int as n from signals where source_ref like 'T-20%'`);
     expect(transactions).toBeLessThan(40);
-    const again = await app.inject({ method: 'POST', url: '/api/tickets', payload: singles[0] });
+    const again = await post(singles[0]);
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toEqual({ signalId: signalId('hotline', 'T-2000'), duplicate: true });
+    expect(again.json()).toEqual({ signalId: signalId('hotline', 'T-2000'), duplicate: true, history: false });
   });
+
+  it('refuses anonymous requests, and tokens without the scope', async () => {
+    expect((await post(ticket(3000), {})).statusCode).toBe(401);
+    const reader = (await createToken(db.db, { name: 'metrics', scopes: ['metrics:read'] }, 'test', new Date(T0))).token;
+    expect((await post(ticket(3001), { authorization: `Bearer ${reader}` })).statusCode).toBe(403);
+  });
+});
+
+describe('hotline sources: HMAC signatures and bound tokens', () => {
+  it('accepts a signed request, keyed by (source, ticket id)', async () => {
+    const res = await signed(JSON.stringify(ticket('S1')));
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ signalId: signalId('hotline', 'hotline-city:T-S1'), duplicate: false, history: false });
+    const [row] = rowsOf<{ actor: string }>(
+      await db.db.execute(
+        sql`select actor from audit_log where action = 'signal.accepted' and entity_id = ${res.json<{ signalId: string }>().signalId}`,
+      ),
+    );
+    expect(row!.actor).toBe('hotline:hotline-city');
+    // The same ticket id from another origin is another ticket.
+    expect((await post(ticket('S1'))).statusCode).toBe(201);
+  });
+
+  it('refuses a bad signature, a wrong secret, a stale or future timestamp, an unknown source: 401 with the reason', async () => {
+    const body = JSON.stringify(ticket('S2'));
+    const cases: [Parameters<typeof signed>[1], string][] = [
+      [{ signature: `sha256=${'0'.repeat(64)}` }, 'bad_signature'],
+      [{ signature: 'sha256=short' }, 'bad_signature'],
+      [{ secret: 'hys_not-the-secret' }, 'bad_signature'],
+      [{ at: T0 - 6 * 60_000 }, 'stale_timestamp'],
+      [{ at: T0 + 6 * 60_000 }, 'stale_timestamp'],
+      [{ source: 'nobody' }, 'unknown_source'],
+    ];
+    for (const [options, reason] of cases) {
+      const res = await signed(body, options);
+      expect(res.statusCode, reason).toBe(401);
+      expect(res.json<{ code: string; message: string }>()).toMatchObject({ code: 'HY_UNAUTHENTICATED' });
+      expect(res.json<{ message: string }>().message).toContain(reason);
+    }
+    // A body changed after signing fails too.
+    const timestamp = String(Math.floor(clock.now() / 1000));
+    const tampered = await app.inject({
+      method: 'POST',
+      url: '/api/tickets',
+      payload: JSON.stringify(ticket('S2-evil')),
+      headers: {
+        'content-type': 'application/json',
+        'x-huiying-source': 'hotline-city',
+        'x-huiying-timestamp': timestamp,
+        'x-huiying-signature': signBody(secret, timestamp, body),
+      },
+    });
+    expect(tampered.statusCode).toBe(401);
+    expect(await count(sql`select count(*)::int as n from signals where source_ref like 'hotline-city:T-S2%'`)).toBe(0);
+    expect(await count(sql`select count(*)::int as n from audit_log where action = 'access.refused' and input->>'why' = 'signature'`)).toBe(
+      7,
+    );
+  });
+
+  it('accepts a timestamp within ±5 minutes, and refuses the same signed request replayed', async () => {
+    const body = JSON.stringify(ticket('S3'));
+    const at = T0 - 4 * 60_000;
+    expect((await signed(body, { at })).statusCode).toBe(201);
+    const replay = await signed(body, { at });
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json<{ message: string }>().message).toContain('replayed');
+  });
+
+  it('answers a resend (new timestamp, new signature) with the same result and never a second signal', async () => {
+    const body = JSON.stringify([ticket('S4'), ticket('S5')]);
+    const first = await signed(body);
+    expect(first.json()).toMatchObject({ accepted: 2, duplicates: 0 });
+    await clock.advanceBy(1000);
+    const resend = await signed(body);
+    expect(resend.statusCode).toBe(200);
+    const a = first.json<{ results: { signalId: string }[] }>().results.map((r) => r.signalId);
+    expect(resend.json()).toMatchObject({ accepted: 0, duplicates: 2, results: a.map((signalId) => ({ signalId, duplicate: true })) });
+    expect(await count(sql`select count(*)::int as n from outbox where key in (${a[0]!}, ${a[1]!})`)).toBe(2);
+  });
+
+  it('a token bound to a source posts as that source; a disabled source is refused both ways', async () => {
+    const res = await post(ticket('B1'), { authorization: `Bearer ${boundToken}` });
+    expect(res.statusCode).toBe(201);
+    expect(res.json<{ signalId: string }>().signalId).toBe(signalId('hotline', 'hotline-district:T-B1'));
+    const [district] = rowsOf<{ id: string }>(await db.db.execute(sql`select id from hotline_sources where name = 'hotline-district'`));
+    await disableHotlineSource(db.db, district!.id, 'user:admin', new Date(clock.now()));
+    expect((await post(ticket('B2'), { authorization: `Bearer ${boundToken}` })).statusCode).toBe(403);
+    const [city] = rowsOf<{ id: string }>(await db.db.execute(sql`select id from hotline_sources where name = 'hotline-city'`));
+    await disableHotlineSource(db.db, city!.id, 'user:admin', new Date(clock.now()));
+    const off = await signed(JSON.stringify(ticket('S9')));
+    expect(off.statusCode).toBe(401);
+    expect(off.json<{ message: string }>().message).toContain('source_disabled');
+    await db.db.execute(sql`update hotline_sources set active = true, disabled_at = null`);
+  });
+});
+
+describe('the README worked example', () => {
+  it('signs with openssl and posts with curl, as documented', async () => {
+    // Real time here: `date +%s` in the script is the wall clock.
+    const live = Fastify();
+    installErrorHandler(live);
+    await live.register(authPlugin, { db: db.db, clock: systemClock });
+    await live.register(ticketRoutes, { db: db.db, clock: systemClock });
+    const address = await live.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const body = JSON.stringify([
+        {
+          id: 'README-1',
+          receivedAt: new Date(Date.now() - 60_000).toISOString(),
+          category: '投诉',
+          area: '鼓楼区',
+          content: '小区夜间施工噪音扰民',
+        },
+      ]);
+      // The commands of services/ingest/README.md, with the secret, source, body and address filled in.
+      const script = `
+        TS=$(date +%s)
+        SIG=$(printf '%s.%s' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" -hex | sed 's/^.*= //')
+        curl -sS "$URL/api/tickets" \\
+          -H 'Content-Type: application/json' \\
+          -H "X-Huiying-Source: $SOURCE" -H "X-Huiying-Timestamp: $TS" -H "X-Huiying-Signature: sha256=$SIG" \\
+          --data-binary "$BODY"`;
+      const { stdout } = await promisify(execFile)('bash', ['-c', script], {
+        env: { ...process.env, SECRET: secret, SOURCE: 'hotline-city', BODY: body, URL: address, LC_ALL: 'C.UTF-8' },
+      });
+      expect(JSON.parse(stdout)).toMatchObject({
+        accepted: 1,
+        refused: 0,
+        results: [{ signalId: signalId('hotline', 'hotline-city:README-1') }],
+      });
+    } finally {
+      await live.close();
+    }
+  });
+});
+
+describe('credible receive times', () => {
+  it('refuses a ticket older than the bound or in the future per item (4xx), stores a back-fill as history', async () => {
+    const now = clock.now();
+    const res = await post([
+      ticket('R-ok'),
+      ticket('R-old', { receivedAt: new Date(now - 8 * DAY).toISOString() }),
+      ticket('R-future', { receivedAt: new Date(now + 10 * 60_000).toISOString() }),
+      ticket('R-skew', { receivedAt: new Date(now + 60_000).toISOString() }),
+      ticket('R-backfill', { receivedAt: new Date(now - 400 * DAY).toISOString(), backfill: true }),
+    ]);
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ accepted: number; history: number; refused: number; results: Record<string, unknown>[] }>();
+    expect(body).toMatchObject({ accepted: 3, history: 1, refused: 2 });
+    expect(body.results[0]).toMatchObject({ duplicate: false, history: false });
+    expect(body.results[1]).toEqual({ error: { code: 'HY_VALIDATION', status: 400, message: expect.stringContaining('backfill') } });
+    expect(body.results[2]).toEqual({ error: { code: 'HY_VALIDATION', status: 400, message: expect.stringContaining('future') } });
+    expect(body.results[4]).toMatchObject({ signalId: signalId('hotline', 'T-R-backfill'), duplicate: false, history: true });
+
+    const rows = rowsOf<{ source_ref: string; time_decision: string; time_reason: string; processed: boolean; published_at: Date }>(
+      await db.db.execute(sql`select source_ref, time_decision, time_reason, processed_at is not null as processed, published_at
+        from signals where source_ref like 'T-R-%' order by source_ref`),
+    );
+    expect(rows.map((r) => [r.source_ref, r.time_decision, r.time_reason, r.processed])).toEqual([
+      ['T-R-backfill', 'history', 'hotline_backfill', true],
+      ['T-R-ok', 'published', 'ticket_received_at', false],
+      ['T-R-skew', 'published', 'ticket_received_at', false],
+    ]);
+    // A hotline clock slightly ahead does not start our clock before we saw the ticket.
+    expect(new Date(rows[2]!.published_at).getTime()).toBe(now);
+    expect(await count(sql`select count(*)::int as n from outbox where key = ${signalId('hotline', 'T-R-backfill')}`)).toBe(0);
+    expect(await count(sql`select count(*)::int as n from audit_log where action = 'signal.stored_as_history'`)).toBe(1);
+    expect(await count(sql`select count(*)::int as n from audit_log where action = 'ticket.refused'`)).toBe(2);
+
+    // A single ticket out of bounds is a 400 with the reason; as a back-fill it is history.
+    const single = await post(ticket('R-old2', { receivedAt: new Date(now - 8 * DAY).toISOString() }));
+    expect(single.statusCode).toBe(400);
+    expect(single.json()).toMatchObject({ code: 'HY_VALIDATION', message: expect.stringContaining('older than 168 h') });
+    const history = await post(ticket('R-old2', { receivedAt: new Date(now - 8 * DAY).toISOString(), backfill: true }));
+    expect(history.statusCode).toBe(201);
+    expect(history.json()).toMatchObject({ history: true, duplicate: false });
+    // A resend of a stored ticket is the same answer even once its time is past the bound.
+    await clock.advanceBy(8 * DAY);
+    expect((await post(ticket('R-ok'))).json()).toMatchObject({ signalId: signalId('hotline', 'T-R-ok'), duplicate: true, history: false });
+
+    // The engine's sweep opens incidents for the live tickets only: a back-fill opens no clock.
+    const swept = await sweepSignals({ db: db.db, clock, pack: DEFAULT_RULE_PACK });
+    expect(swept).toBeGreaterThan(0);
+    const opened = rowsOf<{ source_ref: string }>(
+      await db.db.execute(sql`select s.source_ref from signals s join incidents i on i.id = s.incident_id where s.source_ref like 'T-R-%'`),
+    ).map((r) => r.source_ref);
+    expect(opened.sort()).toEqual(['T-R-ok', 'T-R-skew']);
+  });
+
+  it('keeps the caller’s name and phone apart from the signal, the bus and the audit trail', async () => {
+    const res = await post(
+      ticket('P1', {
+        receivedAt: new Date(clock.now()).toISOString(),
+        caller: '王建国',
+        phone: '+86 139-1234-5678',
+        content: '王建国反映：楼下饭店油烟扰民，回电 139 1234 5678，身份证110101199003077777',
+      }),
+    );
+    expect(res.statusCode).toBe(201);
+    const id = res.json<{ signalId: string }>().signalId;
+    const [stored] = rowsOf<{ title: string; content: string }>(
+      await db.db.execute(sql`select title, content from signals where id = ${id}`),
+    );
+    expect(stored!.content).not.toContain('王建国');
+    expect(stored!.content).toContain('王**');
+    expect(stored!.content).not.toMatch(/1234\s?5678/);
+    expect(stored!.content).not.toContain('110101199003077777');
+    expect(stored!.title).not.toContain('王建国');
+    const [outbox] = rowsOf<{ payload: string }>(await db.db.execute(sql`select payload::text as payload from outbox where key = ${id}`));
+    expect(outbox!.payload).not.toContain('王建国');
+    expect(outbox!.payload).not.toMatch(/1234.?5678/);
+    expect(await count(sql`select count(*)::int as n from audit_log where input::text like '%王建国%'`)).toBe(0);
+    const [caller] = rowsOf<{ caller_name: string; caller_phone: string }>(
+      await db.db.execute(sql`select caller_name, caller_phone from hotline_tickets where signal_id = ${id}`),
+    );
+    expect(caller).toEqual({ caller_name: '王建国', caller_phone: '+86 139-1234-5678' });
+  });
+});
+
+describe('on the real Kafka broker', () => {
+  it('publishes the ticket without the caller’s name, phone or ID number, then prunes the outbox row', async () => {
+    const bus = await kafkaBus();
+    const relay = new OutboxRelay(db.db, (topic, messages) => bus.publish(topic as TopicName, messages), { retentionMs: 0 });
+    try {
+      const res = await post(
+        ticket('K1', {
+          receivedAt: new Date(clock.now()).toISOString(),
+          caller: '赵敏华',
+          phone: '13911112222',
+          content: '赵敏华来电：身份证110101199003077777，电话 139-1111-2222，反映小区消防通道被占',
+        }),
+      );
+      expect(res.statusCode).toBe(201);
+      const id = res.json<{ signalId: string }>().signalId;
+      await relay.flush();
+      const seen: unknown[] = [];
+      const subscription = await bus.subscribe({
+        topic: TOPICS.signals,
+        groupId: uniqueName('tickets-pii'),
+        fromBeginning: true,
+        handler: async (m) => {
+          if (m.key === id) seen.push(m.value);
+        },
+      });
+      try {
+        const [message] = await eventually(async () => (seen.length > 0 ? seen : undefined), 'the ticket on Kafka');
+        const text = JSON.stringify(message);
+        // The bus names the signal (ids, source, times); its text, masked or not, stays in the database.
+        expect(message).toMatchObject({ id, source: 'hotline', sourceRef: 'T-K1' });
+        expect(text).not.toContain('消防通道');
+        for (const secret of ['赵敏华', '13911112222', '1111-2222', '110101199003077777']) expect(text).not.toContain(secret);
+      } finally {
+        await subscription.close();
+      }
+      expect(await relay.prune()).toBeGreaterThan(0);
+      expect(await count(sql`select count(*)::int as n from outbox where key = ${id}`)).toBe(0);
+    } finally {
+      await relay.stop();
+      await bus.close();
+    }
+  }, 90_000);
 });

@@ -2,11 +2,19 @@ import { buildApp } from '@huiying/api';
 import type { Bus, TopicName } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import { type DbHandle, OutboxRelay } from '@huiying/db';
-import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
-import { CalendarService, type RunningEngine, startEngine } from '@huiying/engine';
+import { DEFAULT_RULE_PACK, type RoutingRule, type RulePack } from '@huiying/domain';
+import {
+  CalendarService,
+  type DigestOptions,
+  type HandoverOptions,
+  type OfficialChannelOptions,
+  OfficialChannels,
+  type RunningEngine,
+  startEngine,
+} from '@huiying/engine';
 import type { SessionPolicy } from '@huiying/identity';
-import { AddressPolicy, DEFAULT_FETCH_POLICY, FeedPoller } from '@huiying/ingest';
-import { type Mailer, Notifier } from '@huiying/notify';
+import { AddressPolicy, DEFAULT_FETCH_POLICY, EvidenceArchiver, type EvidenceOptions, FeedPoller } from '@huiying/ingest';
+import { type Channel, type ChannelAdapter, Dispatcher } from '@huiying/notify';
 import type { ConsoleBundle } from '@huiying/web';
 import type { Logger } from 'pino';
 
@@ -14,9 +22,11 @@ export interface HuiyingDeps {
   handle: DbHandle;
   bus: Bus;
   clock: Clock & { scale?: number };
-  mailer: Mailer;
+  /** Delivery channels for the ladder's notifications (email over SMTP, or a recording adapter). */
+  channels: Partial<Record<Channel, ChannelAdapter>>;
   logger: Logger;
   pack?: RulePack;
+  /** The 政务公开办 duty mailbox: unassigned matters and units without a supervising office. */
   dutyEmail: string;
   publicUrl: string;
   dashboard?: () => Promise<ConsoleBundle>;
@@ -28,8 +38,22 @@ export interface HuiyingDeps {
   groupSuffix?: string;
   relayPollMs?: number;
   timerResyncMs?: number;
+  /** Asia/Shanghai hour of the leaders' daily digest (default 8). */
+  digestHour?: number;
+  /** The leaders' weekly digest (ISO weekday and hour); off when absent. */
+  weeklyDigest?: DigestOptions['weekly'];
+  /** Routing by urgency and hour (default: the domain's DEFAULT_ROUTING). */
+  routing?: RoutingRule;
+  /** 交接班 summaries at each shift change of the duty roster; off when absent. */
+  handover?: HandoverOptions;
+  /** Without a wake-up, the dispatcher looks for due notifications this often (clock time; default 15 s). */
+  dispatchPollMs?: number;
   /** Address ranges feeds may resolve to beyond public unicast (e.g. 127.0.0.1/32 for a local demo feed). */
   feedAllowCidrs?: string[];
+  /** Candidate responses from official channels: thresholds (auto-apply at 0.9 by default). */
+  officialChannels?: Partial<OfficialChannelOptions>;
+  /** 证据留存: the archiver's bounds (its address policy is the feeds'). */
+  evidence?: Partial<Omit<EvidenceOptions, 'fetch'>>;
 }
 
 export type Huiying = Awaited<ReturnType<typeof createHuiying>>;
@@ -47,6 +71,14 @@ export async function createHuiying(d: HuiyingDeps) {
     pollMs: d.relayPollMs ?? 200,
     onError: (e) => logger.error(e, 'outbox relay failed'),
   });
+  // Sends the notification rows the engine queues; runs on its own loop, never in a bus handler.
+  const dispatcher = new Dispatcher({
+    db,
+    clock,
+    adapters: d.channels,
+    logger: logger.child({ svc: 'notify' }),
+    ...(d.dispatchPollMs !== undefined ? { pollMs: d.dispatchPollMs } : {}),
+  });
   const engine: RunningEngine = await startEngine({
     db,
     handle,
@@ -57,19 +89,13 @@ export async function createHuiying(d: HuiyingDeps) {
     groupId: `huiying-engine${suffix}`,
     // Engine transactions write the outbox; relay at once instead of waiting for the poll.
     onWake: () => relay.wake(),
+    ladder: { dashboardUrl: d.publicUrl, dutyEmail: d.dutyEmail, ...(d.routing ? { routing: d.routing } : {}) },
+    onNotify: () => dispatcher.wake(),
+    digest: { hour: d.digestHour ?? 8, ...(d.weeklyDigest ? { weekly: d.weeklyDigest } : {}) },
+    ...(d.handover ? { handover: d.handover } : {}),
     ...(d.timerResyncMs !== undefined ? { resyncMs: d.timerResyncMs } : {}),
   });
-  const notifier = new Notifier({
-    db,
-    bus,
-    mailer: d.mailer,
-    clock,
-    logger: logger.child({ svc: 'notify' }),
-    dutyEmail: d.dutyEmail,
-    dashboardUrl: d.publicUrl,
-    groupId: `huiying-notify${suffix}`,
-  });
-  await notifier.start();
+  dispatcher.start();
   const calendars = new CalendarService(db);
   await calendars.load();
   const app = await buildApp({
@@ -86,26 +112,50 @@ export async function createHuiying(d: HuiyingDeps) {
     ...(d.loginRateLimit ? { loginRateLimit: d.loginRateLimit } : {}),
   });
   app.addHook('onResponse', async () => relay.wake());
+  const officialChannels = new OfficialChannels({
+    engine: engine.deps,
+    calendar: () => calendars.provisional,
+    logger: logger.child({ svc: 'official-channels' }),
+    ...(d.officialChannels ? { options: d.officialChannels } : {}),
+  });
+  const feedFetch = { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(d.feedAllowCidrs ?? []) };
+  // Archives the pages behind incidents' signals and responses; started beside the poller (main.ts), swept by tests.
+  const archiver = new EvidenceArchiver({
+    db,
+    clock,
+    logger: logger.child({ svc: 'evidence' }),
+    options: { ...d.evidence, fetch: feedFetch },
+  });
   const poller = new FeedPoller({
     db,
     clock,
     logger: logger.child({ svc: 'ingest' }),
-    options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(d.feedAllowCidrs ?? []) } },
+    options: { fetch: feedFetch },
+    // Official channels' new items become candidate responses; silent channels raise alerts.
+    afterRound: async () => {
+      await officialChannels.propose();
+      await officialChannels.checkSilence();
+      relay.wake();
+      archiver.wake();
+    },
   });
   relay.start();
 
   return {
     app,
     engine,
-    notifier,
+    dispatcher,
     relay,
     poller,
+    archiver,
+    officialChannels,
     db,
     async stop() {
       await poller.stop();
+      await archiver.stop();
       await app.close();
-      await notifier.stop();
       await engine.stop();
+      await dispatcher.stop();
       await relay.stop();
     },
   };

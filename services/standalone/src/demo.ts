@@ -1,16 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Db, feeds, units } from '@huiying/db';
+import { and, type Db, dutyShifts, eq, feeds, isNull, monitoringRules, sql, units, users } from '@huiying/db';
 
-/** Demo units: responsible units (责任单位) and the supervising office that gets unassigned escalations. */
+/**
+ * Demo units: responsible units (责任单位) under the supervising office (政务公开办), which gets
+ * the copies of every 催办 and the escalations of unassigned matters. Every one has an address,
+ * so a drill with SMTP_URL shows the whole ladder arriving in a mailbox.
+ */
 export const DEMO_UNITS = [
-  { id: 'gov-office', name: '市政府办公室（政务公开办）', email: 'zwgk@demo.huiying.local' },
-  { id: 'health', name: '市卫生健康委员会', email: 'wjw@demo.huiying.local' },
-  { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@demo.huiying.local' },
-  { id: 'transport', name: '市交通运输局', email: 'jtj@demo.huiying.local' },
-  { id: 'environment', name: '市生态环境局', email: 'sthjj@demo.huiying.local' },
-  { id: 'market', name: '市市场监督管理局', email: 'scjgj@demo.huiying.local' },
+  { id: 'gov-office', name: '市政府办公室（政务公开办）', email: 'zwgk@demo.huiying.local', parentId: null },
+  { id: 'health', name: '市卫生健康委员会', email: 'wjw@demo.huiying.local', parentId: 'gov-office' },
+  { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@demo.huiying.local', parentId: 'gov-office' },
+  { id: 'transport', name: '市交通运输局', email: 'jtj@demo.huiying.local', parentId: 'gov-office' },
+  { id: 'environment', name: '市生态环境局', email: 'sthjj@demo.huiying.local', parentId: 'gov-office' },
+  { id: 'market', name: '市市场监督管理局', email: 'scjgj@demo.huiying.local', parentId: 'gov-office' },
 ];
+
+/** The demo leader's address: the 通报 step (leaders) reaches it. */
+export const DEMO_LEADER_EMAIL = 'leader@demo.huiying.local';
+export const DEMO_DUTY_EMAIL = 'duty-officer@demo.huiying.local';
 
 const HOUR = 3_600_000;
 
@@ -42,12 +50,67 @@ export async function serveDemoFeed(now: () => number): Promise<{ url: string; s
 }
 
 export async function seedDemo(db: Db, feedUrl: string, now: number): Promise<void> {
-  await db.insert(units).values(DEMO_UNITS).onConflictDoNothing();
+  // A data directory from an older demo gets the supervising office and addresses too.
+  await db
+    .insert(units)
+    .values(DEMO_UNITS)
+    .onConflictDoUpdate({ target: units.id, set: { email: sql`excluded.email`, parentId: sql`excluded.parent_id` } });
   // Watched for two days already: its items are news, not an archive read on first sight.
   await db
     .insert(feeds)
     .values({ id: 'demo-news', url: feedUrl, name: '演示新闻源', kind: 'news', addedAt: new Date(now - 48 * HOUR) })
     .onConflictDoUpdate({ target: feeds.id, set: { url: feedUrl } });
+  // 监测方案: only news matching a rule becomes an incident (12345 tickets match the hotline rule of migration 0011).
+  await db
+    .insert(monitoringRules)
+    .values({
+      id: 'mr_demo_city',
+      name: '民生与城市管理（演示）',
+      expression: '(供水 OR 自来水 OR 桥 OR 噪声 OR 噪音 OR 食堂 OR 学校) AND NOT 招聘',
+      sources: ['feed'],
+      createdBy: 'demo',
+      createdAt: new Date(now),
+      updatedAt: new Date(now),
+    })
+    .onConflictDoNothing();
+}
+
+/** Give the demo `leader` account an address (unless an administrator already set one). */
+export async function addressDemoLeader(db: Db): Promise<void> {
+  await db
+    .update(users)
+    .set({ email: DEMO_LEADER_EMAIL })
+    .where(and(eq(users.username, 'leader'), eq(users.role, 'leader'), isNull(users.email)));
+}
+
+/**
+ * The demo duty officer gets an address and a 12-hour shift from an hour ago (值班表), so the
+ * urgent clocks' warnings and urgings reach an officer and a drill shows the 交接班 summary when
+ * the shift ends. Only when the roster is empty (a restart keeps what an administrator set).
+ */
+export async function rosterDemoDuty(db: Db, now: number): Promise<void> {
+  const [officer] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.username, 'duty'), eq(users.role, 'duty')));
+  if (!officer) return;
+  await db
+    .update(users)
+    .set({ email: DEMO_DUTY_EMAIL })
+    .where(and(eq(users.id, officer.id), isNull(users.email)));
+  const [any] = await db.select({ id: dutyShifts.id }).from(dutyShifts).limit(1);
+  if (any) return;
+  const at = new Date(now);
+  await db.insert(dutyShifts).values({
+    id: 'demo-shift',
+    userId: officer.id,
+    startsAt: new Date(now - HOUR),
+    endsAt: new Date(now + 11 * HOUR),
+    note: '演示班次',
+    createdBy: 'demo',
+    createdAt: at,
+    updatedAt: at,
+  });
 }
 
 /** Demo 12345 tickets, posted through the real HTTP endpoint. */

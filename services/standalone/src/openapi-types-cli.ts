@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { EmbeddedBus } from '@huiying/bus';
 import { systemClock } from '@huiying/clock';
 import { openPglite } from '@huiying/db';
-import { memoryMailer } from '@huiying/notify';
+import { nullAdapter } from '@huiying/notify';
 import openapiTS, { astToString } from 'openapi-typescript';
 import pino from 'pino';
 import { createHuiying } from './compose.ts';
@@ -25,7 +25,7 @@ async function documentFromApp(): Promise<unknown> {
     handle,
     bus,
     clock: systemClock,
-    mailer: memoryMailer(),
+    channels: { email: nullAdapter('email') },
     logger: pino({ level: 'silent' }),
     dutyEmail: 'duty@example.invalid',
     publicUrl: 'http://localhost/',

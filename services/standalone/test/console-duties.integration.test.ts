@@ -171,4 +171,6 @@ it('lists working-day duties with due weekday and countdown; 延期, 办结 and 
   await page.setViewportSize({ width: 1024, height: 768 });
   await page.screenshot({ path: new URL('console-duties-1024.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
   expect(pageErrors).toEqual([]);
-});
+  // A year of simulated time with a breached duty: the ladder urges it daily, and the fake
+  // clock walks every one of those wakes (each a transaction and a delivery) — tens of seconds.
+}, 180_000);

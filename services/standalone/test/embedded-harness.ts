@@ -7,7 +7,7 @@ import { EmbeddedBus } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import { type DbHandle, openPglite, units } from '@huiying/db';
 import type { RulePack } from '@huiying/domain';
-import { memoryMailer } from '@huiying/notify';
+import { nullAdapter } from '@huiying/notify';
 import { ensureDemoAccounts } from '@huiying/identity';
 import { loginAs, type SessionClient, testLogger } from '@huiying/testkit';
 import { buildDashboard } from '@huiying/web';
@@ -17,7 +17,8 @@ export interface EmbeddedHarness {
   hy: Huiying;
   handle: DbHandle;
   bus: EmbeddedBus;
-  mailer: ReturnType<typeof memoryMailer>;
+  /** The email channel: records what the dispatcher sent. */
+  mailer: ReturnType<typeof nullAdapter>;
   /** Set when `listen` was asked for: the console's URL. */
   url: string;
   /**
@@ -44,17 +45,20 @@ export async function startEmbedded(o: {
   if (!o.handle) await handle.migrate();
   if (o.units?.length) await handle.db.insert(units).values(o.units).onConflictDoNothing();
   const bus = new EmbeddedBus();
-  const mailer = memoryMailer();
+  const mailer = nullAdapter('email');
   const hy = await createHuiying({
     handle,
     bus,
     clock: o.clock,
-    mailer,
+    channels: { email: mailer },
     logger: testLogger,
     dutyEmail: 'duty@example.test',
     publicUrl: 'http://localhost/',
     relayPollMs: 10,
     timerResyncMs: 0,
+    // Woken after each commit that queues mail; a poll every 15 s of fake time would run
+    // thousands of idle passes while a test moves the clock by days.
+    dispatchPollMs: 24 * 3_600_000,
     ...(o.pack ? { pack: o.pack } : {}),
     ...o.compose,
     ...(o.listen ? { dashboard: buildDashboard } : {}),

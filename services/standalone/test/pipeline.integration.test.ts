@@ -1,14 +1,15 @@
 /**
  * The walking skeleton, end to end on real services: a 12345 ticket over HTTP and an item
  * from a feed on a local HTTP server travel → outbox → Kafka broker → engine → PostgreSQL →
- * breach at due (fake clock) → Kafka → notify → a real SMTP server → visible through the API.
+ * breach at due (fake clock) → the ladder's notifications queued in the same transaction →
+ * the dispatcher → a real SMTP server → visible through the API.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KafkaBus } from '@huiying/bus/kafka';
 import { FakeClock } from '@huiying/clock';
-import { emails, feeds, rowsOf, sql, units } from '@huiying/db';
-import { smtpMailer } from '@huiying/notify';
+import { feeds, monitoringRules, rowsOf, sql, units } from '@huiying/db';
+import { emailChannel } from '@huiying/notify';
 import { ensureDemoAccounts } from '@huiying/identity';
 import {
   eventually,
@@ -46,6 +47,16 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
       { id: 'health', name: '市卫生健康委员会', email: 'wjw@example.test' },
       { id: 'gov-office', name: '市政府办公室', email: 'zwgk@example.test' },
     ]);
+    // 监测方案: the feed item about the bridge matches (tickets match migration 0011's hotline rule).
+    await db.db.insert(monitoringRules).values({
+      id: 'mr_city',
+      name: '城建',
+      expression: '桥 OR 裂缝',
+      sources: ['feed'],
+      createdBy: 'test',
+      createdAt: new Date(T0),
+      updatedAt: new Date(T0),
+    });
     feedServer = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' });
       res.end(
@@ -60,13 +71,14 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
       handle: db,
       bus,
       clock,
-      mailer: smtpMailer({ url: smtp.url, from: 'huiying@example.test' }),
+      channels: { email: emailChannel({ url: smtp.url, from: 'huiying@example.test' }) },
       logger: testLogger,
       dutyEmail: 'duty@example.test',
       publicUrl: 'http://localhost/',
       groupSuffix: uniqueName('-g'),
       relayPollMs: 50,
       timerResyncMs: 0,
+      dispatchPollMs: 24 * HOUR,
       feedAllowCidrs: ['127.0.0.1/32'],
     });
     await hy.app.ready();
@@ -125,7 +137,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
     expect(first.statusCode).toBe(201);
     const again = await duty.inject({ method: 'POST', url: '/api/tickets', payload: ticket });
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toEqual({ signalId: first.json().signalId, duplicate: true });
+    expect(again.json()).toEqual({ signalId: first.json().signalId, duplicate: true, history: false });
 
     const incident = await eventually(
       async () => (await incidents()).find((i) => i.title === '小区供水水质浑浊'),
@@ -160,7 +172,7 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
     expect(second).toMatchObject({ accepted: 0 });
   });
 
-  it('warns before due, breaches at due, emails the responsible unit once, and shows it through the API', async () => {
+  it('warns before due, breaches at due, walks the ladder to the responsible unit (or the duty office), each mail once, shown through the API', async () => {
     await hy.engine.timer.rearm();
     await clock.advanceTo(T0 + 24 * HOUR - 1);
     let open = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
@@ -183,28 +195,40 @@ describe('ticket and feed item → Kafka → engine → Postgres → breach → 
       .items.filter((a) => a.kind === 'breached');
     expect(breaches.map((b) => b.incidentTitle).sort()).toEqual(['小区供水水质浑浊', '网传城东高架桥出现裂缝'].sort());
 
-    const toUnit = await eventually(
-      async () => smtp.mails.find((m) => m.to && JSON.stringify(m.to).includes('wjw@example.test')),
+    const urgeToUnit = await eventually(
+      async () => smtp.mails.find((m) => JSON.stringify(m.to).includes('wjw@example.test') && m.subject?.startsWith('【超时督办】')),
       'the breach mail to the responsible unit',
     );
-    expect(toUnit.subject).toContain('超时');
-    expect(toUnit.subject).toContain('小区供水水质浑浊');
-    expect(toUnit.text).toContain('权威回应');
-    // The unassigned feed incident escalates to the duty office.
-    await eventually(
-      async () => smtp.mails.find((m) => JSON.stringify(m.to).includes('duty@example.test')),
-      'the breach mail to the duty office',
+    expect(urgeToUnit.subject).toBe('【超时督办】小区供水水质浑浊：权威回应已超时');
+    expect(urgeToUnit.text).toContain('权威回应（时限48小时）：2026-03-04 08:00 前（北京时间）');
+    // The assigned ticket: notice, two warnings, the urge (its unit has no supervising office: the
+    // copy goes to the duty office). The unassigned feed incident: warnings and urge to the duty office.
+    await eventually(async () => smtp.mails.length === 8 || undefined, 'every ladder mail so far');
+    const counts = (to: string, tag: string) =>
+      smtp.mails.filter((m) => JSON.stringify(m.to).includes(to) && m.subject?.startsWith(`【${tag}】`)).length;
+    expect([counts('wjw@', '交办'), counts('wjw@', '预警'), counts('wjw@', '超时督办')]).toEqual([1, 2, 1]);
+    expect([counts('duty@', '预警'), counts('duty@', '超时督办')]).toEqual([2, 2]);
+    // Each mail carries its notification's stable Message-ID; the API lists them with the incident.
+    const rows = rowsOf<{ id: string; status: string; message_id: string | null }>(
+      await db.db.execute(sql`select id, status, message_id from notifications order by seq`),
     );
-
-    const sent = await eventually(async () => {
-      const rows = await db.db.select().from(emails);
-      return rows.length === 2 && rows.every((r) => r.status === 'sent') ? rows : undefined;
-    }, 'both mails recorded as sent');
-    expect(sent.every((r) => r.sentAt !== null && r.messageId)).toBe(true);
-    // Exactly once: the timer firing again, or the events being redelivered, sends nothing more.
-    await clock.advanceTo(T0 + 60 * HOUR);
-    await hy.notifier.sendPending();
-    expect(smtp.mails).toHaveLength(2);
+    expect(rows).toHaveLength(8);
+    expect(rows.every((r) => r.status === 'sent' && r.message_id === `<${r.id}@huiying.local>`)).toBe(true);
+    const ticket = (await incidents()).find((i) => i.title === '小区供水水质浑浊')!;
+    const timeline = (await duty.inject({ method: 'GET', url: `/api/incidents/${ticket.id}/timeline` })).json<{
+      mails: { to: string; subject: string; status: string }[];
+    }>();
+    expect(timeline.mails.filter((m) => m.to === 'wjw@example.test').map((m) => m.subject.slice(0, 4))).toEqual([
+      '【交办】',
+      '【预警】',
+      '【预警】',
+      '【超时督',
+    ]);
+    // Exactly once: the timer firing again, or the events being redelivered, sends nothing more
+    // until the next ladder step (12 h after the feed incident's due: the urge again, the leaders).
+    await clock.advanceTo(T0 + 58 * HOUR - 1);
+    await hy.dispatcher.drain();
+    expect(smtp.mails).toHaveLength(8);
 
     const clocks = (await incidents()).flatMap((i) => i.clocks);
     expect(clocks.every((c) => c.state === 'breached')).toBe(true);

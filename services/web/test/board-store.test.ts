@@ -41,6 +41,17 @@ describe('BoardStore', () => {
     expect(s.openAlerts()).toEqual([]);
   });
 
+  it('drops a withdrawn alert, and shows it again when it is raised again', () => {
+    const s = new BoardStore();
+    const feed = { incidentId: null, incidentTitle: '本地新闻网', kind: 'feed_failing' as const, clock: null, dueAt: null, elapsed: null };
+    s.applyAlert(alert('feed_failing:f1', '2024-05-01T01:00:00Z', feed));
+    expect(s.openAlerts().map((a) => a.id)).toEqual(['feed_failing:f1']);
+    s.applyAlert({ ...alert('feed_failing:f1', '2024-05-01T01:00:00Z', feed), retractedAt: '2024-05-01T02:00:00Z' } as Alert);
+    expect(s.openAlerts()).toEqual([]);
+    s.applyAlert(alert('feed_failing:f1', '2024-05-01T05:00:00Z', feed));
+    expect(s.openAlerts().map((a) => a.id)).toEqual(['feed_failing:f1']);
+  });
+
   it('ignores an older version of an incident and removes a closed one', () => {
     const s = new BoardStore();
     s.applyIncident(incident('i1', '2024-05-01T02:00:00Z', { title: 'new' }));

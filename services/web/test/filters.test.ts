@@ -118,6 +118,10 @@ describe('roles', () => {
     expect(mayOpen('unit', 'board')).toBe(false);
     expect(mayOpen('unit', 'stats')).toBe(false);
     expect(mayOpen('unit', 'admin')).toBe(false);
+    expect(mayOpen('unit', 'feeds')).toBe(false);
+    expect(mayOpen('leader', 'feeds')).toBe(true);
+    expect(mayOpen('leader', 'candidates')).toBe(false);
+    expect(mayOpen('duty', 'candidates')).toBe(true);
     expect(mayOpen('leader', 'board')).toBe(false);
     expect(mayOpen('leader', 'admin')).toBe(false);
     expect(mayAct('leader')).toBe(false);

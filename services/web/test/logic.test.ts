@@ -153,6 +153,8 @@ describe('labels', () => {
     expect(alertKindLabel({ kind: 'nonqualifying_response', elapsed: null })).toBe('内容敷衍');
     expect(alertKindLabel({ kind: 'calendar_missing', elapsed: null })).toBe('日历缺失');
     expect(alertKindLabel({ kind: 'engine_error', elapsed: null })).toBe('记录异常');
+    expect(alertKindLabel({ kind: 'feed_failing', elapsed: null })).toBe('信息源故障');
+    expect(alertKindLabel({ kind: 'channel_silent', elapsed: null })).toBe('官方渠道未更新');
     // A kind the server added later is shown as sent, not a crash.
     expect(alertKindLabel({ kind: 'escalated' as never, elapsed: null })).toBe('escalated');
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Timeline } from '../console/src/api/identity.ts';
-import { buildTimeline } from '../console/src/logic/timeline.ts';
+import { buildTimeline, groupingLabel } from '../console/src/logic/timeline.ts';
 
 const at = (h: number) => new Date(Date.parse('2026-06-01T10:00:00+08:00') + h * 3_600_000).toISOString();
 
@@ -30,6 +30,15 @@ const t: Timeline = {
       feedId: null,
       publishedAt: at(0),
       receivedAt: at(0.1),
+      grouping: {
+        decision: 'opened',
+        reason: 'new_matter',
+        ruleId: 'mr_hotline_all',
+        ruleName: '12345 热线工单（全部）',
+        score: null,
+        via: null,
+        decidedAt: at(0.1),
+      },
     },
   ],
   responses: [
@@ -114,5 +123,45 @@ describe('the incident timeline', () => {
   it('tolerates missing lists and fields', () => {
     const bare = { incident: t.incident } as unknown as Timeline;
     expect(buildTimeline(bare).length).toBe(3);
+  });
+});
+
+describe('groupingLabel (归并依据)', () => {
+  const g = (o: Partial<Parameters<typeof groupingLabel>[0] & object>) => ({
+    decision: null,
+    reason: null,
+    ruleId: null,
+    ruleName: null,
+    score: null,
+    via: null,
+    decidedAt: null,
+    ...o,
+  });
+  it.each([
+    [g({}), '—'],
+    [g({ decision: 'opened', reason: 'new_matter', ruleName: '城建' }), '新建事件：命中监测方案「城建」'],
+    [
+      g({ decision: 'opened', reason: 'new_matter', ruleName: '城建', via: 's9', score: 0.123 }),
+      '新建事件：命中监测方案「城建」；最接近的线索 s9，相似度 0.12，未达归并阈值',
+    ],
+    [g({ decision: 'joined', reason: 'link', ruleName: '城建', via: 's1', score: 1 }), '归并：链接相同（与线索 s1）；命中监测方案「城建」'],
+    [
+      g({ decision: 'joined', reason: 'similar_text', ruleId: 'mr_x', via: 's1', score: 0.456 }),
+      '归并：文本相似，相似度 0.46（与线索 s1）；命中监测方案 mr_x',
+    ],
+    [
+      g({ decision: 'joined', reason: 'ticket_matter', via: 's2', score: 0.2 }),
+      '归并：同类别同区域工单（集中反映），相似度 0.20（与线索 s2）',
+    ],
+    [g({ decision: 'promoted', reason: 'manual: 家长关注' }), '人工立案：家长关注'],
+    [g({ decision: 'promoted', reason: 'manual' }), '人工立案'],
+    [g({ decision: 'attached', reason: 'manual' }), '人工补充'],
+    [g({ decision: 'merged', reason: 'merged', via: 'inc_b' }), '合并自事件 inc_b'],
+    [g({ decision: 'split', reason: 'split', via: 'inc_a' }), '拆分自事件 inc_a'],
+  ])('%o → %s', (input, expected) => expect(groupingLabel(input)).toBe(expected));
+
+  it('puts the reason under the signal on the timeline', () => {
+    const entry = buildTimeline(t).find((e) => e.kind === 'signal')!;
+    expect(entry.detail).toBe('市民来电\n新建事件：命中监测方案「12345 热线工单（全部）」');
   });
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { audit, type Db, eq, responses, signals, units } from '@huiying/db';
+import { audit, type Db, eq, signals, units } from '@huiying/db';
 import type { IncidentInput } from '@huiying/domain';
-import { applyCommand } from '@huiying/engine';
+import { applyCommand, recordResponse } from '@huiying/engine';
 import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -188,6 +188,9 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
             receivedAt: new Date(now),
             incidentId: id,
             processedAt: new Date(now),
+            decision: 'attached',
+            decisionReason: 'manual',
+            decidedAt: new Date(now),
           });
           await audit(tx, { at: new Date(now), actor, action: 'signal.attached', entity: 'signal', entityId: signalId, input: b });
         },
@@ -239,39 +242,11 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
       const now = clock.now();
       const publishedAt = b.publishedAt ? instantOf('publishedAt', b.publishedAt) : now;
       if (publishedAt > now) throw new ApiError('HY_VALIDATION', 'body/publishedAt must not be in the future');
-      const responseId = randomUUID();
-      const actor = actorOf(user);
-      await applyCommand(
+      // The same path an accepted candidate response takes (engine recordResponse).
+      await recordResponse(
         deps.engine,
-        id,
-        {
-          type: 'response',
-          at: now,
-          incident: id,
-          kind: b.kind,
-          original: b.original,
-          publishedAt,
-          ...(unit ? { unit } : {}),
-          ...(b.channel ? { channel: b.channel } : {}),
-          ...(b.url ? { url: b.url } : {}),
-        },
-        actor,
-        // The evidence row commits with the clock change, or neither does.
-        async (tx) => {
-          await tx.insert(responses).values({
-            id: responseId,
-            incidentId: id,
-            kind: b.kind,
-            original: b.original,
-            publishedAt: new Date(publishedAt),
-            recordedAt: new Date(now),
-            unitId: unit ?? null,
-            channel: b.channel ?? null,
-            url: b.url ?? null,
-            recordedBy: actor,
-          });
-          await audit(tx, { at: new Date(now), actor, action: 'response.recorded', entity: 'response', entityId: responseId, input: b });
-        },
+        { incidentId: id, kind: b.kind, original: b.original, publishedAt, unit, channel: b.channel, url: b.url, input: b },
+        actorOf(user),
       );
       return reply.code(201).send(await load(request, id));
     },

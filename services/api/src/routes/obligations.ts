@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { Clock } from '@huiying/clock';
 import { type Db, desc, eq, obligations, type SQL, sql, units } from '@huiying/db';
 import { OBLIGATION_KINDS, type ObligationState, type RulePack } from '@huiying/domain';
-import { applyObligationCommand, type CalendarService, provisionalObligationIds } from '@huiying/engine';
+import { applyObligationCommand, type CalendarService, type LadderWiring, provisionalObligationIds } from '@huiying/engine';
 import type { FastifyPluginAsync } from 'fastify';
 import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
@@ -74,12 +74,21 @@ export interface ObligationRoutesOptions {
   pack: RulePack;
   calendars: CalendarService;
   onWake?: (at: number) => void;
+  /** The escalation ladder's wiring (the engine's): duties' notifications queued with the command. */
+  ladder?: LadderWiring | undefined;
 }
 
 /** Working-day disclosure duties and the holiday calendar they are counted on. */
 export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = async (fastify, o) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const deps = { db: o.db, clock: o.clock, pack: o.pack, calendars: o.calendars, ...(o.onWake ? { onWake: o.onWake } : {}) };
+  const deps = {
+    db: o.db,
+    clock: o.clock,
+    pack: o.pack,
+    calendars: o.calendars,
+    ladder: o.ladder,
+    ...(o.onWake ? { onWake: o.onWake } : {}),
+  };
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
   const DUTY = { roles: ['duty'] } as const;
   const ADMIN = { roles: ['admin'] } as const;

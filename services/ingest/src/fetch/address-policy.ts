@@ -27,6 +27,33 @@ export class AddressPolicy {
     return new AddressPolicy((list ?? '').split(/[\s,]+/).filter((s) => s !== ''));
   }
 
+  /**
+   * A range an administrator may allow one feed (政务外网): a CIDR or a single address,
+   * normalised (`10.20.0.0/16`). Refuses text that is not a range and ranges so wide they would
+   * switch the policy off (shorter than /8 for IPv4, /32 for IPv6).
+   */
+  static checkRange(cidr: string): string {
+    const text = cidr.trim();
+    let addr: ipaddr.IPv4 | ipaddr.IPv6;
+    let bits: number;
+    try {
+      if (text.includes('/')) [addr, bits] = ipaddr.parseCIDR(text);
+      else {
+        addr = ipaddr.parse(text);
+        bits = addr.kind() === 'ipv4' ? 32 : 128;
+      }
+    } catch {
+      throw new Error(`not a CIDR range: ${JSON.stringify(cidr)}`);
+    }
+    const min = addr.kind() === 'ipv4' ? 8 : 32;
+    if (bits < min) throw new Error(`${text} is too wide (at most /${min} for ${addr.kind()})`);
+    const network =
+      addr.kind() === 'ipv4'
+        ? ipaddr.IPv4.networkAddressFromCIDR(`${addr}/${bits}`)
+        : ipaddr.IPv6.networkAddressFromCIDR(`${addr}/${bits}`);
+    return `${network.toString()}/${bits}`;
+  }
+
   /** `null` when the address may be connected to, otherwise why not (e.g. `loopback`). */
   refusal(address: string): string | null {
     if (!ipaddr.isValid(address)) return 'not an IP address';

@@ -29,11 +29,25 @@ const routes: RouteRecordRaw[] = [
   },
   { path: '/unit', component: () => import('./views/UnitView.vue'), meta: { page: 'unit', title: '本单位待办' } },
   { path: '/stats', component: () => import('./views/StatsView.vue'), meta: { page: 'stats', title: '回应时效统计' } },
+  { path: '/hotline', component: () => import('./views/HotlineView.vue'), meta: { page: 'hotline', title: '12345 热线接入' } },
+  { path: '/feeds', component: () => import('./views/FeedsView.vue'), meta: { page: 'feeds', title: '信息源管理' } },
+  { path: '/roster', component: () => import('./views/RosterView.vue'), meta: { page: 'roster', title: '值班表' } },
+  {
+    path: '/response-candidates',
+    component: () => import('./views/CandidatesView.vue'),
+    meta: { page: 'candidates', title: '候选回应' },
+  },
   { path: '/admin/units', component: () => import('./views/admin/UnitsAdmin.vue'), meta: { page: 'admin', title: '单位管理' } },
   { path: '/admin/users', component: () => import('./views/admin/UsersAdmin.vue'), meta: { page: 'admin', title: '用户管理' } },
   { path: '/admin/tokens', component: () => import('./views/admin/TokensAdmin.vue'), meta: { page: 'admin', title: 'API 令牌' } },
   { path: '/admin/calendar', component: () => import('./views/admin/CalendarAdmin.vue'), meta: { page: 'admin', title: '节假日安排' } },
   { path: '/admin/rules', component: () => import('./views/admin/RulesAdmin.vue'), meta: { page: 'admin', title: '规则包' } },
+  {
+    path: '/admin/monitoring',
+    component: () => import('./views/admin/MonitoringAdmin.vue'),
+    meta: { page: 'admin', title: '监测方案' },
+  },
+  { path: '/intake', component: () => import('./views/IntakeView.vue'), meta: { page: 'intake', title: '线索研判' } },
   { path: '/:rest(.*)*', component: () => import('./views/HomeRedirect.vue') },
 ];
 

@@ -3,10 +3,28 @@
  * stable code. Unsafe requests carry the session's CSRF token; a 401 anywhere means the
  * session is gone, and the app goes back to the log-in page (see session.ts).
  */
-import type { AdminUnit, AdminUser, ApiToken, NewToken, SessionInfo, Timeline } from './identity.ts';
+import type {
+  AdminUnit,
+  AdminUser,
+  ApiToken,
+  EvidenceItem,
+  MonitoringRule,
+  MonitoringRuleBody,
+  NewToken,
+  Roster,
+  RosterShift,
+  RosterShiftBody,
+  SessionInfo,
+  SignalPage,
+  Timeline,
+} from './identity.ts';
 import type {
   Alert,
   ApiError,
+  Feed,
+  FeedBody,
+  FeedPatch,
+  ResponseCandidate,
   GradeRequest,
   Incident,
   JsonOf,
@@ -41,6 +59,11 @@ let onUnauthorized: () => void = () => undefined;
 
 export function setCsrfToken(token: string | null): void {
   csrfToken = token;
+}
+
+/** For requests that do not go through `request` (file uploads). */
+export function currentCsrfToken(): string | null {
+  return csrfToken;
 }
 
 /** Called on any 401 except from the log-in itself (wrong password is not "logged out"). */
@@ -125,6 +148,7 @@ export const api = {
     request<ListResponse<Incident>>('GET', `/api/incidents${query({ status: 'open', unit, ...BOARD_PAGE })}`),
   incident: (id: string) => request<Incident>('GET', `/api/incidents/${enc(id)}`),
   timeline: (id: string) => request<Timeline>('GET', `/api/incidents/${enc(id)}/timeline`),
+  evidence: (id: string) => request<{ items: EvidenceItem[] }>('GET', `/api/incidents/${enc(id)}/evidence`),
   grade: (id: string, body: GradeRequest) => request<unknown>('POST', incidentPath(id, 'grade'), body),
   assign: (id: string, unit: string) => request<unknown>('POST', incidentPath(id, 'assign'), { unit }),
   occurred: (id: string, occurredAt: string) => request<unknown>('POST', incidentPath(id, 'occurred'), { occurredAt }),
@@ -141,19 +165,66 @@ export const api = {
   suspend: (id: string, body: SuspendRequest) => request<unknown>('POST', obligationPath(id, 'suspend'), body),
   resume: (id: string) => request<unknown>('POST', obligationPath(id, 'resume'), {}),
 
+  /** 线索检索: stored signals, newest first (matched=false: those no monitoring rule took). */
+  signals: (q: { matched?: boolean; q?: string; page?: number; pageSize?: number }) =>
+    request<SignalPage>('GET', `/api/signals${query(q)}`),
+  /** 合并: the `from` incidents' signals, start and responses move into `id`; they close. */
+  mergeIncidents: (id: string, from: string[]) => request<Incident>('POST', incidentPath(id, 'merge'), { from }),
+  /** 拆分: the chosen signals become a new incident. */
+  splitIncident: (id: string, signals: string[]) => request<Incident>('POST', incidentPath(id, 'split'), { signals }),
+  /** 人工立案: open an incident for a stored signal. */
+  promoteSignal: (id: string, note?: string) => request<Incident>('POST', `/api/signals/${enc(id)}/promote`, note ? { note } : {}),
+  feeds: {
+    list: () => request<{ items: Feed[] }>('GET', '/api/feeds'),
+    create: (body: FeedBody) => request<Feed>('POST', '/api/feeds', body),
+    update: (id: string, patch: FeedPatch) => request<Feed>('PATCH', `/api/feeds/${enc(id)}`, patch),
+    pause: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/pause`),
+    resume: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/resume`),
+    remove: (id: string) => request<unknown>('DELETE', `/api/feeds/${enc(id)}`),
+  },
+  candidates: {
+    list: (status?: string) => request<{ items: ResponseCandidate[] }>('GET', `/api/response-candidates${query({ status })}`),
+    accept: (id: string, reason?: string) =>
+      request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/accept`, reason ? { reason } : {}),
+    reject: (id: string, reason?: string) =>
+      request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/reject`, reason ? { reason } : {}),
+  },
+
+  roster: (from?: string, to?: string) => {
+    const q = new URLSearchParams({ ...(from ? { from } : {}), ...(to ? { to } : {}) }).toString();
+    return request<Roster>('GET', `/api/roster${q ? `?${q}` : ''}`);
+  },
   admin: {
+    monitoringRules: () => request<ListResponse<MonitoringRule>>('GET', '/api/admin/monitoring-rules'),
+    createMonitoringRule: (body: MonitoringRuleBody) => request<MonitoringRule>('POST', '/api/admin/monitoring-rules', body),
+    updateMonitoringRule: (id: string, patch: Partial<Omit<MonitoringRuleBody, 'jurisdiction'>>) =>
+      request<MonitoringRule>('PATCH', `/api/admin/monitoring-rules/${enc(id)}`, patch),
+    deleteMonitoringRule: (id: string) => request<unknown>('DELETE', `/api/admin/monitoring-rules/${enc(id)}`),
     units: () => request<ListResponse<AdminUnit>>('GET', '/api/admin/units'),
     createUnit: (u: AdminUnit) => request<AdminUnit>('POST', '/api/admin/units', u),
     updateUnit: (id: string, patch: Partial<Omit<AdminUnit, 'id'>>) => request<AdminUnit>('PATCH', `/api/admin/units/${enc(id)}`, patch),
     users: () => request<ListResponse<AdminUser>>('GET', '/api/admin/users'),
-    createUser: (u: { username: string; displayName: string; role: string; unitId: string | null; password: string }) =>
-      request<AdminUser>('POST', '/api/admin/users', u),
-    updateUser: (id: string, patch: { role?: string; unitId?: string | null; disabled?: boolean; password?: string }) =>
-      request<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, patch),
+    createUser: (u: {
+      username: string;
+      displayName: string;
+      role: string;
+      unitId: string | null;
+      password: string;
+      email?: string | null;
+      phone?: string | null;
+    }) => request<AdminUser>('POST', '/api/admin/users', u),
+    updateUser: (
+      id: string,
+      patch: { role?: string; unitId?: string | null; disabled?: boolean; password?: string; email?: string | null; phone?: string | null },
+    ) => request<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, patch),
     tokens: () => request<ListResponse<ApiToken>>('GET', '/api/admin/tokens'),
     createToken: (name: string, scopes: string[]) => request<NewToken>('POST', '/api/admin/tokens', { name, scopes }),
     revokeToken: (id: string) => request<unknown>('DELETE', `/api/admin/tokens/${enc(id)}`),
     rulePack: () => request<unknown>('GET', '/api/admin/rule-pack'),
+    /** 值班表 (administrators write; duty officers and leaders read through api.roster). */
+    addShift: (body: RosterShiftBody) => request<RosterShift>('POST', '/api/admin/roster', body),
+    updateShift: (id: string, patch: Partial<RosterShiftBody>) => request<RosterShift>('PATCH', `/api/admin/roster/${enc(id)}`, patch),
+    removeShift: (id: string) => request<unknown>('DELETE', `/api/admin/roster/${enc(id)}`),
     calendar: () => request<JsonOf<'/api/calendar', 'get'>>('GET', '/api/calendar'),
     putCalendarYear: (year: number, body: { holidays: string[]; workdays: string[]; source?: string }) =>
       request<unknown>('PUT', `/api/calendar/years/${year}`, body),

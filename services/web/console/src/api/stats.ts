@@ -1,7 +1,6 @@
 /**
  * The leaders' statistics endpoints (services/api stats routes), in one place so their names
- * are easy to adjust. Every figure call resolves to `null` when the endpoint does not exist
- * (404 with no route), so the page shows an empty state instead of an error.
+ * are easy to adjust. Shapes come from the generated OpenAPI types (`pnpm gen:api`).
  *
  *   GET /api/stats/overview?filters                 → { period, generatedAt, totals: StatsRow }
  *   GET /api/stats/breakdown?by=unit|level|kind|month&filters → { items: StatsRow[] }
@@ -11,80 +10,34 @@
  *   GET /api/stats/export.csv?view=…&filters, /export.xlsx?filters, /notice.docx?filters
  * filters: from, to ('YYYY-MM-DD', Beijing days) or month ('YYYY-MM'), unit, level, kind, source.
  */
-import { ApiRequestError, query, request } from './client.ts';
+import { query, request } from './client.ts';
+import type { paths } from './schema.gen.ts';
+import type { JsonOf } from './types.ts';
 
-export type StatsDimension = 'unit' | 'level' | 'kind' | 'month';
-export type StatsOutcome = 'on_time' | 'late' | 'breached' | 'pending';
+type Overview = JsonOf<'/api/stats/overview', 'get'>;
+type ItemsPage = JsonOf<'/api/stats/items', 'get'>;
+type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
 
-export interface StatsFilter {
-  from?: string;
-  to?: string;
-  month?: string;
-  unit?: string;
-  level?: string;
-  kind?: string;
-  source?: 'incident' | 'duty';
-}
-
-export interface StatsRow {
-  /** Unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit, or duties by level. */
-  key: string | null;
-  label: string;
-  /** Deadlines that fell due: onTime + late + breached. */
-  counted: number;
-  onTime: number;
-  /** Met after the due. */
-  late: number;
-  /** Past due, still without a qualifying response. */
-  breached: number;
-  pending: number;
-  retracted: number;
-  onTimeRate: number | null;
-  overdue: { count: number; totalMs: number; maxMs: number | null; medianMs: number | null };
-  firstResponse: { incidents: number; medianMs: number | null; p90Ms: number | null };
-}
-
-export interface StatsItem {
-  source: 'incident' | 'duty';
-  id: string;
-  seq: number;
-  title: string;
-  kind: string;
-  level: string | null;
-  unit: { id: string; name: string } | null;
-  startAt: string;
-  dueAt: string;
-  respondedAt: string | null;
-  outcome: StatsOutcome;
-  overdueMs: number | null;
-  retracted: boolean;
-}
-
-export interface StatsPeriod {
-  from: string | null;
-  to: string | null;
-  label: string;
-}
-
-async function orNull<T>(p: Promise<T>): Promise<T | null> {
-  try {
-    return await p;
-  } catch (e) {
-    // "No route" (the stats backend is not deployed) — not a unit the caller may not see.
-    if (e instanceof ApiRequestError && e.status === 404 && !/unit/.test(e.message)) return null;
-    throw e;
-  }
-}
+/** Every figure's row (a unit, a level, a kind, a month, or the totals): the server's shape. */
+export type StatsRow = Overview['totals'];
+export type StatsItem = ItemsPage['items'][number];
+export type StatsPeriod = Overview['period'];
+/** Level and kind come back from the rows as plain keys, so they are taken as strings (the server validates). */
+export type StatsFilter = Omit<Query<'/api/stats/overview'>, 'kind' | 'level'> & { kind?: string; level?: string };
+export type StatsDimension = NonNullable<Query<'/api/stats/breakdown'>['by']>;
+export type StatsOutcome = NonNullable<Query<'/api/stats/items'>['outcome']>;
+type RankedRow = JsonOf<'/api/stats/ranking', 'get'>['items'][number];
 
 const q = (f: StatsFilter, extra: Record<string, string | number | undefined> = {}): string => query({ ...f, ...extra });
 
 export const statsApi = {
-  overview: (f: StatsFilter) => orNull(request<{ period: StatsPeriod; totals: StatsRow }>('GET', `/api/stats/overview${q(f)}`)),
-  breakdown: (by: StatsDimension, f: StatsFilter) => orNull(request<{ items: StatsRow[] }>('GET', `/api/stats/breakdown${q(f, { by })}`)),
-  ranking: (f: StatsFilter) => orNull(request<{ items: (StatsRow & { rank: number })[] }>('GET', `/api/stats/ranking${q(f)}`)),
-  trend: (f: StatsFilter) => orNull(request<{ items: StatsRow[] }>('GET', `/api/stats/trend${q(f)}`)),
+  overview: (f: StatsFilter) => request<Overview>('GET', `/api/stats/overview${q(f)}`),
+  breakdown: (by: StatsDimension, f: StatsFilter) =>
+    request<JsonOf<'/api/stats/breakdown', 'get'>>('GET', `/api/stats/breakdown${q(f, { by })}`),
+  ranking: (f: StatsFilter) => request<{ items: RankedRow[] }>('GET', `/api/stats/ranking${q(f)}`),
+  trend: (f: StatsFilter) => request<JsonOf<'/api/stats/trend', 'get'>>('GET', `/api/stats/trend${q(f)}`),
   items: (f: StatsFilter, outcome?: StatsOutcome, page = 1, pageSize = 100) =>
-    orNull(request<{ items: StatsItem[]; total: number }>('GET', `/api/stats/items${q(f, { outcome, page, pageSize })}`)),
+    request<ItemsPage>('GET', `/api/stats/items${q(f, { outcome, page, pageSize })}`),
   /** Plain links: a GET with the session cookie downloads the file. */
   csvUrl: (view: StatsDimension | 'totals' | 'ranking' | 'items', f: StatsFilter) => `/api/stats/export.csv${q(f, { view })}`,
   xlsxUrl: (f: StatsFilter) => `/api/stats/export.xlsx${q(f)}`,

@@ -34,7 +34,9 @@ export type ClockState = 'running' | 'met' | 'breached' | 'cancelled' | 'waived'
 export type ResponseKind = 'release' | 'press_conference' | 'reply';
 /** calendar_missing: a working-day due was counted Monday–Friday because a holiday year is missing. */
 /** engine_error: the engine could not process this incident and took it off the timer (quarantined). */
-export type AlertKind = 'warning' | 'breached' | 'nonqualifying_response' | 'calendar_missing' | 'engine_error';
+/** feed_failing: a feed has failed for an hour; channel_silent: an official channel is silent past its rule. */
+export type AlertKind =
+  'warning' | 'breached' | 'nonqualifying_response' | 'calendar_missing' | 'engine_error' | 'feed_failing' | 'channel_silent';
 
 /** GET /api/time — the (possibly simulated) system time and its speed. */
 export interface TimeInfo {
@@ -172,3 +174,10 @@ export const conformance: [
   Conforms<Omit<Alert, 'obligationId'> & { obligationId: string | null; retractedAt: string | null; unitId: string | null }, WireAlert>,
   Conforms<Obligation, WireObligation>,
 ] = [true, true, true, true];
+
+/** GET /api/feeds — a feed with its health (信息源管理). */
+export type Feed = JsonOf<'/api/feeds', 'get'>['items'][number];
+export type FeedBody = BodyOf<'/api/feeds', 'post'>;
+export type FeedPatch = BodyOf<'/api/feeds/{id}', 'patch'>;
+/** GET /api/response-candidates — an official channel's item proposed as an incident's response (候选回应). */
+export type ResponseCandidate = JsonOf<'/api/response-candidates', 'get'>['items'][number];

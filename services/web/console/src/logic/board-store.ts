@@ -87,6 +87,11 @@ export class BoardStore {
   }
 
   private putAlert(alert: Alert): void {
+    // Withdrawn (a failing feed recovered, a silent channel posted): gone, but may be raised again.
+    if ((alert as Alert & { retractedAt?: string | null }).retractedAt) {
+      this.alerts.delete(alert.id);
+      return;
+    }
     if (alert.acknowledgedAt !== null) this.acknowledged.add(alert.id);
     if (this.acknowledged.has(alert.id)) this.alerts.delete(alert.id);
     else this.alerts.set(alert.id, alert);

@@ -94,6 +94,15 @@ export const PAGE_ROLES = {
   unit: ['unit'],
   stats: ['duty', 'leader', 'admin'],
   admin: ['admin'],
+  hotline: ['duty', 'admin'],
+  /** 线索研判: stored signals and 人工立案 (promoting is the duty officer's). */
+  intake: ['duty', 'leader', 'admin'],
+  /** 信息源管理: administrators change feeds; duty officers and leaders read them. */
+  feeds: ['duty', 'leader', 'admin'],
+  /** 候选回应: the duty officer decides. */
+  candidates: ['duty', 'admin'],
+  /** 值班表: administrators keep it; duty officers and leaders read it. */
+  roster: ['duty', 'leader', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Page = keyof typeof PAGE_ROLES;

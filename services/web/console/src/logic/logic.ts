@@ -92,6 +92,10 @@ export function alertKindLabel(alert: Pick<Alert, 'kind' | 'elapsed'>): string {
       return '日历缺失';
     case 'engine_error':
       return '记录异常';
+    case 'feed_failing':
+      return '信息源故障';
+    case 'channel_silent':
+      return '官方渠道未更新';
     default:
       // The server may add kinds before this page learns them: show the raw kind, don't break.
       return String(kind satisfies never);

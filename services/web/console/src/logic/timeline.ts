@@ -2,7 +2,7 @@
  * The incident page's single timeline: every signal, clock event, response, alert, mail and
  * audit entry of one incident, oldest first. Pure, so the merge and wording are unit-tested.
  */
-import type { Timeline } from '../api/identity.ts';
+import type { Timeline, TimelineSignal } from '../api/identity.ts';
 import { alertKindLabel, clockLabel, formatDuration, responseKindLabel } from './logic.ts';
 import type { AlertKind, ResponseKind } from '../api/types.ts';
 
@@ -41,6 +41,11 @@ const AUDIT_LABEL: Record<string, string> = {
   'signal.attached': '补充线索',
   'alert.acknowledged': '确认告警',
   'signal.accepted': '接收线索',
+  'signal.opened': '线索：新建事件',
+  'signal.joined': '线索：归并入本事件',
+  'signal.promoted': '人工立案',
+  'incident.merged': '合并事件',
+  'incident.split': '拆分事件',
   'incident.created': '生成事件',
   'clock.started': '时限起算',
   'clock.met': '时限已回应',
@@ -57,14 +62,49 @@ function safeResponseKind(kind: string): string {
   return kind === 'release' || kind === 'press_conference' || kind === 'reply' ? responseKindLabel(kind as ResponseKind) : kind;
 }
 
+const JOIN_REASON: Record<string, string> = {
+  link: '链接相同',
+  ticket_matter: '同类别同区域工单（集中反映）',
+  similar_text: '文本相似',
+};
+
+const score = (x: number | null | undefined) => (typeof x === 'number' ? `，相似度 ${x.toFixed(2)}` : '');
+
+/** 归并依据: why a signal belongs to its incident (the engine's decision recorded on the signal), in words. */
+export function groupingLabel(g: TimelineSignal['grouping'] | undefined): string {
+  if (!g || g.decision === null) return '—';
+  const rule = g.ruleName ? `命中监测方案「${g.ruleName}」` : g.ruleId ? `命中监测方案 ${g.ruleId}` : '';
+  const via = g.via ? `（与线索 ${g.via}）` : '';
+  switch (g.decision) {
+    case 'opened':
+      if (g.reason === 'before_grouping') return '新建事件（归并规则启用前）';
+      return `新建事件：${rule || '命中监测方案'}${g.via ? `；最接近的线索 ${g.via}${score(g.score)}，未达归并阈值` : ''}`;
+    case 'joined':
+      return `归并：${JOIN_REASON[g.reason ?? ''] ?? g.reason ?? ''}${score(g.reason === 'link' ? null : g.score)}${via}${rule ? `；${rule}` : ''}`;
+    case 'promoted': {
+      const note = g.reason?.startsWith('manual: ') ? `：${g.reason.slice('manual: '.length)}` : '';
+      return `人工立案${note}`;
+    }
+    case 'attached':
+      return '人工补充';
+    case 'merged':
+      return `合并自事件 ${g.via ?? ''}`.trim();
+    case 'split':
+      return `拆分自事件 ${g.via ?? ''}`.trim();
+    default:
+      return g.decision;
+  }
+}
+
 export function buildTimeline(t: Timeline): TimelineEntry[] {
   const out: TimelineEntry[] = [];
   for (const s of t.signals ?? []) {
+    const why = groupingLabel(s.grouping);
     out.push({
       at: ms(s.publishedAt ?? s.receivedAt),
       kind: 'signal',
       title: `线索（${sourceLabel(s.source)}）`,
-      detail: s.title ?? '',
+      detail: why === '—' ? (s.title ?? '') : `${s.title ?? ''}\n${why}`,
       url: s.url,
       tone: 'info',
     });

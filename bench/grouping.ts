@@ -1,0 +1,47 @@
+/**
+ * Grouping quality on the labelled sample (packages/domain/test/fixtures/grouping-sample.json):
+ * pairwise precision and recall of the policy in force, then a sweep over the thresholds and
+ * both similarity measures — how DEFAULT_GROUPING_POLICY was chosen.
+ *
+ *     pnpm bench --only grouping [--no-sweep]
+ */
+import { DEFAULT_GROUPING_POLICY, groupAll, type GroupingPolicy, pairwiseScores } from '../packages/domain/src/index.ts';
+import { loadSample } from '../packages/domain/test/grouping-sample.ts';
+
+const { signals, truth, subjects } = loadSample();
+const run = (policy: GroupingPolicy) => pairwiseScores(truth, groupAll(subjects, policy));
+const f1 = (p: number, r: number) => (p + r === 0 ? 0 : (2 * p * r) / (p + r));
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+const P = DEFAULT_GROUPING_POLICY;
+console.log(
+  `sample: ${signals.length} signals (${signals.filter((s) => s.source === 'hotline').length} tickets), ${new Set(truth.values()).size} labelled matters`,
+);
+const started = process.hrtime.bigint();
+const d = run(P);
+const ms = Number(process.hrtime.bigint() - started) / 1e6;
+console.log(
+  `policy in force (${P.measure}, text ≥ ${P.textThreshold}, burst ≥ ${P.burstThreshold}, min ${P.minBigrams} bigrams): ` +
+    `precision ${pct(d.precision)}  recall ${pct(d.recall)}  F1 ${pct(f1(d.precision, d.recall))}  ` +
+    `(pairs: ${d.pairs.tp} right, ${d.pairs.fp} wrongly together, ${d.pairs.fn} wrongly apart; ${ms.toFixed(1)} ms)`,
+);
+
+if (!process.argv.includes('--no-sweep')) {
+  console.log('\nsweep, best F1 first (measure, text threshold, burst threshold → precision / recall / F1):');
+  const rows: { m: string; t: number; b: number; p: number; r: number; f: number }[] = [];
+  for (const measure of ['overlap', 'jaccard'] as const)
+    for (let t = 0.05; t <= 0.6001; t += 0.025)
+      for (let b = 0.1; b <= 0.4001; b += 0.025) {
+        const s = run({ ...P, measure, textThreshold: t, burstThreshold: b });
+        rows.push({ m: measure, t, b, p: s.precision, r: s.recall, f: f1(s.precision, s.recall) });
+      }
+  rows.sort((x, y) => y.f - x.f);
+  const show = (r: (typeof rows)[number]) =>
+    console.log(`  ${r.m.padEnd(7)} text ${r.t.toFixed(3)} burst ${r.b.toFixed(3)} → ${pct(r.p)} / ${pct(r.r)} / ${pct(r.f)}`);
+  rows.slice(0, 10).forEach(show);
+  console.log('best jaccard:');
+  rows
+    .filter((r) => r.m === 'jaccard')
+    .slice(0, 3)
+    .forEach(show);
+}

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import {
+  bigramsOf,
+  CandidatePool,
+  canonicalUrl,
+  decideGrouping,
+  DEFAULT_GROUPING_POLICY as P,
+  type GroupingCandidate,
+  groupAll,
+  groupingFeatures,
+  jaccard,
+  overlap,
+} from '../src/grouping.ts';
+
+const H = 3_600_000;
+const T0 = Date.parse('2026-03-02T08:00:00+08:00');
+const cand = (id: string, incidentId: string, s: Partial<Parameters<typeof groupingFeatures>[0]>): GroupingCandidate => ({
+  ...groupingFeatures({ id, source: 'feed', at: T0, ...s }, P),
+  incidentId,
+});
+
+describe('canonicalUrl', () => {
+  it.each([
+    ['https://www.Example.com/news/1/?utm_source=wx&b=2&a=1#top', 'example.com/news/1?a=1&b=2'],
+    ['http://example.com:80/news/1', 'example.com/news/1'],
+    ['https://example.com:8443/x', 'example.com:8443/x'],
+    ['ftp://example.com/x', null],
+    ['not a url', null],
+  ])('%s → %s', (raw, expected) => expect(canonicalUrl(raw)).toBe(expected));
+});
+
+describe('similarity', () => {
+  it('bigrams ignore punctuation, spaces, case and full-width forms', () => {
+    expect([...bigramsOf('城东，高架 桥！')]).toEqual(['城东', '东高', '高架', '架桥']);
+    expect(bigramsOf('ＡＢ')).toEqual(bigramsOf('ab'));
+  });
+
+  it('overlap favours a short title inside a longer text; jaccard does not', () => {
+    const a = bigramsOf('城东高架桥出现裂缝');
+    const b = bigramsOf('网传城东高架桥出现裂缝，市交通局称已派人检测并封闭一条车道');
+    expect(overlap(a, b)).toBe(1);
+    expect(jaccard(a, b)).toBeLessThan(0.5);
+    expect(overlap(a, bigramsOf('城西菜市场改造'))).toBe(0);
+  });
+});
+
+describe('decideGrouping', () => {
+  it('joins on a shared canonical link first, whatever the text', () => {
+    const s = groupingFeatures({ id: 'n', source: 'feed', at: T0 + H, url: 'https://www.x.cn/a?utm_medium=1', title: '完全不同的标题' }, P);
+    const d = decideGrouping(s, [cand('o', 'inc1', { url: 'http://x.cn/a', title: '城东高架桥' })], P);
+    expect(d).toEqual({ kind: 'join', incidentId: 'inc1', reason: 'link', score: 1, via: 'o' });
+  });
+
+  it('joins on similar text above the threshold, and opens below it (naming the closest)', () => {
+    const c = cand('o', 'inc1', { title: '网传城东高架桥出现裂缝 交通局称已派人检测' });
+    const near = groupingFeatures({ id: 'n', source: 'feed', at: T0 + H, title: '城东高架桥出现裂缝，交通部门回应' }, P);
+    const far = groupingFeatures({ id: 'f', source: 'feed', at: T0 + H, title: '城西区道路维修施工封闭公告' }, P);
+    const joined = decideGrouping(near, [c], P);
+    expect(joined).toMatchObject({ kind: 'join', incidentId: 'inc1', reason: 'similar_text', via: 'o' });
+    const opened = decideGrouping(far, [c], P);
+    expect(opened.kind).toBe('open');
+    expect(opened.kind === 'open' ? (opened.best?.score ?? 0) : 1).toBeLessThan(P.textThreshold);
+  });
+
+  it('never joins outside the window', () => {
+    const c = cand('o', 'inc1', { title: '网传城东高架桥出现裂缝 交通局称已派人检测' });
+    const late = groupingFeatures(
+      { id: 'n', source: 'feed', at: T0 + P.windowMs + 1, title: '网传城东高架桥出现裂缝 交通局称已派人检测' },
+      P,
+    );
+    expect(decideGrouping(late, [c], P).kind).toBe('open');
+  });
+
+  it('texts too short to judge never join on similarity', () => {
+    const c = cand('o', 'inc1', { title: '工单 1' });
+    expect(decideGrouping(groupingFeatures({ id: 'n', source: 'hotline', at: T0, title: '工单 2' }, P), [c], P).kind).toBe('open');
+  });
+
+  it('a ticket joins a burst on the same category and area at the lower burst threshold, not across areas', () => {
+    const t = (id: string, area: string, content: string) =>
+      groupingFeatures({ id, source: 'hotline', at: T0, area, category: '投诉', content }, P);
+    const first = { ...t('t1', '城东区', '幸福小区从昨天开始停水，至今没有恢复，物业也不给说法'), incidentId: 'inc1' };
+    const second = t('t2', '城东区', '我们幸福小区停水一整天了，家里老人孩子没法生活，请尽快处理');
+    const d = decideGrouping(second, [first], P);
+    expect(d).toMatchObject({ kind: 'join', reason: 'ticket_matter', incidentId: 'inc1' });
+    expect(d.kind === 'join' && d.score).toBeGreaterThanOrEqual(P.burstThreshold);
+    const other = decideGrouping(t('t3', '城西区', '我们幸福小区停水一整天了，家里老人孩子没法生活，请尽快处理'), [first], P);
+    expect(other.kind === 'join' ? other.reason : 'open').not.toBe('ticket_matter');
+  });
+
+  it('decides the same whatever order the candidates come in (ties: earlier, then smaller id)', () => {
+    const a = cand('a', 'inc-a', { title: '城东高架桥出现裂缝' });
+    const b = cand('b', 'inc-b', { title: '城东高架桥出现裂缝' });
+    const s = groupingFeatures({ id: 's', source: 'feed', at: T0, title: '城东高架桥出现裂缝' }, P);
+    expect(decideGrouping(s, [a, b], P)).toEqual(decideGrouping(s, [b, a], P));
+    expect(decideGrouping(s, [b, a], P)).toMatchObject({ incidentId: 'inc-a' });
+  });
+
+  it('groupAll chains: each signal is a candidate for later ones', () => {
+    const groups = groupAll(
+      [
+        { id: '1', source: 'feed', at: T0, title: '城东高架桥出现裂缝 交通局派人检测' },
+        { id: '2', source: 'feed', at: T0 + H, title: '城东高架桥裂缝 交通局：已封闭一条车道检测' },
+        { id: '3', source: 'feed', at: T0 + 2 * H, title: '市图书馆周末延长开放时间' },
+      ],
+      P,
+    );
+    expect(groups.get('2')).toBe(groups.get('1'));
+    expect(groups.get('3')).toBe('3');
+  });
+});
+
+describe('CandidatePool', () => {
+  it('compares text with the latest signals of each incident only, but links with all', () => {
+    const pool = new CandidatePool({ ...P, maxSignalsPerIncident: 3 });
+    for (let i = 0; i < 10; i++)
+      pool.add(cand(`c${i}`, 'inc1', { at: T0 + i, url: `https://x.cn/${i}`, title: `城东高架桥出现裂缝 第${i}次报道 交通局检测` }));
+    const s = groupingFeatures({ id: 'n', source: 'feed', at: T0 + 20, title: '城东高架桥出现裂缝 交通局检测' }, P);
+    expect(pool.relevant(s).map((c) => c.id)).toEqual(['c7', 'c8', 'c9']);
+    const repost = groupingFeatures({ id: 'r', source: 'feed', at: T0 + 20, url: 'http://www.x.cn/0', title: '转载' }, P);
+    expect(pool.decide(repost)).toMatchObject({ kind: 'join', reason: 'link', via: 'c0' });
+  });
+
+  it('never offers a candidate that shares neither a link nor a bigram', () => {
+    const pool = new CandidatePool(P);
+    pool.add(cand('a', 'inc1', { title: '城东高架桥出现裂缝' }));
+    expect(pool.relevant(groupingFeatures({ id: 'n', source: 'feed', at: T0, title: '图书馆延长开放' }, P))).toEqual([]);
+  });
+});

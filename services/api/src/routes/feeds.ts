@@ -1,0 +1,560 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { alerts, audit, type Db, enqueue, eq, feeds, rowsOf, sql, type Tx, units } from '@huiying/db';
+import { CandidateConflict, OfficialChannels } from '@huiying/engine';
+import { ApiError, notVisible, principal, READERS } from '@huiying/http';
+import { actorOf, scopeOf } from '@huiying/identity';
+import { AddressPolicy, feedAlertEvent } from '@huiying/ingest';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { visible } from '../read.ts';
+import * as S from '../schemas.ts';
+import type { RouteDeps } from './deps.ts';
+
+const ADMIN = { roles: ['admin'] } as const;
+/** Candidate responses are the duty officer's to decide (administrators may too). */
+const DECIDERS = { roles: ['duty', 'admin'] } as const;
+const errors = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody };
+const Iso = Type.String({ format: 'date-time' });
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+const FeedKind = Type.Union([Type.Literal('news'), Type.Literal('media'), Type.Literal('forum'), Type.Literal('official')], {
+  description: 'news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体)',
+});
+const SilenceRule = Type.Union([Type.Literal('working_day'), Type.Literal('twice_weekly')], {
+  description: '官方渠道更新要求: working_day 每个工作日 (区县政府) / twice_weekly 每周至少两次 (市级部门)',
+});
+
+const FeedHealth = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('failing'), Type.Literal('paused'), Type.Literal('pending')]),
+  lastSuccessAt: Nullable(Iso),
+  lastPolledAt: Nullable(Iso),
+  lastError: Nullable(Type.String()),
+  lastErrorAt: Nullable(Iso),
+  failingSince: Nullable(Iso),
+  consecutiveFailures: Type.Integer(),
+  itemsSeen: Type.Integer(),
+  nextPollAt: Nullable(Iso),
+  lastEncoding: Nullable(Type.String()),
+  lastItemAt: Nullable(Iso),
+  /** Open feed_failing / channel_silent alerts. */
+  alerts: Type.Array(Type.String()),
+});
+
+const FeedView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  url: Type.String(),
+  kind: Type.String(),
+  unitId: Nullable(Type.String()),
+  unitName: Nullable(Type.String()),
+  enabled: Type.Boolean(),
+  pollIntervalSeconds: Type.Integer(),
+  allowCidrs: Type.Array(Type.String()),
+  silenceRule: Nullable(Type.String()),
+  addedAt: Iso,
+  updatedAt: Nullable(Iso),
+  health: FeedHealth,
+});
+
+const FeedFields = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  url: Type.String({ minLength: 8, maxLength: 2000, description: 'http(s) RSS / Atom URL' }),
+  kind: FeedKind,
+  unitId: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()], { description: '官方渠道所属单位' })),
+  pollIntervalSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+  allowCidrs: Type.Optional(
+    Type.Array(Type.String({ maxLength: 64 }), {
+      maxItems: 20,
+      description: '允许的内网地址段 (政务外网), e.g. 10.20.0.0/16; loopback/private addresses are refused otherwise',
+    }),
+  ),
+  silenceRule: Type.Optional(Type.Union([SilenceRule, Type.Null()])),
+};
+const FeedBody = Type.Object(
+  {
+    id: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })),
+    ...FeedFields,
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const FeedPatch = Type.Partial(Type.Object(FeedFields), { additionalProperties: false });
+const FeedQuery = Type.Object({ kind: Type.Optional(FeedKind) }, { additionalProperties: false });
+
+const CandidateView = Type.Object({
+  id: Type.String(),
+  incidentId: Type.String(),
+  incidentTitle: Type.String(),
+  feedId: Type.String(),
+  channel: Type.String(),
+  unitId: Nullable(Type.String()),
+  title: Nullable(Type.String()),
+  url: Nullable(Type.String()),
+  publishedAt: Iso,
+  original: Type.Boolean(),
+  originReason: Type.String(),
+  confidence: Type.Number(),
+  matchReason: Type.String(),
+  status: Type.String(),
+  decidedAt: Nullable(Iso),
+  decidedBy: Nullable(Type.String()),
+  decisionReason: Nullable(Type.String()),
+  responseId: Nullable(Type.String()),
+  createdAt: Iso,
+});
+const CandidateQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union([Type.Literal('proposed'), Type.Literal('accepted'), Type.Literal('rejected')])),
+    incident: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+const DecisionBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false });
+
+const iso = (v: string | Date | null | undefined): string | null => (v ? new Date(v).toISOString() : null);
+
+interface FeedRowSql {
+  id: string;
+  name: string;
+  url: string;
+  kind: string;
+  unit_id: string | null;
+  unit_name: string | null;
+  enabled: boolean;
+  poll_interval_seconds: number;
+  allow_cidrs: string[] | string;
+  silence_rule: string | null;
+  added_at: string | Date;
+  updated_at: string | Date | null;
+  last_success_at: string | Date | null;
+  last_polled_at: string | Date | null;
+  last_error: string | null;
+  last_error_at: string | Date | null;
+  failing_since: string | Date | null;
+  consecutive_failures: number;
+  items_seen: number | string;
+  next_poll_at: string | Date | null;
+  last_encoding: string | null;
+  last_item_at: string | Date | null;
+  open_alerts: string[] | string | null;
+}
+
+function textArray(v: string[] | string | null): string[] {
+  if (v === null) return [];
+  if (Array.isArray(v)) return v;
+  const inner = v.replace(/^\{|\}$/g, '');
+  return inner === '' ? [] : inner.split(',').map((s) => s.replace(/^"|"$/g, ''));
+}
+
+function toFeedView(r: FeedRowSql) {
+  const status = !r.enabled ? 'paused' : r.failing_since ? 'failing' : r.last_success_at ? 'ok' : 'pending';
+  return {
+    id: r.id,
+    name: r.name,
+    url: r.url,
+    kind: r.kind,
+    unitId: r.unit_id,
+    unitName: r.unit_name,
+    enabled: r.enabled,
+    pollIntervalSeconds: Number(r.poll_interval_seconds),
+    allowCidrs: textArray(r.allow_cidrs),
+    silenceRule: r.silence_rule,
+    addedAt: iso(r.added_at)!,
+    updatedAt: iso(r.updated_at),
+    health: {
+      status: status as 'ok' | 'failing' | 'paused' | 'pending',
+      lastSuccessAt: iso(r.last_success_at),
+      lastPolledAt: iso(r.last_polled_at),
+      lastError: r.last_error,
+      lastErrorAt: iso(r.last_error_at),
+      failingSince: iso(r.failing_since),
+      consecutiveFailures: Number(r.consecutive_failures),
+      itemsSeen: Number(r.items_seen),
+      nextPollAt: iso(r.next_poll_at),
+      lastEncoding: r.last_encoding,
+      lastItemAt: iso(r.last_item_at),
+      alerts: textArray(r.open_alerts),
+    },
+  };
+}
+export type FeedDto = ReturnType<typeof toFeedView>;
+
+async function listFeeds(db: Db, where: ReturnType<typeof sql>): Promise<FeedDto[]> {
+  const rows = rowsOf<FeedRowSql>(
+    await db.execute(sql`
+      select f.id, f.name, f.url, f.kind, f.unit_id, u.name as unit_name, f.enabled, f.poll_interval_seconds, f.allow_cidrs,
+             f.silence_rule, f.added_at, f.updated_at, f.last_success_at, f.last_polled_at, f.last_error, f.last_error_at,
+             f.failing_since, f.consecutive_failures, f.items_seen, f.next_poll_at, f.last_encoding, f.last_item_at,
+             array(select a.kind from alerts a where a.feed_id = f.id and a.retracted_at is null order by a.kind) as open_alerts
+      from feeds f left join units u on u.id = f.unit_id
+      where ${where}
+      order by f.kind, f.name, f.id`),
+  );
+  return rows.map(toFeedView);
+}
+
+/** A feed URL an administrator may enter: absolute http(s), no credentials. Addresses are checked when fetched, at every hop. */
+function checkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    throw new ApiError('HY_VALIDATION', 'body/url is not a URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ApiError('HY_VALIDATION', 'body/url must be http or https');
+  if (parsed.username || parsed.password) throw new ApiError('HY_VALIDATION', 'body/url must not carry credentials');
+  return parsed.href;
+}
+
+function checkRanges(ranges: readonly string[]): string[] {
+  return [
+    ...new Set(
+      ranges.map((r, i) => {
+        try {
+          return AddressPolicy.checkRange(r);
+        } catch (error) {
+          throw new ApiError('HY_VALIDATION', `body/allowCidrs/${i}: ${(error as Error).message}`);
+        }
+      }),
+    ),
+  ];
+}
+
+async function checkUnit(db: Db, unitId: string | null | undefined): Promise<void> {
+  if (!unitId) return;
+  const [row] = await db.select({ id: units.id }).from(units).where(eq(units.id, unitId));
+  if (!row) throw new ApiError('HY_VALIDATION', `body/unitId: unknown unit ${unitId}`);
+}
+
+/** Pausing or removing a feed withdraws what it raised: nobody is to chase a feed nobody polls. */
+async function withdrawFeedAlerts(tx: Tx, feedId: string, now: Date, actor: string, why: string): Promise<void> {
+  const rows = await tx
+    .update(alerts)
+    .set({ retractedAt: now })
+    .where(sql`${alerts.feedId} = ${feedId} and ${alerts.retractedAt} is null`)
+    .returning({ id: alerts.id, unitId: alerts.unitId });
+  if (rows.length > 0)
+    await enqueue(
+      tx,
+      now,
+      rows.map((r) => feedAlertEvent(r.id, 'feed_alert_withdrawn', now, r.unitId)),
+    );
+  for (const r of rows)
+    await audit(tx, { at: now, actor, action: 'alert.withdrawn', entity: 'alert', entityId: r.id, result: { reason: why } });
+}
+
+/**
+ * 信息源管理: administrators add, edit, pause, resume and remove feeds; duty officers and
+ * leaders read them with their health; a unit user sees its own unit's official channels only.
+ * Pollers read the table every round, so changes take effect without a restart.
+ * Also 候选回应: official channels' items proposed as responses, decided by the duty officer.
+ */
+export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { db, clock } = deps;
+  const official = new OfficialChannels({ engine: deps.engine, calendar: () => deps.calendars.provisional });
+
+  const scopeWhere = (request: FastifyRequest) => {
+    const scope = scopeOf(principal(request));
+    return scope.unitId === null ? sql`true` : sql`f.kind = 'official' and f.unit_id = ${scope.unitId}`;
+  };
+
+  const load = async (request: FastifyRequest, id: string): Promise<FeedDto> => {
+    const [found] = await listFeeds(db, sql`f.id = ${id}`);
+    if (!found) throw new ApiError('HY_NOT_FOUND', `feed ${id} not found`);
+    const scope = scopeOf(principal(request));
+    if (scope.unitId !== null && !(found.kind === 'official' && found.unitId === scope.unitId))
+      throw await notVisible(db, request, deps.realClock, 'feed', id);
+    return found;
+  };
+
+  app.get(
+    '/api/feeds',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['feeds'],
+        summary: '信息源列表及健康状况 feeds with their health',
+        querystring: FeedQuery,
+        response: { 200: Type.Object({ items: Type.Array(FeedView) }), ...errors },
+      },
+    },
+    async (request) => {
+      const kind = request.query.kind;
+      const items = await listFeeds(db, sql`${scopeWhere(request)} and ${kind ? sql`f.kind = ${kind}` : sql`true`}`);
+      return { items };
+    },
+  );
+
+  app.get(
+    '/api/feeds/:id',
+    { config: { access: READERS }, schema: { tags: ['feeds'], params: S.IdParams, response: { 200: FeedView, ...errors } } },
+    async (request) => load(request, request.params.id),
+  );
+
+  app.post(
+    '/api/feeds',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['feeds'], summary: '添加信息源 add a feed', body: FeedBody, response: { 201: FeedView, ...errors } },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const url = checkUrl(b.url);
+      const allowCidrs = checkRanges(b.allowCidrs ?? []);
+      if (b.kind !== 'official' && (b.silenceRule ?? null) !== null)
+        throw new ApiError('HY_VALIDATION', 'body/silenceRule applies to official channels only');
+      await checkUnit(db, b.unitId);
+      const id = b.id ?? `feed_${randomUUID().slice(0, 8)}`;
+      const now = new Date(clock.now());
+      const actor = actorOf(principal(request));
+      await db.transaction(async (tx) => {
+        const inserted = await tx
+          .insert(feeds)
+          .values({
+            id,
+            name: b.name.trim(),
+            url,
+            kind: b.kind,
+            unitId: b.unitId ?? null,
+            enabled: b.enabled ?? true,
+            pollIntervalSeconds: b.pollIntervalSeconds ?? 300,
+            allowCidrs,
+            silenceRule: b.silenceRule ?? null,
+            // Its archive (items published before now) is history: it opens no clock.
+            addedAt: now,
+            nextPollAt: null,
+            updatedAt: now,
+          })
+          .onConflictDoNothing()
+          .returning({ id: feeds.id });
+        if (inserted.length === 0) throw new ApiError('HY_CONFLICT', `feed ${id} already exists`);
+        await audit(tx, { at: now, actor, action: 'feed.added', entity: 'feed', entityId: id, input: { ...b, url, allowCidrs } });
+      });
+      return reply.code(201).send(await load(request, id));
+    },
+  );
+
+  app.patch(
+    '/api/feeds/:id',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ['feeds'],
+        summary: '修改信息源 edit a feed',
+        params: S.IdParams,
+        body: FeedPatch,
+        response: { 200: FeedView, ...errors },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const before = await load(request, id);
+      const b = request.body;
+      const url = b.url !== undefined ? checkUrl(b.url) : undefined;
+      const allowCidrs = b.allowCidrs !== undefined ? checkRanges(b.allowCidrs) : undefined;
+      const kind = b.kind ?? before.kind;
+      const silenceRule = b.silenceRule !== undefined ? b.silenceRule : before.silenceRule;
+      if (kind !== 'official' && silenceRule !== null)
+        throw new ApiError('HY_VALIDATION', 'body/silenceRule applies to official channels only');
+      if (b.unitId !== undefined) await checkUnit(db, b.unitId);
+      const now = new Date(clock.now());
+      const actor = actorOf(principal(request));
+      const urlChanged = url !== undefined && url !== before.url;
+      await db.transaction(async (tx) => {
+        await tx
+          .update(feeds)
+          .set({
+            ...(b.name !== undefined ? { name: b.name.trim() } : {}),
+            ...(url !== undefined ? { url } : {}),
+            ...(b.kind !== undefined ? { kind: b.kind } : {}),
+            ...(b.unitId !== undefined ? { unitId: b.unitId } : {}),
+            ...(b.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: b.pollIntervalSeconds, nextPollAt: null } : {}),
+            ...(allowCidrs !== undefined ? { allowCidrs, nextPollAt: null } : {}),
+            ...(b.silenceRule !== undefined ? { silenceRule: b.silenceRule } : {}),
+            // A new address is a new document: forget the old validators and poll it now. A poll of
+            // the old address in flight keeps its lease (one poller per feed) but writes back
+            // neither validators nor a next poll for the new address (see FeedPoller).
+            ...(urlChanged ? { etag: null, lastModified: null, nextPollAt: null } : {}),
+            updatedAt: now,
+          })
+          .where(eq(feeds.id, id));
+        await audit(tx, {
+          at: now,
+          actor,
+          action: 'feed.changed',
+          entity: 'feed',
+          entityId: id,
+          input: b,
+          result: { before: { url: before.url, kind: before.kind, unitId: before.unitId, allowCidrs: before.allowCidrs } },
+        });
+      });
+      return load(request, id);
+    },
+  );
+
+  const setEnabled = (enabled: boolean) => async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const { id } = request.params;
+    const before = await load(request, id);
+    if (before.enabled === enabled) return before;
+    const now = new Date(clock.now());
+    const actor = actorOf(principal(request));
+    await db.transaction(async (tx) => {
+      // Resumed: due at once. Paused: the next round does not claim it (a poll in flight finishes).
+      await tx
+        .update(feeds)
+        .set({ enabled, updatedAt: now, ...(enabled ? { nextPollAt: null } : {}) })
+        .where(eq(feeds.id, id));
+      await audit(tx, { at: now, actor, action: enabled ? 'feed.resumed' : 'feed.paused', entity: 'feed', entityId: id });
+      if (!enabled) await withdrawFeedAlerts(tx, id, now, actor, 'feed paused');
+    });
+    return load(request, id);
+  };
+
+  app.post(
+    '/api/feeds/:id/pause',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['feeds'], summary: '暂停 pause polling', params: S.IdParams, response: { 200: FeedView, ...errors } },
+    },
+    setEnabled(false),
+  );
+  app.post(
+    '/api/feeds/:id/resume',
+    {
+      config: { access: ADMIN },
+      schema: { tags: ['feeds'], summary: '恢复 resume polling', params: S.IdParams, response: { 200: FeedView, ...errors } },
+    },
+    setEnabled(true),
+  );
+
+  app.delete(
+    '/api/feeds/:id',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ['feeds'],
+        summary: '删除信息源 remove a feed (its signals and their sources stay as evidence)',
+        params: S.IdParams,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const before = await load(request, id);
+      const now = new Date(clock.now());
+      const actor = actorOf(principal(request));
+      await db.transaction(async (tx) => {
+        await tx.delete(feeds).where(eq(feeds.id, id));
+        await withdrawFeedAlerts(tx, id, now, actor, 'feed removed');
+        await audit(tx, {
+          at: now,
+          actor,
+          action: 'feed.removed',
+          entity: 'feed',
+          entityId: id,
+          input: { name: before.name, url: before.url },
+        });
+      });
+      return reply.code(204).send(null);
+    },
+  );
+
+  // 候选回应 ----------------------------------------------------------------------------------
+
+  const candidateSelect = sql`
+    select c.*, coalesce(i.title, c.incident_id) as incident_title, coalesce(f.name, c.feed_id) as channel
+    from response_candidates c
+    left join incidents i on i.id = c.incident_id
+    left join feeds f on f.id = c.feed_id`;
+  const toCandidate = (r: Record<string, unknown>) => ({
+    id: String(r.id),
+    incidentId: String(r.incident_id),
+    incidentTitle: String(r.incident_title),
+    feedId: String(r.feed_id),
+    channel: String(r.channel),
+    unitId: (r.unit_id as string | null) ?? null,
+    title: (r.title as string | null) ?? null,
+    url: (r.url as string | null) ?? null,
+    publishedAt: iso(r.published_at as string)!,
+    original: Boolean(r.original),
+    originReason: String(r.origin_reason),
+    confidence: Number(r.confidence),
+    matchReason: String(r.match_reason),
+    status: String(r.status),
+    decidedAt: iso(r.decided_at as string | null),
+    decidedBy: (r.decided_by as string | null) ?? null,
+    decisionReason: (r.decision_reason as string | null) ?? null,
+    responseId: (r.response_id as string | null) ?? null,
+    createdAt: iso(r.created_at as string)!,
+  });
+
+  app.get(
+    '/api/response-candidates',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['incidents'],
+        summary: '候选回应 official channels’ items proposed as responses (proposed first, best match first)',
+        querystring: CandidateQuery,
+        response: { 200: Type.Object({ items: Type.Array(CandidateView) }), ...errors },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const scope = scopeOf(principal(request));
+      const parts = [sql`true`];
+      if (scope.unitId !== null) parts.push(sql`(c.unit_id = ${scope.unitId} or i.unit_id = ${scope.unitId})`);
+      if (q.status) parts.push(sql`c.status = ${q.status}`);
+      if (q.incident) parts.push(sql`c.incident_id = ${q.incident}`);
+      const rows = rowsOf<Record<string, unknown>>(
+        await db.execute(sql`${candidateSelect} where ${sql.join(parts, sql` and `)}
+          order by (c.status = 'proposed') desc, c.created_at desc, c.confidence desc, c.id limit 200`),
+      );
+      return { items: rows.map(toCandidate) };
+    },
+  );
+
+  const decide =
+    (decision: 'accept' | 'reject') => async (request: FastifyRequest<{ Params: { id: string }; Body: { reason?: string } }>) => {
+      const { id } = request.params;
+      const [row] = rowsOf<Record<string, unknown>>(await db.execute(sql`${candidateSelect} where c.id = ${id}`));
+      if (!row) throw new ApiError('HY_NOT_FOUND', `response candidate ${id} not found`);
+      const user = principal(request);
+      if (!visible(scopeOf(user), (row.unit_id as string | null) ?? null))
+        throw await notVisible(db, request, deps.realClock, 'response_candidate', id);
+      const reason =
+        request.body?.reason?.trim() ||
+        (decision === 'accept'
+          ? `值班员确认 accepted by the duty officer: ${String(row.match_reason)}`
+          : '值班员驳回 rejected by the duty officer');
+      try {
+        await official.decide(id, decision, actorOf(user), reason);
+      } catch (error) {
+        if (error instanceof CandidateConflict) throw new ApiError('HY_CONFLICT', error.message);
+        throw error;
+      }
+      const [after] = rowsOf<Record<string, unknown>>(await db.execute(sql`${candidateSelect} where c.id = ${id}`));
+      return toCandidate(after!);
+    };
+
+  for (const decision of ['accept', 'reject'] as const)
+    app.post(
+      `/api/response-candidates/:id/${decision}`,
+      {
+        config: { access: DECIDERS },
+        schema: {
+          tags: ['incidents'],
+          summary:
+            decision === 'accept'
+              ? '采纳候选回应 accept: record it as the incident’s response (a repost meets no clock)'
+              : '驳回候选回应 reject (with a reason)',
+          params: S.IdParams,
+          body: Type.Optional(DecisionBody),
+          response: { 200: CandidateView, ...errors },
+        },
+      },
+      decide(decision),
+    );
+};

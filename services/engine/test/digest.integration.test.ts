@@ -1,0 +1,157 @@
+/**
+ * The leaders' daily digest on the real PostgreSQL and a real SMTP server, in simulated time:
+ * two engines schedule it, each leader gets one per day at the configured Asia/Shanghai hour,
+ * an engine started after the hour queues the day's digest only if nobody did.
+ */
+import { EmbeddedBus, type SignalMessage } from '@huiying/bus';
+import { FakeClock } from '@huiying/clock';
+import { rowsOf, signals, sql, units, users } from '@huiying/db';
+import { DEFAULT_RULE_PACK } from '@huiying/domain';
+import { Dispatcher, emailChannel } from '@huiying/notify';
+import { freshDatabase, startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { nextDigestAt } from '../src/digest.ts';
+import { type EngineOptions, type RunningEngine, startEngine } from '../src/engine.ts';
+import { handleSignal } from '../src/signals.ts';
+
+const H = 3_600_000;
+const T0 = Date.parse('2026-06-10T07:00:00+08:00');
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let smtp: TestSmtp;
+const clock = new FakeClock(T0);
+const running: { engine: RunningEngine; bus: EmbeddedBus }[] = [];
+let dispatcher: Dispatcher;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  smtp = await startSmtp();
+  await db.db.insert(units).values([
+    { id: 'office', name: '市政府办公室', email: 'office@example.test' },
+    { id: 'roads', name: '市交通运输局', email: 'roads@example.test', parentId: 'office' },
+  ]);
+  const at = new Date(T0);
+  await db.db.insert(users).values([
+    { id: 'l1', username: 'l1', displayName: '分管副市长', role: 'leader', email: 'l1@example.test', createdAt: at, updatedAt: at },
+    { id: 'l2', username: 'l2', displayName: '秘书长', role: 'leader', email: 'l2@example.test', createdAt: at, updatedAt: at },
+  ]);
+  dispatcher = new Dispatcher({
+    db: db.db,
+    clock,
+    adapters: { email: emailChannel({ url: smtp.url, from: 'huiying@example.test' }) },
+    logger: testLogger,
+  });
+});
+
+afterAll(async () => {
+  for (const r of running) {
+    await r.engine.stop();
+    await r.bus.close();
+  }
+  await dispatcher?.stop();
+  await smtp?.close();
+  await db?.drop();
+});
+
+async function engine(): Promise<RunningEngine> {
+  const bus = new EmbeddedBus();
+  await bus.ensureTopics();
+  const options: EngineOptions = {
+    db: db.db,
+    bus,
+    clock,
+    pack: DEFAULT_RULE_PACK,
+    logger: testLogger,
+    resyncMs: 0,
+    ladder: { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' },
+    digest: { hour: 8 },
+  };
+  const e = await startEngine(options);
+  running.push({ engine: e, bus });
+  return e;
+}
+
+const digests = async () =>
+  rowsOf<{ clock_key: string; recipient: string; status: string; subject: string; text: string }>(
+    await db.db.execute(sql`select clock_key, recipient, status, subject, text from notifications where step_kind = 'digest' order by seq`),
+  );
+
+/** Ingest stores a signal's text in its row; the bus message names it (ids only). Store, then hand it to the engine. */
+async function signalIn(deps: RunningEngine['deps'], msg: SignalMessage & { title: string }) {
+  const { title, ...m } = msg;
+  await deps.db
+    .insert(signals)
+    .values({
+      id: m.id,
+      source: m.source,
+      sourceRef: m.sourceRef,
+      title,
+      unitHint: m.unitHint ?? null,
+      publishedAt: m.publishedAt ? new Date(m.publishedAt) : null,
+      receivedAt: new Date(m.receivedAt),
+    })
+    .onConflictDoNothing();
+  const outcome = await handleSignal(deps, m);
+  if (outcome.incidentId === null) throw new Error(`signal ${m.id} opened no incident (${outcome.decision})`);
+  return outcome;
+}
+
+it('nextDigestAt: the next 08:00 Asia/Shanghai strictly after now', () => {
+  expect(nextDigestAt(Date.parse('2026-06-10T07:59:59+08:00'), 8)).toBe(Date.parse('2026-06-10T08:00:00+08:00'));
+  expect(nextDigestAt(Date.parse('2026-06-10T08:00:00+08:00'), 8)).toBe(Date.parse('2026-06-11T08:00:00+08:00'));
+  expect(nextDigestAt(Date.parse('2026-06-10T23:30:00+08:00'), 0)).toBe(Date.parse('2026-06-11T00:00:00+08:00'));
+});
+
+it('each leader gets one digest a day, with the overdue matters, the 通报 candidates and the 约谈 candidates', async () => {
+  const a = await engine();
+  await engine();
+  // A ticket published 62 h ago: born breached (48 h), urged and reported to the leaders at once.
+  const matter: Record<string, string> = { t1: '路灯长期不亮', t2: '公交站台破损', t3: '人行道井盖缺失' };
+  const ticket = (id: string, hoursAgo: number): SignalMessage & { title: string } => ({
+    v: 1,
+    type: 'signal',
+    id,
+    source: 'hotline',
+    sourceRef: id,
+    title: matter[id]!,
+    unitHint: 'roads',
+    publishedAt: new Date(T0 - hoursAgo * H).toISOString(),
+    receivedAt: new Date(T0).toISOString(),
+  });
+  for (const [id, hoursAgo] of [
+    ['t1', 62],
+    ['t2', 50],
+    ['t3', 49],
+  ] as const) {
+    await signalIn(a.deps, ticket(id, hoursAgo));
+  }
+  await clock.advanceTo(T0 + H - 1);
+  expect(await digests()).toEqual([]);
+  await clock.advanceTo(T0 + H);
+  await dispatcher.drain();
+  let rows = await digests();
+  expect(rows.map((r) => `${r.clock_key} ${r.recipient} ${r.status}`)).toEqual([
+    'digest:2026-06-10 l1@example.test sent',
+    'digest:2026-06-10 l2@example.test sent',
+  ]);
+  const d = rows[0]!;
+  expect(d.subject).toBe('【每日汇总】2026-06-10 政务舆情回应时效：超时 3 项，通报候选 1 项');
+  expect(d.text).toMatch(/^分管副市长：/);
+  expect(d.text).toContain('当前超时未办结（3项）');
+  expect(d.text).toContain('路灯长期不亮（市交通运输局，权威回应，2026-06-09 17:00 到期，已超时 15小时）');
+  expect(d.text).toContain('近24小时列入通报候选（1项）');
+  // Three breaches by one unit this quarter: a 约谈 candidate.
+  expect(d.text).toContain('市交通运输局：2026-Q2 超时 3 次');
+  const mails = smtp.mails.filter((m) => m.subject?.startsWith('【每日汇总】'));
+  expect(mails).toHaveLength(2);
+
+  // An engine started later the same day finds the digest queued and adds nothing.
+  await clock.advanceTo(T0 + 3 * H);
+  await engine();
+  expect(await digests()).toHaveLength(2);
+  // The next morning: one more each.
+  await clock.advanceTo(T0 + 25 * H);
+  await dispatcher.drain();
+  rows = await digests();
+  expect(rows.map((r) => r.clock_key)).toEqual(['digest:2026-06-10', 'digest:2026-06-10', 'digest:2026-06-11', 'digest:2026-06-11']);
+  expect(smtp.mails.filter((m) => m.subject?.startsWith('【每日汇总】'))).toHaveLength(4);
+});

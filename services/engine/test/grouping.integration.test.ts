@@ -1,0 +1,251 @@
+/**
+ * Monitoring rules and grouping on the real PostgreSQL: an unmatched signal is stored and opens
+ * nothing; matched signals join an open incident on a shared link, on similar text, or as a
+ * burst of tickets on one matter; each decision and its reason is written on the signal; the
+ * incident's start is its earliest signal; two engines grouping at once agree on one incident.
+ */
+import type { SignalMessage } from '@huiying/bus';
+import { FakeClock } from '@huiying/clock';
+import { type Db, monitoringRules, openPostgres, rowsOf, signals, sql } from '@huiying/db';
+import { DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
+import { freshDatabase } from '@huiying/testkit';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { handleSignals, promoteSignal, SignalAlreadyGrouped } from '../src/signals.ts';
+import type { EngineDeps } from '../src/store.ts';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-09-30T20:00:00+08:00');
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let deps: EngineDeps;
+let n = 0;
+
+interface Stored {
+  source?: 'feed' | 'hotline';
+  title?: string;
+  content?: string;
+  url?: string;
+  area?: string;
+  category?: string;
+  publishedAt?: number;
+}
+
+/** Store a signal as ingest does (text in the row), and return the message the bus would carry (ids only). */
+async function store(target: Db, s: Stored): Promise<SignalMessage> {
+  const id = `sig_g${++n}`;
+  const source = s.source ?? 'feed';
+  const publishedAt = new Date(s.publishedAt ?? T0).toISOString();
+  await target.insert(signals).values({
+    id,
+    source,
+    sourceRef: id,
+    title: s.title ?? null,
+    content: s.content ?? null,
+    url: s.url ?? null,
+    area: s.area ?? null,
+    category: s.category ?? null,
+    publishedAt: new Date(publishedAt),
+    receivedAt: new Date(T0),
+  });
+  return {
+    v: 1,
+    type: 'signal',
+    id,
+    source,
+    sourceRef: id,
+    ...(s.area ? { area: s.area } : {}),
+    ...(s.category ? { category: s.category } : {}),
+    publishedAt,
+    receivedAt: new Date(T0).toISOString(),
+  };
+}
+
+const signalRow = async (id: string) =>
+  rowsOf<{
+    incident_id: string | null;
+    decision: string;
+    decision_reason: string;
+    rule_id: string | null;
+    decision_score: number | null;
+    decision_via: string | null;
+  }>(
+    await db.db.execute(
+      sql`select incident_id, decision, decision_reason, rule_id, decision_score, decision_via from signals where id = ${id}`,
+    ),
+  )[0]!;
+const incidentCount = async () => rowsOf<{ n: number }>(await db.db.execute(sql`select count(*)::int as n from incidents`))[0]!.n;
+const stateOf = async (id: string) =>
+  rowsOf<{ state: IncidentState }>(await db.db.execute(sql`select state from incidents where id = ${id}`))[0]!.state;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  deps = { db: db.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+});
+afterAll(async () => db?.drop());
+beforeEach(async () => {
+  await db.db.execute(sql`truncate signals, incidents, clocks, alerts, outbox, monitoring_rules`);
+  const at = new Date(T0);
+  await db.db.insert(monitoringRules).values([
+    {
+      id: 'mr_feeds',
+      name: '城建舆情',
+      expression: '(高架桥 OR 裂缝 OR 停水) AND NOT 招聘',
+      sources: ['feed'],
+      createdBy: 'test',
+      createdAt: at,
+      updatedAt: at,
+    },
+    { id: 'mr_tickets', name: '12345 工单', expression: '', sources: ['hotline'], createdBy: 'test', createdAt: at, updatedAt: at },
+  ]);
+});
+
+describe('monitoring rules and grouping (PostgreSQL)', () => {
+  it('stores an unmatched signal with its decision and opens no incident', async () => {
+    const m = await store(db.db, { title: '市图书馆周末延长开放时间', content: '市图书馆自下周起周末开放至晚九点。' });
+    const [outcome] = await handleSignals(deps, [m]);
+    expect(outcome).toMatchObject({ incidentId: null, created: false, decision: 'unmatched' });
+    expect(await signalRow(m.id)).toMatchObject({ incident_id: null, decision: 'unmatched', decision_reason: 'no_rule', rule_id: null });
+    expect(await incidentCount()).toBe(0);
+    // Redelivered: nothing changes, and the sweep does not pick it up again.
+    expect((await handleSignals(deps, [m]))[0]).toMatchObject({ incidentId: null, decision: 'unmatched' });
+    expect(rowsOf<{ n: number }>(await db.db.execute(sql`select count(*)::int as n from signals where processed_at is null`))[0]!.n).toBe(
+      0,
+    );
+  });
+
+  it('promotes an unmatched signal by hand: the clock starts at its publish time, and only once', async () => {
+    const m = await store(db.db, { title: '市图书馆周末延长开放时间', publishedAt: T0 - 3 * HOUR });
+    await handleSignals(deps, [m]);
+    const { incidentId } = await promoteSignal(deps, m.id, 'user:duty1', '群众关注');
+    const state = await stateOf(incidentId);
+    expect(state.startAt).toBe(T0 - 3 * HOUR);
+    expect(state.clocks[0]).toMatchObject({ kind: 'response', dueAt: T0 + 45 * HOUR });
+    expect(await signalRow(m.id)).toMatchObject({ incident_id: incidentId, decision: 'promoted', decision_reason: 'manual: 群众关注' });
+    await expect(promoteSignal(deps, m.id, 'user:duty1')).rejects.toBeInstanceOf(SignalAlreadyGrouped);
+    const audit = rowsOf<{ actor: string }>(
+      await db.db.execute(sql`select actor from audit_log where action = 'signal.promoted' and entity_id = ${m.id}`),
+    );
+    expect(audit).toEqual([{ actor: 'user:duty1' }]);
+  });
+
+  it('joins on a shared link (canonical URL) whatever the wording, and the start moves to the earliest signal', async () => {
+    const first = await store(db.db, { title: '网传城东高架桥桥面出现多处裂缝', url: 'https://news.example.cn/a/1001.html' });
+    const [opened] = await handleSignals(deps, [first]);
+    const repost = await store(db.db, {
+      title: '转：桥面有裂缝？',
+      url: 'http://www.news.example.cn/a/1001.html?utm_source=weixin#c',
+      publishedAt: T0 - 2 * HOUR,
+    });
+    const [joined] = await handleSignals(deps, [repost]);
+    expect(joined).toMatchObject({ incidentId: opened!.incidentId, decision: 'joined' });
+    expect(await signalRow(repost.id)).toMatchObject({
+      decision_reason: 'link',
+      rule_id: 'mr_feeds',
+      decision_score: 1,
+      decision_via: first.id,
+    });
+    const state = await stateOf(opened!.incidentId!);
+    expect(state.signalCount).toBe(2);
+    expect(state.startAt).toBe(T0 - 2 * HOUR);
+    expect(state.clocks[0]).toMatchObject({ kind: 'response', dueAt: T0 + 46 * HOUR });
+  });
+
+  it('joins on similar text with its score, and opens a new incident for a different matter (naming the closest)', async () => {
+    const a = await store(db.db, {
+      title: '网传城东高架桥桥面出现多处裂缝',
+      content: '有网友称城东高架桥靠近滨江路匝道处桥面出现多条裂缝。',
+    });
+    const b = await store(db.db, {
+      title: '城东高架桥现裂缝？市交通局：已派员现场检测',
+      content: '针对网传城东高架桥出现裂缝一事，市交通运输局表示已派专业人员赶赴现场检测。',
+    });
+    const c = await store(db.db, {
+      title: '幸福小区停水近一天 居民生活受影响',
+      content: '城东区幸福小区自前晚起停水，供水公司称小区内管道爆裂。',
+    });
+    const out = await handleSignals(deps, [a, b, c]);
+    expect(out.map((o) => o.decision)).toEqual(['opened', 'joined', 'opened']);
+    expect(out[1]!.incidentId).toBe(out[0]!.incidentId);
+    expect(out[2]!.incidentId).not.toBe(out[0]!.incidentId);
+    const row = await signalRow(b.id);
+    expect(row).toMatchObject({ decision_reason: 'similar_text', decision_via: a.id });
+    expect(row.decision_score).toBeGreaterThanOrEqual(0.2);
+    expect(await signalRow(c.id)).toMatchObject({ decision: 'opened', decision_reason: 'new_matter', rule_id: 'mr_feeds' });
+  });
+
+  it('turns a burst of tickets on one matter (same category and area, similar text) into one incident', async () => {
+    const texts = [
+      '幸福小区从昨天晚上开始停水，到现在还没来水，物业说不清楚原因，请相关部门尽快处理。',
+      '城东区幸福小区停水快一天了，家里老人孩子没法做饭洗漱，希望自来水公司尽快恢复供水。',
+      '幸福小区全小区停水，已经超过20小时，要求尽快恢复供水并说明原因。',
+      '我是幸福小区业主，小区停水一整天了，物业和供水公司互相推诿，请帮忙协调。',
+      '幸福小区 停水 一天多了 有没有人管',
+    ];
+    const msgs = [];
+    for (const [i, t] of texts.entries())
+      msgs.push(
+        await store(db.db, {
+          source: 'hotline',
+          title: t.slice(0, 40),
+          content: t,
+          area: '城东区',
+          category: '求助',
+          publishedAt: T0 - i * 600_000,
+        }),
+      );
+    // Another matter in the same district and category.
+    const other = await store(db.db, {
+      source: 'hotline',
+      title: '和平小区今天停电了，没有通知，冰箱里的东西都坏了',
+      content: '和平小区今天停电了，没有通知，冰箱里的东西都坏了，请供电公司说明。',
+      area: '城东区',
+      category: '求助',
+    });
+    const out = await handleSignals(deps, [...msgs, other]);
+    const ids = new Set(out.slice(0, 5).map((o) => o.incidentId));
+    expect(ids.size).toBe(1);
+    expect(out[5]!.incidentId).not.toBe(out[0]!.incidentId);
+    const reasons = await Promise.all(msgs.slice(1).map(async (m) => (await signalRow(m.id)).decision_reason));
+    expect(reasons.every((r) => r === 'ticket_matter' || r === 'similar_text')).toBe(true);
+    expect(reasons).toContain('ticket_matter');
+    // The start is the earliest ticket's receive time.
+    expect((await stateOf(out[0]!.incidentId!)).startAt).toBe(T0 - 4 * 600_000);
+  });
+
+  it('two engines grouping at once agree: the same batch, and halves of the same matters, give one incident per matter', async () => {
+    const other = openPostgres(db.url, { max: 2 });
+    try {
+      const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+      const pairs = [
+        ['网传城东高架桥桥面出现多处裂缝，车辆经过有明显震动', '城东高架桥现裂缝？市交通局：已派员到城东高架桥现场检测'],
+        ['幸福小区停水近一天 居民生活受影响 供水公司称管道爆裂', '幸福小区停水超过20小时 供水公司：管道爆裂正在抢修'],
+        ['解放路下穿隧道暴雨后严重积水停水 一辆轿车被困', '解放路下穿隧道积水 车辆被困 消防救出司机 周边停水'],
+        ['西山垃圾焚烧厂选址引担忧 附近村庄停水又断电', '西山垃圾焚烧厂选址：村民担忧停水断电影响生活'],
+      ];
+      const a: SignalMessage[] = [];
+      const b: SignalMessage[] = [];
+      for (const [x, y] of pairs) {
+        a.push(await store(db.db, { title: x! }));
+        b.push(await store(db.db, { title: y! }));
+      }
+      // One matter's signals on two partitions, handled by two engines at the same moment…
+      const [ra, rb] = await Promise.all([handleSignals(deps, a), handleSignals(depsB, b)]);
+      expect(await incidentCount()).toBe(pairs.length);
+      for (let i = 0; i < pairs.length; i++) expect(ra[i]!.incidentId).toBe(rb[i]!.incidentId);
+      // …and a batch redelivered to the other engine while the first is still on it.
+      const again = await store(db.db, { title: '城东高架滨江路匝道临时封闭 城东高架桥桥面裂缝检测中' });
+      const [x, y] = await Promise.all([handleSignals(deps, [again]), handleSignals(depsB, [again])]);
+      expect(x![0]!.incidentId).toBe(ra[0]!.incidentId);
+      expect(y![0]!.incidentId).toBe(ra[0]!.incidentId);
+      expect(await incidentCount()).toBe(pairs.length);
+      expect((await stateOf(ra[0]!.incidentId!)).signalCount).toBe(3);
+      const created = rowsOf<{ n: number }>(
+        await db.db.execute(
+          sql`select count(*)::int as n from audit_log where action = 'incident.created' and entity_id in (select id from incidents)`,
+        ),
+      );
+      expect(created[0]!.n).toBe(pairs.length);
+    } finally {
+      await other.close();
+    }
+  });
+});
