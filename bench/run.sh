@@ -14,6 +14,13 @@
 #                                                    and one alert's SSE fan-out (bench/board.ts)
 #   pnpm bench --only stats                          one year of leaders' statistics on 1M incidents (bench/stats.ts)
 #   pnpm bench --only notify                         a breach mail flood through the dispatcher (bench/notify.ts)
+#   pnpm bench --only flood [--breaches 10000 --probes 100]
+#                                                    10 000 breaches at one instant through the engine timer, ladder and
+#                                                    dispatcher to a local SMTP server; other clocks' lateness (bench/flood.ts)
+#   pnpm bench --only feeds [--feeds 10000 --items 3 --hosts 1000 --runs 3 --concurrency 32]
+#                                                    10 000 feeds from a local HTTP server through the real FeedPoller on
+#                                                    PostgreSQL: a first round (200) and a conditional-GET round (304),
+#                                                    polls/s and CPU of poller, server and PostgreSQL (bench/feeds.ts)
 #   pnpm bench --only grouping [--no-sweep]          grouping precision/recall on the labelled sample (bench/grouping.ts);
 #                                                    pure, no database — also part of the default run
 #
@@ -35,13 +42,18 @@ while [[ $# -gt 0 ]]; do
     *) args+=("$1"); shift ;;
   esac
 done
-case "$only" in all | replay | timer | e2e | board | stats | notify | grouping) ;; *) echo "bench: --only must be replay, timer, e2e, board, stats, notify or grouping, got '$only'" >&2; exit 2 ;; esac
+case "$only" in all | replay | timer | e2e | board | stats | notify | flood | grouping | feeds) ;; *) echo "bench: --only must be replay, timer, e2e, board, stats, notify, flood, grouping or feeds, got '$only'" >&2; exit 2 ;; esac
 
 export BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 
-if [[ "$only" == board || "$only" == stats || "$only" == notify ]]; then
+if [[ "$only" == board || "$only" == stats || "$only" == notify || "$only" == feeds ]]; then
   echo "== bench/$only.ts =="
   exec node --import tsx "bench/$only.ts" --pg-url "$BENCH_PG_URL" "${args[@]}"
+fi
+
+if [[ "$only" == flood ]]; then
+  echo "== bench/flood.ts =="
+  exec node --import tsx bench/flood.ts "${args[@]}"
 fi
 
 if [[ "$only" == grouping ]]; then

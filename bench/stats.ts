@@ -15,17 +15,24 @@
  *      open, 2 % waived; a breach alert for every late or breached clock, 10 % of them with
  *      another unit than the incident's current one (reassigned after the breach), 1 % retracted;
  *    - 50 000 working-day duties of the five kinds, the same outcome mix;
- *    then VACUUM ANALYZE, as autovacuum would have done on a live database.
- * 3. Times groupStats(by unit, 2026) — exactly what GET /api/stats/breakdown?by=unit&from=2026-01-01&to=2026-12-31
- *    runs — `--runs` times, then once the year totals, one month by unit and a drill-down page, and
- *    prints the figures (the totals and the first units).
- * 4. Drops the database (unless --keep-db).
+ *    then VACUUM ANALYZE, as autovacuum would have done on a live database. Rows were last written
+ *    "before the run" (updated_at an hour and more before now, in the order of their start), as on a
+ *    live database.
+ * 3. Runs the statistics rollup as the API's scheduled job does (its first run builds everything) and
+ *    prints how long that catch-up took.
+ * 4. Times groupStats(by unit, 2026) — exactly what GET /api/stats/breakdown?by=unit&from=2026-01-01&to=2026-12-31
+ *    runs — `--runs` times; then answers 500 breaches "now" (after the rollup's watermark, so every
+ *    request adds them live) and times it again; runs the job once more (incremental); then the
+ *    year totals, one month by unit (checked against the exact queries over the live tables) and a
+ *    drill-down page, and prints the figures (the totals and the first units).
+ * 5. Drops the database (unless --keep-db).
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as PgNs from 'pg';
 import { openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
-import { groupStats, listItems } from '../services/api/src/stats/queries.ts';
+import { exactGroupStats, groupStats, listItems } from '../services/api/src/stats/queries.ts';
+import { runRollup } from '../services/api/src/stats/rollup.ts';
 
 const argv = process.argv.slice(2);
 function option(name: string): string | undefined {
@@ -93,7 +100,7 @@ async function main() {
       insert into incidents (id, title, level, unit_id, status, start_at, state, created_at, updated_at)
       select id, '舆情事件 ' || g,
         case when r_level < 0.475 then 'I' when r_level < 0.95 then 'II' when r_level < 0.97 then 'III' when r_level < 0.99 then 'IV' end,
-        unit_id, 'open', start_at, '{}'::jsonb, start_at, start_at
+        unit_id, 'open', start_at, '{}'::jsonb, start_at, now() - interval '1 hour' - (${YEAR_TO.toISOString()}::timestamptz - start_at) / 2
       from bench_draw`);
     // Clock rows: (seq, kind, span) per incident, then an outcome per live clock.
     await db.execute(sql`
@@ -105,7 +112,7 @@ async function main() {
              when o.r < 0.80 then d.start_at + k.span * (0.05 + 0.9 * o.r2)
              when o.r < 0.92 then d.start_at + k.span + interval '24 hours' * o.r2 end,
         case when k.cancelled then null when o.r < 0.80 then false when o.r < 0.92 then true end,
-        d.unit_id, d.start_at
+        d.unit_id, now() - interval '1 hour' - (${YEAR_TO.toISOString()}::timestamptz - d.start_at) / 2
       from bench_draw d
       cross join lateral (
         select * from (values
@@ -137,7 +144,7 @@ async function main() {
         jsonb_build_object('v', 1, 'startAt', (extract(epoch from s) * 1000)::bigint, 'dueAt', (extract(epoch from s + interval '14 days') * 1000)::bigint,
           'respondedAt', case when r < 0.92 then (extract(epoch from s + interval '14 days' * (0.1 + r)) * 1000)::bigint end,
           'late', case when r < 0.80 then false when r < 0.92 then true end, 'suspension', null),
-        case when r < 0.92 then 'met' else 'breached' end, s + interval '14 days', s, s
+        case when r < 0.92 then 'met' else 'breached' end, s + interval '14 days', s, now() - interval '1 hour' - (${YEAR_TO.toISOString()}::timestamptz - s) / 2
       from (select g, ${YEAR_FROM.toISOString()}::timestamptz + (g - 1) * (interval '340 days' / 50000) as s, random() as r
             from generate_series(1, 50000) g) x`);
     await db.execute(sql`drop table bench_draw`);
@@ -155,16 +162,47 @@ async function main() {
         `(${counts?.size}) in ${(seeded / 1000).toFixed(1)} s; vacuum analyze ${(vacuumed / 1000).toFixed(1)} s`,
     );
 
+    // The rollup as production runs it: the first run of the scheduled job builds everything.
+    t0 = process.hrtime.bigint();
+    const built = await runRollup(db);
+    console.log(`rollup catch-up (first run: ${built?.examined} deadlines, ${built?.cells} cells) in ${(ms(t0) / 1000).toFixed(1)} s`);
+    t0 = process.hrtime.bigint();
+    await db.execute(sql`analyze stats_fact`);
+    await db.execute(sql`analyze stats_cell`);
+    console.log(`analyze of the rollup tables: ${(ms(t0) / 1000).toFixed(1)} s`);
+
     const filter = { from: YEAR_FROM, to: YEAR_TO };
     let rows: Awaited<ReturnType<typeof groupStats>> = [];
-    const times: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const t = process.hrtime.bigint();
-      rows = await groupStats(db, NOW, {}, filter, 'unit');
-      times.push(ms(t));
-      console.log(`run ${i + 1}: one year of statistics by unit (${rows.length} units) in ${times[i]!.toFixed(0)} ms`);
-    }
-    console.log(`target ≤ 300 ms; best ${Math.min(...times).toFixed(0)} ms, worst ${Math.max(...times).toFixed(0)} ms`);
+    const timeYear = async (what: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const t = process.hrtime.bigint();
+        rows = await groupStats(db, NOW, {}, filter, 'unit');
+        times.push(ms(t));
+        console.log(`  run ${i + 1}: one year of statistics by unit (${rows.length} units) in ${times[i]!.toFixed(0)} ms`);
+      }
+      console.log(`  ${what}: target ≤ 300 ms; best ${Math.min(...times).toFixed(0)} ms, worst ${Math.max(...times).toFixed(0)} ms`);
+    };
+    console.log('nothing changed since the rollup:');
+    await timeYear('nothing changed since the rollup');
+
+    // Responses recorded "a second ago", after the watermark: the live remainder of every request.
+    const CHANGED = 500;
+    await db.execute(sql`
+      with b as (select incident_id, seq from clocks where state = 'breached' order by incident_id, seq limit ${CHANGED})
+      update clocks c set state = 'met', late = true, responded_at = now(), updated_at = now() from b
+      where b.incident_id = c.incident_id and b.seq = c.seq`);
+    await db.execute(
+      sql`update incidents set updated_at = now() where id in (select incident_id from clocks where updated_at > now() - interval '1 minute')`,
+    );
+    console.log(`${CHANGED} breaches answered after the rollup's watermark (read live by every request):`);
+    await timeYear(`${CHANGED} changed since the rollup`);
+    t0 = process.hrtime.bigint();
+    const caught = await runRollup(db);
+    console.log(
+      `incremental rollup run: ${caught?.examined} incidents and duties looked at, ${caught?.changed} changed, in ${ms(t0).toFixed(0)} ms`,
+    );
+
     let t = process.hrtime.bigint();
     const [totals] = await groupStats(db, NOW, {}, filter, 'all');
     console.log(`year totals alone: ${ms(t).toFixed(0)} ms`);
@@ -172,6 +210,17 @@ async function main() {
     t = process.hrtime.bigint();
     const month = await groupStats(db, NOW, {}, november, 'unit');
     console.log(`one month (2026-11) by unit: ${ms(t).toFixed(0)} ms (${month.length} units)`);
+    t = process.hrtime.bigint();
+    const exact = await exactGroupStats(db, NOW, {}, november, 'unit');
+    const figures = (rs: typeof month) =>
+      JSON.stringify(
+        rs.map((r) => [r.key, r.counted, r.onTime, r.late, r.breached, r.overdue.totalMs, r.overdue.maxMs, r.firstResponse.incidents]),
+      );
+    console.log(
+      `  the same from the live tables (the reference, exactGroupStats): ${ms(t).toFixed(0)} ms; ` +
+        `counts, overdue total/max and first-response counts ${figures(month) === figures(exact) ? 'equal' : 'DIFFER'}`,
+    );
+    if (figures(month) !== figures(exact)) process.exitCode = 1;
     t = process.hrtime.bigint();
     const drill = await listItems(db, NOW, {}, { ...november, unit: 'u001' }, { outcome: 'breached', limit: 50, offset: 0 });
     console.log(`drill-down, one unit's open breaches of 2026-11, first page: ${ms(t).toFixed(0)} ms (${drill.total} rows)`);

@@ -11,7 +11,7 @@ import * as schema from './schema.ts';
 
 export * from './schema.ts';
 export { schema };
-export { type SQL, sql, eq, and, or, isNull, isNotNull, desc, asc, inArray, lte, gte } from 'drizzle-orm';
+export { type SQL, sql, eq, and, or, isNull, isNotNull, desc, asc, inArray, lte, gte, gt, lt, like } from 'drizzle-orm';
 
 /** One type for both drivers: production PostgreSQL through `pg`, the embedded default on PGlite. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  customType,
   index,
   integer,
   jsonb,
@@ -23,6 +24,11 @@ export const units = pgTable('units', {
   email: text('email'),
   parentId: text('parent_id'),
   createdAt: ts('created_at').notNull().defaultNow(),
+  /** Other channels (0016): a mobile for SMS, and target names of its robots / webhook in the engine's config. */
+  phone: text('phone'),
+  wecomRobot: text('wecom_robot'),
+  dingtalkRobot: text('dingtalk_robot'),
+  webhookTarget: text('webhook_target'),
 });
 
 /**
@@ -385,6 +391,8 @@ export const users = pgTable('users', {
   /** argon2id PHC string; null for users who only log in through the province's SSO. */
   passwordHash: text('password_hash'),
   email: text('email'),
+  /** A duty officer's mobile, for urgent SMS while on shift (0016). */
+  phone: text('phone'),
   disabledAt: ts('disabled_at'),
   createdAt: ts('created_at').notNull(),
   updatedAt: ts('updated_at').notNull(),
@@ -416,6 +424,59 @@ export const apiTokens = pgTable('api_tokens', {
   lastUsedAt: ts('last_used_at'),
   expiresAt: ts('expires_at'),
   revokedAt: ts('revoked_at'),
+});
+
+/**
+ * Leaders' statistics rollup (migration 0015; services/api/src/stats/rollup.ts): the counted,
+ * not running deadlines as the last rollup run saw them, the pre-aggregated cells, and the
+ * watermark up to which they are complete. (0015 also indexes incidents/obligations by
+ * updated_at and the running clocks and duties by due.)
+ */
+export const statsFact = pgTable(
+  'stats_fact',
+  {
+    source: text('source').notNull(),
+    refId: text('ref_id').notNull(),
+    seq: integer('seq').notNull(),
+    kind: text('kind').notNull(),
+    level: text('level'),
+    unitId: text('unit_id'),
+    dueUs: bigint('due_us', { mode: 'number' }).notNull(),
+    respondedUs: bigint('responded_us', { mode: 'number' }),
+    outcome: text('outcome').notNull(),
+    retracted: boolean('retracted').notNull(),
+    startUs: bigint('start_us', { mode: 'number' }),
+    wide: boolean('wide').notNull().default(false),
+  },
+  (t) => [
+    index('stats_fact_ref_idx').on(t.source, t.refId),
+    index('stats_fact_due_idx').on(t.dueUs),
+    index('stats_fact_wide_idx')
+      .on(t.refId)
+      .where(sql`wide`),
+  ],
+);
+
+export const statsCell = pgTable(
+  'stats_cell',
+  {
+    part: text('part').notNull(),
+    month: text('month').notNull(),
+    unit: text('unit').notNull(),
+    level: text('level').notNull(),
+    kind: text('kind').notNull(),
+    data: jsonb('data').notNull(),
+    h1: text('h1'),
+    h2: text('h2'),
+  },
+  (t) => [primaryKey({ name: 'stats_cell_pk', columns: [t.part, t.month, t.unit, t.level, t.kind] })],
+);
+
+export const statsRollupState = pgTable('stats_rollup_state', {
+  id: integer('id').primaryKey(),
+  watermark: ts('watermark').notNull(),
+  ranAt: ts('ran_at').notNull(),
+  fullAt: ts('full_at').notNull(),
 });
 
 /**
@@ -551,4 +612,80 @@ export const responseCandidates = pgTable(
     index('response_candidates_status_idx').on(t.status, t.createdAt),
     index('response_candidates_incident_idx').on(t.incidentId),
   ],
+);
+
+/** 值班表: one duty officer's shift, [startsAt, endsAt); shifts may overlap (two officers on shift). */
+export const dutyShifts = pgTable(
+  'duty_shifts',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    startsAt: ts('starts_at').notNull(),
+    endsAt: ts('ends_at').notNull(),
+    note: text('note'),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [index('duty_shifts_span_idx').on(t.startsAt, t.endsAt), index('duty_shifts_end_idx').on(t.endsAt)],
+);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  // pg returns a Buffer, PGlite a Uint8Array: one type for the callers.
+  fromDriver: (value) => (Buffer.isBuffer(value) ? value : Buffer.from(value)),
+});
+
+/**
+ * 证据留存 (migration 0017): the page behind an incident's signal or a recorded response, archived
+ * once per canonical URL (size-bounded, fetched under the feed policy). `state` is pending,
+ * archived or failed; a failure keeps its reason (too_large, blocked_address, http_status …).
+ */
+export const evidence = pgTable(
+  'evidence',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    state: text('state').notNull().default('pending'),
+    /** Private ranges the page may resolve to: the allowances of the feed that brought the link (政务外网). */
+    allowCidrs: text('allow_cidrs')
+      .array()
+      .notNull()
+      .default(sql`'{}'`),
+    firstSeenAt: ts('first_seen_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at'),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: ts('lease_until'),
+    fetchedAt: ts('fetched_at'),
+    finalUrl: text('final_url'),
+    httpStatus: integer('http_status'),
+    contentType: text('content_type'),
+    size: integer('size'),
+    sha256: text('sha256'),
+    encoding: text('encoding'),
+    body: bytea('body'),
+    /** The body decoded (text pages only), for reading and search. */
+    text: text('text'),
+    errorCode: text('error_code'),
+    error: text('error'),
+  },
+  (t) => [
+    uniqueIndex('evidence_url_uq').on(t.url),
+    index('evidence_pending_idx')
+      .on(t.nextAttemptAt)
+      .where(sql`state = 'pending'`),
+  ],
+);
+
+/** Which signal (`kind` signal) or response (`kind` response) points at which archived page. */
+export const evidenceRefs = pgTable(
+  'evidence_refs',
+  {
+    kind: text('kind').notNull(),
+    refId: text('ref_id').notNull(),
+    evidenceId: text('evidence_id').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [primaryKey({ name: 'evidence_refs_pk', columns: [t.kind, t.refId] }), index('evidence_refs_evidence_idx').on(t.evidenceId)],
 );

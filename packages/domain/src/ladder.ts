@@ -72,19 +72,33 @@ export interface LadderPack {
   readonly interview: InterviewRule;
 }
 
-/** Build the default ladder for a clock kind: how long after the breach leaders hear of it. */
-export function defaultLadder(leadersAfterMs: number, urgeRepeatMs: number | null): Ladder {
+/**
+ * Build the default ladder for a clock kind: how long after the breach leaders hear of it, how
+ * often the unit is urged, and whether the duty officer on shift (值班表) is copied on the
+ * warnings and urgings (the urgent clocks: someone must chase them at any hour).
+ */
+export function defaultLadder(leadersAfterMs: number, urgeRepeatMs: number | null, dutyCopied = false): Ladder {
+  const duty: LadderRole[] = dutyCopied ? ['duty'] : [];
   return {
     steps: [
       { id: 'notice', kind: 'notice', trigger: 'assigned', afterMs: 0, to: ['unit'], cc: [], repeatEveryMs: null, reportCandidate: false },
-      { id: 'warning', kind: 'warning', trigger: 'warning', afterMs: 0, to: ['unit'], cc: [], repeatEveryMs: null, reportCandidate: false },
+      {
+        id: 'warning',
+        kind: 'warning',
+        trigger: 'warning',
+        afterMs: 0,
+        to: ['unit'],
+        cc: duty,
+        repeatEveryMs: null,
+        reportCandidate: false,
+      },
       {
         id: 'urge',
         kind: 'urge',
         trigger: 'breach',
         afterMs: 0,
         to: ['unit'],
-        cc: ['supervisor'],
+        cc: ['supervisor', ...duty],
         repeatEveryMs: urgeRepeatMs,
         reportCandidate: false,
       },
@@ -105,7 +119,8 @@ export function defaultLadder(leadersAfterMs: number, urgeRepeatMs: number | nul
 const H = MS_PER_HOUR;
 const INCIDENT_LADDERS: Record<IncidentClockKind, Ladder> = {
   // The 5 h and 24 h clocks of 特别重大/重大 events: leaders after 4 h, the unit urged hourly / every 4 h.
-  release: defaultLadder(4 * H, 1 * H),
+  // The 5 h clock's warnings and urgings also reach the duty officer on shift.
+  release: defaultLadder(4 * H, 1 * H, true),
   press_conference: defaultLadder(4 * H, 4 * H),
   // 48 h: leaders after 12 h, urged twice a day.
   response: defaultLadder(12 * H, 12 * H),

@@ -30,15 +30,15 @@ describe('the ladder over a replayed timeline (opt-in; replay output itself unch
       '08:10 started release',
       '08:10 escalated release notice#0 to=unit cc=',
       '10:30 warning release',
-      '10:30 escalated release warning#0 to=unit cc=',
+      '10:30 escalated release warning#0 to=unit cc=duty',
       '12:00 warning release',
-      '12:00 escalated release warning#1 to=unit cc=',
+      '12:00 escalated release warning#1 to=unit cc=duty',
       '13:00 breached release',
-      '13:00 escalated release urge#0 to=unit cc=supervisor',
-      '14:00 escalated release urge#1 to=unit cc=supervisor',
-      '15:00 escalated release urge#2 to=unit cc=supervisor',
-      '16:00 escalated release urge#3 to=unit cc=supervisor',
-      '17:00 escalated release urge#4 to=unit cc=supervisor',
+      '13:00 escalated release urge#0 to=unit cc=supervisor+duty',
+      '14:00 escalated release urge#1 to=unit cc=supervisor+duty',
+      '15:00 escalated release urge#2 to=unit cc=supervisor+duty',
+      '16:00 escalated release urge#3 to=unit cc=supervisor+duty',
+      '17:00 escalated release urge#4 to=unit cc=supervisor+duty',
       '17:00 escalated release leaders#0 to=leaders cc=supervisor',
     ]);
     // The replay events themselves are exactly replay's, in the same order.
@@ -60,10 +60,10 @@ describe('the ladder over a replayed timeline (opt-in; replay output itself unch
     ]);
     const esc = out.filter((l) => l.includes('escalated release'));
     expect(esc).toEqual([
-      '10:30 escalated release warning#0 to=unit cc=',
-      '12:00 escalated release warning#1 to=unit cc=',
-      '13:00 escalated release urge#0 to=unit cc=supervisor',
-      '14:00 escalated release urge#1 to=unit cc=supervisor',
+      '10:30 escalated release warning#0 to=unit cc=duty',
+      '12:00 escalated release warning#1 to=unit cc=duty',
+      '13:00 escalated release urge#0 to=unit cc=supervisor+duty',
+      '14:00 escalated release urge#1 to=unit cc=supervisor+duty',
     ]);
     expect(out.some((l) => l.includes('notice'))).toBe(false);
   });

@@ -50,19 +50,30 @@ const rel = (events: { at: number; key: string }[]) => events.map((e) => `${(e.a
 
 describe('the default ladder per clock kind', () => {
   it.each([
-    ['release', 5 * H, 4 * H, 1 * H],
-    ['press_conference', 24 * H, 4 * H, 4 * H],
-    ['response', 48 * H, 12 * H, 12 * H],
-    ['policy_interpretation', null, 12 * H, 24 * H],
-    ['disclosure_request', null, 12 * H, 24 * H],
-  ] as const)('%s: leaders %d ms after the breach, urged again every %d ms', (kind, _span, leadersAfter, repeat) => {
-    const ladder = DEFAULT_LADDER_PACK.clocks[kind];
-    expect(ladder.steps.map((s) => s.id)).toEqual(['notice', 'warning', 'urge', 'leaders']);
-    const urge = ladder.steps.find((s) => s.id === 'urge')!;
-    expect(urge).toMatchObject({ kind: 'urge', trigger: 'breach', afterMs: 0, to: ['unit'], cc: ['supervisor'], repeatEveryMs: repeat });
-    const leaders = ladder.steps.find((s) => s.id === 'leaders')!;
-    expect(leaders).toMatchObject({ kind: 'report', afterMs: leadersAfter, to: ['leaders'], reportCandidate: true });
-  });
+    ['release', 5 * H, 4 * H, 1 * H, ['duty']],
+    ['press_conference', 24 * H, 4 * H, 4 * H, []],
+    ['response', 48 * H, 12 * H, 12 * H, []],
+    ['policy_interpretation', null, 12 * H, 24 * H, []],
+    ['disclosure_request', null, 12 * H, 24 * H, []],
+  ] as const)(
+    '%s: leaders %d ms after the breach, urged again every %d ms, duty officer copied %j',
+    (kind, _span, leadersAfter, repeat, duty) => {
+      const ladder = DEFAULT_LADDER_PACK.clocks[kind];
+      expect(ladder.steps.map((s) => s.id)).toEqual(['notice', 'warning', 'urge', 'leaders']);
+      const urge = ladder.steps.find((s) => s.id === 'urge')!;
+      expect(urge).toMatchObject({
+        kind: 'urge',
+        trigger: 'breach',
+        afterMs: 0,
+        to: ['unit'],
+        cc: ['supervisor', ...duty],
+        repeatEveryMs: repeat,
+      });
+      expect(ladder.steps.find((s) => s.id === 'warning')!.cc).toEqual(duty);
+      const leaders = ladder.steps.find((s) => s.id === 'leaders')!;
+      expect(leaders).toMatchObject({ kind: 'report', afterMs: leadersAfter, to: ['leaders'], reportCandidate: true });
+    },
+  );
 
   it('is part of the default rule pack, frozen', () => {
     expect(DEFAULT_RULE_PACK.ladder).toBe(DEFAULT_LADDER_PACK);
@@ -90,7 +101,7 @@ describe('ladderAt on a 5 h clock never met (fake time, wake to wake)', () => {
       '540m leaders#0',
       '600m urge#5',
     ]);
-    expect(events.find((e) => e.key === 'urge#0')).toMatchObject({ to: ['unit'], cc: ['supervisor'] });
+    expect(events.find((e) => e.key === 'urge#0')).toMatchObject({ to: ['unit'], cc: ['supervisor', 'duty'] });
     expect(events.find((e) => e.key === 'leaders#0')).toMatchObject({ to: ['leaders'], cc: ['supervisor'] });
   });
 

@@ -19,6 +19,8 @@ export interface NewUser {
   unitId?: string | null;
   password?: string | null;
   email?: string | null;
+  /** A duty officer's mobile, for urgent SMS while on shift. */
+  phone?: string | null;
 }
 
 export type UserRow = typeof users.$inferSelect;
@@ -60,6 +62,7 @@ export async function createUser(db: Db, input: NewUser, actor: string, now: Dat
         unitId: input.role === 'unit' ? (input.unitId ?? null) : null,
         passwordHash,
         email: input.email ?? null,
+        phone: input.phone ?? null,
         createdAt: now,
         updatedAt: now,
       })
@@ -82,6 +85,7 @@ export interface UserPatch {
   unitId?: string | null;
   password?: string;
   email?: string | null;
+  phone?: string | null;
   disabled?: boolean;
 }
 
@@ -105,6 +109,7 @@ export async function updateUser(db: Db, id: string, patch: UserPatch, actor: st
         role,
         unitId: role === 'unit' ? unitId : null,
         email: patch.email !== undefined ? patch.email : current.email,
+        phone: patch.phone !== undefined ? patch.phone : current.phone,
         ...(passwordHash ? { passwordHash } : {}),
         ...(patch.disabled !== undefined ? { disabledAt: patch.disabled ? (current.disabledAt ?? now) : null } : {}),
         updatedAt: now,

@@ -33,7 +33,12 @@ export {
   type Directory,
   type DirectoryUnit,
   type LadderNotificationInput,
+  NOBODY_ON_SHIFT,
+  officersOnShift,
   planLadderNotifications,
+  type RosterShift,
 } from './ladder-notifications.ts';
-export { type DirectoryOptions, loadDirectory, loadDirectoryUnits, loadLeaders } from './directory.ts';
+export { type DirectoryOptions, loadDirectory, loadDirectoryUnits, loadLeaders, loadRoster, loadUnitChannels } from './directory.ts';
 export { type DigestInput, type DigestOverdue, renderLeaderDigest } from './digest.ts';
+export { CHANNEL_SETTING_KEYS, type ChannelSettings, ChannelSettingsError, channelsFromSettings } from './channels/from-env.ts';
+export { type HandoverInput, renderHandover, renderWeeklyDigest, type SummaryItem, type WeeklyDigestInput } from './summaries.ts';

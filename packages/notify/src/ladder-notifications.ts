@@ -13,7 +13,33 @@ export interface Contact {
   name: string;
   unitId: string | null;
   addresses: Partial<Record<Channel, string>>;
+  /** The duty office standing in for a duty officer because nobody is on shift. */
+  fallback?: boolean;
 }
+
+/** One shift of the roster with the officer's contact (email and, if set, phone for SMS). */
+export interface RosterShift {
+  startsAt: number;
+  endsAt: number;
+  officer: Contact;
+}
+
+/** The officers on shift at `at` (two when shifts overlap), one contact each, in roster order. */
+export function officersOnShift(roster: readonly RosterShift[], at: number): Contact[] {
+  const seen = new Set<string>();
+  const out: Contact[] = [];
+  for (const s of roster) {
+    if (s.startsAt > at || s.endsAt <= at) continue;
+    const key = `${s.officer.name}\u0000${s.officer.addresses.email ?? ''}\u0000${s.officer.addresses.sms ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(s.officer);
+  }
+  return out;
+}
+
+/** The duty office standing in for an empty roster: its name says so in every message. */
+export const NOBODY_ON_SHIFT = '（值班表此时无人在班，发值班室邮箱）';
 
 export interface DirectoryUnit {
   id: string;
@@ -28,8 +54,14 @@ export interface Directory {
   /** 政务公开办值班室: gets what an unassigned incident's unit would have got. */
   dutyOffice: Contact;
   leaders: readonly Contact[];
-  /** The officer on shift (值班表), when a roster is kept; the duty office otherwise. */
+  /** A fixed duty officer (no roster); the duty office otherwise. Ignored when `roster` is given. */
   dutyOfficer?: Contact;
+  /**
+   * The duty roster (值班表) around the instants being planned: the `duty` role resolves to the
+   * officers whose shift covers the step's instant ([startsAt, endsAt)), or to the duty office,
+   * marked as a fallback, when nobody is on shift.
+   */
+  roster?: readonly RosterShift[];
   /** Extra addresses per unit: phone for SMS, robot/webhook target names. */
   unitChannels?: Readonly<Record<string, Partial<Record<Channel, string>>>>;
 }
@@ -42,8 +74,11 @@ function unitContact(dir: Directory, unit: DirectoryUnit): Contact {
   };
 }
 
-/** The contacts a role stands for, for an incident or duty whose responsible unit is `unitId`. */
-export function contactsFor(role: LadderRole, unitId: string | null, dir: Directory): Contact[] {
+/**
+ * The contacts a role stands for, for an incident or duty whose responsible unit is `unitId`,
+ * at instant `at` (the step's: who is on shift then).
+ */
+export function contactsFor(role: LadderRole, unitId: string | null, dir: Directory, at?: number): Contact[] {
   const unit = unitId === null ? undefined : dir.units.get(unitId);
   switch (role) {
     case 'unit':
@@ -54,8 +89,11 @@ export function contactsFor(role: LadderRole, unitId: string | null, dir: Direct
     }
     case 'leaders':
       return [...dir.leaders];
-    case 'duty':
-      return [dir.dutyOfficer ?? dir.dutyOffice];
+    case 'duty': {
+      if (dir.roster === undefined || at === undefined) return [dir.dutyOfficer ?? dir.dutyOffice];
+      const on = officersOnShift(dir.roster, at);
+      return on.length > 0 ? on : [{ ...dir.dutyOffice, name: `${dir.dutyOffice.name}${NOBODY_ON_SHIFT}`, fallback: true }];
+    }
   }
 }
 
@@ -88,7 +126,7 @@ export function planLadderNotifications(i: LadderNotificationInput): NewNotifica
   const seen = new Set<string>();
   const roles = [...firing.to.map((r) => [r, false] as const), ...firing.cc.map((r) => [r, true] as const)];
   for (const [role, cc] of roles) {
-    for (const contact of contactsFor(role, i.unitId, directory)) {
+    for (const contact of contactsFor(role, i.unitId, directory, i.now)) {
       const message = renderStepMessage({
         step: firing.kind,
         subject,

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { dingtalkChannel, dingtalkSignedUrl } from '../src/channels/dingtalk.ts';
+import { channelsFromSettings, ChannelSettingsError } from '../src/channels/from-env.ts';
 import { nullAdapter } from '../src/channels/null.ts';
 import { DeliveryError, type OutboundMessage } from '../src/channels/port.ts';
 import { smsChannel } from '../src/channels/sms.ts';
@@ -215,5 +216,37 @@ describe('null adapter', () => {
     const down = nullAdapter('sms', { fail: () => new DeliveryError('gateway down', true) });
     expect((await failure(down.send(message()))).transient).toBe(true);
     expect(down.sent).toEqual([]);
+  });
+});
+
+describe('channelsFromSettings (the processes’ environment keys)', () => {
+  it('builds an adapter for every channel whose settings are present, and only those', async () => {
+    expect(Object.keys(channelsFromSettings({})).sort()).toEqual([]);
+    const all = channelsFromSettings({
+      SMTP_URL: 'smtp://127.0.0.1:2525',
+      SMS_GATEWAY_URL: `${base}/sms`,
+      WECOM_ROBOTS: JSON.stringify({ g: `${base}/wecom` }),
+      DINGTALK_ROBOTS: JSON.stringify({ d: { url: `${base}/ding`, secret: 'SEC1' } }),
+      WEBHOOK_TARGETS: JSON.stringify({ ops: { url: `${base}/hook`, secret: 's' } }),
+    });
+    expect(Object.keys(all).sort()).toEqual(['dingtalk', 'email', 'sms', 'webhook', 'wecom']);
+    // The robot named in a row is the one configured: its URL, signed with its secret.
+    await all.dingtalk!.send(message({ channel: 'dingtalk', recipient: 'd' }));
+    expect(received[0]!.url.pathname).toBe('/ding');
+    expect(received[0]!.url.searchParams.get('sign')).toBeTruthy();
+    await all.sms!.send(message({ channel: 'sms', recipient: '13800000001' }));
+    expect(JSON.parse(received[1]!.body)).toMatchObject({ phone: '13800000001', requestId: 'n-1' });
+    await Promise.all(Object.values(all).map((a) => a.close()));
+  });
+
+  it.each([
+    [{ WECOM_ROBOTS: 'not json' }, 'WECOM_ROBOTS: not JSON'],
+    [{ WECOM_ROBOTS: '["x"]' }, 'WECOM_ROBOTS: expected an object'],
+    [{ DINGTALK_ROBOTS: '{"d": {"url": "ftp://x"}}' }, 'DINGTALK_ROBOTS/d: url'],
+    [{ WEBHOOK_TARGETS: '{"ops": {"url": "https://x.test/h"}}' }, 'WEBHOOK_TARGETS/ops: secret is required'],
+    [{ SMS_GATEWAY_URL: 'gateway' }, 'SMS_GATEWAY_URL'],
+  ])('refuses %j, naming the key', (settings, text) => {
+    expect(() => channelsFromSettings(settings)).toThrow(ChannelSettingsError);
+    expect(() => channelsFromSettings(settings)).toThrow(text);
   });
 });

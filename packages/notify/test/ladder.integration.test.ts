@@ -123,18 +123,26 @@ describe('the whole ladder in simulated time', () => {
     });
     expect(r.mails.map((m) => `${m.tag} → ${m.to}`)).toEqual([
       '交办 → water@example.test',
+      // The 5 h clock copies the duty officer (no roster here: the duty office) on warnings and 催办.
       '预警 → water@example.test',
+      '预警 → duty@example.test',
       '预警 → water@example.test',
+      '预警 → duty@example.test',
       '超时督办 → water@example.test',
       '超时督办 → office@example.test',
+      '超时督办 → duty@example.test',
       '超时督办 → water@example.test',
       '超时督办 → office@example.test',
+      '超时督办 → duty@example.test',
       '超时督办 → water@example.test',
       '超时督办 → office@example.test',
+      '超时督办 → duty@example.test',
       '超时督办 → water@example.test',
       '超时督办 → office@example.test',
+      '超时督办 → duty@example.test',
       '超时督办 → water@example.test',
       '超时督办 → office@example.test',
+      '超时督办 → duty@example.test',
       '超时通报 → leader@example.test',
       '超时通报 → office@example.test',
     ]);

@@ -102,6 +102,32 @@ export async function startSmtp(options: { reject?: (address: string) => boolean
 }
 
 /**
+ * A real SMTP server that keeps only each message's Message-ID and the moment it was accepted
+ * (performance.now()), for floods where parsing every mail would cost the sender's CPU.
+ */
+export async function startCountingSmtp(): Promise<{ url: string; accepted: { id: string; at: number }[]; close(): Promise<void> }> {
+  const accepted: { id: string; at: number }[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      let head = '';
+      stream.on('data', (c: Buffer) => {
+        if (head.length < 4096) head += c.toString('utf8');
+      });
+      stream.on('end', () => {
+        accepted.push({ id: /^Message-ID:\s*(\S+)/im.exec(head)?.[1] ?? '', at: performance.now() });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return { url: `smtp://127.0.0.1:${port}`, accepted, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/**
  * Wait for an asynchronous outcome across real services (broker delivery, consumer groups).
  * This polls I/O; business time never advances here (tests move the fake clock).
  */

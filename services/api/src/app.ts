@@ -18,6 +18,7 @@ import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { evidenceRoutes } from './routes/evidence.ts';
 import { feedRoutes } from './routes/feeds.ts';
 import { authRoutes } from './routes/auth.ts';
 import { hotlineRoutes } from './routes/hotline.ts';
@@ -25,7 +26,9 @@ import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { obligationRoutes } from './routes/obligations.ts';
+import { rosterRoutes } from './routes/roster.ts';
 import { systemRoutes } from './routes/system.ts';
+import { scheduleRollup } from './stats/rollup.ts';
 import { statsRoutes } from './stats/routes.ts';
 
 export interface AppDeps {
@@ -95,6 +98,7 @@ export async function buildApp(
         { name: 'ingest' },
         { name: 'feeds' },
         { name: 'admin' },
+        { name: 'roster' },
         { name: 'system' },
       ],
       components: {
@@ -120,9 +124,11 @@ export async function buildApp(
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
+  await app.register(rosterRoutes, routeDeps);
   await app.register(hotlineRoutes, { ...routeDeps, ...(deps.ticketPolicy ? { ticketPolicy: deps.ticketPolicy } : {}) });
   await app.register(monitoringRoutes, routeDeps);
   await app.register(feedRoutes, routeDeps);
+  await app.register(evidenceRoutes, routeDeps);
   await app.register(ticketRoutes, { db, clock, realClock, ...(deps.ticketPolicy ? { policy: deps.ticketPolicy } : {}) });
   await app.register(obligationRoutes, {
     db,
@@ -155,6 +161,16 @@ export async function buildApp(
   app.addHook('onClose', async () => {
     await live.stop();
     await boardCache.stop();
+  });
+
+  // Leaders' statistics: bring the rollup up to date every minute (stats/rollup.ts). Every API
+  // process schedules it; an advisory lock lets one run at a time, and a run applies each change once.
+  let stopStatsRollup: (() => Promise<void>) | undefined;
+  app.addHook('onReady', async () => {
+    stopStatsRollup = scheduleRollup(db, { onError: (err) => app.log.warn({ err }, 'statistics rollup run failed') });
+  });
+  app.addHook('onClose', async () => {
+    await stopStatsRollup?.();
   });
 
   return Object.assign(app, { live, boardCache }) as unknown as FastifyInstance & { live: LiveFeed; boardCache: ListCache };

@@ -6,7 +6,7 @@
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
-import { CalendarService, loadRulePack } from '@huiying/engine';
+import { CalendarService, loadRulePack, routingFrom, routingSettingsSchema } from '@huiying/engine';
 import { ticketConfig, ticketPolicyOf } from '@huiying/ingest';
 import { buildDashboard } from '@huiying/web';
 import closeWithGrace from 'close-with-grace';
@@ -25,6 +25,7 @@ const config = loadConfig(
      */
     DUTY_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
+    ...routingSettingsSchema,
     ...ticketConfig,
   }),
 );
@@ -47,7 +48,9 @@ const app = await buildApp({
     db: handle.db,
     clock: systemClock,
     pack,
-    ...(config.DUTY_EMAIL ? { ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL } } : {}),
+    ...(config.DUTY_EMAIL
+      ? { ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) } }
+      : {}),
   },
   logger,
   dashboard: buildDashboard,

@@ -4,7 +4,7 @@
  * as for a record that does not exist; a leader's write is a 403; anonymous is a 401.
  */
 import { FakeClock } from '@huiying/clock';
-import { auditLog, eq, feeds, monitoringRules, responseCandidates, signals } from '@huiying/db';
+import { auditLog, dutyShifts, eq, evidence, evidenceRefs, feeds, monitoringRules, responseCandidates, signals, users } from '@huiying/db';
 import { createToken } from '@huiying/identity';
 import { createHotlineSource, signalId } from '@huiying/ingest';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
@@ -22,7 +22,7 @@ const WHO: Who[] = ['anonymous', 'token', 'leader', 'admin', 'unitA', 'duty'];
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let env: EmbeddedHarness;
 const client = {} as Record<Who, Injectable>;
-const ids = { incA: '', incB: '', alertA: '', alertB: '', oblA: 'obl-a', oblA2: 'obl-a2', oblB: 'obl-b', hotline: '' };
+const ids = { incA: '', incB: '', alertA: '', alertB: '', oblA: 'obl-a', oblA2: 'obl-a2', oblB: 'obl-b', hotline: '', dutyUser: '' };
 
 async function ticketIncident(duty: SessionClient, ref: string, title: string, unit: string): Promise<string> {
   const res = await duty.inject({
@@ -133,6 +133,39 @@ beforeAll(async () => {
     createdAt: new Date(clock.now()),
   });
   await db.db.insert(responseCandidates).values([candidate('rc-a', ids.incA, 'housing'), candidate('rc-b', ids.incB, 'environment')]);
+  // The duty roster: the demo duty officer, and two shifts for the administrator to change and remove.
+  ids.dutyUser = (await db.db.select({ id: users.id }).from(users).where(eq(users.username, 'duty')))[0]!.id;
+  const shift = (id: string, day: number) => ({
+    id,
+    userId: ids.dutyUser,
+    startsAt: new Date(T0 + day * 24 * HOUR),
+    endsAt: new Date(T0 + day * 24 * HOUR + 8 * HOUR),
+    createdBy: 'test',
+    createdAt: new Date(T0),
+    updatedAt: new Date(T0),
+  });
+  await db.db.insert(dutyShifts).values([shift('shift-change-me', 100), shift('shift-delete-me', 101)]);
+  // 证据留存: an archived page behind each incident's ticket signal.
+  for (const [id, ticket] of [
+    ['ev-a', 'M-A'],
+    ['ev-b', 'M-B'],
+  ] as const) {
+    await db.db.insert(evidence).values({
+      id,
+      url: `https://example.test/${id}`,
+      state: 'archived',
+      firstSeenAt: new Date(T0),
+      fetchedAt: new Date(T0),
+      httpStatus: 200,
+      contentType: 'text/html',
+      body: Buffer.from('<p>存档</p>'),
+      text: '<p>存档</p>',
+      size: 13,
+    });
+    await db.db
+      .insert(evidenceRefs)
+      .values({ kind: 'signal', refId: signalId('hotline', ticket), evidenceId: id, createdAt: new Date(T0) });
+  }
 });
 
 afterAll(async () => {
@@ -166,6 +199,10 @@ const MATRIX: Row[] = [
   ["another unit's incident", 'GET', () => `/api/incidents/${ids.incB}`, undefined, A(401, 403, 200, 200, 404, 200)],
   ["another unit's timeline", 'GET', () => `/api/incidents/${ids.incB}/timeline`, undefined, A(401, 403, 200, 200, 404, 200)],
   ['own unit timeline', 'GET', () => `/api/incidents/${ids.incA}/timeline`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ['own unit evidence list', 'GET', () => `/api/incidents/${ids.incA}/evidence`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's evidence list", 'GET', () => `/api/incidents/${ids.incB}/evidence`, undefined, A(401, 403, 200, 200, 404, 200)],
+  ['own unit archived copy', 'GET', () => '/api/evidence/ev-a', undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's archived copy", 'GET', () => '/api/evidence/ev-b', undefined, A(401, 403, 200, 200, 404, 200)],
   ['grade', 'POST', () => `/api/incidents/${ids.incA}/grade`, () => ({ level: 'III' }), A(401, 403, 403, 403, 403, 200)],
   ['assign', 'POST', () => `/api/incidents/${ids.incA}/assign`, () => ({ unit: 'housing' }), A(401, 403, 403, 403, 403, 200)],
   ['attach a signal', 'POST', () => `/api/incidents/${ids.incA}/signals`, () => ({ title: '补充线索' }), A(401, 403, 403, 403, 403, 201)],
@@ -323,6 +360,27 @@ const MATRIX: Row[] = [
   ['reject own unit candidate', 'POST', () => '/api/response-candidates/rc-a/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
   ["reject another unit's candidate", 'POST', () => '/api/response-candidates/rc-b/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
   ['remove a feed', 'DELETE', () => '/api/feeds/feed-news', undefined, A(401, 403, 403, 204, 403, 403)],
+  // 值班表: administrators keep it; duty officers and leaders read it; units neither.
+  ['duty roster', 'GET', () => '/api/roster', undefined, A(401, 403, 200, 200, 403, 200)],
+  [
+    'add a shift',
+    'POST',
+    () => '/api/admin/roster',
+    () => {
+      const start = T0 + (200 + seq++) * 24 * HOUR;
+      return { userId: ids.dutyUser, startsAt: new Date(start).toISOString(), endsAt: new Date(start + 12 * HOUR).toISOString() };
+    },
+    A(401, 403, 403, 201, 403, 403),
+  ],
+  ['change a shift', 'PATCH', () => '/api/admin/roster/shift-change-me', () => ({ note: '调班' }), A(401, 403, 403, 200, 403, 403)],
+  ['remove a shift', 'DELETE', () => '/api/admin/roster/shift-delete-me', undefined, A(401, 403, 403, 204, 403, 403)],
+  [
+    "change a unit's other channels",
+    'PATCH',
+    () => '/api/admin/units/housing',
+    () => ({ phone: '13800000000', wecomRobot: 'zjj-group' }),
+    A(401, 403, 403, 200, 403, 403),
+  ],
 ];
 
 describe('the access matrix', () => {

@@ -34,6 +34,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authPlugin, installErrorHandler } from '@huiying/http';
 import { createToken, ensureDemoAccounts } from '@huiying/identity';
 import { type AuthRouteOptions, authRoutes } from '../src/routes/auth.ts';
+import { rollupStats, runRollup } from '../src/stats/rollup.ts';
 import { statsRoutes } from '../src/stats/routes.ts';
 
 const H = 3_600_000;
@@ -211,252 +212,268 @@ type Row = {
   rank?: number;
 };
 
-describe('figures for November 2026', () => {
-  it('totals: counts, on-time rate, overdue, first response (median, p90)', async () => {
-    const { totals, period } = await json<{ totals: Row; period: { from: string; to: string; label: string } }>(
-      '/api/stats/overview?month=2026-11',
-    );
-    expect(period).toEqual({ from: '2026-10-31T16:00:00.000Z', to: '2026-11-30T16:00:00.000Z', label: '2026年11月' });
-    expect(totals).toMatchObject({
-      // counted = 5 on time (a, b/2, d, g/1, duty-1) + 3 late (b/3, e, duty-2) + 3 breached (c, g/2, duty-3)
-      counted: 11,
-      onTime: 5,
-      late: 3,
-      breached: 3,
-      pending: 1, // duty-4, suspended past its frozen due
-      retracted: 1, // inc-d
-      overdue: {
-        count: 6,
-        // 6 h + 6 h + 9 h + 14 h + 457 h + 490 h = 982 h
-        totalMs: 982 * H,
-        maxMs: 490 * H,
-        // sorted 6, 6, 9, 14, 457, 490 h → (9 + 14) / 2 = 11.5 h
-        medianMs: 11.5 * H,
-      },
-      firstResponse: {
-        incidents: 5,
-        // a 36 h, b 4 h (release 14:00 − start 10:00), d 47 h, e 54 h, g 4.5 h → sorted 4, 4.5, 36, 47, 54: median 36 h
-        medianMs: 36 * H,
-        // p90 position 0.9 × (5 − 1) = 3.6 → 47 + 0.6 × (54 − 47) = 51.2 h
-        p90Ms: 184_320_000,
-      },
+// Every figure twice: from the live tables (before any rollup run), then from the rollup (run
+// once after the seed, nothing changed since its watermark): both must give the hand-computed values.
+describe.each(['the live tables', 'the rollup'] as const)('from %s', (mode) => {
+  beforeAll(async () => {
+    if (mode === 'the live tables') await handle.db.execute(sql`delete from stats_rollup_state`);
+    else expect((await runRollup(handle.db, { full: true, marginMs: 0 }))?.full).toBe(true);
+  });
+
+  it('the figures come from where they should', async () => {
+    const november = { from: at('11-01T00:00'), to: at('12-01T00:00') };
+    const rolled = await rollupStats(handle.db, NOW, {}, november, 'unit');
+    if (mode === 'the rollup') expect(rolled?.map((r) => r.key)).toEqual(['env', 'health', 'housing', 'traffic']);
+    else expect(rolled).toBeNull();
+  });
+
+  describe('figures for November 2026', () => {
+    it('totals: counts, on-time rate, overdue, first response (median, p90)', async () => {
+      const { totals, period } = await json<{ totals: Row; period: { from: string; to: string; label: string } }>(
+        '/api/stats/overview?month=2026-11',
+      );
+      expect(period).toEqual({ from: '2026-10-31T16:00:00.000Z', to: '2026-11-30T16:00:00.000Z', label: '2026年11月' });
+      expect(totals).toMatchObject({
+        // counted = 5 on time (a, b/2, d, g/1, duty-1) + 3 late (b/3, e, duty-2) + 3 breached (c, g/2, duty-3)
+        counted: 11,
+        onTime: 5,
+        late: 3,
+        breached: 3,
+        pending: 1, // duty-4, suspended past its frozen due
+        retracted: 1, // inc-d
+        overdue: {
+          count: 6,
+          // 6 h + 6 h + 9 h + 14 h + 457 h + 490 h = 982 h
+          totalMs: 982 * H,
+          maxMs: 490 * H,
+          // sorted 6, 6, 9, 14, 457, 490 h → (9 + 14) / 2 = 11.5 h
+          medianMs: 11.5 * H,
+        },
+        firstResponse: {
+          incidents: 5,
+          // a 36 h, b 4 h (release 14:00 − start 10:00), d 47 h, e 54 h, g 4.5 h → sorted 4, 4.5, 36, 47, 54: median 36 h
+          medianMs: 36 * H,
+          // p90 position 0.9 × (5 − 1) = 3.6 → 47 + 0.6 × (54 − 47) = 51.2 h
+          p90Ms: 184_320_000,
+        },
+      });
+      expect(totals.onTimeRate).toBeCloseTo(5 / 11, 12);
     });
-    expect(totals.onTimeRate).toBeCloseTo(5 / 11, 12);
-  });
 
-  it('by unit: a breach stays with the unit responsible when it happened', async () => {
-    const { items } = await json<{ items: Row[] }>('/api/stats/breakdown?by=unit&month=2026-11');
-    expect(items.map((r) => r.key)).toEqual(['env', 'health', 'housing', 'traffic']);
-    const [env, health, housing, traffic] = items as [Row, Row, Row, Row];
-    // env: b/2 on time, b/3 late 6 h, c breached 457 h, e late 6 h (breach alert says env), duty-1 on time
-    expect(env).toMatchObject({ label: '市生态环境局', counted: 5, onTime: 2, late: 2, breached: 1, onTimeRate: 0.4 });
-    expect(env.overdue).toEqual({ count: 3, totalMs: 469 * H, maxMs: 457 * H, medianMs: 6 * H });
-    // first responses b 4 h, e 54 h: median (4 + 54) / 2 = 29 h; p90 4 + 0.9 × 50 = 49 h
-    expect(env.firstResponse).toEqual({ incidents: 2, medianMs: 29 * H, p90Ms: 49 * H });
-    // health: d on time (retracted), g/1 on time, g/2 breached 14 h, duty-3 breached 490 h
-    expect(health).toMatchObject({ counted: 4, onTime: 2, late: 0, breached: 2, retracted: 1, onTimeRate: 0.5 });
-    expect(health.overdue).toEqual({ count: 2, totalMs: 504 * H, maxMs: 490 * H, medianMs: 252 * H });
-    // d 47 h, g 4.5 h: median 25.75 h; p90 4.5 + 0.9 × 42.5 = 42.75 h
-    expect(health.firstResponse).toEqual({ incidents: 2, medianMs: 25.75 * H, p90Ms: 42.75 * H });
-    // housing: a on time, duty-2 late 9 h (due at the end of 30 November = 12-01 00:00 belongs to November)
-    expect(housing).toMatchObject({ counted: 2, onTime: 1, late: 1, breached: 0, onTimeRate: 0.5 });
-    expect(housing.overdue).toEqual({ count: 1, totalMs: 9 * H, maxMs: 9 * H, medianMs: 9 * H });
-    expect(housing.firstResponse).toEqual({ incidents: 1, medianMs: 36 * H, p90Ms: 36 * H });
-    expect(traffic).toMatchObject({ counted: 0, pending: 1, onTimeRate: null });
-  });
-
-  it('ranking: rate, then fewer missed, units with nothing due last', async () => {
-    const { items } = await json<{ items: Row[] }>('/api/stats/ranking?month=2026-11');
-    // housing 50 % with 1 missed, health 50 % with 2 missed, env 40 %, traffic nothing due
-    expect(items.map((r) => [r.key, r.rank])).toEqual([
-      ['housing', 1],
-      ['health', 2],
-      ['env', 3],
-      ['traffic', 4],
-    ]);
-  });
-
-  it('by level (duties have none) and by clock kind (duty kinds included)', async () => {
-    const byLevel = (await json<{ items: Row[] }>('/api/stats/breakdown?by=level&month=2026-11')).items;
-    const counts = (rows: Row[]) =>
-      Object.fromEntries(rows.map((r) => [String(r.key), [r.counted, r.onTime, r.late, r.breached, r.pending]]));
-    expect(counts(byLevel)).toEqual({
-      I: [2, 1, 1, 0, 0], // b/2, b/3
-      II: [2, 1, 0, 1, 0], // g/1, g/2
-      III: [2, 2, 0, 0, 0], // a, d
-      IV: [1, 0, 0, 1, 0], // c
-      ungraded: [1, 0, 1, 0, 0], // e
-      null: [3, 1, 1, 1, 1], // duty-1..4
+    it('by unit: a breach stays with the unit responsible when it happened', async () => {
+      const { items } = await json<{ items: Row[] }>('/api/stats/breakdown?by=unit&month=2026-11');
+      expect(items.map((r) => r.key)).toEqual(['env', 'health', 'housing', 'traffic']);
+      const [env, health, housing, traffic] = items as [Row, Row, Row, Row];
+      // env: b/2 on time, b/3 late 6 h, c breached 457 h, e late 6 h (breach alert says env), duty-1 on time
+      expect(env).toMatchObject({ label: '市生态环境局', counted: 5, onTime: 2, late: 2, breached: 1, onTimeRate: 0.4 });
+      expect(env.overdue).toEqual({ count: 3, totalMs: 469 * H, maxMs: 457 * H, medianMs: 6 * H });
+      // first responses b 4 h, e 54 h: median (4 + 54) / 2 = 29 h; p90 4 + 0.9 × 50 = 49 h
+      expect(env.firstResponse).toEqual({ incidents: 2, medianMs: 29 * H, p90Ms: 49 * H });
+      // health: d on time (retracted), g/1 on time, g/2 breached 14 h, duty-3 breached 490 h
+      expect(health).toMatchObject({ counted: 4, onTime: 2, late: 0, breached: 2, retracted: 1, onTimeRate: 0.5 });
+      expect(health.overdue).toEqual({ count: 2, totalMs: 504 * H, maxMs: 490 * H, medianMs: 252 * H });
+      // d 47 h, g 4.5 h: median 25.75 h; p90 4.5 + 0.9 × 42.5 = 42.75 h
+      expect(health.firstResponse).toEqual({ incidents: 2, medianMs: 25.75 * H, p90Ms: 42.75 * H });
+      // housing: a on time, duty-2 late 9 h (due at the end of 30 November = 12-01 00:00 belongs to November)
+      expect(housing).toMatchObject({ counted: 2, onTime: 1, late: 1, breached: 0, onTimeRate: 0.5 });
+      expect(housing.overdue).toEqual({ count: 1, totalMs: 9 * H, maxMs: 9 * H, medianMs: 9 * H });
+      expect(housing.firstResponse).toEqual({ incidents: 1, medianMs: 36 * H, p90Ms: 36 * H });
+      expect(traffic).toMatchObject({ counted: 0, pending: 1, onTimeRate: null });
     });
-    expect(byLevel.find((r) => r.key === 'I')?.label).toBe('特别重大（Ⅰ级）');
-    const byKind = (await json<{ items: Row[] }>('/api/stats/breakdown?by=kind&month=2026-11')).items;
-    expect(counts(byKind)).toEqual({
-      response: [4, 2, 1, 1, 0], // a, d on time; e late; c breached
-      release: [2, 2, 0, 0, 0],
-      press_conference: [2, 0, 1, 1, 0],
-      policy_interpretation: [1, 1, 0, 0, 0],
-      disclosure_request: [1, 0, 1, 0, 0],
-      service_change: [1, 0, 0, 1, 0],
-      proposal_reply: [0, 0, 0, 0, 1],
+
+    it('ranking: rate, then fewer missed, units with nothing due last', async () => {
+      const { items } = await json<{ items: Row[] }>('/api/stats/ranking?month=2026-11');
+      // housing 50 % with 1 missed, health 50 % with 2 missed, env 40 %, traffic nothing due
+      expect(items.map((r) => [r.key, r.rank])).toEqual([
+        ['housing', 1],
+        ['health', 2],
+        ['env', 3],
+        ['traffic', 4],
+      ]);
+    });
+
+    it('by level (duties have none) and by clock kind (duty kinds included)', async () => {
+      const byLevel = (await json<{ items: Row[] }>('/api/stats/breakdown?by=level&month=2026-11')).items;
+      const counts = (rows: Row[]) =>
+        Object.fromEntries(rows.map((r) => [String(r.key), [r.counted, r.onTime, r.late, r.breached, r.pending]]));
+      expect(counts(byLevel)).toEqual({
+        I: [2, 1, 1, 0, 0], // b/2, b/3
+        II: [2, 1, 0, 1, 0], // g/1, g/2
+        III: [2, 2, 0, 0, 0], // a, d
+        IV: [1, 0, 0, 1, 0], // c
+        ungraded: [1, 0, 1, 0, 0], // e
+        null: [3, 1, 1, 1, 1], // duty-1..4
+      });
+      expect(byLevel.find((r) => r.key === 'I')?.label).toBe('特别重大（Ⅰ级）');
+      const byKind = (await json<{ items: Row[] }>('/api/stats/breakdown?by=kind&month=2026-11')).items;
+      expect(counts(byKind)).toEqual({
+        response: [4, 2, 1, 1, 0], // a, d on time; e late; c breached
+        release: [2, 2, 0, 0, 0],
+        press_conference: [2, 0, 1, 1, 0],
+        policy_interpretation: [1, 1, 0, 0, 0],
+        disclosure_request: [1, 0, 1, 0, 0],
+        service_change: [1, 0, 0, 1, 0],
+        proposal_reply: [0, 0, 0, 0, 1],
+      });
+    });
+
+    it('filters: level + kind, duties only, a month with only a pending clock', async () => {
+      const r1 = (await json<{ totals: Row }>('/api/stats/overview?month=2026-11&level=III&kind=response')).totals;
+      expect([r1.counted, r1.onTime]).toEqual([2, 2]); // a, d
+      const r2 = (await json<{ totals: Row }>('/api/stats/overview?from=2026-11-01&to=2026-11-30&source=duty')).totals;
+      expect([r2.counted, r2.onTime, r2.late, r2.breached, r2.pending]).toEqual([3, 1, 1, 1, 1]);
+      const r3 = (await json<{ totals: Row }>('/api/stats/overview?month=2026-12')).totals;
+      expect([r3.counted, r3.pending, r3.onTimeRate]).toEqual([0, 1, null]); // inc-h, due 12-02
+    });
+
+    it('a clock still running past its due (the timer has not written the breach yet) counts as breached', async () => {
+      const { totals } = await json<{ totals: Row }>('/api/stats/overview?month=2026-08');
+      // now − due = 12-01 10:00 − 08-03 00:00 = 120 days + 10 h = 2890 h
+      expect(totals).toMatchObject({
+        counted: 1,
+        breached: 1,
+        pending: 0,
+        overdue: { count: 1, totalMs: 2890 * H, maxMs: 2890 * H, medianMs: 2890 * H },
+      });
+    });
+
+    it('monthly trend fills empty months; a due at exactly 00:00 on the 1st belongs to the month before', async () => {
+      const { items } = await json<{ items: Row[] }>('/api/stats/trend?from=2026-09-01&to=2026-11-30');
+      expect(items.map((r) => [r.key, r.label, r.counted, r.onTime, r.late, r.breached])).toEqual([
+        ['2026-09', '2026年9月', 0, 0, 0, 0],
+        ['2026-10', '2026年10月', 2, 1, 1, 0], // inc-i late 3 h, inc-j due 11-01 00:00 on time
+        ['2026-11', '2026年11月', 11, 5, 3, 3],
+      ]);
+      expect(items[1]!.overdue.totalMs).toBe(3 * H);
+    });
+
+    it('drill-down lists the deadlines behind a figure', async () => {
+      const r = await json<{
+        items: { id: string; seq: number; outcome: string; overdueMs: number; unit: { id: string } | null; source: string }[];
+        total: number;
+      }>('/api/stats/items?month=2026-11&outcome=breached');
+      expect(r.total).toBe(3);
+      // latest due first: g/2 11-30 20:00, c 11-12 09:00, duty-3 11-11 00:00
+      expect(r.items.map((i) => [i.id, i.seq, i.source, i.unit?.id, i.overdueMs])).toEqual([
+        ['inc-g', 2, 'incident', 'health', 14 * H],
+        ['inc-c', 1, 'incident', 'env', 457 * H],
+        ['duty-3', 0, 'duty', 'health', 490 * H],
+      ]);
+      const page2 = await json<{ items: { id: string }[]; total: number; page: number }>(
+        '/api/stats/items?month=2026-11&unit=env&page=2&pageSize=3',
+      );
+      // env's 5 deadlines by due desc: e (11-22), c (11-12), b/3 (11-06), duty-1 (11-06 00:00), b/2 (11-05) → page 2 = duty-1, b/2
+      expect(page2.total).toBe(5);
+      expect(page2.items.map((i) => i.id)).toEqual(['duty-1', 'inc-b']);
     });
   });
 
-  it('filters: level + kind, duties only, a month with only a pending clock', async () => {
-    const r1 = (await json<{ totals: Row }>('/api/stats/overview?month=2026-11&level=III&kind=response')).totals;
-    expect([r1.counted, r1.onTime]).toEqual([2, 2]); // a, d
-    const r2 = (await json<{ totals: Row }>('/api/stats/overview?from=2026-11-01&to=2026-11-30&source=duty')).totals;
-    expect([r2.counted, r2.onTime, r2.late, r2.breached, r2.pending]).toEqual([3, 1, 1, 1, 1]);
-    const r3 = (await json<{ totals: Row }>('/api/stats/overview?month=2026-12')).totals;
-    expect([r3.counted, r3.pending, r3.onTimeRate]).toEqual([0, 1, null]); // inc-h, due 12-02
-  });
+  describe('access', () => {
+    it('a unit user sees its own unit only; another unit is a 404, like an unknown one', async () => {
+      const { totals } = await json<{ totals: Row }>('/api/stats/overview?month=2026-11', 'housing');
+      expect([totals.counted, totals.onTime, totals.late]).toEqual([2, 1, 1]);
+      const units = (await json<{ items: Row[] }>('/api/stats/breakdown?by=unit&month=2026-11', 'housing')).items;
+      expect(units.map((u) => u.key)).toEqual(['housing']);
+      expect((await get('/api/stats/overview?unit=env', 'housing')).statusCode).toBe(404);
+      expect((await get('/api/stats/items?unit=env&outcome=breached', 'housing')).statusCode).toBe(404);
+      expect((await get('/api/stats/overview?unit=housing', 'housing')).statusCode).toBe(200);
+      expect((await get('/api/stats/overview?unit=nowhere')).statusCode).toBe(404);
+    });
 
-  it('a clock still running past its due (the timer has not written the breach yet) counts as breached', async () => {
-    const { totals } = await json<{ totals: Row }>('/api/stats/overview?month=2026-08');
-    // now − due = 12-01 10:00 − 08-03 00:00 = 120 days + 10 h = 2890 h
-    expect(totals).toMatchObject({
-      counted: 1,
-      breached: 1,
-      pending: 0,
-      overdue: { count: 1, totalMs: 2890 * H, maxMs: 2890 * H, medianMs: 2890 * H },
+    it('no user is a 401, a token without a role a 403', async () => {
+      expect((await get('/api/stats/overview', '')).json()).toMatchObject({ code: 'HY_UNAUTHENTICATED' });
+      expect((await get('/api/stats/overview', '')).statusCode).toBe(401);
+      expect((await get('/api/stats/overview', 'token')).statusCode).toBe(403);
+    });
+
+    it('bad periods are 400s; the routes are in the OpenAPI document', async () => {
+      expect((await get('/api/stats/overview?month=2026-11&from=2026-11-01')).statusCode).toBe(400);
+      expect((await get('/api/stats/overview?from=2026-12-01&to=2026-11-01')).statusCode).toBe(400);
+      expect((await get('/api/stats/breakdown?by=weekday')).statusCode).toBe(400);
+      const doc = app.swagger() as { paths: Record<string, unknown> };
+      expect(Object.keys(doc.paths).filter((p) => p.startsWith('/api/stats/'))).toEqual(
+        expect.arrayContaining([
+          '/api/stats/overview',
+          '/api/stats/breakdown',
+          '/api/stats/ranking',
+          '/api/stats/trend',
+          '/api/stats/items',
+          '/api/stats/export.csv',
+          '/api/stats/export.xlsx',
+          '/api/stats/notice.docx',
+        ]),
+      );
     });
   });
 
-  it('monthly trend fills empty months; a due at exactly 00:00 on the 1st belongs to the month before', async () => {
-    const { items } = await json<{ items: Row[] }>('/api/stats/trend?from=2026-09-01&to=2026-11-30');
-    expect(items.map((r) => [r.key, r.label, r.counted, r.onTime, r.late, r.breached])).toEqual([
-      ['2026-09', '2026年9月', 0, 0, 0, 0],
-      ['2026-10', '2026年10月', 2, 1, 1, 0], // inc-i late 3 h, inc-j due 11-01 00:00 on time
-      ['2026-11', '2026年11月', 11, 5, 3, 3],
-    ]);
-    expect(items[1]!.overdue.totalMs).toBe(3 * H);
-  });
+  describe('exports', () => {
+    it('CSV by unit, with a BOM and Chinese headers', async () => {
+      const res = await get('/api/stats/export.csv?view=unit&month=2026-11');
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toContain('text/csv');
+      expect(res.headers['content-disposition']).toContain("filename*=UTF-8''");
+      const lines = res.body
+        .replace(/^\ufeff/, '')
+        .trim()
+        .split('\r\n');
+      expect(lines[0]).toMatch(/^名称,到期事项数,按时,超时回应,超时未回应,未到期/);
+      // env: 5 counted, 2/2/1, 0 pending, 0 retracted, 0.4, 3 overdue totalling 469 h, max 457, median 6; fr 2, 29 h, 49 h
+      expect(lines[1]).toBe('市生态环境局,5,2,2,1,0,0,0.4,3,469,457,6,2,29,49');
+      const items = (await get('/api/stats/export.csv?view=items&month=2026-11&outcome=late')).body.split('\r\n');
+      expect(items).toHaveLength(1 + 3 + 1); // header, e, duty-2, b/3, trailing empty
+      expect(items[1]).toContain('依申请公开：拆迁补偿标准');
+      expect(items[1]).toContain('2026-12-01 00:00'); // due, Asia/Shanghai
+    });
 
-  it('drill-down lists the deadlines behind a figure', async () => {
-    const r = await json<{
-      items: { id: string; seq: number; outcome: string; overdueMs: number; unit: { id: string } | null; source: string }[];
-      total: number;
-    }>('/api/stats/items?month=2026-11&outcome=breached');
-    expect(r.total).toBe(3);
-    // latest due first: g/2 11-30 20:00, c 11-12 09:00, duty-3 11-11 00:00
-    expect(r.items.map((i) => [i.id, i.seq, i.source, i.unit?.id, i.overdueMs])).toEqual([
-      ['inc-g', 2, 'incident', 'health', 14 * H],
-      ['inc-c', 1, 'incident', 'env', 457 * H],
-      ['duty-3', 0, 'duty', 'health', 490 * H],
-    ]);
-    const page2 = await json<{ items: { id: string }[]; total: number; page: number }>(
-      '/api/stats/items?month=2026-11&unit=env&page=2&pageSize=3',
-    );
-    // env's 5 deadlines by due desc: e (11-22), c (11-12), b/3 (11-06), duty-1 (11-06 00:00), b/2 (11-05) → page 2 = duty-1, b/2
-    expect(page2.total).toBe(5);
-    expect(page2.items.map((i) => i.id)).toEqual(['duty-1', 'inc-b']);
-  });
-});
+    it('XLSX read back with exceljs', async () => {
+      const res = await get('/api/stats/export.xlsx?month=2026-11');
+      expect(res.statusCode).toBe(200);
+      const book = new ExcelJS.Workbook();
+      await book.xlsx.load(res.rawPayload as unknown as ArrayBuffer);
+      expect(book.worksheets.map((s) => s.name)).toEqual(['汇总', '单位排名', '按级别', '按时限类型', '按月趋势', '明细']);
+      const totals = book.getWorksheet('汇总')!.getRow(3).values as unknown[];
+      // [empty, label, counted, onTime, late, breached, pending, retracted, rate (5/11 to 4 places), overdue count, total 982 h]
+      expect(totals.slice(1, 12)).toEqual(['合计', 11, 5, 3, 3, 1, 1, 0.4545, 6, 982, 490]);
+      const ranking = book.getWorksheet('单位排名')!;
+      expect([3, 4, 5, 6].map((r) => [ranking.getRow(r).getCell(1).value, ranking.getRow(r).getCell(2).value])).toEqual([
+        [1, '市住房和城乡建设局'],
+        [2, '市卫生健康委员会'],
+        [3, '市生态环境局'],
+        [4, '市交通运输局'],
+      ]);
+      expect(book.getWorksheet('明细')!.rowCount).toBe(2 + 12); // title, header, 12 November deadlines (11 + pending duty-4)
+    });
 
-describe('access', () => {
-  it('a unit user sees its own unit only; another unit is a 404, like an unknown one', async () => {
-    const { totals } = await json<{ totals: Row }>('/api/stats/overview?month=2026-11', 'housing');
-    expect([totals.counted, totals.onTime, totals.late]).toEqual([2, 1, 1]);
-    const units = (await json<{ items: Row[] }>('/api/stats/breakdown?by=unit&month=2026-11', 'housing')).items;
-    expect(units.map((u) => u.key)).toEqual(['housing']);
-    expect((await get('/api/stats/overview?unit=env', 'housing')).statusCode).toBe(404);
-    expect((await get('/api/stats/items?unit=env&outcome=breached', 'housing')).statusCode).toBe(404);
-    expect((await get('/api/stats/overview?unit=housing', 'housing')).statusCode).toBe(200);
-    expect((await get('/api/stats/overview?unit=nowhere')).statusCode).toBe(404);
-  });
+    it('the 通报 DOCX: title, 主送, figures, units that breached, the 附件 table', async () => {
+      const res = await get('/api/stats/notice.docx?month=2026-11&issuer=' + encodeURIComponent('某市人民政府办公室'));
+      expect(res.statusCode).toBe(200);
+      const zip = await JSZip.loadAsync(res.rawPayload);
+      const xml = await zip.file('word/document.xml')!.async('string');
+      const text = xml.replace(/<[^>]+>/g, '');
+      expect(text).toContain('关于2026年11月政务舆情回应超时情况的通报');
+      expect(text).toContain('各区人民政府，市政府各部门、各直属机构：');
+      expect(text).toContain(
+        '2026年11月，共有11项回应时限到期，其中舆情事件回应时限8项、工作日时限公开事项3项。按时回应5项，超时回应3项，超时未回应3项，按时回应率为45.5%。',
+      );
+      // first responses: median 36 h, p90 51.2 h = 51 h 12 min
+      expect(text).toContain('已作出权威回应的舆情事件5件，首次权威回应用时中位数为1天12小时，90%的事件在2天3小时内作出首次回应。');
+      // worst first: env 3 missed, health 2, housing 1
+      expect(text).toContain(
+        '本期共有3个单位存在超时情况：市生态环境局（超时回应2项、超时未回应1项，最长超时19天1小时）；市卫生健康委员会（超时未回应2项，最长超时20天10小时）；市住房和城乡建设局（超时回应1项，最长超时9小时）。',
+      );
+      expect(text).toContain('附件：2026年11月政务舆情回应超时事项清单');
+      expect(text).toContain('某市人民政府办公室');
+      expect(text).toContain('2026年12月1日');
+      // the 附件 table: header + 6 late/breached deadlines
+      expect(xml.match(/<w:tr>|<w:tr /g)).toHaveLength(7);
+      expect(text).toContain('河道黑臭水体反映');
+      expect(xml).toContain('w:eastAsia="仿宋_GB2312"');
+    });
 
-  it('no user is a 401, a token without a role a 403', async () => {
-    expect((await get('/api/stats/overview', '')).json()).toMatchObject({ code: 'HY_UNAUTHENTICATED' });
-    expect((await get('/api/stats/overview', '')).statusCode).toBe(401);
-    expect((await get('/api/stats/overview', 'token')).statusCode).toBe(403);
-  });
-
-  it('bad periods are 400s; the routes are in the OpenAPI document', async () => {
-    expect((await get('/api/stats/overview?month=2026-11&from=2026-11-01')).statusCode).toBe(400);
-    expect((await get('/api/stats/overview?from=2026-12-01&to=2026-11-01')).statusCode).toBe(400);
-    expect((await get('/api/stats/breakdown?by=weekday')).statusCode).toBe(400);
-    const doc = app.swagger() as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/api/stats/'))).toEqual(
-      expect.arrayContaining([
-        '/api/stats/overview',
-        '/api/stats/breakdown',
-        '/api/stats/ranking',
-        '/api/stats/trend',
-        '/api/stats/items',
-        '/api/stats/export.csv',
-        '/api/stats/export.xlsx',
-        '/api/stats/notice.docx',
-      ]),
-    );
-  });
-});
-
-describe('exports', () => {
-  it('CSV by unit, with a BOM and Chinese headers', async () => {
-    const res = await get('/api/stats/export.csv?view=unit&month=2026-11');
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toContain('text/csv');
-    expect(res.headers['content-disposition']).toContain("filename*=UTF-8''");
-    const lines = res.body
-      .replace(/^\ufeff/, '')
-      .trim()
-      .split('\r\n');
-    expect(lines[0]).toMatch(/^名称,到期事项数,按时,超时回应,超时未回应,未到期/);
-    // env: 5 counted, 2/2/1, 0 pending, 0 retracted, 0.4, 3 overdue totalling 469 h, max 457, median 6; fr 2, 29 h, 49 h
-    expect(lines[1]).toBe('市生态环境局,5,2,2,1,0,0,0.4,3,469,457,6,2,29,49');
-    const items = (await get('/api/stats/export.csv?view=items&month=2026-11&outcome=late')).body.split('\r\n');
-    expect(items).toHaveLength(1 + 3 + 1); // header, e, duty-2, b/3, trailing empty
-    expect(items[1]).toContain('依申请公开：拆迁补偿标准');
-    expect(items[1]).toContain('2026-12-01 00:00'); // due, Asia/Shanghai
-  });
-
-  it('XLSX read back with exceljs', async () => {
-    const res = await get('/api/stats/export.xlsx?month=2026-11');
-    expect(res.statusCode).toBe(200);
-    const book = new ExcelJS.Workbook();
-    await book.xlsx.load(res.rawPayload as unknown as ArrayBuffer);
-    expect(book.worksheets.map((s) => s.name)).toEqual(['汇总', '单位排名', '按级别', '按时限类型', '按月趋势', '明细']);
-    const totals = book.getWorksheet('汇总')!.getRow(3).values as unknown[];
-    // [empty, label, counted, onTime, late, breached, pending, retracted, rate (5/11 to 4 places), overdue count, total 982 h]
-    expect(totals.slice(1, 12)).toEqual(['合计', 11, 5, 3, 3, 1, 1, 0.4545, 6, 982, 490]);
-    const ranking = book.getWorksheet('单位排名')!;
-    expect([3, 4, 5, 6].map((r) => [ranking.getRow(r).getCell(1).value, ranking.getRow(r).getCell(2).value])).toEqual([
-      [1, '市住房和城乡建设局'],
-      [2, '市卫生健康委员会'],
-      [3, '市生态环境局'],
-      [4, '市交通运输局'],
-    ]);
-    expect(book.getWorksheet('明细')!.rowCount).toBe(2 + 12); // title, header, 12 November deadlines (11 + pending duty-4)
-  });
-
-  it('the 通报 DOCX: title, 主送, figures, units that breached, the 附件 table', async () => {
-    const res = await get('/api/stats/notice.docx?month=2026-11&issuer=' + encodeURIComponent('某市人民政府办公室'));
-    expect(res.statusCode).toBe(200);
-    const zip = await JSZip.loadAsync(res.rawPayload);
-    const xml = await zip.file('word/document.xml')!.async('string');
-    const text = xml.replace(/<[^>]+>/g, '');
-    expect(text).toContain('关于2026年11月政务舆情回应超时情况的通报');
-    expect(text).toContain('各区人民政府，市政府各部门、各直属机构：');
-    expect(text).toContain(
-      '2026年11月，共有11项回应时限到期，其中舆情事件回应时限8项、工作日时限公开事项3项。按时回应5项，超时回应3项，超时未回应3项，按时回应率为45.5%。',
-    );
-    // first responses: median 36 h, p90 51.2 h = 51 h 12 min
-    expect(text).toContain('已作出权威回应的舆情事件5件，首次权威回应用时中位数为1天12小时，90%的事件在2天3小时内作出首次回应。');
-    // worst first: env 3 missed, health 2, housing 1
-    expect(text).toContain(
-      '本期共有3个单位存在超时情况：市生态环境局（超时回应2项、超时未回应1项，最长超时19天1小时）；市卫生健康委员会（超时未回应2项，最长超时20天10小时）；市住房和城乡建设局（超时回应1项，最长超时9小时）。',
-    );
-    expect(text).toContain('附件：2026年11月政务舆情回应超时事项清单');
-    expect(text).toContain('某市人民政府办公室');
-    expect(text).toContain('2026年12月1日');
-    // the 附件 table: header + 6 late/breached deadlines
-    expect(xml.match(/<w:tr>|<w:tr /g)).toHaveLength(7);
-    expect(text).toContain('河道黑臭水体反映');
-    expect(xml).toContain('w:eastAsia="仿宋_GB2312"');
-  });
-
-  it('the 通报 defaults to the previous month', async () => {
-    const res = await get('/api/stats/notice.docx');
-    expect(res.statusCode).toBe(200);
-    expect(decodeURIComponent(String(res.headers['content-disposition']))).toContain('关于2026年11月政务舆情回应超时情况的通报.docx');
+    it('the 通报 defaults to the previous month', async () => {
+      const res = await get('/api/stats/notice.docx');
+      expect(res.statusCode).toBe(200);
+      expect(decodeURIComponent(String(res.headers['content-disposition']))).toContain('关于2026年11月政务舆情回应超时情况的通报.docx');
+    });
   });
 });

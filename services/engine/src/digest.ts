@@ -12,17 +12,24 @@ import {
   interviewCandidates,
   type InterviewRule,
   MS_PER_DAY,
+  maskPersonalData,
   MS_PER_HOUR,
   shanghaiDay,
   shanghaiDayStart,
 } from '@huiying/domain';
-import { type DigestOverdue, loadLeaders, renderLeaderDigest } from '@huiying/notify';
+import { type DigestOverdue, loadLeaders, renderLeaderDigest, renderWeeklyDigest } from '@huiying/notify';
 import type { Logger } from 'pino';
 import type { LadderWiring } from './ladder-writer.ts';
 
 export interface DigestOptions {
   /** Asia/Shanghai hour the daily digest goes out (default 8). */
   hour: number;
+  /**
+   * The weekly digest (每周汇总): ISO weekday (1 = Monday … 7 = Sunday) and Asia/Shanghai hour;
+   * it covers the seven days before that day. Off when absent (the processes turn it on:
+   * Monday 08:00 unless WEEKLY_DIGEST says otherwise).
+   */
+  weekly?: { day: number; hour: number } | null;
 }
 
 type Row = {
@@ -129,6 +136,112 @@ export async function queueDailyDigest(db: Db, now: number, wiring: LadderWiring
   });
 }
 
+/** ISO weekday (1 = Monday … 7 = Sunday) of a Shanghai day number (day 0, 1970-01-01, was a Thursday). */
+export const isoWeekday = (day: number): number => ((((day + 3) % 7) + 7) % 7) + 1;
+
+/** The instant of this week's slot (weekday `day`, `hour` o'clock Asia/Shanghai) on or before `now`'s week: the latest slot ≤ now, if any this week. */
+export function weeklySlotOn(now: number, day: number, hour: number): number | null {
+  const today = shanghaiDay(now);
+  const at = shanghaiDayStart(today) + hour * MS_PER_HOUR;
+  return isoWeekday(today) === day && at <= now ? at : null;
+}
+
+/** The next weekly slot strictly after `now`. */
+export function nextWeeklyAt(now: number, day: number, hour: number): number {
+  const today = shanghaiDay(now);
+  for (let d = 0; d <= 7; d++) {
+    const at = shanghaiDayStart(today + d) + hour * MS_PER_HOUR;
+    if (isoWeekday(today + d) === day && at > now) return at;
+  }
+  throw new Error(`no weekly slot for day ${day}`);
+}
+
+/**
+ * Queue the weekly digest for the seven Shanghai days before `now`'s day (idempotent: clock key
+ * `digest-weekly:<first day>`). Returns the rows inserted.
+ */
+export async function queueWeeklyDigest(db: Db, now: number, wiring: LadderWiring, interview: InterviewRule): Promise<number> {
+  const today = shanghaiDay(now);
+  const fromDay = today - 7;
+  const from = new Date(shanghaiDayStart(fromDay)).toISOString();
+  const to = new Date(shanghaiDayStart(today)).toISOString();
+  const iso = new Date(now).toISOString();
+  return db.transaction(async (tx) => {
+    const leaders = await loadLeaders(tx);
+    if (leaders.length === 0) return 0;
+    // Every clock that fell due in the week (not cancelled or waived), and those met on time.
+    const [due] = rowsOf<{ due: number | string; on_time: number | string }>(
+      await tx.execute(sql`
+        select count(*) as due, count(*) filter (where state = 'met' and late is not true) as on_time from clocks
+        where due_at >= ${from}::timestamptz and due_at < ${to}::timestamptz and state not in ('cancelled', 'waived')`),
+    );
+    const byUnit = rowsOf<{ unit_name: string | null; unit_id: string; n: number | string }>(
+      await tx.execute(sql`
+        select a.unit_id, u.name as unit_name, count(*) as n from alerts a left join units u on u.id = a.unit_id
+        where a.kind = 'breached' and a.retracted_at is null and a.unit_id is not null
+          and a.at >= ${from}::timestamptz and a.at < ${to}::timestamptz
+        group by a.unit_id, u.name order by count(*) desc, a.unit_id`),
+    ).map((r) => ({ unitName: r.unit_name ?? r.unit_id, breaches: Number(r.n) }));
+    const overdue = rowsOf<Row>(
+      await tx.execute(sql`
+        select 'incident' as type, c.incident_id as id, i.title, c.kind as clock, u.name as unit_name, c.due_at
+        from clocks c join incidents i on i.id = c.incident_id left join units u on u.id = c.unit_id
+        where c.state = 'breached'
+        union all
+        select 'obligation', o.id, o.title, o.kind, u.name, o.due_at
+        from obligations o left join units u on u.id = o.unit_id
+        where o.status = 'breached'
+        order by due_at`),
+    ).map((r) => ({ ...overdueOf(r), title: maskPersonalData(r.title ?? r.id) }));
+    const breaches = rowsOf<{ unit: string; at: string | Date }>(
+      await tx.execute(sql`
+        select unit_id as unit, at from alerts
+        where kind = 'breached' and retracted_at is null and unit_id is not null and at > ${iso}::timestamptz - interval '366 days'`),
+    ).map((b) => ({ unit: b.unit, at: new Date(b.at).getTime() }));
+    const names = new Map(
+      rowsOf<{ id: string; name: string }>(await tx.execute(sql`select id, name from units`)).map((u) => [u.id, u.name]),
+    );
+    const interviews = interviewCandidates(breaches, interview, now).map((c) => ({
+      unitName: names.get(c.unit) ?? c.unit,
+      period: c.period,
+      breaches: c.breaches,
+    }));
+    const rows: NewNotification[] = leaders.flatMap((leader) => {
+      const recipient = leader.addresses.email;
+      if (!recipient) return [];
+      const m = renderWeeklyDigest({
+        from: formatDay(fromDay),
+        to: formatDay(today - 1),
+        recipientName: leader.name,
+        now,
+        dueInWeek: Number(due?.due ?? 0),
+        metOnTime: Number(due?.on_time ?? 0),
+        breachesByUnit: byUnit,
+        overdue,
+        interview: interviews,
+        dashboardUrl: wiring.dashboardUrl,
+      });
+      return [
+        {
+          clockKey: `digest-weekly:${formatDay(fromDay)}`,
+          step: 'weekly',
+          stepKind: 'digest',
+          role: 'leaders',
+          recipient,
+          channel: 'email',
+          groupKey: 'digest',
+          subject: m.subject,
+          text: m.text,
+          html: m.html,
+        },
+      ];
+    });
+    const ids = await enqueueNotifications(tx, new Date(now), rows);
+    if (ids.length > 0) await tx.execute(sql`select pg_notify('huiying_notify', ${String(ids.length)})`);
+    return ids.length;
+  });
+}
+
 /** The next instant at `hour` o'clock Asia/Shanghai strictly after `now`. */
 export function nextDigestAt(now: number, hour: number): number {
   const today = shanghaiDayStart(shanghaiDay(now)) + hour * MS_PER_HOUR;
@@ -141,8 +254,10 @@ export function nextDigestAt(now: number, hour: number): number {
  */
 export class DigestScheduler {
   private cancel: (() => void) | undefined;
+  private cancelWeekly: (() => void) | undefined;
   private stopped = true;
   private running: Promise<unknown> | undefined;
+  private runningWeekly: Promise<unknown> | undefined;
 
   constructor(
     private readonly o: {
@@ -162,12 +277,40 @@ export class DigestScheduler {
     const todayAt = shanghaiDayStart(shanghaiDay(now)) + this.o.options.hour * MS_PER_HOUR;
     if (now >= todayAt) await this.queue(now);
     this.arm();
+    const weekly = this.o.options.weekly;
+    if (weekly) {
+      // Down at the weekly hour: queued later the same day, if nobody did.
+      const slot = weeklySlotOn(now, weekly.day, weekly.hour);
+      if (slot !== null) await this.queueWeekly(now);
+      this.armWeekly(weekly);
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancel?.();
+    this.cancelWeekly?.();
     await this.running;
+    await this.runningWeekly;
+  }
+
+  private armWeekly(weekly: { day: number; hour: number }): void {
+    if (this.stopped) return;
+    const at = nextWeeklyAt(this.o.clock.now(), weekly.day, weekly.hour);
+    this.cancelWeekly = this.o.clock.at(at, () => {
+      const work = this.queueWeekly(at).finally(() => this.armWeekly(weekly));
+      this.runningWeekly = work;
+      this.o.clock.track?.(work);
+    });
+  }
+
+  private async queueWeekly(at: number): Promise<void> {
+    try {
+      const n = await queueWeeklyDigest(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
+      if (n > 0) this.o.onQueued?.();
+    } catch (error) {
+      this.o.logger.error({ err: String(error) }, 'queueing the leaders’ weekly digest failed');
+    }
   }
 
   private arm(): void {

@@ -5,6 +5,7 @@ import type { RulePack } from '@huiying/domain';
 import type { Logger } from 'pino';
 import { handleSignals, sweepSignals } from './signals.ts';
 import { type DigestOptions, DigestScheduler } from './digest.ts';
+import { type HandoverOptions, HandoverScheduler } from './handover.ts';
 import type { LadderWiring } from './ladder-writer.ts';
 import type { OnCommitted } from './deadlines.ts';
 import type { EngineDeps } from './store.ts';
@@ -35,6 +36,8 @@ export interface EngineOptions {
   digest?: DigestOptions;
   /** Told after each committed timer batch how late each fired wake became visible (lateness.ts). */
   onTimerLateness?: OnCommitted;
+  /** Handover summaries (交接班) at each shift change of the duty roster (handover.ts), with the ladder's wiring; off when absent. */
+  handover?: HandoverOptions;
 }
 
 export interface RunningEngine {
@@ -85,6 +88,18 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
         })
       : undefined;
   await digest?.start();
+  const handover =
+    o.ladder && o.handover
+      ? new HandoverScheduler({
+          db: o.db,
+          clock: o.clock,
+          logger: o.logger,
+          wiring: o.ladder,
+          options: o.handover,
+          ...(o.onNotify ? { onQueued: o.onNotify } : {}),
+        })
+      : undefined;
+  await handover?.start();
   // pg_notify is delivered at commit: the rows it announces are claimable by then.
   const unlistenNotify = o.handle && o.onNotify ? await o.handle.listen('huiying_notify', () => o.onNotify?.()) : undefined;
   const subscription: Subscription = await o.bus.subscribe({
@@ -124,6 +139,7 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
       await unlisten?.();
       await unlistenNotify?.();
       await digest?.stop();
+      await handover?.stop();
       await timer.stop();
     },
   };

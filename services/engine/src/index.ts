@@ -17,7 +17,7 @@ export { CalendarService } from './calendar.ts';
 export { applyObligationCommand, fireDueObligations, provisionalObligationIds, type ObligationDeps } from './obligations.ts';
 export { loadRulePack } from './rule-pack-file.ts';
 export { type LadderWiring } from './ladder-writer.ts';
-export { DigestScheduler, type DigestOptions, nextDigestAt, queueDailyDigest } from './digest.ts';
+export { DigestScheduler, type DigestOptions, nextDigestAt, queueDailyDigest, queueWeeklyDigest } from './digest.ts';
 export { recordResponse, type RecordedResponse } from './record-response.ts';
 export {
   AUTO_ACTOR,
@@ -27,3 +27,5 @@ export {
   OfficialChannels,
   type OfficialChannelOptions,
 } from './official-channels.ts';
+export { type HandoverOptions, HandoverScheduler, queueHandover } from './handover.ts';
+export { digestFrom, notifySettingsSchema, routingFrom, routingSettingsSchema } from './process-settings.ts';

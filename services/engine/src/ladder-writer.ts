@@ -32,7 +32,15 @@ import {
   stepIncidentLadders,
   stepObligationLadder,
 } from '@huiying/domain';
-import { type ClockFacts, contactsFor, type Directory, loadDirectory, planLadderNotifications, renderRepostMessage } from '@huiying/notify';
+import {
+  type ClockFacts,
+  contactsFor,
+  type Directory,
+  loadDirectory,
+  officersOnShift,
+  planLadderNotifications,
+  renderRepostMessage,
+} from '@huiying/notify';
 import { json } from './batch-sql.ts';
 
 /** What the writers need to turn ladder firings into messages. */
@@ -72,8 +80,9 @@ export class LadderBatch {
     readonly wiring: LadderWiring | undefined,
   ) {}
 
-  async dir(): Promise<Directory> {
-    this.directory ??= await loadDirectory(this.tx, { dutyEmail: this.wiring?.dutyEmail ?? null });
+  /** The directory, with the duty roster around `at` (a day either side: one batch's steps are close together). */
+  async dir(at: number): Promise<Directory> {
+    this.directory ??= await loadDirectory(this.tx, { dutyEmail: this.wiring?.dutyEmail ?? null, rosterAt: at });
     return this.directory;
   }
 
@@ -192,7 +201,7 @@ export async function walkIncidentLadders(
     }
     outcomes.push({ state: step.state, wake: step.nextWake });
     if (!wiring || (pending.firings.length === 0 && reposts.length === 0)) continue;
-    const dir = await batch.dir();
+    const dir = await batch.dir(a.now);
     const state = step.state;
     const subject = { type: 'incident' as const, id: state.id, title: maskPersonalData(state.title ?? state.id), level: state.level };
     const live = (at: number) =>
@@ -217,7 +226,7 @@ export async function walkIncidentLadders(
         ...(wiring!.routing ? { routing: wiring!.routing } : {}),
       });
       batch.queue(rows, now);
-      batch.audits.push(escalationAudit(a.actor, now, 'incident', state.id, f, rows.length));
+      batch.audits.push(escalationAudit(a.actor, now, 'incident', state.id, f, rows.length, dir));
     }
     for (const e of reposts) batch.queue(repostRows(state, e.at, dir, wiring!), a.now);
   }
@@ -262,7 +271,18 @@ function repostRows(state: IncidentState, at: number, dir: Directory, wiring: La
   return out;
 }
 
-function escalationAudit(actor: string, at: number, entity: 'incident' | 'obligation', id: string, f: ClockFiring, queued: number) {
+function escalationAudit(
+  actor: string,
+  at: number,
+  entity: 'incident' | 'obligation',
+  id: string,
+  f: ClockFiring,
+  queued: number,
+  dir: Directory,
+) {
+  // A step for the duty officer while the roster has nobody on shift went to the duty mailbox: say so.
+  const toDuty = f.firing.to.includes('duty') || f.firing.cc.includes('duty');
+  const nobodyOnShift = toDuty && dir.roster !== undefined && officersOnShift(dir.roster, at).length === 0;
   return {
     at: new Date(at),
     actor,
@@ -270,7 +290,16 @@ function escalationAudit(actor: string, at: number, entity: 'incident' | 'obliga
     entity,
     entityId: id,
     input: null,
-    result: { clock: f.kind, seq: f.seq, step: f.firing.key, kind: f.firing.kind, to: f.firing.to, cc: f.firing.cc, queued },
+    result: {
+      clock: f.kind,
+      seq: f.seq,
+      step: f.firing.key,
+      kind: f.firing.kind,
+      to: f.firing.to,
+      cc: f.firing.cc,
+      queued,
+      ...(nobodyOnShift ? { dutyFallback: 'nobody on shift: sent to the duty mailbox' } : {}),
+    },
   };
 }
 
@@ -307,7 +336,7 @@ export async function walkObligationLadders(
     }
     outcomes.push({ state: step.state, wake: step.nextWake });
     if (!wiring || step.firings.length === 0) continue;
-    const dir = await batch.dir();
+    const dir = await batch.dir(a.now);
     const facts: ClockFacts = {
       kind: s.kind,
       startAt: s.startAt,
@@ -329,7 +358,7 @@ export async function walkObligationLadders(
         ...(wiring!.routing ? { routing: wiring!.routing } : {}),
       });
       batch.queue(rows, a.now);
-      batch.audits.push(escalationAudit(a.actor, a.now, 'obligation', s.id, f, rows.length));
+      batch.audits.push(escalationAudit(a.actor, a.now, 'obligation', s.id, f, rows.length, dir));
     }
   }
   return { outcomes, batch };

@@ -1,17 +1,19 @@
 /**
  * Production engine process: signals from Kafka, deadlines and escalation-ladder steps from
- * PostgreSQL, and the notification dispatcher (email over SMTP). Run several for scale: they
+ * PostgreSQL, and the notification dispatcher (email over SMTP, and SMS, 企业微信/钉钉 robots and
+ * signed webhooks where their settings are present). Run several for scale: they
  * share the `huiying-engine` consumer group, claim due clocks with SKIP LOCKED and claim
  * notifications under a fenced lease, so each step is queued once and sent once.
  */
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
-import { Dispatcher, emailChannel } from '@huiying/notify';
+import { channelsFromSettings, Dispatcher } from '@huiying/notify';
 import { startEngine } from './engine.ts';
 import { CalendarService } from './calendar.ts';
 import { LatenessHistogram } from './lateness.ts';
 import { DEFAULT_OFFICIAL_CHANNEL_OPTIONS, OfficialChannels } from './official-channels.ts';
+import { digestFrom, notifySettingsSchema, routingFrom } from './process-settings.ts';
 import { loadRulePack } from './rule-pack-file.ts';
 
 const config = loadConfig(
@@ -31,15 +33,18 @@ const config = loadConfig(
     RESPONSE_AUTO_THRESHOLD: Type.Number({ default: DEFAULT_OFFICIAL_CHANNEL_OPTIONS.autoApplyThreshold, minimum: 0, maximum: 1.01 }),
     /** Log the timer's committed lateness (since start) this often; 0 = never. */
     TIMER_LATENESS_LOG_SECONDS: Type.Integer({ minimum: 0, default: 60 }),
+    ...notifySettingsSchema,
   }),
 );
 
 const pack = loadRulePack(config.RULE_PACK_FILE);
 const { logger, handle, bus, relay, close: closePorts } = await openProductionPorts('huiying-engine', config);
+const adapters = channelsFromSettings(config);
+logger.info({ channels: Object.keys(adapters) }, 'notification channels');
 const dispatcher = new Dispatcher({
   db: handle.db,
   clock: systemClock,
-  adapters: { email: emailChannel({ url: config.SMTP_URL, from: config.MAIL_FROM, requireTls: config.SMTP_REQUIRE_TLS }) },
+  adapters,
   logger: logger.child({ svc: 'notify' }),
 });
 const lateness = new LatenessHistogram();
@@ -50,8 +55,9 @@ const engine = await startEngine({
   clock: systemClock,
   pack,
   logger,
-  ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL },
-  digest: { hour: config.DIGEST_HOUR },
+  ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) },
+  digest: digestFrom(config, config.DIGEST_HOUR),
+  ...(config.HANDOVER ? { handover: {} } : {}),
   onWake: () => relay.wake(),
   // Outside every consumer handler: the dispatcher runs on its own loop and is only woken here.
   onNotify: () => dispatcher.wake(),

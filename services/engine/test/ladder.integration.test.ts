@@ -272,17 +272,25 @@ describe('the ladder through the engine, in simulated time', () => {
       '2026-03-09 08:30 交办 → water@example.test',
       // 5 h clock (08:00–13:00)
       '2026-03-09 10:30 预警 → water@example.test',
+      '2026-03-09 10:30 预警 → duty@example.test',
       '2026-03-09 12:00 预警 → water@example.test',
+      '2026-03-09 12:00 预警 → duty@example.test',
+      // (the duty officer is copied on the 5 h clock's warnings and urgings: nobody is on shift, so the duty mailbox)
       '2026-03-09 13:00 超时督办 → water@example.test',
       '2026-03-09 13:00 超时督办 → office@example.test',
+      '2026-03-09 13:00 超时督办 → duty@example.test',
       '2026-03-09 14:00 超时督办 → water@example.test',
       '2026-03-09 14:00 超时督办 → office@example.test',
+      '2026-03-09 14:00 超时督办 → duty@example.test',
       '2026-03-09 15:00 超时督办 → water@example.test',
       '2026-03-09 15:00 超时督办 → office@example.test',
+      '2026-03-09 15:00 超时督办 → duty@example.test',
       '2026-03-09 16:00 超时督办 → water@example.test',
       '2026-03-09 16:00 超时督办 → office@example.test',
+      '2026-03-09 16:00 超时督办 → duty@example.test',
       '2026-03-09 17:00 超时督办 → water@example.test',
       '2026-03-09 17:00 超时督办 → office@example.test',
+      '2026-03-09 17:00 超时督办 → duty@example.test',
       '2026-03-09 17:00 超时通报 → leader1@example.test',
       '2026-03-09 17:00 超时通报 → leader2@example.test',
       '2026-03-09 17:00 超时通报 → office@example.test',
@@ -304,10 +312,14 @@ describe('the ladder through the engine, in simulated time', () => {
     expect(notice).toContain('权威信息发布（时限5小时）：2026-03-09 13:00 前（北京时间），剩余 4小时30分钟');
     expect(notice).toContain('新闻发布会（时限24小时）：2026-03-10 08:00 前（北京时间），剩余 23小时30分钟');
     expect(notice).not.toContain('权威回应（');
-    const urge5 = mails[3]!.mail!;
+    const urge5 = mails[5]!.mail!;
     expect(urge5.subject).toBe('【超时督办】化工园区爆炸事故：权威信息发布已超时');
     expect(urge5.text).toContain('级别：特别重大（I级）');
-    const urge24 = mails[18]!.mail!;
+    // Nobody on the roster: the duty officer's copy goes to the duty mailbox, and says so.
+    const dutyCopy = mails[7]!;
+    expect(dutyCopy.to).toBe('duty@example.test');
+    expect(dutyCopy.mail!.text).toContain('值班表此时无人在班');
+    const urge24 = mails[25]!.mail!;
     expect(urge24.subject).toBe('【超时督办】化工园区爆炸事故：新闻发布会已超时');
     expect(urge24.text).toContain('新闻发布会（时限24小时）：2026-03-10 08:00 前（北京时间），已超时 不足1分钟');
     // The cancellation is audited with the clock that stopped.
@@ -385,12 +397,15 @@ describe('the ladder through the engine, in simulated time', () => {
     expect(mails.map(line)).toEqual([
       '2026-03-23 09:00 交办 → water@example.test',
       '2026-03-23 10:30 预警 → water@example.test',
+      '2026-03-23 10:30 预警 → duty@example.test',
       '2026-03-23 11:24 预警 → water@example.test',
+      '2026-03-23 11:24 预警 → duty@example.test',
       '2026-03-23 12:00 超时督办 → water@example.test',
       '2026-03-23 12:00 超时督办 → office@example.test',
+      '2026-03-23 12:00 超时督办 → duty@example.test',
     ]);
     expect(mails[0]!.mail!.text).toContain('权威信息发布（时限3小时）：2026-03-23 12:00 前（北京时间），剩余 3小时');
-    expect(mails[3]!.mail!.text).toContain('权威信息发布（时限3小时）：2026-03-23 12:00 前（北京时间），已超时 不足1分钟');
+    expect(mails[5]!.mail!.text).toContain('权威信息发布（时限3小时）：2026-03-23 12:00 前（北京时间），已超时 不足1分钟');
     // The snapshot is in the stored clock state: a later pack does not change a running clock.
     const [row] = rowsOf<{ state: { clocks: { kind: string; ladder: { ladder: { steps: unknown[] } } | null }[] } }>(
       await db.db.execute(sql`select state from incidents where id = ${incidentId}`),

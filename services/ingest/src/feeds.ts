@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '@huiying/clock';
 import { TOPICS } from '@huiying/bus';
-import { alerts, audit, type Db, enqueue, feeds, rowsOf, sql } from '@huiying/db';
+import { alerts, and, audit, type Db, enqueue, eq, feeds, inArray, rowsOf, sql } from '@huiying/db';
 import { DEFAULT_SIGNAL_TIME_POLICY, type SignalTimePolicy } from '@huiying/domain';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
@@ -156,8 +156,21 @@ export class FeedPoller {
   private async round(dueOnly: boolean): Promise<PollResult[]> {
     const results: PollResult[] = [];
     const done = new Set<string>();
+    let after: string | undefined;
     for (;;) {
-      const claimed = (await this.claim(dueOnly)).filter((f) => !done.has(f.id));
+      const leased = await this.claim(dueOnly, after);
+      // pollAll walks the feeds in id order (a cursor, so none is claimed twice however many there
+      // are). The scheduled path claims by due time: a feed polled earlier in this round can be due
+      // again only if the round outlasted its interval (a drill's scaled clock); it is not polled
+      // twice, and its lease is given back at once rather than held for leaseMs.
+      if (!dueOnly) after = leased.reduce((max, f) => (f.id > max ? f.id : max), after ?? '');
+      const claimed = leased.filter((f) => !done.has(f.id));
+      const again = leased.filter((f) => done.has(f.id)).map((f) => f.id);
+      if (again.length > 0)
+        await this.deps.db
+          .update(feeds)
+          .set({ leaseOwner: null, leaseUntil: null })
+          .where(and(eq(feeds.leaseOwner, this.owner), inArray(feeds.id, again)));
       if (claimed.length === 0) break;
       claimed.forEach((f) => done.add(f.id));
       results.push(...(await mapLimit(claimed, this.options.concurrency, (feed) => this.pollClaimed(feed))));
@@ -220,17 +233,21 @@ export class FeedPoller {
     });
   }
 
-  private async claim(dueOnly: boolean): Promise<FeedRow[]> {
+  /** Due feeds by due time; or (pollAll) every feed in id order after the cursor, compared bytewise like the cursor is kept. */
+  private async claim(dueOnly: boolean, after: string | undefined): Promise<FeedRow[]> {
     const now = new Date(this.deps.clock.now());
     const until = new Date(now.getTime() + this.options.leaseMs);
-    const due = dueOnly ? sql`and (next_poll_at is null or next_poll_at <= ${now.toISOString()})` : sql``;
+    const which = dueOnly
+      ? sql`and (next_poll_at is null or next_poll_at <= ${now.toISOString()}) order by next_poll_at nulls first, id`
+      : after === undefined
+        ? sql`order by id collate "C"`
+        : sql`and id collate "C" > ${after} order by id collate "C"`;
     const rows = rowsOf<Record<string, unknown>>(
       await this.deps.db.execute(sql`
         update feeds set lease_owner = ${this.owner}, lease_until = ${until.toISOString()}
         where id in (
           select id from feeds
-          where enabled and (lease_until is null or lease_until < ${now.toISOString()}) ${due}
-          order by next_poll_at nulls first, id
+          where enabled and (lease_until is null or lease_until < ${now.toISOString()}) ${which}
           limit ${this.options.batch}
           for update skip locked)
         returning id, url, name, etag, last_modified, added_at, last_success_at, poll_interval_seconds, consecutive_failures,

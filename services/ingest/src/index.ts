@@ -38,3 +38,12 @@ export { AddressPolicy, DEFAULT_FETCH_POLICY, FetchError, type FetchPolicy, Host
 export { acceptSignal, acceptSignals, signalId, redact, redactText } from './signals.ts';
 export { GroupCommit } from './group-commit.ts';
 export { ImportFileError, type ImportReport, importTicketFile, readTicketFile, type RowError, TICKET_COLUMNS } from './tickets-import.ts';
+export {
+  archiveUrl,
+  DEFAULT_EVIDENCE_OPTIONS,
+  EvidenceArchiver,
+  type EvidenceOptions,
+  type EvidenceState,
+  evidenceId,
+  isTextType,
+} from './evidence.ts';

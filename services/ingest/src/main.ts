@@ -8,6 +8,7 @@ import { openProductionPorts, portsConfig } from '@huiying/runtime';
 import { authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import Fastify from 'fastify';
 import { DEFAULT_SIGNAL_TIME_POLICY } from '@huiying/domain';
+import { DEFAULT_EVIDENCE_OPTIONS, EvidenceArchiver } from './evidence.ts';
 import { DEFAULT_POLLER_OPTIONS, FeedPoller } from './feeds.ts';
 import { AddressPolicy, DEFAULT_FETCH_POLICY } from './fetch/index.ts';
 import { ticketConfig, ticketPolicyOf, ticketRoutes } from './tickets.ts';
@@ -24,6 +25,8 @@ const config = loadConfig(
     FEED_MAX_ITEMS: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.maxItemsPerPoll, minimum: 1 }),
     FEED_BACKFILL_HOURS: Type.Number({ default: DEFAULT_SIGNAL_TIME_POLICY.backfillWindowMs / 3_600_000, minimum: 0 }),
     FEED_PER_HOST: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.perHost, minimum: 1 }),
+    /** 证据留存: pages behind incidents' signals and responses larger than this are recorded as too large, not stored. */
+    EVIDENCE_MAX_BYTES: Type.Integer({ default: DEFAULT_EVIDENCE_OPTIONS.maxBytes, minimum: 1024 }),
     ...ticketConfig,
   }),
 );
@@ -60,10 +63,19 @@ const poller = new FeedPoller({
   },
 });
 poller.start(config.FEED_CRON);
+// Archives the pages behind incidents' signals and responses on its own loop (same address policy as feeds).
+const archiver = new EvidenceArchiver({
+  db: handle.db,
+  clock: systemClock,
+  logger: logger.child({ svc: 'evidence' }),
+  options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses }, maxBytes: config.EVIDENCE_MAX_BYTES, perHost: config.FEED_PER_HOST },
+});
+archiver.start();
 await app.listen({ port: config.INGEST_PORT, host: config.HOST });
 
 const shutdown = async () => {
   await poller.stop();
+  await archiver.stop();
   await app.close();
   await closePorts();
   process.exit(0);

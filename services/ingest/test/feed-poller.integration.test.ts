@@ -220,6 +220,53 @@ describe('FeedPoller', () => {
     expect(await poller(clock, 'C').pollDue()).toHaveLength(12);
   });
 
+  it('pollAll in batches smaller than the feeds: every feed once, and no lease left behind for the next round', async () => {
+    const clock = new FakeClock(T0);
+    for (let i = 0; i < 5; i++) {
+      await addFeed(`b${i}`, `/b${i}.xml`);
+      docs.set(`/b${i}.xml`, { body: rss(item(`b${i}`, `批次${i}`, `http://b.example.cn/${i}`, T0 - HOUR)) });
+    }
+    const p = poller(clock, 'batched', { batch: 2 });
+    expect((await p.pollAll()).map((r) => r.feedId).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+    const leased = await db.db
+      .select({ id: feeds.id })
+      .from(feeds)
+      .where(sql`${feeds.leaseOwner} is not null`);
+    expect(leased).toEqual([]);
+    expect((await p.pollAll()).map((r) => r.feedId).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+  });
+
+  it("a round that outlasts a feed's interval polls it once and does not keep it leased", async () => {
+    const clock = new FakeClock(T0);
+    for (const id of ['fast-a', 'fast-b']) {
+      await addFeed(id, `/${id}.xml`);
+      docs.set(`/${id}.xml`, { body: rss(item(id, id, `http://fast.example.cn/${id}`, T0 - HOUR)) });
+    }
+    await db.db.update(feeds).set({ pollIntervalSeconds: 1 });
+    // Each fetch takes two seconds of clock time (a drill's scaled clock): fast-a is due again while fast-b is polled.
+    const slow = new FeedPoller({
+      db: db.db,
+      clock,
+      logger: testLogger,
+      owner: 'slow',
+      options: { ...options, batch: 1 },
+      fetchDeps: {
+        sleep: async () => undefined,
+        resolve: async () => {
+          await clock.advanceBy(2_000);
+          return [{ address: '127.0.0.1', family: 4 }];
+        },
+      },
+    });
+    expect((await slow.pollDue()).map((r) => r.feedId)).toEqual(['fast-a', 'fast-b']);
+    expect(
+      await db.db
+        .select({ id: feeds.id })
+        .from(feeds)
+        .where(sql`${feeds.leaseOwner} is not null`),
+    ).toEqual([]);
+  });
+
   it('a feed leased by another live process is skipped; an expired lease is taken over', async () => {
     const clock = new FakeClock(T0);
     await addFeed('leased', '/leased.xml');

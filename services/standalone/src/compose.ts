@@ -2,10 +2,18 @@ import { buildApp } from '@huiying/api';
 import type { Bus, TopicName } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import { type DbHandle, OutboxRelay } from '@huiying/db';
-import { DEFAULT_RULE_PACK, type RulePack } from '@huiying/domain';
-import { CalendarService, type OfficialChannelOptions, OfficialChannels, type RunningEngine, startEngine } from '@huiying/engine';
+import { DEFAULT_RULE_PACK, type RoutingRule, type RulePack } from '@huiying/domain';
+import {
+  CalendarService,
+  type DigestOptions,
+  type HandoverOptions,
+  type OfficialChannelOptions,
+  OfficialChannels,
+  type RunningEngine,
+  startEngine,
+} from '@huiying/engine';
 import type { SessionPolicy } from '@huiying/identity';
-import { AddressPolicy, DEFAULT_FETCH_POLICY, FeedPoller } from '@huiying/ingest';
+import { AddressPolicy, DEFAULT_FETCH_POLICY, EvidenceArchiver, type EvidenceOptions, FeedPoller } from '@huiying/ingest';
 import { type Channel, type ChannelAdapter, Dispatcher } from '@huiying/notify';
 import type { ConsoleBundle } from '@huiying/web';
 import type { Logger } from 'pino';
@@ -32,12 +40,20 @@ export interface HuiyingDeps {
   timerResyncMs?: number;
   /** Asia/Shanghai hour of the leaders' daily digest (default 8). */
   digestHour?: number;
+  /** The leaders' weekly digest (ISO weekday and hour); off when absent. */
+  weeklyDigest?: DigestOptions['weekly'];
+  /** Routing by urgency and hour (default: the domain's DEFAULT_ROUTING). */
+  routing?: RoutingRule;
+  /** 交接班 summaries at each shift change of the duty roster; off when absent. */
+  handover?: HandoverOptions;
   /** Without a wake-up, the dispatcher looks for due notifications this often (clock time; default 15 s). */
   dispatchPollMs?: number;
   /** Address ranges feeds may resolve to beyond public unicast (e.g. 127.0.0.1/32 for a local demo feed). */
   feedAllowCidrs?: string[];
   /** Candidate responses from official channels: thresholds (auto-apply at 0.9 by default). */
   officialChannels?: Partial<OfficialChannelOptions>;
+  /** 证据留存: the archiver's bounds (its address policy is the feeds'). */
+  evidence?: Partial<Omit<EvidenceOptions, 'fetch'>>;
 }
 
 export type Huiying = Awaited<ReturnType<typeof createHuiying>>;
@@ -73,9 +89,10 @@ export async function createHuiying(d: HuiyingDeps) {
     groupId: `huiying-engine${suffix}`,
     // Engine transactions write the outbox; relay at once instead of waiting for the poll.
     onWake: () => relay.wake(),
-    ladder: { dashboardUrl: d.publicUrl, dutyEmail: d.dutyEmail },
+    ladder: { dashboardUrl: d.publicUrl, dutyEmail: d.dutyEmail, ...(d.routing ? { routing: d.routing } : {}) },
     onNotify: () => dispatcher.wake(),
-    digest: { hour: d.digestHour ?? 8 },
+    digest: { hour: d.digestHour ?? 8, ...(d.weeklyDigest ? { weekly: d.weeklyDigest } : {}) },
+    ...(d.handover ? { handover: d.handover } : {}),
     ...(d.timerResyncMs !== undefined ? { resyncMs: d.timerResyncMs } : {}),
   });
   dispatcher.start();
@@ -101,16 +118,25 @@ export async function createHuiying(d: HuiyingDeps) {
     logger: logger.child({ svc: 'official-channels' }),
     ...(d.officialChannels ? { options: d.officialChannels } : {}),
   });
+  const feedFetch = { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(d.feedAllowCidrs ?? []) };
+  // Archives the pages behind incidents' signals and responses; started beside the poller (main.ts), swept by tests.
+  const archiver = new EvidenceArchiver({
+    db,
+    clock,
+    logger: logger.child({ svc: 'evidence' }),
+    options: { ...d.evidence, fetch: feedFetch },
+  });
   const poller = new FeedPoller({
     db,
     clock,
     logger: logger.child({ svc: 'ingest' }),
-    options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(d.feedAllowCidrs ?? []) } },
+    options: { fetch: feedFetch },
     // Official channels' new items become candidate responses; silent channels raise alerts.
     afterRound: async () => {
       await officialChannels.propose();
       await officialChannels.checkSilence();
       relay.wake();
+      archiver.wake();
     },
   });
   relay.start();
@@ -121,10 +147,12 @@ export async function createHuiying(d: HuiyingDeps) {
     dispatcher,
     relay,
     poller,
+    archiver,
     officialChannels,
     db,
     async stop() {
       await poller.stop();
+      await archiver.stop();
       await app.close();
       await engine.stop();
       await dispatcher.stop();

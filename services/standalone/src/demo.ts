@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { and, type Db, eq, feeds, isNull, monitoringRules, sql, units, users } from '@huiying/db';
+import { and, type Db, dutyShifts, eq, feeds, isNull, monitoringRules, sql, units, users } from '@huiying/db';
 
 /**
  * Demo units: responsible units (责任单位) under the supervising office (政务公开办), which gets
@@ -18,6 +18,7 @@ export const DEMO_UNITS = [
 
 /** The demo leader's address: the 通报 step (leaders) reaches it. */
 export const DEMO_LEADER_EMAIL = 'leader@demo.huiying.local';
+export const DEMO_DUTY_EMAIL = 'duty-officer@demo.huiying.local';
 
 const HOUR = 3_600_000;
 
@@ -80,6 +81,36 @@ export async function addressDemoLeader(db: Db): Promise<void> {
     .update(users)
     .set({ email: DEMO_LEADER_EMAIL })
     .where(and(eq(users.username, 'leader'), eq(users.role, 'leader'), isNull(users.email)));
+}
+
+/**
+ * The demo duty officer gets an address and a 12-hour shift from an hour ago (值班表), so the
+ * urgent clocks' warnings and urgings reach an officer and a drill shows the 交接班 summary when
+ * the shift ends. Only when the roster is empty (a restart keeps what an administrator set).
+ */
+export async function rosterDemoDuty(db: Db, now: number): Promise<void> {
+  const [officer] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.username, 'duty'), eq(users.role, 'duty')));
+  if (!officer) return;
+  await db
+    .update(users)
+    .set({ email: DEMO_DUTY_EMAIL })
+    .where(and(eq(users.id, officer.id), isNull(users.email)));
+  const [any] = await db.select({ id: dutyShifts.id }).from(dutyShifts).limit(1);
+  if (any) return;
+  const at = new Date(now);
+  await db.insert(dutyShifts).values({
+    id: 'demo-shift',
+    userId: officer.id,
+    startsAt: new Date(now - HOUR),
+    endsAt: new Date(now + 11 * HOUR),
+    note: '演示班次',
+    createdBy: 'demo',
+    createdAt: at,
+    updatedAt: at,
+  });
 }
 
 /** Demo 12345 tickets, posted through the real HTTP endpoint. */

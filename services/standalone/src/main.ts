@@ -2,7 +2,8 @@
  * The embedded default: the whole product in one process, nothing to install — PGlite behind
  * the same drizzle schema, the in-process bus behind the same Bus interface as Kafka, the same
  * ingest, engine, notify and API code as production. Demo units, a demo feed served locally
- * and demo 12345 tickets are loaded; the dashboard URL is printed.
+ * and demo 12345 tickets are loaded, after a past quarter lived through on a fake clock (so the
+ * leaders' statistics have figures); the dashboard URL is printed.
  *
  *   pnpm start                       # real time
  *   pnpm start -- --time-scale 600   # drill: one real second = ten simulated minutes
@@ -13,14 +14,15 @@ import { parseArgs } from 'node:util';
 import { EmbeddedBus } from '@huiying/bus';
 import { type Clock, scaledClock, systemClock } from '@huiying/clock';
 import { openPglite } from '@huiying/db';
-import { loadRulePack } from '@huiying/engine';
-import { emailChannel, nullAdapter } from '@huiying/notify';
+import { digestFrom, loadRulePack, notifySettingsSchema, routingFrom } from '@huiying/engine';
+import { channelsFromSettings, nullAdapter } from '@huiying/notify';
 import { buildDashboard } from '@huiying/web';
-import { logSerializers } from '@huiying/config';
+import { loadConfig, logSerializers, Type } from '@huiying/config';
 import pino from 'pino';
 import { type Account, DEMO_PASSWORD, ensureDemoAccounts, ROLE_NAMES } from '@huiying/identity';
 import { createHuiying } from './compose.ts';
-import { addressDemoLeader, demoDuties, demoTickets, seedDemo, serveDemoFeed } from './demo.ts';
+import { addressDemoLeader, demoDuties, demoTickets, rosterDemoDuty, seedDemo, serveDemoFeed } from './demo.ts';
+import { seedDemoHistory } from './demo-history.ts';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -51,29 +53,33 @@ const bus = new EmbeddedBus({
   onDeadLetter: (m, e) => logger.error({ topic: m.topic, offset: m.offset, err: String(e) }, 'message dead-lettered'),
 });
 
-const smtpUrl = process.env.SMTP_URL;
-// Without SMTP_URL the ladder's mail is recorded, not sent (the incident page still lists it).
-const email = smtpUrl ? emailChannel({ url: smtpUrl, from: process.env.MAIL_FROM ?? 'huiying@localhost' }) : nullAdapter('email');
+const notifyConfig = loadConfig(
+  Type.Object({
+    SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+    MAIL_FROM: Type.String({ default: 'huiying@localhost' }),
+    DIGEST_HOUR: Type.Integer({ minimum: 0, maximum: 23, default: 8 }),
+    ...notifySettingsSchema,
+  }),
+);
+const pack = loadRulePack(args.rules ?? process.env.RULE_PACK_FILE);
+const dutyEmail = process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local';
+const smtpUrl = notifyConfig.SMTP_URL;
+// Every channel whose settings are present; without SMTP_URL the ladder's mail is recorded, not
+// sent (the incident page still lists it).
+// Channels without settings record what they would send (the incident page lists it), so a demo
+// unit given a phone or robot name raises no delivery failure.
+const channels = {
+  email: nullAdapter('email'),
+  sms: nullAdapter('sms'),
+  wecom: nullAdapter('wecom'),
+  dingtalk: nullAdapter('dingtalk'),
+  webhook: nullAdapter('webhook'),
+  ...channelsFromSettings(notifyConfig),
+};
+const digest = digestFrom(notifyConfig, notifyConfig.DIGEST_HOUR);
 const dashboardUrl = `http://${args.host}:${port}/`;
 // Built now (only when its sources changed), so the first page load is instant and a build error shows at start.
 const consoleBundle = await buildDashboard({ log: (line) => console.log(`  ${line}`) });
-const huiying = await createHuiying({
-  handle,
-  pack: loadRulePack(args.rules ?? process.env.RULE_PACK_FILE),
-  bus,
-  clock,
-  channels: { email },
-  logger,
-  dutyEmail: process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local',
-  publicUrl: dashboardUrl,
-  // Woken after every commit that queued mail; the poll is a safety net (about 15 real seconds at any time scale).
-  dispatchPollMs: 15_000 * scale,
-  dashboard: async () => consoleBundle,
-  // The demo feed is served on loopback, which feeds may not reach unless allowed.
-  feedAllowCidrs: [...(process.env.FEED_ALLOW_CIDRS ?? '').split(/[\s,]+/).filter(Boolean), ...(args['no-demo'] ? [] : ['127.0.0.1/32'])],
-});
-const { app, poller, relay } = huiying;
-
 let demoFeed: Awaited<ReturnType<typeof serveDemoFeed>> | undefined;
 let accounts: Account[] = [];
 if (!args['no-demo']) {
@@ -81,7 +87,37 @@ if (!args['no-demo']) {
   await seedDemo(handle.db, demoFeed.url, clock.now());
   accounts = await ensureDemoAccounts(handle.db, new Date());
   await addressDemoLeader(handle.db);
+  await rosterDemoDuty(handle.db, clock.now());
+  // The last quarter, lived through once on a fake clock, so leaders have statistics to read.
+  const started = Date.now();
+  console.log('  demo history 演示历史: living through the last 90 days on a simulated clock (once per data directory)…');
+  const history = await seedDemoHistory({ handle, now: clock.now(), logger, pack, dutyEmail });
+  if (!history.skipped)
+    console.log(
+      `  demo history 演示历史: ${history.incidents} matters and ${history.duties} duties over the last 90 days (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    );
 }
+const huiying = await createHuiying({
+  handle,
+  pack,
+  bus,
+  clock,
+  channels,
+  logger,
+  digestHour: digest.hour,
+  weeklyDigest: digest.weekly ?? null,
+  routing: routingFrom(notifyConfig),
+  ...(notifyConfig.HANDOVER ? { handover: {} } : {}),
+  dutyEmail,
+  publicUrl: dashboardUrl,
+  // Woken after every commit that queued mail; the poll is a safety net (about 15 real seconds at any time scale).
+  dispatchPollMs: 15_000 * scale,
+  dashboard: async () => consoleBundle,
+  // The demo feed is served on loopback, which feeds may not reach unless allowed.
+  feedAllowCidrs: [...(process.env.FEED_ALLOW_CIDRS ?? '').split(/[\s,]+/).filter(Boolean), ...(args['no-demo'] ? [] : ['127.0.0.1/32'])],
+});
+const { app, poller, relay, archiver } = huiying;
+
 await app.listen({ port, host: args.host });
 if (!args['no-demo']) {
   // The demo data goes in the way a duty officer's would: logged in, through the API.
@@ -98,6 +134,7 @@ if (!args['no-demo']) {
   relay.wake();
 }
 poller.start(process.env.FEED_CRON ?? '* * * * *');
+archiver.start();
 
 console.log(`
   回应 Huiying — 政务舆情回应时效看板 (embedded: PGlite + in-process bus${scale !== 1 ? `, 演练时间 ×${scale}` : ''})

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { FakeClock } from '@huiying/clock';
+import { monitoringRules } from '@huiying/db';
 import { eventually } from '@huiying/testkit';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -37,6 +38,16 @@ const docs = new Map<string, string>();
 
 beforeAll(async () => {
   env = await startEmbedded({ clock, units: [{ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' }], listen: true });
+  // A feed item opens an incident only if a 监测方案 takes it.
+  await env.handle.db.insert(monitoringRules).values({
+    id: 'mr_housing',
+    name: '住建',
+    expression: '小区 OR 电梯',
+    sources: ['feed'],
+    createdBy: 'test',
+    createdAt: new Date(clock.now()),
+    updatedAt: new Date(clock.now()),
+  });
   server = createServer((req, res) => {
     const body = docs.get(req.url!);
     res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/rss+xml; charset=utf-8' });

@@ -6,8 +6,11 @@
  * breach arrives live with its cue. Screenshots of every main page go to test-artifacts/.
  */
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { FakeClock } from '@huiying/clock';
-import { eventually } from '@huiying/testkit';
+import { AddressPolicy, DEFAULT_FETCH_POLICY, EvidenceArchiver, FetchError } from '@huiying/ingest';
+import { eventually, testLogger } from '@huiying/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchChromium, logIn } from '../../web/test/browser.ts';
@@ -192,6 +195,58 @@ it('the incident page shows the whole timeline: signal, clocks, response with ev
   expect(await page.getByTestId('signal-grouping').first().textContent()).toContain('新建事件：命中监测方案「12345 热线工单（全部）」');
   await shot(page, 'incident-1366');
   expect(pageErrors).toEqual([]);
+});
+
+it("the incident page lists 证据留存: the archived copy of a signal's page (viewable, sandboxed) and why a page could not be kept", async () => {
+  const site = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<html><body><h1>外墙脱落情况通报</h1><script>document.title = "ran"</script></body></html>');
+  });
+  await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+  try {
+    const pageUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}/news/wall.html`;
+    const attached = await (
+      await env.as('duty')
+    ).inject({ method: 'POST', url: `/api/incidents/${housingIncident}/signals`, payload: { title: '外墙脱落报道', url: pageUrl } });
+    expect(attached.statusCode, attached.body).toBe(201);
+    // The archiver as the embedded default runs it, with the local site allowed; other names do not resolve here.
+    const archiver = new EvidenceArchiver({
+      db: env.handle.db,
+      clock,
+      logger: testLogger,
+      options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(['127.0.0.1/32']) } },
+      fetchDeps: {
+        resolve: async (host) => {
+          if (host === '127.0.0.1') return [{ address: host, family: 4 }];
+          throw new FetchError('dns', `cannot resolve ${host} (ENOTFOUND)`);
+        },
+      },
+    });
+    const outcomes = await archiver.sweep();
+    expect(outcomes.map((o) => o.state).sort()).toEqual(['archived', 'failed']);
+
+    const page = await newPage({ width: 1366, height: 768 });
+    await logIn(page, env.url, 'duty');
+    await page.goto(`${env.url}#/incidents/${housingIncident}`);
+    const section = page.getByTestId('evidence');
+    await section.locator('[data-testid="evidence-state"][data-state="archived"]').waitFor();
+    const archivedRow = section.locator('tr').filter({ hasText: pageUrl });
+    await expect(archivedRow.getByTestId('evidence-state').textContent()).resolves.toBe('已留存');
+    await expect(archivedRow.textContent()).resolves.toContain('线索 1');
+    // The unit's response URL (zjj.example.gov.cn) could not be kept, and says why.
+    const failedRow = section.locator('tr').filter({ hasText: 'zjj.example.gov.cn' });
+    await expect(failedRow.getByTestId('evidence-state').textContent()).resolves.toBe('未能留存：域名无法解析');
+    await shot(page, 'incident-evidence-1366');
+
+    // 查看副本 opens the copy: the page's text, its script never run (CSP sandbox), in a new tab.
+    const [copy] = await Promise.all([page.context().waitForEvent('page'), archivedRow.getByTestId('evidence-view').click()]);
+    await copy.waitForLoadState();
+    await expect(copy.locator('h1').textContent()).resolves.toBe('外墙脱落情况通报');
+    expect(await copy.title()).not.toBe('ran');
+    expect(pageErrors).toEqual([]);
+  } finally {
+    site.close();
+  }
 });
 
 it('a leader lands on statistics, reads but cannot act', async () => {

@@ -21,18 +21,38 @@ const errors = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.Er
 const Iso = Type.String({ format: 'date-time' });
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
+const Phone = Type.String({ pattern: '^\\+?[0-9][0-9 -]{4,19}$', description: '手机号（短信）' });
+const TargetName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: '引擎配置中的目标名称' });
 const UnitAdminView = Type.Object({
   id: Type.String(),
   name: Type.String(),
   email: Nullable(Type.String()),
   parentId: Nullable(Type.String({ description: '督办上级：政府办/政务公开办、网信办' })),
+  phone: Nullable(Type.String({ description: '短信号码：夜间紧急时限的催办短信' })),
+  wecomRobot: Nullable(Type.String({ description: '企业微信/政务微信群机器人名称（WECOM_ROBOTS 中的键）' })),
+  dingtalkRobot: Nullable(Type.String({ description: '钉钉/政务钉钉群机器人名称（DINGTALK_ROBOTS 中的键）' })),
+  webhookTarget: Nullable(Type.String({ description: 'Webhook 目标名称（WEBHOOK_TARGETS 中的键）' })),
 });
+const unitColumns = {
+  id: units.id,
+  name: units.name,
+  email: units.email,
+  parentId: units.parentId,
+  phone: units.phone,
+  wecomRobot: units.wecomRobot,
+  dingtalkRobot: units.dingtalkRobot,
+  webhookTarget: units.webhookTarget,
+};
 const UnitBody = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'short stable id, e.g. housing' }),
     name: Type.String({ minLength: 1, maxLength: 200 }),
     email: Type.Optional(Type.Union([Type.String({ format: 'email' }), Type.Null()])),
     parentId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    phone: Type.Optional(Type.Union([Phone, Type.Null()])),
+    wecomRobot: Type.Optional(Type.Union([TargetName, Type.Null()])),
+    dingtalkRobot: Type.Optional(Type.Union([TargetName, Type.Null()])),
+    webhookTarget: Type.Optional(Type.Union([TargetName, Type.Null()])),
   },
   { additionalProperties: false },
 );
@@ -45,6 +65,7 @@ const UserAdminView = Type.Object({
   role: S.Role,
   unitId: Nullable(Type.String()),
   email: Nullable(Type.String()),
+  phone: Nullable(Type.String({ description: '值班员手机号：在班时的紧急短信' })),
   disabled: Type.Boolean(),
   createdAt: Iso,
 });
@@ -56,6 +77,7 @@ const UserBody = Type.Object(
     unitId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     password: Type.String({ minLength: 1, maxLength: 200 }),
     email: Type.Optional(Type.Union([Type.String({ format: 'email' }), Type.Null()])),
+    phone: Type.Optional(Type.Union([Phone, Type.Null()])),
   },
   { additionalProperties: false },
 );
@@ -66,6 +88,7 @@ const UserPatch = Type.Object(
     unitId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     password: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     email: Type.Optional(Type.Union([Type.String({ format: 'email' }), Type.Null()])),
+    phone: Type.Optional(Type.Union([Phone, Type.Null()])),
     disabled: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -108,10 +131,7 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       schema: { tags: ['admin'], summary: '单位管理', response: { 200: Type.Object({ items: Type.Array(UnitAdminView) }), ...errors } },
     },
     async () => ({
-      items: await db
-        .select({ id: units.id, name: units.name, email: units.email, parentId: units.parentId })
-        .from(units)
-        .orderBy(units.id),
+      items: await db.select(unitColumns).from(units).orderBy(units.id),
     }),
   );
 
@@ -135,9 +155,19 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       const row = await db.transaction(async (tx) => {
         const [created] = await tx
           .insert(units)
-          .values({ id: b.id, name: b.name, email: b.email ?? null, parentId: b.parentId ?? null, createdAt: at })
+          .values({
+            id: b.id,
+            name: b.name,
+            email: b.email ?? null,
+            parentId: b.parentId ?? null,
+            phone: b.phone ?? null,
+            wecomRobot: b.wecomRobot ?? null,
+            dingtalkRobot: b.dingtalkRobot ?? null,
+            webhookTarget: b.webhookTarget ?? null,
+            createdAt: at,
+          })
           .onConflictDoNothing()
-          .returning({ id: units.id, name: units.name, email: units.email, parentId: units.parentId });
+          .returning(unitColumns);
         if (!created) throw new ApiError('HY_CONFLICT', `unit ${b.id} exists`);
         await audit(tx, { at, actor: actorOf(principal(request)), action: 'unit.created', entity: 'unit', entityId: b.id, input: b });
         return created;
@@ -157,11 +187,7 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       await checkParent(id, request.body.parentId);
       const at = now();
       return db.transaction(async (tx) => {
-        const [row] = await tx
-          .update(units)
-          .set(request.body)
-          .where(eq(units.id, id))
-          .returning({ id: units.id, name: units.name, email: units.email, parentId: units.parentId });
+        const [row] = await tx.update(units).set(request.body).where(eq(units.id, id)).returning(unitColumns);
         if (!row) throw new ApiError('HY_NOT_FOUND', `unit ${id} not found`);
         await audit(tx, {
           at,
@@ -183,6 +209,7 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
     role: u.role,
     unitId: u.unitId,
     email: u.email,
+    phone: u.phone,
     disabled: u.disabledAt !== null,
     createdAt: u.createdAt.toISOString(),
   });

@@ -75,6 +75,10 @@ type FiltersQuery = Static<typeof Filters>;
 
 const PeriodView = Type.Object({ from: Type.Union([Iso, Type.Null()]), to: Type.Union([Iso, Type.Null()]), label: Type.String() });
 
+/** The medians and p90 of a period in whole months are read from per-minute histograms (queries.ts). */
+const MINUTE_PRECISION =
+  'percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value';
+
 export const StatsRowView = Type.Object({
   key: Type.Union([Type.String(), Type.Null()], {
     description: "unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level)",
@@ -91,9 +95,13 @@ export const StatsRowView = Type.Object({
     count: Type.Integer(),
     totalMs: Type.Number(),
     maxMs: Nullable(Type.Number()),
-    medianMs: Nullable(Type.Number()),
+    medianMs: Nullable(Type.Number({ description: MINUTE_PRECISION })),
   }),
-  firstResponse: Type.Object({ incidents: Type.Integer(), medianMs: Nullable(Type.Number()), p90Ms: Nullable(Type.Number()) }),
+  firstResponse: Type.Object({
+    incidents: Type.Integer(),
+    medianMs: Nullable(Type.Number({ description: MINUTE_PRECISION })),
+    p90Ms: Nullable(Type.Number({ description: MINUTE_PRECISION })),
+  }),
 });
 const RankedView = Type.Intersect([StatsRowView, Type.Object({ rank: Type.Integer() })]);
 

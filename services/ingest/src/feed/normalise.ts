@@ -35,10 +35,34 @@ export interface NormaliseContext {
 const MAX_TITLE = 500;
 const MAX_CONTENT = 4_000;
 
-export function normaliseItem(raw: RawItem, ctx: NormaliseContext): NormalisedItem {
-  const summary = raw.summary ? htmlToText(raw.summary).slice(0, MAX_CONTENT) : undefined;
-  const titleText = raw.title ? htmlToText(raw.title).slice(0, MAX_TITLE) : '';
-  const title = titleText || (summary ? summary.slice(0, 60) : '') || '(无标题)';
+/**
+ * Control characters and unpaired surrogates. The document's own were stripped before parsing,
+ * but character references (`&#x1F;`, `&#127;`, `&#xD800;`) decode to them afterwards; no signal
+ * field may carry one (PostgreSQL refuses NUL and unpaired surrogates; one bad item once failed
+ * its whole feed every minute). Found by test/feed-fuzz.test.ts.
+ */
+const UNSAFE =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+function clean(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : text.replace(UNSAFE, '');
+}
+
+/** The first `n` UTF-16 units, without splitting a surrogate pair (a four-byte GB18030 character). */
+function cut(text: string, n: number): string {
+  const head = text.slice(0, n);
+  return /[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head;
+}
+
+export function normaliseItem(dirty: RawItem, ctx: NormaliseContext): NormalisedItem {
+  const raw: RawItem = { ...dirty };
+  for (const key of ['title', 'link', 'guid', 'date', 'summary'] as const) {
+    const value = clean(dirty[key]);
+    if (value !== undefined) raw[key] = value;
+  }
+  const summary = raw.summary ? cut(htmlToText(raw.summary), MAX_CONTENT) : undefined;
+  const titleText = raw.title ? cut(htmlToText(raw.title), MAX_TITLE) : '';
+  const title = titleText || (summary ? cut(summary, 60) : '') || '(无标题)';
   const link = canonicalLink(raw.link, ctx.feedUrl);
   const guid = raw.guid?.trim() || undefined;
   const guidUrl = guid && raw.guidIsPermaLink !== false ? canonicalLink(guid, ctx.feedUrl, true) : undefined;
@@ -67,8 +91,8 @@ export function normaliseItem(raw: RawItem, ctx: NormaliseContext): NormalisedIt
     ...(summary ? { content: summary } : {}),
     ...(published !== undefined ? { publishedAt: published } : {}),
     time,
-    itemKey: itemKey.slice(0, 1000),
-    signalKey: signalKey.slice(0, 1000),
+    itemKey: cut(itemKey, 1000),
+    signalKey: cut(signalKey, 1000),
     contentHash,
   };
 }
@@ -126,7 +150,7 @@ export function htmlToText(html: string): string {
   );
   p.write(html);
   p.end();
-  return collapse(text.replace(/\u00a0/g, ' '));
+  return collapse(text.replace(/\u00a0/g, ' ').replace(UNSAFE, ''));
 }
 
 /**

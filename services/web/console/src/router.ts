@@ -31,6 +31,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/stats', component: () => import('./views/StatsView.vue'), meta: { page: 'stats', title: '回应时效统计' } },
   { path: '/hotline', component: () => import('./views/HotlineView.vue'), meta: { page: 'hotline', title: '12345 热线接入' } },
   { path: '/feeds', component: () => import('./views/FeedsView.vue'), meta: { page: 'feeds', title: '信息源管理' } },
+  { path: '/roster', component: () => import('./views/RosterView.vue'), meta: { page: 'roster', title: '值班表' } },
   {
     path: '/response-candidates',
     component: () => import('./views/CandidatesView.vue'),

@@ -7,9 +7,13 @@ import type {
   AdminUnit,
   AdminUser,
   ApiToken,
+  EvidenceItem,
   MonitoringRule,
   MonitoringRuleBody,
   NewToken,
+  Roster,
+  RosterShift,
+  RosterShiftBody,
   SessionInfo,
   SignalPage,
   Timeline,
@@ -144,6 +148,7 @@ export const api = {
     request<ListResponse<Incident>>('GET', `/api/incidents${query({ status: 'open', unit, ...BOARD_PAGE })}`),
   incident: (id: string) => request<Incident>('GET', `/api/incidents/${enc(id)}`),
   timeline: (id: string) => request<Timeline>('GET', `/api/incidents/${enc(id)}/timeline`),
+  evidence: (id: string) => request<{ items: EvidenceItem[] }>('GET', `/api/incidents/${enc(id)}/evidence`),
   grade: (id: string, body: GradeRequest) => request<unknown>('POST', incidentPath(id, 'grade'), body),
   assign: (id: string, unit: string) => request<unknown>('POST', incidentPath(id, 'assign'), { unit }),
   occurred: (id: string, occurredAt: string) => request<unknown>('POST', incidentPath(id, 'occurred'), { occurredAt }),
@@ -185,6 +190,10 @@ export const api = {
       request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/reject`, reason ? { reason } : {}),
   },
 
+  roster: (from?: string, to?: string) => {
+    const q = new URLSearchParams({ ...(from ? { from } : {}), ...(to ? { to } : {}) }).toString();
+    return request<Roster>('GET', `/api/roster${q ? `?${q}` : ''}`);
+  },
   admin: {
     monitoringRules: () => request<ListResponse<MonitoringRule>>('GET', '/api/admin/monitoring-rules'),
     createMonitoringRule: (body: MonitoringRuleBody) => request<MonitoringRule>('POST', '/api/admin/monitoring-rules', body),
@@ -195,14 +204,27 @@ export const api = {
     createUnit: (u: AdminUnit) => request<AdminUnit>('POST', '/api/admin/units', u),
     updateUnit: (id: string, patch: Partial<Omit<AdminUnit, 'id'>>) => request<AdminUnit>('PATCH', `/api/admin/units/${enc(id)}`, patch),
     users: () => request<ListResponse<AdminUser>>('GET', '/api/admin/users'),
-    createUser: (u: { username: string; displayName: string; role: string; unitId: string | null; password: string }) =>
-      request<AdminUser>('POST', '/api/admin/users', u),
-    updateUser: (id: string, patch: { role?: string; unitId?: string | null; disabled?: boolean; password?: string }) =>
-      request<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, patch),
+    createUser: (u: {
+      username: string;
+      displayName: string;
+      role: string;
+      unitId: string | null;
+      password: string;
+      email?: string | null;
+      phone?: string | null;
+    }) => request<AdminUser>('POST', '/api/admin/users', u),
+    updateUser: (
+      id: string,
+      patch: { role?: string; unitId?: string | null; disabled?: boolean; password?: string; email?: string | null; phone?: string | null },
+    ) => request<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, patch),
     tokens: () => request<ListResponse<ApiToken>>('GET', '/api/admin/tokens'),
     createToken: (name: string, scopes: string[]) => request<NewToken>('POST', '/api/admin/tokens', { name, scopes }),
     revokeToken: (id: string) => request<unknown>('DELETE', `/api/admin/tokens/${enc(id)}`),
     rulePack: () => request<unknown>('GET', '/api/admin/rule-pack'),
+    /** 值班表 (administrators write; duty officers and leaders read through api.roster). */
+    addShift: (body: RosterShiftBody) => request<RosterShift>('POST', '/api/admin/roster', body),
+    updateShift: (id: string, patch: Partial<RosterShiftBody>) => request<RosterShift>('PATCH', `/api/admin/roster/${enc(id)}`, patch),
+    removeShift: (id: string) => request<unknown>('DELETE', `/api/admin/roster/${enc(id)}`),
     calendar: () => request<JsonOf<'/api/calendar', 'get'>>('GET', '/api/calendar'),
     putCalendarYear: (year: number, body: { holidays: string[]; workdays: string[]; source?: string }) =>
       request<unknown>('PUT', `/api/calendar/years/${year}`, body),

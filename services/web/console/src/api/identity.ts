@@ -14,6 +14,8 @@ export type TimelineResponse = WireTimeline['responses'][number];
 export type TimelineAlert = WireTimeline['alerts'][number];
 export type TimelineMail = WireTimeline['mails'][number];
 export type TimelineAudit = WireTimeline['audit'][number];
+/** GET /api/incidents/:id/evidence — 证据留存: archived pages behind the incident's signals and responses. */
+export type EvidenceItem = JsonOf<'/api/incidents/{id}/evidence', 'get'>['items'][number];
 
 export type AdminUnit = JsonOf<'/api/admin/units', 'get'>['items'][number];
 export type AdminUser = JsonOf<'/api/admin/users', 'get'>['items'][number];
@@ -26,3 +28,8 @@ export type MonitoringRule = JsonOf<'/api/admin/monitoring-rules', 'get'>['items
 export type MonitoringRuleBody = BodyOf<'/api/admin/monitoring-rules', 'post'>;
 export type SignalPage = JsonOf<'/api/signals', 'get'>;
 export type SignalItem = SignalPage['items'][number];
+
+/** 值班表: GET /api/roster (a week by default, and who is on shift now). */
+export type Roster = JsonOf<'/api/roster', 'get'>;
+export type RosterShift = Roster['items'][number];
+export type RosterShiftBody = BodyOf<'/api/admin/roster', 'post'>;

@@ -879,6 +879,330 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/roster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 排班（新增班次） */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        endsAt: string;
+                        note?: string | null;
+                        /** Format: date-time */
+                        startsAt: string;
+                        userId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            endsAt: string;
+                            /** @description 有邮箱（接收紧急告警与交接班） */
+                            hasEmail: boolean;
+                            /** @description 有手机号（夜间紧急短信） */
+                            hasPhone: boolean;
+                            id: string;
+                            note: string | null;
+                            /** @description 值班员姓名 */
+                            officer: string;
+                            /** Format: date-time */
+                            startsAt: string;
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/roster/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** 删除班次 */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** 修改班次 */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        endsAt?: string;
+                        note?: string | null;
+                        /** Format: date-time */
+                        startsAt?: string;
+                        userId?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            endsAt: string;
+                            /** @description 有邮箱（接收紧急告警与交接班） */
+                            hasEmail: boolean;
+                            /** @description 有手机号（夜间紧急短信） */
+                            hasPhone: boolean;
+                            id: string;
+                            note: string | null;
+                            /** @description 值班员姓名 */
+                            officer: string;
+                            /** Format: date-time */
+                            startsAt: string;
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/admin/rule-pack": {
         parameters: {
             query?: never;
@@ -1236,11 +1560,19 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: {
+                                /** @description 钉钉/政务钉钉群机器人名称（DINGTALK_ROBOTS 中的键） */
+                                dingtalkRobot: string | null;
                                 email: string | null;
                                 id: string;
                                 name: string;
                                 /** @description 督办上级：政府办/政务公开办、网信办 */
                                 parentId: string | null;
+                                /** @description 短信号码：夜间紧急时限的催办短信 */
+                                phone: string | null;
+                                /** @description Webhook 目标名称（WEBHOOK_TARGETS 中的键） */
+                                webhookTarget: string | null;
+                                /** @description 企业微信/政务微信群机器人名称（WECOM_ROBOTS 中的键） */
+                                wecomRobot: string | null;
                             }[];
                         };
                     };
@@ -1319,12 +1651,20 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description 引擎配置中的目标名称 */
+                        dingtalkRobot?: string | null;
                         /** Format: email */
                         email?: string | null;
                         /** @description short stable id, e.g. housing */
                         id: string;
                         name: string;
                         parentId?: string | null;
+                        /** @description 手机号（短信） */
+                        phone?: string | null;
+                        /** @description 引擎配置中的目标名称 */
+                        webhookTarget?: string | null;
+                        /** @description 引擎配置中的目标名称 */
+                        wecomRobot?: string | null;
                     };
                 };
             };
@@ -1336,11 +1676,19 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description 钉钉/政务钉钉群机器人名称（DINGTALK_ROBOTS 中的键） */
+                            dingtalkRobot: string | null;
                             email: string | null;
                             id: string;
                             name: string;
                             /** @description 督办上级：政府办/政务公开办、网信办 */
                             parentId: string | null;
+                            /** @description 短信号码：夜间紧急时限的催办短信 */
+                            phone: string | null;
+                            /** @description Webhook 目标名称（WEBHOOK_TARGETS 中的键） */
+                            webhookTarget: string | null;
+                            /** @description 企业微信/政务微信群机器人名称（WECOM_ROBOTS 中的键） */
+                            wecomRobot: string | null;
                         };
                     };
                 };
@@ -1438,10 +1786,18 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description 引擎配置中的目标名称 */
+                        dingtalkRobot?: string | null;
                         /** Format: email */
                         email?: string | null;
                         name?: string;
                         parentId?: string | null;
+                        /** @description 手机号（短信） */
+                        phone?: string | null;
+                        /** @description 引擎配置中的目标名称 */
+                        webhookTarget?: string | null;
+                        /** @description 引擎配置中的目标名称 */
+                        wecomRobot?: string | null;
                     };
                 };
             };
@@ -1453,11 +1809,19 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description 钉钉/政务钉钉群机器人名称（DINGTALK_ROBOTS 中的键） */
+                            dingtalkRobot: string | null;
                             email: string | null;
                             id: string;
                             name: string;
                             /** @description 督办上级：政府办/政务公开办、网信办 */
                             parentId: string | null;
+                            /** @description 短信号码：夜间紧急时限的催办短信 */
+                            phone: string | null;
+                            /** @description Webhook 目标名称（WEBHOOK_TARGETS 中的键） */
+                            webhookTarget: string | null;
+                            /** @description 企业微信/政务微信群机器人名称（WECOM_ROBOTS 中的键） */
+                            wecomRobot: string | null;
                         };
                     };
                 };
@@ -1556,6 +1920,8 @@ export interface paths {
                                 displayName: string;
                                 email: string | null;
                                 id: string;
+                                /** @description 值班员手机号：在班时的紧急短信 */
+                                phone: string | null;
                                 role: "duty" | "unit" | "leader" | "admin";
                                 unitId: string | null;
                                 username: string;
@@ -1641,6 +2007,8 @@ export interface paths {
                         /** Format: email */
                         email?: string | null;
                         password: string;
+                        /** @description 手机号（短信） */
+                        phone?: string | null;
                         role: "duty" | "unit" | "leader" | "admin";
                         unitId?: string | null;
                         username: string;
@@ -1661,6 +2029,8 @@ export interface paths {
                             displayName: string;
                             email: string | null;
                             id: string;
+                            /** @description 值班员手机号：在班时的紧急短信 */
+                            phone: string | null;
                             role: "duty" | "unit" | "leader" | "admin";
                             unitId: string | null;
                             username: string;
@@ -1766,6 +2136,8 @@ export interface paths {
                         /** Format: email */
                         email?: string | null;
                         password?: string;
+                        /** @description 手机号（短信） */
+                        phone?: string | null;
                         role?: "duty" | "unit" | "leader" | "admin";
                         unitId?: string | null;
                     };
@@ -1785,6 +2157,8 @@ export interface paths {
                             displayName: string;
                             email: string | null;
                             id: string;
+                            /** @description 值班员手机号：在班时的紧急短信 */
+                            phone: string | null;
                             role: "duty" | "unit" | "leader" | "admin";
                             unitId: string | null;
                             username: string;
@@ -2550,6 +2924,97 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/evidence/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 查看存档副本（沙箱内的静态副本，不执行脚本） */
+        get: {
+            parameters: {
+                query?: {
+                    download?: boolean;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": {
+                            code: string;
+                            message: string;
+                        };
+                        "text/html": {
+                            code: string;
+                            message: string;
+                        };
+                        "text/plain": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": {
+                            code: string;
+                            message: string;
+                        };
+                        "text/html": {
+                            code: string;
+                            message: string;
+                        };
+                        "text/plain": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": {
+                            code: string;
+                            message: string;
+                        };
+                        "text/html": {
+                            code: string;
+                            message: string;
+                        };
+                        "text/plain": {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
         };
@@ -4251,6 +4716,100 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/incidents/{id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 证据留存：事件线索与回应所指网页的存档 */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                attempts: number;
+                                contentType: string | null;
+                                error: string | null;
+                                errorCode: string | null;
+                                /** Format: date-time */
+                                fetchedAt: string | null;
+                                finalUrl: string | null;
+                                /** Format: date-time */
+                                firstSeenAt: string;
+                                httpStatus: number | null;
+                                id: string;
+                                responses: string[];
+                                sha256: string | null;
+                                signals: string[];
+                                size: number | null;
+                                state: string;
+                                url: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -6518,6 +7077,140 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/roster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 值班表（默认本周，北京时间周一起）与当前在班值班员 */
+        get: {
+            parameters: {
+                query?: {
+                    from?: string;
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            from: string;
+                            items: {
+                                /** Format: date-time */
+                                endsAt: string;
+                                /** @description 有邮箱（接收紧急告警与交接班） */
+                                hasEmail: boolean;
+                                /** @description 有手机号（夜间紧急短信） */
+                                hasPhone: boolean;
+                                id: string;
+                                note: string | null;
+                                /** @description 值班员姓名 */
+                                officer: string;
+                                /** Format: date-time */
+                                startsAt: string;
+                                userId: string;
+                            }[];
+                            onShift: {
+                                /** Format: date-time */
+                                endsAt: string;
+                                /** @description 有邮箱（接收紧急告警与交接班） */
+                                hasEmail: boolean;
+                                /** @description 有手机号（夜间紧急短信） */
+                                hasPhone: boolean;
+                                id: string;
+                                note: string | null;
+                                /** @description 值班员姓名 */
+                                officer: string;
+                                /** Format: date-time */
+                                startsAt: string;
+                                userId: string;
+                            }[];
+                            /** Format: date-time */
+                            to: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/signals": {
         parameters: {
             query?: never;
@@ -6827,7 +7520,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     medianMs: number | null;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -6841,6 +7536,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -7407,7 +8103,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     medianMs: number | null;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -7421,6 +8119,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -7538,7 +8237,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     medianMs: number | null;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -7552,6 +8253,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -7678,7 +8380,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     medianMs: number | null;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -7692,6 +8396,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
+                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };

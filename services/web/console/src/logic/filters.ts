@@ -101,6 +101,8 @@ export const PAGE_ROLES = {
   feeds: ['duty', 'leader', 'admin'],
   /** 候选回应: the duty officer decides. */
   candidates: ['duty', 'admin'],
+  /** 值班表: administrators keep it; duty officers and leaders read it. */
+  roster: ['duty', 'leader', 'admin'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Page = keyof typeof PAGE_ROLES;

@@ -1,0 +1,213 @@
+/**
+ * 交接班: at every shift change of the duty roster (a shift starting or ending), a handover
+ * summary to the officers coming on and going off shift: what is breached and still open
+ * (oldest due first), then what falls due within the next shift. Queued as notification rows
+ * with clock key `handover:<instant>`, so two engines, a restart or a late start queue each
+ * shift change once; the dispatcher sends them like every ladder step.
+ */
+import type { Clock } from '@huiying/clock';
+import { type Db, type DbOrTx, enqueueNotifications, type NewNotification, rowsOf, sql } from '@huiying/db';
+import { maskPersonalData, MS_PER_HOUR } from '@huiying/domain';
+import { loadRoster, officersOnShift, renderHandover, type SummaryItem } from '@huiying/notify';
+import type { Logger } from 'pino';
+import type { LadderWiring } from './ladder-writer.ts';
+
+export interface HandoverOptions {
+  /** A shift change found at most this long ago on start (engine down, roster edited late) is still handed over (default 1 h). */
+  graceMs?: number;
+  /** Look at the roster again at least this often, for shifts added meanwhile (clock time; default 5 min). */
+  resyncMs?: number;
+}
+
+const DAY = 24 * MS_PER_HOUR;
+
+type Row = {
+  type: 'incident' | 'obligation';
+  id: string;
+  title: string | null;
+  clock: string;
+  unit_name: string | null;
+  due_at: string | Date;
+};
+const itemOf = (r: Row): SummaryItem => ({
+  type: r.type,
+  id: r.id,
+  title: maskPersonalData(r.title ?? r.id),
+  clock: r.clock,
+  unitName: r.unit_name,
+  dueAt: new Date(r.due_at).getTime(),
+});
+
+/** Shift changes (a start or an end of a shift of an enabled duty officer) in (from, to], in order. */
+export async function shiftChangesBetween(db: DbOrTx, from: number, to: number): Promise<number[]> {
+  const rows = rowsOf<{ at: string | Date }>(
+    await db.execute(sql`
+      select distinct b.at from duty_shifts s join users u on u.id = s.user_id and u.role = 'duty' and u.disabled_at is null,
+        lateral (values (s.starts_at), (s.ends_at)) as b(at)
+      where b.at > ${new Date(from).toISOString()}::timestamptz and b.at <= ${new Date(to).toISOString()}::timestamptz
+      order by b.at`),
+  );
+  return rows.map((r) => new Date(r.at).getTime());
+}
+
+/** The next shift change strictly after `now`, or null. */
+export async function nextShiftChange(db: DbOrTx, now: number): Promise<number | null> {
+  const [row] = rowsOf<{ at: string | Date | null }>(
+    await db.execute(sql`
+      select min(least(case when s.starts_at > ${new Date(now).toISOString()}::timestamptz then s.starts_at end, s.ends_at)) as at
+      from duty_shifts s join users u on u.id = s.user_id and u.role = 'duty' and u.disabled_at is null
+      where s.ends_at > ${new Date(now).toISOString()}::timestamptz`),
+  );
+  return row?.at ? new Date(row.at).getTime() : null;
+}
+
+/** Queue the handover for the shift change at `at` (idempotent). Returns the rows inserted. */
+export async function queueHandover(db: Db, at: number, wiring: Pick<LadderWiring, 'dashboardUrl'>): Promise<number> {
+  const iso = new Date(at).toISOString();
+  return db.transaction(async (tx) => {
+    const roster = await loadRoster(tx, at - DAY, at + DAY);
+    const incoming = roster.filter((s) => s.startsAt === at);
+    const outgoing = roster.filter((s) => s.endsAt === at);
+    if (incoming.length === 0 && outgoing.length === 0) return 0;
+    const onShift = officersOnShift(roster, at);
+    // "The next shift": until the incoming shift ends; without one, until the first officer still on shift leaves; else 12 h.
+    const nextShiftEnd =
+      incoming.length > 0
+        ? Math.max(...incoming.map((s) => s.endsAt))
+        : onShift.length > 0
+          ? Math.min(...roster.filter((s) => s.startsAt <= at && s.endsAt > at).map((s) => s.endsAt))
+          : at + 12 * MS_PER_HOUR;
+    const breached = rowsOf<Row>(
+      await tx.execute(sql`
+        select 'incident' as type, c.incident_id as id, i.title, c.kind as clock, u.name as unit_name, c.due_at
+        from clocks c join incidents i on i.id = c.incident_id left join units u on u.id = c.unit_id
+        where c.state = 'breached'
+        union all
+        select 'obligation', o.id, o.title, o.kind, u.name, o.due_at
+        from obligations o left join units u on u.id = o.unit_id where o.status = 'breached'
+        order by due_at, id`),
+    ).map(itemOf);
+    const dueNext = rowsOf<Row>(
+      await tx.execute(sql`
+        select 'incident' as type, c.incident_id as id, i.title, c.kind as clock, u.name as unit_name, c.due_at
+        from clocks c join incidents i on i.id = c.incident_id left join units u on u.id = c.unit_id
+        where c.state = 'running' and c.due_at > ${iso}::timestamptz and c.due_at <= ${new Date(nextShiftEnd).toISOString()}::timestamptz
+        union all
+        select 'obligation', o.id, o.title, o.kind, u.name, o.due_at
+        from obligations o left join units u on u.id = o.unit_id
+        where o.status = 'running' and o.due_at > ${iso}::timestamptz and o.due_at <= ${new Date(nextShiftEnd).toISOString()}::timestamptz
+        order by due_at, id`),
+    ).map(itemOf);
+    const [alerts] = rowsOf<{ n: number | string }>(
+      await tx.execute(sql`
+        select count(*) as n from alerts
+        where acknowledged_at is null and retracted_at is null and at <= ${iso}::timestamptz`),
+    );
+    const names = (list: typeof roster) => [...new Set(list.map((s) => s.officer.name))];
+    const rows: NewNotification[] = [];
+    for (const [shift, isIncoming] of [...incoming.map((s) => [s, true] as const), ...outgoing.map((s) => [s, false] as const)]) {
+      const recipient = shift.officer.addresses.email;
+      if (!recipient) continue;
+      const m = renderHandover({
+        recipientName: shift.officer.name,
+        at,
+        incoming: isIncoming,
+        incomingNames: names(incoming),
+        outgoingNames: names(outgoing),
+        nextShiftEnd,
+        breached,
+        dueNext,
+        openAlerts: Number(alerts?.n ?? 0),
+        dashboardUrl: wiring.dashboardUrl,
+      });
+      rows.push({
+        clockKey: `handover:${iso}`,
+        step: 'handover',
+        stepKind: 'handover',
+        role: 'duty',
+        recipient,
+        channel: 'email',
+        groupKey: 'handover',
+        subject: m.subject,
+        text: m.text,
+        html: m.html,
+      });
+    }
+    const ids = await enqueueNotifications(tx, new Date(at), rows);
+    if (ids.length > 0) await tx.execute(sql`select pg_notify('huiying_notify', ${String(ids.length)})`);
+    return ids.length;
+  });
+}
+
+/**
+ * Arms the injected clock for the next shift change (and every `resyncMs`, for shifts added
+ * since); each wake hands over every shift change since the last look. On start, shift changes
+ * in the last `graceMs` are handed over if nobody did.
+ */
+export class HandoverScheduler {
+  private cancel: (() => void) | undefined;
+  private stopped = true;
+  private running: Promise<unknown> | undefined;
+  private checkedThrough = 0;
+  private readonly graceMs: number;
+  private readonly resyncMs: number;
+
+  constructor(
+    private readonly o: {
+      db: Db;
+      clock: Clock;
+      logger: Logger;
+      wiring: Pick<LadderWiring, 'dashboardUrl'>;
+      options?: HandoverOptions;
+      onQueued?: () => void;
+    },
+  ) {
+    this.graceMs = o.options?.graceMs ?? MS_PER_HOUR;
+    this.resyncMs = o.options?.resyncMs ?? 5 * 60_000;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.checkedThrough = this.o.clock.now() - this.graceMs;
+    await this.pass();
+    await this.arm();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancel?.();
+    await this.running;
+  }
+
+  private async arm(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.o.clock.now();
+    let next = now + this.resyncMs;
+    try {
+      const change = await nextShiftChange(this.o.db, now);
+      if (change !== null) next = Math.min(next, change);
+    } catch (error) {
+      this.o.logger.error({ err: String(error) }, 'reading the duty roster failed');
+    }
+    if (this.stopped) return;
+    this.cancel = this.o.clock.at(next, () => {
+      const work = this.pass().finally(() => this.arm());
+      this.running = work;
+      this.o.clock.track?.(work);
+    });
+  }
+
+  /** Hand over every shift change in (last look, now], at most `graceMs` old. */
+  private async pass(): Promise<void> {
+    const now = this.o.clock.now();
+    const from = Math.max(this.checkedThrough, now - this.graceMs);
+    try {
+      let queued = 0;
+      for (const at of await shiftChangesBetween(this.o.db, from, now)) queued += await queueHandover(this.o.db, at, this.o.wiring);
+      this.checkedThrough = now;
+      if (queued > 0) this.o.onQueued?.();
+    } catch (error) {
+      this.o.logger.error({ err: String(error) }, 'queueing the handover summary failed');
+    }
+  }
+}
