@@ -186,7 +186,13 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
  * (the same page is the same matter), then a ticket burst, then similar text; among equals the
  * higher score, then the earlier signal, then the smaller id — so every engine decides alike.
  */
-export function decideGrouping(s: GroupingFeatures, candidates: readonly GroupingCandidate[], policy: GroupingPolicy): GroupingDecision {
+export function decideGrouping(
+  s: GroupingFeatures,
+  candidates: readonly GroupingCandidate[],
+  policy: GroupingPolicy,
+  /** The candidate's similarity to `s` when the caller already knows it (CandidatePool counts shared bigrams). */
+  scoreOf: (c: GroupingCandidate) => number = (c) => similarity(s, c, policy),
+): GroupingDecision {
   let link: GroupingCandidate | null = null;
   let burst: { c: GroupingCandidate; score: number } | null = null;
   let text: { c: GroupingCandidate; score: number } | null = null;
@@ -200,7 +206,7 @@ export function decideGrouping(s: GroupingFeatures, candidates: readonly Groupin
       if (link === null || c.at < link.at || (c.at === link.at && c.id < link.id)) link = c;
       continue;
     }
-    const score = similarity(s, c, policy);
+    const score = scoreOf(c);
     if (
       s.source === 'hotline' &&
       c.source === 'hotline' &&
@@ -260,14 +266,33 @@ export class CandidatePool {
 
   /** Candidates that could matter for `s`: the same link, or at least one shared bigram. */
   relevant(s: GroupingFeatures): GroupingCandidate[] {
-    const out = new Set<GroupingCandidate>();
-    if (s.link !== null) for (const c of this.byLink.get(s.link) ?? []) out.add(c);
-    for (const g of s.bigrams) for (const c of this.byGram.get(g) ?? []) out.add(c);
-    return [...out];
+    return [...this.shared(s).keys()];
+  }
+
+  /**
+   * Each relevant candidate with the number of bigrams it shares with `s`, counted while walking
+   * the bigram index. That count is the intersection both measures need, so no candidate's set is
+   * intersected again: a frame every ticket shares (来电, 电称 …) costs one increment per candidate,
+   * not a comparison of two sets of up to a few hundred bigrams.
+   */
+  private shared(s: GroupingFeatures): Map<GroupingCandidate, number> {
+    const counts = new Map<GroupingCandidate, number>();
+    if (s.link !== null) for (const c of this.byLink.get(s.link) ?? []) counts.set(c, 0);
+    for (const g of s.bigrams) for (const c of this.byGram.get(g) ?? []) counts.set(c, (counts.get(c) ?? 0) + 1);
+    return counts;
   }
 
   decide(s: GroupingFeatures): GroupingDecision {
-    return decideGrouping(s, this.relevant(s), this.policy);
+    const counts = this.shared(s);
+    const { minBigrams, measure } = this.policy;
+    // Exactly similarity(): the indexed bigrams are the candidate's own (an evicted candidate is
+    // only reached by its link, which decides before any score).
+    const scoreOf = (c: GroupingCandidate): number => {
+      if (s.bigrams.size < minBigrams || c.bigrams.size < minBigrams) return 0;
+      const n = counts.get(c) ?? 0;
+      return measure === 'overlap' ? n / Math.min(s.bigrams.size, c.bigrams.size) : n / (s.bigrams.size + c.bigrams.size - n);
+    };
+    return decideGrouping(s, [...counts.keys()], this.policy, scoreOf);
   }
 }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   bigramsOf,
@@ -125,5 +126,47 @@ describe('CandidatePool', () => {
     const pool = new CandidatePool(P);
     pool.add(cand('a', 'inc1', { title: '城东高架桥出现裂缝' }));
     expect(pool.relevant(groupingFeatures({ id: 'n', source: 'feed', at: T0, title: '图书馆延长开放' }, P))).toEqual([]);
+  });
+});
+
+describe('the candidate pool decides exactly as comparing with every candidate', () => {
+  // Counting shared bigrams in the index replaces intersecting sets: it must not change one decision.
+  const words = ['来电称', '小区', '电梯', '停水', '噪声', '城南', '施工', '学校', '食堂', '河道', '黑臭', '物业', '收费', '公交', '线路'];
+  const text = fc.array(fc.constantFrom(...words), { minLength: 0, maxLength: 8 }).map((w) => w.join(''));
+  const subject = fc.record({
+    title: text,
+    content: text,
+    url: fc.option(fc.constantFrom('https://a.example/1', 'https://a.example/2', 'https://b.example/x'), { nil: undefined }),
+    category: fc.constantFrom('投诉', '建议'),
+    area: fc.constantFrom('城南区', '城北区'),
+    source: fc.constantFrom('hotline' as const, 'feed' as const),
+    minutes: fc.integer({ min: 0, max: 6000 }),
+  });
+  it('over random streams of signals (500 runs)', () => {
+    fc.assert(
+      fc.property(fc.array(subject, { minLength: 1, maxLength: 25 }), (list) => {
+        for (const policy of [P, { ...P, measure: 'jaccard' as const, maxSignalsPerIncident: 2 }]) {
+          const pool = new CandidatePool(policy);
+          const all: GroupingCandidate[] = [];
+          list.forEach((x, i) => {
+            const f = groupingFeatures({ id: `s${i}`, at: x.minutes * 60_000, ...x }, policy);
+            const viaPool = pool.decide(f);
+            // The reference: each incident's latest `maxSignalsPerIncident` candidates and every one with
+            // the same link, each compared in full (similarity()).
+            const latest = new Set(
+              [...new Set(all.map((c) => c.incidentId))].flatMap((inc) =>
+                all.filter((c) => c.incidentId === inc).slice(-policy.maxSignalsPerIncident),
+              ),
+            );
+            const held = all.filter((c) => latest.has(c) || (f.link !== null && c.link === f.link));
+            expect(viaPool).toEqual(decideGrouping(f, held, policy));
+            const c = { ...f, incidentId: viaPool.kind === 'join' ? viaPool.incidentId : f.id };
+            pool.add(c);
+            all.push(c);
+          });
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
