@@ -144,7 +144,7 @@ ${
   accounts.length > 0
     ? `  Demo accounts 演示账号 (password 密码 ${DEMO_PASSWORD}):\n${accounts.map((a) => `    ${a.username.padEnd(20)} ${ROLE_NAMES[a.role]}${a.unitId ? ` · ${a.displayName}` : ''}`).join('\n')}\n`
     : `  No demo accounts (--no-demo): create one with  HUIYING_PGLITE_DIR=<data dir> pnpm user:add --role admin --username NAME\n`
-}  ${smtpUrl ? `Mail via ${smtpUrl.replace(/\/\/[^@]*@/, '//***@')}` : 'Mail is kept in memory (set SMTP_URL to send)'}
+}  ${smtpUrl ? `Mail via ${smtpUrl.replace(/\/\/[^@]*@/, '//***@')}` : 'Mail is recorded on each incident, not sent (set SMTP_URL to send)'}
 `);
 
 let stopping = false;
