@@ -5,14 +5,14 @@
  */
 import { EmbeddedBus, type SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, signals, sql, units, users } from '@huiying/db';
+import { rowsOf, sql, units, users } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { Dispatcher, emailChannel } from '@huiying/notify';
 import { freshDatabase, startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { nextDigestAt } from '../src/digest.ts';
 import { type EngineOptions, type RunningEngine, startEngine } from '../src/engine.ts';
-import { handleSignal } from '../src/signals.ts';
+import { signalIn } from './signal-in.ts';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-06-10T07:00:00+08:00');
@@ -74,26 +74,6 @@ const digests = async () =>
   rowsOf<{ clock_key: string; recipient: string; status: string; subject: string; text: string }>(
     await db.db.execute(sql`select clock_key, recipient, status, subject, text from notifications where step_kind = 'digest' order by seq`),
   );
-
-/** Ingest stores a signal's text in its row; the bus message names it (ids only). Store, then hand it to the engine. */
-async function signalIn(deps: RunningEngine['deps'], msg: SignalMessage & { title: string }) {
-  const { title, ...m } = msg;
-  await deps.db
-    .insert(signals)
-    .values({
-      id: m.id,
-      source: m.source,
-      sourceRef: m.sourceRef,
-      title,
-      unitHint: m.unitHint ?? null,
-      publishedAt: m.publishedAt ? new Date(m.publishedAt) : null,
-      receivedAt: new Date(m.receivedAt),
-    })
-    .onConflictDoNothing();
-  const outcome = await handleSignal(deps, m);
-  if (outcome.incidentId === null) throw new Error(`signal ${m.id} opened no incident (${outcome.decision})`);
-  return outcome;
-}
 
 it('nextDigestAt: the next 08:00 Asia/Shanghai strictly after now', () => {
   expect(nextDigestAt(Date.parse('2026-06-10T07:59:59+08:00'), 8)).toBe(Date.parse('2026-06-10T08:00:00+08:00'));

@@ -6,12 +6,12 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { alerts, type DbHandle, eq, notifications, openPglite, retryNotification, signals, units } from '@huiying/db';
+import { alerts, type DbHandle, eq, notifications, openPglite, retryNotification, units } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { Dispatcher, emailChannel } from '@huiying/notify';
 import { startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { handleSignal } from '../src/signals.ts';
+import { signalIn } from './signal-in.ts';
 import { type EngineDeps, fireDue } from '../src/store.ts';
 
 const T0 = Date.parse('2026-05-06T10:00:00+08:00');
@@ -58,26 +58,6 @@ const signal = (id: string, unitHint: string): SignalMessage & { title: string }
   unitHint,
   receivedAt: new Date(T0).toISOString(),
 });
-
-/** Ingest stores a signal's text in its row; the bus message names it (ids only). Store, then hand it to the engine. */
-async function signalIn(deps: EngineDeps, msg: SignalMessage & { title: string }) {
-  const { title, ...m } = msg;
-  await deps.db
-    .insert(signals)
-    .values({
-      id: m.id,
-      source: m.source,
-      sourceRef: m.sourceRef,
-      title,
-      unitHint: m.unitHint ?? null,
-      publishedAt: m.publishedAt ? new Date(m.publishedAt) : null,
-      receivedAt: new Date(m.receivedAt),
-    })
-    .onConflictDoNothing();
-  const outcome = await handleSignal(deps, m);
-  if (outcome.incidentId === null) throw new Error(`signal ${m.id} opened no incident (${outcome.decision})`);
-  return { ...outcome, incidentId: outcome.incidentId };
-}
 
 it('a refused mailbox fails on its own, on the duty board, without holding up the mail behind it; a retry delivers it', async () => {
   const b = await signalIn(deps, signal('s-b', 'b'));

@@ -9,7 +9,7 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, signals, sql, units, users } from '@huiying/db';
+import { rowsOf, sql, units, users } from '@huiying/db';
 import { DEFAULT_RULE_PACK, parseRulePack, type RulePack } from '@huiying/domain';
 import { Dispatcher, emailChannel } from '@huiying/notify';
 import { type ControllableSmtp, freshDatabase, startControllableSmtp, testLogger } from '@huiying/testkit';
@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CalendarService } from '../src/calendar.ts';
 import type { LadderWiring } from '../src/ladder-writer.ts';
 import { applyObligationCommand } from '../src/obligations.ts';
-import { handleSignal } from '../src/signals.ts';
+import { signalIn } from './signal-in.ts';
 import { applyCommand, type EngineDeps, incidentIdFor } from '../src/store.ts';
 import { DeadlineTimer } from '../src/timer.ts';
 
@@ -161,26 +161,6 @@ const signal = (id: string, at: number, extra: Partial<SignalMessage> = {}): Sig
   receivedAt: new Date(at).toISOString(),
   ...extra,
 });
-
-/** Ingest stores a signal's text in its row; the bus message names it (ids only). Store, then hand it to the engine. */
-async function signalIn(deps: EngineDeps, msg: SignalMessage & { title: string }) {
-  const { title, ...m } = msg;
-  await deps.db
-    .insert(signals)
-    .values({
-      id: m.id,
-      source: m.source,
-      sourceRef: m.sourceRef,
-      title,
-      unitHint: m.unitHint ?? null,
-      publishedAt: m.publishedAt ? new Date(m.publishedAt) : null,
-      receivedAt: new Date(m.receivedAt),
-    })
-    .onConflictDoNothing();
-  const outcome = await handleSignal(deps, m);
-  if (outcome.incidentId === null) throw new Error(`signal ${m.id} opened no incident (${outcome.decision})`);
-  return { ...outcome, incidentId: outcome.incidentId };
-}
 
 describe('the ladder through the engine, in simulated time', () => {
   it('48 h 权威回应: notice on assignment, warnings, 催办 cc the supervising office twice a day, leaders after 12 h; a reply stops it', async () => {
