@@ -7613,6 +7613,156 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stats/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 通报候选与约谈候选：超时后仍未回应、已提请领导的事项；一个周期内多次超时的单位
+         * @description 通报候选: incidents and duties whose ladder step marked as a 通报 candidate (the leaders’ step) fell due in the period while still without a qualifying response. 约谈候选: units with at least the rule’s number of breaches in one of the rule’s periods overlapping the period. A unit user sees its own unit only.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
+                    period?: string;
+                    /** @description unit id */
+                    unit?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            generatedAt: string;
+                            interviews: {
+                                breachCount: number;
+                                breaches: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    /** Format: date-time */
+                                    dueAt: string | null;
+                                    id: string;
+                                    kind: string | null;
+                                    source: "incident" | "duty";
+                                    title: string;
+                                }[];
+                                /** @description the 约谈 rule's period: '2026-Q4', '2026-11' or '2026' */
+                                period: string;
+                                unit: {
+                                    id: string;
+                                    name: string;
+                                };
+                            }[];
+                            period: {
+                                /** Format: date-time */
+                                from: string;
+                                key: string;
+                                label: string;
+                                /** Format: date-time */
+                                to: string;
+                            };
+                            reports: {
+                                /** Format: date-time */
+                                candidateAt: string;
+                                /** Format: date-time */
+                                dueAt: string;
+                                id: string;
+                                kind: string;
+                                level: string | null;
+                                /** @description met: respondedAt − due; breached: now − due */
+                                overdueMs: number;
+                                /** Format: date-time */
+                                respondedAt: string | null;
+                                seq: number;
+                                source: "incident" | "duty";
+                                /** @description breached: still overdue; met: answered late */
+                                state: "breached" | "met";
+                                /** @description the ladder step that made it a candidate (its id, e.g. leaders) */
+                                step: string;
+                                title: string;
+                                unit: {
+                                    id: string;
+                                    name: string;
+                                } | null;
+                            }[];
+                            rule: {
+                                breaches: number;
+                                period: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/stats/export.csv": {
         parameters: {
             query?: never;
