@@ -79,9 +79,9 @@ type FiltersQuery = Static<typeof Filters>;
 
 const PeriodView = Type.Object({ from: Type.Union([Iso, Type.Null()]), to: Type.Union([Iso, Type.Null()]), label: Type.String() });
 
-/** The medians and p90 of a period in whole months are read from per-minute histograms (queries.ts). */
+/** The medians and p90 are read from per-minute histograms of the rollup (queries.ts, rollup.ts). */
 const MINUTE_PRECISION =
-  'percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value';
+  'percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value';
 
 export const StatsRowView = Type.Object({
   key: Type.Union([Type.String(), Type.Null()], {

@@ -7520,9 +7520,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -7536,7 +7536,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -8253,9 +8253,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -8269,7 +8269,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -8387,9 +8387,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -8403,7 +8403,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -8530,9 +8530,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -8546,7 +8546,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
