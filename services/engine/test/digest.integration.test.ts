@@ -71,8 +71,10 @@ async function engine(): Promise<RunningEngine> {
 }
 
 const digests = async () =>
-  rowsOf<{ clock_key: string; recipient: string; status: string; subject: string; text: string }>(
-    await db.db.execute(sql`select clock_key, recipient, status, subject, text from notifications where step_kind = 'digest' order by seq`),
+  rowsOf<{ clock_key: string; recipient: string; status: string; subject: string; text: string; html: string | null }>(
+    await db.db.execute(
+      sql`select clock_key, recipient, status, subject, text, html from notifications where step_kind = 'digest' order by seq`,
+    ),
   );
 
 it('nextDigestAt: the next 08:00 Asia/Shanghai strictly after now', () => {
