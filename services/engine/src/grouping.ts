@@ -107,6 +107,8 @@ export async function loadCandidates(
   policy: GroupingPolicy,
   linkKeys: readonly string[],
   db?: object,
+  /** Only signals of this jurisdiction are candidates: two jurisdictions never share an incident. */
+  jurisdiction = DEFAULT_JURISDICTION,
 ): Promise<CandidatePool> {
   const since = new Date(now - policy.windowMs).toISOString();
   const rows = rowsOf<CandidateRow>(
@@ -125,6 +127,7 @@ export async function loadCandidates(
       )
       select s.id, s.incident_id
       from signals s join picked using (id)
+      where s.jurisdiction = ${jurisdiction}
       order by s.received_at, s.id`),
   );
   const memo = memoFor(tx, db, policy);
