@@ -7409,6 +7409,8 @@ export interface paths {
                                 decisionVia: string | null;
                                 id: string;
                                 incidentId: string | null;
+                                /** @description 辖区: whose monitoring rules decided it */
+                                jurisdiction: string;
                                 /** Format: date-time */
                                 publishedAt: string | null;
                                 /** Format: date-time */
