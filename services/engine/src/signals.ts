@@ -13,7 +13,7 @@ import {
   nextIncidentWake,
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
-import { loadCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
+import { candidatesFor, keepCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
 
@@ -64,6 +64,9 @@ interface Touched {
   inputs: IncidentInput[];
   actor: string;
 }
+
+/** How long a signal batch computes before it lets the event loop run other work (the timer). */
+const YIELD_AFTER_MS = 5;
 
 const ms = (v: string | Date | null) => (v === null ? undefined : new Date(v).getTime());
 
@@ -180,8 +183,9 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
   const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
   const seen = new Set<string>();
   const unique = msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
+  let commitCandidates = (): void => {};
   const result = await deps.db.transaction(async (tx) => {
-    await lockGrouping(tx);
+    const version = await lockGrouping(tx);
     const rows = new Map(
       (
         await lockSignals(
@@ -216,9 +220,18 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
     if (fresh.length > 0) {
       const rules = await loadRules(tx);
       const linkKeys = [...new Set(fresh.flatMap((r) => canonicalUrl(r.url) ?? []))];
-      const pool = await loadCandidates(tx, now, policy, linkKeys, deps.db);
+      const candidates = await candidatesFor(tx, deps.db, version, now, policy, linkKeys);
+      const pool = candidates.pool;
+      commitCandidates = candidates.commit;
       const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
+      let ranSince = performance.now();
       for (const row of fresh) {
+        // A batch of hundreds computes for a while between its statements: let the timer's wakes
+        // (and the rest of the process) run in between, so clocks fire on time during a flood.
+        if (performance.now() - ranSince > YIELD_AFTER_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          ranSince = performance.now();
+        }
         const rule = matchRules(rules, {
           source: row.source,
           feedKind: row.feed_kind,
@@ -255,26 +268,31 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           },
           policy,
         );
-        const choice = pool.decide(features);
+        let choice = pool.decide(features);
+        while (choice.kind === 'join' && !touched.has(choice.incidentId)) {
+          const loaded = await loadIncident(tx, choice.incidentId);
+          if (!loaded || loaded.state.status === 'closed') {
+            // Dismissed since its signals became candidates (dismissing does not take the grouping
+            // lock), or deleted: it is no candidate any more.
+            pool.removeIncident(choice.incidentId);
+            choice = pool.decide(features);
+            continue;
+          }
+          // Timers due before now fire first, so the signal sees the state the replay would.
+          const overdue = advanceIncident(loaded.state, now - 1);
+          touched.set(choice.incidentId, {
+            before: loaded.state,
+            version: loaded.version,
+            state: overdue.state,
+            events: overdue.events,
+            inputs: [],
+            actor: `signal:${row.source}`,
+          });
+        }
         let incidentId: string;
         if (choice.kind === 'join') {
           incidentId = choice.incidentId;
-          let t = touched.get(incidentId);
-          if (!t) {
-            const loaded = await loadIncident(tx, incidentId);
-            if (!loaded) throw new NotFoundError(`incident ${incidentId} not found`);
-            // Timers due before now fire first, so the signal sees the state the replay would.
-            const overdue = advanceIncident(loaded.state, now - 1);
-            t = {
-              before: loaded.state,
-              version: loaded.version,
-              state: overdue.state,
-              events: overdue.events,
-              inputs: [],
-              actor: `signal:${row.source}`,
-            };
-            touched.set(incidentId, t);
-          }
+          const t = touched.get(incidentId)!;
           const input = signalInput(row, incidentId, now);
           const applied = applyIncidentInput(t.state, input, deps.pack);
           t.state = applied.state;
@@ -307,10 +325,12 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           });
           outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
         }
-        pool.add({ ...features, incidentId });
+        pool.add({ ...features, incidentId }, ms(row.received_at)!);
         rememberFeatures(tx, deps.db, policy, features);
       }
     }
+    // Nothing became a candidate: the kept candidates stay current (see candidatesFor).
+    if (fresh.length === 0) keepCandidates(deps.db, version);
     await writeDecisions(tx, touched, decided, now, null, deps.ladder);
     let wake: number | null = null;
     for (const t of touched.values()) {
@@ -328,6 +348,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
     );
     return { outcomes: list, wake };
   });
+  commitCandidates();
   if (result.wake !== null) deps.onWake?.(result.wake);
   return result.outcomes;
 }
