@@ -487,6 +487,16 @@ export const statsRollupState = pgTable('stats_rollup_state', {
 });
 
 /**
+ * Which version of a jurisdiction's grouping candidates is current: advanced by every transaction
+ * holding the grouping lock (services/engine/src/grouping.ts), so an engine knows when the
+ * candidates it keeps in memory were changed by another.
+ */
+export const groupingState = pgTable('grouping_state', {
+  jurisdiction: text('jurisdiction').primaryKey(),
+  version: bigint('version', { mode: 'number' }).notNull(),
+});
+
+/**
  * 12345 hotline systems that push tickets: each signs its requests with its own HMAC secret
  * (kept in clear because verifying needs it; shown once at creation), or posts with the API
  * token bound to it. A disabled source is refused.

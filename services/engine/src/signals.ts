@@ -15,7 +15,7 @@ import {
   nextIncidentWake,
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
-import { DEFAULT_JURISDICTION, loadCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
+import { candidatesFor, DEFAULT_JURISDICTION, keepCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
 
@@ -68,6 +68,9 @@ interface Touched {
   actor: string;
 }
 
+/** How long a signal batch computes before it lets the event loop run other work (the timer). */
+const YIELD_AFTER_MS = 5;
+
 const ms = (v: string | Date | null) => (v === null ? undefined : new Date(v).getTime());
 
 async function lockSignals(tx: Tx, ids: readonly string[]): Promise<SignalRow[]> {
@@ -101,13 +104,15 @@ async function jurisdictionsOf(tx: Tx, msgs: readonly Pick<SignalMessage, 'id' |
 
 /**
  * Take the grouping lock of each jurisdiction, in one order (a batch spanning two jurisdictions
- * and another spanning the same two cannot deadlock). Returns the set held.
+ * and another spanning the same two cannot deadlock). Returns those held, each with the grouping
+ * version its lock advanced to.
  */
-export async function lockJurisdictions(tx: Tx, jurisdictions: Iterable<string>, held = new Set<string>()): Promise<Set<string>> {
-  for (const j of [...new Set(jurisdictions)].filter((x) => !held.has(x)).sort()) {
-    await lockGrouping(tx, j);
-    held.add(j);
-  }
+export async function lockJurisdictions(
+  tx: Tx,
+  jurisdictions: Iterable<string>,
+  held = new Map<string, number>(),
+): Promise<Map<string, number>> {
+  for (const j of [...new Set(jurisdictions)].filter((x) => !held.has(x)).sort()) held.set(j, await lockGrouping(tx, j));
   return held;
 }
 
@@ -221,6 +226,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
   const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
   const seen = new Set<string>();
   const unique = msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
+  const commits: (() => void)[] = [];
   const result = await deps.db.transaction(async (tx) => {
     // Grouping is serialised per jurisdiction: the batch holds the lock of each it touches.
     const jurisdictionOf = await jurisdictionsOf(tx, unique);
@@ -265,14 +271,23 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
     const touched = new Map<string, Touched>();
     const decided: Decided[] = [];
     if (fresh.length > 0) {
-      // Each jurisdiction's rules, and candidates among its own signals only.
+      // Each jurisdiction's rules, and candidates among its own signals only (kept across batches).
       const scopes = new Map<string, { rules: MonitoringRule[]; pool: CandidatePool }>();
       for (const j of [...new Set(fresh.map((r) => r.jurisdiction))].sort()) {
         const linkKeys = [...new Set(fresh.filter((r) => r.jurisdiction === j).flatMap((r) => canonicalUrl(r.url) ?? []))];
-        scopes.set(j, { rules: await loadRules(tx, j), pool: await loadCandidates(tx, now, policy, linkKeys, deps.db, j) });
+        const candidates = await candidatesFor(tx, deps.db, held.get(j)!, now, policy, linkKeys, j);
+        commits.push(candidates.commit);
+        scopes.set(j, { rules: await loadRules(tx, j), pool: candidates.pool });
       }
       const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
+      let ranSince = performance.now();
       for (const row of fresh) {
+        // A batch of hundreds computes for a while between its statements: let the timer's wakes
+        // (and the rest of the process) run in between, so clocks fire on time during a flood.
+        if (performance.now() - ranSince > YIELD_AFTER_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          ranSince = performance.now();
+        }
         const { rules, pool } = scopes.get(row.jurisdiction)!;
         const rule = matchRules(rules, {
           source: row.source,
@@ -310,26 +325,31 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           },
           policy,
         );
-        const choice = pool.decide(features);
+        let choice = pool.decide(features);
+        while (choice.kind === 'join' && !touched.has(choice.incidentId)) {
+          const loaded = await loadIncident(tx, choice.incidentId);
+          if (!loaded || loaded.state.status === 'closed') {
+            // Dismissed since its signals became candidates (dismissing does not take the grouping
+            // lock), or deleted: it is no candidate any more.
+            pool.removeIncident(choice.incidentId);
+            choice = pool.decide(features);
+            continue;
+          }
+          // Timers due before now fire first, so the signal sees the state the replay would.
+          const overdue = advanceIncident(loaded.state, now - 1);
+          touched.set(choice.incidentId, {
+            before: loaded.state,
+            version: loaded.version,
+            state: overdue.state,
+            events: overdue.events,
+            inputs: [],
+            actor: `signal:${row.source}`,
+          });
+        }
         let incidentId: string;
         if (choice.kind === 'join') {
           incidentId = choice.incidentId;
-          let t = touched.get(incidentId);
-          if (!t) {
-            const loaded = await loadIncident(tx, incidentId);
-            if (!loaded) throw new NotFoundError(`incident ${incidentId} not found`);
-            // Timers due before now fire first, so the signal sees the state the replay would.
-            const overdue = advanceIncident(loaded.state, now - 1);
-            t = {
-              before: loaded.state,
-              version: loaded.version,
-              state: overdue.state,
-              events: overdue.events,
-              inputs: [],
-              actor: `signal:${row.source}`,
-            };
-            touched.set(incidentId, t);
-          }
+          const t = touched.get(incidentId)!;
           const input = signalInput(row, incidentId, now);
           const applied = applyIncidentInput(t.state, input, deps.pack);
           t.state = applied.state;
@@ -362,10 +382,13 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           });
           outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
         }
-        pool.add({ ...features, incidentId });
+        pool.add({ ...features, incidentId }, ms(row.received_at)!);
         rememberFeatures(tx, deps.db, policy, features);
       }
     }
+    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor).
+    const grouped = new Set(fresh.map((r) => r.jurisdiction));
+    for (const [j, version] of held) if (!grouped.has(j)) keepCandidates(deps.db, version, j);
     await writeDecisions(tx, touched, decided, now, null, deps.ladder);
     let wake: number | null = null;
     for (const t of touched.values()) {
@@ -383,6 +406,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
     );
     return { outcomes: list, wake };
   });
+  for (const commit of commits) commit();
   if (result.wake !== null) deps.onWake?.(result.wake);
   return result.outcomes;
 }
