@@ -327,6 +327,13 @@ const MATRIX: Row[] = [
     A(401, 403, 403, 201, 403, 403),
   ],
   [
+    'move a hotline source to another jurisdiction',
+    'PATCH',
+    () => `/api/admin/hotline-sources/${ids.hotline}`,
+    () => ({ jurisdiction: 'default' }),
+    A(401, 403, 403, 200, 403, 403),
+  ],
+  [
     'disable a hotline source',
     'POST',
     () => `/api/admin/hotline-sources/${ids.hotline}/disable`,

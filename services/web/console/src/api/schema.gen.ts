@@ -32,6 +32,8 @@ export interface paths {
                                 /** Format: date-time */
                                 disabledAt: string | null;
                                 id: string;
+                                /** @description 辖区: its tickets are matched against this jurisdiction’s monitoring rules */
+                                jurisdiction: string;
                                 name: string;
                                 /** @description the API token that posts as this source */
                                 tokenId: string | null;
@@ -125,6 +127,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description 辖区 (default "default"): its tickets match this jurisdiction’s monitoring rules and group only with its own */
+                        jurisdiction?: string;
                         /** @description sent as X-Huiying-Source, e.g. hotline-city */
                         name: string;
                         /** @description bind an API token (scope tickets:write) to this source */
@@ -146,6 +150,8 @@ export interface paths {
                             /** Format: date-time */
                             disabledAt: string | null;
                             id: string;
+                            /** @description 辖区: its tickets are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             name: string;
                             /** @description the API token that posts as this source */
                             tokenId: string | null;
@@ -234,6 +240,135 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/hotline-sources/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** 修改热线接入来源的辖区 */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 辖区 (default "default"): its tickets match this jurisdiction’s monitoring rules and group only with its own */
+                        jurisdiction: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            disabledAt: string | null;
+                            id: string;
+                            /** @description 辖区: its tickets are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
+                            name: string;
+                            /** @description the API token that posts as this source */
+                            tokenId: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/admin/hotline-sources/{id}/disable": {
         parameters: {
             query?: never;
@@ -268,6 +403,8 @@ export interface paths {
                             /** Format: date-time */
                             disabledAt: string | null;
                             id: string;
+                            /** @description 辖区: its tickets are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             name: string;
                             /** @description the API token that posts as this source */
                             tokenId: string | null;
@@ -3079,6 +3216,8 @@ export interface paths {
                                     status: "ok" | "failing" | "paused" | "pending";
                                 };
                                 id: string;
+                                /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                                jurisdiction: string;
                                 kind: string;
                                 name: string;
                                 pollIntervalSeconds: number;
@@ -3170,6 +3309,8 @@ export interface paths {
                         allowCidrs?: string[];
                         enabled?: boolean;
                         id?: string;
+                        /** @description 辖区 (default "default"): its signals match this jurisdiction’s monitoring rules and group only with its own */
+                        jurisdiction?: string;
                         /** @description news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体) */
                         kind: "news" | "media" | "forum" | "official";
                         name: string;
@@ -3215,6 +3356,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -3345,6 +3488,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -3519,6 +3664,8 @@ export interface paths {
                     "application/json": {
                         /** @description 允许的内网地址段 (政务外网), e.g. 10.20.0.0/16; loopback/private addresses are refused otherwise */
                         allowCidrs?: string[];
+                        /** @description 辖区 (default "default"): its signals match this jurisdiction’s monitoring rules and group only with its own */
+                        jurisdiction?: string;
                         /** @description news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体) */
                         kind?: "news" | "media" | "forum" | "official";
                         name?: string;
@@ -3564,6 +3711,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -3693,6 +3842,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -3826,6 +3977,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -7256,6 +7409,8 @@ export interface paths {
                                 decisionVia: string | null;
                                 id: string;
                                 incidentId: string | null;
+                                /** @description 辖区: whose monitoring rules decided it */
+                                jurisdiction: string;
                                 /** Format: date-time */
                                 publishedAt: string | null;
                                 /** Format: date-time */
