@@ -487,6 +487,21 @@ export const statsRollupState = pgTable('stats_rollup_state', {
 });
 
 /**
+ * The incidents and duties changed after the watermark that a run has rolled up already, at the
+ * row version (xmin) it saw (migration 0024): skipped by requests and runs until they change again.
+ */
+export const statsSeen = pgTable(
+  'stats_seen',
+  {
+    source: text('source').notNull(),
+    refId: text('ref_id').notNull(),
+    rowVersion: text('row_version').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ name: 'stats_seen_pk', columns: [t.source, t.refId] })],
+);
+
+/**
  * Which version of a jurisdiction's grouping candidates is current: advanced by every transaction
  * holding the grouping lock (services/engine/src/grouping.ts), so an engine knows when the
  * candidates it keeps in memory were changed by another.

@@ -163,11 +163,15 @@ export async function buildApp(
     await boardCache.stop();
   });
 
-  // Leaders' statistics: bring the rollup up to date every minute (stats/rollup.ts). Every API
-  // process schedules it; an advisory lock lets one run at a time, and a run applies each change once.
+  // Leaders' statistics: bring the rollup up to date every minute and soon after incidents change
+  // (stats/rollup.ts). Every API process schedules it; an advisory lock lets one run at a time, and
+  // a run applies each change once.
   let stopStatsRollup: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
-    stopStatsRollup = scheduleRollup(db, { onError: (err) => app.log.warn({ err }, 'statistics rollup run failed') });
+    stopStatsRollup = scheduleRollup(db, {
+      listen: deps.listen,
+      onError: (err) => app.log.warn({ err }, 'statistics rollup run failed'),
+    });
   });
   app.addHook('onClose', async () => {
     await stopStatsRollup?.();

@@ -19,10 +19,15 @@
  * the difference into the cells; in one transaction under an advisory lock, so two processes
  * running it cannot both apply a change. The new watermark is the latest `updated_at` written
  * (never after the database's now) minus a margin (5 min) for transactions still in flight; a
- * change seen twice moves nothing the second time.
+ * change seen twice moves nothing the second time. The changes inside the margin that a run has
+ * rolled up are recorded with their row version (`stats_seen`, migration 0024): later runs and
+ * requests skip them until they change again, so a run costs the changes since the last run, and
+ * a request reads live only what no run has taken in yet. A run reads again, in one statement,
+ * the kept maxima its changes took out, and merges its changes into the stored histograms.
  *
  * A request (`rollupStats`) reads, in one snapshot: the cells of its months, minus the stored
- * contribution of every incident or duty changed since the watermark, plus those recomputed
+ * contribution of every incident or duty changed since the watermark and not rolled up at its
+ * current version (only to the cells the request reads), plus those recomputed
  * from the live tables, plus every running deadline (pending, or breached with its overdue
  * growing with now — few rows, `clocks_running_idx`). So a response recorded a second ago is
  * counted. Counts, on-time rate, overdue count, total and maximum are exact; the overdue median
@@ -61,7 +66,7 @@
  * The drill-down and the 通报's list read the live tables (queries.ts), as does everything before
  * the first run.
  */
-import { type Db, rowsOf, type SQL, sql, type Tx } from '@huiying/db';
+import { type Db, type DbHandle, rowsOf, type SQL, sql, type Tx } from '@huiying/db';
 import type { Dimension, StatsFilter, StatsScope } from './queries.ts';
 
 /** How many of the largest late overdues / earliest breached dues a cell keeps, for exact maxima. */
@@ -171,6 +176,12 @@ export interface Cell {
   kind: string;
   f?: FactCell;
   fr?: FrCell;
+  /**
+   * A stored cell read by an incremental run: its histograms hold the changes to these stored
+   * ones (counts may be negative), merged in one pass when written — the year cells' histograms
+   * have up to ~100 000 entries, and a change touches a few of them.
+   */
+  base?: { h1: string | null; h2: string | null };
 }
 
 const SEP = '\u0001';
@@ -213,10 +224,18 @@ export interface Cells {
 /**
  * The cells a set of deadlines contributes to. `facts` holds every non-running deadline of each
  * incident or duty it names (first responses are per incident). `all` keeps every value for
- * taking them back out of stored cells.
+ * taking them back out of stored cells. `keep`: only the cells it accepts (a request builds the
+ * old contribution of the changed deadlines to the few cells it reads, not to all sixteen and more
+ * of each).
  */
-export function buildCells(facts: readonly Fact[], into: Cells = { map: new Map(), wide: new Set() }, all = false): Cells {
-  const cell = (part: Part, month: string, unit: string, level: string, kind: string): Cell => {
+export function buildCells(
+  facts: readonly Fact[],
+  into: Cells = { map: new Map(), wide: new Set() },
+  all = false,
+  keep?: (c: CellDims) => boolean,
+): Cells {
+  const cell = (part: Part, month: string, unit: string, level: string, kind: string): Cell | undefined => {
+    if (keep && !keep({ part, month, unit, level, kind })) return undefined;
     const key = cellKey(part, month, unit, level, kind);
     let c = into.map.get(key);
     if (!c) {
@@ -233,7 +252,11 @@ export function buildCells(facts: readonly Fact[], into: Cells = { map: new Map(
     // Each deadline in its month's cells and in its year's (a whole year is read as one cell).
     for (const period of [monthName(m), yearName(m)])
       for (const u of [unitKey(fact.unit), '*'])
-        for (const lv of [l, '*']) for (const k of [fact.kind, '*']) addFact(cell('f', period, u, lv, k).f!, fact, all);
+        for (const lv of [l, '*'])
+          for (const k of [fact.kind, '*']) {
+            const c = cell('f', period, u, lv, k);
+            if (c) addFact(c.f!, fact, all);
+          }
     if (isMet(fact)) {
       const list = byIncident.get(fact.ref);
       if (list) list.push(fact);
@@ -264,7 +287,8 @@ export function buildCells(facts: readonly Fact[], into: Cells = { map: new Map(
           const hi = Math.max(...list.map((f) => monthOf(f.due)));
           for (const lv of [level, '*']) {
             const add = (part: Part, facts: Fact[], period = monthName(lo)) => {
-              const c = cell(part, period, u, lv, k).fr!;
+              const c = cell(part, period, u, lv, k)?.fr;
+              if (!c) return;
               c.n++;
               bump(c.hist, Math.floor(frValueUs(facts, start) / US_PER_MIN), 1);
             };
@@ -367,8 +391,16 @@ const isEmptyCell = (c: Cell) => (c.fr ? c.fr.n === 0 : c.f!.onTime + c.f!.late 
 // delta (the first one zigzag) and the count, in base64 (compact to read: a year by unit is a few hundred kB).
 
 function encodeHist(m: Map<number, number>): string | null {
-  if (m.size === 0) return null;
   const keys = [...m.keys()].sort((a, b) => a - b);
+  return encodeSorted(
+    keys,
+    keys.map((k) => m.get(k)!),
+  );
+}
+
+/** Ascending minutes and their counts, encoded. */
+function encodeSorted(keys: readonly number[], counts: readonly number[]): string | null {
+  if (keys.length === 0) return null;
   const bytes: number[] = [];
   const varint = (n: number) => {
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`histogram value out of range: ${n}`);
@@ -380,12 +412,33 @@ function encodeHist(m: Map<number, number>): string | null {
   };
   // The first minute zigzag-encoded (a late response recorded before its due has a negative overdue).
   varint(keys[0]! < 0 ? -2 * keys[0]! - 1 : 2 * keys[0]!);
-  varint(m.get(keys[0]!)!);
+  varint(counts[0]!);
   for (let i = 1; i < keys.length; i++) {
     varint(keys[i]! - keys[i - 1]!);
-    varint(m.get(keys[i]!)!);
+    varint(counts[i]!);
   }
   return Buffer.from(bytes).toString('base64');
+}
+
+/** The stored histogram `s` plus `delta` (counts may be negative), encoded: one merge pass. */
+function mergeHist(s: string | null, delta: Map<number, number>): string | null {
+  if (delta.size === 0) return s;
+  const dk = [...delta.keys()].sort((a, b) => a - b);
+  const keys: number[] = [];
+  const counts: number[] = [];
+  const put = (m: number, k: number) => {
+    if (k === 0) return;
+    keys.push(m);
+    counts.push(k);
+  };
+  let j = 0;
+  decodeHist(s, (m, k) => {
+    while (j < dk.length && dk[j]! < m) put(dk[j]!, delta.get(dk[j++]!)!);
+    if (j < dk.length && dk[j] === m) put(m, k + delta.get(dk[j++]!)!);
+    else put(m, k);
+  });
+  while (j < dk.length) put(dk[j]!, delta.get(dk[j++]!)!);
+  return encodeSorted(keys, counts);
 }
 
 /** Calls `each(minute, count)` for every entry. */
@@ -442,10 +495,19 @@ interface CellRow {
 
 const dataOf = (r: CellRow): CellRow['data'] => (typeof r.data === 'string' ? (JSON.parse(r.data) as CellRow['data']) : r.data);
 
-function fromRow(r: CellRow): Cell {
-  const base = { part: r.part, month: r.month, unit: r.unit, level: r.level, kind: r.kind };
+/** `delta`: the histograms left encoded, as `Cell.base` (an incremental run). */
+function fromRow(r: CellRow, delta = false): Cell {
+  const base = {
+    part: r.part,
+    month: r.month,
+    unit: r.unit,
+    level: r.level,
+    kind: r.kind,
+    ...(delta ? { base: { h1: r.h1, h2: r.h2 } } : {}),
+  };
+  const hist = (h: string | null) => (delta ? new Map<number, number>() : toMap(h));
   const d = dataOf(r);
-  if (r.part !== 'f') return { ...base, fr: { n: d.n ?? 0, hist: toMap(r.h1) } };
+  if (r.part !== 'f') return { ...base, fr: { n: d.n ?? 0, hist: hist(r.h1) } };
   return {
     ...base,
     f: {
@@ -457,15 +519,16 @@ function fromRow(r: CellRow): Cell {
       lateTop: d.lateTop ?? [],
       dueSum: BigInt(d.dueSum ?? '0'),
       dueLow: d.dueLow ?? [],
-      lateHist: toMap(r.h1),
-      dueHist: toMap(r.h2),
+      lateHist: hist(r.h1),
+      dueHist: hist(r.h2),
     },
   };
 }
 
 function toRecord(c: Cell) {
   const base = { part: c.part, month: c.month, unit: c.unit, level: c.level, kind: c.kind };
-  if (c.fr) return { ...base, data: { n: c.fr.n }, h1: encodeHist(c.fr.hist), h2: null };
+  const enc = (m: Map<number, number>, stored: string | null | undefined) => (c.base ? mergeHist(stored ?? null, m) : encodeHist(m));
+  if (c.fr) return { ...base, data: { n: c.fr.n }, h1: enc(c.fr.hist, c.base?.h1), h2: null };
   const f = c.f!;
   return {
     ...base,
@@ -479,8 +542,8 @@ function toRecord(c: Cell) {
       dueSum: String(f.dueSum),
       dueLow: f.dueLow,
     },
-    h1: encodeHist(f.lateHist),
-    h2: encodeHist(f.dueHist),
+    h1: enc(f.lateHist, c.base?.h1),
+    h2: enc(f.dueHist, c.base?.h2),
   };
 }
 
@@ -625,6 +688,7 @@ async function writeCells(tx: Tx, cells: Iterable<Cell>) {
   }
 }
 
+/** Stored cells for an incremental run (their histograms as changes over the stored ones: `Cell.base`). */
 async function readCells(tx: Db | Tx, keys: readonly Cell[]): Promise<Map<string, Cell>> {
   const out = new Map<string, Cell>();
   for (let i = 0; i < keys.length; i += 2000) {
@@ -635,42 +699,85 @@ async function readCells(tx: Db | Tx, keys: readonly Cell[]): Promise<Map<string
         from stats_cell s join jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as r(part text, month text, unit text, level text, kind text)
           on s.part = r.part and s.month = r.month and s.unit = r.unit and s.level = r.level and s.kind = r.kind`),
     );
-    for (const r of rows) out.set(cellKey(r.part, r.month, r.unit, r.level, r.kind), fromRow(r));
+    for (const r of rows) out.set(cellKey(r.part, r.month, r.unit, r.level, r.kind), fromRow(r, true));
   }
   return out;
 }
 
 /**
- * Read a fact cell's kept maxima again from stats_fact (after its list lost too many), leaving
- * out `exclude` (a request: the deadlines changed since the watermark, added back live).
+ * Read the kept maxima of fact cells again from stats_fact (after their lists lost too many),
+ * leaving out `exclude` (a request: the deadlines changed since the watermark, added back live).
+ * One statement per kind of list and shape of cell, each cell's read as a lateral index scan
+ * (by unit first for the cells of one unit: migration 0024) — not one round trip and plan per
+ * cell: a burst of answers to old breaches empties hundreds of lists at once.
  */
-async function refreshTop(tx: Db | Tx, c: Cell, need: 'short' | 'empty', exclude?: Dirty) {
-  const [first, last] = monthsOfCell(c.month);
-  const where: SQL[] = [sql`due_us > ${monthStartMs(first) * 1000}`, sql`due_us <= ${monthStartMs(last + 1) * 1000}`];
-  if (exclude) where.push(sql`not ${dirtyCondition(exclude)}`);
-  if (c.unit === '') where.push(sql`unit_id is null`);
-  else if (c.unit !== '*') where.push(sql`unit_id = ${c.unit}`);
-  if (c.level === 'duty') where.push(sql`source = 'duty'`);
-  else if (c.level === 'ungraded') where.push(sql`source = 'incident' and level is null`);
-  else if (c.level !== '*') where.push(sql`source = 'incident' and level = ${c.level}`);
-  if (c.kind !== '*') where.push(sql`kind = ${c.kind}`);
-  const w = sql.join(where, sql` and `);
+async function refreshTops(
+  tx: Db | Tx,
+  items: readonly { c: Cell; need: 'short' | 'empty' }[],
+  exclude?: Pick<Dirty, 'incidents' | 'duties'>,
+) {
   // Only the lists that need it ('short': fewer than they should hold; 'empty': lost all they held).
-  const f = c.f!;
-  const needs = (kept: number, count: number) => (need === 'short' ? kept < Math.min(TOP, count) : kept === 0 && count > 0);
-  if (needs(f.lateTop.length, f.late)) {
-    const late = rowsOf<{ v: number | string }>(
-      await tx.execute(sql`select (responded_us - due_us)::float8 as v from stats_fact where ${w} and outcome = 'late'
-        order by responded_us - due_us desc limit ${TOP}`),
-    );
-    f.lateTop = late.map((r) => Number(r.v));
+  const needs = (need: 'short' | 'empty', kept: number, count: number) =>
+    need === 'short' ? kept < Math.min(TOP, count) : kept === 0 && count > 0;
+  const late: Cell[] = [];
+  const due: Cell[] = [];
+  for (const { c, need } of items) {
+    if (needs(need, c.f!.lateTop.length, c.f!.late)) late.push(c);
+    if (needs(need, c.f!.dueLow.length, c.f!.breached)) due.push(c);
   }
-  if (needs(f.dueLow.length, f.breached)) {
-    const due = rowsOf<{ v: number | string }>(
-      await tx.execute(sql`select due_us::float8 as v from stats_fact where ${w} and outcome = 'breached' order by due_us limit ${TOP}`),
+  const notExcluded = exclude ? sql`and not ${dirtyCondition(exclude)}` : sql``;
+  const read = async (cells: Cell[], list: 'late' | 'due') => {
+    const found = new Map<number, number[]>();
+    for (const oneUnit of [true, false]) {
+      const batch = cells
+        .map((c, i) => ({ c, i }))
+        .filter(({ c }) => (c.unit !== '*' && c.unit !== '') === oneUnit)
+        .map(({ c, i }) => {
+          const [first, last] = monthsOfCell(c.month);
+          return { i, lo: monthStartMs(first) * 1000, hi: monthStartMs(last + 1) * 1000, unit: c.unit, level: c.level, kind: c.kind };
+        });
+      if (batch.length === 0) continue;
+      const unitCond = oneUnit ? sql`f.unit_id = c.unit` : sql`(c.unit = '*' or (c.unit = '' and f.unit_id is null))`;
+      // The largest late overdues by walking the overdue index (the unit's, or all) and filtering
+      // by due (`+ 0`: not by the due index — the planner, not knowing the cell's bounds, would
+      // intersect it with a million rows of a year and sort).
+      const [value, order, outcome, due] =
+        list === 'late'
+          ? [sql`(f.responded_us - f.due_us)::float8`, sql`f.responded_us - f.due_us desc`, 'late', sql`(f.due_us + 0)`]
+          : [sql`f.due_us::float8`, sql`f.due_us`, 'breached', sql`f.due_us`];
+      const rows = rowsOf<{ i: number; v: number | string }>(
+        await tx.execute(sql`
+          select c.i, x.v from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)
+            as c(i int, lo bigint, hi bigint, unit text, level text, kind text)
+          cross join lateral (
+            select ${value} as v from stats_fact f
+            where f.outcome = ${outcome} and ${unitCond} and ${due} > c.lo and ${due} <= c.hi
+              and (c.level = '*' or (c.level = 'duty' and f.source = 'duty') or (c.level = 'ungraded' and f.source = 'incident' and f.level is null)
+                or (f.source = 'incident' and f.level = c.level))
+              and (c.kind = '*' or f.kind = c.kind) ${notExcluded}
+            order by ${order} limit ${TOP}) x`),
+      );
+      for (const r of rows) {
+        const l = found.get(Number(r.i));
+        if (l) l.push(Number(r.v));
+        else found.set(Number(r.i), [Number(r.v)]);
+      }
+    }
+    return found;
+  };
+  if (late.length + due.length === 0) return;
+  // Each cell's few rows from walking an index in the list's order: the planner, estimating one
+  // row per cell, would rather bitmap-scan the cell's whole month or year and sort (seconds).
+  const planner = (on: boolean) =>
+    tx.execute(
+      sql`select set_config('enable_bitmapscan', ${on ? 'on' : 'off'}, true), set_config('enable_sort', ${on ? 'on' : 'off'}, true)`,
     );
-    f.dueLow = due.map((r) => Number(r.v));
-  }
+  await planner(false);
+  const lateFound = await read(late, 'late');
+  const dueFound = await read(due, 'due');
+  await planner(true);
+  late.forEach((c, i) => (c.f!.lateTop = (lateFound.get(i) ?? []).sort((a, b) => b - a)));
+  due.forEach((c, i) => (c.f!.dueLow = (dueFound.get(i) ?? []).sort((a, b) => a - b)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -720,6 +827,9 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
     if (full) {
       await tx.execute(sql`delete from stats_fact`);
       await tx.execute(sql`delete from stats_cell`);
+      await tx.execute(sql`delete from stats_seen`);
+      // What changed after the new watermark is rolled up at the version read here (before the deadlines).
+      await markSeen(tx, (await dirtySince(tx, watermarkText)).versions, watermarkText);
       await tx.execute(sql`
           insert into stats_fact (source, ref_id, seq, kind, level, unit_id, due_us, responded_us, outcome, retracted, start_us)
           select source, ref, seq, kind, level, unit, due, responded, outcome, retracted, start from (${liveFacts('all')}) f`);
@@ -778,10 +888,14 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
         const refs = (source: string) => changedKeys.filter((k) => k.startsWith(`${source}|`)).map((k) => k.slice(source.length + 1));
         await tx.execute(sql`delete from stats_fact where ${dirtyCondition({ incidents: refs('incident'), duties: refs('duty') })}`);
         await insertFacts(tx, news, plus.wide);
-        for (const c of stale) await refreshTop(tx, c, 'short');
+        await refreshTops(
+          tx,
+          stale.map((c) => ({ c, need: 'short' as const })),
+        );
         await writeCells(tx, stored.values());
         cellCount = stored.size;
       }
+      await markSeen(tx, dirty.versions, watermarkText);
     }
     await tx.execute(sql`
         insert into stats_rollup_state (id, watermark, ran_at, full_at) values (1, ${watermarkText}::timestamptz, now(), now())
@@ -794,38 +908,79 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
 interface Dirty {
   incidents: string[];
   duties: string[];
+  /** Each one's row version and updated_at as read (for stats_seen). */
+  versions: { source: 'incident' | 'duty'; ref: string; xmin: string; at: string }[];
 }
 
+/**
+ * The incidents and duties changed after the watermark, except those a run has rolled up at their
+ * current row version (stats_seen, migration 0024): the changes inside the watermark's margin are
+ * read live by requests and looked at by runs only until a run has taken them in.
+ */
 async function dirtySince(tx: Db | Tx, since: string, limit?: number): Promise<Dirty> {
   const cap = limit === undefined ? sql`` : sql`limit ${limit + 1}`;
-  const incidents = rowsOf<{ id: string }>(
-    await tx.execute(sql`select id from incidents where updated_at > ${since}::timestamptz ${cap}`),
-  ).map((r) => r.id);
-  const duties = rowsOf<{ id: string }>(
-    await tx.execute(sql`select id from obligations where updated_at > ${since}::timestamptz ${cap}`),
-  ).map((r) => r.id);
-  return { incidents, duties };
+  const read = async (source: 'incident' | 'duty', table: SQL) =>
+    rowsOf<{ id: string; xmin: string; at: string }>(
+      await tx.execute(sql`select t.id, t.xmin::text as xmin, t.updated_at::text as at from ${table} t
+        where t.updated_at > ${since}::timestamptz
+          and not exists (select 1 from stats_seen s where s.source = ${source} and s.ref_id = t.id and s.row_version = t.xmin::text) ${cap}`),
+    ).map((r) => ({ source, ref: r.id, xmin: r.xmin, at: r.at }));
+  const versions = [...(await read('incident', sql`incidents`)), ...(await read('duty', sql`obligations`))];
+  return {
+    incidents: versions.filter((v) => v.source === 'incident').map((v) => v.ref),
+    duties: versions.filter((v) => v.source === 'duty').map((v) => v.ref),
+    versions,
+  };
 }
 
-const dirtyCondition = (d: Dirty) =>
+/** Record what a run has rolled up (read before its deadlines were), and forget what the watermark has passed. */
+async function markSeen(tx: Tx, versions: Dirty['versions'], watermark: string) {
+  for (let i = 0; i < versions.length; i += 5000)
+    await tx.execute(sql`
+      insert into stats_seen (source, ref_id, row_version, updated_at)
+      select source, ref, xmin, at::timestamptz from jsonb_to_recordset(${JSON.stringify(versions.slice(i, i + 5000))}::jsonb)
+        as r(source text, ref text, xmin text, at text)
+      on conflict (source, ref_id) do update set row_version = excluded.row_version, updated_at = excluded.updated_at`);
+  await tx.execute(sql`delete from stats_seen where updated_at <= ${watermark}::timestamptz`);
+}
+
+const dirtyCondition = (d: Pick<Dirty, 'incidents' | 'duties'>) =>
   sql`((source = 'incident' and ${inList(sql`ref_id`, d.incidents)}) or (source = 'duty' and ${inList(sql`ref_id`, d.duties)}))`;
 
 /**
  * Run the rollup every `intervalMs` (and a full rebuild every `fullEveryMs`, which also repairs
- * anything written with an `updated_at` older than the watermark, e.g. a bulk import).
- * Returns a stop function that waits for a run in progress.
+ * anything written with an `updated_at` older than the watermark, e.g. a bulk import), and, with
+ * `listen`, `promptAfterMs` after incidents change (channel huiying_board, migration 0014: every
+ * committed change to incidents notifies it) — so what requests read live stays the changes of
+ * the last seconds, not of the last minute. Notifications during the wait or a run fold into
+ * one more run. Returns a stop function that waits for a run in progress.
  */
 export function scheduleRollup(
   db: Db,
-  options: { intervalMs?: number; firstAfterMs?: number; fullEveryMs?: number; marginMs?: number; onError?: (e: unknown) => void } = {},
+  options: {
+    intervalMs?: number;
+    firstAfterMs?: number;
+    fullEveryMs?: number;
+    marginMs?: number;
+    listen?: DbHandle['listen'] | undefined;
+    promptAfterMs?: number;
+    onError?: (e: unknown) => void;
+  } = {},
 ): () => Promise<void> {
   const interval = options.intervalMs ?? 60_000;
   const fullEvery = options.fullEveryMs ?? 24 * 3_600_000;
+  const promptAfter = options.promptAfterMs ?? 2_000;
   let running: Promise<unknown> | null = null;
   let stopped = false;
+  let again = false;
+  let soon: ReturnType<typeof setTimeout> | null = null;
   let lastFull = Date.now();
-  const tick = () => {
-    if (stopped || running) return;
+  const tick = (prompted = false) => {
+    if (stopped) return;
+    if (running) {
+      if (prompted) again = true;
+      return;
+    }
     const full = Date.now() - lastFull >= fullEvery;
     running = runRollup(db, { full, ...(options.marginMs !== undefined ? { marginMs: options.marginMs } : {}) })
       .then((r) => {
@@ -834,16 +989,39 @@ export function scheduleRollup(
       .catch((e: unknown) => options.onError?.(e))
       .finally(() => {
         running = null;
+        if (again) {
+          again = false;
+          prompt();
+        }
       });
+  };
+  const prompt = () => {
+    if (stopped || soon) return;
+    soon = setTimeout(() => {
+      soon = null;
+      tick(true);
+    }, promptAfter);
+    soon.unref();
   };
   const first = setTimeout(tick, options.firstAfterMs ?? 10_000);
   const every = setInterval(tick, interval);
   first.unref();
   every.unref();
+  // A lost listening connection leaves the schedule every minute.
+  let unlisten: (() => Promise<void>) | undefined;
+  const listening = options
+    .listen?.('huiying_board', prompt)
+    .then((u) => {
+      unlisten = u;
+    })
+    .catch((e: unknown) => options.onError?.(e));
   return async () => {
     stopped = true;
     clearTimeout(first);
     clearInterval(every);
+    if (soon) clearTimeout(soon);
+    await listening;
+    await unlisten?.();
     await running;
   };
 }
@@ -1200,9 +1378,9 @@ export async function rollupStats(
       const cells = new Map<string, CellRow>();
       for (const r of cellRows) if (cellTarget(p, r) !== undefined) cells.set(cellKey(r.part, r.month, r.unit, r.level, r.kind), r);
       const minus: Cell[] = [];
+      const emptied: { c: Cell; row: CellRow }[] = [];
       if (old.length > 0) {
-        for (const [key, o] of buildCells(old, undefined, true).map) {
-          if (cellTarget(p, o) === undefined) continue;
+        for (const [key, o] of buildCells(old, undefined, true, (c) => cellTarget(p, c) !== undefined).map) {
           const row = cells.get(key);
           if (!row) throw new Error(`stats rollup: cell ${key.replaceAll(SEP, '/')} is missing what stats_fact says it holds`);
           minus.push(o);
@@ -1219,9 +1397,15 @@ export async function rollupStats(
               dueLow: [...(d.dueLow ?? [])],
             },
           };
-          if (subtractCell(c, o) === 'empty') await refreshTop(tx, c, 'empty', dirty);
-          row.data = { ...d, lateTop: c.f!.lateTop, dueLow: c.f!.dueLow };
+          if (subtractCell(c, o) === 'empty') emptied.push({ c, row });
+          else row.data = { ...d, lateTop: c.f!.lateTop, dueLow: c.f!.dueLow };
         }
+        await refreshTops(
+          tx,
+          emptied.map(({ c }) => ({ c, need: 'empty' as const })),
+          dirty,
+        );
+        for (const { c, row } of emptied) row.data = { ...dataOf(row), lateTop: c.f!.lateTop, dueLow: c.f!.dueLow };
       }
       // The edges: their deadlines as rolled up (the changed ones come in `fresh`), and every
       // deadline of the incidents with a response due in an edge month, for their first responses.
