@@ -76,7 +76,15 @@ export async function buildApp(
   const app = Fastify({ loggerInstance: deps.logger, ...options }).withTypeProvider<TypeBoxTypeProvider>();
   const { db, clock } = deps;
   const realClock = deps.realClock ?? systemClock;
-  const boardCache = new ListCache({ listen: deps.listen, logger: deps.logger });
+  // The board cache's LISTEN also prompts the statistics rollup (below): one connection per process.
+  const boardChanged = new Set<() => void>();
+  const boardCache = new ListCache({
+    listen: deps.listen,
+    logger: deps.logger,
+    onNotify: () => {
+      for (const f of boardChanged) f();
+    },
+  });
   const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger, onEvent: () => boardCache.invalidate() });
 
   installErrorHandler(app, mapError);
@@ -169,7 +177,17 @@ export async function buildApp(
   let stopStatsRollup: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
     stopStatsRollup = scheduleRollup(db, {
-      listen: deps.listen,
+      ...(deps.listen
+        ? {
+            listen: async (_channel: string, onNotify: (payload: string) => void) => {
+              const f = () => onNotify('');
+              boardChanged.add(f);
+              return async () => {
+                boardChanged.delete(f);
+              };
+            },
+          }
+        : {}),
       onError: (err) => app.log.warn({ err }, 'statistics rollup run failed'),
     });
   });

@@ -35,6 +35,8 @@ export class ListCache {
       channel?: string;
       /** Pages kept (least recently used dropped first). */
       max?: number;
+      /** Also told of every notification (the statistics rollup's prompt runs: one LISTEN per process). */
+      onNotify?: () => void;
       retryMs?: number;
     },
   ) {}
@@ -48,7 +50,10 @@ export class ListCache {
     try {
       this.unlisten = await this.o.listen(
         this.o.channel ?? 'huiying_board',
-        () => this.invalidate(),
+        () => {
+          this.invalidate();
+          this.o.onNotify?.();
+        },
         (error) => {
           this.listening = false;
           this.invalidate();
