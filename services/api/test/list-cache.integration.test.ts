@@ -3,7 +3,8 @@
  * processes") over one database, each caching its board pages. A change made anywhere reaches
  * every app through the database's notification (migration 0014), a change made through an app
  * is on that app's next page at once, and an app whose LISTEN connection is killed reads the
- * database for every page until it listens again.
+ * database for every page until it listens again. The same notification prompts the statistics
+ * rollup (one LISTEN connection per process).
  */
 import { FakeClock } from '@huiying/clock';
 import { rowsOf, sql } from '@huiying/db';
@@ -94,4 +95,14 @@ it('an app that lost its LISTEN connection reads the database for every page, th
   await board(dutyB);
   await renameBehindTheCache('恢复后改名');
   expect(await titleOn(dutyB)).not.toBe('恢复后改名'); // cached again
+});
+
+it('the notification also prompts the statistics rollup: a change is rolled up in seconds, not at the next minute', async () => {
+  const ranAt = async () =>
+    rowsOf<{ ran_at: string }>(await db.db.execute(sql`select ran_at::text as ran_at from stats_rollup_state where id = 1`))[0]?.ran_at;
+  // The first run (10 s after start, or prompted by the ticket of beforeAll).
+  const before = await eventually(ranAt, 'a first rollup run', 30_000);
+  await db.db.execute(sql`update incidents set updated_at = now() where id = ${incidentId}`);
+  // Prompted 2 s after the notification; the scheduled run is a minute apart.
+  await eventually(async () => ((await ranAt()) ?? '') > before, 'a run soon after the change', 8_000);
 });
