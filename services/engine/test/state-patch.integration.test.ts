@@ -5,7 +5,7 @@
  * the fired clock's state and ladder progress, not the pack's ladder snapshot.
  */
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, sql, units } from '@huiying/db';
+import { openPostgres, rowsOf, sql, units } from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
@@ -19,7 +19,7 @@ import { freshDatabase } from '@huiying/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { incidentStateChanges, type StateChanges } from '../src/state-patch.ts';
-import { applyCommand, type EngineDeps, fireDue } from '../src/store.ts';
+import { applyCommand, type EngineDeps, fireDue, persistAll, StaleWriteError } from '../src/store.ts';
 import { signalIn } from './signal-in.ts';
 
 const H = MS_PER_HOUR;
@@ -191,4 +191,69 @@ it('the engine stores exactly the state the domain computes: signal, commands, t
       .map((c) => c.kind)
       .sort(),
   );
+});
+
+it('two engines firing the same dues through the patch: each breach once, a stale version refused', async () => {
+  const N = 400;
+  const due = T0 + 100 * H;
+  const created = Array.from({ length: N }, (_, i) => {
+    const id = `inc_two_${String(i).padStart(3, '0')}`;
+    const at = due + i - 1000;
+    const { state, events } = applyIncidentInput(
+      undefined,
+      { type: 'signal', at, incident: id, source: 'hotline', publishedAt: due + i - 48 * H, title: `工单 ${i}` },
+      DEFAULT_RULE_PACK,
+    );
+    return { before: undefined, version: 0, after: state, events, input: { type: 'test' }, actor: 'test', now: at };
+  });
+  await db.db.transaction((tx) => persistAll(tx, created));
+  const other = openPostgres(db.url, { max: 4 });
+  try {
+    const at = due + N;
+    // The other tests' incidents may be due by then too (their ladders' next steps).
+    const [others] = rowsOf<{ n: number }>(
+      await db.db.execute(
+        sql`select count(*)::int as n from incidents where next_wake_at <= ${new Date(at).toISOString()} and id not like 'inc_two_%'`,
+      ),
+    );
+    const a: EngineDeps = { db: db.db, clock: new FakeClock(at), pack: DEFAULT_RULE_PACK };
+    const b: EngineDeps = { db: other.db, clock: new FakeClock(at), pack: DEFAULT_RULE_PACK };
+    const fired = await Promise.all([fireDue(a, at, 25), fireDue(b, at, 25), fireDue(a, at, 25), fireDue(b, at, 25)]);
+    expect(fired.reduce((x, y) => x + y, 0)).toBe(N + others!.n);
+  } finally {
+    await other.close();
+  }
+  const [counts] = rowsOf<{ alerts: number; incidents: number; outbox: number; audit: number; versions: number }>(
+    await db.db.execute(sql`select
+      (select count(*)::int from alerts where kind = 'breached' and incident_id like 'inc_two_%') as alerts,
+      (select count(distinct incident_id)::int from alerts where kind = 'breached' and incident_id like 'inc_two_%') as incidents,
+      (select count(*)::int from outbox where payload->>'event' = 'breached' and key like 'inc_two_%') as outbox,
+      (select count(*)::int from audit_log where action = 'clock.breached' and entity_id like 'inc_two_%') as audit,
+      (select count(*)::int from incidents where id like 'inc_two_%' and version = 2 and state->'clocks'->0->>'state' = 'breached') as versions`),
+  );
+  expect(counts).toEqual({ alerts: N, incidents: N, outbox: N, audit: N, versions: N });
+
+  // A write decided on a version another engine has moved past is refused, on the patch path too.
+  const [row] = rowsOf<{ id: string; state: IncidentState; version: number }>(
+    await db.db.execute(sql`select id, state, version from incidents where id = 'inc_two_000'`),
+  );
+  await db.db.execute(sql`update incidents set version = version + 1 where id = ${row!.id}`);
+  const later = due + 30 * H;
+  const next = advanceIncident(row!.state, later);
+  expect(incidentStateChanges(row!.state, next.state)).not.toBeNull();
+  await expect(
+    db.db.transaction((tx) =>
+      persistAll(tx, [
+        {
+          before: row!.state,
+          version: row!.version,
+          after: next.state,
+          events: next.events,
+          input: { type: 'test' },
+          actor: 'test',
+          now: later,
+        },
+      ]),
+    ),
+  ).rejects.toThrow(StaleWriteError);
 });
