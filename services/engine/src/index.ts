@@ -29,3 +29,12 @@ export {
 } from './official-channels.ts';
 export { type HandoverOptions, HandoverScheduler, queueHandover } from './handover.ts';
 export { digestFrom, notifySettingsSchema, routingFrom, routingSettingsSchema } from './process-settings.ts';
+export {
+  type CandidateQuery,
+  type CandidateUnit,
+  type InterviewBreach,
+  type InterviewCandidateRow,
+  loadInterviewCandidates,
+  loadReportCandidates,
+  type ReportCandidate,
+} from './candidates.ts';

@@ -3,8 +3,16 @@ import { TOPICS, type SignalMessage } from '@huiying/bus';
 import { type Db, type DbOrTx, rowsOf, sql } from '@huiying/db';
 import { maskPersonalData, maskPersonalDataDeep } from '@huiying/domain/personal-data';
 
-/** A signal as intake hands it over: the bus message's fields plus the text stored with it. */
-export type NewSignal = Omit<SignalMessage, 'v' | 'type' | 'id'> & { title?: string; content?: string; url?: string };
+/**
+ * A signal as intake hands it over: the bus message's fields plus what is stored with it — the
+ * text, and the jurisdiction of its source (default 'default'), which the engine reads from the row.
+ */
+export type NewSignal = Omit<SignalMessage, 'v' | 'type' | 'id'> & {
+  title?: string;
+  content?: string;
+  url?: string;
+  jurisdiction?: string;
+};
 
 /** Stable id from (source, sourceRef): the same ticket or feed item always maps to one signal. */
 export function signalId(source: string, sourceRef: string): string {
@@ -67,6 +75,7 @@ export async function acceptSignals(
         unitHint: input.unitHint ?? null,
         publishedAt: input.publishedAt ?? null,
         receivedAt: input.receivedAt,
+        jurisdiction: input.jurisdiction ?? 'default',
         message,
         // Masked as text: one pass over the serialised message instead of a deep copy per ticket.
         audit: redactText(JSON.stringify({ ...message, ...input })),
@@ -79,11 +88,12 @@ export async function acceptSignals(
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(ord int, id text, source text, "sourceRef" text,
           "feedId" text, title text, content text, url text, area text, category text, "unitHint" text, "publishedAt" timestamptz,
-          "receivedAt" timestamptz, message jsonb, audit text)
+          "receivedAt" timestamptz, jurisdiction text, message jsonb, audit text)
       ),
       ins as (
-        insert into signals (id, source, source_ref, feed_id, title, content, url, area, category, unit_hint, published_at, received_at)
-        select id, source, "sourceRef", "feedId", title, content, url, area, category, "unitHint", "publishedAt", "receivedAt"
+        insert into signals (id, source, source_ref, feed_id, title, content, url, area, category, unit_hint, published_at, received_at,
+          jurisdiction)
+        select id, source, "sourceRef", "feedId", title, content, url, area, category, "unitHint", "publishedAt", "receivedAt", jurisdiction
         from input order by ord
         on conflict do nothing
         returning id

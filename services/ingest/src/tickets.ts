@@ -187,6 +187,11 @@ export async function acceptTickets(
   const refs = tickets.map((t) => ticketRef(origin.source, t.id));
   const ids = refs.map((r) => signalId('hotline', r));
   const run = async (tx: DbOrTx): Promise<TicketResult[]> => {
+    // The source's jurisdiction as it is now (an administrator may move the source between requests).
+    const jurisdiction = origin.source
+      ? (rowsOf<{ jurisdiction: string }>(await tx.execute(sql`select jurisdiction from hotline_sources where id = ${origin.source.id}`))[0]
+          ?.jurisdiction ?? 'default')
+      : 'default';
     const stored = new Map(
       rowsOf<{ id: string; time_decision: string | null }>(
         await tx.execute(
@@ -213,7 +218,7 @@ export async function acceptTickets(
         refused.push({ i, reason: decision.reason, message: decision.message });
         return;
       }
-      (decision.kind === 'live' ? live : history).push({ i, signal: toSignal(t, refs[i]!, decision.at, now) });
+      (decision.kind === 'live' ? live : history).push({ i, signal: { ...toSignal(t, refs[i]!, decision.at, now), jurisdiction } });
     });
 
     const fresh: number[] = [];
@@ -253,6 +258,7 @@ export async function acceptTickets(
                 receivedAt: now,
                 timeDecision: 'history',
                 timeReason: 'hotline_backfill',
+                jurisdiction,
                 // Processed: the engine's sweep leaves it alone; it opens no incident and no clock.
                 processedAt: now,
               })),

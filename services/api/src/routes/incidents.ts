@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { audit, type Db, eq, signals, units } from '@huiying/db';
+import { audit, type Db, eq, signals, sql, units } from '@huiying/db';
 import type { IncidentInput } from '@huiying/domain';
 import { applyCommand, recordResponse } from '@huiying/engine';
 import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/http';
@@ -191,6 +191,8 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
             decision: 'attached',
             decisionReason: 'manual',
             decidedAt: new Date(now),
+            // The incident's jurisdiction: later signals are grouped with it only within that jurisdiction.
+            jurisdiction: sql`coalesce((select s.jurisdiction from signals s where s.incident_id = ${id} order by s.received_at, s.id limit 1), 'default')`,
           });
           await audit(tx, { at: new Date(now), actor, action: 'signal.attached', entity: 'signal', entityId: signalId, input: b });
         },
