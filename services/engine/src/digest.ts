@@ -176,16 +176,22 @@ export function nextDigestAt(now: number, hour: number): number {
   return today > now ? today : today + MS_PER_DAY;
 }
 
+/** One of the scheduler's digests: when it is due next, how to queue it, what to log if that fails. */
+interface Run {
+  next: (now: number) => number;
+  queue: typeof queueDailyDigest;
+  failure: string;
+  cancel?: () => void;
+  running?: Promise<unknown>;
+}
+
 /**
  * Arms the injected clock for the next digest hour; on start, a digest whose hour has passed
  * today and that was not queued yet (the engine was down) is queued at once.
  */
 export class DigestScheduler {
-  private cancel: (() => void) | undefined;
-  private cancelWeekly: (() => void) | undefined;
   private stopped = true;
-  private running: Promise<unknown> | undefined;
-  private runningWeekly: Promise<unknown> | undefined;
+  private runs: Run[] = [];
 
   constructor(
     private readonly o: {
@@ -202,61 +208,48 @@ export class DigestScheduler {
   async start(): Promise<void> {
     this.stopped = false;
     const now = this.o.clock.now();
-    const todayAt = shanghaiDayStart(shanghaiDay(now)) + this.o.options.hour * MS_PER_HOUR;
-    if (now >= todayAt) await this.queue(now);
-    this.arm();
-    const weekly = this.o.options.weekly;
+    const { hour, weekly } = this.o.options;
+    const daily: Run = { next: (t) => nextDigestAt(t, hour), queue: queueDailyDigest, failure: 'queueing the leaders’ digest failed' };
+    this.runs = [daily];
+    const todayAt = shanghaiDayStart(shanghaiDay(now)) + hour * MS_PER_HOUR;
+    if (now >= todayAt) await this.queue(daily, now);
+    this.arm(daily);
     if (weekly) {
+      const run: Run = {
+        next: (t) => nextWeeklyAt(t, weekly.day, weekly.hour),
+        queue: queueWeeklyDigest,
+        failure: 'queueing the leaders’ weekly digest failed',
+      };
+      this.runs.push(run);
       // Down at the weekly hour: queued later the same day, if nobody did.
       const slot = weeklySlotOn(now, weekly.day, weekly.hour);
-      if (slot !== null) await this.queueWeekly(now);
-      this.armWeekly(weekly);
+      if (slot !== null) await this.queue(run, now);
+      this.arm(run);
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.cancel?.();
-    this.cancelWeekly?.();
-    await this.running;
-    await this.runningWeekly;
+    for (const run of this.runs) run.cancel?.();
+    for (const run of this.runs) await run.running;
   }
 
-  private armWeekly(weekly: { day: number; hour: number }): void {
+  private arm(run: Run): void {
     if (this.stopped) return;
-    const at = nextWeeklyAt(this.o.clock.now(), weekly.day, weekly.hour);
-    this.cancelWeekly = this.o.clock.at(at, () => {
-      const work = this.queueWeekly(at).finally(() => this.armWeekly(weekly));
-      this.runningWeekly = work;
+    const at = run.next(this.o.clock.now());
+    run.cancel = this.o.clock.at(at, () => {
+      const work = this.queue(run, at).finally(() => this.arm(run));
+      run.running = work;
       this.o.clock.track?.(work);
     });
   }
 
-  private async queueWeekly(at: number): Promise<void> {
+  private async queue(run: Run, at: number): Promise<void> {
     try {
-      const n = await queueWeeklyDigest(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
+      const n = await run.queue(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
       if (n > 0) this.o.onQueued?.();
     } catch (error) {
-      this.o.logger.error({ err: String(error) }, 'queueing the leaders’ weekly digest failed');
-    }
-  }
-
-  private arm(): void {
-    if (this.stopped) return;
-    const at = nextDigestAt(this.o.clock.now(), this.o.options.hour);
-    this.cancel = this.o.clock.at(at, () => {
-      const work = this.queue(at).finally(() => this.arm());
-      this.running = work;
-      this.o.clock.track?.(work);
-    });
-  }
-
-  private async queue(at: number): Promise<void> {
-    try {
-      const n = await queueDailyDigest(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
-      if (n > 0) this.o.onQueued?.();
-    } catch (error) {
-      this.o.logger.error({ err: String(error) }, 'queueing the leaders’ digest failed');
+      this.o.logger.error({ err: String(error) }, run.failure);
     }
   }
 }
