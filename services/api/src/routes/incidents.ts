@@ -6,6 +6,7 @@ import { applyCommand, recordResponse } from '@huiying/engine';
 import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { etagMatches, sentPage } from '../list-cache.ts';
 import { getIncident, incidentTimeline, listIncidents, visible } from '../read.ts';
 import * as S from '../schemas.ts';
 import type { RouteDeps } from './deps.ts';
@@ -47,7 +48,7 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
         tags: ['incidents'],
         summary: '舆情事件列表（按紧急程度：已超时在前，其次最近到期）',
         querystring: S.IncidentQuery,
-        response: { 200: S.Paged(S.IncidentView), ...errors },
+        response: { 200: S.Paged(S.IncidentView), 304: S.NotModified, ...errors },
       },
     },
     async (request, reply) => {
@@ -60,11 +61,15 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
         from: q.from ? instantOf('from', q.from) : undefined,
         to: q.to ? instantOf('to', q.to) : undefined,
       };
-      // Serialized by the route's own response schema, cached per scope and query (list-cache.ts).
-      const key = JSON.stringify([scope.unitId, filters]);
-      const body = await deps.boardCache.get(key, async () => String(reply.serialize(await listIncidents(db, scope, filters))));
-      // Already serialized by this route's schema: a string body is sent as it is.
-      return reply.type('application/json; charset=utf-8').send(body as never);
+      // Serialized by the route's own response schema, cached per scope (a unit user's pages are
+      // their unit's alone) and query (list-cache.ts), with its bytes and entity tag.
+      const key = JSON.stringify([scope.unitId, request.url]);
+      const page = await deps.boardCache.get(key, async () => sentPage(String(reply.serialize(await listIncidents(db, scope, filters)))));
+      // Per user, so no shared cache keeps it; the console revalidates and gets 304 while nothing changed.
+      reply.header('cache-control', 'private, no-cache').header('etag', page.etag);
+      if (etagMatches(request.headers['if-none-match'], page.etag)) return reply.code(304).send(null);
+      // Already serialized by this route's schema: a Buffer is sent as it is.
+      return reply.type('application/json; charset=utf-8').send(page.body as never);
     },
   );
 
