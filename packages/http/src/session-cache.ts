@@ -27,6 +27,9 @@ import {
  * is read again before the request is refused — another process may have recorded a later
  * request (last_seen_at) than this one knows of.
  *
+ * "At once" across processes means: as soon as PostgreSQL's notification reaches this process
+ * (a millisecond or so after the commit); a request already being answered may still pass.
+ *
  * Without a working LISTEN (not started, or its connection lost) nothing is kept: every request
  * reads its session from the database until listening works again.
  */
@@ -112,6 +115,12 @@ export class SessionCache {
     const id = digest(secret);
     const t = now.getTime();
     let record = this.listening ? this.records.get(id) : undefined;
+    if (record) {
+      // One turn of the event loop first: a notification already at this process's socket (a
+      // revocation committed while this request was on its way) is applied before the answer.
+      await new Promise((r) => setImmediate(r));
+      record = this.listening ? this.records.get(id) : undefined;
+    }
     if (record && sessionLive(record, t, policy)) {
       this.hits++;
     } else {
