@@ -49,6 +49,8 @@ export interface AppDeps {
   ticketPolicy?: TicketTimePolicy;
   /** LISTEN on the database (DbHandle.listen): with it, board pages and sessions are cached until a change is notified. */
   listen?: DbHandle['listen'];
+  /** Run the statistics rollup every minute (default true; bench/board.ts turns it off, see there). */
+  statsRollup?: boolean;
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -172,6 +174,7 @@ export async function buildApp(
   // process schedules it; an advisory lock lets one run at a time, and a run applies each change once.
   let stopStatsRollup: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
+    if (deps.statsRollup === false) return;
     stopStatsRollup = scheduleRollup(db, { onError: (err) => app.log.warn({ err }, 'statistics rollup run failed') });
   });
   app.addHook('onClose', async () => {

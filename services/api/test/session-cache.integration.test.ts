@@ -10,7 +10,7 @@
 import { FakeClock } from '@huiying/clock';
 import { rowsOf, sql } from '@huiying/db';
 import { DEFAULT_SESSION_POLICY, digest } from '@huiying/identity';
-import { eventually, freshDatabase, loginAs, type SessionClient } from '@huiying/testkit';
+import { eventually, freshDatabase, type Injectable, loginAs, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
 
@@ -29,7 +29,7 @@ let admin: SessionClient;
 const on = (app: EmbeddedHarness, client: SessionClient): SessionClient => ({
   ...client,
   inject: (opts) =>
-    app.hy.app.inject({
+    (app.hy.app as Injectable).inject({
       ...opts,
       headers: {
         cookie: client.cookie,
