@@ -52,19 +52,21 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
       },
     },
     async (request, reply) => {
-      const q = request.query;
       const scope = scopeOf(principal(request));
-      const filters = {
-        ...q,
-        page: q.page ?? 1,
-        pageSize: q.pageSize ?? 50,
-        from: q.from ? instantOf('from', q.from) : undefined,
-        to: q.to ? instantOf('to', q.to) : undefined,
-      };
       // Serialized by the route's own response schema, cached per scope (a unit user's pages are
       // their unit's alone) and query (list-cache.ts), with its bytes and entity tag.
       const key = JSON.stringify([scope.unitId, request.url]);
-      const page = await deps.boardCache.get(key, async () => sentPage(String(reply.serialize(await listIncidents(db, scope, filters)))));
+      const page = await deps.boardCache.get(key, async () => {
+        const q = request.query;
+        const filters = {
+          ...q,
+          page: q.page ?? 1,
+          pageSize: q.pageSize ?? 50,
+          from: q.from ? instantOf('from', q.from) : undefined,
+          to: q.to ? instantOf('to', q.to) : undefined,
+        };
+        return sentPage(String(reply.serialize(await listIncidents(db, scope, filters))));
+      });
       // Per user, so no shared cache keeps it; the console revalidates and gets 304 while nothing changed.
       reply.header('cache-control', 'private, no-cache').header('etag', page.etag);
       if (etagMatches(request.headers['if-none-match'], page.etag)) return reply.code(304).send(null);
