@@ -9,7 +9,7 @@
 #   pnpm bench --only e2e [--signals 100000 --singles 20000 --clients 64 --brokers HOST:PORT]
 #                                                    ingest → Kafka → engine beside raw Kafka and pgbench (bench/e2e.ts);
 #                                                    never part of the default run (it starts its own broker)
-#   pnpm bench --only board [--incidents 1000000 --open 3000 --rate 500 --seconds 20 --clients 1000 --runs 3]
+#   pnpm bench --only board [--incidents 1000000 --open 3000 --rate 500 --seconds 20 --clients 1000 --runs 3 --rollup off|on]
 #                                                    the duty board's first page (autocannon, beside pgbench on the same SQL)
 #                                                    and one alert's SSE fan-out (bench/board.ts)
 #   pnpm bench --only stats                          one year of leaders' statistics on 1M incidents (bench/stats.ts)
