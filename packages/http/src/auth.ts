@@ -12,7 +12,7 @@ import {
   DEFAULT_SESSION_POLICY,
   type Principal,
   resolveSession,
-  resolveToken,
+  TokenResolver,
   type Role,
   type SessionPolicy,
 } from '@huiying/identity';
@@ -74,6 +74,8 @@ export const authPlugin = fp<AuthOptions>(
     await app.register(cookie);
     app.decorateRequest('user', null);
     app.decorateRequest('session', null);
+    // Concurrent requests' tokens are looked up together (one query per turn of the event loop).
+    const tokens = new TokenResolver(db);
 
     app.addHook('onRoute', (route) => {
       if (route.url.startsWith('/api/') && route.config?.access === undefined)
@@ -87,7 +89,7 @@ export const authPlugin = fp<AuthOptions>(
       const authorization = request.headers.authorization;
       if (authorization !== undefined) {
         const [scheme, token] = authorization.split(' ');
-        const principal = scheme?.toLowerCase() === 'bearer' && token ? await resolveToken(db, token, now) : undefined;
+        const principal = scheme?.toLowerCase() === 'bearer' && token ? await tokens.resolve(token, now) : undefined;
         if (!principal) throw new ApiError('HY_UNAUTHENTICATED', 'invalid, expired or revoked API token');
         request.user = principal;
       } else {
