@@ -155,12 +155,6 @@ export async function findHotlineSource(db: Db, name: string): Promise<HotlineSo
   return row ? view(row) : undefined;
 }
 
-/** The source an API token posts as, if the token is bound to one. */
-export async function sourceOfToken(db: Db, tokenId: string): Promise<HotlineSource | undefined> {
-  const [row] = await db.select().from(hotlineSources).where(eq(hotlineSources.tokenId, tokenId));
-  return row ? view(row) : undefined;
-}
-
 /** The sources bound to these API tokens, by token id (one query for many requests; see BatchLoader). */
 export async function sourcesOfTokens(db: Db, tokenIds: readonly string[]): Promise<Map<string, HotlineSource>> {
   const rows = await db
