@@ -220,8 +220,27 @@ async function writeDecisions(
  * the jurisdiction's grouping lock so that two engines never split one matter. Idempotent: a
  * redelivered signal changes nothing, also when it appears twice in one batch.
  */
-export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
-  if (msgs.length === 0) return [];
+export function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
+  if (msgs.length === 0) return Promise.resolve([]);
+  // This process's batches one after another (they would wait for each other's grouping lock in
+  // PostgreSQL anyway): a batch starts only once the one before has marked its kept candidates
+  // current, so two partitions consumed at once do not make each other read them all again.
+  const before = groupingTurns.get(deps.db) ?? Promise.resolve();
+  const turn = before.then(
+    () => groupSignals(deps, msgs),
+    () => groupSignals(deps, msgs),
+  );
+  groupingTurns.set(
+    deps.db,
+    turn.catch(() => undefined),
+  );
+  return turn;
+}
+
+/** Per database handle, the end of the last signal batch this process started (see handleSignals). */
+const groupingTurns = new WeakMap<object, Promise<unknown>>();
+
+async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
   const now = deps.clock.now();
   const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
   const seen = new Set<string>();

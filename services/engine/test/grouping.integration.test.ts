@@ -267,6 +267,23 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       expect(candidatePoolStats.kept - before.kept).toBe(3);
     });
 
+    it('batches of two partitions started at once in one engine take turns and keep them current', async () => {
+      await handleSignals(deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
+      const before = { ...candidatePoolStats };
+      const [a, b] = await Promise.all([
+        handleSignals(deps, [await store(db.db, { title: crack[0]! })]),
+        handleSignals(deps, [await store(db.db, { title: water[0]! })]),
+      ]);
+      const [c, d] = await Promise.all([
+        handleSignals(deps, [await store(db.db, { title: crack[1]! })]),
+        handleSignals(deps, [await store(db.db, { title: water[1]! })]),
+      ]);
+      expect(c![0]!.incidentId).toBe(a![0]!.incidentId);
+      expect(d![0]!.incidentId).toBe(b![0]!.incidentId);
+      expect(candidatePoolStats.reloaded - before.reloaded).toBe(0);
+      expect(candidatePoolStats.kept - before.kept).toBe(4);
+    });
+
     it('another engine grouping in between makes the next batch read them again, and see its signals', async () => {
       const other = openPostgres(db.url, { max: 2 });
       try {
