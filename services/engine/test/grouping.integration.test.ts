@@ -314,6 +314,30 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       expect(again!.incidentId).not.toBe(first!.incidentId);
     });
 
+    it('a batch deciding on a dismissed incident decides again: its signals group among themselves', async () => {
+      const [first] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      const [other] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
+      await applyCommand(
+        deps,
+        first!.incidentId!,
+        { type: 'dismiss', at: T0, incident: first!.incidentId!, reason: '不属于政务舆情' },
+        'user:duty1',
+      );
+      const batch = [
+        await store(db.db, { title: crack[1]! }),
+        await store(db.db, { title: water[1]! }),
+        await store(db.db, { title: '城东高架桥裂缝检测结果公布 交通局：桥面裂缝不影响通行' }),
+      ];
+      const [a, b, c] = await handleSignals(deps, batch);
+      expect(a).toMatchObject({ created: true, decision: 'opened' });
+      expect(b).toMatchObject({ incidentId: other!.incidentId, decision: 'joined' });
+      expect(c).toMatchObject({ incidentId: a!.incidentId, decision: 'joined' });
+      expect((await stateOf(first!.incidentId!)).signalCount).toBe(1);
+      // The pool holds what the database holds: the next batch joins the new incident.
+      const [d] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      expect(d!.incidentId).toBe(a!.incidentId);
+    });
+
     it('a merge (under the grouping lock) is seen by the next batch: it joins the surviving incident', async () => {
       const [a] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
       const [b] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
