@@ -238,6 +238,14 @@ export function decideGrouping(
  */
 const SIZE_CLASSES = [0, 8, 11, 16, 23, 32, 45, 64, 90, 128, 181, 256, 362, 512];
 
+/** A candidate the pool holds, and when its signal was seen. */
+interface Held {
+  c: GroupingCandidate;
+  seenAt: Instant;
+}
+
+const heldBefore = (a: Held, b: Held) => a.seenAt < b.seenAt || (a.seenAt === b.seenAt && a.c.id < b.c.id);
+
 /** One indexed candidate, shared by the posting lists of its bigrams. */
 interface Posting {
   c: GroupingCandidate;
@@ -294,11 +302,17 @@ export class CandidatePool {
   private readonly perClass: number[] = SIZE_CLASSES.map(() => 0);
   /** Stamps the postings counted by the current look-up (instead of a map per look-up). */
   private epoch = 0;
-  /** Each incident's candidates in the order added; the last `maxSignalsPerIncident` are indexed by text. */
-  private readonly perIncident = new Map<string, GroupingCandidate[]>();
-  private readonly byId = new Map<string, { c: GroupingCandidate; seenAt: Instant }>();
+  /**
+   * Each incident's candidates by when they were seen (then id), as a reload from the database
+   * orders them whatever order they arrived in; the last `maxSignalsPerIncident` are indexed by text.
+   */
+  private readonly perIncident = new Map<string, Held[]>();
+  private readonly byId = new Map<string, Held>();
 
-  constructor(private readonly policy: GroupingPolicy) {}
+  constructor(private readonly policy: GroupingPolicy) {
+    // Above zero, or every candidate would qualify and none could be left out unseen.
+    if (!(policy.textThreshold > 0 && policy.burstThreshold > 0)) throw new RangeError('grouping thresholds must be above 0');
+  }
 
   get size(): number {
     return this.byId.size;
@@ -323,11 +337,15 @@ export class CandidatePool {
       else this.byLink.set(c.link, new Set([c]));
     }
     const list = this.perIncident.get(c.incidentId) ?? [];
-    list.push(c);
+    let at = list.length;
+    while (at > 0 && heldBefore(entry, list[at - 1]!)) at--;
+    list.splice(at, 0, entry);
     this.perIncident.set(c.incidentId, list);
-    this.index(c);
-    const max = this.policy.maxSignalsPerIncident;
-    if (list.length > max) this.unindex(list[list.length - max - 1]!);
+    const cut = list.length - this.policy.maxSignalsPerIncident;
+    if (at >= cut) {
+      this.index(c);
+      if (cut > 0) this.unindex(list[cut - 1]!.c);
+    }
   }
 
   /** Add a candidate reachable by its link only (an old page reposted: its text is not compared). */
@@ -352,7 +370,7 @@ export class CandidatePool {
       if (set?.size === 0) this.byLink.delete(c.link);
     }
     const list = this.perIncident.get(c.incidentId);
-    const at = list?.indexOf(c) ?? -1;
+    const at = list?.lastIndexOf(entry) ?? -1;
     if (!list || at < 0) return;
     const max = this.policy.maxSignalsPerIncident;
     const wasIndexed = at >= list.length - max;
@@ -361,7 +379,7 @@ export class CandidatePool {
     if (!wasIndexed) return;
     this.unindex(c);
     // The latest one held back is among the latest `max` again.
-    if (list.length >= max) this.index(list[list.length - max]!);
+    if (list.length >= max) this.index(list[list.length - max]!.c);
   }
 
   /** An incident closed (dismissed, merged away): none of its signals is a candidate any more. */

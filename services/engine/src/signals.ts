@@ -453,9 +453,9 @@ async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): P
         rememberFeatures(tx, deps.db, policy, features);
       }
     }
-    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor).
+    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor) — once committed.
     const grouped = new Set(fresh.map((r) => r.jurisdiction));
-    for (const [j, version] of held) if (!grouped.has(j)) keepCandidates(deps.db, version, j);
+    for (const [j, version] of held) if (!grouped.has(j)) commits.push(() => keepCandidates(deps.db, version, j));
     await writeDecisions(tx, touched, decided, now, null, deps.ladder);
     let wake: number | null = null;
     for (const t of touched.values()) {

@@ -10,7 +10,7 @@ import { type Db, monitoringRules, openPostgres, rowsOf, signals, sql } from '@h
 import { DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
 import { freshDatabase } from '@huiying/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { candidatePoolStats } from '../src/grouping.ts';
+import { candidatePoolStats, groupingChanged } from '../src/grouping.ts';
 import { mergeIncidents } from '../src/merge.ts';
 import { handleSignals, promoteSignal, SignalAlreadyGrouped } from '../src/signals.ts';
 import { applyCommand, type EngineDeps } from '../src/store.ts';
@@ -336,6 +336,36 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       // The pool holds what the database holds: the next batch joins the new incident.
       const [d] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
       expect(d!.incidentId).toBe(a!.incidentId);
+    });
+
+    it('a signal attached by hand (补充线索, outside the grouping lock) is a candidate once the change is announced', async () => {
+      const [first] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
+      const url = 'https://news.example.cn/2026/crack.html';
+      // What POST /api/incidents/:id/signals does: the command with the signal row alongside, then the announcement.
+      await applyCommand(
+        deps,
+        first!.incidentId!,
+        { type: 'signal', at: T0, incident: first!.incidentId!, source: 'manual', publishedAt: T0, title: crack[0]! },
+        'user:duty1',
+        async (tx) => {
+          await tx.insert(signals).values({
+            id: 'sig_manual_1',
+            source: 'manual',
+            sourceRef: 'sig_manual_1',
+            title: crack[0]!,
+            url,
+            linkKey: 'news.example.cn/2026/crack.html',
+            publishedAt: new Date(T0),
+            receivedAt: new Date(T0),
+            incidentId: first!.incidentId!,
+            processedAt: new Date(T0),
+            decision: 'attached',
+          });
+        },
+      );
+      await groupingChanged(db.db);
+      const [repost] = await handleSignals(deps, [await store(db.db, { title: crack[1]! })]);
+      expect(repost).toMatchObject({ incidentId: first!.incidentId, decision: 'joined' });
     });
 
     it('a merge (under the grouping lock) is seen by the next batch: it joins the surviving incident', async () => {
