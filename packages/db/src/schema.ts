@@ -72,6 +72,8 @@ export const feeds = pgTable(
     /** When this feed last brought a new item (an official channel's silence is measured from it). */
     lastItemAt: ts('last_item_at'),
     updatedAt: ts('updated_at'),
+    /** Whose monitoring rules its items are matched against; its signals carry it (0020). */
+    jurisdiction: text('jurisdiction').notNull().default('default'),
   },
   (t) => [
     index('feeds_next_poll_idx')
@@ -115,6 +117,11 @@ export const signals = pgTable(
     decidedAt: ts('decided_at'),
     /** The canonical link (host, path, query without tracking parameters): shared links group. */
     linkKey: text('link_key'),
+    /**
+     * Set at ingest from the feed or hotline source (0020): the engine matches this jurisdiction's
+     * rules and groups the signal only with signals of the same jurisdiction.
+     */
+    jurisdiction: text('jurisdiction').notNull().default('default'),
   },
   (t) => [uniqueIndex('signals_source_ref_uq').on(t.source, t.sourceRef), index('signals_incident_idx').on(t.incidentId)],
 );
@@ -480,6 +487,16 @@ export const statsRollupState = pgTable('stats_rollup_state', {
 });
 
 /**
+ * Which version of a jurisdiction's grouping candidates is current: advanced by every transaction
+ * holding the grouping lock (services/engine/src/grouping.ts), so an engine knows when the
+ * candidates it keeps in memory were changed by another.
+ */
+export const groupingState = pgTable('grouping_state', {
+  jurisdiction: text('jurisdiction').primaryKey(),
+  version: bigint('version', { mode: 'number' }).notNull(),
+});
+
+/**
  * 12345 hotline systems that push tickets: each signs its requests with its own HMAC secret
  * (kept in clear because verifying needs it; shown once at creation), or posts with the API
  * token bound to it. A disabled source is refused.
@@ -493,6 +510,8 @@ export const hotlineSources = pgTable(
     /** The API token that posts as this source (at most one source per token). */
     tokenId: text('token_id'),
     active: boolean('active').notNull().default(true),
+    /** The jurisdiction of the tickets this source posts (0020). */
+    jurisdiction: text('jurisdiction').notNull().default('default'),
     createdBy: text('created_by').notNull(),
     createdAt: ts('created_at').notNull(),
     disabledAt: ts('disabled_at'),

@@ -18,7 +18,7 @@
  * the caller to cancel notifications still queued for it. Acknowledging the breach stops a
  * step's repeats, never its first firing and never the clock.
  */
-import { civilFromDays, MS_PER_HOUR, SHANGHAI_OFFSET_MS, shanghaiDay } from './time.ts';
+import { civilFromDays, daysFromCivil, MS_PER_HOUR, SHANGHAI_OFFSET_MS, shanghaiDay, shanghaiDayStart } from './time.ts';
 import type { ClockKind, ClockState, IncidentClockKind, Instant, ObligationKind } from './types.ts';
 
 /** Who a step is addressed to, resolved to people and addresses by the caller. */
@@ -316,6 +316,102 @@ export function interviewCandidates(
     .filter(([, n]) => n >= rule.breaches)
     .map(([unit, n]) => ({ unit, period, breaches: n }))
     .sort((a, b) => b.breaches - a.breaches || (a.unit < b.unit ? -1 : a.unit > b.unit ? 1 : 0));
+}
+
+/**
+ * 约谈 candidates with their breaches, for the periods `inPeriod` accepts (the leaders' report
+ * asks for the rule's periods overlapping the one it shows; the digest for the current one).
+ * Grouped by (unit, rule period); most breaches first, then unit and period; breaches oldest first.
+ */
+export function interviewGroups<B extends { unit: string; at: Instant }>(
+  breaches: readonly B[],
+  rule: InterviewRule,
+  inPeriod: (period: string) => boolean,
+): { unit: string; period: string; breaches: B[] }[] {
+  const groups = new Map<string, { unit: string; period: string; breaches: B[] }>();
+  for (const b of breaches) {
+    const period = periodOf(b.at, rule.period);
+    if (!inPeriod(period)) continue;
+    const key = `${b.unit}\u0000${period}`;
+    const g = groups.get(key) ?? { unit: b.unit, period, breaches: [] };
+    g.breaches.push(b);
+    groups.set(key, g);
+  }
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...groups.values()]
+    .filter((g) => g.breaches.length >= rule.breaches)
+    .map((g) => ({ ...g, breaches: [...g.breaches].sort((a, b) => a.at - b.at) }))
+    .sort((a, b) => b.breaches.length - a.breaches.length || cmp(a.unit, b.unit) || cmp(a.period, b.period));
+}
+
+const PERIOD_KEY = /^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$/;
+
+/**
+ * The instants of a period key ('2026-11', '2026-Q4', '2026'), Asia/Shanghai: [from, to) as
+ * `from` inclusive and `to` exclusive, the way periodOf assigns an instant. Null when malformed.
+ */
+export function periodRange(key: string): { from: Instant; to: Instant; granularity: InterviewRule['period'] } | null {
+  const m = PERIOD_KEY.exec(key);
+  if (!m) return null;
+  const y = Number(m[1]);
+  const start = (year: number, month: number) =>
+    shanghaiDayStart(daysFromCivil(year + Math.floor((month - 1) / 12), ((month - 1) % 12) + 1, 1));
+  if (m[2] !== undefined) return { from: start(y, Number(m[2])), to: start(y, Number(m[2]) + 1), granularity: 'month' };
+  if (m[3] !== undefined) {
+    const first = (Number(m[3]) - 1) * 3 + 1;
+    return { from: start(y, first), to: start(y, first + 3), granularity: 'quarter' };
+  }
+  return { from: start(y, 1), to: start(y + 1, 1), granularity: 'year' };
+}
+
+/** The keys of every `granularity` period overlapping [from, to), oldest first. */
+export function periodsOverlapping(from: Instant, to: Instant, granularity: InterviewRule['period']): string[] {
+  const out: string[] = [];
+  let at = from;
+  while (at < to && out.length < 1200) {
+    const key = periodOf(at, granularity);
+    out.push(key);
+    at = periodRange(key)!.to;
+  }
+  return out;
+}
+
+/** The clock as the 通报 candidacy needs to see it. */
+export interface ReportClock {
+  readonly state: ClockState;
+  readonly dueAt: Instant;
+  /** The qualifying response's publication instant when met; null otherwise. */
+  readonly respondedAt: Instant | null;
+}
+
+export interface ReportCandidacy {
+  /** The ladder step (its id) that made the clock a candidate. */
+  step: string;
+  /** When it did: the step's instant (due + its delay, clamped to when the ladder started). */
+  at: Instant;
+}
+
+/**
+ * Whether a clock is a 通报 candidate at `now`, and since when: the first breach step of its
+ * ladder snapshot marked `reportCandidate` whose instant has passed while the clock was still
+ * without a qualifying response — exactly when the ladder fires that step (`ladderAt`), so the
+ * statistics agree with the messages. Once a candidate, always one for its period, also when the
+ * response comes later (the 通报 is about the lateness); a response published before the
+ * instant (met late but in time for it, or a retracted breach) never makes one. Cancelled and
+ * waived clocks are not candidates: nobody owes that response any more. A clock still `running`
+ * past its due (the timer has not written the breach yet) counts as breached, as in the figures.
+ */
+export function reportCandidacy(clock: ReportClock, ladder: Ladder, since: Instant, now: Instant): ReportCandidacy | null {
+  if (clock.state === 'cancelled' || clock.state === 'waived') return null;
+  let best: ReportCandidacy | null = null;
+  for (const step of ladder.steps) {
+    if (!step.reportCandidate || step.trigger !== 'breach') continue;
+    const at = Math.max(clock.dueAt + step.afterMs, since);
+    if (at > now || (best !== null && best.at <= at)) continue;
+    const unmetThen = clock.state === 'met' ? clock.respondedAt !== null && clock.respondedAt > at : true;
+    if (unmetThen) best = { step: step.id, at };
+  }
+  return best;
 }
 
 /** Delivery channels. */

@@ -2,12 +2,16 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_LADDER_PACK,
   interviewCandidates,
+  interviewGroups,
   type Ladder,
   ladderAt,
   type LadderClock,
   type LadderProgress,
   ladderSnapshot,
   periodOf,
+  periodRange,
+  periodsOverlapping,
+  reportCandidacy,
   routeChannels,
   startLadder,
 } from '../src/ladder.ts';
@@ -308,5 +312,67 @@ describe('routing by urgency and hour (Asia/Shanghai)', () => {
     ['a 3 h clock (tighter pack) 催办 at 23:30', 3 * H, 'urge', '23:30', ['email', 'webhook', 'wecom', 'dingtalk', 'sms']],
   ] as const)('%s', (_name, spanMs, kind, hhmm, channels) => {
     expect(routeChannels({ spanMs, kind, at: at(hhmm) })).toEqual(channels);
+  });
+});
+
+describe('通报 candidacy and 约谈 groups for the leaders’ statistics', () => {
+  const at = (local: string) => Date.parse(`2026-${local}:00+08:00`);
+  const release = ladderSnapshot(DEFAULT_LADDER_PACK, 'release'); // leaders 4 h after the due
+  const due = at('03-02T12:00');
+  it.each([
+    ['breached, 4 h passed', { state: 'breached', respondedAt: null }, at('03-02T16:00'), { step: 'leaders', at: at('03-02T16:00') }],
+    ['breached, 3 h 59 m', { state: 'breached', respondedAt: null }, at('03-02T15:59'), null],
+    [
+      'running past due (breach not written yet)',
+      { state: 'running', respondedAt: null },
+      at('03-02T17:00'),
+      { step: 'leaders', at: at('03-02T16:00') },
+    ],
+    [
+      'met 5 h late: stays a candidate',
+      { state: 'met', respondedAt: at('03-02T17:00') },
+      at('03-03T08:00'),
+      { step: 'leaders', at: at('03-02T16:00') },
+    ],
+    ['met 3 h late: never one', { state: 'met', respondedAt: at('03-02T15:00') }, at('03-03T08:00'), null],
+    ['met exactly at the step: not one', { state: 'met', respondedAt: at('03-02T16:00') }, at('03-03T08:00'), null],
+    ['waived', { state: 'waived', respondedAt: null }, at('03-03T08:00'), null],
+  ] as const)('%s', (_name, c, now, expected) => {
+    expect(reportCandidacy({ dueAt: due, ...c }, release, at('03-02T07:00'), now)).toEqual(expected);
+  });
+
+  it('a clock born past its report instant is a candidate from when its ladder started', () => {
+    expect(reportCandidacy({ state: 'breached', dueAt: due, respondedAt: null }, release, at('03-02T20:00'), at('03-02T21:00'))).toEqual({
+      step: 'leaders',
+      at: at('03-02T20:00'),
+    });
+  });
+
+  it('periods: keys to instants, and the rule periods overlapping a range', () => {
+    expect(periodRange('2026-Q4')).toEqual({
+      from: at('10-01T00:00'),
+      to: Date.parse('2027-01-01T00:00:00+08:00'),
+      granularity: 'quarter',
+    });
+    expect(periodRange('2026-12')!.to).toBe(Date.parse('2027-01-01T00:00:00+08:00'));
+    expect(periodRange('2026')!.from).toBe(at('01-01T00:00'));
+    expect(periodRange('2026-13')).toBeNull();
+    expect(periodsOverlapping(at('02-15T00:00'), at('07-01T00:00'), 'quarter')).toEqual(['2026-Q1', '2026-Q2']);
+    expect(periodsOverlapping(periodRange('2026-05')!.from, periodRange('2026-05')!.to, 'quarter')).toEqual(['2026-Q2']);
+  });
+
+  it('约谈 groups keep their breaches, per unit and rule period', () => {
+    const b = (unit: string, local: string, ref: string) => ({ unit, at: at(local), ref });
+    const breaches = [
+      b('a', '01-05T10:00', 'x1'),
+      b('a', '03-31T23:59', 'x2'),
+      b('a', '02-01T00:00', 'x3'),
+      b('a', '04-01T00:00', 'x4'),
+      b('b', '01-02T00:00', 'y1'),
+    ];
+    expect(interviewGroups(breaches, { breaches: 3, period: 'quarter' }, () => true)).toEqual([
+      { unit: 'a', period: '2026-Q1', breaches: [breaches[0], breaches[2], breaches[1]] },
+    ]);
+    expect(interviewGroups(breaches, { breaches: 3, period: 'quarter' }, (p) => p === '2026-Q2')).toEqual([]);
   });
 });

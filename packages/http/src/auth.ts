@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import type { Clock } from '@huiying/clock';
 import { audit, type Db, type DbHandle } from '@huiying/db';
-import { actorOf, DEFAULT_SESSION_POLICY, type Principal, resolveToken, type Role, type SessionPolicy } from '@huiying/identity';
+import { actorOf, DEFAULT_SESSION_POLICY, type Principal, type Role, type SessionPolicy, TokenResolver } from '@huiying/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from './errors.ts';
@@ -73,6 +73,8 @@ export const authPlugin = fp<AuthOptions>(
     await app.register(cookie);
     app.decorateRequest('user', null);
     app.decorateRequest('session', null);
+    // Concurrent requests' tokens are looked up together (one query per turn of the event loop).
+    const tokens = new TokenResolver(db);
     const sessions = new SessionCache({ db, policy, listen, logger: app.log });
     app.decorate('sessionCache', sessions);
     app.addHook('onReady', () => sessions.start());
@@ -98,7 +100,7 @@ export const authPlugin = fp<AuthOptions>(
       const authorization = request.headers.authorization;
       if (authorization !== undefined) {
         const [scheme, token] = authorization.split(' ');
-        const principal = scheme?.toLowerCase() === 'bearer' && token ? await resolveToken(db, token, now) : undefined;
+        const principal = scheme?.toLowerCase() === 'bearer' && token ? await tokens.resolve(token, now) : undefined;
         if (!principal) throw new ApiError('HY_UNAUTHENTICATED', 'invalid, expired or revoked API token');
         request.user = principal;
       } else {

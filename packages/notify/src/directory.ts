@@ -23,6 +23,21 @@ export async function loadLeaders(db: DbOrTx): Promise<Contact[]> {
     .map((r) => ({ name: r.name, unitId: null, addresses: { email: r.email! } }));
 }
 
+/**
+ * The administrators (enabled users with the `admin` role and an email address): a failing
+ * feed is theirs to fix.
+ */
+export async function loadAdmins(db: DbOrTx): Promise<Contact[]> {
+  const rows = await db
+    .select({ name: users.displayName, email: users.email, role: users.role })
+    .from(users)
+    .where(and(isNotNull(users.email), isNull(users.disabledAt)));
+  return rows
+    .filter((r) => r.role === 'admin' && r.email)
+    .sort((a, b) => (a.email! < b.email! ? -1 : a.email! > b.email! ? 1 : 0))
+    .map((r) => ({ name: `管理员${r.name}`, unitId: null, addresses: { email: r.email! } }));
+}
+
 /** Each unit's addresses on the other channels (0016): SMS phone, robot and webhook target names. */
 export async function loadUnitChannels(db: DbOrTx): Promise<Record<string, Partial<Record<Channel, string>>>> {
   const rows = await db

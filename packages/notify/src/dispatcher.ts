@@ -78,6 +78,8 @@ export class Dispatcher {
   private running: Promise<PassResult> | undefined;
   private again = false;
   private stopped = true;
+  /** Aborted by stop(): sends in flight are abandoned and the pass in progress ends. */
+  private abort = new AbortController();
 
   constructor(private readonly o: DispatcherOptions) {
     this.leaseMs = o.leaseMs ?? 5 * 60_000;
@@ -98,6 +100,7 @@ export class Dispatcher {
   /** Poll on the clock and send what is due until stop(). */
   start(): void {
     this.stopped = false;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.schedule(0);
   }
 
@@ -106,11 +109,22 @@ export class Dispatcher {
     if (!this.stopped) this.schedule(0);
   }
 
+  /**
+   * Stops promptly, whatever the relays do: the pass in progress claims nothing more (a relay
+   * refusing connections under a fast clock would otherwise be retried pass after pass), and a
+   * send in flight is not waited for (a relay that accepts and never answers holds it for the
+   * adapter's whole timeout, up to maxSendMs): it is abandoned, its row put back as due now for
+   * the next dispatcher, and the adapters are closed, which drops their connections. If the
+   * relay accepted the message in that instant, the next dispatcher sends it again with the same
+   * Message-ID — the window packages/notify/README.md documents for a crash after acceptance.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelTimer?.();
+    this.abort.abort();
+    const closing = Promise.all(Object.values(this.o.adapters).map((a) => a?.close()));
     await this.running?.catch(() => undefined);
-    await Promise.all(Object.values(this.o.adapters).map((a) => a?.close()));
+    await closing;
   }
 
   private schedule(delayMs: number): void {
@@ -150,6 +164,7 @@ export class Dispatcher {
   async drain(): Promise<PassResult> {
     const total: PassResult = { sent: 0, retried: 0, failed: 0, fenced: 0 };
     for (;;) {
+      if (this.abort.signal.aborted) return total;
       const r = await this.runOnce();
       total.sent += r.sent;
       total.retried += r.retried;
@@ -190,7 +205,7 @@ export class Dispatcher {
       if (!adapter) throw new DeliveryError(`no adapter configured for channel ${n.channel}`, false);
       await this.o.hooks?.beforeSend?.(n);
       // A little past the adapter's own timeouts, which should fire first and classify the error.
-      await withTimeout(adapter.send(message), adapter.maxSendMs + 1_000, n.channel);
+      await withTimeout(adapter.send(message), adapter.maxSendMs + 1_000, n.channel, this.abort.signal);
       await this.o.hooks?.afterSend?.(n);
     } catch (e) {
       error = e instanceof DeliveryError ? e : new DeliveryError(e instanceof Error ? e.message : String(e), false);
@@ -201,24 +216,46 @@ export class Dispatcher {
       if (!ok) logger.warn({ notification: n.id }, 'sent, but the lease had been lost: another dispatcher may send it again');
       return ok ? 'sent' : 'fenced';
     }
-    const giveUp = !error.transient || n.attempts >= this.backoff.maxAttempts;
+    // Abandoned by stop(): due again at once for whoever runs next; not a failure of the relay.
+    const abandoned = error instanceof StopError;
+    const giveUp = !abandoned && (!error.transient || n.attempts >= this.backoff.maxAttempts);
     logger.warn(
       { notification: n.id, channel: n.channel, attempts: n.attempts, transient: error.transient, err: error.message },
-      giveUp ? 'notification failed for good' : 'notification failed; will retry',
+      giveUp
+        ? 'notification failed for good'
+        : abandoned
+          ? 'send abandoned: the dispatcher is stopping'
+          : 'notification failed; will retry',
     );
+    const retryAt = abandoned ? now : new Date(now.getTime() + backoffDelay(n.attempts, this.backoff));
     const ok = giveUp
       ? await markNotificationFailed(db, n, now, error.message)
-      : await markNotificationRetry(db, n, now, new Date(now.getTime() + backoffDelay(n.attempts, this.backoff)), error.message);
+      : await markNotificationRetry(db, n, now, retryAt, error.message);
     if (!ok) return 'fenced';
     return giveUp ? 'failed' : 'retried';
   }
 }
 
-/** A hard bound on one send (real time: it bounds a socket). */
-function withTimeout<T>(p: Promise<T>, ms: number, channel: string): Promise<T> {
+class StopError extends DeliveryError {
+  constructor(channel: string) {
+    super(`${channel} send abandoned: the dispatcher stopped`, true);
+  }
+}
+
+/** A hard bound on one send (real time: it bounds a socket), cut short by stop(). */
+function withTimeout<T>(p: Promise<T>, ms: number, channel: string, signal: AbortSignal): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new DeliveryError(`${channel} send exceeded ${ms} ms`, true)), ms);
+    onAbort = () => reject(new StopError(channel));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  // The send itself may still settle after it was abandoned: nobody listens then.
+  p.catch(() => undefined);
+  return Promise.race([p, timeout]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  });
 }

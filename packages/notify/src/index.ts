@@ -38,7 +38,25 @@ export {
   planLadderNotifications,
   type RosterShift,
 } from './ladder-notifications.ts';
-export { type DirectoryOptions, loadDirectory, loadDirectoryUnits, loadLeaders, loadRoster, loadUnitChannels } from './directory.ts';
+export {
+  type DirectoryOptions,
+  loadAdmins,
+  loadDirectory,
+  loadDirectoryUnits,
+  loadLeaders,
+  loadRoster,
+  loadUnitChannels,
+} from './directory.ts';
+export {
+  alertNotificationKey,
+  cancelSourceAlertNotifications,
+  planSourceAlertNotifications,
+  queueSourceAlertNotifications,
+  renderSourceAlertMessage,
+  type SourceAlert,
+  type SourceAlertKind,
+  type SourceAlertWiring,
+} from './source-alerts.ts';
 export { type DigestInput, type DigestOverdue, renderLeaderDigest } from './digest.ts';
 export { CHANNEL_SETTING_KEYS, type ChannelSettings, ChannelSettingsError, channelsFromSettings } from './channels/from-env.ts';
 export { type HandoverInput, renderHandover, renderWeeklyDigest, type SummaryItem, type WeeklyDigestInput } from './summaries.ts';

@@ -147,7 +147,7 @@ export async function buildApp(
     ladder: deps.engine.ladder,
   });
 
-  await app.register(statsRoutes, { db, clock });
+  await app.register(statsRoutes, { db, clock, interview: deps.engine.pack.ladder.interview });
 
   const registry = registerMetrics(app, { db, live });
   app.get(

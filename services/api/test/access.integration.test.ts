@@ -327,6 +327,13 @@ const MATRIX: Row[] = [
     A(401, 403, 403, 201, 403, 403),
   ],
   [
+    'move a hotline source to another jurisdiction',
+    'PATCH',
+    () => `/api/admin/hotline-sources/${ids.hotline}`,
+    () => ({ jurisdiction: 'default' }),
+    A(401, 403, 403, 200, 403, 403),
+  ],
+  [
     'disable a hotline source',
     'POST',
     () => `/api/admin/hotline-sources/${ids.hotline}/disable`,
@@ -360,6 +367,11 @@ const MATRIX: Row[] = [
   ['reject own unit candidate', 'POST', () => '/api/response-candidates/rc-a/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
   ["reject another unit's candidate", 'POST', () => '/api/response-candidates/rc-b/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
   ['remove a feed', 'DELETE', () => '/api/feeds/feed-news', undefined, A(401, 403, 403, 204, 403, 403)],
+  // 领导统计: everyone signed in reads; a unit only its own unit (another is a 404, as for every record).
+  ['statistics', 'GET', () => '/api/stats/overview', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['通报/约谈 candidates', 'GET', () => '/api/stats/candidates', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['own unit candidates', 'GET', () => '/api/stats/candidates?unit=housing', undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's candidates", 'GET', () => '/api/stats/candidates?unit=environment', undefined, A(401, 403, 200, 200, 404, 200)],
   // 值班表: administrators keep it; duty officers and leaders read it; units neither.
   ['duty roster', 'GET', () => '/api/roster', undefined, A(401, 403, 200, 200, 403, 200)],
   [

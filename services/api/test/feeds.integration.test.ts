@@ -474,3 +474,49 @@ describe('official channels', () => {
     expect(await silent(duty)).toEqual([]);
   });
 });
+
+describe('jurisdictions', () => {
+  it('a feed’s jurisdiction: set by administrators (audited), carried by its signals, which meet that jurisdiction’s rules only', async () => {
+    const added = await addFeed({
+      id: 'east-news',
+      name: '东区新闻',
+      url: `${base}/east.xml`,
+      kind: 'news',
+      allowCidrs: ['127.0.0.1/32'],
+      jurisdiction: 'east',
+    });
+    expect(added).toMatchObject({ jurisdiction: 'east' });
+    expect((await duty.inject({ method: 'PATCH', url: '/api/feeds/east-news', payload: { jurisdiction: 'west' } })).statusCode).toBe(403);
+    expect((await admin.inject({ method: 'PATCH', url: '/api/feeds/east-news', payload: { jurisdiction: '' } })).statusCode).toBe(400);
+    // Published after the feed was added (not its archive). It matches the default jurisdiction's
+    // 监测方案 (电梯), but east has none: stored, unmatched.
+    await clock.advanceBy(5 * MIN);
+    docs.set('/east.xml', { body: rss(item('e1', '东区某小区电梯故障困人', 'https://news.example.com/e1', clock.now() - MIN)) });
+    await env.hy.poller.pollAll();
+    const decided = async (ref: string) =>
+      eventually(
+        async () =>
+          rowsOf<{ jurisdiction: string; decision: string | null }>(
+            await db.db.execute(
+              sql`select jurisdiction, decision from signals where feed_id = 'east-news' and source_ref like ${`%${ref}%`}`,
+            ),
+          ).find((r) => r.decision !== null),
+        `decision on ${ref}`,
+      );
+    expect(await decided('e1')).toEqual({ jurisdiction: 'east', decision: 'unmatched' });
+
+    const moved = await admin.inject({ method: 'PATCH', url: '/api/feeds/east-news', payload: { jurisdiction: 'default' } });
+    expect(moved.statusCode).toBe(200);
+    expect(moved.json()).toMatchObject({ jurisdiction: 'default' });
+    const [change] = await db.db
+      .select()
+      .from(auditLog)
+      .where(sql`${auditLog.entityId} = 'east-news' and ${auditLog.action} = 'feed.changed'`);
+    expect(change).toMatchObject({ input: { jurisdiction: 'default' }, result: { before: { jurisdiction: 'east' } } });
+    docs.set('/east.xml', { body: rss(item('e2', '东区另一小区电梯停运', 'https://news.example.com/e2', clock.now() - MIN)) });
+    await env.hy.poller.pollAll();
+    // Now the default jurisdiction's rule takes it (into an incident about a lift, new or open).
+    expect(await decided('e2')).toEqual({ jurisdiction: 'default', decision: expect.stringMatching(/^(opened|joined)$/) });
+    expect((await admin.inject({ method: 'POST', url: '/api/feeds/east-news/pause' })).statusCode).toBe(200);
+  });
+});

@@ -21,6 +21,7 @@ let env: EmbeddedHarness;
 let admin: SessionClient;
 let duty: SessionClient;
 let source: { id: string; name: string; secret: string };
+let districtToken: string;
 
 const gbkExport = () => readFile(fileURLToPath(new URL('../../ingest/test/fixtures/tickets/export-gbk.csv', import.meta.url)));
 const count = async (query: ReturnType<typeof sql>) => rowsOf<{ n: number }>(await db.db.execute(query))[0]!.n;
@@ -152,6 +153,54 @@ describe('hotline sources (administrators)', () => {
     });
     expect(res.statusCode).toBe(201);
     expect(res.json().signalId).toBe(signalId('hotline', 'district:D-1'));
+    districtToken = token.json().token;
+  });
+
+  it('an administrator sets a source’s jurisdiction (audited; others refused); its tickets carry it and meet that jurisdiction’s rules only', async () => {
+    const district = (await admin.inject({ method: 'GET', url: '/api/admin/hotline-sources' }))
+      .json<{ items: { id: string; name: string; jurisdiction: string }[] }>()
+      .items.find((x) => x.name === 'district')!;
+    expect(district.jurisdiction).toBe('default');
+    const url = `/api/admin/hotline-sources/${district.id}`;
+    expect((await duty.inject({ method: 'PATCH', url, payload: { jurisdiction: 'east' } })).statusCode).toBe(403);
+    expect((await (await env.as('leader')).inject({ method: 'PATCH', url, payload: { jurisdiction: 'east' } })).statusCode).toBe(403);
+    expect((await admin.inject({ method: 'PATCH', url, payload: { jurisdiction: '' } })).statusCode).toBe(400);
+    expect((await admin.inject({ method: 'PATCH', url, payload: { jurisdiction: '  ' } })).statusCode).toBe(400);
+    expect(
+      (await admin.inject({ method: 'PATCH', url: '/api/admin/hotline-sources/hs_nope', payload: { jurisdiction: 'east' } })).statusCode,
+    ).toBe(404);
+    const res = await admin.inject({ method: 'PATCH', url, payload: { jurisdiction: 'east' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ name: 'district', jurisdiction: 'east' });
+    const trail = rowsOf<{ actor: string; input: unknown; result: unknown }>(
+      await db.db.execute(
+        sql`select actor, input, result from audit_log where action = 'hotline_source.changed' and entity_id = ${district.id}`,
+      ),
+    );
+    expect(trail).toEqual([{ actor: 'user:admin', input: { jurisdiction: 'east' }, result: { before: { jurisdiction: 'default' } } }]);
+
+    const posted = await env.hy.app.inject({
+      method: 'POST',
+      url: '/api/tickets',
+      payload: { id: 'D-2', receivedAt: new Date(T0).toISOString(), content: '路灯不亮' },
+      headers: { authorization: `Bearer ${districtToken}` },
+    });
+    expect(posted.statusCode).toBe(201);
+    const id = posted.json().signalId as string;
+    // east has no monitoring rules: the ticket is stored and searchable, and opens nothing.
+    const decided = await eventually(
+      async () =>
+        rowsOf<{ jurisdiction: string; decision: string | null; decision_reason: string | null }>(
+          await db.db.execute(sql`select jurisdiction, decision, decision_reason from signals where id = ${id}`),
+        ).find((r) => r.decision !== null),
+      'the engine’s decision',
+    );
+    expect(decided).toEqual({ jurisdiction: 'east', decision: 'unmatched', decision_reason: 'no_rule' });
+    // The earlier ticket keeps the jurisdiction it arrived with.
+    const [before] = rowsOf<{ jurisdiction: string }>(
+      await db.db.execute(sql`select jurisdiction from signals where id = ${signalId('hotline', 'district:D-1')}`),
+    );
+    expect(before!.jurisdiction).toBe('default');
   });
 });
 

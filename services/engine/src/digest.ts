@@ -6,19 +6,11 @@
  * the dispatcher sends it like every ladder step.
  */
 import type { Clock } from '@huiying/clock';
-import { type Db, enqueueNotifications, type NewNotification, rowsOf, sql } from '@huiying/db';
-import {
-  formatDay,
-  interviewCandidates,
-  type InterviewRule,
-  MS_PER_DAY,
-  maskPersonalData,
-  MS_PER_HOUR,
-  shanghaiDay,
-  shanghaiDayStart,
-} from '@huiying/domain';
+import { type Db, enqueueNotifications, type NewNotification, rowsOf, sql, type Tx } from '@huiying/db';
+import { formatDay, type InterviewRule, MS_PER_DAY, maskPersonalData, MS_PER_HOUR, shanghaiDay, shanghaiDayStart } from '@huiying/domain';
 import { type DigestOverdue, loadLeaders, renderLeaderDigest, renderWeeklyDigest } from '@huiying/notify';
 import type { Logger } from 'pino';
+import { loadInterviewCandidates, loadReportCandidates } from './candidates.ts';
 import type { LadderWiring } from './ladder-writer.ts';
 
 export interface DigestOptions {
@@ -40,14 +32,24 @@ type Row = {
   unit_name: string | null;
   due_at: string | Date;
 };
+// Titles come from tickets and posts and may carry a citizen's name or phone number: masked in mail.
 const overdueOf = (r: Row): DigestOverdue => ({
   type: r.type,
   id: r.id,
-  title: r.title ?? r.id,
+  title: maskPersonalData(r.title ?? r.id),
   clock: r.clock,
   unitName: r.unit_name,
   dueAt: new Date(r.due_at).getTime(),
 });
+
+/** 约谈 candidates of the rule's period holding `now`, for a digest's lines. */
+async function interviewsNow(tx: Tx, rule: InterviewRule, now: number) {
+  return (await loadInterviewCandidates(tx, rule, { now, from: now, to: now + 1 })).map((c) => ({
+    unitName: c.unit.name,
+    period: c.period,
+    breaches: c.breaches.length,
+  }));
+}
 
 /** Queue the digest for the Shanghai day of `now` (idempotent). Returns the rows inserted. */
 export async function queueDailyDigest(db: Db, now: number, wiring: LadderWiring, interview: InterviewRule): Promise<number> {
@@ -67,34 +69,18 @@ export async function queueDailyDigest(db: Db, now: number, wiring: LadderWiring
         where o.status = 'breached'
         order by due_at`),
     ).map(overdueOf);
-    const reports = rowsOf<Row>(
-      await tx.execute(sql`
-        select distinct on (coalesce(n.incident_id, n.obligation_id), n.clock_key)
-          case when n.incident_id is null then 'obligation' else 'incident' end as type,
-          coalesce(n.incident_id, n.obligation_id) as id, coalesce(i.title, o.title) as title, n.clock_kind as clock,
-          u.name as unit_name, coalesce(c.due_at, o.due_at) as due_at
-        from notifications n
-          left join incidents i on i.id = n.incident_id
-          left join clocks c on c.incident_id = n.incident_id and c.seq = n.clock_seq
-          left join obligations o on o.id = n.obligation_id
-          left join units u on u.id = coalesce(c.unit_id, o.unit_id)
-        where n.step_kind = 'report' and n.created_at > ${iso}::timestamptz - interval '24 hours' and n.created_at <= ${iso}::timestamptz`),
-    )
-      .map(overdueOf)
+    // 通报 candidates since the last digest; the same query as the leaders' statistics.
+    const reports = (await loadReportCandidates(tx, { now, from: now - MS_PER_DAY + 1, to: now + 1 }))
+      .map((c): DigestOverdue => ({
+        type: c.source === 'duty' ? 'obligation' : 'incident',
+        id: c.id,
+        title: maskPersonalData(c.title),
+        clock: c.kind,
+        unitName: c.unit?.name ?? null,
+        dueAt: c.dueAt,
+      }))
       .sort((a, b) => a.dueAt - b.dueAt);
-    const breaches = rowsOf<{ unit: string; at: string | Date }>(
-      await tx.execute(sql`
-        select unit_id as unit, at from alerts
-        where kind = 'breached' and retracted_at is null and unit_id is not null and at > ${iso}::timestamptz - interval '366 days'`),
-    ).map((b) => ({ unit: b.unit, at: new Date(b.at).getTime() }));
-    const names = new Map(
-      rowsOf<{ id: string; name: string }>(await tx.execute(sql`select id, name from units`)).map((u) => [u.id, u.name]),
-    );
-    const interviews = interviewCandidates(breaches, interview, now).map((c) => ({
-      unitName: names.get(c.unit) ?? c.unit,
-      period: c.period,
-      breaches: c.breaches,
-    }));
+    const interviews = await interviewsNow(tx, interview, now);
     const [soon] = rowsOf<{ n: number }>(
       await tx.execute(sql`
         select (select count(*) from clocks where state = 'running' and due_at > ${iso}::timestamptz
@@ -165,7 +151,6 @@ export async function queueWeeklyDigest(db: Db, now: number, wiring: LadderWirin
   const fromDay = today - 7;
   const from = new Date(shanghaiDayStart(fromDay)).toISOString();
   const to = new Date(shanghaiDayStart(today)).toISOString();
-  const iso = new Date(now).toISOString();
   return db.transaction(async (tx) => {
     const leaders = await loadLeaders(tx);
     if (leaders.length === 0) return 0;
@@ -192,20 +177,8 @@ export async function queueWeeklyDigest(db: Db, now: number, wiring: LadderWirin
         from obligations o left join units u on u.id = o.unit_id
         where o.status = 'breached'
         order by due_at`),
-    ).map((r) => ({ ...overdueOf(r), title: maskPersonalData(r.title ?? r.id) }));
-    const breaches = rowsOf<{ unit: string; at: string | Date }>(
-      await tx.execute(sql`
-        select unit_id as unit, at from alerts
-        where kind = 'breached' and retracted_at is null and unit_id is not null and at > ${iso}::timestamptz - interval '366 days'`),
-    ).map((b) => ({ unit: b.unit, at: new Date(b.at).getTime() }));
-    const names = new Map(
-      rowsOf<{ id: string; name: string }>(await tx.execute(sql`select id, name from units`)).map((u) => [u.id, u.name]),
-    );
-    const interviews = interviewCandidates(breaches, interview, now).map((c) => ({
-      unitName: names.get(c.unit) ?? c.unit,
-      period: c.period,
-      breaches: c.breaches,
-    }));
+    ).map(overdueOf);
+    const interviews = await interviewsNow(tx, interview, now);
     const rows: NewNotification[] = leaders.flatMap((leader) => {
       const recipient = leader.addresses.email;
       if (!recipient) return [];

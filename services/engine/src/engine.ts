@@ -100,6 +100,8 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
         })
       : undefined;
   await handover?.start();
+  // A roster edit (trigger 0019) is looked at now, not at the scheduler's next periodic resync.
+  const unlistenRoster = o.handle && handover ? await o.handle.listen('huiying_roster', () => void handover.reload()) : undefined;
   // pg_notify is delivered at commit: the rows it announces are claimable by then.
   const unlistenNotify = o.handle && o.onNotify ? await o.handle.listen('huiying_notify', () => o.onNotify?.()) : undefined;
   const subscription: Subscription = await o.bus.subscribe({
@@ -138,6 +140,7 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
       await subscription.close();
       await unlisten?.();
       await unlistenNotify?.();
+      await unlistenRoster?.();
       await digest?.stop();
       await handover?.stop();
       await timer.stop();

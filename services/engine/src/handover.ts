@@ -142,12 +142,17 @@ export async function queueHandover(db: Db, at: number, wiring: Pick<LadderWirin
 /**
  * Arms the injected clock for the next shift change (and every `resyncMs`, for shifts added
  * since); each wake hands over every shift change since the last look. On start, shift changes
- * in the last `graceMs` are handed over if nobody did.
+ * in the last `graceMs` are handed over if nobody did. `reload()` (the engine calls it on
+ * NOTIFY huiying_roster, migration 0019) looks at the roster again at once; the periodic
+ * resync stays as the fallback for a lost LISTEN connection. Passes run one at a time.
  */
 export class HandoverScheduler {
   private cancel: (() => void) | undefined;
   private stopped = true;
-  private running: Promise<unknown> | undefined;
+  /** The passes, one after the other: a wake and a reload never run side by side. */
+  private chain: Promise<void> = Promise.resolve();
+  /** A reload is queued and has not started: further reloads join it. */
+  private reloadQueued = false;
   private checkedThrough = 0;
   private readonly graceMs: number;
   private readonly resyncMs: number;
@@ -176,7 +181,33 @@ export class HandoverScheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancel?.();
-    await this.running;
+    this.cancel = undefined;
+    await this.chain;
+  }
+
+  /**
+   * The roster changed: hand over what changed hands meanwhile (a shift added that began a
+   * minute ago) and re-arm for the next shift change as the roster now stands.
+   */
+  reload(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.reloadQueued) return this.chain;
+    this.reloadQueued = true;
+    return this.enqueue(() => {
+      this.reloadQueued = false;
+    });
+  }
+
+  private enqueue(before?: () => void): Promise<void> {
+    const work = this.chain.then(async () => {
+      before?.();
+      if (this.stopped) return;
+      await this.pass();
+      await this.arm();
+    });
+    this.chain = work.catch(() => undefined);
+    this.o.clock.track?.(work);
+    return work;
   }
 
   private async arm(): Promise<void> {
@@ -190,10 +221,11 @@ export class HandoverScheduler {
       this.o.logger.error({ err: String(error) }, 'reading the duty roster failed');
     }
     if (this.stopped) return;
+    // One wake armed at a time: this one replaces whatever the previous look armed.
+    this.cancel?.();
     this.cancel = this.o.clock.at(next, () => {
-      const work = this.pass().finally(() => this.arm());
-      this.running = work;
-      this.o.clock.track?.(work);
+      this.cancel = undefined;
+      void this.enqueue();
     });
   }
 

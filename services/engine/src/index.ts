@@ -9,7 +9,7 @@ export {
   sweepSignals,
   type SignalOutcome,
 } from './signals.ts';
-export { DEFAULT_JURISDICTION } from './grouping.ts';
+export { DEFAULT_JURISDICTION, groupingChanged } from './grouping.ts';
 export { mergeIncidents, RegroupRefused, splitIncident } from './merge.ts';
 export { DeadlineTimer } from './timer.ts';
 export { incidentView, type IncidentView } from './view.ts';
@@ -29,3 +29,12 @@ export {
 } from './official-channels.ts';
 export { type HandoverOptions, HandoverScheduler, queueHandover } from './handover.ts';
 export { digestFrom, notifySettingsSchema, routingFrom, routingSettingsSchema } from './process-settings.ts';
+export {
+  type CandidateQuery,
+  type CandidateUnit,
+  type InterviewBreach,
+  type InterviewCandidateRow,
+  loadInterviewCandidates,
+  loadReportCandidates,
+  type ReportCandidate,
+} from './candidates.ts';

@@ -23,9 +23,9 @@ import {
   RESPONSE_KINDS,
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
-import { lockGrouping } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
+import { incidentJurisdictions, lockJurisdictions } from './signals.ts';
 
 /** A merge or split that does not apply (a closed incident, a signal of another incident, …). */
 export class RegroupRefused extends Error {
@@ -130,7 +130,7 @@ export async function mergeIncidents(deps: EngineDeps, target: string, from: rea
   const sources = [...new Set(from)];
   if (sources.includes(target)) throw new RegroupRefused('an incident cannot be merged into itself');
   const result = await deps.db.transaction(async (tx) => {
-    await lockGrouping(tx);
+    await lockJurisdictions(tx, await incidentJurisdictions(tx, [target, ...sources]));
     const loaded = await loadForUpdate(tx, [target, ...sources], now);
     for (const [id, l] of loaded)
       if (l.state.status !== 'open') throw new RegroupRefused(`incident ${id} is closed: only open incidents are merged`);
@@ -191,7 +191,7 @@ export async function splitIncident(
   const now = deps.clock.now();
   const ids = [...new Set(signalIds)];
   const result = await deps.db.transaction(async (tx) => {
-    await lockGrouping(tx);
+    await lockJurisdictions(tx, await incidentJurisdictions(tx, [incidentId]));
     const loaded = await loadForUpdate(tx, [incidentId], now);
     const original = loaded.get(incidentId)!;
     if (original.state.status !== 'open') throw new RegroupRefused(`incident ${incidentId} is closed`);

@@ -10,6 +10,7 @@ import {
   type SilenceRule,
   type WorkingDayCalendar,
 } from '@huiying/domain';
+import { cancelSourceAlertNotifications, queueSourceAlertNotifications } from '@huiying/notify';
 import type { Logger } from 'pino';
 import { recordResponse } from './record-response.ts';
 import type { EngineDeps } from './store.ts';
@@ -67,6 +68,7 @@ interface PendingItem {
   original: boolean;
   origin_reason: string;
   channel: string;
+  jurisdiction: string;
 }
 
 /**
@@ -95,7 +97,7 @@ export class OfficialChannels {
       const items = rowsOf<PendingItem>(
         await tx.execute(sql`
           select oi.signal_id, oi.feed_id, oi.unit_id, oi.title, oi.url, s.content, oi.published_at, oi.original,
-                 oi.origin_reason, coalesce(f.name, oi.feed_id) as channel
+                 oi.origin_reason, coalesce(f.name, oi.feed_id) as channel, coalesce(s.jurisdiction, f.jurisdiction, 'default') as jurisdiction
           from official_items oi
           left join signals s on s.id = oi.signal_id
           left join feeds f on f.id = oi.feed_id
@@ -106,7 +108,7 @@ export class OfficialChannels {
       );
       let candidates = 0;
       for (const item of items) {
-        const incidents = await this.openIncidents(tx, item.unit_id);
+        const incidents = await this.openIncidents(tx, item.unit_id, item.jurisdiction);
         const matches = matchOfficialItem(
           { title: item.title ?? '', content: item.content, url: item.url },
           incidents,
@@ -169,14 +171,22 @@ export class OfficialChannels {
     return { ...made, applied };
   }
 
-  /** The unit's open incidents (and unassigned ones: the channel may be first to answer) with their signals. */
-  private async openIncidents(tx: Parameters<Parameters<Db['transaction']>[0]>[0], unitId: string | null): Promise<IncidentEvidence[]> {
+  /**
+   * The unit's open incidents (and unassigned ones: the channel may be first to answer) with their
+   * signals — of the channel's own jurisdiction: another jurisdiction's matter is not its to answer.
+   */
+  private async openIncidents(
+    tx: Parameters<Parameters<Db['transaction']>[0]>[0],
+    unitId: string | null,
+    jurisdiction: string,
+  ): Promise<IncidentEvidence[]> {
     const unit = unitId === null ? sql`true` : sql`(i.unit_id = ${unitId} or i.unit_id is null)`;
     const rows = rowsOf<{ id: string; title: string; s_title: string | null; s_url: string | null; s_source: string | null }>(
       await tx.execute(sql`
         select i.id, i.title, s.title as s_title, s.url as s_url, s.source as s_source
         from incidents i left join signals s on s.incident_id = i.id
         where i.status = 'open' and ${unit}
+          and exists (select 1 from signals sj where sj.incident_id = i.id and sj.jurisdiction = ${jurisdiction})
         order by i.id`),
     );
     const byId = new Map<string, IncidentEvidence>();
@@ -254,6 +264,8 @@ export class OfficialChannels {
     const calendar = this.deps.calendar();
     const channels = rowsOf<{
       id: string;
+      name: string;
+      url: string;
       unit_id: string | null;
       silence_rule: string;
       added_at: string | Date;
@@ -263,7 +275,7 @@ export class OfficialChannels {
       enabled: boolean;
     }>(
       await this.db.execute(sql`
-        select f.id, f.unit_id, f.silence_rule, f.added_at, f.last_item_at, f.enabled,
+        select f.id, f.name, f.url, f.unit_id, f.silence_rule, f.added_at, f.last_item_at, f.enabled,
           (select count(*)::int from signals s where s.feed_id = f.id and s.source = 'official'
              and s.published_at > ${new Date(now - 7 * MS_PER_DAY).toISOString()}) as week,
           exists (select 1 from alerts a where a.id = 'channel_silent:' || f.id and a.retracted_at is null) as open
@@ -289,36 +301,70 @@ export class OfficialChannels {
           );
       const alertId = channelSilentAlertId(ch.id);
       if (verdict.silent && !ch.open) {
-        await this.db.transaction(async (tx) => {
-          await tx
+        const wiring = this.deps.engine.ladder;
+        const done = await this.db.transaction(async (tx) => {
+          // Only a missing or withdrawn alert is (re)raised: two engines checking at once raise (and mail) it once.
+          const rows = await tx
             .insert(alerts)
             .values({ id: alertId, feedId: ch.id, kind: 'channel_silent', unitId: ch.unit_id, at: new Date(now) })
             .onConflictDoUpdate({
               target: alerts.id,
-              set: { at: new Date(now), acknowledgedAt: null, acknowledgedBy: null, retractedAt: null },
-            });
+              set: { at: new Date(now), unitId: ch.unit_id, acknowledgedAt: null, acknowledgedBy: null, retractedAt: null },
+              setWhere: sql`${alerts.retractedAt} is not null`,
+            })
+            .returning({ id: alerts.id });
+          if (rows.length === 0) return false;
           await enqueue(tx, new Date(now), [channelAlertEvent(alertId, 'channel_silent', new Date(now), ch.unit_id)]);
+          // The unit, copied to its supervising office; without wiring (no duty mailbox) it is on the board only.
+          const mailed = wiring
+            ? await queueSourceAlertNotifications(
+                tx,
+                [
+                  {
+                    alertId,
+                    kind: 'channel_silent',
+                    raisedAt: now,
+                    feed: { id: ch.id, name: ch.name, url: ch.url },
+                    unitId: ch.unit_id,
+                    since: ch.last_item_at ? new Date(ch.last_item_at).getTime() : null,
+                    detail: verdict.reason,
+                  },
+                ],
+                { dashboardUrl: wiring.dashboardUrl, dutyEmail: wiring.dutyEmail },
+                now,
+              )
+            : undefined;
           await audit(tx, {
             at: new Date(now),
             actor: AUTO_ACTOR,
             action: 'alert.raised',
             entity: 'alert',
             entityId: alertId,
-            result: { kind: 'channel_silent', feedId: ch.id, unitId: ch.unit_id, rule: ch.silence_rule, reason: verdict.reason },
+            result: {
+              kind: 'channel_silent',
+              feedId: ch.id,
+              unitId: ch.unit_id,
+              rule: ch.silence_rule,
+              reason: verdict.reason,
+              notified: mailed?.get(alertId) ?? null,
+            },
           });
+          return true;
         });
-        raised++;
+        if (done) raised++;
       } else if (!verdict.silent && ch.open) {
         await this.db.transaction(async (tx) => {
           await tx.execute(sql`update alerts set retracted_at = ${new Date(now).toISOString()} where id = ${alertId}`);
           await enqueue(tx, new Date(now), [channelAlertEvent(alertId, 'channel_updated', new Date(now), ch.unit_id)]);
+          // The update mails nobody; mail about the silence not yet sent is no longer news.
+          const cancelled = await cancelSourceAlertNotifications(tx, alertId, now, 'channel updated');
           await audit(tx, {
             at: new Date(now),
             actor: AUTO_ACTOR,
             action: 'alert.withdrawn',
             entity: 'alert',
             entityId: alertId,
-            result: { reason: verdict.reason },
+            result: { reason: verdict.reason, ...(cancelled > 0 ? { notificationsCancelled: cancelled } : {}) },
           });
         });
         withdrawn++;

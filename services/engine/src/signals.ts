@@ -3,17 +3,22 @@ import { rowsOf, sql, type Tx } from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
+  type CandidatePool,
   canonicalUrl,
   DEFAULT_GROUPING_POLICY,
   type EngineEvent,
+  type GroupingDecision,
+  type GroupingFeatures,
+  type GroupingPolicy,
   groupingFeatures,
   type IncidentInput,
   type IncidentState,
   matchRules,
+  type MonitoringRule,
   nextIncidentWake,
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
-import { loadCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
+import { candidatesFor, DEFAULT_JURISDICTION, keepCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
 
@@ -42,6 +47,7 @@ interface SignalRow {
   incident_id: string | null;
   decision: SignalDecision | null;
   feed_kind: string | null;
+  jurisdiction: string;
 }
 
 interface Decided {
@@ -65,6 +71,9 @@ interface Touched {
   actor: string;
 }
 
+/** How long a signal batch computes before it lets the event loop run other work (the timer). */
+const YIELD_AFTER_MS = 5;
+
 const ms = (v: string | Date | null) => (v === null ? undefined : new Date(v).getTime());
 
 async function lockSignals(tx: Tx, ids: readonly string[]): Promise<SignalRow[]> {
@@ -72,12 +81,52 @@ async function lockSignals(tx: Tx, ids: readonly string[]): Promise<SignalRow[]>
   return rowsOf<SignalRow>(
     await tx.execute(sql`
       select s.id, s.source, s.title, s.content, s.url, s.area, s.category, s.unit_hint, s.published_at, s.received_at,
-        s.incident_id, s.decision, f.kind as feed_kind
+        s.incident_id, s.decision, f.kind as feed_kind, s.jurisdiction
       from signals s left join feeds f on f.id = s.feed_id
       where s.id in (select jsonb_array_elements_text(${json(ids)}::jsonb))
       order by s.id
       for update of s`),
   );
+}
+
+/**
+ * The jurisdictions of the signals named, read before any lock (a stored signal's never changes);
+ * a message whose signal is not stored yet (a replay, a producer other than ingest) takes its
+ * feed's, else the default.
+ */
+async function jurisdictionsOf(tx: Tx, msgs: readonly Pick<SignalMessage, 'id' | 'feedId'>[]): Promise<Map<string, string>> {
+  const rows = rowsOf<{ id: string; jurisdiction: string }>(
+    await tx.execute(sql`
+      select m.id, coalesce(s.jurisdiction, f.jurisdiction, ${DEFAULT_JURISDICTION}) as jurisdiction
+      from jsonb_to_recordset(${json(msgs.map((m) => ({ id: m.id, feedId: m.feedId ?? null })))}::jsonb) as m(id text, "feedId" text)
+      left join signals s on s.id = m.id
+      left join feeds f on f.id = m."feedId"`),
+  );
+  return new Map(rows.map((r) => [r.id, r.jurisdiction]));
+}
+
+/**
+ * Take the grouping lock of each jurisdiction, in one order (a batch spanning two jurisdictions
+ * and another spanning the same two cannot deadlock). Returns those held, each with the grouping
+ * version its lock advanced to.
+ */
+export async function lockJurisdictions(
+  tx: Tx,
+  jurisdictions: Iterable<string>,
+  held = new Map<string, number>(),
+): Promise<Map<string, number>> {
+  for (const j of [...new Set(jurisdictions)].filter((x) => !held.has(x)).sort()) held.set(j, await lockGrouping(tx, j));
+  return held;
+}
+
+/** The jurisdictions of the incidents' signals (the default for an incident without any): what a merge or split must lock. */
+export async function incidentJurisdictions(tx: Tx, incidentIds: readonly string[]): Promise<string[]> {
+  const rows = rowsOf<{ jurisdiction: string }>(
+    await tx.execute(sql`
+      select distinct s.jurisdiction from signals s
+      where s.incident_id in (select jsonb_array_elements_text(${json(incidentIds)}::jsonb))`),
+  );
+  return rows.length > 0 ? rows.map((r) => r.jurisdiction) : [DEFAULT_JURISDICTION];
 }
 
 async function knownUnitsOf(tx: Tx, hints: readonly string[]): Promise<Set<string>> {
@@ -89,11 +138,81 @@ async function knownUnitsOf(tx: Tx, hints: readonly string[]): Promise<Set<strin
   );
 }
 
-async function loadIncident(tx: Tx, id: string): Promise<{ state: IncidentState; version: number } | undefined> {
-  const [row] = rowsOf<{ state: IncidentState; version: number }>(
-    await tx.execute(sql`select state, version from incidents where id = ${id} for update`),
+/** Read and lock incidents, in id order (two batches locking overlapping sets cannot deadlock). */
+async function loadIncidents(tx: Tx, ids: readonly string[]): Promise<Map<string, { state: IncidentState; version: number }>> {
+  if (ids.length === 0) return new Map();
+  const rows = rowsOf<{ id: string; state: IncidentState; version: number }>(
+    await tx.execute(sql`
+      select id, state, version from incidents
+      where id in (select jsonb_array_elements_text(${json(ids)}::jsonb))
+      order by id
+      for update`),
   );
-  return row;
+  return new Map(rows.map((r) => [r.id, { state: r.state, version: r.version }]));
+}
+
+/** A signal of the batch with the rule it matched (none: unmatched) and where grouping put it. */
+interface Planned {
+  row: SignalRow;
+  rule: MonitoringRule | null;
+  choice: GroupingDecision | null;
+}
+
+/**
+ * Decide each signal in order against its jurisdiction's candidates, adding it to them (as a
+ * signal of the incident it joins, or of the one it opens) for the signals after it.
+ */
+async function decideAll(
+  fresh: readonly SignalRow[],
+  scopes: ReadonlyMap<string, { rules: MonitoringRule[]; pool: CandidatePool }>,
+  policy: GroupingPolicy,
+  featuresOf: Map<string, GroupingFeatures>,
+): Promise<Planned[]> {
+  const plan: Planned[] = [];
+  let ranSince = performance.now();
+  for (const row of fresh) {
+    // A batch of hundreds computes for a while between its statements: let the timer's wakes
+    // (and the rest of the process) run in between, so clocks fire on time during a flood.
+    if (performance.now() - ranSince > YIELD_AFTER_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      ranSince = performance.now();
+    }
+    const { rules, pool } = scopes.get(row.jurisdiction)!;
+    const rule = matchRules(rules, {
+      source: row.source,
+      feedKind: row.feed_kind,
+      area: row.area,
+      category: row.category,
+      title: row.title,
+      content: row.content,
+    });
+    if (!rule) {
+      plan.push({ row, rule: null, choice: null });
+      continue;
+    }
+    let features = featuresOf.get(row.id);
+    if (!features) {
+      const at = Math.min(ms(row.published_at) ?? ms(row.received_at)!, ms(row.received_at)!);
+      features = groupingFeatures(
+        {
+          id: row.id,
+          source: row.source,
+          at,
+          url: row.url,
+          title: row.title,
+          content: row.content,
+          area: row.area,
+          category: row.category,
+        },
+        policy,
+      );
+      featuresOf.set(row.id, features);
+    }
+    const choice = pool.decide(features);
+    pool.add({ ...features, incidentId: choice.kind === 'join' ? choice.incidentId : incidentIdFor(row.id) }, ms(row.received_at)!);
+    plan.push({ row, rule, choice });
+  }
+  return plan;
 }
 
 function signalInput(row: SignalRow, incident: string, now: number): IncidentInput {
@@ -174,14 +293,36 @@ async function writeDecisions(
  * the jurisdiction's grouping lock so that two engines never split one matter. Idempotent: a
  * redelivered signal changes nothing, also when it appears twice in one batch.
  */
-export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
-  if (msgs.length === 0) return [];
+export function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
+  if (msgs.length === 0) return Promise.resolve([]);
+  // This process's batches one after another (they would wait for each other's grouping lock in
+  // PostgreSQL anyway): a batch starts only once the one before has marked its kept candidates
+  // current, so two partitions consumed at once do not make each other read them all again.
+  const before = groupingTurns.get(deps.db) ?? Promise.resolve();
+  const turn = before.then(
+    () => groupSignals(deps, msgs),
+    () => groupSignals(deps, msgs),
+  );
+  groupingTurns.set(
+    deps.db,
+    turn.catch(() => undefined),
+  );
+  return turn;
+}
+
+/** Per database handle, the end of the last signal batch this process started (see handleSignals). */
+const groupingTurns = new WeakMap<object, Promise<unknown>>();
+
+async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
   const now = deps.clock.now();
   const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
   const seen = new Set<string>();
   const unique = msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
+  const commits: (() => void)[] = [];
   const result = await deps.db.transaction(async (tx) => {
-    await lockGrouping(tx);
+    // Grouping is serialised per jurisdiction: the batch holds the lock of each it touches.
+    const jurisdictionOf = await jurisdictionsOf(tx, unique);
+    const held = await lockJurisdictions(tx, jurisdictionOf.values());
     const rows = new Map(
       (
         await lockSignals(
@@ -195,10 +336,11 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
     const missing = unique.filter((m) => !rows.has(m.id));
     if (missing.length > 0) {
       await tx.execute(sql`
-        insert into signals (id, source, source_ref, feed_id, area, category, unit_hint, published_at, received_at)
-        select id, source, "sourceRef", "feedId", area, category, "unitHint", "publishedAt", "receivedAt"
-        from jsonb_to_recordset(${json(missing)}::jsonb) as r(id text, source text, "sourceRef" text, "feedId" text,
-          area text, category text, "unitHint" text, "publishedAt" timestamptz, "receivedAt" timestamptz)
+        insert into signals (id, source, source_ref, feed_id, area, category, unit_hint, published_at, received_at, jurisdiction)
+        select id, source, "sourceRef", "feedId", area, category, "unitHint", "publishedAt", "receivedAt", jurisdiction
+        from jsonb_to_recordset(${json(missing.map((m) => ({ ...m, jurisdiction: jurisdictionOf.get(m.id) ?? DEFAULT_JURISDICTION })))}::jsonb)
+          as r(id text, source text, "sourceRef" text, "feedId" text, area text, category text, "unitHint" text,
+          "publishedAt" timestamptz, "receivedAt" timestamptz, jurisdiction text)
         on conflict do nothing`);
       for (const r of await lockSignals(
         tx,
@@ -210,24 +352,48 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
       const r = rows.get(m.id);
       return r && r.incident_id === null && r.decision === null ? [r] : [];
     });
+    // Only if ingest stored a signal between the read above and the insert (it stores before it
+    // publishes, so only for a foreign message): its own jurisdiction's lock, taken late.
+    await lockJurisdictions(
+      tx,
+      fresh.map((r) => r.jurisdiction),
+      held,
+    );
     const outcomes = new Map<string, SignalOutcome>();
     const touched = new Map<string, Touched>();
     const decided: Decided[] = [];
     if (fresh.length > 0) {
-      const rules = await loadRules(tx);
-      const linkKeys = [...new Set(fresh.flatMap((r) => canonicalUrl(r.url) ?? []))];
-      const pool = await loadCandidates(tx, now, policy, linkKeys, deps.db);
+      // Each jurisdiction's rules, and candidates among its own signals only (kept across batches).
+      const scopes = new Map<string, { rules: MonitoringRule[]; pool: CandidatePool }>();
+      for (const j of [...new Set(fresh.map((r) => r.jurisdiction))].sort()) {
+        const linkKeys = [...new Set(fresh.filter((r) => r.jurisdiction === j).flatMap((r) => canonicalUrl(r.url) ?? []))];
+        const candidates = await candidatesFor(tx, deps.db, held.get(j)!, now, policy, linkKeys, j);
+        commits.push(candidates.commit);
+        scopes.set(j, { rules: await loadRules(tx, j), pool: candidates.pool });
+      }
       const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
-      for (const row of fresh) {
-        const rule = matchRules(rules, {
-          source: row.source,
-          feedKind: row.feed_kind,
-          area: row.area,
-          category: row.category,
-          title: row.title,
-          content: row.content,
-        });
-        if (!rule) {
+      // 1. Decide every signal in order, each a candidate for the ones after it. 2. Read and lock
+      // the incidents joined, all in one statement. 3. Should one of them have been dismissed (or
+      // deleted) since its signals became candidates — dismissing does not take the grouping
+      // lock — take this batch's signals out of the pool again, drop that incident, and decide
+      // anew. 4. Apply in order.
+      const featuresOf = new Map<string, GroupingFeatures>();
+      const loaded = new Map<string, { state: IncidentState; version: number }>();
+      let plan: Planned[];
+      for (;;) {
+        plan = await decideAll(fresh, scopes, policy, featuresOf);
+        const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [incidentIdFor(x.row.id)] : [])));
+        const wanted = [
+          ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
+        ].filter((id) => !loaded.has(id));
+        for (const [id, row] of await loadIncidents(tx, wanted)) loaded.set(id, row);
+        const gone = wanted.filter((id) => loaded.get(id)?.state.status !== 'open');
+        if (gone.length === 0) break;
+        for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
+        for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
+      }
+      for (const { row, rule, choice } of plan) {
+        if (!rule || !choice) {
           decided.push({
             id: row.id,
             incidentId: null,
@@ -241,38 +407,15 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
           continue;
         }
-        const at = Math.min(ms(row.published_at) ?? ms(row.received_at)!, ms(row.received_at)!);
-        const features = groupingFeatures(
-          {
-            id: row.id,
-            source: row.source,
-            at,
-            url: row.url,
-            title: row.title,
-            content: row.content,
-            area: row.area,
-            category: row.category,
-          },
-          policy,
-        );
-        const choice = pool.decide(features);
-        let incidentId: string;
+        const features = featuresOf.get(row.id)!;
         if (choice.kind === 'join') {
-          incidentId = choice.incidentId;
+          const incidentId = choice.incidentId;
           let t = touched.get(incidentId);
           if (!t) {
-            const loaded = await loadIncident(tx, incidentId);
-            if (!loaded) throw new NotFoundError(`incident ${incidentId} not found`);
+            const { state, version } = loaded.get(incidentId)!;
             // Timers due before now fire first, so the signal sees the state the replay would.
-            const overdue = advanceIncident(loaded.state, now - 1);
-            t = {
-              before: loaded.state,
-              version: loaded.version,
-              state: overdue.state,
-              events: overdue.events,
-              inputs: [],
-              actor: `signal:${row.source}`,
-            };
+            const overdue = advanceIncident(state, now - 1);
+            t = { before: state, version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
             touched.set(incidentId, t);
           }
           const input = signalInput(row, incidentId, now);
@@ -293,7 +436,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
         } else {
           const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`);
-          incidentId = t.state.id;
+          const incidentId = t.state.id;
           touched.set(incidentId, t);
           decided.push({
             id: row.id,
@@ -307,10 +450,12 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           });
           outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
         }
-        pool.add({ ...features, incidentId });
         rememberFeatures(tx, deps.db, policy, features);
       }
     }
+    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor) — once committed.
+    const grouped = new Set(fresh.map((r) => r.jurisdiction));
+    for (const [j, version] of held) if (!grouped.has(j)) commits.push(() => keepCandidates(deps.db, version, j));
     await writeDecisions(tx, touched, decided, now, null, deps.ladder);
     let wake: number | null = null;
     for (const t of touched.values()) {
@@ -328,6 +473,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
     );
     return { outcomes: list, wake };
   });
+  for (const commit of commits) commit();
   if (result.wake !== null) deps.onWake?.(result.wake);
   return result.outcomes;
 }
@@ -354,7 +500,7 @@ export class SignalAlreadyGrouped extends Error {
 export async function promoteSignal(deps: EngineDeps, signalId: string, actor: string, note?: string): Promise<{ incidentId: string }> {
   const now = deps.clock.now();
   const result = await deps.db.transaction(async (tx) => {
-    await lockGrouping(tx);
+    await lockJurisdictions(tx, (await jurisdictionsOf(tx, [{ id: signalId }])).values());
     const [row] = await lockSignals(tx, [signalId]);
     if (!row) throw new NotFoundError(`signal ${signalId} not found`);
     if (row.incident_id !== null) throw new SignalAlreadyGrouped(row.incident_id);

@@ -71,8 +71,10 @@ async function engine(): Promise<RunningEngine> {
 }
 
 const digests = async () =>
-  rowsOf<{ clock_key: string; recipient: string; status: string; subject: string; text: string }>(
-    await db.db.execute(sql`select clock_key, recipient, status, subject, text from notifications where step_kind = 'digest' order by seq`),
+  rowsOf<{ clock_key: string; recipient: string; status: string; subject: string; text: string; html: string | null }>(
+    await db.db.execute(
+      sql`select clock_key, recipient, status, subject, text, html from notifications where step_kind = 'digest' order by seq`,
+    ),
   );
 
 it('nextDigestAt: the next 08:00 Asia/Shanghai strictly after now', () => {
@@ -85,7 +87,8 @@ it('each leader gets one digest a day, with the overdue matters, the 通报 cand
   const a = await engine();
   await engine();
   // A ticket published 62 h ago: born breached (48 h), urged and reported to the leaders at once.
-  const matter: Record<string, string> = { t1: '路灯长期不亮', t2: '公交站台破损', t3: '人行道井盖缺失' };
+  // A title cut from a ticket, with the citizen's name and phone: masked in every mail.
+  const matter: Record<string, string> = { t1: '路灯长期不亮，市民张三反映，电话13812345678', t2: '公交站台破损', t3: '人行道井盖缺失' };
   const ticket = (id: string, hoursAgo: number): SignalMessage & { title: string } => ({
     v: 1,
     type: 'signal',
@@ -117,8 +120,14 @@ it('each leader gets one digest a day, with the overdue matters, the 通报 cand
   expect(d.subject).toBe('【每日汇总】2026-06-10 政务舆情回应时效：超时 3 项，通报候选 1 项');
   expect(d.text).toMatch(/^分管副市长：/);
   expect(d.text).toContain('当前超时未办结（3项）');
-  expect(d.text).toContain('路灯长期不亮（市交通运输局，权威回应，2026-06-09 17:00 到期，已超时 15小时）');
+  expect(d.text).toContain('路灯长期不亮，市民张*反映，电话138****5678（市交通运输局，权威回应，2026-06-09 17:00 到期，已超时 15小时）');
   expect(d.text).toContain('近24小时列入通报候选（1项）');
+  // Listed twice (overdue, and a 通报 candidate), masked both times, in the text and the HTML.
+  expect(d.text.split('电话138****5678').length - 1).toBe(2);
+  for (const body of [d.text, d.html ?? '', ...smtp.mails.map((m) => `${m.text ?? ''}${String(m.html ?? '')}`)]) {
+    expect(body).not.toContain('13812345678');
+    expect(body).not.toContain('张三');
+  }
   // Three breaches by one unit this quarter: a 约谈 candidate.
   expect(d.text).toContain('市交通运输局：2026-Q2 超时 3 次');
   const mails = smtp.mails.filter((m) => m.subject?.startsWith('【每日汇总】'));

@@ -10,8 +10,10 @@ import { type Db, monitoringRules, openPostgres, rowsOf, signals, sql } from '@h
 import { DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
 import { freshDatabase } from '@huiying/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { candidatePoolStats, groupingChanged } from '../src/grouping.ts';
+import { mergeIncidents } from '../src/merge.ts';
 import { handleSignals, promoteSignal, SignalAlreadyGrouped } from '../src/signals.ts';
-import type { EngineDeps } from '../src/store.ts';
+import { applyCommand, type EngineDeps } from '../src/store.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-09-30T20:00:00+08:00');
@@ -247,5 +249,131 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
     } finally {
       await other.close();
     }
+  });
+
+  describe('candidates kept in memory across batches', () => {
+    const crack = ['网传城东高架桥桥面出现多处裂缝，车辆经过有明显震动', '城东高架桥现裂缝？市交通局：已派员到城东高架桥现场检测'];
+    const water = ['幸福小区停水近一天 居民生活受影响 供水公司称管道爆裂', '幸福小区停水超过20小时 供水公司：管道爆裂正在抢修'];
+
+    it('one engine reads them once, then keeps them: later batches join what earlier ones opened', async () => {
+      const before = { ...candidatePoolStats };
+      const [first] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      const [second] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
+      const [third] = await handleSignals(deps, [await store(db.db, { title: crack[1]! })]);
+      const [fourth] = await handleSignals(deps, [await store(db.db, { title: water[1]! })]);
+      expect(third!.incidentId).toBe(first!.incidentId);
+      expect(fourth!.incidentId).toBe(second!.incidentId);
+      expect(candidatePoolStats.reloaded - before.reloaded).toBe(1);
+      expect(candidatePoolStats.kept - before.kept).toBe(3);
+    });
+
+    it('batches of two partitions started at once in one engine take turns and keep them current', async () => {
+      await handleSignals(deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
+      const before = { ...candidatePoolStats };
+      const [a, b] = await Promise.all([
+        handleSignals(deps, [await store(db.db, { title: crack[0]! })]),
+        handleSignals(deps, [await store(db.db, { title: water[0]! })]),
+      ]);
+      const [c, d] = await Promise.all([
+        handleSignals(deps, [await store(db.db, { title: crack[1]! })]),
+        handleSignals(deps, [await store(db.db, { title: water[1]! })]),
+      ]);
+      expect(c![0]!.incidentId).toBe(a![0]!.incidentId);
+      expect(d![0]!.incidentId).toBe(b![0]!.incidentId);
+      expect(candidatePoolStats.reloaded - before.reloaded).toBe(0);
+      expect(candidatePoolStats.kept - before.kept).toBe(4);
+    });
+
+    it('another engine grouping in between makes the next batch read them again, and see its signals', async () => {
+      const other = openPostgres(db.url, { max: 2 });
+      try {
+        const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+        const [a] = await handleSignals(deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
+        // The other engine opens the crack matter; the first engine must find it, not open it again.
+        const [b] = await handleSignals(depsB, [await store(db.db, { title: crack[0]! })]);
+        const before = { ...candidatePoolStats };
+        const [c] = await handleSignals(deps, [await store(db.db, { title: crack[1]! })]);
+        expect(c!.incidentId).toBe(b!.incidentId);
+        expect(c!.incidentId).not.toBe(a!.incidentId);
+        expect(candidatePoolStats.reloaded - before.reloaded).toBe(1);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('an incident dismissed meanwhile (no grouping lock) is no candidate: a signal of its matter opens a new one', async () => {
+      const [first] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      await applyCommand(
+        deps,
+        first!.incidentId!,
+        { type: 'dismiss', at: T0, incident: first!.incidentId!, reason: '不属于政务舆情' },
+        'user:duty1',
+      );
+      const [again] = await handleSignals(deps, [await store(db.db, { title: crack[1]! })]);
+      expect(again).toMatchObject({ created: true, decision: 'opened' });
+      expect(again!.incidentId).not.toBe(first!.incidentId);
+    });
+
+    it('a batch deciding on a dismissed incident decides again: its signals group among themselves', async () => {
+      const [first] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      const [other] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
+      await applyCommand(
+        deps,
+        first!.incidentId!,
+        { type: 'dismiss', at: T0, incident: first!.incidentId!, reason: '不属于政务舆情' },
+        'user:duty1',
+      );
+      const batch = [
+        await store(db.db, { title: crack[1]! }),
+        await store(db.db, { title: water[1]! }),
+        await store(db.db, { title: '城东高架桥裂缝检测结果公布 交通局：桥面裂缝不影响通行' }),
+      ];
+      const [a, b, c] = await handleSignals(deps, batch);
+      expect(a).toMatchObject({ created: true, decision: 'opened' });
+      expect(b).toMatchObject({ incidentId: other!.incidentId, decision: 'joined' });
+      expect(c).toMatchObject({ incidentId: a!.incidentId, decision: 'joined' });
+      expect((await stateOf(first!.incidentId!)).signalCount).toBe(1);
+      // The pool holds what the database holds: the next batch joins the new incident.
+      const [d] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      expect(d!.incidentId).toBe(a!.incidentId);
+    });
+
+    it('a signal attached by hand (补充线索, outside the grouping lock) is a candidate once the change is announced', async () => {
+      const [first] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
+      const url = 'https://news.example.cn/2026/crack.html';
+      // What POST /api/incidents/:id/signals does: the command with the signal row alongside, then the announcement.
+      await applyCommand(
+        deps,
+        first!.incidentId!,
+        { type: 'signal', at: T0, incident: first!.incidentId!, source: 'manual', publishedAt: T0, title: crack[0]! },
+        'user:duty1',
+        async (tx) => {
+          await tx.insert(signals).values({
+            id: 'sig_manual_1',
+            source: 'manual',
+            sourceRef: 'sig_manual_1',
+            title: crack[0]!,
+            url,
+            linkKey: 'news.example.cn/2026/crack.html',
+            publishedAt: new Date(T0),
+            receivedAt: new Date(T0),
+            incidentId: first!.incidentId!,
+            processedAt: new Date(T0),
+            decision: 'attached',
+          });
+        },
+      );
+      await groupingChanged(db.db);
+      const [repost] = await handleSignals(deps, [await store(db.db, { title: crack[1]! })]);
+      expect(repost).toMatchObject({ incidentId: first!.incidentId, decision: 'joined' });
+    });
+
+    it('a merge (under the grouping lock) is seen by the next batch: it joins the surviving incident', async () => {
+      const [a] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      const [b] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
+      await mergeIncidents(deps, a!.incidentId!, [b!.incidentId!], 'user:duty1');
+      const [c] = await handleSignals(deps, [await store(db.db, { title: water[1]! })]);
+      expect(c!.incidentId).toBe(a!.incidentId);
+    });
   });
 });

@@ -65,6 +65,7 @@ export async function storeFeedItem(
         timeDecision: item.time.decision,
         timeReason: item.time.reason,
         processedAt: history ? now : null,
+        jurisdiction: feedJurisdiction(feedId),
       })
       .onConflictDoNothing()
       .returning({ id: signals.id });
@@ -152,6 +153,7 @@ async function storeOfficialItem(
       timeDecision: item.time.decision,
       timeReason: item.time.reason,
       processedAt: now,
+      jurisdiction: feedJurisdiction(feedId),
     })
     .onConflictDoNothing();
   const origin = classifyOrigin({ title: item.title, content: item.content ?? null });
@@ -186,6 +188,9 @@ async function storeOfficialItem(
   });
   return { signalId: id, outcome: history ? 'history' : 'official' };
 }
+
+/** The feed's jurisdiction as it is when the item is stored (an administrator may change it between polls). */
+const feedJurisdiction = (feedId: string) => sql<string>`coalesce((select jurisdiction from feeds where id = ${feedId}), 'default')`;
 
 function safeIso(ms: number): string | null {
   const d = new Date(ms);

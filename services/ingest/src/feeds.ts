@@ -3,6 +3,7 @@ import type { Clock } from '@huiying/clock';
 import { TOPICS } from '@huiying/bus';
 import { alerts, and, audit, type Db, enqueue, eq, feeds, inArray, rowsOf, sql } from '@huiying/db';
 import { DEFAULT_SIGNAL_TIME_POLICY, type SignalTimePolicy } from '@huiying/domain';
+import { cancelSourceAlertNotifications, queueSourceAlertNotifications, type SourceAlertWiring } from '@huiying/notify';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import { storeFeedItem, type StoreOutcome } from './feed-store.ts';
@@ -107,6 +108,11 @@ export interface FeedPollerDeps {
    * items to incidents and checks channels' silence here.
    */
   afterRound?: (results: PollResult[]) => Promise<void>;
+  /**
+   * Mail a `feed_failing` alert to the administrators and the duty officer, queued in the raising
+   * transaction (packages/notify source-alerts.ts). Without it the alert is on the board only.
+   */
+  alertNotices?: SourceAlertWiring;
 }
 
 /**
@@ -197,6 +203,8 @@ export class FeedPoller {
         unit_id: string | null;
         failing_since: string | Date;
         last_error: string | null;
+        name: string;
+        url: string;
       }>(
         await tx.execute(sql`
           insert into alerts (id, feed_id, kind, unit_id, due_at, at)
@@ -207,7 +215,9 @@ export class FeedPoller {
             acknowledged_at = null, acknowledged_by = null, retracted_at = null
             where alerts.retracted_at is not null
           returning alerts.id, alerts.feed_id, alerts.unit_id, alerts.due_at as failing_since,
-            (select last_error from feeds where id = alerts.feed_id) as last_error`),
+            (select last_error from feeds where id = alerts.feed_id) as last_error,
+            (select name from feeds where id = alerts.feed_id) as name,
+            (select url from feeds where id = alerts.feed_id) as url`),
       );
       if (raised.length > 0)
         await enqueue(
@@ -215,6 +225,22 @@ export class FeedPoller {
           now,
           raised.map((r) => feedAlertEvent(r.id, 'feed_failing', now, r.unit_id)),
         );
+      const mailed = this.deps.alertNotices
+        ? await queueSourceAlertNotifications(
+            tx,
+            raised.map((r) => ({
+              alertId: r.id,
+              kind: 'feed_failing' as const,
+              raisedAt: now.getTime(),
+              feed: { id: r.feed_id, name: r.name, url: r.url },
+              unitId: r.unit_id,
+              since: new Date(r.failing_since).getTime(),
+              detail: r.last_error,
+            })),
+            this.deps.alertNotices,
+            now.getTime(),
+          )
+        : undefined;
       for (const r of raised)
         await audit(tx, {
           at: now,
@@ -227,6 +253,7 @@ export class FeedPoller {
             feedId: r.feed_id,
             failingSince: new Date(r.failing_since).toISOString(),
             lastError: r.last_error,
+            notified: mailed?.get(r.id) ?? null,
           },
         });
       return raised.length;
@@ -402,6 +429,9 @@ export class FeedPoller {
         .where(sql`${alerts.id} = ${feedFailingAlertId(feed.id)} and ${alerts.retractedAt} is null`)
         .returning({ id: alerts.id });
       if (withdrawn.length > 0) await enqueue(tx, now, [feedAlertEvent(withdrawn[0]!.id, 'feed_recovered', now, feed.unitId)]);
+      // A recovery mails nobody; mail about the failure not yet sent is no longer news.
+      const cancelled =
+        withdrawn.length > 0 ? await cancelSourceAlertNotifications(tx, withdrawn[0]!.id, now.getTime(), 'feed recovered') : 0;
       if (withdrawn.length > 0)
         await audit(tx, {
           at: now,
@@ -409,7 +439,7 @@ export class FeedPoller {
           action: 'alert.withdrawn',
           entity: 'alert',
           entityId: withdrawn[0]!.id,
-          result: { reason: 'feed recovered', feedId: feed.id },
+          result: { reason: 'feed recovered', feedId: feed.id, ...(cancelled > 0 ? { notificationsCancelled: cancelled } : {}) },
         });
       if (feed.consecutiveFailures > 0)
         await audit(tx, {

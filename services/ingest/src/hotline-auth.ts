@@ -4,7 +4,7 @@
  * a ±5 minute window, each signature accepted once. See services/ingest/README.md.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { audit, type Db, eq, hotlineReplays, hotlineSources, lte, rowsOf, sql } from '@huiying/db';
+import { audit, type Db, eq, hotlineReplays, hotlineSources, inArray, lte, rowsOf, sql } from '@huiying/db';
 
 export const SOURCE_HEADER = 'x-huiying-source';
 export const TIMESTAMP_HEADER = 'x-huiying-timestamp';
@@ -18,6 +18,8 @@ export interface HotlineSource {
   name: string;
   active: boolean;
   tokenId: string | null;
+  /** The jurisdiction its tickets belong to (whose monitoring rules they are matched against). */
+  jurisdiction: string;
   createdAt: string;
   disabledAt: string | null;
 }
@@ -55,6 +57,7 @@ const view = (r: typeof hotlineSources.$inferSelect): HotlineSource => ({
   name: r.name,
   active: r.active,
   tokenId: r.tokenId,
+  jurisdiction: r.jurisdiction,
   createdAt: r.createdAt.toISOString(),
   disabledAt: r.disabledAt ? r.disabledAt.toISOString() : null,
 });
@@ -74,7 +77,7 @@ export class HotlineSourceError extends Error {
 /** A new source with a fresh secret; the secret is returned here only (shown once, like a token). */
 export async function createHotlineSource(
   db: Db,
-  input: { name: string; tokenId?: string | null },
+  input: { name: string; tokenId?: string | null; jurisdiction?: string },
   actor: string,
   now: Date,
 ): Promise<HotlineSource & { secret: string }> {
@@ -91,7 +94,15 @@ export async function createHotlineSource(
     }
     const [row] = await tx
       .insert(hotlineSources)
-      .values({ id, name: input.name, secret, tokenId: input.tokenId ?? null, createdBy: actor, createdAt: now })
+      .values({
+        id,
+        name: input.name,
+        secret,
+        tokenId: input.tokenId ?? null,
+        jurisdiction: input.jurisdiction?.trim() || 'default',
+        createdBy: actor,
+        createdAt: now,
+      })
       .onConflictDoNothing()
       .returning();
     if (!row) throw new HotlineSourceError('HY_CONFLICT', `hotline source ${input.name} exists, or its token is bound to another source`);
@@ -102,9 +113,36 @@ export async function createHotlineSource(
       action: 'hotline_source.created',
       entity: 'hotline_source',
       entityId: id,
-      input: { name: input.name, tokenId: input.tokenId ?? null },
+      input: { name: input.name, tokenId: input.tokenId ?? null, jurisdiction: row.jurisdiction },
     });
     return { ...view(row), secret };
+  });
+}
+
+/** Move a source to another jurisdiction: tickets it posts from now on carry it; stored ones keep theirs. */
+export async function setHotlineSourceJurisdiction(
+  db: Db,
+  id: string,
+  jurisdiction: string,
+  actor: string,
+  now: Date,
+): Promise<HotlineSource> {
+  const next = jurisdiction.trim();
+  if (next === '') throw new HotlineSourceError('HY_VALIDATION', 'body/jurisdiction must not be blank');
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select().from(hotlineSources).where(eq(hotlineSources.id, id)).for('update');
+    if (!before) throw new HotlineSourceError('HY_NOT_FOUND', `hotline source ${id} not found`);
+    const [row] = await tx.update(hotlineSources).set({ jurisdiction: next }).where(eq(hotlineSources.id, id)).returning();
+    await audit(tx, {
+      at: now,
+      actor,
+      action: 'hotline_source.changed',
+      entity: 'hotline_source',
+      entityId: id,
+      input: { jurisdiction: next },
+      result: { before: { jurisdiction: before.jurisdiction } },
+    });
+    return view(row!);
   });
 }
 
@@ -117,10 +155,13 @@ export async function findHotlineSource(db: Db, name: string): Promise<HotlineSo
   return row ? view(row) : undefined;
 }
 
-/** The source an API token posts as, if the token is bound to one. */
-export async function sourceOfToken(db: Db, tokenId: string): Promise<HotlineSource | undefined> {
-  const [row] = await db.select().from(hotlineSources).where(eq(hotlineSources.tokenId, tokenId));
-  return row ? view(row) : undefined;
+/** The sources bound to these API tokens, by token id (one query for many requests; see BatchLoader). */
+export async function sourcesOfTokens(db: Db, tokenIds: readonly string[]): Promise<Map<string, HotlineSource>> {
+  const rows = await db
+    .select()
+    .from(hotlineSources)
+    .where(inArray(hotlineSources.tokenId, [...tokenIds]));
+  return new Map(rows.map((r) => [r.tokenId!, view(r)]));
 }
 
 /** Disable a source: its signatures and its bound token no longer post tickets. Idempotent. */

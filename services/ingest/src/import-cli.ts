@@ -6,8 +6,9 @@
  *       imports an export; each refused row on stderr as `FILE:ROW: 列「COLUMN」: reason`,
  *       then a one-line JSON summary on stdout. Exit 0: every row stored (or stored before);
  *       1: some rows refused (the others are stored); 2: nothing could be done.
- *   pnpm --silent hotline:add --name NAME
- *       adds a hotline source; prints its HMAC secret as the last line (shown once)
+ *   pnpm --silent hotline:add --name NAME [--jurisdiction J]
+ *       adds a hotline source (its tickets in jurisdiction J, default `default`); prints its HMAC
+ *       secret as the last line (shown once)
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -87,12 +88,19 @@ if (command === 'tickets:import') {
     await handle.close();
   }
 } else if (command === 'hotline:add') {
-  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' } } });
+  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, jurisdiction: { type: 'string' } } });
   if (!values.name) fail('--name is required');
   const handle = await open();
   try {
-    const source = await createHotlineSource(handle.db, { name: values.name! }, actor, new Date());
-    console.error(`hotline source ${source.name} created: ${source.id} — its secret is shown once, store it now`);
+    const source = await createHotlineSource(
+      handle.db,
+      { name: values.name!, ...(values.jurisdiction ? { jurisdiction: values.jurisdiction } : {}) },
+      actor,
+      new Date(),
+    );
+    console.error(
+      `hotline source ${source.name} (jurisdiction ${source.jurisdiction}) created: ${source.id} — its secret is shown once, store it now`,
+    );
     console.log(source.secret);
   } catch (error) {
     if (error instanceof HotlineSourceError) fail(error.message);
@@ -101,5 +109,5 @@ if (command === 'tickets:import') {
     await handle.close();
   }
 } else {
-  fail('usage: tickets:import --source NAME [--backfill] FILE | hotline:add --name NAME');
+  fail('usage: tickets:import --source NAME [--backfill] FILE | hotline:add --name NAME [--jurisdiction J]');
 }

@@ -20,6 +20,7 @@ export {
   type HotlineSource,
   HotlineSourceError,
   listHotlineSources,
+  setHotlineSourceJurisdiction,
   SOURCE_NAME_PATTERN,
   signBody,
 } from './hotline-auth.ts';

@@ -25,6 +25,10 @@ const config = loadConfig(
     FEED_MAX_ITEMS: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.maxItemsPerPoll, minimum: 1 }),
     FEED_BACKFILL_HOURS: Type.Number({ default: DEFAULT_SIGNAL_TIME_POLICY.backfillWindowMs / 3_600_000, minimum: 0 }),
     FEED_PER_HOST: Type.Integer({ default: DEFAULT_POLLER_OPTIONS.perHost, minimum: 1 }),
+    /** The console's base URL, for the link in a failing feed's mail. */
+    PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
+    /** The duty mailbox: a feed failing for an hour mails it when nobody is on shift (administrators are mailed regardless). */
+    DUTY_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
     /** 证据留存: pages behind incidents' signals and responses larger than this are recorded as too large, not stored. */
     EVIDENCE_MAX_BYTES: Type.Integer({ default: DEFAULT_EVIDENCE_OPTIONS.maxBytes, minimum: 1024 }),
     ...ticketConfig,
@@ -61,6 +65,8 @@ const poller = new FeedPoller({
     maxItemsPerPoll: config.FEED_MAX_ITEMS,
     perHost: config.FEED_PER_HOST,
   },
+  // Queued here, sent by the engine's dispatcher (woken by pg_notify at commit).
+  alertNotices: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL ?? null },
 });
 poller.start(config.FEED_CRON);
 // Archives the pages behind incidents' signals and responses on its own loop (same address policy as feeds).

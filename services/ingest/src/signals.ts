@@ -3,8 +3,16 @@ import { TOPICS, type SignalMessage } from '@huiying/bus';
 import { type Db, type DbOrTx, rowsOf, sql } from '@huiying/db';
 import { maskPersonalData, maskPersonalDataDeep } from '@huiying/domain/personal-data';
 
-/** A signal as intake hands it over: the bus message's fields plus the text stored with it. */
-export type NewSignal = Omit<SignalMessage, 'v' | 'type' | 'id'> & { title?: string; content?: string; url?: string };
+/**
+ * A signal as intake hands it over: the bus message's fields plus what is stored with it — the
+ * text, and the jurisdiction of its source (default 'default'), which the engine reads from the row.
+ */
+export type NewSignal = Omit<SignalMessage, 'v' | 'type' | 'id'> & {
+  title?: string;
+  content?: string;
+  url?: string;
+  jurisdiction?: string;
+};
 
 /** Stable id from (source, sourceRef): the same ticket or feed item always maps to one signal. */
 export function signalId(source: string, sourceRef: string): string {
@@ -38,20 +46,7 @@ export async function acceptSignals(
     const id = ids[ord]!;
     if (first.has(id)) return [];
     first.add(id);
-    // Ids and what the engine routes on; the text stays in the row (see SignalMessage).
-    const message: SignalMessage = {
-      v: 1,
-      type: 'signal',
-      id,
-      source: input.source,
-      sourceRef: input.sourceRef,
-      ...(input.feedId ? { feedId: input.feedId } : {}),
-      ...(input.area ? { area: input.area } : {}),
-      ...(input.category ? { category: input.category } : {}),
-      ...(input.unitHint ? { unitHint: input.unitHint } : {}),
-      ...(input.publishedAt ? { publishedAt: input.publishedAt } : {}),
-      receivedAt: input.receivedAt,
-    };
+    const message = signalMessage(id, input);
     return [
       {
         ord,
@@ -67,6 +62,7 @@ export async function acceptSignals(
         unitHint: input.unitHint ?? null,
         publishedAt: input.publishedAt ?? null,
         receivedAt: input.receivedAt,
+        jurisdiction: input.jurisdiction ?? 'default',
         message,
         // Masked as text: one pass over the serialised message instead of a deep copy per ticket.
         audit: redactText(JSON.stringify({ ...message, ...input })),
@@ -79,11 +75,12 @@ export async function acceptSignals(
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(ord int, id text, source text, "sourceRef" text,
           "feedId" text, title text, content text, url text, area text, category text, "unitHint" text, "publishedAt" timestamptz,
-          "receivedAt" timestamptz, message jsonb, audit text)
+          "receivedAt" timestamptz, jurisdiction text, message jsonb, audit text)
       ),
       ins as (
-        insert into signals (id, source, source_ref, feed_id, title, content, url, area, category, unit_hint, published_at, received_at)
-        select id, source, "sourceRef", "feedId", title, content, url, area, category, "unitHint", "publishedAt", "receivedAt"
+        insert into signals (id, source, source_ref, feed_id, title, content, url, area, category, unit_hint, published_at, received_at,
+          jurisdiction)
+        select id, source, "sourceRef", "feedId", title, content, url, area, category, "unitHint", "publishedAt", "receivedAt", jurisdiction
         from input order by ord
         on conflict do nothing
         returning id
@@ -103,6 +100,23 @@ export async function acceptSignals(
     const created = fresh.delete(id);
     return { id, duplicate: !created };
   });
+}
+
+/** The bus message for a signal: ids and what the engine routes on; the text stays in the row (see SignalMessage). */
+export function signalMessage(id: string, input: NewSignal): SignalMessage {
+  return {
+    v: 1,
+    type: 'signal',
+    id,
+    source: input.source,
+    sourceRef: input.sourceRef,
+    ...(input.feedId ? { feedId: input.feedId } : {}),
+    ...(input.area ? { area: input.area } : {}),
+    ...(input.category ? { category: input.category } : {}),
+    ...(input.unitHint ? { unitHint: input.unitHint } : {}),
+    ...(input.publishedAt ? { publishedAt: input.publishedAt } : {}),
+    receivedAt: input.receivedAt,
+  };
 }
 
 /**

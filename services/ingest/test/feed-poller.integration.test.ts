@@ -180,6 +180,35 @@ describe('FeedPoller', () => {
     expect(await db.db.select().from(outbox)).toHaveLength(1);
   });
 
+  it('signals carry their feed’s jurisdiction (an official channel’s items too); the bus message still names ids only', async () => {
+    const clock = new FakeClock(T0);
+    await db.db.insert(feeds).values([
+      { id: 'east-news', url: `${base}/east.xml`, name: 'east-news', addedAt: new Date(T0 - 24 * HOUR), jurisdiction: 'east' },
+      {
+        id: 'east-site',
+        url: `${base}/east-site.xml`,
+        name: 'east-site',
+        kind: 'official',
+        addedAt: new Date(T0 - 24 * HOUR),
+        jurisdiction: 'east',
+      },
+      { id: 'plain', url: `${base}/plain.xml`, name: 'plain', addedAt: new Date(T0 - 24 * HOUR) },
+    ]);
+    docs.set('/east.xml', { body: rss(item('e-1', '东区高架桥裂缝', 'http://news.example.cn/east-bridge', T0 - HOUR)) });
+    docs.set('/east-site.xml', { body: rss(item('s-1', '东区关于高架桥检测的通报', 'http://east.example.gov.cn/1', T0 - HOUR)) });
+    docs.set('/plain.xml', { body: rss(item('p-1', '西门停水', 'http://news.example.cn/water', T0 - HOUR)) });
+    await poller(clock, 'p1').pollAll();
+    const rows = await db.db.select({ feedId: signals.feedId, jurisdiction: signals.jurisdiction }).from(signals).orderBy(signals.feedId);
+    expect(rows).toEqual([
+      { feedId: 'east-news', jurisdiction: 'east' },
+      { feedId: 'east-site', jurisdiction: 'east' },
+      { feedId: 'plain', jurisdiction: 'default' },
+    ]);
+    const messages = await db.db.select().from(outbox);
+    expect(messages).toHaveLength(2);
+    for (const m of messages) expect(Object.keys(m.payload as object).sort()).not.toContain('jurisdiction');
+  });
+
   it('conditional GET: validators survive a restart (a new poller) and a 304 stores nothing', async () => {
     const clock = new FakeClock(T0);
     await addFeed('etag', '/etag.xml');

@@ -122,6 +122,26 @@ describe('importing exports', () => {
     expect(await count(sql`select count(*)::int as n from outbox where key = ${signalId('hotline', 'city:X-4')}`)).toBe(0);
   });
 
+  it('rows take the source’s jurisdiction, live and back-filled alike', async () => {
+    const east = await createHotlineSource(db.db, { name: 'east', jurisdiction: 'east' }, 'user:admin', T0);
+    const from = { source: { id: east.id, name: east.name }, actor: 'user:duty1' };
+    const csv = ['工单编号,受理时间,诉求内容', 'E-1,2026-09-30 20:00:00,东区路灯不亮', 'E-2,2026-09-01 20:00:00,上个月的东区工单'].join(
+      '\n',
+    );
+    expect(await importTicketFile(db.db, Buffer.from(csv), { origin: from, now: T0, backfill: true })).toMatchObject({ accepted: 2 });
+    const rows = rowsOf<{ source_ref: string; jurisdiction: string }>(
+      await db.db.execute(sql`select source_ref, jurisdiction from signals where source_ref like 'east:%' order by source_ref`),
+    );
+    expect(rows).toEqual([
+      { source_ref: 'east:E-1', jurisdiction: 'east' },
+      { source_ref: 'east:E-2', jurisdiction: 'east' },
+    ]);
+    const live = ['工单编号,受理时间,诉求内容', 'E-3,2026-09-30 21:00:00,东区井盖缺失'].join('\n');
+    expect(await importTicketFile(db.db, Buffer.from(live), { origin: from, now: T0 })).toMatchObject({ accepted: 1, history: 0 });
+    expect(await count(sql`select count(*)::int as n from signals where source_ref = 'east:E-3' and jurisdiction = 'east'`)).toBe(1);
+    expect(await count(sql`select count(*)::int as n from signals where source_ref like 'city:%' and jurisdiction <> 'default'`)).toBe(0);
+  });
+
   it('stores every good row of a file larger than one transaction around a bad one', async () => {
     const lines = ['工单编号,受理时间,诉求内容'];
     for (let i = 0; i < 1500; i++) lines.push(`BIG-${i},2026-09-30 20:00:00,${i === 1200 ? '' : `第${i}号工单内容`}`);

@@ -131,6 +131,8 @@ export async function createHuiying(d: HuiyingDeps) {
     clock,
     logger: logger.child({ svc: 'ingest' }),
     options: { fetch: feedFetch },
+    // A feed failing for an hour mails the administrators and the duty officer (or the duty mailbox).
+    alertNotices: { dashboardUrl: d.publicUrl, dutyEmail: d.dutyEmail },
     // Official channels' new items become candidate responses; silent channels raise alerts.
     afterRound: async () => {
       await officialChannels.propose();

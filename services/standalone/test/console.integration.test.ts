@@ -249,7 +249,10 @@ it("the incident page lists 证据留存: the archived copy of a signal's page (
   }
 });
 
-it('a leader lands on statistics, reads but cannot act', async () => {
+it('a leader lands on statistics, reads but cannot act, and sees the 通报 and 约谈 candidates', async () => {
+  // Twelve hours on: the environment incident's 5 h clock (graded 重大 II by the duty officer above)
+  // is more than 4 h past its due without a response, so its leaders' step made it a 通报 candidate.
+  await clock.advanceTo(T0 + 12 * HOUR);
   const page = await newPage({ width: 1366, height: 768 });
   await logIn(page, env.url, 'leader');
   await page.waitForURL(/#\/stats$/);
@@ -257,7 +260,24 @@ it('a leader lands on statistics, reads but cannot act', async () => {
   expect(await page.getByTestId('export-docx').count()).toBe(1);
   expect(await page.getByTestId('nav-board').count()).toBe(0);
   expect(await page.getByTestId('nav-admin-users').count()).toBe(0);
+
+  const section = page.getByTestId('stats-candidates');
+  await section.waitFor();
+  await expect(section.textContent()).resolves.toContain('2026年第二季度');
+  const report = page.getByTestId('report-candidates').locator('tr').filter({ hasText: '河道异味影响周边居民' });
+  await report.waitFor();
+  await expect(report.textContent()).resolves.toContain('市生态环境局');
+  await expect(report.textContent()).resolves.toContain('权威信息发布');
+  // The housing clock was answered 5 minutes late: never a candidate.
+  expect(await page.getByTestId('report-candidates').locator('tr').filter({ hasText: '老旧小区外墙脱落砸伤行人' }).count()).toBe(0);
+  await section.getByRole('tab', { name: /约谈候选/ }).click();
+  await page.getByTestId('interview-candidates').getByText('本期无约谈候选').waitFor();
   await shot(page, 'stats-1366');
+  // Drill-down: the candidate's incident page.
+  await section.getByRole('tab', { name: /通报候选/ }).click();
+  await report.getByRole('link', { name: '河道异味影响周边居民' }).click();
+  await page.waitForURL(new RegExp(`#/incidents/${environmentIncident}$`));
+  await page.getByTestId('incident-detail').waitFor();
 
   await page.goto(`${env.url}#/incidents/${housingIncident}`);
   await page.getByTestId('incident-detail').waitFor();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Clock, Incident } from '../console/src/api/types.ts';
 import {
   boardSummary,
+  candidatePeriods,
   EMPTY_FILTER,
   filterIncidents,
   formatMinutes,
@@ -149,5 +150,21 @@ describe('statistics formatting', () => {
     // 2026-06-30 23:30 in Beijing is still June there though UTC says 15:30.
     expect(monthToDate(Date.parse('2026-06-30T23:30:00+08:00'))).toEqual({ from: '2026-06-01', to: '2026-06-30' });
     expect(monthToDate(Date.parse('2026-07-01T00:10:00+08:00'))).toEqual({ from: '2026-07-01', to: '2026-07-01' });
+  });
+});
+
+describe('candidatePeriods', () => {
+  it('this quarter and three before it, then this month and two before it, across a year end', () => {
+    expect(candidatePeriods(Date.parse('2027-02-10T01:00:00+08:00')).map((p) => p.key)).toEqual([
+      '2027-Q1',
+      '2026-Q4',
+      '2026-Q3',
+      '2026-Q2',
+      '2027-02',
+      '2027-01',
+      '2026-12',
+    ]);
+    // 16:30 UTC on 31 December is 00:30 on 1 January in Beijing.
+    expect(candidatePeriods(Date.parse('2026-12-31T16:30:00Z'))[0]).toEqual({ key: '2027-Q1', label: '2027年第一季度' });
   });
 });

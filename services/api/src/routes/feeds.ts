@@ -5,6 +5,7 @@ import { CandidateConflict, OfficialChannels } from '@huiying/engine';
 import { ApiError, notVisible, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
 import { AddressPolicy, feedAlertEvent } from '@huiying/ingest';
+import { cancelSourceAlertNotifications } from '@huiying/notify';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { visible } from '../read.ts';
@@ -52,6 +53,7 @@ const FeedView = Type.Object({
   pollIntervalSeconds: Type.Integer(),
   allowCidrs: Type.Array(Type.String()),
   silenceRule: Nullable(Type.String()),
+  jurisdiction: Type.String({ description: '辖区: its items are matched against this jurisdiction’s monitoring rules' }),
   addedAt: Iso,
   updatedAt: Nullable(Iso),
   health: FeedHealth,
@@ -70,6 +72,13 @@ const FeedFields = {
     }),
   ),
   silenceRule: Type.Optional(Type.Union([SilenceRule, Type.Null()])),
+  jurisdiction: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: '辖区 (default "default"): its signals match this jurisdiction’s monitoring rules and group only with its own',
+    }),
+  ),
 };
 const FeedBody = Type.Object(
   {
@@ -125,6 +134,7 @@ interface FeedRowSql {
   poll_interval_seconds: number;
   allow_cidrs: string[] | string;
   silence_rule: string | null;
+  jurisdiction: string;
   added_at: string | Date;
   updated_at: string | Date | null;
   last_success_at: string | Date | null;
@@ -160,6 +170,7 @@ function toFeedView(r: FeedRowSql) {
     pollIntervalSeconds: Number(r.poll_interval_seconds),
     allowCidrs: textArray(r.allow_cidrs),
     silenceRule: r.silence_rule,
+    jurisdiction: r.jurisdiction,
     addedAt: iso(r.added_at)!,
     updatedAt: iso(r.updated_at),
     health: {
@@ -184,7 +195,7 @@ async function listFeeds(db: Db, where: ReturnType<typeof sql>): Promise<FeedDto
   const rows = rowsOf<FeedRowSql>(
     await db.execute(sql`
       select f.id, f.name, f.url, f.kind, f.unit_id, u.name as unit_name, f.enabled, f.poll_interval_seconds, f.allow_cidrs,
-             f.silence_rule, f.added_at, f.updated_at, f.last_success_at, f.last_polled_at, f.last_error, f.last_error_at,
+             f.silence_rule, f.jurisdiction, f.added_at, f.updated_at, f.last_success_at, f.last_polled_at, f.last_error, f.last_error_at,
              f.failing_since, f.consecutive_failures, f.items_seen, f.next_poll_at, f.last_encoding, f.last_item_at,
              array(select a.kind from alerts a where a.feed_id = f.id and a.retracted_at is null order by a.kind) as open_alerts
       from feeds f left join units u on u.id = f.unit_id
@@ -240,8 +251,18 @@ async function withdrawFeedAlerts(tx: Tx, feedId: string, now: Date, actor: stri
       now,
       rows.map((r) => feedAlertEvent(r.id, 'feed_alert_withdrawn', now, r.unitId)),
     );
-  for (const r of rows)
-    await audit(tx, { at: now, actor, action: 'alert.withdrawn', entity: 'alert', entityId: r.id, result: { reason: why } });
+  for (const r of rows) {
+    // Mail about the alert not sent yet is no longer news (a withdrawal mails nobody).
+    const cancelled = await cancelSourceAlertNotifications(tx, r.id, now.getTime(), why);
+    await audit(tx, {
+      at: now,
+      actor,
+      action: 'alert.withdrawn',
+      entity: 'alert',
+      entityId: r.id,
+      result: { reason: why, ...(cancelled > 0 ? { notificationsCancelled: cancelled } : {}) },
+    });
+  }
 }
 
 /**
@@ -322,6 +343,7 @@ export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) =
             pollIntervalSeconds: b.pollIntervalSeconds ?? 300,
             allowCidrs,
             silenceRule: b.silenceRule ?? null,
+            jurisdiction: b.jurisdiction?.trim() || 'default',
             // Its archive (items published before now) is history: it opens no clock.
             addedAt: now,
             nextPollAt: null,
@@ -373,6 +395,8 @@ export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) =
             ...(b.pollIntervalSeconds !== undefined ? { pollIntervalSeconds: b.pollIntervalSeconds, nextPollAt: null } : {}),
             ...(allowCidrs !== undefined ? { allowCidrs, nextPollAt: null } : {}),
             ...(b.silenceRule !== undefined ? { silenceRule: b.silenceRule } : {}),
+            // Signals stored from now on carry it; those stored before keep theirs.
+            ...(b.jurisdiction !== undefined ? { jurisdiction: b.jurisdiction.trim() || 'default' } : {}),
             // A new address is a new document: forget the old validators and poll it now. A poll of
             // the old address in flight keeps its lease (one poller per feed) but writes back
             // neither validators nor a next poll for the new address (see FeedPoller).
@@ -387,7 +411,15 @@ export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) =
           entity: 'feed',
           entityId: id,
           input: b,
-          result: { before: { url: before.url, kind: before.kind, unitId: before.unitId, allowCidrs: before.allowCidrs } },
+          result: {
+            before: {
+              url: before.url,
+              kind: before.kind,
+              unitId: before.unitId,
+              allowCidrs: before.allowCidrs,
+              jurisdiction: before.jurisdiction,
+            },
+          },
         });
       });
       return load(request, id);

@@ -10,6 +10,7 @@ import {
   ImportFileError,
   importTicketFile,
   listHotlineSources,
+  setHotlineSourceJurisdiction,
   SOURCE_NAME_PATTERN,
   type TicketTimePolicy,
 } from '@huiying/ingest';
@@ -23,11 +24,17 @@ const ADMIN = { roles: ['admin'] } as const;
 const errors = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody, 413: S.ErrorBody };
 const Iso = Type.String({ format: 'date-time' });
 
+const Jurisdiction = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  description: '辖区 (default "default"): its tickets match this jurisdiction’s monitoring rules and group only with its own',
+});
 const HotlineSourceView = Type.Object({
   id: Type.String(),
   name: Type.String(),
   active: Type.Boolean(),
   tokenId: Type.Union([Type.String(), Type.Null()], { description: 'the API token that posts as this source' }),
+  jurisdiction: Type.String({ description: '辖区: its tickets are matched against this jurisdiction’s monitoring rules' }),
   createdAt: Iso,
   disabledAt: Type.Union([Iso, Type.Null()]),
 });
@@ -37,9 +44,11 @@ const HotlineSourceBody = Type.Object(
     tokenId: Type.Optional(
       Type.Union([Type.String(), Type.Null()], { description: 'bind an API token (scope tickets:write) to this source' }),
     ),
+    jurisdiction: Type.Optional(Jurisdiction),
   },
   { additionalProperties: false },
 );
+const HotlineSourcePatch = Type.Object({ jurisdiction: Jurisdiction }, { additionalProperties: false });
 const ImportReport = Type.Object({
   format: Type.Union([Type.Literal('csv'), Type.Literal('xlsx')]),
   encoding: Type.String(),
@@ -114,6 +123,22 @@ export const hotlineRoutes: FastifyPluginAsync<RouteDeps & { ticketPolicy?: Tick
     },
     async (request, reply) =>
       reply.code(201).send(await createHotlineSource(db, request.body, actorOf(principal(request)), now()).catch(sourceError)),
+  );
+
+  app.patch(
+    '/api/admin/hotline-sources/:id',
+    {
+      config: { access: ADMIN },
+      schema: {
+        tags: ['admin'],
+        summary: '修改热线接入来源的辖区',
+        params: S.IdParams,
+        body: HotlineSourcePatch,
+        response: { 200: HotlineSourceView, ...errors },
+      },
+    },
+    async (request) =>
+      setHotlineSourceJurisdiction(db, request.params.id, request.body.jurisdiction, actorOf(principal(request)), now()).catch(sourceError),
   );
 
   app.post(

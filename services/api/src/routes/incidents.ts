@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { audit, type Db, eq, signals, units } from '@huiying/db';
-import type { IncidentInput } from '@huiying/domain';
-import { applyCommand, recordResponse } from '@huiying/engine';
+import { audit, type Db, eq, signals, sql, units } from '@huiying/db';
+import { canonicalUrl, type IncidentInput } from '@huiying/domain';
+import { applyCommand, groupingChanged, recordResponse } from '@huiying/engine';
 import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -198,10 +198,17 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
             decision: 'attached',
             decisionReason: 'manual',
             decidedAt: new Date(now),
+            // Found by its link like any grouped signal: a repost of this page joins this incident.
+            linkKey: canonicalUrl(b.url ?? null),
+            // The incident's jurisdiction: later signals are grouped with it only within that jurisdiction.
+            jurisdiction: sql`coalesce((select s.jurisdiction from signals s where s.incident_id = ${id} order by s.received_at, s.id limit 1), 'default')`,
           });
           await audit(tx, { at: new Date(now), actor, action: 'signal.attached', entity: 'signal', entityId: signalId, input: b });
         },
       );
+      // The attached signal is a grouping candidate now: engines keeping candidates read them again.
+      const [row] = await db.select({ jurisdiction: signals.jurisdiction }).from(signals).where(eq(signals.id, signalId));
+      await groupingChanged(db, row?.jurisdiction);
       return reply.code(201).send(await load(request, id));
     },
   );

@@ -79,6 +79,7 @@ const SignalListItem = Type.Object({
   ruleId: Nullable(Type.String()),
   decisionScore: Type.Union([Type.Number(), Type.Null()]),
   decisionVia: Nullable(Type.String()),
+  jurisdiction: Type.String({ description: '辖区: whose monitoring rules decided it' }),
 });
 const SignalQuery = Type.Object(
   {
@@ -286,7 +287,7 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
       const [rows, count] = await Promise.all([
         db.execute(sql`
           select s.id, s.source, s.title, s.content, s.url, s.area, s.category, s.published_at, s.received_at, s.incident_id,
-            s.decision, s.decision_reason, s.rule_id, s.decision_score, s.decision_via
+            s.decision, s.decision_reason, s.rule_id, s.decision_score, s.decision_via, s.jurisdiction
           from signals s where ${where}
           order by s.received_at desc, s.id
           limit ${pageSize} offset ${(page - 1) * pageSize}`),
@@ -309,6 +310,7 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
         rule_id: string | null;
         decision_score: number | null;
         decision_via: string | null;
+        jurisdiction: string;
       }>(rows).map((r) => ({
         id: r.id,
         source: r.source,
@@ -325,6 +327,7 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
         ruleId: r.rule_id,
         decisionScore: r.decision_score === null ? null : Number(r.decision_score),
         decisionVia: r.decision_via,
+        jurisdiction: r.jurisdiction,
       }));
       return { items, total: rowsOf<{ n: number }>(count)[0]?.n ?? 0, page, pageSize };
     },

@@ -62,6 +62,19 @@ export interface NoticeInput {
   units: StatsRow[];
   /** The late and breached deadlines, grouped by unit in the order of `units`. */
   items: StatsItem[];
+  /**
+   * 通报 candidates of the period (issue 10 step 4: still without a response N hours after the
+   * breach, so the leaders were told): named in the text and marked in the 附件.
+   */
+  reports?: {
+    source: 'incident' | 'duty';
+    id: string;
+    seq: number;
+    title: string;
+    unitName: string | null;
+    overdueMs: number;
+    state: 'breached' | 'met';
+  }[];
 }
 
 export function noticeTitle(periodLabel: string): string {
@@ -97,6 +110,16 @@ export function noticeText(n: NoticeInput): { title: string; main: string; parag
       })
       .join('；');
     paragraphs.push(`本期共有${n.units.length}个单位存在超时情况：${list}。具体事项见附件。`);
+  }
+  const reports = n.reports ?? [];
+  if (reports.length > 0) {
+    const list = reports
+      .map(
+        (r) =>
+          `${r.unitName ?? '未指定责任单位'}“${r.title}”（${r.state === 'met' ? `超时${durationCn(r.overdueMs)}后回应` : `已超时${durationCn(r.overdueMs)}，仍未回应`}）`,
+      )
+      .join('；');
+    paragraphs.push(`其中，超时后经催办仍未在规定时间内回应、已报请领导督办的事项${reports.length}项，列为通报事项：${list}。`);
   }
   paragraphs.push({ heading: '三、有关要求' });
   paragraphs.push(
@@ -134,6 +157,7 @@ export async function noticeDocx(n: NoticeInput): Promise<Buffer> {
   const text = noticeText(n);
   const line = { top: { style: BorderStyle.SINGLE, size: 4, color: '000000' } };
   const header = new TableRow({ tableHeader: true, children: ANNEX_COLUMNS.map(([name, w]) => cell(name, w, true)) });
+  const reported = new Set((n.reports ?? []).map((r) => `${r.source}|${r.id}|${r.seq}`));
   const rows = n.items.map(
     (i, index) =>
       new TableRow({
@@ -146,7 +170,7 @@ export async function noticeDocx(n: NoticeInput): Promise<Buffer> {
           shanghaiTime(i.dueAt),
           i.respondedAt === null ? '未回应' : shanghaiTime(i.respondedAt),
           durationCn(i.overdueMs),
-          OUTCOME_LABEL[i.outcome],
+          reported.has(`${i.source}|${i.id}|${i.seq}`) ? `${OUTCOME_LABEL[i.outcome]}（通报）` : OUTCOME_LABEL[i.outcome],
         ].map((v, c) => cell(v, ANNEX_COLUMNS[c]![1], false, c === 2 ? AlignmentType.LEFT : AlignmentType.CENTER)),
       }),
   );

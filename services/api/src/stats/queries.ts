@@ -35,13 +35,14 @@
  * floored at 0; median and p90 by linear interpolation (percentile_cont). Incidents with no
  * qualifying response yet have no such time and are not in these figures.
  *
- * Where the figures come from (rollup.ts): for a period of whole Asia/Shanghai months (or no
- * bounds), from the statistics rollup — cells pre-aggregated per month and year of due, brought up
- * to date by a scheduled job — plus, live from the tables here, everything changed since the
- * rollup's watermark and every running deadline; otherwise (a period cut inside a month, the
- * drill-down, the 通报's list) from the queries below over the live tables. Both give the same
+ * Where the figures come from (rollup.ts): from the statistics rollup — cells pre-aggregated per
+ * month and year of due, brought up to date by a scheduled job — for the whole Asia/Shanghai
+ * months of the period, the deadlines rolled up one by one for a start or end inside a month,
+ * plus, live from the tables here, everything changed since the rollup's watermark and every
+ * running deadline; the drill-down and the 通报's list (and everything before the rollup's first
+ * run) from the queries below over the live tables. Both give the same
  * counts, on-time rate and overdue count, total and maximum, to the millisecond. PRECISION: from
- * the rollup, the overdue median and the first-response median and p90 are percentile_cont over
+ * the rollup (any period), the overdue median and the first-response median and p90 are percentile_cont over
  * values floored to the whole minute (per-minute histograms; a breach still open counts now −
  * its due floored to the minute), so they may differ from the exact figure by less than one
  * minute; values changed since the watermark enter exactly.
@@ -295,8 +296,8 @@ const num = (v: string | number | null | undefined): number | null => (v === nul
 
 /**
  * Figures grouped by one dimension (or one 'all' row), ordered by key: from the rollup and the
- * live remainder (rollup.ts) when it can answer — a period of whole months, the rollup run at
- * least once — else from the live tables (`exactGroupStats`).
+ * live remainder (rollup.ts) when it can answer — the rollup run at least once and not too far
+ * behind — else from the live tables (`exactGroupStats`).
  */
 export async function groupStats(db: Db, now: Date, scope: StatsScope, f: StatsFilter, by: Dimension | 'all'): Promise<StatsRow[]> {
   const rolled = await rollupStats(db, now, scope, f, by);
@@ -327,7 +328,7 @@ function fromRollup(r: RollupAgg, by: Dimension | 'all', unitName: string | null
 
 /**
  * The figures straight from the live tables: the reference definition (the rollup is tested
- * against it), and the answer for periods that are not whole months.
+ * against it), and the answer while the rollup cannot give one.
  */
 export async function exactGroupStats(db: Db, now: Date, scope: StatsScope, f: StatsFilter, by: Dimension | 'all'): Promise<StatsRow[]> {
   const key = keyOf(by);

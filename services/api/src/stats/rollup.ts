@@ -44,9 +44,22 @@
  * with historical `updated_at`, or a transaction open longer than the margin, is not seen until
  * the next full rebuild (`runRollup(db, { full: true })`; the schedule does one a day).
  *
- * Periods that are not whole Asia/Shanghai months (from/to at another day or instant), the
- * drill-down and the 通报's list read the live tables (queries.ts), as does everything before the
- * first run.
+ * A period that is not whole Asia/Shanghai months (from/to at another day or instant) is
+ * composed: its whole months from the cells as above, and its edges — from its start to the first
+ * whole month, from the last whole month to its end (or all of it, when it holds no whole month) —
+ * from the deadlines rolled up in `stats_fact` (at most two months of rows, by the due index),
+ * plus the live remainder as for every period. Counts, on-time rate, overdue count, total and
+ * maximum are then exact as for whole months. The medians and p90 compose because the cells keep
+ * per-minute histograms, not monthly medians: the edges' values enter exactly, the cells' floored
+ * to the minute, so the figures stay within one minute of the exact ones. First responses are
+ * per incident: the cells hold no incident's value, so an incident with a response due in an edge
+ * month is computed from its deadlines (every figure group of it touching the edge month; the
+ * cells' parts of those groups, 'frA' before an end edge and 'frB' after a start edge, are left
+ * unread); by month, the edge months' own figures are. Tested against the exact queries on a
+ * seeded year (stats-rollup.shared.ts).
+ *
+ * The drill-down and the 通报's list read the live tables (queries.ts), as does everything before
+ * the first run.
  */
 import { type Db, rowsOf, type SQL, sql, type Tx } from '@huiying/db';
 import type { Dimension, StatsFilter, StatsScope } from './queries.ts';
@@ -864,11 +877,19 @@ interface Plan {
   level?: string;
   kind?: string;
   source?: 'incident' | 'duty';
-  /** Month range, inclusive; null = open. */
+  /** The whole months read from the cells, inclusive; null = open. m1 > m2: none. */
   m1: number | null;
   m2: number | null;
   fromUs: number | null;
   toUs: number | null;
+  /**
+   * The parts of the period outside its whole months, (lo, hi] in µs: a start or end inside a
+   * month. Their deadlines are read one by one from stats_fact (plus the live remainder, as for
+   * every period), so their counts and overdue figures are exact.
+   */
+  edges: { lo: number | null; hi: number | null }[];
+  /** The months those edges lie in: first responses of incidents touching them are computed from their deadlines. */
+  edgeMonths: number[];
 }
 
 /** The month index when `d` is 00:00 Asia/Shanghai on a first of the month, else null. */
@@ -879,18 +900,49 @@ function monthBoundary(d: Date): number | null {
   return s.getUTCFullYear() * 12 + s.getUTCMonth();
 }
 
-function planOf(scope: StatsScope, f: StatsFilter, by: Dimension | 'all'): Plan | null {
+/** The Asia/Shanghai month index holding instant `d`. */
+function monthHolding(d: Date): number {
+  const s = new Date(d.getTime() + SHANGHAI_MS);
+  return s.getUTCFullYear() * 12 + s.getUTCMonth();
+}
+
+/**
+ * How a period is read: its whole Asia/Shanghai months from the cells, and a start or end inside
+ * a month (an "edge") from the deadlines themselves. A period within one month, or across two
+ * without a whole month between, is all edge.
+ */
+function planOf(scope: StatsScope, f: StatsFilter, by: Dimension | 'all'): Plan {
   let m1: number | null = null;
   let m2: number | null = null;
+  const fromUs = f.from ? f.from.getTime() * 1000 : null;
+  const toUs = f.to ? f.to.getTime() * 1000 : null;
+  let loEdge: number | null = null;
+  let hiEdge: number | null = null;
   if (f.from) {
     const b = monthBoundary(f.from);
-    if (b === null) return null;
-    m1 = b;
+    if (b !== null) m1 = b;
+    else m1 = (loEdge = monthHolding(f.from)) + 1;
   }
   if (f.to) {
     const b = monthBoundary(f.to);
-    if (b === null) return null;
-    m2 = b - 1;
+    if (b !== null) m2 = b - 1;
+    else m2 = (hiEdge = monthHolding(f.to)) - 1;
+  }
+  const edges: Plan['edges'] = [];
+  const edgeMonths: number[] = [];
+  if (m1 !== null && m2 !== null && m1 > m2) {
+    // No whole month: the period is all edge (it touches one month, or two adjacent ones).
+    edges.push({ lo: fromUs, hi: toUs });
+    for (let m = monthOf(fromUs! + 1); m <= monthOf(toUs!); m++) edgeMonths.push(m);
+  } else {
+    if (loEdge !== null) {
+      edges.push({ lo: fromUs, hi: monthStartMs(m1!) * 1000 });
+      edgeMonths.push(loEdge);
+    }
+    if (hiEdge !== null) {
+      edges.push({ lo: monthStartMs(m2! + 1) * 1000, hi: toUs });
+      edgeMonths.push(hiEdge);
+    }
   }
   const unit = scope.unitId ?? f.unit;
   return {
@@ -904,8 +956,10 @@ function planOf(scope: StatsScope, f: StatsFilter, by: Dimension | 'all'): Plan 
     ...(f.source !== undefined ? { source: f.source } : {}),
     m1,
     m2,
-    fromUs: f.from ? f.from.getTime() * 1000 : null,
-    toUs: f.to ? f.to.getTime() * 1000 : null,
+    fromUs,
+    toUs,
+    edges,
+    edgeMonths,
   };
 }
 
@@ -956,9 +1010,12 @@ function cellTarget(p: Plan, c: CellDims): string | null | undefined {
       case 'frA':
         // This month inside, the next one not (or a figure by month).
         if (!inRange(p, m) || (p.by !== 'month' && inRange(p, m + 1))) return undefined;
+        // The next month is an edge: these incidents' first responses are computed from their deadlines.
+        if (p.by !== 'month' && p.edgeMonths.includes(m + 1)) return undefined;
         break;
       case 'frB':
         if (!inRange(p, m + 1) || (p.by !== 'month' && inRange(p, m))) return undefined;
+        if (p.by !== 'month' && p.edgeMonths.includes(m)) return undefined;
         break;
     }
   }
@@ -1016,9 +1073,9 @@ function cellQuery(p: Plan): SQL {
 }
 
 /** Whether a live deadline is in the plan's selection, and its figure key. */
-function factTarget(p: Plan, f: Fact): string | null | undefined {
-  if (p.fromUs !== null && f.due <= p.fromUs) return undefined;
-  if (p.toUs !== null && f.due > p.toUs) return undefined;
+function factTarget(p: Plan, f: Fact, anyDue = false): string | null | undefined {
+  if (!anyDue && p.fromUs !== null && f.due <= p.fromUs) return undefined;
+  if (!anyDue && p.toUs !== null && f.due > p.toUs) return undefined;
   if (p.unit !== undefined && unitKey(f.unit) !== p.unit) return undefined;
   if (p.source !== undefined && f.source !== p.source) return undefined;
   if (p.level !== undefined && (f.source !== 'incident' || levelKey(f) !== p.level)) return undefined;
@@ -1106,8 +1163,7 @@ const roundUs = (v: bigint) => Number((v >= 0n ? v + 500n : v - 500n) / 1000n);
 
 /**
  * The figures of queries.ts's groupStats from the rollup and the live remainder, or null when
- * the rollup cannot answer (never run, period not in whole months, too far behind): the caller
- * then reads the live tables.
+ * the rollup cannot answer (never run, too far behind): the caller then reads the live tables.
  */
 export async function rollupStats(
   db: Db,
@@ -1117,7 +1173,6 @@ export async function rollupStats(
   by: Dimension | 'all',
 ): Promise<RollupAgg[] | null> {
   const p = planOf(scope, f, by);
-  if (p === null) return null;
   const nowMs = now.getTime();
   const nowUs = nowMs * 1000;
   const read = await db.transaction(
@@ -1129,7 +1184,8 @@ export async function rollupStats(
       const dirty = await dirtySince(tx, String(state.watermark), MAX_DIRTY);
       if (dirty.incidents.length + dirty.duties.length > MAX_DIRTY) return null;
       const any = dirty.incidents.length + dirty.duties.length > 0;
-      const cellRows = rowsOf<CellRow>(await tx.execute(cellQuery(p)));
+      const noCells = p.m1 !== null && p.m2 !== null && p.m1 > p.m2;
+      const cellRows = noCells ? [] : rowsOf<CellRow>(await tx.execute(cellQuery(p)));
       const old = any ? await readFacts(tx, storedFacts(dirtyCondition(dirty))) : [];
       const fresh = any ? await readFacts(tx, liveFacts(dirty)) : [];
       const running = await readFacts(tx, liveFacts('running'));
@@ -1167,7 +1223,36 @@ export async function rollupStats(
           row.data = { ...d, lateTop: c.f!.lateTop, dueLow: c.f!.dueLow };
         }
       }
-      return { cells, minus, fresh, running, wide };
+      // The edges: their deadlines as rolled up (the changed ones come in `fresh`), and every
+      // deadline of the incidents with a response due in an edge month, for their first responses.
+      const notDirty = any ? sql`not ${dirtyCondition(dirty)}` : sql`true`;
+      const edge =
+        p.edges.length === 0
+          ? []
+          : await readFacts(
+              tx,
+              storedFacts(
+                sql`(${sql.join(
+                  p.edges.map(
+                    (e) =>
+                      sql`(${e.lo === null ? sql`true` : sql`due_us > ${e.lo}`} and ${e.hi === null ? sql`true` : sql`due_us <= ${e.hi}`})`,
+                  ),
+                  sql` or `,
+                )}) and ${notDirty}`,
+              ),
+            );
+      const edgeMet =
+        p.edgeMonths.length === 0 || p.source === 'duty'
+          ? []
+          : await readFacts(
+              tx,
+              storedFacts(sql`source = 'incident' and outcome in ('on_time', 'late') and not wide and ${notDirty}
+                and ref_id in (select ref_id from stats_fact where source = 'incident' and outcome in ('on_time', 'late') and (${sql.join(
+                  p.edgeMonths.map((m) => sql`(due_us > ${monthStartMs(m) * 1000} and due_us <= ${monthStartMs(m + 1) * 1000})`),
+                  sql` or `,
+                )}))`),
+            );
+      return { cells, minus, fresh, running, wide, edge, edgeMet };
     },
     { isolationLevel: 'repeatable read', accessMode: 'read only' },
   );
@@ -1223,8 +1308,9 @@ export async function rollupStats(
     for (const [m, k] of x.dueHist) bump(a.overdue, nowMs - m * 60_000, -k);
   }
 
-  // The live remainder: deadlines changed since the watermark, and every running one.
-  for (const fact of [...read.fresh, ...read.running]) {
+  // The live remainder: deadlines changed since the watermark, and every running one; and the
+  // deadlines of the edges.
+  for (const fact of [...read.fresh, ...read.running, ...read.edge]) {
     const key = factTarget(p, fact);
     if (key === undefined) continue;
     const a = acc(key);
@@ -1255,6 +1341,26 @@ export async function rollupStats(
     const prev = frGroups.get(g);
     if (!prev) frGroups.set(g, { key, first: fact.responded!, start: fact.start ?? 0 });
     else prev.first = Math.min(prev.first, fact.responded!);
+  }
+  // Incidents with a response due in an edge month: per figure group (as the cells group them),
+  // those touching an edge month are computed here and were left out of the cells read; by
+  // month, the edge months' own figures. A group's first response is over its deadlines in the period.
+  const edgeGroups = new Map<string, Fact[]>();
+  for (const fact of read.edgeMet) {
+    const key = factTarget(p, fact, p.by !== 'month');
+    if (key === undefined) continue;
+    const g = `${key}${SEP}${fact.ref}`;
+    const list = edgeGroups.get(g);
+    if (list) list.push(fact);
+    else edgeGroups.set(g, [fact]);
+  }
+  for (const [g, list] of edgeGroups) {
+    const touches = list.some((x) => p.edgeMonths.includes(monthOf(x.due)));
+    if (!touches) continue;
+    const inPeriod = list.filter((x) => factTarget(p, x) !== undefined);
+    if (inPeriod.length === 0) continue;
+    const key = factTarget(p, inPeriod[0]!)!;
+    frGroups.set(g, { key, first: Math.min(...inPeriod.map((x) => x.responded!)), start: inPeriod[0]!.start ?? 0 });
   }
   for (const g of frGroups.values()) {
     const a = acc(g.key);

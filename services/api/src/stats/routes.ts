@@ -8,6 +8,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, type TLiteral, type TUnion, Type } from '@sinclair/typebox';
 import type { Clock } from '@huiying/clock';
 import type { Db } from '@huiying/db';
+import { DEFAULT_LADDER_PACK, type InterviewRule, periodOf, periodRange } from '@huiying/domain';
+import { loadInterviewCandidates, loadReportCandidates } from '@huiying/engine';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, READERS } from '@huiying/http';
 import { ErrorBody } from '../schemas.ts';
@@ -36,6 +38,8 @@ import {
 export interface StatsRoutesOptions {
   db: Db;
   clock: Clock;
+  /** The 约谈 rule of the jurisdiction's rule pack (default: 3 breaches in a quarter). */
+  interview?: InterviewRule;
 }
 
 /** A string enum typed as its union (TypeBox's Union over a mapped array loses the literal types). */
@@ -75,9 +79,9 @@ type FiltersQuery = Static<typeof Filters>;
 
 const PeriodView = Type.Object({ from: Type.Union([Iso, Type.Null()]), to: Type.Union([Iso, Type.Null()]), label: Type.String() });
 
-/** The medians and p90 of a period in whole months are read from per-minute histograms (queries.ts). */
+/** The medians and p90 are read from per-minute histograms of the rollup (queries.ts, rollup.ts). */
 const MINUTE_PRECISION =
-  'percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value';
+  'percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value';
 
 export const StatsRowView = Type.Object({
   key: Type.Union([Type.String(), Type.Null()], {
@@ -121,6 +125,38 @@ const ItemView = Type.Object({
   retracted: Type.Boolean(),
 });
 
+const UnitRef = Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]);
+const ReportCandidateView = Type.Object({
+  source: Type.Union([Type.Literal('incident'), Type.Literal('duty')]),
+  id: Type.String(),
+  seq: Type.Integer(),
+  title: Type.String(),
+  kind: Type.String(),
+  level: Type.Union([Type.String(), Type.Null()]),
+  unit: UnitRef,
+  dueAt: Iso,
+  state: Type.Union([Type.Literal('breached'), Type.Literal('met')], { description: 'breached: still overdue; met: answered late' }),
+  respondedAt: Type.Union([Iso, Type.Null()]),
+  overdueMs: Type.Number({ description: 'met: respondedAt − due; breached: now − due' }),
+  step: Type.String({ description: 'the ladder step that made it a candidate (its id, e.g. leaders)' }),
+  candidateAt: Iso,
+});
+const InterviewCandidateView = Type.Object({
+  unit: Type.Object({ id: Type.String(), name: Type.String() }),
+  period: Type.String({ description: "the 约谈 rule's period: '2026-Q4', '2026-11' or '2026'" }),
+  breachCount: Type.Integer(),
+  breaches: Type.Array(
+    Type.Object({
+      source: Type.Union([Type.Literal('incident'), Type.Literal('duty')]),
+      id: Type.String(),
+      title: Type.String(),
+      kind: Type.Union([Type.String(), Type.Null()]),
+      dueAt: Type.Union([Iso, Type.Null()]),
+      at: Iso,
+    }),
+  ),
+});
+
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 const Figures = (items: ReturnType<typeof Type.Array>) => Type.Object({ period: PeriodView, generatedAt: Iso, items });
 const binary = (type: string, description: string) => ({ description, content: { [type]: { schema: Type.String({ format: 'binary' }) } } });
@@ -129,7 +165,10 @@ const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
 const EXPORT_ITEMS_MAX = 50_000;
 
-export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (fastify, { db, clock }) => {
+export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
+  fastify,
+  { db, clock, interview = DEFAULT_LADDER_PACK.interview },
+) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   /** The caller's scope and the filter; a unit it may not see (or that does not exist) is a 404. */
@@ -297,6 +336,72 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (fastif
   );
 
   app.get(
+    '/api/stats/candidates',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['stats'],
+        summary: '通报候选与约谈候选：超时后仍未回应、已提请领导的事项；一个周期内多次超时的单位',
+        description:
+          '通报候选: incidents and duties whose ladder step marked as a 通报 candidate (the leaders’ step) fell due in the period ' +
+          'while still without a qualifying response. 约谈候选: units with at least the rule’s number of breaches in one of ' +
+          'the rule’s periods overlapping the period. A unit user sees its own unit only.',
+        querystring: Type.Object(
+          {
+            period: Type.Optional(
+              Type.String({
+                pattern: '^\\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$',
+                description: "YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now",
+              }),
+            ),
+            unit: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'unit id' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            period: Type.Object({ key: Type.String(), from: Iso, to: Iso, label: Type.String() }),
+            generatedAt: Iso,
+            rule: Type.Object({ breaches: Type.Integer(), period: Type.String() }),
+            reports: Type.Array(ReportCandidateView),
+            interviews: Type.Array(InterviewCandidateView),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { period: key = periodOf(clock.now(), interview.period), unit } = request.query;
+      const c = await context(request, unit === undefined ? {} : { unit });
+      if (unit === 'none') throw new ApiError('HY_NOT_FOUND', 'unit none not found');
+      const range = periodRange(key);
+      if (range === null) throw new ApiError('HY_VALIDATION', 'querystring/period is not a month, quarter or year');
+      const now = clock.now();
+      const unitId = c.scope.unitId ?? unit;
+      const q = { now, from: range.from, to: range.to, ...(unitId !== undefined ? { unitId } : {}) };
+      const [reports, interviews] = [await loadReportCandidates(db, q), await loadInterviewCandidates(db, interview, q)];
+      const iso = (ms: number) => new Date(ms).toISOString();
+      return {
+        period: { key, from: iso(range.from), to: iso(range.to), label: candidatePeriodLabel(key) },
+        generatedAt: iso(now),
+        rule: { breaches: interview.breaches, period: interview.period },
+        reports: reports.map((r) => ({
+          ...r,
+          dueAt: iso(r.dueAt),
+          respondedAt: r.respondedAt === null ? null : iso(r.respondedAt),
+          candidateAt: iso(r.candidateAt),
+        })),
+        interviews: interviews.map((i) => ({
+          unit: i.unit,
+          period: i.period,
+          breachCount: i.breaches.length,
+          breaches: i.breaches.map((b) => ({ ...b, dueAt: b.dueAt === null ? null : iso(b.dueAt), at: iso(b.at) })),
+        })),
+      };
+    },
+  );
+
+  app.get(
     '/api/stats/export.csv',
     {
       config: { access: READERS },
@@ -415,6 +520,23 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (fastif
       const items = (
         await listItems(db, c.now, c.scope, c.filter, { outcome: ['late', 'breached'], limit: EXPORT_ITEMS_MAX, offset: 0 })
       ).items.sort((a, b) => (order.get(a.unit?.id ?? null) ?? 0) - (order.get(b.unit?.id ?? null) ?? 0) || a.dueAt.localeCompare(b.dueAt));
+      const unitId = c.scope.unitId ?? c.filter.unit;
+      const reports =
+        unitId === 'none'
+          ? []
+          : (
+              await loadReportCandidates(db, {
+                now: clock.now(),
+                ...(c.filter.from ? { from: c.filter.from.getTime() } : {}),
+                ...(c.filter.to ? { to: c.filter.to.getTime() } : {}),
+                ...(unitId !== undefined ? { unitId } : {}),
+              })
+            ).filter(
+              (r) =>
+                (c.filter.source === undefined || (r.source === 'duty') === (c.filter.source === 'duty')) &&
+                (c.filter.kind === undefined || r.kind === c.filter.kind) &&
+                (c.filter.level === undefined || (r.source === 'incident' && (r.level ?? 'ungraded') === c.filter.level)),
+            );
       const docx = await noticeDocx({
         periodLabel: c.period.label,
         recipients,
@@ -425,11 +547,20 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (fastif
         dutyTotals: await totalsOf(c, 'duty'),
         units,
         items,
+        reports: reports.map((r) => ({ ...r, unitName: r.unit?.name ?? null })),
       });
       return attachment(reply, DOCX, `${noticeTitle(c.period.label)}.docx`, 'huiying-notice.docx').send(docx);
     },
   );
 };
+
+/** 2026年第四季度 / 2026年11月 / 2026年. */
+function candidatePeriodLabel(key: string): string {
+  const [y, rest] = key.split('-');
+  if (rest === undefined) return `${y}年`;
+  if (rest.startsWith('Q')) return `${y}年第${'一二三四'[Number(rest.slice(1)) - 1]}季度`;
+  return `${y}年${Number(rest)}月`;
+}
 
 /** 00:00 Asia/Shanghai on the first of month `month0` (0-based; may run outside 0–11) of `year`. */
 function shanghaiMonthStart(year: number, month0: number): Date {

@@ -40,8 +40,11 @@ async function upload<T>(path: string, file: File): Promise<T> {
 
 export const hotlineApi = {
   sources: () => request<{ items: HotlineSource[] }>('GET', '/api/admin/hotline-sources'),
-  createSource: (name: string, tokenId: string | null) =>
-    request<NewHotlineSource>('POST', '/api/admin/hotline-sources', tokenId ? { name, tokenId } : { name }),
+  createSource: (name: string, tokenId: string | null, jurisdiction = 'default') =>
+    request<NewHotlineSource>('POST', '/api/admin/hotline-sources', tokenId ? { name, tokenId, jurisdiction } : { name, jurisdiction }),
+  /** 辖区: tickets the source posts from now on are matched against that jurisdiction's 监测方案. */
+  setJurisdiction: (id: string, jurisdiction: string) =>
+    request<HotlineSource>('PATCH', `/api/admin/hotline-sources/${encodeURIComponent(id)}`, { jurisdiction }),
   disableSource: (id: string) => request<HotlineSource>('POST', `/api/admin/hotline-sources/${encodeURIComponent(id)}/disable`),
   importFile: (file: File, source: string, backfill: boolean) =>
     upload<ImportReport>(`/api/hotline/imports?source=${encodeURIComponent(source)}${backfill ? '&backfill=true' : ''}`, file),

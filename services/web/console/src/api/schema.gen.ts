@@ -32,6 +32,8 @@ export interface paths {
                                 /** Format: date-time */
                                 disabledAt: string | null;
                                 id: string;
+                                /** @description 辖区: its tickets are matched against this jurisdiction’s monitoring rules */
+                                jurisdiction: string;
                                 name: string;
                                 /** @description the API token that posts as this source */
                                 tokenId: string | null;
@@ -125,6 +127,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @description 辖区 (default "default"): its tickets match this jurisdiction’s monitoring rules and group only with its own */
+                        jurisdiction?: string;
                         /** @description sent as X-Huiying-Source, e.g. hotline-city */
                         name: string;
                         /** @description bind an API token (scope tickets:write) to this source */
@@ -146,6 +150,8 @@ export interface paths {
                             /** Format: date-time */
                             disabledAt: string | null;
                             id: string;
+                            /** @description 辖区: its tickets are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             name: string;
                             /** @description the API token that posts as this source */
                             tokenId: string | null;
@@ -234,6 +240,135 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/hotline-sources/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** 修改热线接入来源的辖区 */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description 辖区 (default "default"): its tickets match this jurisdiction’s monitoring rules and group only with its own */
+                        jurisdiction: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            disabledAt: string | null;
+                            id: string;
+                            /** @description 辖区: its tickets are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
+                            name: string;
+                            /** @description the API token that posts as this source */
+                            tokenId: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/admin/hotline-sources/{id}/disable": {
         parameters: {
             query?: never;
@@ -268,6 +403,8 @@ export interface paths {
                             /** Format: date-time */
                             disabledAt: string | null;
                             id: string;
+                            /** @description 辖区: its tickets are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             name: string;
                             /** @description the API token that posts as this source */
                             tokenId: string | null;
@@ -3079,6 +3216,8 @@ export interface paths {
                                     status: "ok" | "failing" | "paused" | "pending";
                                 };
                                 id: string;
+                                /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                                jurisdiction: string;
                                 kind: string;
                                 name: string;
                                 pollIntervalSeconds: number;
@@ -3170,6 +3309,8 @@ export interface paths {
                         allowCidrs?: string[];
                         enabled?: boolean;
                         id?: string;
+                        /** @description 辖区 (default "default"): its signals match this jurisdiction’s monitoring rules and group only with its own */
+                        jurisdiction?: string;
                         /** @description news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体) */
                         kind: "news" | "media" | "forum" | "official";
                         name: string;
@@ -3215,6 +3356,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -3345,6 +3488,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -3519,6 +3664,8 @@ export interface paths {
                     "application/json": {
                         /** @description 允许的内网地址段 (政务外网), e.g. 10.20.0.0/16; loopback/private addresses are refused otherwise */
                         allowCidrs?: string[];
+                        /** @description 辖区 (default "default"): its signals match this jurisdiction’s monitoring rules and group only with its own */
+                        jurisdiction?: string;
                         /** @description news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体) */
                         kind?: "news" | "media" | "forum" | "official";
                         name?: string;
@@ -3564,6 +3711,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -3693,6 +3842,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -3826,6 +3977,8 @@ export interface paths {
                                 status: "ok" | "failing" | "paused" | "pending";
                             };
                             id: string;
+                            /** @description 辖区: its items are matched against this jurisdiction’s monitoring rules */
+                            jurisdiction: string;
                             kind: string;
                             name: string;
                             pollIntervalSeconds: number;
@@ -7263,6 +7416,8 @@ export interface paths {
                                 decisionVia: string | null;
                                 id: string;
                                 incidentId: string | null;
+                                /** @description 辖区: whose monitoring rules decided it */
+                                jurisdiction: string;
                                 /** Format: date-time */
                                 publishedAt: string | null;
                                 /** Format: date-time */
@@ -7527,9 +7682,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -7543,7 +7698,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -7558,6 +7713,156 @@ export interface paths {
                                 label: string;
                                 /** Format: date-time */
                                 to: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats/candidates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 通报候选与约谈候选：超时后仍未回应、已提请领导的事项；一个周期内多次超时的单位
+         * @description 通报候选: incidents and duties whose ladder step marked as a 通报 candidate (the leaders’ step) fell due in the period while still without a qualifying response. 约谈候选: units with at least the rule’s number of breaches in one of the rule’s periods overlapping the period. A unit user sees its own unit only.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
+                    period?: string;
+                    /** @description unit id */
+                    unit?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            generatedAt: string;
+                            interviews: {
+                                breachCount: number;
+                                breaches: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    /** Format: date-time */
+                                    dueAt: string | null;
+                                    id: string;
+                                    kind: string | null;
+                                    source: "incident" | "duty";
+                                    title: string;
+                                }[];
+                                /** @description the 约谈 rule's period: '2026-Q4', '2026-11' or '2026' */
+                                period: string;
+                                unit: {
+                                    id: string;
+                                    name: string;
+                                };
+                            }[];
+                            period: {
+                                /** Format: date-time */
+                                from: string;
+                                key: string;
+                                label: string;
+                                /** Format: date-time */
+                                to: string;
+                            };
+                            reports: {
+                                /** Format: date-time */
+                                candidateAt: string;
+                                /** Format: date-time */
+                                dueAt: string;
+                                id: string;
+                                kind: string;
+                                level: string | null;
+                                /** @description met: respondedAt − due; breached: now − due */
+                                overdueMs: number;
+                                /** Format: date-time */
+                                respondedAt: string | null;
+                                seq: number;
+                                source: "incident" | "duty";
+                                /** @description breached: still overdue; met: answered late */
+                                state: "breached" | "met";
+                                /** @description the ladder step that made it a candidate (its id, e.g. leaders) */
+                                step: string;
+                                title: string;
+                                unit: {
+                                    id: string;
+                                    name: string;
+                                } | null;
+                            }[];
+                            rule: {
+                                breaches: number;
+                                period: string;
                             };
                         };
                     };
@@ -8110,9 +8415,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -8126,7 +8431,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -8244,9 +8549,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -8260,7 +8565,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };
@@ -8387,9 +8692,9 @@ export interface paths {
                                 counted: number;
                                 firstResponse: {
                                     incidents: number;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     p90Ms: number | null;
                                 };
                                 /** @description unit id / level ('ungraded') / kind / 'YYYY-MM' / 'all'; null = no unit (by unit) or duties (by level) */
@@ -8403,7 +8708,7 @@ export interface paths {
                                 overdue: {
                                     count: number;
                                     maxMs: number | null;
-                                    /** @description percentile_cont; for a period of whole months (or no period) computed from the statistics rollup over values floored to the minute, so within one minute of the exact value */
+                                    /** @description percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value */
                                     medianMs: number | null;
                                     totalMs: number;
                                 };

@@ -7,6 +7,7 @@
  *   GET /api/stats/ranking?filters                  → { items: (StatsRow & { rank })[] }
  *   GET /api/stats/trend?filters                    → { items: StatsRow[] } (every month)
  *   GET /api/stats/items?filters&outcome&page&pageSize → { items: StatsItem[], total }
+ *   GET /api/stats/candidates?period=YYYY-Qn|YYYY-MM|YYYY&unit → { reports: 通报候选[], interviews: 约谈候选[] }
  *   GET /api/stats/export.csv?view=…&filters, /export.xlsx?filters, /notice.docx?filters
  * filters: from, to ('YYYY-MM-DD', Beijing days) or month ('YYYY-MM'), unit, level, kind, source.
  */
@@ -27,6 +28,9 @@ export type StatsFilter = Omit<Query<'/api/stats/overview'>, 'kind' | 'level'> &
 export type StatsDimension = NonNullable<Query<'/api/stats/breakdown'>['by']>;
 export type StatsOutcome = NonNullable<Query<'/api/stats/items'>['outcome']>;
 type RankedRow = JsonOf<'/api/stats/ranking', 'get'>['items'][number];
+export type StatsCandidates = JsonOf<'/api/stats/candidates', 'get'>;
+export type ReportCandidate = StatsCandidates['reports'][number];
+export type InterviewCandidate = StatsCandidates['interviews'][number];
 
 const q = (f: StatsFilter, extra: Record<string, string | number | undefined> = {}): string => query({ ...f, ...extra });
 
@@ -38,6 +42,7 @@ export const statsApi = {
   trend: (f: StatsFilter) => request<JsonOf<'/api/stats/trend', 'get'>>('GET', `/api/stats/trend${q(f)}`),
   items: (f: StatsFilter, outcome?: StatsOutcome, page = 1, pageSize = 100) =>
     request<ItemsPage>('GET', `/api/stats/items${q(f, { outcome, page, pageSize })}`),
+  candidates: (period?: string) => request<StatsCandidates>('GET', `/api/stats/candidates${query({ period })}`),
   /** Plain links: a GET with the session cookie downloads the file. */
   csvUrl: (view: StatsDimension | 'totals' | 'ranking' | 'items', f: StatsFilter) => `/api/stats/export.csv${q(f, { view })}`,
   xlsxUrl: (f: StatsFilter) => `/api/stats/export.xlsx${q(f)}`,

@@ -148,3 +148,21 @@ export function monthToDate(nowMs: number): { from: string; to: string } {
   const today = cstDay(nowMs);
   return { from: `${today.slice(0, 8)}01`, to: today };
 }
+
+/**
+ * The periods the 通报/约谈 candidates can be asked for, newest first: this quarter and the three
+ * before it, then this month and the two before it (Asia/Shanghai), as the API's keys and labels.
+ */
+export function candidatePeriods(nowMs: number): { key: string; label: string }[] {
+  const [y, m] = cstDay(nowMs).split('-').map(Number) as [number, number];
+  const out: { key: string; label: string }[] = [];
+  for (let i = 0, q = Math.floor((m - 1) / 3), year = y; i < 4; i++) {
+    out.push({ key: `${year}-Q${q + 1}`, label: `${year}年第${'一二三四'[q]}季度` });
+    if (--q < 0) [q, year] = [3, year - 1];
+  }
+  for (let i = 0, mm = m, year = y; i < 3; i++) {
+    out.push({ key: `${year}-${String(mm).padStart(2, '0')}`, label: `${year}年${mm}月` });
+    if (--mm < 1) [mm, year] = [12, year - 1];
+  }
+  return out;
+}
