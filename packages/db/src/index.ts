@@ -159,3 +159,4 @@ export async function audit(db: DbOrTx, entry: AuditEntry): Promise<void> {
 }
 export * from './outbox.ts';
 export * from './notifications.ts';
+export { BatchLoader } from './batch-load.ts';
