@@ -97,7 +97,7 @@ export class OfficialChannels {
       const items = rowsOf<PendingItem>(
         await tx.execute(sql`
           select oi.signal_id, oi.feed_id, oi.unit_id, oi.title, oi.url, s.content, oi.published_at, oi.original,
-                 oi.origin_reason, coalesce(f.name, oi.feed_id) as channel, coalesce(s.jurisdiction, f.jurisdiction, 'default') as jurisdiction
+                 oi.origin_reason, coalesce(f.name, oi.feed_id) as channel, coalesce(f.jurisdiction, s.jurisdiction, 'default') as jurisdiction
           from official_items oi
           left join signals s on s.id = oi.signal_id
           left join feeds f on f.id = oi.feed_id
