@@ -10,7 +10,7 @@
  *     process): time from publishing the event to the last client receiving it.
  *
  *   node --import tsx bench/board.ts [--incidents 1000000] [--open 3000] [--rate 500] [--seconds 20]
- *                                    [--clients 1000] [--runs 3] [--cache on|off] [--writes 20]
+ *                                    [--clients 1000] [--runs 3] [--cache on|off] [--writes 20] [--rollup off|on]
  *                                    [--pg-url postgres://postgres@127.0.0.1:5432]
  *
  * The API runs as in production, with its board page cache (LISTEN on the database; --cache off
@@ -20,7 +20,7 @@
  * Targets: board p99 ≤ 25 ms at 500 requests/s; fan-out ≤ 1 s.
  */
 import { execFile, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,12 @@ const { values: a } = parseArgs({
     cache: { type: 'string', default: 'on' },
     /** Incident changes per second during one extra run (each invalidates the cache, as the engine's writes do). */
     writes: { type: 'string', default: '20' },
+    /**
+     * The API's minute statistics rollup. Off by default: on a freshly seeded database its first
+     * run is the whole catch-up (minutes of a core at 1M incidents, bench/stats.ts), which a
+     * running installation did once long ago; 'on' measures the board beside it.
+     */
+    rollup: { type: 'string', default: 'off' },
     /** Keep the database (and skip the load) to look at plans. */
     'seed-only': { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432' },
@@ -158,6 +164,7 @@ try {
     calendars,
     logger: pino({ level: 'silent' }),
     ...(CACHE ? { listen: handle.listen } : {}),
+    statsRollup: a.rollup === 'on',
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -181,25 +188,26 @@ try {
      select count(*)::int from incidents i where i.status = 'open';\n`,
   );
 
-  const autocannon = (target: string) =>
+  const autocannon = (target: string, seconds = SECONDS) =>
     run(
       'node_modules/.bin/autocannon',
-      ['--json', '-R', String(RATE), '-d', String(SECONDS), '-c', '32', '-H', `cookie=${cookie}`, target],
+      ['--json', '-R', String(RATE), '-d', String(seconds), '-c', '32', '-H', `cookie=${cookie}`, target],
       { maxBuffer: 64 * 1024 * 1024 },
     ).then(
       ({ stdout }) =>
         JSON.parse(stdout) as {
           latency: { p50: number; p99: number; max: number };
-          requests: { average: number };
+          requests: { average: number; total: number };
           non2xx: number;
           errors: number;
         },
     );
 
-  await autocannon(boardUrl.replace(`${SECONDS}`, '3')); // warm-up
+  await autocannon(boardUrl, 3); // warm-up
   console.log(`\nboard first page at ${RATE} requests/s for ${SECONDS} s (target p99 ≤ 25 ms), page cache ${CACHE ? 'on' : 'off'}:`);
   const changing = rowsOf<{ id: string }>(await db.execute(sql`select id from incidents where status = 'open' limit 1`))[0]!.id;
   for (let r = 1; r <= RUNS + (CACHE && WRITES > 0 ? 1 : 0); r++) {
+    const load = (await readFile('/proc/loadavg', 'utf8')).split(' ')[0];
     // The last run with the cache on: incidents change WRITES times a second meanwhile (each change
     // notifies every API process and empties its cache, as the engine's and the timer's writes do).
     const writing = r > RUNS;
@@ -210,12 +218,22 @@ try {
           1000 / WRITES,
         )
       : undefined;
-    const before = { hits: app.boardCache.hits, misses: app.boardCache.misses };
+    const before = {
+      hits: app.boardCache.hits,
+      misses: app.boardCache.misses,
+      sessionHits: app.sessionCache.hits,
+      sessionMisses: app.sessionCache.misses,
+    };
+    const cpu = process.cpuUsage();
     const res = await autocannon(boardUrl);
+    const cpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpu));
     if (writer) clearInterval(writer);
     const hits = app.boardCache.hits - before.hits;
     const misses = app.boardCache.misses - before.misses;
-    const cacheNote = CACHE ? `, cache hits ${hits} / misses ${misses}${writing ? ` with ${WRITES} incident changes/s` : ''}` : '';
+    const sessions = `sessions kept ${app.sessionCache.hits - before.sessionHits} / read ${app.sessionCache.misses - before.sessionMisses}`;
+    const cacheNote = CACHE
+      ? `, cache hits ${hits} / misses ${misses}${writing ? ` with ${WRITES} incident changes/s` : ''}, ${sessions}`
+      : `, ${sessions}`;
     const { stdout } = await run(PGBENCH, [
       '-n',
       '-R',
@@ -234,7 +252,7 @@ try {
     const pgLatency = /latency average = ([\d.]+) ms/.exec(stdout)?.[1];
     const pgTps = /tps = ([\d.]+)/.exec(stdout)?.[1];
     console.log(
-      `  ${writing ? 'changing' : `run ${r}`}: HTTP p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, max ${res.latency.max} ms, ${res.requests.average.toFixed(0)} req/s, non-2xx ${res.non2xx}, errors ${res.errors}${cacheNote}` +
+      `  ${writing ? 'changing' : `run ${r}`} (load ${load}): HTTP p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, max ${res.latency.max} ms, ${res.requests.average.toFixed(0)} req/s, API CPU ${(cpuMs / Math.max(1, res.requests.total)).toFixed(2)} ms/request, non-2xx ${res.non2xx}, errors ${res.errors}${cacheNote}` +
         ` | pgbench same SQL at ${RATE}/s: avg ${pgLatency} ms (${pgTps} tps)`,
     );
   }

@@ -9,7 +9,10 @@
 #   pnpm bench --only e2e [--signals 100000 --singles 20000 --clients 64 --brokers HOST:PORT]
 #                                                    ingest → Kafka → engine beside raw Kafka and pgbench (bench/e2e.ts);
 #                                                    never part of the default run (it starts its own broker)
-#   pnpm bench --only board [--incidents 1000000 --open 3000 --rate 500 --seconds 20 --clients 1000 --runs 3]
+#   pnpm bench --only tickets-single [--singles 3000 --clients 64 --pgbench-seconds 5 --runs 3 --brokers HOST:PORT --engine]
+#                                                    one ticket per request against the ingest main beside pgbench, in a
+#                                                    minute or two, with what the database backends wait on (bench/tickets-single.ts)
+#   pnpm bench --only board [--incidents 1000000 --open 3000 --rate 500 --seconds 20 --clients 1000 --runs 3 --rollup off|on]
 #                                                    the duty board's first page (autocannon, beside pgbench on the same SQL)
 #                                                    and one alert's SSE fan-out (bench/board.ts)
 #   pnpm bench --only stats                          one year of leaders' statistics on 1M incidents (bench/stats.ts)
@@ -42,11 +45,11 @@ while [[ $# -gt 0 ]]; do
     *) args+=("$1"); shift ;;
   esac
 done
-case "$only" in all | replay | timer | e2e | board | stats | notify | flood | grouping | feeds) ;; *) echo "bench: --only must be replay, timer, e2e, board, stats, notify, flood, grouping or feeds, got '$only'" >&2; exit 2 ;; esac
+case "$only" in all | replay | timer | e2e | tickets-single | board | stats | notify | flood | grouping | feeds) ;; *) echo "bench: --only must be replay, timer, e2e, tickets-single, board, stats, notify, flood, grouping or feeds, got '$only'" >&2; exit 2 ;; esac
 
 export BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 
-if [[ "$only" == board || "$only" == stats || "$only" == notify || "$only" == feeds ]]; then
+if [[ "$only" == board || "$only" == stats || "$only" == notify || "$only" == feeds || "$only" == tickets-single ]]; then
   echo "== bench/$only.ts =="
   exec node --import tsx "bench/$only.ts" --pg-url "$BENCH_PG_URL" "${args[@]}"
 fi

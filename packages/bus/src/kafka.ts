@@ -490,28 +490,10 @@ export class KafkaBus implements Bus {
     const messages: KafkaIncomingMessage[] = [];
     const readable: KafkaMessage[] = [];
     for (const message of chunk) {
-      let value: unknown;
-      try {
-        if (message.value === null) throw new Error('message has no value');
-        value = JSON.parse(message.value.toString('utf8'));
-      } catch (err) {
-        if (isDeadLetter) {
-          value = message.value === null ? null : message.value.toString('utf8');
-        } else {
-          log.error({ partition, offset: message.offset, err: errorMessage(err) }, 'value is not JSON; dead-lettering');
-          await this.deadLetter(message, 'invalid-json', { physical, partition, groupId, error: err, attempts: 0 });
-          continue;
-        }
-      }
+      const incoming = await this.decode({ topic, physical, isDeadLetter, groupId, partition, message, log });
+      if (!incoming) continue;
       readable.push(message);
-      messages.push({
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key === null ? '' : message.key.toString('utf8'),
-        value,
-        headers: headersToStrings(message.headers),
-      });
+      messages.push(incoming);
     }
     if (messages.length === 0) return;
     if (messages.length > 1) {
@@ -543,6 +525,44 @@ export class KafkaBus implements Bus {
     }
   }
 
+  /**
+   * The message as handlers see it, its value parsed as JSON. A value that is not JSON is
+   * dead-lettered here (undefined: leave the message out), except on the dead-letter topic,
+   * where it is delivered as text.
+   */
+  private async decode(ctx: {
+    topic: TopicName;
+    physical: string;
+    isDeadLetter: boolean;
+    groupId: string;
+    partition: number;
+    message: KafkaMessage;
+    log: Logger;
+  }): Promise<KafkaIncomingMessage | undefined> {
+    const { topic, physical, isDeadLetter, groupId, partition, message, log } = ctx;
+    let value: unknown;
+    try {
+      if (message.value === null) throw new Error('message has no value');
+      value = JSON.parse(message.value.toString('utf8'));
+    } catch (err) {
+      if (isDeadLetter) {
+        value = message.value === null ? null : message.value.toString('utf8');
+      } else {
+        log.error({ partition, offset: message.offset, err: errorMessage(err) }, 'value is not JSON; dead-lettering');
+        await this.deadLetter(message, 'invalid-json', { physical, partition, groupId, error: err, attempts: 0 });
+        return undefined;
+      }
+    }
+    return {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key === null ? '' : message.key.toString('utf8'),
+      value,
+      headers: headersToStrings(message.headers),
+    };
+  }
+
   private async dispatch(ctx: {
     topic: TopicName;
     physical: string;
@@ -556,30 +576,8 @@ export class KafkaBus implements Bus {
   }): Promise<void> {
     const { topic, physical, isDeadLetter, groupId, partition, message, handler, heartbeat, log } = ctx;
     const { offset } = message;
-    const headers = headersToStrings(message.headers);
-
-    let value: unknown;
-    try {
-      if (message.value === null) throw new Error('message has no value');
-      value = JSON.parse(message.value.toString('utf8'));
-    } catch (err) {
-      if (isDeadLetter) {
-        value = message.value === null ? null : message.value.toString('utf8');
-      } else {
-        log.error({ partition, offset, err: errorMessage(err) }, 'value is not JSON; dead-lettering');
-        await this.deadLetter(message, 'invalid-json', { physical, partition, groupId, error: err, attempts: 0 });
-        return;
-      }
-    }
-
-    const incoming: KafkaIncomingMessage = {
-      topic,
-      partition,
-      offset,
-      key: message.key === null ? '' : message.key.toString('utf8'),
-      value,
-      headers,
-    };
+    const incoming = await this.decode({ topic, physical, isDeadLetter, groupId, partition, message, log });
+    if (!incoming) return;
 
     for (let attempt = 1; ; attempt++) {
       try {

@@ -10,10 +10,14 @@ CREATE TABLE "grouping_state" (
 --> statement-breakpoint
 -- Deleting signals or incidents is no part of the product's flow (tests, retention scripts and
 -- hand repairs do it), and such a deleter does not take the grouping lock: it advances every
--- jurisdiction's version instead, so no engine keeps a candidate whose row is gone.
+-- jurisdiction's version instead, so no engine keeps a candidate whose row is gone. (A deleter
+-- holds these rows until it commits, stalling grouping meanwhile: delete in short transactions.)
 CREATE FUNCTION huiying_grouping_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+  -- Row locks in the order engines take the jurisdictions' grouping locks (sorted, code point
+  -- order), so a deleter and a batch spanning two jurisdictions cannot wait on each other.
+  PERFORM 1 FROM grouping_state ORDER BY jurisdiction COLLATE "C" FOR UPDATE;
   UPDATE grouping_state SET version = version + 1;
   RETURN NULL;
 END

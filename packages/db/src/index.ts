@@ -100,6 +100,20 @@ export function openPostgres(url: string, options: { max?: number } = {}): DbHan
   };
 }
 
+/**
+ * Apply the migrations: as the tables' owner at MIGRATION_DATABASE_URL when given (the
+ * service's own login, a member of huiying_app, may not alter tables), else through `handle`.
+ */
+export async function migrateAsOwner(handle: DbHandle, migrationUrl: string | undefined): Promise<void> {
+  if (migrationUrl) {
+    const owner = openPostgres(migrationUrl, { max: 1 });
+    await owner.migrate();
+    await owner.close();
+  } else {
+    await handle.migrate();
+  }
+}
+
 /** PGlite: real PostgreSQL compiled to WASM, in process. `dataDir` undefined = in memory. */
 export async function openPglite(dataDir?: string): Promise<DbHandle> {
   const client = dataDir ? new PGlite(dataDir) : new PGlite();
@@ -145,3 +159,4 @@ export async function audit(db: DbOrTx, entry: AuditEntry): Promise<void> {
 }
 export * from './outbox.ts';
 export * from './notifications.ts';
+export { BatchLoader } from './batch-load.ts';

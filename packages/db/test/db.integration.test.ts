@@ -1,29 +1,14 @@
 /** The same migrations on real PostgreSQL and on PGlite; the audit log refuses to be rewritten. */
-import { freshDatabase } from '@huiying/testkit';
+import { bothDatabases, closeTestDatabase, type TestDatabase } from '@huiying/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { audit, auditLog, rowsOf, type DbHandle, OutboxRelay, enqueue, openPglite, outbox, sql } from '../src/index.ts';
+import { audit, auditLog, rowsOf, OutboxRelay, enqueue, outbox, sql } from '../src/index.ts';
 
 /** drizzle wraps the driver's error; the trigger's message is on the cause. */
 const appendOnlyRefusal = (e: unknown) => /append-only/.test(String((e as { cause?: Error }).cause?.message));
 
-const handles: { name: string; open: () => Promise<DbHandle & { drop?: () => Promise<void> }> }[] = [
-  { name: 'postgres', open: () => freshDatabase() },
-  {
-    name: 'pglite',
-    open: async () => {
-      const h = await openPglite();
-      await h.migrate();
-      return h;
-    },
-  },
-];
-
-describe.each(handles)('$name', ({ open }) => {
-  let h: DbHandle & { drop?: () => Promise<void> };
-  afterAll(async () => {
-    if (h?.drop) await h.drop();
-    else await h?.close();
-  });
+describe.each(bothDatabases)('$name', ({ open }) => {
+  let h: TestDatabase;
+  afterAll(() => closeTestDatabase(h));
 
   it('migrates, and migrating again is a no-op', async () => {
     h = await open();

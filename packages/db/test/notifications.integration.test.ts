@@ -1,12 +1,11 @@
 /** Notification rows on real PostgreSQL and on PGlite: unique per step, ordered, leased and fenced. */
-import { freshDatabase } from '@huiying/testkit';
+import { bothDatabases, closeTestDatabase, type TestDatabase } from '@huiying/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   alerts,
   cancelNotifications,
   claimNotifications,
   clockKey,
-  type DbHandle,
   eq,
   enqueueNotifications,
   markNotificationFailed,
@@ -15,7 +14,6 @@ import {
   type NewNotification,
   notifications,
   notificationsFor,
-  openPglite,
   retryNotification,
 } from '../src/index.ts';
 
@@ -38,24 +36,9 @@ const row = (incident: string, step: string, recipient = 'a@example.test', chann
   text: 'body',
 });
 
-const handles: { name: string; open: () => Promise<DbHandle & { drop?: () => Promise<void> }> }[] = [
-  { name: 'postgres', open: () => freshDatabase() },
-  {
-    name: 'pglite',
-    open: async () => {
-      const h = await openPglite();
-      await h.migrate();
-      return h;
-    },
-  },
-];
-
-describe.each(handles)('$name', ({ open }) => {
-  let h: DbHandle & { drop?: () => Promise<void> };
-  afterAll(async () => {
-    if (h?.drop) await h.drop();
-    else await h?.close();
-  });
+describe.each(bothDatabases)('$name', ({ open }) => {
+  let h: TestDatabase;
+  afterAll(() => closeTestDatabase(h));
 
   it('a step queued twice for the same recipient and channel is one row', async () => {
     h = await open();

@@ -2,28 +2,13 @@
  * The outbox is pruned once published: rows the relay published more than the retention ago
  * are deleted (their payloads carry ticket text), pending rows never. Real PostgreSQL and PGlite.
  */
-import { eventually, freshDatabase } from '@huiying/testkit';
+import { bothDatabases, closeTestDatabase, eventually, type TestDatabase } from '@huiying/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DbHandle, enqueue, openPglite, OutboxRelay, outbox, rowsOf, sql } from '../src/index.ts';
+import { enqueue, OutboxRelay, outbox, rowsOf, sql } from '../src/index.ts';
 
-const handles: { name: string; open: () => Promise<DbHandle & { drop?: () => Promise<void> }> }[] = [
-  { name: 'postgres', open: () => freshDatabase() },
-  {
-    name: 'pglite',
-    open: async () => {
-      const h = await openPglite();
-      await h.migrate();
-      return h;
-    },
-  },
-];
-
-describe.each(handles)('$name', ({ open }) => {
-  let h: DbHandle & { drop?: () => Promise<void> };
-  afterAll(async () => {
-    if (h?.drop) await h.drop();
-    else await h?.close();
-  });
+describe.each(bothDatabases)('$name', ({ open }) => {
+  let h: TestDatabase;
+  afterAll(() => closeTestDatabase(h));
   const keys = async () =>
     rowsOf<{ key: string; published: boolean }>(
       await h.db.execute(sql`select key, published_at is not null as published from outbox order by id`),

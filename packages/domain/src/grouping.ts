@@ -238,6 +238,31 @@ export function decideGrouping(
  */
 const SIZE_CLASSES = [0, 8, 11, 16, 23, 32, 45, 64, 90, 128, 181, 256, 362, 512];
 
+/** A candidate the pool holds, and when its signal was seen. */
+interface Held {
+  c: GroupingCandidate;
+  seenAt: Instant;
+}
+
+const heldBefore = (a: Held, b: Held) => a.seenAt < b.seenAt || (a.seenAt === b.seenAt && a.c.id < b.c.id);
+
+/** One indexed candidate, shared by the posting lists of its bigrams. */
+interface Posting {
+  c: GroupingCandidate;
+  alive: boolean;
+  /** The look-up that last counted it, and how many of its bigrams that look-up met. */
+  epoch: number;
+  shared: number;
+}
+
+interface Gram {
+  df: number;
+  /** Postings unindexed since the lists were last compacted. */
+  dead: number;
+  /** Per size class. */
+  lists: Posting[][];
+}
+
 function sizeClassOf(size: number): number {
   let k = SIZE_CLASSES.length - 1;
   while (SIZE_CLASSES[k]! > size) k--;
@@ -269,15 +294,25 @@ function sharedNeeded(threshold: number, size: number): number {
  */
 export class CandidatePool {
   private readonly byLink = new Map<string, Set<GroupingCandidate>>();
-  /** Per size class: bigram → candidates of that class holding it. */
-  private readonly classes: Map<string, Set<GroupingCandidate>>[] = SIZE_CLASSES.map(() => new Map());
-  /** How many indexed candidates hold each bigram (for choosing the commonest to skip). */
-  private readonly df = new Map<string, number>();
-  /** Each incident's candidates in the order added; the last `maxSignalsPerIncident` are indexed by text. */
-  private readonly perIncident = new Map<string, GroupingCandidate[]>();
-  private readonly byId = new Map<string, { c: GroupingCandidate; seenAt: Instant }>();
+  /** Bigram → how many indexed candidates hold it, and their postings per size class. */
+  private readonly grams = new Map<string, Gram>();
+  /** The posting of each candidate indexed by text (dead once unindexed; lists drop dead ones lazily). */
+  private readonly postings = new Map<GroupingCandidate, Posting>();
+  /** Indexed candidates per size class (a class without any is not looked up). */
+  private readonly perClass: number[] = SIZE_CLASSES.map(() => 0);
+  /** Stamps the postings counted by the current look-up (instead of a map per look-up). */
+  private epoch = 0;
+  /**
+   * Each incident's candidates by when they were seen (then id), as a reload from the database
+   * orders them whatever order they arrived in; the last `maxSignalsPerIncident` are indexed by text.
+   */
+  private readonly perIncident = new Map<string, Held[]>();
+  private readonly byId = new Map<string, Held>();
 
-  constructor(private readonly policy: GroupingPolicy) {}
+  constructor(private readonly policy: GroupingPolicy) {
+    // Above zero, or every candidate would qualify and none could be left out unseen.
+    if (!(policy.textThreshold > 0 && policy.burstThreshold > 0)) throw new RangeError('grouping thresholds must be above 0');
+  }
 
   get size(): number {
     return this.byId.size;
@@ -302,11 +337,15 @@ export class CandidatePool {
       else this.byLink.set(c.link, new Set([c]));
     }
     const list = this.perIncident.get(c.incidentId) ?? [];
-    list.push(c);
+    let at = list.length;
+    while (at > 0 && heldBefore(entry, list[at - 1]!)) at--;
+    list.splice(at, 0, entry);
     this.perIncident.set(c.incidentId, list);
-    this.index(c);
-    const max = this.policy.maxSignalsPerIncident;
-    if (list.length > max) this.unindex(list[list.length - max - 1]!);
+    const cut = list.length - this.policy.maxSignalsPerIncident;
+    if (at >= cut) {
+      this.index(c);
+      if (cut > 0) this.unindex(list[cut - 1]!.c);
+    }
   }
 
   /** Add a candidate reachable by its link only (an old page reposted: its text is not compared). */
@@ -331,7 +370,7 @@ export class CandidatePool {
       if (set?.size === 0) this.byLink.delete(c.link);
     }
     const list = this.perIncident.get(c.incidentId);
-    const at = list?.indexOf(c) ?? -1;
+    const at = list?.lastIndexOf(entry) ?? -1;
     if (!list || at < 0) return;
     const max = this.policy.maxSignalsPerIncident;
     const wasIndexed = at >= list.length - max;
@@ -340,7 +379,7 @@ export class CandidatePool {
     if (!wasIndexed) return;
     this.unindex(c);
     // The latest one held back is among the latest `max` again.
-    if (list.length >= max) this.index(list[list.length - max]!);
+    if (list.length >= max) this.index(list[list.length - max]!.c);
   }
 
   /** An incident closed (dismissed, merged away): none of its signals is a candidate any more. */
@@ -361,24 +400,37 @@ export class CandidatePool {
 
   private index(c: GroupingCandidate): void {
     if (c.bigrams.size < this.policy.minBigrams) return;
-    const grams = this.classes[sizeClassOf(c.bigrams.size)]!;
+    const k = sizeClassOf(c.bigrams.size);
+    const p: Posting = { c, alive: true, epoch: -1, shared: 0 };
+    this.postings.set(c, p);
+    this.perClass[k]!++;
     for (const g of c.bigrams) {
-      const set = grams.get(g);
-      if (set) set.add(c);
-      else grams.set(g, new Set([c]));
-      this.df.set(g, (this.df.get(g) ?? 0) + 1);
+      let gram = this.grams.get(g);
+      if (!gram) this.grams.set(g, (gram = { df: 0, dead: 0, lists: [] }));
+      gram.df++;
+      (gram.lists[k] ??= []).push(p);
     }
   }
 
   private unindex(c: GroupingCandidate): void {
-    if (c.bigrams.size < this.policy.minBigrams) return;
-    const grams = this.classes[sizeClassOf(c.bigrams.size)]!;
+    const p = this.postings.get(c);
+    if (!p) return;
+    p.alive = false;
+    this.postings.delete(c);
+    this.perClass[sizeClassOf(c.bigrams.size)]!--;
     for (const g of c.bigrams) {
-      const set = grams.get(g);
-      if (set?.delete(c) && set.size === 0) grams.delete(g);
-      const n = (this.df.get(g) ?? 1) - 1;
-      if (n === 0) this.df.delete(g);
-      else this.df.set(g, n);
+      const gram = this.grams.get(g)!;
+      gram.df--;
+      gram.dead++;
+      if (gram.df === 0) this.grams.delete(g);
+      else if (gram.dead > gram.df) {
+        // Mostly dead: drop them now rather than skip them at every look-up.
+        for (let k = 0; k < gram.lists.length; k++) {
+          const list = gram.lists[k];
+          if (list) gram.lists[k] = list.filter((x) => x.alive);
+        }
+        gram.dead = 0;
+      }
     }
   }
 
@@ -400,11 +452,10 @@ export class CandidatePool {
     if (a < minBigrams) return found;
     const threshold = Math.min(textThreshold, burstThreshold);
     // Rarest first (ties by the gram, so every engine looks at the same ones).
-    const grams = [...s.bigrams].map((g) => ({ g, n: this.df.get(g) ?? 0 }));
-    grams.sort((x, y) => x.n - y.n || (x.g < y.g ? -1 : x.g > y.g ? 1 : 0));
+    const grams = [...s.bigrams].map((g) => ({ g, gram: this.grams.get(g) }));
+    grams.sort((x, y) => (x.gram?.df ?? 0) - (y.gram?.df ?? 0) || (x.g < y.g ? -1 : x.g > y.g ? 1 : 0));
     for (let k = 0; k < SIZE_CLASSES.length; k++) {
-      const index = this.classes[k]!;
-      if (index.size === 0) continue;
+      if (this.perClass[k] === 0) continue;
       const smallest = Math.max(SIZE_CLASSES[k]!, minBigrams);
       const need = sharedNeeded(threshold, Math.min(a, smallest));
       // Looking up one bigram more than the pigeonhole needs means a candidate that could reach
@@ -412,13 +463,26 @@ export class CandidatePool {
       // chance are dropped without a comparison.
       const atLeast = need >= 2 ? 2 : 1;
       const prefix = a - need + atLeast;
-      const shared = new Map<GroupingCandidate, number>();
-      for (let i = 0; i < prefix; i++) for (const c of index.get(grams[i]!.g) ?? []) shared.set(c, (shared.get(c) ?? 0) + 1);
-      for (const [c, n] of shared) {
-        if (n < atLeast) continue;
-        let all = n;
-        for (let i = prefix; i < a; i++) if (c.bigrams.has(grams[i]!.g)) all++;
-        found.set(c, all);
+      const epoch = ++this.epoch;
+      const touched: Posting[] = [];
+      for (let i = 0; i < prefix; i++) {
+        const list = grams[i]!.gram?.lists[k];
+        if (!list) continue;
+        for (const p of list) {
+          if (!p.alive) continue;
+          if (p.epoch !== epoch) {
+            p.epoch = epoch;
+            p.shared = 0;
+            touched.push(p);
+          }
+          p.shared++;
+        }
+      }
+      for (const p of touched) {
+        if (p.shared < atLeast) continue;
+        let all = p.shared;
+        for (let i = prefix; i < a; i++) if (p.c.bigrams.has(grams[i]!.g)) all++;
+        found.set(p.c, all);
       }
     }
     return found;

@@ -14,6 +14,7 @@ import {
 } from '../src/grouping.ts';
 
 const H = 3_600_000;
+const byTime = (a: GroupingCandidate, b: GroupingCandidate) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const T0 = Date.parse('2026-03-02T08:00:00+08:00');
 const cand = (id: string, incidentId: string, s: Partial<Parameters<typeof groupingFeatures>[0]>): GroupingCandidate => ({
   ...groupingFeatures({ id, source: 'feed', at: T0, ...s }, P),
@@ -153,9 +154,13 @@ describe('the candidate pool decides exactly as comparing with every candidate',
             const viaPool = pool.decide(f);
             // The reference: each incident's latest `maxSignalsPerIncident` candidates and every one with
             // the same link, each compared in full (similarity()).
+            // Each incident's latest by time (then id), whatever order they were added in.
             const latest = new Set(
               [...new Set(all.map((c) => c.incidentId))].flatMap((inc) =>
-                all.filter((c) => c.incidentId === inc).slice(-policy.maxSignalsPerIncident),
+                all
+                  .filter((c) => c.incidentId === inc)
+                  .sort(byTime)
+                  .slice(-policy.maxSignalsPerIncident),
               ),
             );
             const held = all.filter((c) => latest.has(c) || (f.link !== null && c.link === f.link));
@@ -258,7 +263,10 @@ describe('the candidate pool under any thresholds, with candidates leaving', () 
           );
           const latest = new Set(
             [...new Set(all.map((c) => c.incidentId))].flatMap((inc) =>
-              all.filter((c) => c.incidentId === inc).slice(-pol.maxSignalsPerIncident),
+              all
+                .filter((c) => c.incidentId === inc)
+                .sort(byTime)
+                .slice(-pol.maxSignalsPerIncident),
             ),
           );
           const reference = decideGrouping(f, [...latest], pol);

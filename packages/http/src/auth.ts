@@ -6,19 +6,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import type { Clock } from '@huiying/clock';
-import { audit, type Db } from '@huiying/db';
-import {
-  actorOf,
-  DEFAULT_SESSION_POLICY,
-  type Principal,
-  resolveSession,
-  resolveToken,
-  type Role,
-  type SessionPolicy,
-} from '@huiying/identity';
+import { audit, type Db, type DbHandle } from '@huiying/db';
+import { actorOf, DEFAULT_SESSION_POLICY, type Principal, type Role, type SessionPolicy, TokenResolver } from '@huiying/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from './errors.ts';
+import { SessionCache } from './session-cache.ts';
 
 /** `public`: anyone; otherwise a user whose role is listed, or a token holding the scope. */
 export type Access =
@@ -44,6 +37,10 @@ declare module 'fastify' {
     /** The cookie session behind `user`, when there is one. */
     session: { id: string; csrfToken: string; unitName: string | null } | null;
   }
+  interface FastifyInstance {
+    /** Resolved cookie sessions kept in this process (session-cache.ts). */
+    sessionCache: SessionCache;
+  }
 }
 
 export const SESSION_COOKIE = 'hy_session';
@@ -59,6 +56,8 @@ export interface AuthOptions {
   /** Real time for sessions: a drill's scaled clock must not expire a session in seconds. */
   clock: Clock;
   policy?: SessionPolicy;
+  /** LISTEN on the database (DbHandle.listen): with it, resolved sessions are kept until a change is notified. */
+  listen?: DbHandle['listen'];
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -70,10 +69,24 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 export const authPlugin = fp<AuthOptions>(
-  async (app, { db, clock, policy = DEFAULT_SESSION_POLICY }) => {
+  async (app, { db, clock, policy = DEFAULT_SESSION_POLICY, listen }) => {
     await app.register(cookie);
     app.decorateRequest('user', null);
     app.decorateRequest('session', null);
+    // Concurrent requests' tokens are looked up together (one query per turn of the event loop).
+    const tokens = new TokenResolver(db);
+    const sessions = new SessionCache({ db, policy, listen, logger: app.log });
+    app.decorate('sessionCache', sessions);
+    app.addHook('onReady', () => sessions.start());
+    app.addHook('onClose', () => sessions.stop());
+    // A change made through this process (log-out, a user disabled) holds for the next request it
+    // answers, before the database's notification comes back: onSend is before the client can
+    // have the answer. Only people change people and sessions: refused requests, log-ins and
+    // machine clients' writes (tickets) leave the cache alone.
+    app.addHook('onSend', (request, reply, payload, done) => {
+      if (request.session !== null && !SAFE.has(request.method) && reply.statusCode < 400) sessions.clear();
+      done(null, payload);
+    });
 
     app.addHook('onRoute', (route) => {
       if (route.url.startsWith('/api/') && route.config?.access === undefined)
@@ -87,13 +100,13 @@ export const authPlugin = fp<AuthOptions>(
       const authorization = request.headers.authorization;
       if (authorization !== undefined) {
         const [scheme, token] = authorization.split(' ');
-        const principal = scheme?.toLowerCase() === 'bearer' && token ? await resolveToken(db, token, now) : undefined;
+        const principal = scheme?.toLowerCase() === 'bearer' && token ? await tokens.resolve(token, now) : undefined;
         if (!principal) throw new ApiError('HY_UNAUTHENTICATED', 'invalid, expired or revoked API token');
         request.user = principal;
       } else {
         const secret = request.cookies[SESSION_COOKIE];
         if (secret) {
-          const resolved = await resolveSession(db, secret, now, policy);
+          const resolved = await sessions.resolve(secret, now);
           if (resolved) {
             request.user = resolved.principal;
             request.session = { id: resolved.sessionId, csrfToken: resolved.csrfToken, unitName: resolved.unitName };

@@ -2,3 +2,4 @@ export * from './errors.ts';
 export * from './error-handler.ts';
 export * from './auth.ts';
 export * from './security.ts';
+export * from './session-cache.ts';

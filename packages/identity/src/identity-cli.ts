@@ -12,7 +12,8 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadConfig, Type } from '@huiying/config';
-import { type DbHandle, openPglite, openPostgres, type Role } from '@huiying/db';
+import type { DbHandle, Role } from '@huiying/db';
+import { cliDbConfig, openCliDb } from '@huiying/db/cli-db';
 import { ROLES, TOKEN_SCOPES } from './principal.ts';
 import { createToken } from './tokens.ts';
 import { createUser, IdentityError } from './users.ts';
@@ -24,26 +25,7 @@ const fail = (message: string): never => {
 };
 
 async function open(): Promise<DbHandle> {
-  const config = loadConfig(
-    Type.Object({
-      DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-      MIGRATION_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-      HUIYING_PGLITE_DIR: Type.Optional(Type.String()),
-    }),
-  );
-  const handle = config.DATABASE_URL
-    ? openPostgres(config.DATABASE_URL, { max: 2 })
-    : config.HUIYING_PGLITE_DIR
-      ? await openPglite(config.HUIYING_PGLITE_DIR)
-      : fail('set DATABASE_URL (postgres://…) or HUIYING_PGLITE_DIR');
-  if (config.MIGRATION_DATABASE_URL) {
-    const owner = openPostgres(config.MIGRATION_DATABASE_URL, { max: 1 });
-    await owner.migrate();
-    await owner.close();
-  } else {
-    await handle.migrate();
-  }
-  return handle;
+  return openCliDb(loadConfig(Type.Object(cliDbConfig)), fail);
 }
 
 async function readPassword(): Promise<string> {

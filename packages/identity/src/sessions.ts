@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type Db, eq, sessions, sql, units, users } from '@huiying/db';
+import { and, type Db, eq, lt, sessions, sql, units, users } from '@huiying/db';
 import type { Principal } from './principal.ts';
 import { digest, newSecret } from './secrets.ts';
 
@@ -12,8 +12,8 @@ export interface SessionPolicy {
 
 export const DEFAULT_SESSION_POLICY: SessionPolicy = { absoluteMs: 12 * 3_600_000, idleMs: 2 * 3_600_000 };
 
-/** last_seen_at is written at most this often, so reads do not turn into writes. */
-const TOUCH_EVERY_MS = 60_000;
+/** last_seen_at is written at most this often (per process), so reads do not turn into writes. */
+export const TOUCH_EVERY_MS = 60_000;
 
 export interface NewSession {
   /** The cookie value; only its digest is stored. */
@@ -54,14 +54,23 @@ export interface ResolvedSession {
   unitName: string | null;
 }
 
-/** The live session behind a cookie value, or undefined (unknown, revoked, expired, idle, user disabled). */
-export async function resolveSession(
-  db: Db,
-  secret: string,
-  now: Date,
-  policy = DEFAULT_SESSION_POLICY,
-): Promise<ResolvedSession | undefined> {
-  const id = digest(secret);
+/**
+ * A session row with its user, as read from the database: what a process may keep between
+ * requests (packages/http session cache). Whether it is still live is decided per request
+ * (`sessionLive`), so expiry stays exact however long the record is kept.
+ */
+export interface SessionRecord {
+  resolved: ResolvedSession;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** Epoch milliseconds; advanced in place when this process touches the session. */
+  lastSeenAt: number;
+  revoked: boolean;
+  userDisabled: boolean;
+}
+
+/** The session `id` (the digest of its cookie) with its user, or undefined if there is none. */
+export async function readSession(db: Db, id: string): Promise<SessionRecord | undefined> {
   const [row] = await db
     .select({ s: sessions, u: users, unitName: units.name })
     .from(sessions)
@@ -70,26 +79,58 @@ export async function resolveSession(
     .where(eq(sessions.id, id));
   if (!row) return undefined;
   const { s, u } = row;
-  if (s.revokedAt || u.disabledAt) return undefined;
-  if (s.expiresAt.getTime() <= now.getTime()) return undefined;
-  if (now.getTime() - s.lastSeenAt.getTime() > policy.idleMs) return undefined;
-  if (now.getTime() - s.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
-    await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, id));
-  }
   return {
-    sessionId: id,
-    csrfToken: s.csrfToken,
-    unitName: row.unitName,
-    principal: {
-      kind: 'user',
-      id: u.id,
-      username: u.username,
-      displayName: u.displayName,
-      role: u.role,
-      unitId: u.unitId,
-      scopes: [],
+    expiresAt: s.expiresAt.getTime(),
+    lastSeenAt: s.lastSeenAt.getTime(),
+    revoked: s.revokedAt !== null,
+    userDisabled: u.disabledAt !== null,
+    resolved: {
+      sessionId: id,
+      csrfToken: s.csrfToken,
+      unitName: row.unitName,
+      principal: {
+        kind: 'user',
+        id: u.id,
+        username: u.username,
+        displayName: u.displayName,
+        role: u.role,
+        unitId: u.unitId,
+        scopes: [],
+      },
     },
   };
+}
+
+/** Not revoked, user not disabled, before the absolute end and not idle too long, at `now` (epoch ms). */
+export function sessionLive(r: SessionRecord, now: number, policy = DEFAULT_SESSION_POLICY): boolean {
+  return !r.revoked && !r.userDisabled && r.expiresAt > now && now - r.lastSeenAt <= policy.idleMs;
+}
+
+/**
+ * Records the request in `last_seen_at` if the record's copy is older than TOUCH_EVERY_MS (so a
+ * busy session costs one write a minute, not one per request). The record is advanced first,
+ * so concurrent requests do not all write; the database's value never moves back.
+ */
+export async function touchSession(db: Db, r: SessionRecord, now: Date): Promise<void> {
+  if (now.getTime() - r.lastSeenAt <= TOUCH_EVERY_MS) return;
+  r.lastSeenAt = now.getTime();
+  await db
+    .update(sessions)
+    .set({ lastSeenAt: now })
+    .where(and(eq(sessions.id, r.resolved.sessionId), lt(sessions.lastSeenAt, now)));
+}
+
+/** The live session behind a cookie value, or undefined (unknown, revoked, expired, idle, user disabled). */
+export async function resolveSession(
+  db: Db,
+  secret: string,
+  now: Date,
+  policy = DEFAULT_SESSION_POLICY,
+): Promise<ResolvedSession | undefined> {
+  const r = await readSession(db, digest(secret));
+  if (!r || !sessionLive(r, now.getTime(), policy)) return undefined;
+  await touchSession(db, r, now);
+  return r.resolved;
 }
 
 export async function revokeSession(db: Db, sessionId: string, now: Date): Promise<void> {

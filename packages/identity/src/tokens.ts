@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { apiTokens, audit, type Db, eq, sql } from '@huiying/db';
+import { apiTokens, audit, BatchLoader, type Db, eq, inArray, sql } from '@huiying/db';
 import { type Principal, TOKEN_SCOPES } from './principal.ts';
 import { digest, newSecret } from './secrets.ts';
 import { IdentityError } from './users.ts';
@@ -70,9 +70,51 @@ export async function resolveToken(db: Db, token: string, now: Date): Promise<Pr
     .select()
     .from(apiTokens)
     .where(eq(apiTokens.tokenHash, digest(token)));
-  if (!row || row.revokedAt) return undefined;
-  if (row.expiresAt && row.expiresAt.getTime() <= now.getTime()) return undefined;
+  if (!row || !live(row, now)) return undefined;
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_EVERY_MS)
     await db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
-  return { kind: 'token', id: row.id, username: row.name, displayName: row.name, role: null, unitId: null, scopes: row.scopes };
+  return principalOf(row);
+}
+
+type TokenRow = typeof apiTokens.$inferSelect;
+const live = (row: TokenRow, now: Date) => !row.revokedAt && !(row.expiresAt && row.expiresAt.getTime() <= now.getTime());
+const principalOf = (row: TokenRow): Principal => ({
+  kind: 'token',
+  id: row.id,
+  username: row.name,
+  displayName: row.name,
+  role: null,
+  unitId: null,
+  scopes: row.scopes,
+});
+
+/**
+ * resolveToken for a server: the tokens of requests that arrive together are looked up with one
+ * query (BatchLoader), not one query and one pool checkout each. Still checked per request
+ * against the database (revoked or expired is refused by the next lookup); last_used_at is
+ * written at most once a minute per token by this process, not by every concurrent request
+ * that saw it stale.
+ */
+export class TokenResolver {
+  private readonly rows: BatchLoader<string, TokenRow>;
+  private readonly touched = new Map<string, number>();
+
+  constructor(private readonly db: Db) {
+    this.rows = new BatchLoader(
+      async (hashes) =>
+        new Map((await db.select().from(apiTokens).where(inArray(apiTokens.tokenHash, hashes))).map((r) => [r.tokenHash, r])),
+    );
+  }
+
+  async resolve(token: string, now: Date): Promise<Principal | undefined> {
+    if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+    const row = await this.rows.get(digest(token));
+    if (!row || !live(row, now)) return undefined;
+    const last = Math.max(row.lastUsedAt?.getTime() ?? -Infinity, this.touched.get(row.id) ?? -Infinity);
+    if (now.getTime() - last > LAST_USED_EVERY_MS) {
+      this.touched.set(row.id, now.getTime());
+      await this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
+    }
+    return principalOf(row);
+  }
 }

@@ -3,15 +3,10 @@
  * became a 通报 candidate, which units are 约谈 candidates, what falls due in the next 24 hours.
  */
 import { clockName, durationText, shanghaiTime } from './step-templates.ts';
+import type { SummaryItem } from './summaries.ts';
 
-export interface DigestOverdue {
-  type: 'incident' | 'obligation';
-  id: string;
-  title: string;
-  clock: string;
-  unitName: string | null;
-  dueAt: number;
-}
+/** A matter listed in the digest: the same item as in the weekly digest and the handover. */
+export type DigestOverdue = SummaryItem;
 
 export interface DigestInput {
   /** The Asia/Shanghai day the digest is for, 'YYYY-MM-DD'. */

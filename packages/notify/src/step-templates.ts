@@ -58,17 +58,20 @@ export function spanText(c: ClockFacts): string {
   return `${Math.round((ms / 3_600_000) * 10) / 10}小时`;
 }
 
+/** Made once: building an Intl formatter costs far more than formatting with it (the engine renders one per ladder step). */
+const SHANGHAI = new Intl.DateTimeFormat('zh-CN', {
+  timeZone: 'Asia/Shanghai',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  hour12: false,
+});
+
 /** Asia/Shanghai wall time, e.g. "2026-03-02 13:00". */
 export function shanghaiTime(at: number): string {
-  const parts = new Intl.DateTimeFormat('zh-CN', {
-    timeZone: 'Asia/Shanghai',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hour12: false,
-  }).formatToParts(new Date(at));
+  const parts = SHANGHAI.formatToParts(new Date(at));
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}`;
 }

@@ -5,7 +5,7 @@
 import type { TopicName } from '@huiying/bus';
 import { KafkaBus } from '@huiying/bus/kafka';
 import { logSerializers, Type } from '@huiying/config';
-import { type DbHandle, DEFAULT_OUTBOX_RETENTION_MS, OutboxRelay, openPostgres } from '@huiying/db';
+import { type DbHandle, DEFAULT_OUTBOX_RETENTION_MS, migrateAsOwner, OutboxRelay, openPostgres } from '@huiying/db';
 import pino, { type Logger } from 'pino';
 
 /** Configuration keys shared by ingest, engine and api (spread into each service's schema). */
@@ -45,13 +45,7 @@ export interface ProductionPorts {
 export async function openProductionPorts(name: string, config: PortsConfig): Promise<ProductionPorts> {
   const logger = pino({ level: config.LOG_LEVEL, name, serializers: logSerializers });
   const handle = openPostgres(config.DATABASE_URL);
-  if (config.MIGRATION_DATABASE_URL) {
-    const owner = openPostgres(config.MIGRATION_DATABASE_URL, { max: 1 });
-    await owner.migrate();
-    await owner.close();
-  } else {
-    await handle.migrate();
-  }
+  await migrateAsOwner(handle, config.MIGRATION_DATABASE_URL);
   const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: name, topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
   await bus.ensureTopics();
   const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {

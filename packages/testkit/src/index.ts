@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { KafkaBus } from '@huiying/bus/kafka';
-import { type DbHandle, openPostgres } from '@huiying/db';
+import { type DbHandle, openPglite, openPostgres } from '@huiying/db';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import pg from 'pg';
 import pino from 'pino';
@@ -46,6 +46,31 @@ export async function freshDatabase(): Promise<DbHandle & { url: string; drop():
       await c.end();
     },
   };
+}
+
+/** A migrated test database: a fresh one on PostgreSQL (`drop` removes it) or an in-memory PGlite. */
+export type TestDatabase = DbHandle & { drop?: () => Promise<void> };
+
+/**
+ * The two databases the product runs on, for the same tests on both:
+ * `describe.each(bothDatabases)('$name', ({ open }) => …)`, closed with `closeTestDatabase`.
+ */
+export const bothDatabases: { name: 'postgres' | 'pglite'; open: () => Promise<TestDatabase> }[] = [
+  { name: 'postgres', open: () => freshDatabase() },
+  {
+    name: 'pglite',
+    open: async () => {
+      const h = await openPglite();
+      await h.migrate();
+      return h;
+    },
+  },
+];
+
+/** Drop a fresh PostgreSQL database, close a PGlite one; nothing if it never opened. */
+export async function closeTestDatabase(h: TestDatabase | undefined): Promise<void> {
+  if (h?.drop) await h.drop();
+  else await h?.close();
 }
 
 /** A KafkaBus on the real broker, with topics private to this test (a unique prefix). */

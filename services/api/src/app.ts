@@ -13,7 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Logger } from 'pino';
 import type { ConsoleBundle } from '@huiying/web';
 import { registerConsole } from './console-routes.ts';
-import { ListCache } from './list-cache.ts';
+import { ListCache, type SentPage } from './list-cache.ts';
 import { LiveFeed } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -47,8 +47,10 @@ export interface AppDeps {
   loginRateLimit?: { max: number; windowMs: number };
   /** The bound on a ticket's receivedAt (default: 7 days back, 5 minutes ahead). */
   ticketPolicy?: TicketTimePolicy;
-  /** LISTEN on the database (DbHandle.listen): with it, board pages are cached until a change is notified. */
+  /** LISTEN on the database (DbHandle.listen): with it, board pages and sessions are cached until a change is notified. */
   listen?: DbHandle['listen'];
+  /** Run the statistics rollup every minute (default true; bench/board.ts turns it off, see there). */
+  statsRollup?: boolean;
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -72,13 +74,13 @@ function mapError(error: unknown): ApiError | undefined {
 export async function buildApp(
   deps: AppDeps,
   options: FastifyServerOptions = {},
-): Promise<FastifyInstance & { live: LiveFeed; boardCache: ListCache }> {
+): Promise<FastifyInstance & { live: LiveFeed; boardCache: ListCache<SentPage> }> {
   const app = Fastify({ loggerInstance: deps.logger, ...options }).withTypeProvider<TypeBoxTypeProvider>();
   const { db, clock } = deps;
   const realClock = deps.realClock ?? systemClock;
   // The board cache's LISTEN also prompts the statistics rollup (below): one connection per process.
   const boardChanged = new Set<() => void>();
-  const boardCache = new ListCache({
+  const boardCache = new ListCache<SentPage>({
     listen: deps.listen,
     logger: deps.logger,
     onNotify: () => {
@@ -118,14 +120,19 @@ export async function buildApp(
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-  await app.register(authPlugin, { db, clock: realClock, ...(deps.sessionPolicy ? { policy: deps.sessionPolicy } : {}) });
+  await app.register(authPlugin, {
+    db,
+    clock: realClock,
+    ...(deps.sessionPolicy ? { policy: deps.sessionPolicy } : {}),
+    ...(deps.listen ? { listen: deps.listen } : {}),
+  });
 
   const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live, boardCache };
   // Read-your-writes: a change made through this process is on the next list it serves, before
   // the database's notification comes back (onSend: before the client can have the answer).
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) boardCache.invalidate();
-    return payload;
+    done(null, payload);
   });
   await app.register(systemRoutes, routeDeps);
   await app.register(authRoutes, { ...routeDeps, ...(deps.loginRateLimit ? { loginRateLimit: deps.loginRateLimit } : {}) });
@@ -176,6 +183,7 @@ export async function buildApp(
   // a run applies each change once.
   let stopStatsRollup: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
+    if (deps.statsRollup === false) return;
     stopStatsRollup = scheduleRollup(db, {
       ...(deps.listen
         ? {
@@ -195,5 +203,5 @@ export async function buildApp(
     await stopStatsRollup?.();
   });
 
-  return Object.assign(app, { live, boardCache }) as unknown as FastifyInstance & { live: LiveFeed; boardCache: ListCache };
+  return Object.assign(app, { live, boardCache }) as unknown as FastifyInstance & { live: LiveFeed; boardCache: ListCache<SentPage> };
 }

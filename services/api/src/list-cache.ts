@@ -1,8 +1,27 @@
+import { createHash } from 'node:crypto';
 import type { DbHandle } from '@huiying/db';
 import type { Logger } from 'pino';
 
+/** A page as it goes out: the serialized JSON's bytes and their entity tag, both made once per page. */
+export interface SentPage {
+  body: Buffer;
+  etag: string;
+}
+
+export function sentPage(json: string): SentPage {
+  const body = Buffer.from(json);
+  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"` };
+}
+
+/** Whether an If-None-Match header names `etag` (a list, or `*`; weak tags compare equal, RFC 9110 13.1.2). */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
 /**
- * A cache of serialized list pages (the duty board's first page, asked for by every open
+ * A cache of serialized list pages (T: the page as it is sent) (the duty board's first page, asked for by every open
  * console, every few seconds), invalidated by PostgreSQL itself: migration 0014 notifies
  * `huiying_board` after every committed change to incidents or units, from whichever process
  * made it. A page is kept under the generation it was computed in; a notification starts a new
@@ -17,14 +36,14 @@ import type { Logger } from 'pino';
  * Without a working LISTEN (not started, or its connection lost) nothing is cached: every
  * request reads the database until listening works again.
  */
-export class ListCache {
+export class ListCache<T = string> {
   private generation = 0;
   private listening = false;
   private stopped = false;
   private unlisten: (() => Promise<void>) | undefined;
   private retry: NodeJS.Timeout | undefined;
-  private readonly pages = new Map<string, { generation: number; body: string }>();
-  private readonly inFlight = new Map<string, { generation: number; body: Promise<string> }>();
+  private readonly pages = new Map<string, { generation: number; body: T }>();
+  private readonly inFlight = new Map<string, { generation: number; body: Promise<T> }>();
   hits = 0;
   misses = 0;
 
@@ -93,7 +112,7 @@ export class ListCache {
   }
 
   /** The page under `key`: cached, being computed by another request, or computed now. */
-  async get(key: string, compute: () => Promise<string>): Promise<string> {
+  async get(key: string, compute: () => Promise<T>): Promise<T> {
     if (!this.listening) return compute();
     const generation = this.generation;
     const page = this.pages.get(key);

@@ -99,10 +99,11 @@ export function registerMetrics(app: FastifyInstance, deps: { db: Db; live: Live
     },
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     latency.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
     if (reply.statusCode === 401 || reply.statusCode === 403) refused.inc({ status: String(reply.statusCode) });
+    done();
   });
   return registry;
 }

@@ -187,3 +187,6 @@ export const UserView = Type.Object({
 });
 
 export const Me = Type.Object({ user: UserView, csrfToken: Type.String({ description: 'send as x-csrf-token on every change' }) });
+
+/** A conditional GET whose If-None-Match names the current page's ETag: no body. */
+export const NotModified = Type.Null({ description: 'Not Modified: the page named by If-None-Match is current' });

@@ -437,6 +437,38 @@ describe('the access matrix', () => {
     expect(other.total).toBe(0);
   });
 
+  it('the cached board page is kept per scope: the same URL, asked first by duty, never shows a unit another unit’s incidents; a conditional GET is 304 with the security headers', async () => {
+    type Page = { items: { unit: { id: string } | null }[]; total: number };
+    const url = '/api/incidents?status=open&pageSize=50';
+    const environment = await env.as('unit-environment');
+    const all = await client.duty.inject({ method: 'GET', url });
+    expect(all.statusCode).toBe(200);
+    const units = new Set(all.json<Page>().items.map((i) => i.unit?.id));
+    expect(units).toContain('housing');
+    expect(units).toContain('environment');
+    for (const [who, unit] of [
+      [client.unitA, 'housing'],
+      [environment, 'environment'],
+    ] as const) {
+      for (let i = 0; i < 2; i++) {
+        const page = (await who.inject({ method: 'GET', url })).json<Page>();
+        expect(page.items.length).toBeGreaterThan(0);
+        expect(page.items.every((item) => item.unit?.id === unit)).toBe(true);
+      }
+    }
+    expect(all.headers['cache-control']).toBe('private, no-cache');
+    const etag = String(all.headers.etag);
+    const again = await client.duty.inject({ method: 'GET', url, headers: { 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+    expect(again.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(again.headers['x-content-type-options']).toBe('nosniff');
+    // Another scope's tag names another page.
+    expect((await client.unitA.inject({ method: 'GET', url, headers: { 'if-none-match': etag } })).statusCode).toBe(200);
+    // Without a session the cache is never reached.
+    expect((await client.anonymous.inject({ method: 'GET', url, headers: { 'if-none-match': etag } })).statusCode).toBe(401);
+  });
+
   it('the actor of every change is the authenticated user, and refusals are audited', async () => {
     const trail = await db.db.select().from(auditLog).where(eq(auditLog.entityId, ids.incA));
     expect(

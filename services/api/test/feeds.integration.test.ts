@@ -55,6 +55,7 @@ interface FeedJson {
 }
 interface CandidateJson {
   id: string;
+  feedId: string;
   incidentId: string;
   title: string;
   original: boolean;
@@ -518,5 +519,37 @@ describe('jurisdictions', () => {
     // Now the default jurisdiction's rule takes it (into an incident about a lift, new or open).
     expect(await decided('e2')).toEqual({ jurisdiction: 'default', decision: expect.stringMatching(/^(opened|joined)$/) });
     expect((await admin.inject({ method: 'POST', url: '/api/feeds/east-news/pause' })).statusCode).toBe(200);
+  });
+
+  it('an official channel answers only its own jurisdiction: another jurisdiction’s matter gets no candidate from it', async () => {
+    await addFeed({
+      id: 'east-housing',
+      name: '东区住建局 政务微博',
+      url: `${base}/east-housing.xml`,
+      kind: 'official',
+      unitId: 'housing',
+      allowCidrs: ['127.0.0.1/32'],
+      jurisdiction: 'east',
+    });
+    await clock.advanceBy(5 * MIN);
+    // The same words and the same link as the lift matter (default jurisdiction), from the east's channel.
+    docs.set('/east-housing.xml', {
+      body: rss(
+        item('x1', '关于锦华小区电梯频繁故障问题的情况通报', 'https://news.example.com/n1', clock.now() - MIN, '经核查，已全面检修。'),
+      ),
+    });
+    const [polled] = (await env.hy.poller.pollAll()).filter((r) => r.feedId === 'east-housing');
+    expect(polled).toMatchObject({ status: 'updated', official: 1 });
+    await eventually(
+      async () =>
+        rowsOf<{ n: number }>(
+          await db.db.execute(
+            sql`select count(*)::int as n from official_items where feed_id = 'east-housing' and proposed_at is not null`,
+          ),
+        )[0]!.n === 1,
+      'the item looked at',
+    );
+    const list = (await duty.inject({ method: 'GET', url: '/api/response-candidates' })).json<{ items: CandidateJson[] }>().items;
+    expect(list.filter((c) => c.feedId === 'east-housing')).toEqual([]);
   });
 });

@@ -6,12 +6,13 @@
  * the dispatcher sends it like every ladder step.
  */
 import type { Clock } from '@huiying/clock';
-import { type Db, enqueueNotifications, type NewNotification, rowsOf, sql, type Tx } from '@huiying/db';
+import { type Db, type NewNotification, rowsOf, sql, type Tx } from '@huiying/db';
 import { formatDay, type InterviewRule, MS_PER_DAY, maskPersonalData, MS_PER_HOUR, shanghaiDay, shanghaiDayStart } from '@huiying/domain';
-import { type DigestOverdue, loadLeaders, renderLeaderDigest, renderWeeklyDigest } from '@huiying/notify';
+import { type Contact, type DigestOverdue, loadLeaders, renderLeaderDigest, renderWeeklyDigest } from '@huiying/notify';
 import type { Logger } from 'pino';
 import { loadInterviewCandidates, loadReportCandidates } from './candidates.ts';
 import type { LadderWiring } from './ladder-writer.ts';
+import { loadBreachedItems, queueSummaries } from './summary-items.ts';
 
 export interface DigestOptions {
   /** Asia/Shanghai hour the daily digest goes out (default 8). */
@@ -24,24 +25,6 @@ export interface DigestOptions {
   weekly?: { day: number; hour: number } | null;
 }
 
-type Row = {
-  type: 'incident' | 'obligation';
-  id: string;
-  title: string | null;
-  clock: string;
-  unit_name: string | null;
-  due_at: string | Date;
-};
-// Titles come from tickets and posts and may carry a citizen's name or phone number: masked in mail.
-const overdueOf = (r: Row): DigestOverdue => ({
-  type: r.type,
-  id: r.id,
-  title: maskPersonalData(r.title ?? r.id),
-  clock: r.clock,
-  unitName: r.unit_name,
-  dueAt: new Date(r.due_at).getTime(),
-});
-
 /** 约谈 candidates of the rule's period holding `now`, for a digest's lines. */
 async function interviewsNow(tx: Tx, rule: InterviewRule, now: number) {
   return (await loadInterviewCandidates(tx, rule, { now, from: now, to: now + 1 })).map((c) => ({
@@ -51,6 +34,34 @@ async function interviewsNow(tx: Tx, rule: InterviewRule, now: number) {
   }));
 }
 
+/** One digest mail per leader with an address, under the digest's clock key and step. */
+function leaderMails(
+  leaders: readonly Contact[],
+  clockKey: string,
+  step: 'daily' | 'weekly',
+  render: (leader: Contact) => { subject: string; text: string; html: string },
+): NewNotification[] {
+  return leaders.flatMap((leader) => {
+    const recipient = leader.addresses.email;
+    if (!recipient) return [];
+    const m = render(leader);
+    return [
+      {
+        clockKey,
+        step,
+        stepKind: 'digest',
+        role: 'leaders',
+        recipient,
+        channel: 'email',
+        groupKey: 'digest',
+        subject: m.subject,
+        text: m.text,
+        html: m.html,
+      },
+    ];
+  });
+}
+
 /** Queue the digest for the Shanghai day of `now` (idempotent). Returns the rows inserted. */
 export async function queueDailyDigest(db: Db, now: number, wiring: LadderWiring, interview: InterviewRule): Promise<number> {
   const day = formatDay(shanghaiDay(now));
@@ -58,17 +69,7 @@ export async function queueDailyDigest(db: Db, now: number, wiring: LadderWiring
   return db.transaction(async (tx) => {
     const leaders = await loadLeaders(tx);
     if (leaders.length === 0) return 0;
-    const overdue = rowsOf<Row>(
-      await tx.execute(sql`
-        select 'incident' as type, c.incident_id as id, i.title, c.kind as clock, u.name as unit_name, c.due_at
-        from clocks c join incidents i on i.id = c.incident_id left join units u on u.id = c.unit_id
-        where c.state = 'breached'
-        union all
-        select 'obligation', o.id, o.title, o.kind, u.name, o.due_at
-        from obligations o left join units u on u.id = o.unit_id
-        where o.status = 'breached'
-        order by due_at`),
-    ).map(overdueOf);
+    const overdue = await loadBreachedItems(tx);
     // 通报 candidates since the last digest; the same query as the leaders' statistics.
     const reports = (await loadReportCandidates(tx, { now, from: now - MS_PER_DAY + 1, to: now + 1 }))
       .map((c): DigestOverdue => ({
@@ -88,10 +89,8 @@ export async function queueDailyDigest(db: Db, now: number, wiring: LadderWiring
              + (select count(*) from obligations where status = 'running' and due_at > ${iso}::timestamptz
                   and due_at <= ${iso}::timestamptz + interval '24 hours') as n`),
     );
-    const rows: NewNotification[] = leaders.flatMap((leader) => {
-      const recipient = leader.addresses.email;
-      if (!recipient) return [];
-      const m = renderLeaderDigest({
+    const rows = leaderMails(leaders, `digest:${day}`, 'daily', (leader) =>
+      renderLeaderDigest({
         day,
         recipientName: leader.name,
         now,
@@ -100,25 +99,9 @@ export async function queueDailyDigest(db: Db, now: number, wiring: LadderWiring
         interview: interviews,
         dueSoon: Number(soon?.n ?? 0),
         dashboardUrl: wiring.dashboardUrl,
-      });
-      return [
-        {
-          clockKey: `digest:${day}`,
-          step: 'daily',
-          stepKind: 'digest',
-          role: 'leaders',
-          recipient,
-          channel: 'email',
-          groupKey: 'digest',
-          subject: m.subject,
-          text: m.text,
-          html: m.html,
-        },
-      ];
-    });
-    const ids = await enqueueNotifications(tx, new Date(now), rows);
-    if (ids.length > 0) await tx.execute(sql`select pg_notify('huiying_notify', ${String(ids.length)})`);
-    return ids.length;
+      }),
+    );
+    return queueSummaries(tx, now, rows);
   });
 }
 
@@ -167,22 +150,10 @@ export async function queueWeeklyDigest(db: Db, now: number, wiring: LadderWirin
           and a.at >= ${from}::timestamptz and a.at < ${to}::timestamptz
         group by a.unit_id, u.name order by count(*) desc, a.unit_id`),
     ).map((r) => ({ unitName: r.unit_name ?? r.unit_id, breaches: Number(r.n) }));
-    const overdue = rowsOf<Row>(
-      await tx.execute(sql`
-        select 'incident' as type, c.incident_id as id, i.title, c.kind as clock, u.name as unit_name, c.due_at
-        from clocks c join incidents i on i.id = c.incident_id left join units u on u.id = c.unit_id
-        where c.state = 'breached'
-        union all
-        select 'obligation', o.id, o.title, o.kind, u.name, o.due_at
-        from obligations o left join units u on u.id = o.unit_id
-        where o.status = 'breached'
-        order by due_at`),
-    ).map(overdueOf);
+    const overdue = await loadBreachedItems(tx);
     const interviews = await interviewsNow(tx, interview, now);
-    const rows: NewNotification[] = leaders.flatMap((leader) => {
-      const recipient = leader.addresses.email;
-      if (!recipient) return [];
-      const m = renderWeeklyDigest({
+    const rows = leaderMails(leaders, `digest-weekly:${formatDay(fromDay)}`, 'weekly', (leader) =>
+      renderWeeklyDigest({
         from: formatDay(fromDay),
         to: formatDay(today - 1),
         recipientName: leader.name,
@@ -193,25 +164,9 @@ export async function queueWeeklyDigest(db: Db, now: number, wiring: LadderWirin
         overdue,
         interview: interviews,
         dashboardUrl: wiring.dashboardUrl,
-      });
-      return [
-        {
-          clockKey: `digest-weekly:${formatDay(fromDay)}`,
-          step: 'weekly',
-          stepKind: 'digest',
-          role: 'leaders',
-          recipient,
-          channel: 'email',
-          groupKey: 'digest',
-          subject: m.subject,
-          text: m.text,
-          html: m.html,
-        },
-      ];
-    });
-    const ids = await enqueueNotifications(tx, new Date(now), rows);
-    if (ids.length > 0) await tx.execute(sql`select pg_notify('huiying_notify', ${String(ids.length)})`);
-    return ids.length;
+      }),
+    );
+    return queueSummaries(tx, now, rows);
   });
 }
 
@@ -221,16 +176,22 @@ export function nextDigestAt(now: number, hour: number): number {
   return today > now ? today : today + MS_PER_DAY;
 }
 
+/** One of the scheduler's digests: when it is due next, how to queue it, what to log if that fails. */
+interface Run {
+  next: (now: number) => number;
+  queue: typeof queueDailyDigest;
+  failure: string;
+  cancel?: () => void;
+  running?: Promise<unknown>;
+}
+
 /**
  * Arms the injected clock for the next digest hour; on start, a digest whose hour has passed
  * today and that was not queued yet (the engine was down) is queued at once.
  */
 export class DigestScheduler {
-  private cancel: (() => void) | undefined;
-  private cancelWeekly: (() => void) | undefined;
   private stopped = true;
-  private running: Promise<unknown> | undefined;
-  private runningWeekly: Promise<unknown> | undefined;
+  private runs: Run[] = [];
 
   constructor(
     private readonly o: {
@@ -247,61 +208,48 @@ export class DigestScheduler {
   async start(): Promise<void> {
     this.stopped = false;
     const now = this.o.clock.now();
-    const todayAt = shanghaiDayStart(shanghaiDay(now)) + this.o.options.hour * MS_PER_HOUR;
-    if (now >= todayAt) await this.queue(now);
-    this.arm();
-    const weekly = this.o.options.weekly;
+    const { hour, weekly } = this.o.options;
+    const daily: Run = { next: (t) => nextDigestAt(t, hour), queue: queueDailyDigest, failure: 'queueing the leaders’ digest failed' };
+    this.runs = [daily];
+    const todayAt = shanghaiDayStart(shanghaiDay(now)) + hour * MS_PER_HOUR;
+    if (now >= todayAt) await this.queue(daily, now);
+    this.arm(daily);
     if (weekly) {
+      const run: Run = {
+        next: (t) => nextWeeklyAt(t, weekly.day, weekly.hour),
+        queue: queueWeeklyDigest,
+        failure: 'queueing the leaders’ weekly digest failed',
+      };
+      this.runs.push(run);
       // Down at the weekly hour: queued later the same day, if nobody did.
       const slot = weeklySlotOn(now, weekly.day, weekly.hour);
-      if (slot !== null) await this.queueWeekly(now);
-      this.armWeekly(weekly);
+      if (slot !== null) await this.queue(run, now);
+      this.arm(run);
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.cancel?.();
-    this.cancelWeekly?.();
-    await this.running;
-    await this.runningWeekly;
+    for (const run of this.runs) run.cancel?.();
+    for (const run of this.runs) await run.running;
   }
 
-  private armWeekly(weekly: { day: number; hour: number }): void {
+  private arm(run: Run): void {
     if (this.stopped) return;
-    const at = nextWeeklyAt(this.o.clock.now(), weekly.day, weekly.hour);
-    this.cancelWeekly = this.o.clock.at(at, () => {
-      const work = this.queueWeekly(at).finally(() => this.armWeekly(weekly));
-      this.runningWeekly = work;
+    const at = run.next(this.o.clock.now());
+    run.cancel = this.o.clock.at(at, () => {
+      const work = this.queue(run, at).finally(() => this.arm(run));
+      run.running = work;
       this.o.clock.track?.(work);
     });
   }
 
-  private async queueWeekly(at: number): Promise<void> {
+  private async queue(run: Run, at: number): Promise<void> {
     try {
-      const n = await queueWeeklyDigest(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
+      const n = await run.queue(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
       if (n > 0) this.o.onQueued?.();
     } catch (error) {
-      this.o.logger.error({ err: String(error) }, 'queueing the leaders’ weekly digest failed');
-    }
-  }
-
-  private arm(): void {
-    if (this.stopped) return;
-    const at = nextDigestAt(this.o.clock.now(), this.o.options.hour);
-    this.cancel = this.o.clock.at(at, () => {
-      const work = this.queue(at).finally(() => this.arm());
-      this.running = work;
-      this.o.clock.track?.(work);
-    });
-  }
-
-  private async queue(at: number): Promise<void> {
-    try {
-      const n = await queueDailyDigest(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
-      if (n > 0) this.o.onQueued?.();
-    } catch (error) {
-      this.o.logger.error({ err: String(error) }, 'queueing the leaders’ digest failed');
+      this.o.logger.error({ err: String(error) }, run.failure);
     }
   }
 }

@@ -3,7 +3,7 @@
  * signals of open incidents (the candidates a new signal may join). The decisions themselves
  * are pure (packages/domain monitoring.ts, grouping.ts).
  */
-import { rowsOf, sql, type Tx } from '@huiying/db';
+import { type Db, rowsOf, sql, type Tx } from '@huiying/db';
 import {
   CandidatePool,
   type GroupingFeatures,
@@ -35,6 +35,17 @@ export async function lockGrouping(tx: Tx, jurisdiction = DEFAULT_JURISDICTION):
       returning version`),
   );
   return Number(row!.version);
+}
+
+/**
+ * A signal was attached to an incident outside the grouping lock (补充线索 by a duty officer, after
+ * its command committed): advance the jurisdiction's version so every engine reads its candidates
+ * again before its next batch.
+ */
+export async function groupingChanged(db: Db, jurisdiction = DEFAULT_JURISDICTION): Promise<void> {
+  await db.transaction(async (tx) => {
+    await lockGrouping(tx, jurisdiction);
+  });
 }
 
 /** Enabled rules in id order (every engine tries them in the same order). A rule that no longer parses is skipped. */
@@ -86,7 +97,7 @@ interface CandidateText {
  * and a batch reads the text of the candidates it has not seen yet only. Bounded: when full it
  * starts over (a batch then computes what it needs again).
  */
-const FEATURE_MEMO_MAX = 250_000;
+const FEATURE_MEMO_MAX = 50_000;
 const featureMemo = new WeakMap<object, { policy: GroupingPolicy; features: Map<string, GroupingFeatures> }>();
 
 function memoFor(tx: Tx, db: object | undefined, policy: GroupingPolicy): Map<string, GroupingFeatures> {
@@ -155,17 +166,17 @@ export async function loadCandidates(
         select s.id, s.incident_id, s.received_at,
           row_number() over (partition by s.incident_id order by s.received_at desc, s.id desc) as nth
         from signals s join incidents i on i.id = s.incident_id
-        where i.status = 'open' and s.received_at >= ${since}::timestamptz
+        where i.status = 'open' and s.received_at >= ${since}::timestamptz and s.jurisdiction = ${jurisdiction}
       ),
       picked as (
         select id from recent where nth <= ${policy.maxSignalsPerIncident}
         union
         select s.id from signals s join incidents i on i.id = s.incident_id
-        where i.status = 'open' and s.link_key in (select jsonb_array_elements_text(${json(linkKeys)}::jsonb))
+        where i.status = 'open' and s.jurisdiction = ${jurisdiction}
+          and s.link_key in (select jsonb_array_elements_text(${json(linkKeys)}::jsonb))
       )
       select s.id, s.incident_id, s.received_at
       from signals s join picked using (id)
-      where s.jurisdiction = ${jurisdiction}
       order by s.received_at, s.id`),
   );
   const memo = memoFor(tx, db, policy);

@@ -6,11 +6,12 @@
  * shift change once; the dispatcher sends them like every ladder step.
  */
 import type { Clock } from '@huiying/clock';
-import { type Db, type DbOrTx, enqueueNotifications, type NewNotification, rowsOf, sql } from '@huiying/db';
-import { maskPersonalData, MS_PER_HOUR } from '@huiying/domain';
-import { loadRoster, officersOnShift, renderHandover, type SummaryItem } from '@huiying/notify';
+import { type Db, type DbOrTx, type NewNotification, rowsOf, sql } from '@huiying/db';
+import { MS_PER_HOUR } from '@huiying/domain';
+import { loadRoster, officersOnShift, renderHandover } from '@huiying/notify';
 import type { Logger } from 'pino';
 import type { LadderWiring } from './ladder-writer.ts';
+import { loadBreachedItems, loadItemsDueIn, queueSummaries } from './summary-items.ts';
 
 export interface HandoverOptions {
   /** A shift change found at most this long ago on start (engine down, roster edited late) is still handed over (default 1 h). */
@@ -20,23 +21,6 @@ export interface HandoverOptions {
 }
 
 const DAY = 24 * MS_PER_HOUR;
-
-type Row = {
-  type: 'incident' | 'obligation';
-  id: string;
-  title: string | null;
-  clock: string;
-  unit_name: string | null;
-  due_at: string | Date;
-};
-const itemOf = (r: Row): SummaryItem => ({
-  type: r.type,
-  id: r.id,
-  title: maskPersonalData(r.title ?? r.id),
-  clock: r.clock,
-  unitName: r.unit_name,
-  dueAt: new Date(r.due_at).getTime(),
-});
 
 /** Shift changes (a start or an end of a shift of an enabled duty officer) in (from, to], in order. */
 export async function shiftChangesBetween(db: DbOrTx, from: number, to: number): Promise<number[]> {
@@ -77,27 +61,8 @@ export async function queueHandover(db: Db, at: number, wiring: Pick<LadderWirin
         : onShift.length > 0
           ? Math.min(...roster.filter((s) => s.startsAt <= at && s.endsAt > at).map((s) => s.endsAt))
           : at + 12 * MS_PER_HOUR;
-    const breached = rowsOf<Row>(
-      await tx.execute(sql`
-        select 'incident' as type, c.incident_id as id, i.title, c.kind as clock, u.name as unit_name, c.due_at
-        from clocks c join incidents i on i.id = c.incident_id left join units u on u.id = c.unit_id
-        where c.state = 'breached'
-        union all
-        select 'obligation', o.id, o.title, o.kind, u.name, o.due_at
-        from obligations o left join units u on u.id = o.unit_id where o.status = 'breached'
-        order by due_at, id`),
-    ).map(itemOf);
-    const dueNext = rowsOf<Row>(
-      await tx.execute(sql`
-        select 'incident' as type, c.incident_id as id, i.title, c.kind as clock, u.name as unit_name, c.due_at
-        from clocks c join incidents i on i.id = c.incident_id left join units u on u.id = c.unit_id
-        where c.state = 'running' and c.due_at > ${iso}::timestamptz and c.due_at <= ${new Date(nextShiftEnd).toISOString()}::timestamptz
-        union all
-        select 'obligation', o.id, o.title, o.kind, u.name, o.due_at
-        from obligations o left join units u on u.id = o.unit_id
-        where o.status = 'running' and o.due_at > ${iso}::timestamptz and o.due_at <= ${new Date(nextShiftEnd).toISOString()}::timestamptz
-        order by due_at, id`),
-    ).map(itemOf);
+    const breached = await loadBreachedItems(tx);
+    const dueNext = await loadItemsDueIn(tx, at, nextShiftEnd);
     const [alerts] = rowsOf<{ n: number | string }>(
       await tx.execute(sql`
         select count(*) as n from alerts
@@ -133,9 +98,7 @@ export async function queueHandover(db: Db, at: number, wiring: Pick<LadderWirin
         html: m.html,
       });
     }
-    const ids = await enqueueNotifications(tx, new Date(at), rows);
-    if (ids.length > 0) await tx.execute(sql`select pg_notify('huiying_notify', ${String(ids.length)})`);
-    return ids.length;
+    return queueSummaries(tx, at, rows);
   });
 }
 

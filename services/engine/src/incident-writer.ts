@@ -5,6 +5,7 @@ import { type EngineEvent, type IncidentState, nextIncidentWake } from '@huiying
 import { json } from './batch-sql.ts';
 import { announceEarlierWake, earlierOf, writeFenced } from './deadlines.ts';
 import { type LadderWiring, walkIncidentLadders } from './ladder-writer.ts';
+import { incidentStateChanges, type StateChanges } from './state-patch.ts';
 import { incidentView } from './view.ts';
 
 /**
@@ -50,6 +51,9 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
   const walked = await walkIncidentLadders(tx, given, ladder);
   const items = given.map((a, i) => ({ ...a, after: walked.outcomes[i]!.state, ladderWake: walked.outcomes[i]!.wake }));
   const incidentRows: (typeof incidents.$inferInsert)[] = [];
+  // Existing incidents whose columns stay as they are: only what changed of the state is sent.
+  const patched: { id: string; changes: StateChanges; nextWakeAt: Date | null; version: number; updatedAt: Date }[] = [];
+  const patchedAt = new Set<number>();
   const clockRows: (typeof clocks.$inferInsert)[] = [];
   const alertRows: (typeof alerts.$inferInsert)[] = [];
   const retractions: { incidentId: string; clock: string; due: number; at: number }[] = [];
@@ -65,6 +69,12 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
     const wake = earlierOf(clockWake, a.ladderWake);
     const before = a.before === undefined ? null : nextIncidentWake(a.before);
     if (wake !== null && (before === null || wake < before)) earliestMovedWake = Math.min(earliestMovedWake ?? wake, wake);
+    const beforeView = a.before === undefined ? undefined : incidentView(a.before);
+    const changes = a.before !== undefined && sameColumns(beforeView!, view) ? incidentStateChanges(a.before, a.after) : null;
+    if (changes !== null) {
+      patchedAt.add(incidentRows.length);
+      patched.push({ id: view.id, changes, nextWakeAt: wake === null ? null : new Date(wake), version: a.version + 1, updatedAt: now });
+    }
     incidentRows.push({
       id: view.id,
       title: view.title,
@@ -79,7 +89,7 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
       updatedAt: now,
     });
     // The clock read model is rewritten only where it changed (a warning, for one, changes no row).
-    const unchanged = new Set(a.before === undefined ? [] : clockKeys(incidentView(a.before)));
+    const unchanged = new Set(beforeView === undefined ? [] : clockKeys(beforeView));
     for (const c of view.clocks) {
       if (unchanged.has(clockKey(c, view.unitId))) continue;
       clockRows.push({
@@ -175,7 +185,7 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
   // An existing incident is updated in place (no insert attempt, created_at untouched); a new
   // one is inserted, and a row already there refuses it like a stale version would.
   const fresh = incidentRows.filter((_, i) => items[i]!.before === undefined);
-  const existing = incidentRows.filter((_, i) => items[i]!.before !== undefined);
+  const existing = incidentRows.filter((_, i) => items[i]!.before !== undefined && !patchedAt.has(i));
   await writeFenced(
     tx,
     sql`
@@ -196,7 +206,16 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
         where i.id = r.id and i.version = r.version - 1
         returning i.id
       ),
-      written as (select id from ins union all select id from upd),
+      pat as (
+        -- What changed of the state (state-patch.ts, migration 0021); the columns derived from it did not change.
+        update incidents i set state = jsonb_set_each(i.state, r.changes), next_wake_at = r."nextWakeAt", version = r.version,
+          updated_at = r."updatedAt"
+        from jsonb_to_recordset(${json(patched)}::jsonb) as r(id text, changes jsonb, "nextWakeAt" timestamptz, version int,
+          "updatedAt" timestamptz)
+        where i.id = r.id and i.version = r.version - 1
+        returning i.id
+      ),
+      written as (select id from ins union all select id from upd union all select id from pat),
       clk as (
         -- A clock's seq is stable for its incident's life, so the read model is upserted in place.
         insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at)
@@ -221,7 +240,12 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
   await announceEarlierWake(tx, earliestMovedWake);
 }
 
-type ClockView = ReturnType<typeof incidentView>['clocks'][number];
+type View = ReturnType<typeof incidentView>;
+/** The incidents columns taken from the state are the same (so only the state's patch and the wake are written). */
+const sameColumns = (b: View, a: View) =>
+  b.id === a.id && b.title === a.title && b.level === a.level && b.unitId === a.unitId && b.status === a.status && b.startAt === a.startAt;
+
+type ClockView = View['clocks'][number];
 const clockKey = (c: ClockView, unitId: string | null) =>
   `${c.seq}|${c.kind}|${c.state}|${c.startAt}|${c.dueAt}|${c.respondedAt}|${c.late}|${unitId}`;
 const clockKeys = (view: ReturnType<typeof incidentView>) => view.clocks.map((c) => clockKey(c, view.unitId));

@@ -9,7 +9,7 @@ export {
   sweepSignals,
   type SignalOutcome,
 } from './signals.ts';
-export { DEFAULT_JURISDICTION } from './grouping.ts';
+export { DEFAULT_JURISDICTION, groupingChanged } from './grouping.ts';
 export { mergeIncidents, RegroupRefused, splitIncident } from './merge.ts';
 export { DeadlineTimer } from './timer.ts';
 export { incidentView, type IncidentView } from './view.ts';

@@ -68,6 +68,7 @@ interface PendingItem {
   original: boolean;
   origin_reason: string;
   channel: string;
+  jurisdiction: string;
 }
 
 /**
@@ -96,7 +97,7 @@ export class OfficialChannels {
       const items = rowsOf<PendingItem>(
         await tx.execute(sql`
           select oi.signal_id, oi.feed_id, oi.unit_id, oi.title, oi.url, s.content, oi.published_at, oi.original,
-                 oi.origin_reason, coalesce(f.name, oi.feed_id) as channel
+                 oi.origin_reason, coalesce(f.name, oi.feed_id) as channel, coalesce(f.jurisdiction, s.jurisdiction, 'default') as jurisdiction
           from official_items oi
           left join signals s on s.id = oi.signal_id
           left join feeds f on f.id = oi.feed_id
@@ -107,7 +108,7 @@ export class OfficialChannels {
       );
       let candidates = 0;
       for (const item of items) {
-        const incidents = await this.openIncidents(tx, item.unit_id);
+        const incidents = await this.openIncidents(tx, item.unit_id, item.jurisdiction);
         const matches = matchOfficialItem(
           { title: item.title ?? '', content: item.content, url: item.url },
           incidents,
@@ -170,14 +171,22 @@ export class OfficialChannels {
     return { ...made, applied };
   }
 
-  /** The unit's open incidents (and unassigned ones: the channel may be first to answer) with their signals. */
-  private async openIncidents(tx: Parameters<Parameters<Db['transaction']>[0]>[0], unitId: string | null): Promise<IncidentEvidence[]> {
+  /**
+   * The unit's open incidents (and unassigned ones: the channel may be first to answer) with their
+   * signals — of the channel's own jurisdiction: another jurisdiction's matter is not its to answer.
+   */
+  private async openIncidents(
+    tx: Parameters<Parameters<Db['transaction']>[0]>[0],
+    unitId: string | null,
+    jurisdiction: string,
+  ): Promise<IncidentEvidence[]> {
     const unit = unitId === null ? sql`true` : sql`(i.unit_id = ${unitId} or i.unit_id is null)`;
     const rows = rowsOf<{ id: string; title: string; s_title: string | null; s_url: string | null; s_source: string | null }>(
       await tx.execute(sql`
         select i.id, i.title, s.title as s_title, s.url as s_url, s.source as s_source
         from incidents i left join signals s on s.incident_id = i.id
         where i.status = 'open' and ${unit}
+          and exists (select 1 from signals sj where sj.incident_id = i.id and sj.jurisdiction = ${jurisdiction})
         order by i.id`),
     );
     const byId = new Map<string, IncidentEvidence>();

@@ -7,6 +7,9 @@ import {
   canonicalUrl,
   DEFAULT_GROUPING_POLICY,
   type EngineEvent,
+  type GroupingDecision,
+  type GroupingFeatures,
+  type GroupingPolicy,
   groupingFeatures,
   type IncidentInput,
   type IncidentState,
@@ -135,11 +138,81 @@ async function knownUnitsOf(tx: Tx, hints: readonly string[]): Promise<Set<strin
   );
 }
 
-async function loadIncident(tx: Tx, id: string): Promise<{ state: IncidentState; version: number } | undefined> {
-  const [row] = rowsOf<{ state: IncidentState; version: number }>(
-    await tx.execute(sql`select state, version from incidents where id = ${id} for update`),
+/** Read and lock incidents, in id order (two batches locking overlapping sets cannot deadlock). */
+async function loadIncidents(tx: Tx, ids: readonly string[]): Promise<Map<string, { state: IncidentState; version: number }>> {
+  if (ids.length === 0) return new Map();
+  const rows = rowsOf<{ id: string; state: IncidentState; version: number }>(
+    await tx.execute(sql`
+      select id, state, version from incidents
+      where id in (select jsonb_array_elements_text(${json(ids)}::jsonb))
+      order by id
+      for update`),
   );
-  return row;
+  return new Map(rows.map((r) => [r.id, { state: r.state, version: r.version }]));
+}
+
+/** A signal of the batch with the rule it matched (none: unmatched) and where grouping put it. */
+interface Planned {
+  row: SignalRow;
+  rule: MonitoringRule | null;
+  choice: GroupingDecision | null;
+}
+
+/**
+ * Decide each signal in order against its jurisdiction's candidates, adding it to them (as a
+ * signal of the incident it joins, or of the one it opens) for the signals after it.
+ */
+async function decideAll(
+  fresh: readonly SignalRow[],
+  scopes: ReadonlyMap<string, { rules: MonitoringRule[]; pool: CandidatePool }>,
+  policy: GroupingPolicy,
+  featuresOf: Map<string, GroupingFeatures>,
+): Promise<Planned[]> {
+  const plan: Planned[] = [];
+  let ranSince = performance.now();
+  for (const row of fresh) {
+    // A batch of hundreds computes for a while between its statements: let the timer's wakes
+    // (and the rest of the process) run in between, so clocks fire on time during a flood.
+    if (performance.now() - ranSince > YIELD_AFTER_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      ranSince = performance.now();
+    }
+    const { rules, pool } = scopes.get(row.jurisdiction)!;
+    const rule = matchRules(rules, {
+      source: row.source,
+      feedKind: row.feed_kind,
+      area: row.area,
+      category: row.category,
+      title: row.title,
+      content: row.content,
+    });
+    if (!rule) {
+      plan.push({ row, rule: null, choice: null });
+      continue;
+    }
+    let features = featuresOf.get(row.id);
+    if (!features) {
+      const at = Math.min(ms(row.published_at) ?? ms(row.received_at)!, ms(row.received_at)!);
+      features = groupingFeatures(
+        {
+          id: row.id,
+          source: row.source,
+          at,
+          url: row.url,
+          title: row.title,
+          content: row.content,
+          area: row.area,
+          category: row.category,
+        },
+        policy,
+      );
+      featuresOf.set(row.id, features);
+    }
+    const choice = pool.decide(features);
+    pool.add({ ...features, incidentId: choice.kind === 'join' ? choice.incidentId : incidentIdFor(row.id) }, ms(row.received_at)!);
+    plan.push({ row, rule, choice });
+  }
+  return plan;
 }
 
 function signalInput(row: SignalRow, incident: string, now: number): IncidentInput {
@@ -220,8 +293,27 @@ async function writeDecisions(
  * the jurisdiction's grouping lock so that two engines never split one matter. Idempotent: a
  * redelivered signal changes nothing, also when it appears twice in one batch.
  */
-export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
-  if (msgs.length === 0) return [];
+export function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
+  if (msgs.length === 0) return Promise.resolve([]);
+  // This process's batches one after another (they would wait for each other's grouping lock in
+  // PostgreSQL anyway): a batch starts only once the one before has marked its kept candidates
+  // current, so two partitions consumed at once do not make each other read them all again.
+  const before = groupingTurns.get(deps.db) ?? Promise.resolve();
+  const turn = before.then(
+    () => groupSignals(deps, msgs),
+    () => groupSignals(deps, msgs),
+  );
+  groupingTurns.set(
+    deps.db,
+    turn.catch(() => undefined),
+  );
+  return turn;
+}
+
+/** Per database handle, the end of the last signal batch this process started (see handleSignals). */
+const groupingTurns = new WeakMap<object, Promise<unknown>>();
+
+async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
   const now = deps.clock.now();
   const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
   const seen = new Set<string>();
@@ -280,24 +372,28 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
         scopes.set(j, { rules: await loadRules(tx, j), pool: candidates.pool });
       }
       const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
-      let ranSince = performance.now();
-      for (const row of fresh) {
-        // A batch of hundreds computes for a while between its statements: let the timer's wakes
-        // (and the rest of the process) run in between, so clocks fire on time during a flood.
-        if (performance.now() - ranSince > YIELD_AFTER_MS) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          ranSince = performance.now();
-        }
-        const { rules, pool } = scopes.get(row.jurisdiction)!;
-        const rule = matchRules(rules, {
-          source: row.source,
-          feedKind: row.feed_kind,
-          area: row.area,
-          category: row.category,
-          title: row.title,
-          content: row.content,
-        });
-        if (!rule) {
+      // 1. Decide every signal in order, each a candidate for the ones after it. 2. Read and lock
+      // the incidents joined, all in one statement. 3. Should one of them have been dismissed (or
+      // deleted) since its signals became candidates — dismissing does not take the grouping
+      // lock — take this batch's signals out of the pool again, drop that incident, and decide
+      // anew. 4. Apply in order.
+      const featuresOf = new Map<string, GroupingFeatures>();
+      const loaded = new Map<string, { state: IncidentState; version: number }>();
+      let plan: Planned[];
+      for (;;) {
+        plan = await decideAll(fresh, scopes, policy, featuresOf);
+        const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [incidentIdFor(x.row.id)] : [])));
+        const wanted = [
+          ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
+        ].filter((id) => !loaded.has(id));
+        for (const [id, row] of await loadIncidents(tx, wanted)) loaded.set(id, row);
+        const gone = wanted.filter((id) => loaded.get(id)?.state.status !== 'open');
+        if (gone.length === 0) break;
+        for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
+        for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
+      }
+      for (const { row, rule, choice } of plan) {
+        if (!rule || !choice) {
           decided.push({
             id: row.id,
             incidentId: null,
@@ -311,45 +407,17 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
           continue;
         }
-        const at = Math.min(ms(row.published_at) ?? ms(row.received_at)!, ms(row.received_at)!);
-        const features = groupingFeatures(
-          {
-            id: row.id,
-            source: row.source,
-            at,
-            url: row.url,
-            title: row.title,
-            content: row.content,
-            area: row.area,
-            category: row.category,
-          },
-          policy,
-        );
-        let choice = pool.decide(features);
-        while (choice.kind === 'join' && !touched.has(choice.incidentId)) {
-          const loaded = await loadIncident(tx, choice.incidentId);
-          if (!loaded || loaded.state.status === 'closed') {
-            // Dismissed since its signals became candidates (dismissing does not take the grouping
-            // lock), or deleted: it is no candidate any more.
-            pool.removeIncident(choice.incidentId);
-            choice = pool.decide(features);
-            continue;
-          }
-          // Timers due before now fire first, so the signal sees the state the replay would.
-          const overdue = advanceIncident(loaded.state, now - 1);
-          touched.set(choice.incidentId, {
-            before: loaded.state,
-            version: loaded.version,
-            state: overdue.state,
-            events: overdue.events,
-            inputs: [],
-            actor: `signal:${row.source}`,
-          });
-        }
-        let incidentId: string;
+        const features = featuresOf.get(row.id)!;
         if (choice.kind === 'join') {
-          incidentId = choice.incidentId;
-          const t = touched.get(incidentId)!;
+          const incidentId = choice.incidentId;
+          let t = touched.get(incidentId);
+          if (!t) {
+            const { state, version } = loaded.get(incidentId)!;
+            // Timers due before now fire first, so the signal sees the state the replay would.
+            const overdue = advanceIncident(state, now - 1);
+            t = { before: state, version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
+            touched.set(incidentId, t);
+          }
           const input = signalInput(row, incidentId, now);
           const applied = applyIncidentInput(t.state, input, deps.pack);
           t.state = applied.state;
@@ -368,7 +436,7 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
         } else {
           const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`);
-          incidentId = t.state.id;
+          const incidentId = t.state.id;
           touched.set(incidentId, t);
           decided.push({
             id: row.id,
@@ -382,13 +450,12 @@ export async function handleSignals(deps: EngineDeps, msgs: readonly SignalMessa
           });
           outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
         }
-        pool.add({ ...features, incidentId }, ms(row.received_at)!);
         rememberFeatures(tx, deps.db, policy, features);
       }
     }
-    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor).
+    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor) — once committed.
     const grouped = new Set(fresh.map((r) => r.jurisdiction));
-    for (const [j, version] of held) if (!grouped.has(j)) keepCandidates(deps.db, version, j);
+    for (const [j, version] of held) if (!grouped.has(j)) commits.push(() => keepCandidates(deps.db, version, j));
     await writeDecisions(tx, touched, decided, now, null, deps.ladder);
     let wake: number | null = null;
     for (const t of touched.values()) {

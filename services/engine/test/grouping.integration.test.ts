@@ -10,7 +10,7 @@ import { type Db, monitoringRules, openPostgres, rowsOf, signals, sql } from '@h
 import { DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
 import { freshDatabase } from '@huiying/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { candidatePoolStats } from '../src/grouping.ts';
+import { candidatePoolStats, groupingChanged } from '../src/grouping.ts';
 import { mergeIncidents } from '../src/merge.ts';
 import { handleSignals, promoteSignal, SignalAlreadyGrouped } from '../src/signals.ts';
 import { applyCommand, type EngineDeps } from '../src/store.ts';
@@ -267,6 +267,23 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       expect(candidatePoolStats.kept - before.kept).toBe(3);
     });
 
+    it('batches of two partitions started at once in one engine take turns and keep them current', async () => {
+      await handleSignals(deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
+      const before = { ...candidatePoolStats };
+      const [a, b] = await Promise.all([
+        handleSignals(deps, [await store(db.db, { title: crack[0]! })]),
+        handleSignals(deps, [await store(db.db, { title: water[0]! })]),
+      ]);
+      const [c, d] = await Promise.all([
+        handleSignals(deps, [await store(db.db, { title: crack[1]! })]),
+        handleSignals(deps, [await store(db.db, { title: water[1]! })]),
+      ]);
+      expect(c![0]!.incidentId).toBe(a![0]!.incidentId);
+      expect(d![0]!.incidentId).toBe(b![0]!.incidentId);
+      expect(candidatePoolStats.reloaded - before.reloaded).toBe(0);
+      expect(candidatePoolStats.kept - before.kept).toBe(4);
+    });
+
     it('another engine grouping in between makes the next batch read them again, and see its signals', async () => {
       const other = openPostgres(db.url, { max: 2 });
       try {
@@ -295,6 +312,60 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       const [again] = await handleSignals(deps, [await store(db.db, { title: crack[1]! })]);
       expect(again).toMatchObject({ created: true, decision: 'opened' });
       expect(again!.incidentId).not.toBe(first!.incidentId);
+    });
+
+    it('a batch deciding on a dismissed incident decides again: its signals group among themselves', async () => {
+      const [first] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      const [other] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
+      await applyCommand(
+        deps,
+        first!.incidentId!,
+        { type: 'dismiss', at: T0, incident: first!.incidentId!, reason: '不属于政务舆情' },
+        'user:duty1',
+      );
+      const batch = [
+        await store(db.db, { title: crack[1]! }),
+        await store(db.db, { title: water[1]! }),
+        await store(db.db, { title: '城东高架桥裂缝检测结果公布 交通局：桥面裂缝不影响通行' }),
+      ];
+      const [a, b, c] = await handleSignals(deps, batch);
+      expect(a).toMatchObject({ created: true, decision: 'opened' });
+      expect(b).toMatchObject({ incidentId: other!.incidentId, decision: 'joined' });
+      expect(c).toMatchObject({ incidentId: a!.incidentId, decision: 'joined' });
+      expect((await stateOf(first!.incidentId!)).signalCount).toBe(1);
+      // The pool holds what the database holds: the next batch joins the new incident.
+      const [d] = await handleSignals(deps, [await store(db.db, { title: crack[0]! })]);
+      expect(d!.incidentId).toBe(a!.incidentId);
+    });
+
+    it('a signal attached by hand (补充线索, outside the grouping lock) is a candidate once the change is announced', async () => {
+      const [first] = await handleSignals(deps, [await store(db.db, { title: water[0]! })]);
+      const url = 'https://news.example.cn/2026/crack.html';
+      // What POST /api/incidents/:id/signals does: the command with the signal row alongside, then the announcement.
+      await applyCommand(
+        deps,
+        first!.incidentId!,
+        { type: 'signal', at: T0, incident: first!.incidentId!, source: 'manual', publishedAt: T0, title: crack[0]! },
+        'user:duty1',
+        async (tx) => {
+          await tx.insert(signals).values({
+            id: 'sig_manual_1',
+            source: 'manual',
+            sourceRef: 'sig_manual_1',
+            title: crack[0]!,
+            url,
+            linkKey: 'news.example.cn/2026/crack.html',
+            publishedAt: new Date(T0),
+            receivedAt: new Date(T0),
+            incidentId: first!.incidentId!,
+            processedAt: new Date(T0),
+            decision: 'attached',
+          });
+        },
+      );
+      await groupingChanged(db.db);
+      const [repost] = await handleSignals(deps, [await store(db.db, { title: crack[1]! })]);
+      expect(repost).toMatchObject({ incidentId: first!.incidentId, decision: 'joined' });
     });
 
     it('a merge (under the grouping lock) is seen by the next batch: it joins the surviving incident', async () => {

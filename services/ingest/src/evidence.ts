@@ -13,6 +13,7 @@ import {
   HostLimiter,
   safeFetch,
 } from './fetch/index.ts';
+import { headerText, mapLimit, parseTextArray } from './poller-helpers.ts';
 
 /**
  * 证据留存: the page behind each incident's signals and each recorded response, archived once.
@@ -316,30 +317,4 @@ export class EvidenceArchiver {
       return { id: row.id, url: row.url, state: retry ? 'pending' : 'failed', errorCode: e.code };
     }
   }
-}
-
-function parseTextArray(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String);
-  if (typeof value === 'string' && value.startsWith('{')) {
-    const inner = value.slice(1, -1);
-    return inner === '' ? [] : inner.split(',').map((s) => s.replace(/^"|"$/g, ''));
-  }
-  return [];
-}
-
-function headerText(value: string | string[] | undefined): string | null {
-  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }

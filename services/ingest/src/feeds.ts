@@ -11,6 +11,7 @@ import { oneLine } from './feed/one-line.ts';
 import type { FeedParserPath } from './feed/primary.ts';
 import { DEFAULT_MAX_ITEMS_PER_POLL, readFeed } from './feed/read.ts';
 import { AddressPolicy, DEFAULT_FETCH_POLICY, type FetchDeps, type FetchPolicy, HostLimiter, safeFetch } from './fetch/index.ts';
+import { headerText, mapLimit, parseTextArray } from './poller-helpers.ts';
 
 export { decodeFeedBody } from './feed/decode.ts';
 export { parseFeedDate } from './feed/normalise.ts';
@@ -458,30 +459,4 @@ export class FeedPoller {
     if (feed.allowCidrs.length === 0) return this.options.fetch;
     return { ...this.options.fetch, addresses: new AddressPolicy([...this.options.fetch.addresses.allowCidrs, ...feed.allowCidrs]) };
   }
-}
-
-function parseTextArray(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String);
-  if (typeof value === 'string' && value.startsWith('{')) {
-    const inner = value.slice(1, -1);
-    return inner === '' ? [] : inner.split(',').map((s) => s.replace(/^"|"$/g, ''));
-  }
-  return [];
-}
-
-function headerText(value: string | string[] | undefined): string | null {
-  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }

@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig, Type } from '@huiying/config';
-import { type DbHandle, openPglite, openPostgres } from '@huiying/db';
+import { cliDbConfig, openCliDb } from '@huiying/db/cli-db';
 import { createHotlineSource, findHotlineSource, HotlineSourceError } from './hotline-auth.ts';
 import { ImportFileError, importTicketFile } from './tickets-import.ts';
 import { ticketConfig, ticketPolicyOf } from './tickets.ts';
@@ -24,30 +24,8 @@ const fail = (message: string, code = 2): never => {
   process.exit(code);
 };
 
-const config = loadConfig(
-  Type.Object({
-    DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-    MIGRATION_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-    HUIYING_PGLITE_DIR: Type.Optional(Type.String()),
-    ...ticketConfig,
-  }),
-);
-
-async function open(): Promise<DbHandle> {
-  const handle = config.DATABASE_URL
-    ? openPostgres(config.DATABASE_URL, { max: 2 })
-    : config.HUIYING_PGLITE_DIR
-      ? await openPglite(config.HUIYING_PGLITE_DIR)
-      : fail('set DATABASE_URL (postgres://…) or HUIYING_PGLITE_DIR');
-  if (config.MIGRATION_DATABASE_URL) {
-    const owner = openPostgres(config.MIGRATION_DATABASE_URL, { max: 1 });
-    await owner.migrate();
-    await owner.close();
-  } else {
-    await handle.migrate();
-  }
-  return handle;
-}
+const config = loadConfig(Type.Object({ ...cliDbConfig, ...ticketConfig }));
+const open = () => openCliDb(config, fail);
 
 const actor = `cli:${process.env.USER ?? 'unknown'}`;
 

@@ -46,20 +46,7 @@ export async function acceptSignals(
     const id = ids[ord]!;
     if (first.has(id)) return [];
     first.add(id);
-    // Ids and what the engine routes on; the text stays in the row (see SignalMessage).
-    const message: SignalMessage = {
-      v: 1,
-      type: 'signal',
-      id,
-      source: input.source,
-      sourceRef: input.sourceRef,
-      ...(input.feedId ? { feedId: input.feedId } : {}),
-      ...(input.area ? { area: input.area } : {}),
-      ...(input.category ? { category: input.category } : {}),
-      ...(input.unitHint ? { unitHint: input.unitHint } : {}),
-      ...(input.publishedAt ? { publishedAt: input.publishedAt } : {}),
-      receivedAt: input.receivedAt,
-    };
+    const message = signalMessage(id, input);
     return [
       {
         ord,
@@ -113,6 +100,23 @@ export async function acceptSignals(
     const created = fresh.delete(id);
     return { id, duplicate: !created };
   });
+}
+
+/** The bus message for a signal: ids and what the engine routes on; the text stays in the row (see SignalMessage). */
+export function signalMessage(id: string, input: NewSignal): SignalMessage {
+  return {
+    v: 1,
+    type: 'signal',
+    id,
+    source: input.source,
+    sourceRef: input.sourceRef,
+    ...(input.feedId ? { feedId: input.feedId } : {}),
+    ...(input.area ? { area: input.area } : {}),
+    ...(input.category ? { category: input.category } : {}),
+    ...(input.unitHint ? { unitHint: input.unitHint } : {}),
+    ...(input.publishedAt ? { publishedAt: input.publishedAt } : {}),
+    receivedAt: input.receivedAt,
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import { TOPICS, type TopicName } from '@huiying/bus';
 import { OutboxRelay, rowsOf, sql } from '@huiying/db';
 import { sweepSignals } from '@huiying/engine';
 import { authPlugin, installErrorHandler } from '@huiying/http';
-import { createToken } from '@huiying/identity';
+import { createToken, revokeToken } from '@huiying/identity';
 import { eventually, freshDatabase, kafkaBus, uniqueName } from '@huiying/testkit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,58 @@ describe('POST /api/tickets (PostgreSQL)', () => {
     const again = await post(singles[0]);
     expect(again.statusCode).toBe(200);
     expect(again.json()).toEqual({ signalId: signalId('hotline', 'T-2000'), duplicate: true, history: false });
+  });
+
+  it('writes concurrent single tickets with one statement per batch: signal, outbox, audit and caller details together', async () => {
+    const singles = Array.from({ length: 30 }, (_, i) => ticket(2500 + i, { caller: '张三', phone: '13900001111' }));
+    const responses = await Promise.all(singles.map((t) => post(t)));
+    expect(responses.map((r) => r.statusCode)).toEqual(singles.map(() => 201));
+    // One statement is one transaction: the rows of a batch share xmin across the four tables.
+    const ids = JSON.stringify(singles.map((t) => signalId('hotline', t.id)));
+    const batches = await count(
+      sql`select count(distinct xmin::text)::int as n from signals where id in (select jsonb_array_elements_text(${ids}::jsonb))`,
+    );
+    expect(batches).toBeLessThan(30);
+    const mixed = await count(sql`
+      select count(*)::int as n from signals s
+      join outbox o on o.key = s.id
+      join audit_log a on a.entity_id = s.id and a.action = 'signal.accepted'
+      join hotline_tickets h on h.signal_id = s.id
+      where s.id in (select jsonb_array_elements_text(${ids}::jsonb))
+        and (o.xmin <> s.xmin or a.xmin <> s.xmin or h.xmin <> s.xmin or s.time_decision is distinct from 'published')`);
+    expect(mixed).toBe(0);
+    expect(
+      await count(sql`select count(*)::int as n from hotline_tickets where ticket_id like 'T-25%' and caller_phone = '13900001111'`),
+    ).toBe(30);
+  });
+
+  it('fails only the request whose ticket the database refuses; the tickets batched with it are stored', async () => {
+    // A ticket that passes validation but fails in the database (as a broken row would).
+    await db.db.execute(sql`create function refuse_t2666() returns trigger language plpgsql as $$
+      begin if new.source_ref = 'T-2666' then raise exception 'refused by the test'; end if; return new; end $$`);
+    await db.db.execute(sql`create trigger refuse_t2666 before insert on signals for each row execute function refuse_t2666()`);
+    try {
+      const singles = [2660, 2661, 2662, 2666, 2663, 2664].map((i) => ticket(i));
+      const responses = await Promise.all(singles.map((t) => post(t)));
+      expect(responses.map((r) => r.statusCode)).toEqual([201, 201, 201, 500, 201, 201]);
+      expect(
+        await count(sql`select count(*)::int as n from signals where source_ref in ('T-2660','T-2661','T-2662','T-2663','T-2664')`),
+      ).toBe(5);
+      expect(await count(sql`select count(*)::int as n from signals where source_ref = 'T-2666'`)).toBe(0);
+      expect(await count(sql`select count(*)::int as n from outbox where key = ${signalId('hotline', 'T-2666')}`)).toBe(0);
+    } finally {
+      await db.db.execute(sql`drop trigger refuse_t2666 on signals`);
+      await db.db.execute(sql`drop function refuse_t2666()`);
+    }
+  });
+
+  it('checks the token on every request: concurrent lookups share a query, a revoked token is refused at once', async () => {
+    const made = await createToken(db.db, { name: 'revocable', scopes: ['tickets:write'] }, 'test', new Date(T0));
+    const auth = { authorization: `Bearer ${made.token}` };
+    const first = await Promise.all([2700, 2701, 2702].map((i) => post(ticket(i), auth)));
+    expect(first.map((r) => r.statusCode)).toEqual([201, 201, 201]);
+    await revokeToken(db.db, made.id, 'user:admin', new Date(T0));
+    expect((await post(ticket(2703), auth)).statusCode).toBe(401);
   });
 
   it('refuses anonymous requests, and tokens without the scope', async () => {

@@ -321,6 +321,69 @@ it('an administrator manages units, users and API tokens (the secret shown once)
   expect(pageErrors).toEqual([]);
 });
 
+it('an administrator adds and edits a unit, a monitoring rule and a user through their dialogs; a unit user needs a unit', async () => {
+  const page = await newPage({ width: 1366, height: 768 });
+  await logIn(page, env.url, 'admin');
+  await page.waitForURL(/#\/admin\/units$/);
+  const dialog = page.locator('.el-dialog:visible');
+  const field = (label: string) =>
+    dialog
+      .locator('.el-form-item')
+      .filter({ has: page.locator('.el-form-item__label', { hasText: new RegExp(`^${label}$`) }) })
+      .locator('input, textarea')
+      .first();
+  const save = () => dialog.getByRole('button', { name: '保存' }).click();
+
+  await page.getByTestId('unit-create').click();
+  await field('编码').fill('water');
+  await field('名称').fill('市水务局');
+  await save();
+  const units = page.getByTestId('admin-units');
+  await units.getByText('市水务局').waitFor();
+  await units.locator('tr', { hasText: '市水务局' }).getByRole('button', { name: '编辑' }).click();
+  expect(await field('编码').inputValue()).toBe('water');
+  expect(await field('编码').isDisabled()).toBe(true);
+  await field('名称').fill('市水务局（供水）');
+  await save();
+  await units.getByText('市水务局（供水）').waitFor();
+
+  await page.getByTestId('nav-admin-monitoring').click();
+  await page.getByTestId('monitoring-create').click();
+  await field('名称').fill('供水监测');
+  await field('关键词表达式').fill('停水 OR 供水');
+  await save();
+  const rules = page.getByTestId('admin-monitoring');
+  await rules.getByText('供水监测').waitFor();
+  await rules.locator('tr', { hasText: '供水监测' }).getByRole('button', { name: '编辑' }).click();
+  expect(await field('关键词表达式').inputValue()).toBe('停水 OR 供水');
+  await field('名称').fill('供水监测（城区）');
+  await save();
+  await rules.getByText('供水监测（城区）').waitFor();
+
+  await page.getByTestId('nav-admin-users').click();
+  await page.getByTestId('admin-users').getByText('unit-housing').waitFor();
+  await page.getByTestId('user-create').click();
+  await field('用户名').fill('shuiwu');
+  await field('姓名').fill('水务联络员');
+  await field('初始密码').fill('a-long-unit-password');
+  await dialog.locator('.el-form-item', { hasText: '角色' }).locator('.el-select').click();
+  await page.locator('.el-select-dropdown__item:visible', { hasText: '责任单位' }).click();
+  await save();
+  await page.getByText('责任单位用户须选择所属单位').waitFor();
+  await dialog.locator('.el-form-item', { hasText: '所属单位' }).locator('.el-select').click();
+  await page.locator('.el-select-dropdown__item:visible', { hasText: '市水务局（供水）' }).click();
+  await save();
+  const users = page.getByTestId('admin-users');
+  await users.getByText('shuiwu').waitFor();
+  await users.locator('tr', { hasText: 'shuiwu' }).getByRole('button', { name: '编辑' }).click();
+  expect(await field('用户名').inputValue()).toBe('shuiwu');
+  expect(await field('重置密码').inputValue()).toBe('');
+  await field('手机').fill('13800000000');
+  await save();
+  await users.locator('tr', { hasText: 'shuiwu' }).getByText('13800000000').waitFor();
+  expect(pageErrors).toEqual([]);
+});
+
 it('a wrong password stays on the log-in page; 退出 ends the session', async () => {
   const page = await newPage({ width: 1366, height: 768 });
   await page.goto(`${env.url}#/board`);

@@ -2,7 +2,7 @@ import type { Bus } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import type { Db } from '@huiying/db';
 import type { CalendarService, EngineDeps } from '@huiying/engine';
-import type { ListCache } from '../list-cache.ts';
+import type { ListCache, SentPage } from '../list-cache.ts';
 import type { LiveFeed } from '../live.ts';
 
 /** What the route modules share; each takes what it needs. */
@@ -17,5 +17,5 @@ export interface RouteDeps {
   calendars: CalendarService;
   live: LiveFeed;
   /** Cached board pages (see list-cache.ts). */
-  boardCache: ListCache;
+  boardCache: ListCache<SentPage>;
 }

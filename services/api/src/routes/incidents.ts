@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { audit, type Db, eq, signals, sql, units } from '@huiying/db';
-import type { IncidentInput } from '@huiying/domain';
-import { applyCommand, recordResponse } from '@huiying/engine';
+import { canonicalUrl, type IncidentInput } from '@huiying/domain';
+import { applyCommand, groupingChanged, recordResponse } from '@huiying/engine';
 import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { etagMatches, sentPage } from '../list-cache.ts';
 import { getIncident, incidentTimeline, listIncidents, visible } from '../read.ts';
 import * as S from '../schemas.ts';
 import type { RouteDeps } from './deps.ts';
@@ -47,24 +48,30 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
         tags: ['incidents'],
         summary: '舆情事件列表（按紧急程度：已超时在前，其次最近到期）',
         querystring: S.IncidentQuery,
-        response: { 200: S.Paged(S.IncidentView), ...errors },
+        response: { 200: S.Paged(S.IncidentView), 304: S.NotModified, ...errors },
       },
     },
     async (request, reply) => {
-      const q = request.query;
       const scope = scopeOf(principal(request));
-      const filters = {
-        ...q,
-        page: q.page ?? 1,
-        pageSize: q.pageSize ?? 50,
-        from: q.from ? instantOf('from', q.from) : undefined,
-        to: q.to ? instantOf('to', q.to) : undefined,
-      };
-      // Serialized by the route's own response schema, cached per scope and query (list-cache.ts).
-      const key = JSON.stringify([scope.unitId, filters]);
-      const body = await deps.boardCache.get(key, async () => String(reply.serialize(await listIncidents(db, scope, filters))));
-      // Already serialized by this route's schema: a string body is sent as it is.
-      return reply.type('application/json; charset=utf-8').send(body as never);
+      // Serialized by the route's own response schema, cached per scope (a unit user's pages are
+      // their unit's alone) and query (list-cache.ts), with its bytes and entity tag.
+      const key = JSON.stringify([scope.unitId, request.url]);
+      const page = await deps.boardCache.get(key, async () => {
+        const q = request.query;
+        const filters = {
+          ...q,
+          page: q.page ?? 1,
+          pageSize: q.pageSize ?? 50,
+          from: q.from ? instantOf('from', q.from) : undefined,
+          to: q.to ? instantOf('to', q.to) : undefined,
+        };
+        return sentPage(String(reply.serialize(await listIncidents(db, scope, filters))));
+      });
+      // Per user, so no shared cache keeps it; the console revalidates and gets 304 while nothing changed.
+      reply.header('cache-control', 'private, no-cache').header('etag', page.etag);
+      if (etagMatches(request.headers['if-none-match'], page.etag)) return reply.code(304).send(null);
+      // Already serialized by this route's schema: a Buffer is sent as it is.
+      return reply.type('application/json; charset=utf-8').send(page.body as never);
     },
   );
 
@@ -191,12 +198,17 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
             decision: 'attached',
             decisionReason: 'manual',
             decidedAt: new Date(now),
+            // Found by its link like any grouped signal: a repost of this page joins this incident.
+            linkKey: canonicalUrl(b.url ?? null),
             // The incident's jurisdiction: later signals are grouped with it only within that jurisdiction.
             jurisdiction: sql`coalesce((select s.jurisdiction from signals s where s.incident_id = ${id} order by s.received_at, s.id limit 1), 'default')`,
           });
           await audit(tx, { at: new Date(now), actor, action: 'signal.attached', entity: 'signal', entityId: signalId, input: b });
         },
       );
+      // The attached signal is a grouping candidate now: engines keeping candidates read them again.
+      const [row] = await db.select({ jurisdiction: signals.jurisdiction }).from(signals).where(eq(signals.id, signalId));
+      await groupingChanged(db, row?.jurisdiction);
       return reply.code(201).send(await load(request, id));
     },
   );

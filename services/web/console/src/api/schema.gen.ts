@@ -4425,6 +4425,13 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Not Modified: the page named by If-None-Match is current */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description Default Response */
                 400: {
                     headers: {

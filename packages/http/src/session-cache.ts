@@ -1,0 +1,142 @@
+import type { Db, DbHandle } from '@huiying/db';
+import {
+  DEFAULT_SESSION_POLICY,
+  digest,
+  readSession,
+  type ResolvedSession,
+  type SessionPolicy,
+  type SessionRecord,
+  sessionLive,
+  touchSession,
+} from '@huiying/identity';
+
+/**
+ * Resolved cookie sessions kept in the process, so a request that carries a known session costs
+ * no database round trip (the board is asked for by every open console every few seconds).
+ *
+ * Kept only while the process LISTENs on `huiying_sessions`: migration 0018 notifies it after
+ * every committed change that can end a session or change who it speaks for (revocation, log-out,
+ * a user disabled or given another role or unit, a unit renamed), from whichever process made
+ * it, and every notification drops everything kept. A change made through this process is
+ * dropped at once as well (`clear()` after each write request it answers), before the client can
+ * have the answer. A record read from a snapshot older than a notification is not kept (the
+ * generation it was read in has passed).
+ *
+ * What is kept is the row, not a verdict: whether the session is live (expiry, idle time) is
+ * decided on every request against the current time. A kept record that calls the session over
+ * is read again before the request is refused — another process may have recorded a later
+ * request (last_seen_at) than this one knows of.
+ *
+ * "At once" across processes means: as soon as PostgreSQL's notification reaches this process
+ * (a millisecond or so after the commit); a request already being answered may still pass.
+ *
+ * Without a working LISTEN (not started, or its connection lost) nothing is kept: every request
+ * reads its session from the database until listening works again.
+ */
+export class SessionCache {
+  private generation = 0;
+  private listening = false;
+  private stopped = false;
+  private unlisten: (() => Promise<void>) | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  /** By session id (the digest of the cookie's secret; the secret itself is not kept). */
+  private readonly records = new Map<string, SessionRecord>();
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly o: {
+      db: Db;
+      policy?: SessionPolicy;
+      listen?: DbHandle['listen'] | undefined;
+      logger: { warn(obj: object, msg: string): void };
+      channel?: string;
+      /** Sessions kept (the oldest dropped first). */
+      max?: number;
+      retryMs?: number;
+    },
+  ) {}
+
+  get enabled(): boolean {
+    return this.listening;
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  async start(): Promise<void> {
+    if (!this.o.listen || this.stopped) return;
+    try {
+      this.unlisten = await this.o.listen(
+        this.o.channel ?? 'huiying_sessions',
+        () => this.clear(),
+        (error) => {
+          this.listening = false;
+          this.clear();
+          this.o.logger.warn({ err: String(error) }, 'session cache: LISTEN lost, reading sessions from the database until it is back');
+          this.scheduleRetry();
+        },
+      );
+      // Anything kept before may have missed a notification.
+      this.clear();
+      this.listening = true;
+    } catch (error) {
+      this.o.logger.warn({ err: String(error) }, 'session cache: cannot LISTEN, not caching sessions');
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.start();
+    }, this.o.retryMs ?? 5_000);
+    this.retry.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.listening = false;
+    if (this.retry) clearTimeout(this.retry);
+    this.clear();
+    await this.unlisten?.();
+  }
+
+  clear(): void {
+    this.generation++;
+    this.records.clear();
+  }
+
+  /** The live session behind a cookie value, or undefined (unknown, revoked, expired, idle, user disabled). */
+  async resolve(secret: string, now: Date): Promise<ResolvedSession | undefined> {
+    const policy = this.o.policy ?? DEFAULT_SESSION_POLICY;
+    const id = digest(secret);
+    const t = now.getTime();
+    let record = this.listening ? this.records.get(id) : undefined;
+    if (record) {
+      // One turn of the event loop first: a notification already at this process's socket (a
+      // revocation committed while this request was on its way) is applied before the answer.
+      await new Promise((r) => setImmediate(r));
+      record = this.listening ? this.records.get(id) : undefined;
+    }
+    if (record && sessionLive(record, t, policy)) {
+      this.hits++;
+    } else {
+      this.misses++;
+      const generation = this.generation;
+      record = await readSession(this.o.db, id);
+      if (!record || !sessionLive(record, t, policy)) {
+        this.records.delete(id);
+        return undefined;
+      }
+      if (this.listening && this.generation === generation) {
+        this.records.set(id, record);
+        if (this.records.size > (this.o.max ?? 10_000)) this.records.delete(this.records.keys().next().value!);
+      }
+    }
+    await touchSession(this.o.db, record, now);
+    return record.resolved;
+  }
+}
