@@ -175,6 +175,8 @@ const get = (url: string, user = 'leader') => (user ? USERS[user]! : (app as unk
 interface Candidates {
   period: { key: string; from: string; to: string; label: string };
   rule: { breaches: number; period: string };
+  reportTotal: number;
+  reportsByUnit: { unit: { id: string; name: string } | null; count: number }[];
   reports: {
     source: string;
     id: string;
@@ -227,6 +229,22 @@ describe('通报候选', () => {
     expect(q3.reports.map((c) => [c.id, c.overdueMs / H, c.candidateAt])).toEqual([['inc-f', 63 * 24 + 1, iso('09-29T21:00')]]);
     expect(q3.interviews).toEqual([]);
     expect((await candidates('/api/stats/candidates?period=2026')).reports).toHaveLength(7);
+  });
+
+  it('a large period is capped: the earliest `limit` candidates, with every one counted in the total and per unit', async () => {
+    const r = await candidates('/api/stats/candidates?limit=2');
+    expect(r.reports.map((c) => c.id)).toEqual(['inc-a', 'duty-1']);
+    expect(r.reportTotal).toBe(6);
+    expect(r.reportsByUnit).toEqual([
+      { unit: { id: 'env', name: '市生态环境局' }, count: 2 },
+      { unit: expect.objectContaining({ id: 'health' }), count: 2 },
+      { unit: expect.objectContaining({ id: 'housing' }), count: 2 },
+    ]);
+    for (const i of r.interviews) {
+      expect(i.breaches.length).toBeLessThanOrEqual(2);
+      expect(i.breachCount).toBeGreaterThanOrEqual(i.breaches.length);
+    }
+    expect((await get('/api/stats/candidates?limit=0', 'leader')).statusCode).toBe(400);
   });
 });
 

@@ -35,6 +35,9 @@ import {
   unitExists,
 } from './queries.ts';
 
+/** 通报候选 returned by default (candidates longest first); the totals count all. */
+const CANDIDATES_LIMIT = 200;
+
 export interface StatsRoutesOptions {
   db: Db;
   clock: Clock;
@@ -355,6 +358,13 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
               }),
             ),
             unit: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'unit id' })),
+            limit: Type.Optional(
+              Type.Integer({
+                minimum: 1,
+                maximum: 1000,
+                description: `通报候选 returned at most (candidates longest first; default ${CANDIDATES_LIMIT}); each 约谈候选 lists at most this many of its breaches`,
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -363,6 +373,15 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
             period: Type.Object({ key: Type.String(), from: Iso, to: Iso, label: Type.String() }),
             generatedAt: Iso,
             rule: Type.Object({ breaches: Type.Integer(), period: Type.String() }),
+            /** All 通报候选 of the period, also when `reports` holds only the first `limit`. */
+            reportTotal: Type.Integer(),
+            /** 通报候选 per unit, most first (every candidate counted). */
+            reportsByUnit: Type.Array(
+              Type.Object({
+                unit: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]),
+                count: Type.Integer(),
+              }),
+            ),
             reports: Type.Array(ReportCandidateView),
             interviews: Type.Array(InterviewCandidateView),
           }),
@@ -371,7 +390,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       },
     },
     async (request) => {
-      const { period: key = periodOf(clock.now(), interview.period), unit } = request.query;
+      const { period: key = periodOf(clock.now(), interview.period), unit, limit = CANDIDATES_LIMIT } = request.query;
       const c = await context(request, unit === undefined ? {} : { unit });
       if (unit === 'none') throw new ApiError('HY_NOT_FOUND', 'unit none not found');
       const range = periodRange(key);
@@ -385,7 +404,19 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
         period: { key, from: iso(range.from), to: iso(range.to), label: candidatePeriodLabel(key) },
         generatedAt: iso(now),
         rule: { breaches: interview.breaches, period: interview.period },
-        reports: reports.map((r) => ({
+        reportTotal: reports.length,
+        reportsByUnit: [
+          ...reports
+            .reduce((m, r) => {
+              const k = r.unit?.id ?? '';
+              const e = m.get(k) ?? { unit: r.unit, count: 0 };
+              e.count++;
+              return m.set(k, e);
+            }, new Map<string, { unit: (typeof reports)[number]['unit']; count: number }>())
+            .values(),
+        ].sort((a, b) => b.count - a.count || (a.unit?.id ?? '').localeCompare(b.unit?.id ?? '')),
+        // A year of a large jurisdiction can hold hundreds of thousands: the earliest `limit` (candidates since longest).
+        reports: reports.slice(0, limit).map((r) => ({
           ...r,
           dueAt: iso(r.dueAt),
           respondedAt: r.respondedAt === null ? null : iso(r.respondedAt),
@@ -395,7 +426,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
           unit: i.unit,
           period: i.period,
           breachCount: i.breaches.length,
-          breaches: i.breaches.map((b) => ({ ...b, dueAt: b.dueAt === null ? null : iso(b.dueAt), at: iso(b.at) })),
+          breaches: i.breaches.slice(0, limit).map((b) => ({ ...b, dueAt: b.dueAt === null ? null : iso(b.dueAt), at: iso(b.at) })),
         })),
       };
     },

@@ -7789,6 +7789,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description 通报候选 returned at most (the longest overdue first; default 200); each 约谈候选 lists at most this many of its breaches */
+                    limit?: number;
                     /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
                     period?: string;
                     /** @description unit id */
@@ -7860,6 +7862,14 @@ export interface paths {
                                     name: string;
                                 } | null;
                             }[];
+                            reportsByUnit: {
+                                count: number;
+                                unit: {
+                                    id: string;
+                                    name: string;
+                                } | null;
+                            }[];
+                            reportTotal: number;
                             rule: {
                                 breaches: number;
                                 period: string;
