@@ -139,11 +139,9 @@ export {
 } from './monitoring.ts';
 export {
   bigramsOf,
-  CandidatePool,
   canonicalUrl,
   decideGrouping,
   DEFAULT_GROUPING_POLICY,
-  groupAll,
   type GroupingCandidate,
   type GroupingDecision,
   type GroupingFeatures,
@@ -171,3 +169,4 @@ export {
   type SilenceRule,
   type SilenceVerdict,
 } from './official-channel.ts';
+export { CandidatePool, groupAll } from './candidate-pool.ts';

@@ -3,7 +3,8 @@
  * when DEFAULT_GROUPING_POLICY was chosen (bench/grouping.ts prints them and the sweep).
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_GROUPING_POLICY, groupAll, pairwiseScores } from '../src/grouping.ts';
+import { groupAll } from '../src/candidate-pool.ts';
+import { DEFAULT_GROUPING_POLICY, pairwiseScores } from '../src/grouping.ts';
 import { loadSample } from './grouping-sample.ts';
 
 describe('grouping on the labelled sample', () => {

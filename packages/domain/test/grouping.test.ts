@@ -2,16 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   bigramsOf,
-  CandidatePool,
   canonicalUrl,
   decideGrouping,
   DEFAULT_GROUPING_POLICY as P,
   type GroupingCandidate,
-  groupAll,
   groupingFeatures,
   jaccard,
   overlap,
 } from '../src/grouping.ts';
+import { CandidatePool, groupAll } from '../src/candidate-pool.ts';
 
 const H = 3_600_000;
 const byTime = (a: GroupingCandidate, b: GroupingCandidate) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

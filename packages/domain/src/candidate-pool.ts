@@ -1,0 +1,303 @@
+/**
+ * The candidates a grouping decision looks at (grouping.ts decides; this finds whom to compare
+ * with, fast, as open matters grow). Pure: no I/O.
+ */
+import {
+  decideGrouping,
+  type GroupingCandidate,
+  type GroupingDecision,
+  type GroupingFeatures,
+  groupingFeatures,
+  type GroupingPolicy,
+  type GroupingSubject,
+  similarity,
+} from './grouping.ts';
+import type { Instant } from './types.ts';
+
+/**
+ * Lower bounds of the size classes candidates are indexed in (distinct bigrams). A class's lower
+ * bound gives the fewest bigrams any of its candidates must share with a signal to reach the
+ * threshold, and so how many of the signal's commonest bigrams need not be looked up in it.
+ */
+const SIZE_CLASSES = [0, 8, 11, 16, 23, 32, 45, 64, 90, 128, 181, 256, 362, 512];
+
+/** A candidate the pool holds, and when its signal was seen. */
+interface Held {
+  c: GroupingCandidate;
+  seenAt: Instant;
+}
+
+const heldBefore = (a: Held, b: Held) => a.seenAt < b.seenAt || (a.seenAt === b.seenAt && a.c.id < b.c.id);
+
+/** One indexed candidate, shared by the posting lists of its bigrams. */
+interface Posting {
+  c: GroupingCandidate;
+  alive: boolean;
+  /** The look-up that last counted it, and how many of its bigrams that look-up met. */
+  epoch: number;
+  shared: number;
+}
+
+interface Gram {
+  df: number;
+  /** Postings unindexed since the lists were last compacted. */
+  dead: number;
+  /** Per size class. */
+  lists: Posting[][];
+}
+
+function sizeClassOf(size: number): number {
+  let k = SIZE_CLASSES.length - 1;
+  while (SIZE_CLASSES[k]! > size) k--;
+  return k;
+}
+
+/** Fewest shared bigrams that give `threshold` against a set of `size` (overlap; Jaccard needs at least as many). */
+function sharedNeeded(threshold: number, size: number): number {
+  return Math.max(1, Math.ceil(threshold * size - 1e-9));
+}
+
+/**
+ * The candidates decisions look at, indexed so that a decision costs what the signal's distinctive
+ * bigrams cost, not what the number of open matters costs.
+ *
+ * Every 12345 ticket shares its frame (市民来电称 …) and every report of one district its name, so
+ * walking all of a signal's bigrams reaches every candidate: quadratic as matters grow. The index
+ * is split by candidate size; for each class it is enough to look up the signal's bigrams minus its
+ * `need − 1` commonest, where `need` is the fewest shared bigrams with which a candidate of that
+ * class could reach the lowest threshold (the pigeonhole principle: a candidate sharing `need`
+ * bigrams shares one of the others). Candidates found are then compared in full. So every
+ * candidate that could join is found and scored exactly — the decision is the same as comparing
+ * with all — and only the informational `best` of an `open` decision may miss a candidate too
+ * far below the threshold to have been looked at.
+ *
+ * Holds at most `maxSignalsPerIncident` text candidates per incident (the latest added) and every
+ * candidate's link. Kept across batches by the engine: candidates are added, expire, or leave
+ * with their incident.
+ */
+export class CandidatePool {
+  private readonly byLink = new Map<string, Set<GroupingCandidate>>();
+  /** Bigram → how many indexed candidates hold it, and their postings per size class. */
+  private readonly grams = new Map<string, Gram>();
+  /** The posting of each candidate indexed by text (dead once unindexed; lists drop dead ones lazily). */
+  private readonly postings = new Map<GroupingCandidate, Posting>();
+  /** Indexed candidates per size class (a class without any is not looked up). */
+  private readonly perClass: number[] = SIZE_CLASSES.map(() => 0);
+  /** Stamps the postings counted by the current look-up (instead of a map per look-up). */
+  private epoch = 0;
+  /**
+   * Each incident's candidates by when they were seen (then id), as a reload from the database
+   * orders them whatever order they arrived in; the last `maxSignalsPerIncident` are indexed by text.
+   */
+  private readonly perIncident = new Map<string, Held[]>();
+  private readonly byId = new Map<string, Held>();
+
+  constructor(private readonly policy: GroupingPolicy) {
+    // Above zero, or every candidate would qualify and none could be left out unseen.
+    if (!(policy.textThreshold > 0 && policy.burstThreshold > 0)) throw new RangeError('grouping thresholds must be above 0');
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /**
+   * Add candidates newest last (a full incident drops its oldest text candidate). `seenAt` (when the
+   * signal was received; its time by default) is what `expire` compares. A signal already held is
+   * moved to its new incident.
+   */
+  add(c: GroupingCandidate, seenAt: Instant = c.at): void {
+    if (this.byId.has(c.id)) this.remove(c.id);
+    const entry = { c, seenAt };
+    this.byId.set(c.id, entry);
+    if (c.link !== null) {
+      const set = this.byLink.get(c.link);
+      if (set) set.add(c);
+      else this.byLink.set(c.link, new Set([c]));
+    }
+    const list = this.perIncident.get(c.incidentId) ?? [];
+    let at = list.length;
+    while (at > 0 && heldBefore(entry, list[at - 1]!)) at--;
+    list.splice(at, 0, entry);
+    this.perIncident.set(c.incidentId, list);
+    const cut = list.length - this.policy.maxSignalsPerIncident;
+    if (at >= cut) {
+      this.index(c);
+      if (cut > 0) this.unindex(list[cut - 1]!.c);
+    }
+  }
+
+  /** Add a candidate reachable by its link only (an old page reposted: its text is not compared). */
+  addLinkOnly(c: GroupingCandidate, seenAt: Instant = c.at): void {
+    if (c.link === null || this.byId.has(c.id)) return;
+    const entry = { c, seenAt };
+    this.byId.set(c.id, entry);
+    const set = this.byLink.get(c.link);
+    if (set) set.add(c);
+    else this.byLink.set(c.link, new Set([c]));
+  }
+
+  /** Forget one signal (its link and its text). */
+  remove(id: string): void {
+    const entry = this.byId.get(id);
+    if (!entry) return;
+    const { c } = entry;
+    this.byId.delete(id);
+    if (c.link !== null) {
+      const set = this.byLink.get(c.link);
+      set?.delete(c);
+      if (set?.size === 0) this.byLink.delete(c.link);
+    }
+    const list = this.perIncident.get(c.incidentId);
+    const at = list?.lastIndexOf(entry) ?? -1;
+    if (!list || at < 0) return;
+    const max = this.policy.maxSignalsPerIncident;
+    const wasIndexed = at >= list.length - max;
+    list.splice(at, 1);
+    if (list.length === 0) this.perIncident.delete(c.incidentId);
+    if (!wasIndexed) return;
+    this.unindex(c);
+    // The latest one held back is among the latest `max` again.
+    if (list.length >= max) this.index(list[list.length - max]!.c);
+  }
+
+  /** An incident closed (dismissed, merged away): none of its signals is a candidate any more. */
+  removeIncident(incidentId: string): void {
+    for (const entry of [...this.byId.values()]) if (entry.c.incidentId === incidentId) this.remove(entry.c.id);
+  }
+
+  /** Forget every candidate seen before `since` (the grouping window has passed it). A scan: call it now and then. */
+  expire(since: Instant): number {
+    let n = 0;
+    for (const entry of [...this.byId.values()])
+      if (entry.seenAt < since) {
+        this.remove(entry.c.id);
+        n++;
+      }
+    return n;
+  }
+
+  private index(c: GroupingCandidate): void {
+    if (c.bigrams.size < this.policy.minBigrams) return;
+    const k = sizeClassOf(c.bigrams.size);
+    const p: Posting = { c, alive: true, epoch: -1, shared: 0 };
+    this.postings.set(c, p);
+    this.perClass[k]!++;
+    for (const g of c.bigrams) {
+      let gram = this.grams.get(g);
+      if (!gram) this.grams.set(g, (gram = { df: 0, dead: 0, lists: [] }));
+      gram.df++;
+      (gram.lists[k] ??= []).push(p);
+    }
+  }
+
+  private unindex(c: GroupingCandidate): void {
+    const p = this.postings.get(c);
+    if (!p) return;
+    p.alive = false;
+    this.postings.delete(c);
+    this.perClass[sizeClassOf(c.bigrams.size)]!--;
+    for (const g of c.bigrams) {
+      const gram = this.grams.get(g)!;
+      gram.df--;
+      gram.dead++;
+      if (gram.df === 0) this.grams.delete(g);
+      else if (gram.dead > gram.df) {
+        // Mostly dead: drop them now rather than skip them at every look-up.
+        for (let k = 0; k < gram.lists.length; k++) {
+          const list = gram.lists[k];
+          if (list) gram.lists[k] = list.filter((x) => x.alive);
+        }
+        gram.dead = 0;
+      }
+    }
+  }
+
+  /** Candidates that could matter for `s`: the same link, or enough of its distinctive bigrams to reach a threshold. */
+  relevant(s: GroupingFeatures): GroupingCandidate[] {
+    return [...this.lookUp(s).keys()];
+  }
+
+  /**
+   * The candidates looked up for `s`, each with the number of bigrams it shares with `s` — exact:
+   * counted while walking the looked-up bigrams, plus the skipped commonest ones checked against
+   * the candidate's own set (a few lookups, not a comparison of two whole sets).
+   */
+  private lookUp(s: GroupingFeatures): Map<GroupingCandidate, number> {
+    const found = new Map<GroupingCandidate, number>();
+    if (s.link !== null) for (const c of this.byLink.get(s.link) ?? []) found.set(c, -1);
+    const { minBigrams, textThreshold, burstThreshold } = this.policy;
+    const a = s.bigrams.size;
+    if (a < minBigrams) return found;
+    const threshold = Math.min(textThreshold, burstThreshold);
+    // Rarest first (ties by the gram, so every engine looks at the same ones).
+    const grams = [...s.bigrams].map((g) => ({ g, gram: this.grams.get(g) }));
+    grams.sort((x, y) => (x.gram?.df ?? 0) - (y.gram?.df ?? 0) || (x.g < y.g ? -1 : x.g > y.g ? 1 : 0));
+    for (let k = 0; k < SIZE_CLASSES.length; k++) {
+      if (this.perClass[k] === 0) continue;
+      const smallest = Math.max(SIZE_CLASSES[k]!, minBigrams);
+      const need = sharedNeeded(threshold, Math.min(a, smallest));
+      // Looking up one bigram more than the pigeonhole needs means a candidate that could reach
+      // `need` shares at least two of the looked-up ones: the many that share one rare bigram by
+      // chance are dropped without a comparison.
+      const atLeast = need >= 2 ? 2 : 1;
+      const prefix = a - need + atLeast;
+      const epoch = ++this.epoch;
+      const touched: Posting[] = [];
+      for (let i = 0; i < prefix; i++) {
+        const list = grams[i]!.gram?.lists[k];
+        if (!list) continue;
+        for (const p of list) {
+          if (!p.alive) continue;
+          if (p.epoch !== epoch) {
+            p.epoch = epoch;
+            p.shared = 0;
+            touched.push(p);
+          }
+          p.shared++;
+        }
+      }
+      for (const p of touched) {
+        if (p.shared < atLeast) continue;
+        let all = p.shared;
+        for (let i = prefix; i < a; i++) if (p.c.bigrams.has(grams[i]!.g)) all++;
+        found.set(p.c, all);
+      }
+    }
+    return found;
+  }
+
+  decide(s: GroupingFeatures): GroupingDecision {
+    const found = this.lookUp(s);
+    const { minBigrams, measure } = this.policy;
+    // Exactly similarity(), from the shared count (a candidate found by its link alone is compared in full).
+    const scoreOf = (c: GroupingCandidate): number => {
+      const n = found.get(c) ?? -1;
+      if (n < 0) return similarity(s, c, this.policy);
+      if (s.bigrams.size < minBigrams || c.bigrams.size < minBigrams) return 0;
+      return measure === 'overlap' ? n / Math.min(s.bigrams.size, c.bigrams.size) : n / (s.bigrams.size + c.bigrams.size - n);
+    };
+    return decideGrouping(s, [...found.keys()], this.policy, scoreOf);
+  }
+}
+
+/**
+ * Group a whole list in order (the bench and tests): each signal joins a group of earlier
+ * ones or opens its own; every signal is a candidate for later ones. Returns a group key per id.
+ */
+export function groupAll(subjects: readonly GroupingSubject[], policy: GroupingPolicy): Map<string, string> {
+  const groups = new Map<string, string>();
+  const pool = new CandidatePool(policy);
+  for (const s of subjects) {
+    const f = groupingFeatures(s, policy);
+    const d = pool.decide(f);
+    const group = d.kind === 'join' ? d.incidentId : s.id;
+    groups.set(s.id, group);
+    pool.add({ ...f, incidentId: group });
+  }
+  return groups;
+}
