@@ -41,6 +41,8 @@ export class SessionCache {
   private retry: NodeJS.Timeout | undefined;
   /** By session id (the digest of the cookie's secret; the secret itself is not kept). */
   private readonly records = new Map<string, SessionRecord>();
+  /** Told when sessions may have changed (live.ts closes the streams of ended sessions). */
+  private readonly watchers = new Set<() => void>();
   hits = 0;
   misses = 0;
 
@@ -70,10 +72,14 @@ export class SessionCache {
     try {
       this.unlisten = await this.o.listen(
         this.o.channel ?? 'huiying_sessions',
-        () => this.clear(),
+        () => {
+          this.clear();
+          this.changed();
+        },
         (error) => {
           this.listening = false;
           this.clear();
+          this.changed();
           this.o.logger.warn({ err: String(error) }, 'session cache: LISTEN lost, reading sessions from the database until it is back');
           this.scheduleRetry();
         },
@@ -107,6 +113,23 @@ export class SessionCache {
   clear(): void {
     this.generation++;
     this.records.clear();
+    // Listening, the database's notification follows every change; without it, a change made
+    // through this process is all this process will hear of.
+    if (!this.listening) this.changed();
+  }
+
+  /**
+   * Call `fn` whenever a session may have ended or changed whom it speaks for (a notification on
+   * `huiying_sessions`, the LISTEN lost, or — when not listening — a write through this process).
+   * Returns the unsubscribe function.
+   */
+  onChange(fn: () => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.watchers) fn();
   }
 
   /** The live session behind a cookie value, or undefined (unknown, revoked, expired, idle, user disabled). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { and, type Db, eq, lt, sessions, sql, units, users } from '@huiying/db';
+import { and, type Db, eq, inArray, lt, sessions, sql, units, users } from '@huiying/db';
 import type { Principal } from './principal.ts';
 import { digest, newSecret } from './secrets.ts';
 
@@ -71,23 +71,39 @@ export interface SessionRecord {
 
 /** The session `id` (the digest of its cookie) with its user, or undefined if there is none. */
 export async function readSession(db: Db, id: string): Promise<SessionRecord | undefined> {
-  const [row] = await db
+  return (await readSessions(db, [id])).get(id);
+}
+
+/** Several sessions with their users in one query, by id; ids without a row are absent. */
+export async function readSessions(db: Db, ids: readonly string[]): Promise<Map<string, SessionRecord>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
     .select({ s: sessions, u: users, unitName: units.name })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .leftJoin(units, eq(units.id, users.unitId))
-    .where(eq(sessions.id, id));
-  if (!row) return undefined;
-  const { s, u } = row;
+    .where(inArray(sessions.id, [...ids]));
+  return new Map(rows.map((row) => [row.s.id, recordOf(row)]));
+}
+
+function recordOf({
+  s,
+  u,
+  unitName,
+}: {
+  s: typeof sessions.$inferSelect;
+  u: typeof users.$inferSelect;
+  unitName: string | null;
+}): SessionRecord {
   return {
     expiresAt: s.expiresAt.getTime(),
     lastSeenAt: s.lastSeenAt.getTime(),
     revoked: s.revokedAt !== null,
     userDisabled: u.disabledAt !== null,
     resolved: {
-      sessionId: id,
+      sessionId: s.id,
       csrfToken: s.csrfToken,
-      unitName: row.unitName,
+      unitName,
       principal: {
         kind: 'user',
         id: u.id,
@@ -99,6 +115,11 @@ export async function readSession(db: Db, id: string): Promise<SessionRecord | u
       },
     },
   };
+}
+
+/** When the session stops being live if nothing touches it (epoch ms): the absolute end or the idle limit. */
+export function sessionEnds(r: SessionRecord, policy = DEFAULT_SESSION_POLICY): number {
+  return Math.min(r.expiresAt, r.lastSeenAt + policy.idleMs + 1);
 }
 
 /** Not revoked, user not disabled, before the absolute end and not idle too long, at `now` (epoch ms). */

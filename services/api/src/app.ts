@@ -87,7 +87,14 @@ export async function buildApp(
       for (const f of boardChanged) f();
     },
   });
-  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger, onEvent: () => boardCache.invalidate() });
+  const live = new LiveFeed({
+    db,
+    bus: deps.bus,
+    logger: deps.logger,
+    onEvent: () => boardCache.invalidate(),
+    realClock,
+    ...(deps.sessionPolicy ? { sessionPolicy: deps.sessionPolicy } : {}),
+  });
 
   installErrorHandler(app, mapError);
   await registerSecurity(app);
@@ -126,6 +133,9 @@ export async function buildApp(
     ...(deps.sessionPolicy ? { policy: deps.sessionPolicy } : {}),
     ...(deps.listen ? { listen: deps.listen } : {}),
   });
+  // Open streams end with their session: every session change the database notifies rechecks them.
+  const unwatchSessions = app.sessionCache.onChange(() => void live.recheck());
+  app.addHook('onClose', async () => unwatchSessions());
 
   const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live, boardCache };
   // Read-your-writes: a change made through this process is on the next list it serves, before

@@ -7,8 +7,8 @@ import { FakeClock } from '@huiying/clock';
 import { auditLog, eq } from '@huiying/db';
 import { authPlugin, installErrorHandler } from '@huiying/http';
 import { createToken, DEFAULT_SESSION_POLICY } from '@huiying/identity';
-import { eventually, freshDatabase, loginAs } from '@huiying/testkit';
-import Fastify from 'fastify';
+import { eventually, freshDatabase, type Injectable, loginAs, type SessionClient } from '@huiying/testkit';
+import Fastify, { type InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
 
@@ -265,5 +265,96 @@ describe('the live stream', () => {
     expect(housing.text()).not.toContain('化工园区');
     housing.close();
     leader.close();
+  });
+});
+
+describe('a live stream ends with its session', () => {
+  const open = async (cookie: string) => {
+    const res = await fetch(`${env.url}api/stream`, { headers: { cookie } });
+    expect(res.status).toBe(200);
+    let text = '';
+    let ended = false;
+    void (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body!) text += decoder.decode(chunk as Uint8Array);
+      } catch {
+        // reset
+      }
+      ended = true;
+    })();
+    await eventually(async () => text.includes('event: hello'), 'the stream opens');
+    return { res, hasEnded: () => ended };
+  };
+  let adminClient: Promise<SessionClient> | undefined;
+  const newUser = async (username: string) => {
+    // From an address of its own: earlier tests used up the admin's log-ins from the default one.
+    const from: Injectable = { inject: (o) => env.hy.app.inject({ ...o, remoteAddress: '10.0.7.7' } as InjectOptions) };
+    const admin = await (adminClient ??= loginAs(from, 'admin'));
+    const created = await admin.inject({
+      method: 'POST',
+      url: '/api/admin/users',
+      payload: { username, displayName: username, role: 'unit', unitId: 'housing', password: 'stream-password-2026' },
+    });
+    expect(created.statusCode).toBe(201);
+    return { admin, id: created.json<{ id: string }>().id, client: await loginAs(env.hy.app, username, 'stream-password-2026') };
+  };
+  /** Still open a while after the session change? Then it would stay open. */
+  const ends = (s: { hasEnded: () => boolean }, what: string) => eventually(async () => s.hasEnded(), what, 5_000);
+
+  it('is sent with the same security headers as every other response', async () => {
+    const { client: leader } = await newUser('stream-headers');
+    const s = await open(leader.cookie);
+    expect(s.res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(s.res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(s.res.headers.get('content-type')).toContain('text/event-stream');
+    await leader.inject({ method: 'POST', url: '/api/auth/logout' });
+    await ends(s, 'the stream ends');
+  });
+
+  it('after log-out', async () => {
+    const { client: leader } = await newUser('stream-logout');
+    const other = await open((await loginAs(env.hy.app, 'stream-logout', 'stream-password-2026')).cookie);
+    const s = await open(leader.cookie);
+    expect((await leader.inject({ method: 'POST', url: '/api/auth/logout' })).statusCode).toBe(204);
+    await ends(s, 'the logged-out stream ends');
+    expect(other.hasEnded()).toBe(false); // the same user's other session keeps its stream
+  });
+
+  it('after the user is disabled, and after their unit is changed', async () => {
+    const a = await newUser('stream-disabled');
+    const s = await open(a.client.cookie);
+    expect((await a.admin.inject({ method: 'PATCH', url: `/api/admin/users/${a.id}`, payload: { disabled: true } })).statusCode).toBe(200);
+    await ends(s, 'the disabled user’s stream ends');
+
+    const b = await newUser('stream-moved');
+    const moved = await open(b.client.cookie);
+    const patched = await b.admin.inject({ method: 'PATCH', url: `/api/admin/users/${b.id}`, payload: { unitId: 'environment' } });
+    expect(patched.statusCode).toBe(200);
+    await ends(moved, 'the stream with the old unit’s scope ends');
+  });
+
+  it('after an administrator ends the user’s sessions', async () => {
+    const u = await newUser('stream-kicked');
+    const s = await open(u.client.cookie);
+    const res = await u.admin.inject({ method: 'DELETE', url: `/api/admin/users/${u.id}/sessions` });
+    expect(res.json()).toEqual({ revoked: 1 });
+    await ends(s, 'the stream of the ended session ends');
+  });
+
+  it('when the session expires, on the session clock', async () => {
+    const u = await newUser('stream-idle');
+    const s = await open(u.client.cookie);
+    await wall.advanceBy(DEFAULT_SESSION_POLICY.idleMs - 60_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.hasEnded()).toBe(false);
+    await wall.advanceBy(120_000);
+    await ends(s, 'the idle session’s stream ends');
+  });
+
+  it('is not for API tokens', async () => {
+    const { token } = await createToken(db.db, { name: 'stream-token', scopes: ['metrics:read'] }, 'test', new Date());
+    const res = await env.hy.app.inject({ method: 'GET', url: '/api/stream', headers: { authorization: `Bearer ${token}` } });
+    expect(res.statusCode).toBe(403);
   });
 });

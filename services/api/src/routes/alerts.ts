@@ -83,9 +83,16 @@ export const alertRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       schema: { tags: ['alerts'], summary: '实时推送 Server-Sent Events: alert, incident, hello (only what the user may see)' },
     },
     (request, reply) => {
-      const scope = scopeOf(principal(request));
+      const user = principal(request);
+      // A stream lives as long as its cookie session (live.ts ends it when the session does);
+      // machine clients have no business on it.
+      if (!request.session) throw new ApiError('HY_FORBIDDEN', 'the live stream is for logged-in users');
+      const sessionId = request.session.id;
+      const scope = scopeOf(user);
       reply.hijack();
       const res = reply.raw;
+      // Hijacked: what onRequest hooks set on the reply (security headers) is ours to send.
+      for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
       res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
@@ -104,7 +111,7 @@ export const alertRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
         if (!res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) && res.writableLength > 1_000_000) close();
       };
       send('hello', { now: new Date(clock.now()).toISOString(), scale: clock.scale ?? 1 });
-      remove = live.add({ scope, send, close });
+      remove = live.add({ scope, sessionId, role: user.role, send, close });
       request.raw.on('close', close);
     },
   );
