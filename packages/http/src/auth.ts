@@ -40,6 +40,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Resolved cookie sessions kept in this process (session-cache.ts). */
     sessionCache: SessionCache;
+    /** Every `/api/` route with who may call it, as registered (tests check that none is public by accident). */
+    apiRoutes: { method: string; url: string; access: Access }[];
   }
 }
 
@@ -88,9 +90,13 @@ export const authPlugin = fp<AuthOptions>(
       done(null, payload);
     });
 
+    const apiRoutes: { method: string; url: string; access: Access }[] = [];
+    app.decorate('apiRoutes', apiRoutes);
     app.addHook('onRoute', (route) => {
-      if (route.url.startsWith('/api/') && route.config?.access === undefined)
-        throw new Error(`route ${String(route.method)} ${route.url} declares no config.access`);
+      if (!route.url.startsWith('/api/')) return;
+      const access = route.config?.access;
+      if (access === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no config.access`);
+      for (const method of [route.method].flat()) apiRoutes.push({ method, url: route.url, access });
     });
 
     app.addHook('onRequest', async (request, reply) => {

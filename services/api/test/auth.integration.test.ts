@@ -206,6 +206,30 @@ describe('API tokens', () => {
   });
 });
 
+describe('anonymous requests', () => {
+  /** The only /api/ routes anyone may call (the issue and the README say so). */
+  const OPEN = new Set(['GET /api/health', 'POST /api/auth/login']);
+
+  it('get 401 on every registered /api/ route but the health check and the log-in', async () => {
+    const routes = env.hy.app.apiRoutes.filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS');
+    expect(routes.length).toBeGreaterThan(40);
+    expect(
+      routes
+        .filter((r) => r.access === 'public')
+        .map((r) => `${r.method} ${r.url}`)
+        .sort(),
+    ).toEqual([...OPEN].sort());
+    const open: string[] = [];
+    for (const r of routes) {
+      const url = r.url.replace(/:\w+/g, 'x').replace(/\*/g, 'x');
+      const res = await env.hy.app.inject({ method: r.method as 'GET', url, remoteAddress: '10.0.5.5' });
+      if (res.statusCode === 401) expect(res.json(), `${r.method} ${r.url}`).toMatchObject({ code: 'HY_UNAUTHENTICATED' });
+      else open.push(`${r.method} ${r.url} → ${res.statusCode}`);
+    }
+    expect(open.map((o) => o.replace(/ → \d+$/, '')).sort()).toEqual([...OPEN].sort());
+  });
+});
+
 describe('a route that forgets to say who may call it', () => {
   it('stops the server from starting', async () => {
     const app = Fastify();

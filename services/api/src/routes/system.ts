@@ -49,7 +49,8 @@ export const systemRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps)
 
   app.get(
     '/api/error-codes',
-    { config: { access: 'public' }, schema: { tags: ['system'], summary: '错误码目录' } },
+    // Like every /api/ route but the health check and the log-in: for callers who are logged in.
+    { config: { access: ANY_USER }, schema: { tags: ['system'], summary: '错误码目录' } },
     async () => ERROR_CATALOGUE,
   );
 
