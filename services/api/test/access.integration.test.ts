@@ -5,7 +5,7 @@
  */
 import { FakeClock } from '@huiying/clock';
 import { auditLog, dutyShifts, eq, evidence, evidenceRefs, feeds, monitoringRules, responseCandidates, signals, users } from '@huiying/db';
-import { createToken } from '@huiying/identity';
+import { createToken, createUser } from '@huiying/identity';
 import { createHotlineSource, signalId } from '@huiying/ingest';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,21 @@ const WHO: Who[] = ['anonymous', 'token', 'leader', 'admin', 'unitA', 'duty'];
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let env: EmbeddedHarness;
 const client = {} as Record<Who, Injectable>;
-const ids = { incA: '', incB: '', alertA: '', alertB: '', oblA: 'obl-a', oblA2: 'obl-a2', oblB: 'obl-b', hotline: '', dutyUser: '' };
+const ids = {
+  incA: '',
+  incB: '',
+  incC: '',
+  alertA: '',
+  alertB: '',
+  oblA: 'obl-a',
+  oblA2: 'obl-a2',
+  oblB: 'obl-b',
+  oblReq: 'obl-req',
+  hotline: '',
+  dutyUser: '',
+  someUser: '',
+  tokenToRevoke: '',
+};
 
 async function ticketIncident(duty: SessionClient, ref: string, title: string, unit: string): Promise<string> {
   const res = await duty.inject({
@@ -84,6 +98,12 @@ beforeAll(async () => {
   });
   ids.incA = await ticketIncident(duty, 'M-A', '小区电梯频繁故障', 'housing');
   ids.incB = await ticketIncident(duty, 'M-B', '河道黑臭', 'environment');
+  // Another unit's incident for a duty officer to dismiss (the others stay open for the board test).
+  ids.incC = await ticketIncident(duty, 'M-C', '菜市场占道经营', 'environment');
+  ids.someUser = (
+    await createUser(db.db, { username: 'matrix-leader', role: 'leader', password: 'matrix-password-1' }, 'test', new Date())
+  ).id;
+  ids.tokenToRevoke = (await createToken(db.db, { name: 'to-revoke', scopes: ['tickets:write'] }, 'test', new Date())).id;
   for (const [id, unit] of [
     [ids.oblA, 'housing'],
     [ids.oblA2, 'housing'],
@@ -96,15 +116,28 @@ beforeAll(async () => {
     });
     expect(res.statusCode).toBe(201);
   }
-  // Both incidents breach their 48 h clocks: one breach alert each.
+  // 依申请公开: the one kind of duty that is suspended, resumed and extended.
+  const req = await duty.inject({
+    method: 'POST',
+    url: '/api/obligations',
+    payload: {
+      id: ids.oblReq,
+      kind: 'disclosure_request',
+      issuedAt: new Date(clock.now()).toISOString(),
+      unit: 'housing',
+      title: '依申请公开 obl-req',
+    },
+  });
+  expect(req.statusCode).toBe(201);
+  // The three incidents breach their 48 h clocks: one breach alert each.
   await env.hy.engine.timer.rearm();
   await clock.advanceBy(49 * HOUR);
   const breaches = await eventually(async () => {
     const items = (await duty.inject({ method: 'GET', url: '/api/alerts?kind=breached' })).json<{
       items: { id: string; incidentId: string }[];
     }>().items;
-    return items.length >= 2 ? items : undefined;
-  }, 'two breaches');
+    return items.length >= 3 ? items : undefined;
+  }, 'three breaches');
   ids.alertA = breaches.find((a) => a.incidentId === ids.incA)!.id;
   ids.alertB = breaches.find((a) => a.incidentId === ids.incB)!.id;
   // Feeds: a news feed, each unit's official channel, and a candidate response on each unit's incident.
@@ -132,7 +165,14 @@ beforeAll(async () => {
     matchReason: 'test',
     createdAt: new Date(clock.now()),
   });
-  await db.db.insert(responseCandidates).values([candidate('rc-a', ids.incA, 'housing'), candidate('rc-b', ids.incB, 'environment')]);
+  await db.db
+    .insert(responseCandidates)
+    .values([
+      candidate('rc-a', ids.incA, 'housing'),
+      candidate('rc-b', ids.incB, 'environment'),
+      candidate('rc-a2', ids.incA, 'housing'),
+      candidate('rc-b2', ids.incB, 'environment'),
+    ]);
   // The duty roster: the demo duty officer, and two shifts for the administrator to change and remove.
   ids.dutyUser = (await db.db.select({ id: users.id }).from(users).where(eq(users.username, 'duty')))[0]!.id;
   const shift = (id: string, day: number) => ({
@@ -393,6 +433,63 @@ const MATRIX: Row[] = [
     () => ({ phone: '13800000000', wecomRobot: 'zjj-group' }),
     A(401, 403, 403, 200, 403, 403),
   ],
+  // Incidents: the duty officer's other commands.
+  [
+    'record when it occurred',
+    'POST',
+    () => `/api/incidents/${ids.incA}/occurred`,
+    () => ({ occurredAt: new Date(T0 - HOUR).toISOString() }),
+    A(401, 403, 403, 403, 403, 200),
+  ],
+  ["another unit's incident (to be dismissed)", 'GET', () => `/api/incidents/${ids.incC}`, undefined, A(401, 403, 200, 200, 404, 200)],
+  ['dismiss', 'POST', () => `/api/incidents/${ids.incC}/dismiss`, () => ({ reason: '非本市事项' }), A(401, 403, 403, 403, 403, 200)],
+  // 依申请公开: suspend, resume, extend (duty officers only; a unit fulfils but does not move the count).
+  [
+    'suspend a request',
+    'POST',
+    () => `/api/obligations/${ids.oblReq}/suspend`,
+    () => ({ reason: 'third_party' }),
+    A(401, 403, 403, 403, 403, 200),
+  ],
+  ['resume a duty', 'POST', () => `/api/obligations/${ids.oblReq}/resume`, undefined, A(401, 403, 403, 403, 403, 200)],
+  ['extend a duty', 'POST', () => `/api/obligations/${ids.oblReq}/extend`, undefined, A(401, 403, 403, 403, 403, 200)],
+  ['own unit request duty', 'GET', () => `/api/obligations/${ids.oblReq}`, undefined, A(401, 403, 200, 200, 200, 200)],
+  // Candidate responses: a decision is the duty officer's (or an administrator's); a second one is a conflict.
+  ['accept own unit candidate', 'POST', () => '/api/response-candidates/rc-a2/accept', () => ({}), A(401, 403, 403, 200, 403, 409)],
+  ["accept another unit's candidate", 'POST', () => '/api/response-candidates/rc-b2/accept', () => ({}), A(401, 403, 403, 200, 403, 409)],
+  // Administration of people and tokens.
+  [
+    'change a user',
+    'PATCH',
+    () => `/api/admin/users/${ids.someUser}`,
+    () => ({ displayName: '矩阵领导' }),
+    A(401, 403, 403, 200, 403, 403),
+  ],
+  ["end a user's sessions", 'DELETE', () => `/api/admin/users/${ids.someUser}/sessions`, undefined, A(401, 403, 403, 200, 403, 403)],
+  ['revoke a token', 'DELETE', () => `/api/admin/tokens/${ids.tokenToRevoke}`, undefined, A(401, 403, 403, 204, 403, 403)],
+  // No failed notification here: the administrator is let through to a 404, everyone else stopped before.
+  ['retry a notification', 'POST', () => '/api/admin/notifications/ntf-none/retry', undefined, A(401, 403, 403, 404, 403, 403)],
+  // 领导统计, every view: a unit reads its own unit, another unit is a 404.
+  ...(['breakdown?by=unit', 'ranking', 'trend', 'items', 'export.csv?view=totals', 'export.xlsx', 'notice.docx'] as const).flatMap(
+    (view): Row[] => {
+      const sep = view.includes('?') ? '&' : '?';
+      return [
+        [`statistics: ${view}`, 'GET', () => `/api/stats/${view}`, undefined, A(401, 403, 200, 200, 200, 200)],
+        [`statistics: ${view}, own unit`, 'GET', () => `/api/stats/${view}${sep}unit=housing`, undefined, A(401, 403, 200, 200, 200, 200)],
+        [
+          `statistics: ${view}, another unit`,
+          'GET',
+          () => `/api/stats/${view}${sep}unit=environment`,
+          undefined,
+          A(401, 403, 200, 200, 404, 200),
+        ],
+      ];
+    },
+  ),
+  // Reference data every signed-in user reads.
+  ['system time', 'GET', () => '/api/time', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['unit names', 'GET', () => '/api/units', undefined, A(401, 403, 200, 200, 200, 200)],
+  ['error codes', 'GET', () => '/api/error-codes', undefined, A(401, 403, 200, 200, 200, 200)],
 ];
 
 describe('the access matrix', () => {
@@ -407,7 +504,7 @@ describe('the access matrix', () => {
         ...(headers ? { headers } : {}),
       });
       got[who] = res.statusCode;
-      if (res.statusCode === 404) expect(res.body, `a 404 never carries the record's title`).not.toMatch(/河道|电梯/);
+      if (res.statusCode === 404) expect(res.body, `a 404 never carries the record's title`).not.toMatch(/河道|电梯|菜市场/);
     }
     expect(got).toEqual(expected);
   });
@@ -429,9 +526,26 @@ describe('the access matrix', () => {
     const channels = (await unit.inject({ method: 'GET', url: '/api/feeds' })).json<{ items: { id: string }[] }>();
     expect(channels.items.map((f) => f.id)).toEqual(['feed-a']);
     const candidates = (await unit.inject({ method: 'GET', url: '/api/response-candidates' })).json<{ items: { id: string }[] }>();
-    expect(candidates.items.map((c) => c.id)).toEqual(['rc-a']);
+    expect(candidates.items.map((c) => c.id).sort()).toEqual(['rc-a', 'rc-a2']);
     const duties = (await unit.inject({ method: 'GET', url: '/api/obligations' })).json<{ items: { unit: { id: string } | null }[] }>();
-    expect(duties.items.map((d) => d.unit?.id)).toEqual(['housing', 'housing']);
+    expect(duties.items.map((d) => d.unit?.id)).toEqual(['housing', 'housing', 'housing']);
+    // Signals: only those of the unit's own incidents, never one attached to another unit's.
+    type Signals = { items: { id: string; incidentId: string | null }[]; total: number };
+    const signalsOf = async (who: Injectable, q: string) => (await who.inject({ method: 'GET', url: `/api/signals?${q}` })).json<Signals>();
+    const own = await signalsOf(unit, 'matched=true');
+    expect(own.items.map((i) => i.id)).toContain(signalId('hotline', 'M-A'));
+    expect(own.items.every((i) => i.incidentId === ids.incA)).toBe(true);
+    for (const q of [`q=${signalId('hotline', 'M-B')}`, `q=${encodeURIComponent('河道')}`, 'source=hotline']) {
+      expect(
+        (await signalsOf(client.duty, q)).items.map((i) => i.id),
+        q,
+      ).toContain(signalId('hotline', 'M-B'));
+      expect(
+        (await signalsOf(unit, q)).items.map((i) => i.id),
+        q,
+      ).not.toContain(signalId('hotline', 'M-B'));
+    }
+    expect((await unit.inject({ method: 'GET', url: `/api/signals/${signalId('hotline', 'M-B')}` })).statusCode).toBe(404);
     // Asking for another unit by filter changes nothing: the scope is not a filter the client sets.
     const other = (await unit.inject({ method: 'GET', url: '/api/incidents?unit=environment' })).json<{ total: number }>();
     expect(other.total).toBe(0);
@@ -469,13 +583,36 @@ describe('the access matrix', () => {
     expect((await client.anonymous.inject({ method: 'GET', url, headers: { 'if-none-match': etag } })).statusCode).toBe(401);
   });
 
+  it('the live stream: anyone signed in, nobody else (over a real socket: a stream does not end by itself)', async () => {
+    const cookieOf = async (username: string) => (await env.as(username)).cookie;
+    const cookies: Partial<Record<Who, string>> = {
+      leader: await cookieOf('leader'),
+      admin: await cookieOf('admin'),
+      unitA: await cookieOf('unit-housing'),
+      duty: await cookieOf('duty'),
+    };
+    const { token } = await createToken(db.db, { name: 'stream', scopes: ['tickets:write', 'metrics:read'] }, 'test', new Date());
+    const address = await env.hy.app.listen({ port: 0, host: '127.0.0.1' });
+    const got: Partial<Record<Who, number>> = {};
+    for (const who of WHO) {
+      const ac = new AbortController();
+      const headers: Record<string, string> =
+        who === 'token' ? { authorization: `Bearer ${token}` } : cookies[who] ? { cookie: cookies[who] } : {};
+      const res = await fetch(`${address}/api/stream`, { headers, signal: ac.signal });
+      got[who] = res.status;
+      ac.abort();
+    }
+    expect(got).toEqual(A(401, 403, 200, 200, 200, 200));
+  });
+
   it('the actor of every change is the authenticated user, and refusals are audited', async () => {
     const trail = await db.db.select().from(auditLog).where(eq(auditLog.entityId, ids.incA));
     expect(
       trail.filter((a) => a.action === 'clock.started' || a.action === 'incident.assigned' || a.actor.startsWith('user:')).length,
     ).toBeGreaterThan(0);
     const responses = await db.db.select().from(auditLog).where(eq(auditLog.action, 'response.recorded'));
-    expect(new Set(responses.map((r) => r.actor))).toEqual(new Set(['user:unit-housing', 'user:duty']));
+    // The administrator's: the candidates it accepted.
+    expect(new Set(responses.map((r) => r.actor))).toEqual(new Set(['user:unit-housing', 'user:duty', 'user:admin']));
     const refused = await db.db.select().from(auditLog).where(eq(auditLog.action, 'access.refused'));
     expect(refused.some((r) => r.actor === 'user:leader' && r.entityId === 'POST /api/incidents/:id/grade')).toBe(true);
     expect(refused.some((r) => r.actor === 'user:unit-housing' && r.entity === 'incident' && r.entityId === ids.incB)).toBe(true);
