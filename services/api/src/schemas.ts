@@ -77,6 +77,26 @@ export const PageQuery = {
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
 };
 
+/**
+ * Paging for lists a console shows whole when they are small (administration, candidate
+ * responses): the same page/pageSize as PageQuery, a larger default page, and a total.
+ */
+export const LongPageQuery = {
+  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 200 })),
+};
+
+/** The page a list query asks for (defaults as in LongPageQuery), with its row offset. */
+export function pageOf(q: { page?: number | undefined; pageSize?: number | undefined }): {
+  page: number;
+  pageSize: number;
+  offset: number;
+} {
+  const page = q.page ?? 1;
+  const pageSize = q.pageSize ?? 200;
+  return { page, pageSize, offset: (page - 1) * pageSize };
+}
+
 export const Paged = <T extends TSchema>(item: T) =>
   Type.Object({ items: Type.Array(item), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() });
 

@@ -4,7 +4,19 @@
  * as for a record that does not exist; a leader's write is a 403; anonymous is a 401.
  */
 import { FakeClock } from '@huiying/clock';
-import { auditLog, dutyShifts, eq, evidence, evidenceRefs, feeds, monitoringRules, responseCandidates, signals, users } from '@huiying/db';
+import {
+  auditLog,
+  clocks,
+  dutyShifts,
+  eq,
+  evidence,
+  evidenceRefs,
+  feeds,
+  monitoringRules,
+  responseCandidates,
+  signals,
+  users,
+} from '@huiying/db';
 import { createToken, createUser } from '@huiying/identity';
 import { createHotlineSource, signalId } from '@huiying/ingest';
 import { eventually, freshDatabase, type Injectable, type SessionClient } from '@huiying/testkit';
@@ -603,6 +615,63 @@ describe('the access matrix', () => {
       ac.abort();
     }
     expect(got).toEqual(A(401, 403, 200, 200, 200, 200));
+  });
+
+  it('every list pages with a total: candidate responses, feeds, users, tokens, monitoring rules, duties', async () => {
+    type Page = { items: { id: string }[]; total: number; page: number; pageSize: number };
+    const get = async (who: Injectable, url: string) => {
+      const res = await who.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(200);
+      return res.json<Page>();
+    };
+    for (const [who, url] of [
+      [client.duty, '/api/response-candidates'],
+      [client.admin, '/api/feeds'],
+      [client.admin, '/api/admin/users'],
+      [client.admin, '/api/admin/tokens'],
+      [client.admin, '/api/admin/monitoring-rules'],
+    ] as const) {
+      const all = await get(who, url);
+      expect(all.total, url).toBeGreaterThanOrEqual(2);
+      expect(all.items.length, url).toBe(all.total);
+      const first = await get(who, `${url}?pageSize=1`);
+      const second = await get(who, `${url}?pageSize=1&page=2`);
+      expect([first.items.length, first.total, first.page, first.pageSize], url).toEqual([1, all.total, 1, 1]);
+      expect([first.items[0]!.id, second.items[0]!.id], url).toEqual(all.items.slice(0, 2).map((i) => i.id));
+    }
+    // The total counts what the caller may see.
+    expect((await get(client.unitA, '/api/response-candidates?pageSize=1')).total).toBe(2);
+    // Duties: text and the due time range.
+    const duties = async (q: string) => (await get(client.duty, `/api/obligations?${q}`)).items.map((i) => i.id).sort();
+    expect(await duties(`q=${encodeURIComponent('处罚公开')}`)).toEqual([ids.oblA, ids.oblA2, ids.oblB].sort());
+    expect(await duties(`q=${ids.oblReq}`)).toEqual([ids.oblReq]);
+    const iso = (ms: number) => encodeURIComponent(new Date(ms).toISOString());
+    expect(await duties(`from=${iso(T0 + 400 * 24 * HOUR)}`)).toEqual([]);
+    expect(await duties(`to=${iso(T0)}`)).toEqual([]);
+    expect(await duties(`from=${iso(T0)}&to=${iso(T0 + 90 * 24 * HOUR)}`)).toEqual(
+      expect.arrayContaining([ids.oblA, ids.oblB, ids.oblReq]),
+    );
+  });
+
+  it('the incident list filters by unit, clock and clock state, and start time', async () => {
+    type Page = { items: { id: string; unit: { id: string } | null }[]; total: number };
+    const list = async (q: string) => (await client.duty.inject({ method: 'GET', url: `/api/incidents?${q}` })).json<Page>();
+    const housing = await list('unit=housing');
+    expect(housing.items.map((i) => i.id)).toContain(ids.incA);
+    expect(housing.items.every((i) => i.unit?.id === 'housing')).toBe(true);
+    // Against the clocks table: the incidents with a response clock in each state, and no others.
+    const rows = await db.db.select({ id: clocks.incidentId, state: clocks.state }).from(clocks).where(eq(clocks.kind, 'response'));
+    for (const state of ['met', 'breached', 'cancelled']) {
+      const expected = [...new Set(rows.filter((r) => r.state === state).map((r) => r.id))].sort();
+      expect((await list(`clock=response&state=${state}`)).items.map((i) => i.id).sort(), state).toEqual(expected);
+    }
+    expect(rows.some((r) => r.state === 'met')).toBe(true);
+    expect((await list('clock=response&state=waived')).total).toBe(0);
+    const iso = (ms: number) => encodeURIComponent(new Date(ms).toISOString());
+    expect((await list(`from=${iso(T0 + 100 * 24 * HOUR)}`)).total).toBe(0);
+    expect((await list(`to=${iso(T0 - 10 * 24 * HOUR)}`)).total).toBe(0);
+    const around = await list(`from=${iso(T0 - 10 * 24 * HOUR)}&to=${iso(T0 + 24 * HOUR)}&unit=environment`);
+    expect(around.items.map((i) => i.id).sort()).toEqual([ids.incB, ids.incC].sort());
   });
 
   it('the actor of every change is the authenticated user, and refusals are audited', async () => {

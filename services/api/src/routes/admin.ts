@@ -218,9 +218,21 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
     '/api/admin/users',
     {
       config: { access: ADMIN },
-      schema: { tags: ['admin'], summary: '用户管理', response: { 200: Type.Object({ items: Type.Array(UserAdminView) }), ...errors } },
+      schema: {
+        tags: ['admin'],
+        summary: '用户管理',
+        querystring: Type.Object({ ...S.LongPageQuery }, { additionalProperties: false }),
+        response: { 200: S.Paged(UserAdminView), ...errors },
+      },
     },
-    async () => ({ items: (await db.select().from(users).orderBy(users.username)).map(toUser) }),
+    async (request) => {
+      const { page, pageSize, offset } = S.pageOf(request.query);
+      const [rows, [count]] = await Promise.all([
+        db.select().from(users).orderBy(users.username).limit(pageSize).offset(offset),
+        db.select({ n: sql<number>`count(*)::int` }).from(users),
+      ]);
+      return { items: rows.map(toUser), total: count?.n ?? 0, page, pageSize };
+    },
   );
 
   app.post(
@@ -285,20 +297,35 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
     '/api/admin/tokens',
     {
       config: { access: ADMIN },
-      schema: { tags: ['admin'], summary: 'API 令牌', response: { 200: Type.Object({ items: Type.Array(TokenView) }), ...errors } },
+      schema: {
+        tags: ['admin'],
+        summary: 'API 令牌',
+        querystring: Type.Object({ ...S.LongPageQuery }, { additionalProperties: false }),
+        response: { 200: S.Paged(TokenView), ...errors },
+      },
     },
-    async () => ({
-      items: (await db.select().from(apiTokens).orderBy(desc(apiTokens.createdAt))).map((t) => ({
-        id: t.id,
-        name: t.name,
-        prefix: t.prefix,
-        scopes: t.scopes,
-        createdBy: t.createdBy,
-        createdAt: t.createdAt.toISOString(),
-        lastUsedAt: iso(t.lastUsedAt),
-        revokedAt: iso(t.revokedAt),
-      })),
-    }),
+    async (request) => {
+      const { page, pageSize, offset } = S.pageOf(request.query);
+      const [rows, [count]] = await Promise.all([
+        db.select().from(apiTokens).orderBy(desc(apiTokens.createdAt), apiTokens.id).limit(pageSize).offset(offset),
+        db.select({ n: sql<number>`count(*)::int` }).from(apiTokens),
+      ]);
+      return {
+        items: rows.map((t) => ({
+          id: t.id,
+          name: t.name,
+          prefix: t.prefix,
+          scopes: t.scopes,
+          createdBy: t.createdBy,
+          createdAt: t.createdAt.toISOString(),
+          lastUsedAt: iso(t.lastUsedAt),
+          revokedAt: iso(t.revokedAt),
+        })),
+        total: count?.n ?? 0,
+        page,
+        pageSize,
+      };
+    },
   );
 
   app.post(

@@ -89,7 +89,7 @@ const FeedBody = Type.Object(
   { additionalProperties: false },
 );
 const FeedPatch = Type.Partial(Type.Object(FeedFields), { additionalProperties: false });
-const FeedQuery = Type.Object({ kind: Type.Optional(FeedKind) }, { additionalProperties: false });
+const FeedQuery = Type.Object({ kind: Type.Optional(FeedKind), ...S.LongPageQuery }, { additionalProperties: false });
 
 const CandidateView = Type.Object({
   id: Type.String(),
@@ -116,6 +116,7 @@ const CandidateQuery = Type.Object(
   {
     status: Type.Optional(Type.Union([Type.Literal('proposed'), Type.Literal('accepted'), Type.Literal('rejected')])),
     incident: Type.Optional(Type.String({ maxLength: 100 })),
+    ...S.LongPageQuery,
   },
   { additionalProperties: false },
 );
@@ -191,7 +192,7 @@ function toFeedView(r: FeedRowSql) {
 }
 export type FeedDto = ReturnType<typeof toFeedView>;
 
-async function listFeeds(db: Db, where: ReturnType<typeof sql>): Promise<FeedDto[]> {
+async function listFeeds(db: Db, where: ReturnType<typeof sql>, limit = sql``): Promise<FeedDto[]> {
   const rows = rowsOf<FeedRowSql>(
     await db.execute(sql`
       select f.id, f.name, f.url, f.kind, f.unit_id, u.name as unit_name, f.enabled, f.poll_interval_seconds, f.allow_cidrs,
@@ -200,7 +201,7 @@ async function listFeeds(db: Db, where: ReturnType<typeof sql>): Promise<FeedDto
              array(select a.kind from alerts a where a.feed_id = f.id and a.retracted_at is null order by a.kind) as open_alerts
       from feeds f left join units u on u.id = f.unit_id
       where ${where}
-      order by f.kind, f.name, f.id`),
+      order by f.kind, f.name, f.id ${limit}`),
   );
   return rows.map(toFeedView);
 }
@@ -298,13 +299,18 @@ export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) =
         tags: ['feeds'],
         summary: '信息源列表及健康状况 feeds with their health',
         querystring: FeedQuery,
-        response: { 200: Type.Object({ items: Type.Array(FeedView) }), ...errors },
+        response: { 200: S.Paged(FeedView), ...errors },
       },
     },
     async (request) => {
       const kind = request.query.kind;
-      const items = await listFeeds(db, sql`${scopeWhere(request)} and ${kind ? sql`f.kind = ${kind}` : sql`true`}`);
-      return { items };
+      const where = sql`${scopeWhere(request)} and ${kind ? sql`f.kind = ${kind}` : sql`true`}`;
+      const { page, pageSize, offset } = S.pageOf(request.query);
+      const [items, [count]] = await Promise.all([
+        listFeeds(db, where, sql`limit ${pageSize} offset ${offset}`),
+        db.execute(sql`select count(*)::int as n from feeds f where ${where}`).then((r) => rowsOf<{ n: number }>(r)),
+      ]);
+      return { items, total: count?.n ?? 0, page, pageSize };
     },
   );
 
@@ -530,7 +536,7 @@ export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) =
         tags: ['incidents'],
         summary: '候选回应 official channels’ items proposed as responses (proposed first, best match first)',
         querystring: CandidateQuery,
-        response: { 200: Type.Object({ items: Type.Array(CandidateView) }), ...errors },
+        response: { 200: S.Paged(CandidateView), ...errors },
       },
     },
     async (request) => {
@@ -540,11 +546,20 @@ export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) =
       if (scope.unitId !== null) parts.push(sql`(c.unit_id = ${scope.unitId} or i.unit_id = ${scope.unitId})`);
       if (q.status) parts.push(sql`c.status = ${q.status}`);
       if (q.incident) parts.push(sql`c.incident_id = ${q.incident}`);
-      const rows = rowsOf<Record<string, unknown>>(
-        await db.execute(sql`${candidateSelect} where ${sql.join(parts, sql` and `)}
-          order by (c.status = 'proposed') desc, c.created_at desc, c.confidence desc, c.id limit 200`),
-      );
-      return { items: rows.map(toCandidate) };
+      const where = sql.join(parts, sql` and `);
+      const { page, pageSize, offset } = S.pageOf(q);
+      const [rows, [count]] = await Promise.all([
+        db
+          .execute(
+            sql`${candidateSelect} where ${where}
+          order by (c.status = 'proposed') desc, c.created_at desc, c.confidence desc, c.id limit ${pageSize} offset ${offset}`,
+          )
+          .then((r) => rowsOf<Record<string, unknown>>(r)),
+        db
+          .execute(sql`select count(*)::int as n from response_candidates c left join incidents i on i.id = c.incident_id where ${where}`)
+          .then((r) => rowsOf<{ n: number }>(r)),
+      ]);
+      return { items: rows.map(toCandidate), total: count?.n ?? 0, page, pageSize };
     },
   );
 

@@ -149,9 +149,21 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
     '/api/admin/monitoring-rules',
     {
       config: { access: RULE_READERS },
-      schema: { tags: ['admin'], summary: '监测方案列表', response: { 200: Type.Object({ items: Type.Array(RuleView) }), ...errors } },
+      schema: {
+        tags: ['admin'],
+        summary: '监测方案列表',
+        querystring: Type.Object({ ...S.LongPageQuery }, { additionalProperties: false }),
+        response: { 200: S.Paged(RuleView), ...errors },
+      },
     },
-    async () => ({ items: (await db.select().from(monitoringRules).orderBy(monitoringRules.id)).map(toRule) }),
+    async (request) => {
+      const { page, pageSize, offset } = S.pageOf(request.query);
+      const [rows, [count]] = await Promise.all([
+        db.select().from(monitoringRules).orderBy(monitoringRules.id).limit(pageSize).offset(offset),
+        db.select({ n: sql<number>`count(*)::int` }).from(monitoringRules),
+      ]);
+      return { items: rows.map(toRule), total: count?.n ?? 0, page, pageSize };
+    },
   );
 
   app.post(

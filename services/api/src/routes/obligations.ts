@@ -61,10 +61,15 @@ const ListQuery = Type.Object(
     status: Type.Optional(Type.String({ maxLength: 20 })),
     kind: Type.Optional(Type.String({ maxLength: 50 })),
     unit: Type.Optional(Type.String({ maxLength: 100 })),
+    from: Type.Optional(Type.String({ format: 'date-time', description: 'due at or after' })),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'due before' })),
+    q: Type.Optional(Type.String({ maxLength: 200, description: 'text in the title, or the duty id' })),
     ...PageQuery,
   },
   { additionalProperties: false },
 );
+
+const likeOf = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export interface ObligationRoutesOptions {
   db: Db;
@@ -125,6 +130,9 @@ export const obligationRoutes: FastifyPluginAsync<ObligationRoutesOptions> = asy
       if (q.unit) parts.push(eq(obligations.unitId, q.unit));
       if (q.kind) parts.push(eq(obligations.kind, q.kind));
       if (q.status) parts.push(eq(obligations.status, q.status));
+      if (q.from) parts.push(sql`${obligations.dueAt} >= ${new Date(instantOf('from', q.from)).toISOString()}`);
+      if (q.to) parts.push(sql`${obligations.dueAt} < ${new Date(instantOf('to', q.to)).toISOString()}`);
+      if (q.q) parts.push(sql`(${obligations.title} ilike ${likeOf(q.q)} or ${obligations.id} = ${q.q})`);
       const where = sql.join(parts, sql` and `);
       const page = q.page ?? 1;
       const pageSize = q.pageSize ?? 50;

@@ -501,7 +501,10 @@ export interface paths {
         /** 监测方案列表 */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    page?: number;
+                    pageSize?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -530,6 +533,9 @@ export interface paths {
                                 /** Format: date-time */
                                 updatedAt: string;
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -1384,7 +1390,10 @@ export interface paths {
         /** API 令牌 */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    page?: number;
+                    pageSize?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -1411,6 +1420,9 @@ export interface paths {
                                 revokedAt: string | null;
                                 scopes: string[];
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -2036,7 +2048,10 @@ export interface paths {
         /** 用户管理 */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    page?: number;
+                    pageSize?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2063,6 +2078,9 @@ export interface paths {
                                 unitId: string | null;
                                 username: string;
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -3176,6 +3194,8 @@ export interface paths {
                 query?: {
                     /** @description news 新闻 / media 自媒体 / forum 论坛 / official 官方渠道 (政务网站栏目、政务新媒体) */
                     kind?: "news" | "media" | "forum" | "official";
+                    page?: number;
+                    pageSize?: number;
                 };
                 header?: never;
                 path?: never;
@@ -3228,6 +3248,9 @@ export interface paths {
                                 updatedAt: string | null;
                                 url: string;
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -5986,10 +6009,16 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description due at or after */
+                    from?: string;
                     kind?: string;
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the title, or the duty id */
+                    q?: string;
                     status?: string;
+                    /** @description due before */
+                    to?: string;
                     unit?: string;
                 };
                 header?: never;
@@ -6871,6 +6900,8 @@ export interface paths {
             parameters: {
                 query?: {
                     incident?: string;
+                    page?: number;
+                    pageSize?: number;
                     status?: "proposed" | "accepted" | "rejected";
                 };
                 header?: never;
@@ -6910,6 +6941,9 @@ export interface paths {
                                 unitId: string | null;
                                 url: string | null;
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -7789,7 +7823,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description 通报候选 returned at most (the longest overdue first; default 200); each 约谈候选 lists at most this many of its breaches */
+                    /** @description 通报候选 returned at most (candidates longest first; default 200); each 约谈候选 lists at most this many of its breaches */
                     limit?: number;
                     /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
                     period?: string;
