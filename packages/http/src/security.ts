@@ -65,3 +65,17 @@ export async function registerSecurity(app: AnyFastify): Promise<void> {
     }),
   });
 }
+
+/**
+ * TRUST_PROXY as Fastify's `trustProxy`: unset or `false` trusts no proxy (the client is the
+ * socket's peer); `true` trusts every hop; anything else is a comma-separated list of the
+ * proxies' addresses or CIDR ranges (the safer choice). Behind a trusted TLS proxy,
+ * X-Forwarded-Proto makes the session cookie Secure and X-Forwarded-For is the client address
+ * (audit, log-in rate limits).
+ */
+export function trustProxyOf(value: string | undefined): boolean | string {
+  const v = value?.trim() ?? '';
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  return v;
+}

@@ -44,7 +44,7 @@ export interface AppDeps {
   /** The zh-CN console bundle (services/web `buildDashboard`); omitted in API-only tests. */
   dashboard?: () => Promise<ConsoleBundle>;
   sessionPolicy?: SessionPolicy;
-  loginRateLimit?: { max: number; windowMs: number };
+  loginRateLimit?: { max: number; windowMs: number; perAddress?: number };
   /** The bound on a ticket's receivedAt (default: 7 days back, 5 minutes ahead). */
   ticketPolicy?: TicketTimePolicy;
   /** LISTEN on the database (DbHandle.listen): with it, board pages and sessions are cached until a change is notified. */

@@ -5,6 +5,7 @@
  */
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
+import { trustProxyOf } from '@huiying/http';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
 import { CalendarService, loadRulePack, routingFrom, routingSettingsSchema } from '@huiying/engine';
 import { ticketConfig, ticketPolicyOf } from '@huiying/ingest';
@@ -25,6 +26,8 @@ const config = loadConfig(
      */
     DUTY_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
+    /** Behind a TLS reverse proxy: `true` or the proxies' addresses/CIDRs (packages/http trustProxyOf). */
+    TRUST_PROXY: Type.Optional(Type.String()),
     ...routingSettingsSchema,
     ...ticketConfig,
   }),
@@ -39,24 +42,27 @@ await handle.listen(
   'huiying_calendar',
   () => void calendars.load().catch((e: unknown) => logger.error({ err: String(e) }, 'calendar reload failed')),
 );
-const app = await buildApp({
-  db: handle.db,
-  calendars,
-  bus,
-  clock: systemClock,
-  engine: {
+const app = await buildApp(
+  {
     db: handle.db,
+    calendars,
+    bus,
     clock: systemClock,
-    pack,
-    ...(config.DUTY_EMAIL
-      ? { ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) } }
-      : {}),
+    engine: {
+      db: handle.db,
+      clock: systemClock,
+      pack,
+      ...(config.DUTY_EMAIL
+        ? { ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) } }
+        : {}),
+    },
+    logger,
+    dashboard: buildDashboard,
+    ticketPolicy: ticketPolicyOf(config),
+    listen: handle.listen,
   },
-  logger,
-  dashboard: buildDashboard,
-  ticketPolicy: ticketPolicyOf(config),
-  listen: handle.listen,
-});
+  { trustProxy: trustProxyOf(config.TRUST_PROXY) },
+);
 app.addHook('onResponse', async () => relay.wake());
 relay.start();
 await app.listen({ port: config.PORT, host: config.HOST });

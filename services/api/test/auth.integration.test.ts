@@ -4,7 +4,7 @@
  * drill), so expiry is tested without waiting.
  */
 import { FakeClock } from '@huiying/clock';
-import { auditLog, eq } from '@huiying/db';
+import { auditLog, eq, users } from '@huiying/db';
 import { authPlugin, installErrorHandler } from '@huiying/http';
 import { createToken, DEFAULT_SESSION_POLICY } from '@huiying/identity';
 import { eventually, freshDatabase, type Injectable, loginAs, type SessionClient } from '@huiying/testkit';
@@ -30,7 +30,7 @@ beforeAll(async () => {
       { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' },
       { id: 'environment', name: '市生态环境局', email: 'sthjj@example.test' },
     ],
-    compose: { realClock: wall, loginRateLimit: { max: 4, windowMs: 60_000 } },
+    compose: { realClock: wall, loginRateLimit: { max: 4, windowMs: 60_000, perAddress: 40 } },
   });
 });
 
@@ -80,6 +80,21 @@ describe('log-in', () => {
     expect(limited.statusCode).toBe(429);
     expect(limited.json()).toMatchObject({ code: 'HY_RATE_LIMITED' });
     expect((await login('leader', 'huiying-demo', '10.0.0.4')).statusCode).toBe(200);
+  });
+
+  it('rate-limits attempts per address whatever the username (password spraying)', async () => {
+    for (let i = 0; i < 40; i++) expect((await login(`spray-${i}`, 'Winter2026!', '10.0.0.66')).statusCode, `attempt ${i}`).toBe(401);
+    const limited = await login('duty', 'huiying-demo', '10.0.0.66');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ code: 'HY_RATE_LIMITED' });
+    expect((await login('duty', 'huiying-demo', '10.0.0.67')).statusCode).toBe(200);
+  });
+
+  it('stores passwords as argon2id hashes', async () => {
+    const rows = await db.db.select({ username: users.username, hash: users.passwordHash }).from(users);
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    for (const r of rows) if (r.hash !== null) expect(r.hash, r.username).toMatch(/^\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$/);
+    expect(rows.some((r) => r.hash?.startsWith('$argon2id$'))).toBe(true);
   });
 
   it('sends security headers with a CSP that allows scripts only from the server', async () => {

@@ -33,7 +33,7 @@ export interface HuiyingDeps {
   /** Wall-clock time for sessions and tokens (default: the system clock; tests pass a fake one). */
   realClock?: Clock;
   sessionPolicy?: SessionPolicy;
-  loginRateLimit?: { max: number; windowMs: number };
+  loginRateLimit?: { max: number; windowMs: number; perAddress?: number };
   /** Consumer-group suffix, so two test apps on one broker don't share groups. */
   groupSuffix?: string;
   relayPollMs?: number;

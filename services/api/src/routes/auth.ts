@@ -3,13 +3,16 @@ import { audit, eq, units } from '@huiying/db';
 import { ANY_USER, ApiError, clearSessionCookie, principal, setSessionCookie } from '@huiying/http';
 import { actorOf, authenticate, createSession, type Principal, revokeSession } from '@huiying/identity';
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import * as S from '../schemas.ts';
 import type { RouteDeps } from './deps.ts';
 
 export interface AuthRouteOptions extends RouteDeps {
-  /** Log-in attempts per (address, username) per window. */
-  loginRateLimit?: { max: number; windowMs: number };
+  /**
+   * Log-in attempts per (address, username) per window, and per address whatever the username
+   * (`perAddress`: password spraying tries one password on many names).
+   */
+  loginRateLimit?: { max: number; windowMs: number; perAddress?: number };
 }
 
 const LoginBody = Type.Object(
@@ -30,10 +33,26 @@ export const authRoutes: FastifyPluginAsync<AuthRouteOptions> = async (fastify, 
   const { db, realClock } = deps;
   const limit = deps.loginRateLimit ?? { max: 10, windowMs: 5 * 60_000 };
   const errors = { 400: S.ErrorBody, 401: S.ErrorBody, 429: S.ErrorBody };
+  // Generous: a government office may log in from one NAT address. A checker, not a second
+  // limiter hook: @fastify/rate-limit runs one limiter per request (the route's, below).
+  const addressLimit = app.createRateLimit({
+    max: limit.perAddress ?? 100,
+    timeWindow: limit.windowMs,
+    keyGenerator: (request) => `login-address|${request.ip}`,
+  });
+  const perAddress = async (request: FastifyRequest) => {
+    const checked = await addressLimit(request);
+    if (!checked.isAllowed && checked.isExceeded)
+      throw new ApiError(
+        'HY_RATE_LIMITED',
+        `尝试次数过多，请 ${checked.ttlInSeconds} 秒后重试 (too many attempts from this address; retry in ${checked.ttlInSeconds} s)`,
+      );
+  };
 
   app.post(
     '/api/auth/login',
     {
+      onRequest: perAddress,
       config: {
         access: 'public',
         rateLimit: {
