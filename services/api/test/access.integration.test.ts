@@ -14,7 +14,9 @@ import {
   feeds,
   monitoringRules,
   responseCandidates,
+  rowsOf,
   signals,
+  sql,
   users,
 } from '@huiying/db';
 import { createToken, createUser } from '@huiying/identity';
@@ -672,6 +674,36 @@ describe('the access matrix', () => {
     expect((await list(`to=${iso(T0 - 10 * 24 * HOUR)}`)).total).toBe(0);
     const around = await list(`from=${iso(T0 - 10 * 24 * HOUR)}&to=${iso(T0 + 24 * HOUR)}&unit=environment`);
     expect(around.items.map((i) => i.id).sort()).toEqual([ids.incB, ids.incC].sort());
+  });
+
+  it('/metrics reports open clocks by state, open alerts by kind, outbox lag and the mail queue as the database has them', async () => {
+    const text = (await client.admin.inject({ method: 'GET', url: '/metrics' })).body;
+    const value = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    const count = async (q: string) => rowsOf<{ n: number }>(await db.db.execute(sql.raw(q)))[0]!.n;
+    for (const state of ['running', 'breached']) {
+      const n = await count(`select count(*)::int as n from clocks where kind = 'response' and state = '${state}'`);
+      expect(value(`huiying_clocks{kind="response",state="${state}"}`) ?? 0, state).toBe(n);
+    }
+    expect(value('huiying_clocks{kind="response",state="breached"}')).toBeGreaterThan(0);
+    expect(value('huiying_clocks{kind="response",state="met"}')).toBeUndefined(); // open clocks only
+    const breachAlerts = await count(
+      `select count(*)::int as n from alerts where kind = 'breached' and acknowledged_at is null and retracted_at is null`,
+    );
+    expect(breachAlerts).toBeGreaterThan(0);
+    expect(value('huiying_open_alerts{kind="breached"}')).toBe(breachAlerts);
+    expect(value('huiying_outbox_lag_seconds')).toBeGreaterThanOrEqual(0);
+    expect(value('huiying_outbox_pending')).toBe(await count('select count(*)::int as n from outbox where published_at is null'));
+    const queued = rowsOf<{ status: string; n: number }>(
+      await db.db.execute(
+        sql`select status, count(*)::int as n from (select status from notifications union all select status from emails) q group by status`,
+      ),
+    );
+    expect(queued.length).toBeGreaterThan(0);
+    for (const q of queued) expect(value(`huiying_mail_queue{status="${q.status}"}`), q.status).toBe(q.n);
+    expect(value('huiying_sse_clients')).toBe(env.hy.app.live.size);
   });
 
   it('the actor of every change is the authenticated user, and refusals are audited', async () => {
