@@ -78,6 +78,7 @@ export const authPlugin = fp<AuthOptions>(
     // Concurrent requests' tokens are looked up together (one query per turn of the event loop).
     const tokens = new TokenResolver(db);
     const sessions = new SessionCache({ db, policy, listen, logger: app.log });
+    const anonymousRefusals = new RefusalThrottle();
     app.decorate('sessionCache', sessions);
     app.addHook('onReady', () => sessions.start());
     app.addHook('onClose', () => sessions.stop());
@@ -107,7 +108,10 @@ export const authPlugin = fp<AuthOptions>(
       if (authorization !== undefined) {
         const [scheme, token] = authorization.split(' ');
         const principal = scheme?.toLowerCase() === 'bearer' && token ? await tokens.resolve(token, now) : undefined;
-        if (!principal) throw new ApiError('HY_UNAUTHENTICATED', 'invalid, expired or revoked API token');
+        if (!principal) {
+          await auditAnonymous(db, anonymousRefusals, request, now, 'token');
+          throw new ApiError('HY_UNAUTHENTICATED', 'invalid, expired or revoked API token');
+        }
         request.user = principal;
       } else {
         const secret = request.cookies[SESSION_COOKIE];
@@ -118,6 +122,7 @@ export const authPlugin = fp<AuthOptions>(
             request.session = { id: resolved.sessionId, csrfToken: resolved.csrfToken, unitName: resolved.unitName };
           } else {
             clearSessionCookie(reply);
+            if (access !== 'public') await auditAnonymous(db, anonymousRefusals, request, now, 'session');
           }
         }
       }
@@ -146,6 +151,52 @@ export const authPlugin = fp<AuthOptions>(
   },
   { name: 'huiying-auth' },
 );
+
+/**
+ * Anonymous refusals that say something — a bearer token that is wrong, revoked or expired, a
+ * session cookie that is over — are audited, at most one entry a minute per address and kind
+ * (the entry counts the ones left out since the last), so unauthenticated traffic cannot flood
+ * the append-only audit table. A request with no credentials at all is not audited: it is the
+ * console's log-in page and scanners, counted by huiying_http_refused_total in /metrics.
+ */
+export class RefusalThrottle {
+  private readonly last = new Map<string, { at: number; skipped: number }>();
+  constructor(
+    private readonly everyMs = 60_000,
+    private readonly max = 10_000,
+  ) {}
+
+  /** Whether to audit now, and how many were left out before this one. */
+  take(key: string, now: number): { audit: boolean; skipped: number } {
+    const seen = this.last.get(key);
+    if (seen && now - seen.at < this.everyMs) {
+      seen.skipped++;
+      return { audit: false, skipped: 0 };
+    }
+    if (this.last.size >= this.max) this.last.clear();
+    this.last.set(key, { at: now, skipped: 0 });
+    return { audit: true, skipped: seen?.skipped ?? 0 };
+  }
+}
+
+async function auditAnonymous(
+  db: Db,
+  throttle: RefusalThrottle,
+  request: FastifyRequest,
+  now: Date,
+  why: 'token' | 'session',
+): Promise<void> {
+  const { audit: due, skipped } = throttle.take(`${why}|${request.ip}`, now.getTime());
+  if (!due) return;
+  await audit(db, {
+    at: now,
+    actor: 'anonymous',
+    action: 'access.refused',
+    entity: 'route',
+    entityId: `${request.method} ${request.routeOptions.url ?? ''}`,
+    input: { why, ip: request.ip, ...(skipped > 0 ? { alsoRefusedSinceLastEntry: skipped } : {}) },
+  });
+}
 
 async function refuse(db: Db, request: FastifyRequest, now: Date, why: 'role' | 'csrf' | 'scope'): Promise<void> {
   await audit(db, {

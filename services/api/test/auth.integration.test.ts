@@ -245,6 +245,31 @@ describe('anonymous requests', () => {
   });
 });
 
+describe('anonymous refusals in the audit log', () => {
+  const refusedFrom = async (ip: string) =>
+    (await db.db.select().from(auditLog).where(eq(auditLog.action, 'access.refused'))).filter(
+      (a) => a.actor === 'anonymous' && (a.input as { ip?: string } | null)?.ip === ip,
+    );
+  const get = (ip: string, headers: Record<string, string> = {}) =>
+    env.hy.app.inject({ method: 'GET', url: '/api/incidents', remoteAddress: ip, headers });
+
+  it('a bad token or an ended session is audited once a minute per address, with the count left out; no credentials, not at all', async () => {
+    for (let i = 0; i < 5; i++) expect((await get('10.0.8.8', { authorization: 'Bearer hy_forged' })).statusCode).toBe(401);
+    expect((await refusedFrom('10.0.8.8')).map((a) => (a.input as { why: string }).why)).toEqual(['token']);
+    await wall.advanceBy(61_000);
+    expect((await get('10.0.8.8', { authorization: 'Bearer hy_forged' })).statusCode).toBe(401);
+    const entries = await refusedFrom('10.0.8.8');
+    expect(entries).toHaveLength(2);
+    expect(entries.map((e) => (e.input as { alsoRefusedSinceLastEntry?: number }).alsoRefusedSinceLastEntry)).toContain(4);
+
+    for (let i = 0; i < 3; i++) expect((await get('10.0.8.9', { cookie: 'hy_session=hys_ended' })).statusCode).toBe(401);
+    expect((await refusedFrom('10.0.8.9')).map((a) => (a.input as { why: string }).why)).toEqual(['session']);
+
+    for (let i = 0; i < 3; i++) expect((await get('10.0.8.10')).statusCode).toBe(401);
+    expect(await refusedFrom('10.0.8.10')).toEqual([]);
+  });
+});
+
 describe('a route that forgets to say who may call it', () => {
   it('stops the server from starting', async () => {
     const app = Fastify();
