@@ -29,6 +29,8 @@ export const units = pgTable('units', {
   wecomRobot: text('wecom_robot'),
   dingtalkRobot: text('dingtalk_robot'),
   webhookTarget: text('webhook_target'),
+  /** 辖区 (0026): the 约谈 rule and its duties' ladder are this jurisdiction's (the rule pack's overrides). */
+  jurisdiction: text('jurisdiction').notNull().default('default'),
 });
 
 /**

@@ -47,12 +47,14 @@ export interface ObligationMeta {
  * without calendar data is computed Monday–Friday, stored as provisional, and raises a
  * `calendar_missing` alert for administrators; loading the year recomputes it.
  */
-export function applyObligationCommand(
+export async function applyObligationCommand(
   deps: ObligationDeps,
-  input: ObligationInput,
+  given: ObligationInput,
   actor: string,
   meta: ObligationMeta = {},
 ): Promise<{ state: ObligationState; events: EngineEvent[] }> {
+  const input =
+    given.type === 'obligation' && given.jurisdiction === undefined ? await withUnitJurisdiction(deps.db, given, meta.unit) : given;
   return applyCommandOf(obligationDeadlines, deps, {
     id: input.id,
     at: input.at,
@@ -64,6 +66,17 @@ export function applyObligationCommand(
       extra: { title: meta.title ?? loaded?.extra.title ?? null, unitId: meta.unit ?? loaded?.extra.unitId ?? null },
     }),
   }).then(({ state, events }) => ({ state, events }));
+}
+
+/** A new duty is in its unit's jurisdiction (units.jurisdiction, 0026), whose ladder it snapshots; no unit: the default. */
+async function withUnitJurisdiction(
+  db: Db,
+  input: Extract<ObligationInput, { type: 'obligation' }>,
+  unit: string | undefined,
+): Promise<ObligationInput> {
+  if (unit === undefined) return input;
+  const [row] = rowsOf<{ jurisdiction: string }>(await db.execute(sql`select jurisdiction from units where id = ${unit}`));
+  return row === undefined ? input : { ...input, jurisdiction: row.jurisdiction };
 }
 
 function applyWithCalendar(
