@@ -16,3 +16,14 @@ FROM (
   ORDER BY "incident_id", "received_at", "id"
 ) f
 WHERE f."incident_id" = i."id" AND f."jurisdiction" <> 'default' AND i."status" = 'open' AND i."state" -> 'jurisdiction' IS NULL;
+--> statement-breakpoint
+-- Who is on the roster also depends on the officer (issue #10): a duty officer disabled, enabled
+-- again or moved in or out of the duty role changes the shift changes the engines' handover
+-- schedulers arm, so it notifies huiying_roster like an edit of duty_shifts (0019) instead of
+-- waiting for their periodic resync. Per row, only when such a user's role or disabled_at changes
+-- (an ordinary user edit sets role too); notifications of one transaction fold into one.
+CREATE TRIGGER users_notify_roster AFTER UPDATE OF "disabled_at", "role" ON "users"
+  FOR EACH ROW
+  WHEN ((OLD."role" = 'duty' OR NEW."role" = 'duty')
+    AND (OLD."disabled_at" IS DISTINCT FROM NEW."disabled_at" OR OLD."role" IS DISTINCT FROM NEW."role"))
+  EXECUTE FUNCTION huiying_notify_roster();
