@@ -130,6 +130,7 @@ export function withEscalations(
       const key = keyOf(e as { incident?: string; obligation?: string; clock: ClockKind });
       if (e.event === 'started') {
         const isObligation = e.obligation !== undefined;
+        const subject = isObligation ? `o\u0000${e.obligation!}` : `i\u0000${e.incident!}`;
         const rule = isObligation
           ? pack.obligations[e.clock as keyof RulePack['obligations']]
           : pack.clocks[e.clock as keyof RulePack['clocks']];
@@ -143,9 +144,7 @@ export function withEscalations(
           warnings: rule.warnings,
           state: 'running',
           progress: startLadder(e.at),
-          ladder: ladderPackFor(pack, jurisdictionOf.get(isObligation ? `o\u0000${e.obligation!}` : `i\u0000${e.incident!}`)).clocks[
-            e.clock
-          ],
+          ladder: ladderPackFor(pack, jurisdictionOf.get(subject)).clocks[e.clock],
         };
         running.set(key, t);
         touched.add(t);
