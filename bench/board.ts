@@ -32,7 +32,7 @@ import { EmbeddedBus, TOPICS } from '../packages/bus/src/index.ts';
 import { systemClock } from '../packages/clock/src/index.ts';
 import { openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
 import { DEFAULT_RULE_PACK } from '../packages/domain/src/index.ts';
-import { CalendarService } from '../services/engine/src/index.ts';
+import { CalendarService, RulePackHolder } from '../services/engine/src/index.ts';
 import { createUser } from '../packages/identity/src/index.ts';
 
 // bench/ is not a workspace package: take the drivers from the packages that depend on them.
@@ -160,7 +160,8 @@ try {
     db,
     bus,
     clock: systemClock,
-    engine: { db, clock: systemClock, pack: DEFAULT_RULE_PACK },
+    engine: { db, clock: systemClock, pack: () => DEFAULT_RULE_PACK },
+    rulePacks: new RulePackHolder({ db, fallback: { pack: DEFAULT_RULE_PACK, source: 'default' }, logger: console }),
     calendars,
     logger: pino({ level: 'silent' }),
     ...(CACHE ? { listen: handle.listen } : {}),

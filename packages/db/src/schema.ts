@@ -725,3 +725,26 @@ export const evidenceRefs = pgTable(
   },
   (t) => [primaryKey({ name: 'evidence_refs_pk', columns: [t.kind, t.refId] }), index('evidence_refs_evidence_idx').on(t.evidenceId)],
 );
+
+/**
+ * Administrators' rule pack versions (0031): the active one (at most one, a partial unique index)
+ * is the pack in force, before RULE_PACK_FILE and the default. Changes notify huiying_rule_pack.
+ */
+export const rulePacks = pgTable(
+  'rule_packs',
+  {
+    version: integer('version').primaryKey(),
+    document: jsonb('document').notNull(),
+    note: text('note'),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    active: boolean('active').notNull().default(false),
+    activatedAt: ts('activated_at'),
+    activatedBy: text('activated_by'),
+  },
+  (t) => [
+    uniqueIndex('rule_packs_one_active_idx')
+      .on(t.active)
+      .where(sql`active`),
+  ],
+);

@@ -3,7 +3,7 @@
  * obligations, the PRC calendar, rule packs and replay. No I/O, no wall clock.
  */
 export type * from './types.ts';
-export { DOMAIN_ERROR_CODES, type DomainErrorCode, DomainError, CalendarYearMissing } from './errors.ts';
+export { DOMAIN_ERROR_CODES, type DomainErrorCode, DomainError, CalendarYearMissing, RulePackInvalid } from './errors.ts';
 export {
   type DayNumber,
   MS_PER_DAY,

@@ -21,7 +21,7 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { Value, type ValueError } from '@sinclair/typebox/value';
-import { DomainError } from './errors.ts';
+import { RulePackInvalid } from './errors.ts';
 import {
   DEFAULT_LADDER_PACK,
   type InterviewRule,
@@ -251,8 +251,8 @@ function explain(error: ValueError): string {
   return description === undefined ? error.message : `expected ${description}, got ${JSON.stringify(error.value)}`;
 }
 
-function invalid(path: string, message: string): DomainError {
-  return new DomainError('RULE_PACK_INVALID', `rule pack invalid: ${path || '/'}: ${message}`);
+function invalid(path: string, message: string): RulePackInvalid {
+  return new RulePackInvalid(path || '/', `rule pack invalid: ${path || '/'}: ${message}`);
 }
 
 function checkIncreasing(path: string, warnings: readonly number[] | undefined): void {

@@ -5,7 +5,7 @@ import type { Bus } from '@huiying/bus';
 import { type Clock, systemClock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
 import { DomainError, interviewRulesOf } from '@huiying/domain';
-import { type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
+import { type CalendarService, type EngineDeps, NotFoundError, type RulePackHolder, StaleWriteError } from '@huiying/engine';
 import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import type { SessionPolicy } from '@huiying/identity';
 import { type TicketTimePolicy, ticketRoutes } from '@huiying/ingest';
@@ -27,6 +27,7 @@ import { incidentRoutes } from './routes/incidents.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { obligationRoutes } from './routes/obligations.ts';
 import { rosterRoutes } from './routes/roster.ts';
+import { rulePackRoutes } from './routes/rule-packs.ts';
 import { systemRoutes } from './routes/system.ts';
 import { scheduleRollup } from './stats/rollup.ts';
 import { statsRoutes } from './stats/routes.ts';
@@ -38,6 +39,8 @@ export interface AppDeps {
   /** Wall-clock time for sessions and tokens (default: the system clock). */
   realClock?: Clock;
   engine: EngineDeps;
+  /** The rule pack in force (database, file or default), kept current; `engine.pack` should ask it. */
+  rulePacks: RulePackHolder;
   /** The working-day calendar (file + administrators' years), for disclosure duties. */
   calendars: CalendarService;
   logger: Logger;
@@ -127,7 +130,17 @@ export async function buildApp(
     ...(deps.listen ? { listen: deps.listen } : {}),
   });
 
-  const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live, boardCache };
+  const routeDeps: RouteDeps = {
+    db,
+    bus: deps.bus,
+    clock,
+    realClock,
+    engine: deps.engine,
+    rulePacks: deps.rulePacks,
+    calendars: deps.calendars,
+    live,
+    boardCache,
+  };
   // Read-your-writes: a change made through this process is on the next list it serves, before
   // the database's notification comes back (onSend: before the client can have the answer).
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -139,6 +152,7 @@ export async function buildApp(
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
+  await app.register(rulePackRoutes, routeDeps);
   await app.register(rosterRoutes, routeDeps);
   await app.register(hotlineRoutes, { ...routeDeps, ...(deps.ticketPolicy ? { ticketPolicy: deps.ticketPolicy } : {}) });
   await app.register(monitoringRoutes, routeDeps);
@@ -155,7 +169,7 @@ export async function buildApp(
     ladder: deps.engine.ladder,
   });
 
-  await app.register(statsRoutes, { db, clock, interview: interviewRulesOf(deps.engine.pack) });
+  await app.register(statsRoutes, { db, clock, interview: () => interviewRulesOf(deps.engine.pack()) });
 
   const registry = registerMetrics(app, { db, live });
   app.get(

@@ -218,7 +218,8 @@ export class DigestScheduler {
       clock: Clock;
       logger: Logger;
       wiring: LadderWiring;
-      interview: InterviewRule | InterviewRules;
+      /** The 约谈 rule, or a function asked at each digest (the rule pack in force then). */
+      interview: InterviewRule | InterviewRules | (() => InterviewRules);
       options: DigestOptions;
       onQueued?: () => void;
     },
@@ -263,9 +264,13 @@ export class DigestScheduler {
     });
   }
 
+  private interviewNow(): InterviewRule | InterviewRules {
+    return typeof this.o.interview === 'function' ? this.o.interview() : this.o.interview;
+  }
+
   private async queue(run: Run, at: number): Promise<void> {
     try {
-      const n = await run.queue(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
+      const n = await run.queue(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.interviewNow());
       if (n > 0) this.o.onQueued?.();
     } catch (error) {
       this.o.logger.error({ err: String(error) }, run.failure);

@@ -17,7 +17,8 @@ export interface EngineOptions {
   handle?: Pick<DbHandle, 'listen'>;
   bus: Bus;
   clock: Clock;
-  pack: RulePack;
+  /** The pack in force, asked at each use (a RulePackHolder's `current`): new clocks take the current one. */
+  pack: () => RulePack;
   logger: Logger;
   groupId?: string;
   /** Signals applied per transaction (one partition's consecutive messages; default 500). */
@@ -82,7 +83,7 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
           clock: o.clock,
           logger: o.logger,
           wiring: o.ladder,
-          interview: interviewRulesOf(o.pack),
+          interview: () => interviewRulesOf(o.pack()),
           options: o.digest,
           ...(o.onNotify ? { onQueued: o.onNotify } : {}),
         })

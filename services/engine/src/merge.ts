@@ -69,7 +69,7 @@ async function loadForUpdate(tx: Tx, ids: readonly string[], now: number): Promi
 }
 
 function apply(l: Loaded, input: IncidentInput, deps: EngineDeps): void {
-  const r = applyIncidentInput(l.state, input, deps.pack);
+  const r = applyIncidentInput(l.state, input, deps.pack());
   l.state = r.state;
   l.events = [...l.events, ...r.events];
   l.inputs.push(input);
@@ -201,7 +201,7 @@ export async function splitIncident(
     if (chosen.length === all.length) throw new RegroupRefused('at least one signal must stay with the incident');
     const first = chosen[0]!;
     const newId = incidentIdFor(`${first.id}|split|${incidentId}`);
-    const created = applyIncidentInput(undefined, signalInput(first, newId, now), deps.pack);
+    const created = applyIncidentInput(undefined, signalInput(first, newId, now), deps.pack());
     const fresh: Loaded = { before: undefined, version: 0, state: created.state, events: created.events, inputs: [] };
     for (const s of chosen.slice(1)) apply(fresh, signalInput(s, newId, now), deps);
     // The original is only recorded as changed (its clocks stay; see the module comment).

@@ -28,7 +28,8 @@ import { type LadderWiring, walkObligationLadders } from './ladder-writer.ts';
 export interface ObligationDeps {
   db: Db;
   clock: { now(): number };
-  pack: RulePack;
+  /** The pack in force, asked at each use (see EngineDeps.pack). */
+  pack: () => RulePack;
   calendars: CalendarService;
   onWake?: (at: number) => void;
   /** Renders the escalation ladder's messages (see EngineDeps.ladder). */
@@ -62,7 +63,7 @@ export async function applyObligationCommand(
     actor,
     mustExist: input.type !== 'obligation',
     decide: (state, loaded) => ({
-      ...applyWithCalendar(state, input, deps.pack, deps.calendars),
+      ...applyWithCalendar(state, input, deps.pack(), deps.calendars),
       extra: { title: meta.title ?? loaded?.extra.title ?? null, unitId: meta.unit ?? loaded?.extra.unitId ?? null },
     }),
   }).then(({ state, events }) => ({ state, events }));

@@ -58,7 +58,7 @@ const incidentCount = async () => rowsOf<{ n: number }>(await db.db.execute(sql`
 
 beforeAll(async () => {
   db = await freshDatabase();
-  deps = { db: db.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+  deps = { db: db.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
 });
 afterAll(async () => db?.drop());
 beforeEach(async () => {
@@ -130,7 +130,7 @@ describe('jurisdictions on the signal path', () => {
   it('two engines at once, each batch spanning both jurisdictions in a different order: no deadlock, one incident per jurisdiction', async () => {
     const other = openPostgres(db.url, { max: 2 });
     try {
-      const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+      const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
       const a = [await store(db.db, 'east', { title: TEXT }), await store(db.db, 'default', { title: TEXT })];
       const b = [await store(db.db, 'default', { title: TEXT }), await store(db.db, 'east', { title: TEXT })];
       const [ra, rb] = await Promise.all([handleSignals(deps, a), handleSignals(depsB, b)]);

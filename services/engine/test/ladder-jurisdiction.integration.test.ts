@@ -66,7 +66,7 @@ afterAll(async () => db?.drop());
 
 async function engineAt(start: number) {
   const clock = new FakeClock(new Date(start).toISOString());
-  const deps: EngineDeps = { db: db.db, clock, pack: PACK, ladder: WIRING };
+  const deps: EngineDeps = { db: db.db, clock, pack: () => PACK, ladder: WIRING };
   const timer = new DeadlineTimer({ ...deps, logger: testLogger }, { resyncMs: 0 });
   await timer.start();
   deps.onWake = (at) => timer.nudge(at);

@@ -41,7 +41,7 @@ const stateOf = async (id: string) =>
 
 beforeAll(async () => {
   db = await freshDatabase();
-  deps = { db: db.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+  deps = { db: db.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
 });
 afterAll(async () => db?.drop());
 

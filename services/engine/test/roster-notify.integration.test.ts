@@ -44,7 +44,7 @@ beforeAll(async () => {
     },
     bus,
     clock,
-    pack: DEFAULT_RULE_PACK,
+    pack: () => DEFAULT_RULE_PACK,
     logger: testLogger,
     ladder: { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' },
     handover: { resyncMs: 24 * H },

@@ -139,7 +139,7 @@ describe('FeedPoller', () => {
       })
       .onConflictDoNothing();
     await clock.advanceTo(T0 + 2 * 60_000);
-    expect(await sweepSignals({ db: db.db, clock, pack: DEFAULT_RULE_PACK })).toBe(1);
+    expect(await sweepSignals({ db: db.db, clock, pack: () => DEFAULT_RULE_PACK })).toBe(1);
     expect((await db.db.select().from(incidents)).map((i) => i.title)).toEqual(['新通知']);
   });
 

@@ -129,7 +129,7 @@ function identityError(error: unknown): never {
   throw error;
 }
 
-/** 管理员: units (with mail and supervising office), users, API tokens, the rule pack in force. */
+/** 管理员: units (with mail and supervising office), users, API tokens (rule packs: rule-packs.ts). */
 export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { db, realClock } = deps;
@@ -360,11 +360,5 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       if (row.status !== 'failed') throw new ApiError('HY_CONFLICT', `only a failed notification is retried (this one is ${row.status})`);
       return { retried: await retryNotification(db, request.params.id, actorOf(principal(request)), now()) };
     },
-  );
-
-  app.get(
-    '/api/admin/rule-pack',
-    { config: { access: { roles: ['admin', 'leader', 'duty'] } }, schema: { tags: ['admin'], summary: '当前规则包（新时限按此起算）' } },
-    async () => deps.engine.pack,
   );
 };

@@ -50,7 +50,7 @@ export interface StatsRoutesOptions {
   db: Db;
   clock: Clock;
   /** The rule pack's 约谈 rule, per jurisdiction (default: 3 breaches in a quarter everywhere). */
-  interview?: InterviewRule | InterviewRules;
+  interview?: InterviewRule | InterviewRules | (() => InterviewRules);
 }
 
 /** A string enum typed as its union (TypeBox's Union over a mapped array loses the literal types). */
@@ -185,8 +185,8 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
   { db, clock, interview = DEFAULT_LADDER_PACK.interview },
 ) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  /** The deployment's own jurisdiction's rule: the report period's default granularity and the rule shown. */
-  const defaultRule = interviewRuleFor(interview, DEFAULT_JURISDICTION);
+  /** The 约谈 rules now: those of the rule pack in force when `interview` asks the pack. */
+  const rulesNow = () => (typeof interview === 'function' ? interview() : interview);
 
   /** The caller's scope and the filter; a unit it may not see (or that does not exist) is a 404. */
   const context = async (request: FastifyRequest, q: FiltersQuery, period?: Period) => {
@@ -404,7 +404,11 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       },
     },
     async (request) => {
-      const { period: key = periodOf(clock.now(), defaultRule.period), unit, limit = CANDIDATES_LIMIT } = request.query;
+      // One reading of the pack in force for the whole answer; the deployment's own jurisdiction's
+      // rule gives the period's default granularity and the rule shown.
+      const rules = rulesNow();
+      const rule = interviewRuleFor(rules, DEFAULT_JURISDICTION);
+      const { period: key = periodOf(clock.now(), rule.period), unit, limit = CANDIDATES_LIMIT } = request.query;
       const c = await context(request, unit === undefined ? {} : { unit });
       if (unit === 'none') throw new ApiError('HY_NOT_FOUND', 'unit none not found');
       const range = periodRange(key);
@@ -412,12 +416,12 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       const now = clock.now();
       const unitId = c.scope.unitId ?? unit;
       const q = { now, from: range.from, to: range.to, ...(unitId !== undefined ? { unitId } : {}) };
-      const [reports, interviews] = [await loadReportCandidates(db, q), await loadInterviewCandidates(db, interview, q)];
+      const [reports, interviews] = [await loadReportCandidates(db, q), await loadInterviewCandidates(db, rules, q)];
       const iso = (ms: number) => new Date(ms).toISOString();
       return {
         period: { key, from: iso(range.from), to: iso(range.to), label: candidatePeriodLabel(key) },
         generatedAt: iso(now),
-        rule: { breaches: defaultRule.breaches, period: defaultRule.period },
+        rule: { breaches: rule.breaches, period: rule.period },
         reportTotal: reports.length,
         reportsByUnit: [
           ...reports
