@@ -30,6 +30,7 @@ export class RulePackHolder {
   private inForce: RulePackInForce;
   private unlisten: (() => Promise<void>) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
   private reloadAgain = false;
   private stopped = false;
@@ -43,6 +44,8 @@ export class RulePackHolder {
       logger: Logger;
       /** Re-read this often whatever LISTEN says (default 60 s; 0 = never). */
       resyncMs?: number;
+      /** Wait before listening again after LISTEN failed or its connection was lost (default 5 s). */
+      retryMs?: number;
     },
   ) {
     this.inForce = fallbackInForce(o.fallback);
@@ -73,13 +76,26 @@ export class RulePackHolder {
       this.unlisten = await this.o.listen(
         'huiying_rule_pack',
         () => void this.reload(),
-        (error) => this.o.logger.warn({ err: String(error) }, 'rule pack: LISTEN lost, re-reading periodically'),
+        (error) => {
+          this.o.logger.warn({ err: String(error) }, 'rule pack: LISTEN lost, re-reading periodically until it is back');
+          this.retryListen();
+        },
       );
       // A change committed between the first read and LISTEN would otherwise wait for the resync.
       await this.reload();
     } catch (error) {
-      this.o.logger.warn({ err: String(error) }, 'rule pack: cannot LISTEN, re-reading periodically');
+      this.o.logger.warn({ err: String(error) }, 'rule pack: cannot LISTEN, re-reading periodically until it can');
+      this.retryListen();
     }
+  }
+
+  private retryListen(): void {
+    if (this.stopped || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.listen();
+    }, this.o.retryMs ?? 5_000);
+    this.retry.unref();
   }
 
   /** Reads the active version now; concurrent calls fold into one more read. */
@@ -125,6 +141,7 @@ export class RulePackHolder {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     await this.loading;
     await this.unlisten?.();
   }
