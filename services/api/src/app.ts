@@ -49,6 +49,12 @@ export interface AppDeps {
   ticketPolicy?: TicketTimePolicy;
   /** LISTEN on the database (DbHandle.listen): with it, board pages and sessions are cached until a change is notified. */
   listen?: DbHandle['listen'];
+  /**
+   * How long after a change made elsewhere (notified, or a live engine event) a board page that
+   * misses it may still be served while it is rebuilt (default 1000 ms; 0: wait for the rebuild).
+   * This process's own writes are on its next page regardless.
+   */
+  boardMaxStaleMs?: number;
   /** Run the statistics rollup every minute (default true; bench/board.ts turns it off, see there). */
   statsRollup?: boolean;
 }
@@ -83,11 +89,13 @@ export async function buildApp(
   const boardCache = new ListCache<SentPage>({
     listen: deps.listen,
     logger: deps.logger,
+    maxStaleMs: deps.boardMaxStaleMs ?? 1000,
+    now: () => realClock.now(),
     onNotify: () => {
       for (const f of boardChanged) f();
     },
   });
-  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger, onEvent: () => boardCache.invalidate() });
+  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger, onEvent: () => boardCache.changed() });
 
   installErrorHandler(app, mapError);
   await registerSecurity(app);
