@@ -51,6 +51,8 @@ export interface AppDeps {
   listen?: DbHandle['listen'];
   /** Run the statistics rollup every minute (default true; bench/board.ts turns it off, see there). */
   statsRollup?: boolean;
+  /** Notifications were queued again (an administrator's retry): the dispatcher in this process looks now. */
+  onNotificationsQueued?: () => void;
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -127,7 +129,17 @@ export async function buildApp(
     ...(deps.listen ? { listen: deps.listen } : {}),
   });
 
-  const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live, boardCache };
+  const routeDeps: RouteDeps = {
+    db,
+    bus: deps.bus,
+    clock,
+    realClock,
+    engine: deps.engine,
+    calendars: deps.calendars,
+    live,
+    boardCache,
+    ...(deps.onNotificationsQueued ? { onNotificationsQueued: deps.onNotificationsQueued } : {}),
+  };
   // Read-your-writes: a change made through this process is on the next list it serves, before
   // the database's notification comes back (onSend: before the client can have the answer).
   app.addHook('onSend', (request, reply, payload, done) => {
