@@ -187,8 +187,16 @@ export const clocks = pgTable(
     late: boolean('late'),
     unitId: text('unit_id'),
     updatedAt: ts('updated_at').notNull(),
+    /** When it becomes a 通报 candidate if still unmet then (its ladder snapshot; migration 0029). */
+    reportCandidacyAt: ts('report_candidacy_at'),
   },
-  (t) => [primaryKey({ columns: [t.incidentId, t.seq] }), index('clocks_due_idx').on(t.dueAt)],
+  (t) => [
+    primaryKey({ columns: [t.incidentId, t.seq] }),
+    index('clocks_due_idx').on(t.dueAt),
+    index('clocks_report_candidacy_idx')
+      .on(t.reportCandidacyAt)
+      .where(sql`report_candidacy_at is not null`),
+  ],
 );
 
 /** 回应: what the responsible side published, with evidence. */
@@ -365,8 +373,13 @@ export const obligations = pgTable(
     version: integer('version').notNull().default(1),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
+    /** When it becomes a 通报 candidate if still unmet then (its ladder snapshot; migration 0029). */
+    reportCandidacyAt: ts('report_candidacy_at'),
   },
   (t) => [
+    index('obligations_report_candidacy_idx')
+      .on(t.reportCandidacyAt)
+      .where(sql`report_candidacy_at is not null`),
     index('obligations_next_wake_idx')
       .on(t.nextWakeAt)
       .where(sql`next_wake_at is not null`),

@@ -24,6 +24,7 @@ import {
 } from './deadlines.ts';
 import { alertIdFor, toEventMessage } from './incident-writer.ts';
 import { type LadderWiring, walkObligationLadders } from './ladder-writer.ts';
+import { reportCandidacyAt } from './report-candidacy.ts';
 
 export interface ObligationDeps {
   db: Db;
@@ -114,6 +115,12 @@ export async function provisionalObligationIds(db: Db): Promise<string[]> {
 }
 
 type ObligationWrite = AggregateWrite<ObligationState, DutyMeta>;
+
+/** The duty's 通报-candidacy instant from its ladder snapshot (report-candidacy.ts), for the row. */
+function reportCandidacyIso(s: ObligationState): string | null {
+  const at = reportCandidacyAt(s.ladder, s.dueAt);
+  return at === null ? null : new Date(at).toISOString();
+}
 
 async function persistObligations(tx: Tx, given: readonly ObligationWrite[], ladder: LadderWiring | undefined): Promise<void> {
   if (given.length === 0) return;
@@ -217,6 +224,7 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
       status: a.after.state,
       dueAt: new Date(a.after.dueAt),
       provisional: a.after.provisional,
+      reportCandidacyAt: reportCandidacyIso(a.after),
       nextWakeAt: wake === null ? null : new Date(wake),
       version: a.version + 1,
       createdAt: now,
@@ -230,18 +238,23 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
     tx,
     sql`
       ins as (
-        insert into obligations (id, kind, title, unit_id, state, status, due_at, provisional, next_wake_at, version, created_at, updated_at)
-        select id, kind, title, "unitId", state, status, "dueAt", provisional, "nextWakeAt", version, "createdAt", "updatedAt"
+        insert into obligations (id, kind, title, unit_id, state, status, due_at, provisional, next_wake_at, version, created_at, updated_at,
+          report_candidacy_at)
+        select id, kind, title, "unitId", state, status, "dueAt", provisional, "nextWakeAt", version, "createdAt", "updatedAt",
+          "reportCandidacyAt"
         from jsonb_to_recordset(${json(fresh)}::jsonb) as r(id text, kind text, title text, "unitId" text, state jsonb, status text,
-          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz)
+          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz,
+          "reportCandidacyAt" timestamptz)
         on conflict (id) do nothing
         returning id
       ),
       upd as (
         update obligations o set title = r.title, unit_id = r."unitId", state = r.state, status = r.status, due_at = r."dueAt",
-          provisional = r.provisional, next_wake_at = r."nextWakeAt", version = r.version, updated_at = r."updatedAt"
+          provisional = r.provisional, next_wake_at = r."nextWakeAt", version = r.version, updated_at = r."updatedAt",
+          report_candidacy_at = r."reportCandidacyAt"
         from jsonb_to_recordset(${json(existing)}::jsonb) as r(id text, title text, "unitId" text, state jsonb, status text,
-          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "updatedAt" timestamptz)
+          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "updatedAt" timestamptz,
+          "reportCandidacyAt" timestamptz)
         -- The fence, as for incidents.
         where o.id = r.id and o.version = r.version - 1
         returning o.id

@@ -7789,8 +7789,10 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description 通报候选 returned at most (the longest overdue first; default 200); each 约谈候选 lists at most this many of its breaches */
+                    /** @description 通报候选 returned at most (candidates longest first; default 200); each 约谈候选 lists at most this many of its breaches */
                     limit?: number;
+                    /** @description 通报候选 skipped before the first returned (a page of the list, in the same order; default 0) */
+                    offset?: number;
                     /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
                     period?: string;
                     /** @description unit id */
