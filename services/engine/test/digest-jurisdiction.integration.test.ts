@@ -26,17 +26,15 @@ beforeAll(async () => {
     { id: 'west-roads', name: '西区交通局', email: 'west@example.test', jurisdiction: 'west' },
   ]);
   const at = new Date(T0);
-  await db.db
-    .insert(users)
-    .values({
-      id: 'l1',
-      username: 'l1',
-      displayName: '分管副市长',
-      role: 'leader',
-      email: 'l1@example.test',
-      createdAt: at,
-      updatedAt: at,
-    });
+  await db.db.insert(users).values({
+    id: 'l1',
+    username: 'l1',
+    displayName: '分管副市长',
+    role: 'leader',
+    email: 'l1@example.test',
+    createdAt: at,
+    updatedAt: at,
+  });
   // Two breaches each this month (June 2026, in 2026-Q2).
   await db.db.insert(alerts).values(
     ['roads', 'west-roads'].flatMap((unit) =>
