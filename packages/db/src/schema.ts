@@ -169,7 +169,7 @@ export const incidents = pgTable(
     index('incidents_next_wake_idx')
       .on(t.nextWakeAt)
       .where(sql`next_wake_at is not null`),
-    index('incidents_status_idx').on(t.status),
+    // No index on status alone: incidents_board_idx leads with it (migration 0028).
   ],
 );
 
