@@ -19,6 +19,7 @@ const HOUR = 3_600_000;
 const T0 = Date.parse('2026-09-30T20:00:00+08:00');
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let deps: EngineDeps;
+const clock = new FakeClock(T0);
 let n = 0;
 
 /** A ticket stored as ingest stores it, then handled; returns its incident. */
@@ -42,7 +43,7 @@ const stateOf = async (id: string) =>
 
 beforeAll(async () => {
   db = await freshDatabase();
-  deps = { db: db.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+  deps = { db: db.db, clock, pack: DEFAULT_RULE_PACK };
 });
 afterAll(async () => db?.drop());
 
@@ -163,7 +164,7 @@ describe('split', () => {
       );
     expect((await breaches()).map((b) => b.retracted_at)).toEqual([null, null, null]);
 
-    await deps.clock.advanceBy(60_000);
+    await clock.advanceBy(60_000);
     const split = await splitIncident(deps, fresh.incidentId, [old.id], 'user:duty');
     const after = await stateOf(fresh.incidentId);
     expect(after).toMatchObject({ startAt: T0 - HOUR, level: 'I', unit: 'unit-x', signalCount: 1, status: 'open' });
