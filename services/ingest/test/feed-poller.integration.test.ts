@@ -180,6 +180,43 @@ describe('FeedPoller', () => {
     expect(await db.db.select().from(outbox)).toHaveLength(1);
   });
 
+  it('one item in feeds of two jurisdictions is one signal in each (both desks see it); within one, one signal with two sources', async () => {
+    const clock = new FakeClock(T0);
+    const at = new Date(T0 - 24 * HOUR);
+    await db.db.insert(feeds).values([
+      { id: 'east-a', url: `${base}/ea.xml`, name: 'east-a', addedAt: at, jurisdiction: 'east' },
+      { id: 'east-b', url: `${base}/eb.xml`, name: 'east-b', addedAt: at, jurisdiction: 'east' },
+      { id: 'west-a', url: `${base}/wa.xml`, name: 'west-a', addedAt: at, jurisdiction: 'west' },
+    ]);
+    docs.set('/ea.xml', { body: rss(item('ea-1', '跨区河道污染', 'http://news.example.cn/river?utm_source=ea', T0 - HOUR)) });
+    docs.set('/eb.xml', { body: rss(item('eb-1', '跨区河道污染（转）', 'https://news.example.cn/river', T0 - HOUR)) });
+    docs.set('/wa.xml', { body: rss(item('wa-1', '跨区河道污染', 'http://news.example.cn/river', T0 - HOUR)) });
+    const results = await poller(clock, 'p1').pollAll();
+    expect(results.map((r) => [r.feedId, r.accepted, r.sourcesAdded])).toEqual([
+      ['east-a', 1, 0],
+      ['east-b', 0, 1],
+      ['west-a', 1, 0],
+    ]);
+    const rows = await db.db.select().from(signals).orderBy(signals.jurisdiction);
+    expect(rows.map((r) => [r.jurisdiction, r.feedId])).toEqual([
+      ['east', 'east-a'],
+      ['west', 'west-a'],
+    ]);
+    const sources = await db.db.select().from(signalSources).orderBy(signalSources.feedId);
+    const signalOf = new Map(rows.map((r) => [r.id, r.jurisdiction]));
+    expect(sources.map((s) => [s.feedId, signalOf.get(s.signalId)])).toEqual([
+      ['east-a', 'east'],
+      ['east-b', 'east'],
+      ['west-a', 'west'],
+    ]);
+    // One bus message per jurisdiction's signal.
+    expect((await db.db.select().from(outbox)).map((m) => (m.payload as { id: string }).id).sort()).toEqual(rows.map((r) => r.id).sort());
+    // Polled again: nothing new anywhere.
+    await clock.advanceTo(T0 + HOUR);
+    const again = await poller(clock, 'p1').pollAll();
+    expect(again.map((r) => r.accepted + r.sourcesAdded)).toEqual([0, 0, 0]);
+  });
+
   it('signals carry their feed’s jurisdiction (an official channel’s items too); the bus message still names ids only', async () => {
     const clock = new FakeClock(T0);
     await db.db.insert(feeds).values([
