@@ -217,6 +217,49 @@ describe('FeedPoller', () => {
     expect(again.map((r) => r.accepted + r.sourcesAdded)).toEqual([0, 0, 0]);
   });
 
+  it('the poller keeps at most perHost requests in flight to one host, while another host is polled alongside', async () => {
+    const clock = new FakeClock(T0);
+    const inFlight = new Map<string, number>();
+    const most = new Map<string, number>();
+    // Two hosts (both loopback, both allowed): each answers after a short latency, counting what is open at once.
+    const slow = createServer((req, res) => {
+      const host = req.socket.localAddress!;
+      inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
+      most.set(host, Math.max(most.get(host) ?? 0, inFlight.get(host)!));
+      setTimeout(() => {
+        inFlight.set(host, inFlight.get(host)! - 1);
+        res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' });
+        res.end(rss(''));
+      }, 80);
+    });
+    await new Promise<void>((r) => slow.listen(0, '0.0.0.0', r));
+    const port = (slow.address() as AddressInfo).port;
+    try {
+      const at = new Date(T0 - 24 * HOUR);
+      await db.db.insert(feeds).values([
+        ...[1, 2, 3, 4, 5, 6].map((n) => ({
+          id: `portal-${n}`,
+          url: `http://127.0.0.1:${port}/col${n}.xml`,
+          name: `p${n}`,
+          addedAt: at,
+        })),
+        ...[1, 2].map((n) => ({ id: `other-${n}`, url: `http://127.0.0.2:${port}/o${n}.xml`, name: `o${n}`, addedAt: at })),
+      ]);
+      const results = await poller(clock, 'p1', {
+        concurrency: 8,
+        perHost: 2,
+        fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(['127.0.0.0/8']), retries: 0, readTimeoutMs: 5_000 },
+      }).pollAll();
+      expect(results.every((r) => r.status === 'updated')).toBe(true);
+      expect(results).toHaveLength(8);
+      expect(most.get('127.0.0.1')).toBe(2);
+      expect(most.get('127.0.0.2')).toBe(2);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
+  });
+
   it('signals carry their feed’s jurisdiction (an official channel’s items too); the bus message still names ids only', async () => {
     const clock = new FakeClock(T0);
     await db.db.insert(feeds).values([
