@@ -1,6 +1,7 @@
 import { TOPICS, type SignalMessage } from '@huiying/bus';
 import { audit, type Db, enqueue, feeds, officialItems, signalSources, signals, sql } from '@huiying/db';
 import { classifyOrigin } from '@huiying/domain';
+import { maskPersonalData } from '@huiying/domain/personal-data';
 import type { NormalisedItem } from './feed/normalise.ts';
 import { signalId } from './signals.ts';
 
@@ -43,6 +44,7 @@ export async function storeFeedItem(
   const jurisdiction = feed.jurisdiction;
   const sourceRef = jurisdictionSignalKey(jurisdiction, item.signalKey);
   const id = signalId('feed', sourceRef);
+  const title = storedTitle(item.title);
   return db.transaction(async (tx) => {
     // The (feed, item) primary key serialises concurrent pollers of one item: only one inserts.
     const source = await tx
@@ -59,7 +61,7 @@ export async function storeFeedItem(
       .onConflictDoNothing()
       .returning({ signalId: signalSources.signalId });
     if (source.length === 0) return { signalId: id, outcome: 'seen' as const };
-    if (official) return storeOfficialItem(tx, { id: feedId, jurisdiction, sourceRef }, id, item, now, official);
+    if (official) return storeOfficialItem(tx, { id: feedId, jurisdiction, sourceRef }, id, { ...item, title }, now, official);
 
     const history = item.time.decision === 'history';
     const at = new Date(item.time.at).toISOString();
@@ -70,7 +72,7 @@ export async function storeFeedItem(
         source: 'feed',
         sourceRef,
         feedId,
-        title: item.title,
+        title,
         content: item.content ?? null,
         url: item.link ?? null,
         publishedAt: new Date(item.time.at),
@@ -106,7 +108,7 @@ export async function storeFeedItem(
         action: 'signal.stored_as_history',
         entity: 'signal',
         entityId: id,
-        input: { feedId, title: item.title, url: item.link ?? null },
+        input: { feedId, title, url: item.link ?? null },
         result: decision,
       });
       return { signalId: id, outcome: 'history' as const };
@@ -128,7 +130,7 @@ export async function storeFeedItem(
       action: 'signal.accepted',
       entity: 'signal',
       entityId: id,
-      input: { feedId, title: item.title, url: item.link ?? null },
+      input: { feedId, title, url: item.link ?? null },
       result: decision,
     });
     return { signalId: id, outcome: 'accepted' as const };
@@ -201,6 +203,21 @@ async function storeOfficialItem(
     result: { original: origin.original, reason: origin.reason, time: item.time.decision },
   });
   return { signalId: id, outcome: history ? 'history' : 'official' };
+}
+
+/** What marks masked text: kept digits' stars and the ID placeholder. */
+const MASKED = /\*|\[身份证号已隐去\]/g;
+const maskCount = (text: string) => text.match(MASKED)?.length ?? 0;
+
+/**
+ * An item's title as stored, shown on incidents and boards, and audited: phone numbers, ID
+ * numbers and names masked as in a ticket's title (tickets.ts), since a local news post or a
+ * forum thread quotes a citizen's number as readily as a hotline ticket does. The masker also
+ * folds full-width digits and brackets; a title with nothing to mask is kept as published.
+ */
+export function storedTitle(title: string): string {
+  const masked = maskPersonalData(title);
+  return maskCount(masked) > maskCount(title) ? masked : title;
 }
 
 function safeIso(ms: number): string | null {

@@ -217,6 +217,27 @@ describe('FeedPoller', () => {
     expect(again.map((r) => r.accepted + r.sourcesAdded)).toEqual([0, 0, 0]);
   });
 
+  it('a feed item’s title is stored with phone and ID numbers masked, as a ticket’s is; one with nothing personal as published', async () => {
+    const clock = new FakeClock(T0);
+    await addFeed('forum', '/forum.xml');
+    docs.set('/forum.xml', {
+      body: rss(
+        item('f-1', '求助！小区停电一天，物业电话１３９１２３４５６７８打不通', 'http://bbs.example.cn/t/1', T0 - HOUR) +
+          item('f-2', '捡到身份证110101199003071234，失主请联系0851-86612345', 'http://bbs.example.cn/t/2', T0 - HOUR) +
+          item('f-3', '高架桥裂缝（转）2026年第3期', 'http://bbs.example.cn/t/3', T0 - HOUR),
+      ),
+    });
+    await poller(clock, 'p1').pollAll();
+    const rows = await db.db.select().from(signals).orderBy(signals.url);
+    expect(rows.map((r) => r.title)).toEqual([
+      '求助！小区停电一天，物业电话139****5678打不通',
+      '捡到身份证[身份证号已隐去]，失主请联系0851-****2345',
+      '高架桥裂缝（转）2026年第3期',
+    ]);
+    const trail = JSON.stringify(await db.db.select().from(auditLog).where(eq(auditLog.entity, 'signal')));
+    expect(trail).not.toMatch(/１３９１２３４５６７８|13912345678|110101199003071234|86612345/);
+  });
+
   it('the poller keeps at most perHost requests in flight to one host, while another host is polled alongside', async () => {
     const clock = new FakeClock(T0);
     const inFlight = new Map<string, number>();
