@@ -213,6 +213,7 @@ export async function splitIncident(
     const created = applyIncidentInput(undefined, signalInput(first, newId, now), deps.pack);
     const fresh: Loaded = { before: undefined, version: 0, state: created.state, events: created.events, inputs: [] };
     for (const s of chosen.slice(1)) apply(fresh, signalInput(s, newId, now), deps);
+    const startBefore = original.state.startAt;
     const remaining = all.filter((s) => !ids.includes(s.id));
     const rebuilt = rebuildIncident(original.state, await remainingInputs(tx, incidentId, remaining), now, deps.pack);
     original.state = rebuilt.state;
@@ -228,9 +229,15 @@ export async function splitIncident(
       update signals set incident_id = ${newId}, decision = 'split', decision_reason = 'split', decision_via = ${incidentId},
         decided_at = ${at}::timestamptz
       where id in (select jsonb_array_elements_text(${json(ids)}::jsonb))`);
+    // Each side's start as the split left it (the original's may have moved later: see the module comment).
+    const starts = {
+      [incidentId]: { startBefore: new Date(startBefore).toISOString(), startAt: new Date(original.state.startAt).toISOString() },
+      [newId]: { startAt: new Date(fresh.state.startAt).toISOString() },
+    };
     await tx.execute(sql`
-      insert into audit_log (at, actor, action, entity, entity_id, input)
-      select ${at}::timestamptz, ${actor}, 'incident.split', 'incident', x, ${json([{ from: incidentId, into: newId, signals: ids }])}::jsonb -> 0
+      insert into audit_log (at, actor, action, entity, entity_id, input, result)
+      select ${at}::timestamptz, ${actor}, 'incident.split', 'incident', x, ${json([{ from: incidentId, into: newId, signals: ids }])}::jsonb -> 0,
+        ${json(starts)}::jsonb -> x
       from jsonb_array_elements_text(${json([incidentId, newId])}::jsonb) as x`);
     return { incidentId: newId, wake };
   });

@@ -120,6 +120,14 @@ describe('split', () => {
       ),
     );
     expect(rescheduled.map((r) => Date.parse(r.result.due))).toEqual([T0 + 46 * HOUR]);
+    const splitAudit = rowsOf<{ entity_id: string; result: Record<string, string> }>(
+      await db.db.execute(sql`select entity_id, result from audit_log where action = 'incident.split' order by id`),
+    );
+    expect(splitAudit.find((r) => r.entity_id === a.incidentId)!.result).toEqual({
+      startBefore: new Date(T0 - 3 * HOUR).toISOString(),
+      startAt: new Date(T0 - 2 * HOUR).toISOString(),
+    });
+    expect(splitAudit.find((r) => r.entity_id === incidentId)!.result).toEqual({ startAt: new Date(T0 - 3 * HOUR).toISOString() });
     const row = rowsOf<{ incident_id: string; decision: string; decision_via: string }>(
       await db.db.execute(sql`select incident_id, decision, decision_via from signals where id = ${c.id}`),
     )[0];
