@@ -237,7 +237,7 @@ export async function splitIncident(
     await tx.execute(sql`
       insert into audit_log (at, actor, action, entity, entity_id, input, result)
       select ${at}::timestamptz, ${actor}, 'incident.split', 'incident', x, ${json([{ from: incidentId, into: newId, signals: ids }])}::jsonb -> 0,
-        ${json(starts)}::jsonb -> x
+        ${json([starts])}::jsonb -> 0 -> x
       from jsonb_array_elements_text(${json([incidentId, newId])}::jsonb) as x`);
     return { incidentId: newId, wake };
   });
