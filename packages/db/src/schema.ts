@@ -225,6 +225,11 @@ export const alerts = pgTable(
     retractedAt: ts('retracted_at'),
     /** Set on alerts about a feed (feed_failing, channel_silent; migration 0013). */
     feedId: text('feed_id'),
+    /**
+     * What the duty board shows for an alert about neither an incident, a duty nor a feed (a
+     * `delivery_failed` source-alert mail; migration 0025). zh-CN, no personal data.
+     */
+    title: text('title'),
   },
   (t) => [
     index('alerts_open_idx')

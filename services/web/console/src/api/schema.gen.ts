@@ -5643,7 +5643,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident keeps its clocks) */
+        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident is rebuilt from its remaining signals: its start may move later) */
         post: {
             parameters: {
                 query?: never;
@@ -7789,7 +7789,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description 通报候选 returned at most (the longest overdue first; default 200); each 约谈候选 lists at most this many of its breaches */
+                    /** @description 通报候选 returned at most (candidates longest first; default 200); each 约谈候选 lists at most this many of its breaches */
                     limit?: number;
                     /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
                     period?: string;
