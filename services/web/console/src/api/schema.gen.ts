@@ -5653,7 +5653,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident keeps its clocks) */
+        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident is rebuilt from its remaining signals: its start may move later) */
         post: {
             parameters: {
                 query?: never;
