@@ -57,6 +57,8 @@ interface SignalRow {
   incident_id: string | null;
   /** When the engine last placed it in its incident (handled, merged, split). */
   decided_at: string | Date | null;
+  /** Its source's jurisdiction: an incident opened by a split takes its first signal's, as signals.ts does. */
+  jurisdiction: string;
 }
 
 const ms = (v: string | Date) => new Date(v).getTime();
@@ -92,13 +94,14 @@ function signalInput(row: SignalRow, incident: string, now: number): IncidentInp
     source: row.source,
     ...(row.published_at !== null ? { publishedAt: ms(row.published_at) } : {}),
     ...(row.title ? { title: row.title } : {}),
+    jurisdiction: row.jurisdiction,
   };
 }
 
 async function signalsOf(tx: Tx, incidentIds: readonly string[]): Promise<SignalRow[]> {
   return rowsOf<SignalRow>(
     await tx.execute(sql`
-      select id, source, title, published_at, received_at, incident_id, decided_at from signals
+      select id, source, title, published_at, received_at, incident_id, decided_at, jurisdiction from signals
       where incident_id in (select jsonb_array_elements_text(${json(incidentIds)}::jsonb))
       order by coalesce(published_at, received_at), id for update`),
   );
