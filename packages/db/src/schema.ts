@@ -29,6 +29,8 @@ export const units = pgTable('units', {
   wecomRobot: text('wecom_robot'),
   dingtalkRobot: text('dingtalk_robot'),
   webhookTarget: text('webhook_target'),
+  /** 辖区 (0026): the 约谈 rule and its duties' ladder are this jurisdiction's (the rule pack's overrides). */
+  jurisdiction: text('jurisdiction').notNull().default('default'),
 });
 
 /**
@@ -169,7 +171,7 @@ export const incidents = pgTable(
     index('incidents_next_wake_idx')
       .on(t.nextWakeAt)
       .where(sql`next_wake_at is not null`),
-    index('incidents_status_idx').on(t.status),
+    // No index on status alone: incidents_board_idx leads with it (migration 0028).
   ],
 );
 
@@ -233,6 +235,11 @@ export const alerts = pgTable(
     retractedAt: ts('retracted_at'),
     /** Set on alerts about a feed (feed_failing, channel_silent; migration 0013). */
     feedId: text('feed_id'),
+    /**
+     * What the duty board shows for an alert about neither an incident, a duty nor a feed (a
+     * `delivery_failed` source-alert mail; migration 0025). zh-CN, no personal data.
+     */
+    title: text('title'),
   },
   (t) => [
     index('alerts_open_idx')

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Bus } from '@huiying/bus';
 import { type Clock, systemClock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
-import { DomainError } from '@huiying/domain';
+import { DomainError, interviewRulesOf } from '@huiying/domain';
 import { type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
 import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import type { SessionPolicy } from '@huiying/identity';
@@ -167,7 +167,7 @@ export async function buildApp(
     ladder: deps.engine.ladder,
   });
 
-  await app.register(statsRoutes, { db, clock, interview: deps.engine.pack.ladder.interview });
+  await app.register(statsRoutes, { db, clock, interview: interviewRulesOf(deps.engine.pack) });
 
   const registry = registerMetrics(app, { db, live });
   app.get(

@@ -14,17 +14,19 @@
  * 约谈: a unit with at least `rule.breaches` breaches (breach alerts not retracted, counted for the
  * unit responsible when the breach happened) in one of the rule's periods (month, quarter, year,
  * Asia/Shanghai). A report period lists the rule periods overlapping it, each with its breaches.
+ * The rule is that of the unit's jurisdiction (units.jurisdiction; the rule pack's overrides).
  *
  * Periods here are [from, to) on the instant (as `periodOf` assigns instants to periods).
  */
 import { type DbOrTx, rowsOf, sql } from '@huiying/db';
 import {
   type ClockState,
+  DEFAULT_JURISDICTION,
+  interviewGroupsByJurisdiction,
   type InterviewRule,
-  interviewGroups,
+  type InterviewRules,
+  interviewWindow,
   type Ladder,
-  periodRange,
-  periodsOverlapping,
   reportCandidacy,
 } from '@huiying/domain';
 
@@ -168,6 +170,8 @@ export interface InterviewCandidateRow {
   unit: CandidateUnit;
   /** The rule period: '2026-Q4', '2026-11' or '2026'. */
   period: string;
+  /** The 约谈 rule of the unit's jurisdiction. */
+  rule: InterviewRule;
   breaches: InterviewBreach[];
 }
 
@@ -177,15 +181,16 @@ export interface InterviewCandidateRow {
  */
 export async function loadInterviewCandidates(
   db: DbOrTx,
-  rule: InterviewRule,
+  rules: InterviewRule | InterviewRules,
   q: CandidateQuery & { from: number; to: number },
 ): Promise<InterviewCandidateRow[]> {
-  const periods = periodsOverlapping(q.from, Math.min(q.to, q.now + 1), rule.period);
-  if (periods.length === 0) return [];
-  const lo = periodRange(periods[0]!)!.from;
-  const hi = Math.min(periodRange(periods.at(-1)!)!.to, q.now + 1);
+  const window = interviewWindow(rules, q.from, Math.min(q.to, q.now + 1));
+  if (window === null) return [];
+  const lo = window.from;
+  const hi = Math.min(window.to, q.now + 1);
   const rows = rowsOf<{
     unit: string;
+    jurisdiction: string;
     at: Ms;
     incident_id: string | null;
     obligation_id: string | null;
@@ -194,17 +199,19 @@ export async function loadInterviewCandidates(
     due_at: Ms | null;
   }>(
     await db.execute(sql`
-      select a.unit_id as unit, a.at, a.incident_id, a.obligation_id, coalesce(i.title, o.title) as title,
-        coalesce(a.clock, o.kind) as kind, a.due_at
+      select a.unit_id as unit, coalesce(u.jurisdiction, ${DEFAULT_JURISDICTION}) as jurisdiction, a.at, a.incident_id, a.obligation_id,
+        coalesce(i.title, o.title) as title, coalesce(a.clock, o.kind) as kind, a.due_at
       from alerts a
         left join incidents i on i.id = a.incident_id
         left join obligations o on o.id = a.obligation_id
+        left join units u on u.id = a.unit_id
       where a.kind = 'breached' and a.retracted_at is null and a.unit_id is not null
         and a.at >= ${new Date(lo).toISOString()}::timestamptz and a.at < ${new Date(hi).toISOString()}::timestamptz
         ${q.unitId !== undefined ? sql`and a.unit_id = ${q.unitId}` : sql``}`),
   );
   const breaches = rows.map((r) => ({
     unit: r.unit,
+    jurisdiction: r.jurisdiction,
     at: new Date(r.at).getTime(),
     source: (r.incident_id !== null ? 'incident' : 'duty') as 'incident' | 'duty',
     id: r.incident_id ?? r.obligation_id ?? '',
@@ -212,8 +219,7 @@ export async function loadInterviewCandidates(
     kind: r.kind,
     dueAt: msOf(r.due_at),
   }));
-  const wanted = new Set(periods);
-  const groups = interviewGroups(breaches, rule, (p) => wanted.has(p));
+  const groups = interviewGroupsByJurisdiction(breaches, rules, q.from, Math.min(q.to, q.now + 1));
   const names = await unitNames(
     db,
     groups.map((g) => g.unit),
@@ -221,7 +227,8 @@ export async function loadInterviewCandidates(
   return groups.map((g) => ({
     unit: { id: g.unit, name: names.get(g.unit) ?? g.unit },
     period: g.period,
-    breaches: g.breaches.map(({ unit: _unit, ...b }) => b),
+    rule: g.rule,
+    breaches: g.breaches.map(({ unit: _unit, jurisdiction: _jurisdiction, ...b }) => b),
   }));
 }
 

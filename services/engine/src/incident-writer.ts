@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { TOPICS, type EventMessage } from '@huiying/bus';
-import { type alerts, type auditLog, type clocks, type incidents, type OutboxMessage, sql, type Tx } from '@huiying/db';
+import { type auditLog, type clocks, type incidents, sql, type Tx } from '@huiying/db';
 import { type EngineEvent, type IncidentState, nextIncidentWake } from '@huiying/domain';
-import { json } from './batch-sql.ts';
+import { inputRefs, json, type OutboxRow } from './batch-sql.ts';
 import { announceEarlierWake, earlierOf, writeFenced } from './deadlines.ts';
 import { type LadderWiring, walkIncidentLadders } from './ladder-writer.ts';
 import { reportCandidacyAt } from './report-candidacy.ts';
@@ -56,10 +56,10 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
   const patched: { id: string; changes: StateChanges; nextWakeAt: Date | null; version: number; updatedAt: Date }[] = [];
   const patchedAt = new Set<number>();
   const clockRows: (typeof clocks.$inferInsert)[] = [];
-  const alertRows: (typeof alerts.$inferInsert)[] = [];
   const retractions: { incidentId: string; clock: string; due: number; at: number }[] = [];
   const auditRows: (typeof auditLog.$inferInsert)[] = [];
-  const messages: OutboxMessage[] = [];
+  const messages: OutboxRow[] = [];
+  const { inputs, ref: inputOf } = inputRefs();
   let earliestMovedWake: number | null = null;
 
   for (const a of items) {
@@ -130,33 +130,17 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
       });
     }
     for (const e of a.events) {
-      let alertId: string | undefined;
-      if (e.event === 'warning' || e.event === 'breached' || e.event === 'nonqualifying_response') {
-        alertId = alertIdFor(view.id, e);
-        alertRows.push({
-          id: alertId,
-          incidentId: view.id,
-          kind: e.event,
-          clock: e.event === 'nonqualifying_response' ? null : e.clock,
-          dueAt: 'due' in e ? new Date(e.due) : null,
-          elapsed: e.event === 'warning' ? e.elapsed : null,
-          unitId: view.unitId,
-          at: new Date(e.at),
-        });
-      } else if (e.event === 'breach_retracted') {
-        retractions.push({ incidentId: view.id, clock: e.clock, due: e.due, at: e.at });
-      }
+      const raises = e.event === 'warning' || e.event === 'breached' || e.event === 'nonqualifying_response';
+      const alertId = raises ? alertIdFor(view.id, e) : undefined;
+      if (e.event === 'breach_retracted') retractions.push({ incidentId: view.id, clock: e.clock, due: e.due, at: e.at });
       const payload = toEventMessage(view.id, view.title, view.unitId, e, alertId);
-      messages.push({ topic: TOPICS.events, key: view.id, payload });
-      // Every clock transition, with the input that caused it (a command, a signal, or the timer).
-      auditRows.push({
-        at: now,
-        actor: a.actor,
-        action: `clock.${e.event}`,
-        entity: 'incident',
-        entityId: view.id,
-        input: a.input,
-        result: payload,
+      messages.push({
+        topic: TOPICS.events,
+        key: view.id,
+        payload,
+        // Every clock transition, with the input that caused it (a command, a signal, or the timer).
+        audit: { at: now, actor: a.actor, action: `clock.${e.event}`, entity: 'incident', entityId: view.id, input: inputOf(a.input) },
+        ...(raises ? { alert: 'incident' as const } : {}),
       });
     }
     // An incident that changed without a clock event (assign, a title) still refreshes live views.
@@ -230,7 +214,7 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
           due_at = excluded.due_at, responded_at = excluded.responded_at, late = excluded.late, unit_id = excluded.unit_id,
           updated_at = excluded.updated_at, report_candidacy_at = excluded.report_candidacy_at
       )`,
-    { alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) },
+    { alerts: [], audits: [...auditRows, ...walked.batch.audits], messages, inputs, at: new Date(items[0]!.now) },
     incidentRows.length,
     'incident',
   );

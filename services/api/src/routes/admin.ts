@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { apiTokens, audit, deliveryFailedAlertId, desc, eq, retryNotification, rowsOf, sql, units, users } from '@huiying/db';
+import { DEFAULT_JURISDICTION } from '@huiying/domain';
 import { ApiError, principal } from '@huiying/http';
 import {
   actorOf,
@@ -33,6 +34,7 @@ const UnitAdminView = Type.Object({
   wecomRobot: Nullable(Type.String({ description: '企业微信/政务微信群机器人名称（WECOM_ROBOTS 中的键）' })),
   dingtalkRobot: Nullable(Type.String({ description: '钉钉/政务钉钉群机器人名称（DINGTALK_ROBOTS 中的键）' })),
   webhookTarget: Nullable(Type.String({ description: 'Webhook 目标名称（WEBHOOK_TARGETS 中的键）' })),
+  jurisdiction: Type.String({ description: '辖区：约谈规则及其工作日事项的升级阶梯按此辖区（规则包可按辖区覆盖）' }),
 });
 const unitColumns = {
   id: units.id,
@@ -43,6 +45,7 @@ const unitColumns = {
   wecomRobot: units.wecomRobot,
   dingtalkRobot: units.dingtalkRobot,
   webhookTarget: units.webhookTarget,
+  jurisdiction: units.jurisdiction,
 };
 const UnitBody = Type.Object(
   {
@@ -54,6 +57,14 @@ const UnitBody = Type.Object(
     wecomRobot: Type.Optional(Type.Union([TargetName, Type.Null()])),
     dingtalkRobot: Type.Optional(Type.Union([TargetName, Type.Null()])),
     webhookTarget: Type.Optional(Type.Union([TargetName, Type.Null()])),
+    jurisdiction: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        pattern: '^\\S(.*\\S)?$',
+        description: '辖区 (default "default"): the 约谈 rule and its duties’ ladder follow this jurisdiction’s rule pack overrides',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -172,6 +183,7 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
             wecomRobot: b.wecomRobot ?? null,
             dingtalkRobot: b.dingtalkRobot ?? null,
             webhookTarget: b.webhookTarget ?? null,
+            jurisdiction: b.jurisdiction ?? DEFAULT_JURISDICTION,
             createdAt: at,
           })
           .onConflictDoNothing()
