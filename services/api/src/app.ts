@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Bus } from '@huiying/bus';
 import { type Clock, systemClock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
-import { DomainError } from '@huiying/domain';
+import { DomainError, interviewRulesOf } from '@huiying/domain';
 import { type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
 import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import type { SessionPolicy } from '@huiying/identity';
@@ -57,6 +57,8 @@ export interface AppDeps {
   boardMaxStaleMs?: number;
   /** Run the statistics rollup every minute (default true; bench/board.ts turns it off, see there). */
   statsRollup?: boolean;
+  /** Notifications were queued again (an administrator's retry): the dispatcher in this process looks now. */
+  onNotificationsQueued?: () => void;
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -135,7 +137,17 @@ export async function buildApp(
     ...(deps.listen ? { listen: deps.listen } : {}),
   });
 
-  const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live, boardCache };
+  const routeDeps: RouteDeps = {
+    db,
+    bus: deps.bus,
+    clock,
+    realClock,
+    engine: deps.engine,
+    calendars: deps.calendars,
+    live,
+    boardCache,
+    ...(deps.onNotificationsQueued ? { onNotificationsQueued: deps.onNotificationsQueued } : {}),
+  };
   // Read-your-writes: a change made through this process is on the next list it serves, before
   // the database's notification comes back (onSend: before the client can have the answer).
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -163,7 +175,7 @@ export async function buildApp(
     ladder: deps.engine.ladder,
   });
 
-  await app.register(statsRoutes, { db, clock, interview: deps.engine.pack.ladder.interview });
+  await app.register(statsRoutes, { db, clock, interview: interviewRulesOf(deps.engine.pack) });
 
   const registry = registerMetrics(app, { db, live });
   app.get(

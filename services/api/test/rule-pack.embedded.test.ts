@@ -3,7 +3,7 @@
  * tightens the release clock to 3 h, clocks already running keep their 5 h; new ones get 3 h.
  */
 import { FakeClock } from '@huiying/clock';
-import { type DbHandle, openPglite } from '@huiying/db';
+import { auditLog, type DbHandle, eq, openPglite } from '@huiying/db';
 import { parseRulePack } from '@huiying/domain';
 import { eventually, type SessionClient } from '@huiying/testkit';
 import { afterAll, expect, it } from 'vitest';
@@ -65,4 +65,35 @@ it('keeps running clocks on the pack they started with', async () => {
   expect(oldNow.clocks.find((c) => c.kind === 'release')!.state).toBe('running');
   const freshNow = (await after.duty.inject({ method: 'GET', url: `/api/incidents/${fresh.id}` })).json<Incident>();
   expect(freshNow.clocks.find((c) => c.kind === 'release')!.state).toBe('breached');
+});
+
+it('administrators see the jurisdictions’ overrides in the pack in force, and set a unit’s jurisdiction (audited)', async () => {
+  const pack = parseRulePack({
+    name: '某市 2026（分辖区）',
+    jurisdictions: { east: { ladder: { clocks: { release: { leadersAfterHours: 2 } }, interview: { breaches: 2, period: 'month' } } } },
+  });
+  const env = await startEmbedded({ clock, handle, pack, units: [{ id: 'roads', name: '东区交通局', email: 'roads@example.test' }] });
+  running.push(env.hy);
+  const admin = await env.as('admin');
+  const shown = (await admin.inject({ method: 'GET', url: '/api/admin/rule-pack' })).json<typeof pack>();
+  expect(shown.name).toBe('某市 2026（分辖区）');
+  expect(shown.jurisdictions!.east!.ladder.interview).toEqual({ breaches: 2, period: 'month' });
+  expect(shown.jurisdictions!.east!.ladder.clocks.release.steps.find((s) => s.id === 'leaders')!.afterMs).toBe(2 * HOUR);
+  expect(shown.ladder.clocks.release.steps.find((s) => s.id === 'leaders')!.afterMs).toBe(4 * HOUR);
+
+  const units = () =>
+    admin.inject({ method: 'GET', url: '/api/admin/units' }).then((r) => r.json<{ items: { id: string; jurisdiction: string }[] }>());
+  expect((await units()).items.find((u) => u.id === 'roads')!.jurisdiction).toBe('default');
+  const patched = await admin.inject({ method: 'PATCH', url: '/api/admin/units/roads', payload: { jurisdiction: 'east' } });
+  expect(patched.statusCode, patched.body).toBe(200);
+  expect(patched.json()).toMatchObject({ id: 'roads', jurisdiction: 'east' });
+  const created = await admin.inject({
+    method: 'POST',
+    url: '/api/admin/units',
+    payload: { id: 'parks', name: '西区园林局', jurisdiction: 'west' },
+  });
+  expect(created.json()).toMatchObject({ id: 'parks', jurisdiction: 'west' });
+  expect((await admin.inject({ method: 'PATCH', url: '/api/admin/units/roads', payload: { jurisdiction: ' ' } })).statusCode).toBe(400);
+  const trail = await handle.db.select().from(auditLog).where(eq(auditLog.entityId, 'roads'));
+  expect(trail.map((a) => [a.action, a.input])).toContainEqual(['unit.updated', { jurisdiction: 'east' }]);
 });

@@ -1,7 +1,7 @@
 import { type Bus, parseMessage, SignalMessage, type Subscription, TOPICS } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
-import type { RulePack } from '@huiying/domain';
+import { interviewRulesOf, type RulePack } from '@huiying/domain';
 import type { Logger } from 'pino';
 import { handleSignals, sweepSignals } from './signals.ts';
 import { type DigestOptions, DigestScheduler } from './digest.ts';
@@ -82,7 +82,7 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
           clock: o.clock,
           logger: o.logger,
           wiring: o.ladder,
-          interview: o.pack.ladder.interview,
+          interview: interviewRulesOf(o.pack),
           options: o.digest,
           ...(o.onNotify ? { onQueued: o.onNotify } : {}),
         })

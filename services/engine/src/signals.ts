@@ -224,6 +224,8 @@ function signalInput(row: SignalRow, incident: string, now: number): IncidentInp
     source: row.source,
     ...(publishedAt !== undefined ? { publishedAt } : {}),
     ...(row.title ? { title: row.title } : {}),
+    // The creating signal's jurisdiction becomes the incident's: its clocks take that ladder.
+    jurisdiction: row.jurisdiction,
   };
 }
 

@@ -41,6 +41,16 @@ describe('BoardStore', () => {
     expect(s.openAlerts()).toEqual([]);
   });
 
+  it('an alert withdrawn here (an administrator retried its notification) shows again when raised again', () => {
+    const s = new BoardStore();
+    const failed = { kind: 'delivery_failed' as const, clock: null, dueAt: null, elapsed: null };
+    s.applyAlert(alert('delivery_failed:n1', '2024-05-01T01:00:00Z', failed));
+    s.markWithdrawn('delivery_failed:n1');
+    expect(s.openAlerts()).toEqual([]);
+    s.applyAlert(alert('delivery_failed:n1', '2024-05-01T04:00:00Z', failed));
+    expect(s.openAlerts().map((a) => a.id)).toEqual(['delivery_failed:n1']);
+  });
+
   it('drops a withdrawn alert, and shows it again when it is raised again', () => {
     const s = new BoardStore();
     const feed = { incidentId: null, incidentTitle: '本地新闻网', kind: 'feed_failing' as const, clock: null, dueAt: null, elapsed: null };

@@ -221,6 +221,8 @@ export const api = {
     createToken: (name: string, scopes: string[]) => request<NewToken>('POST', '/api/admin/tokens', { name, scopes }),
     revokeToken: (id: string) => request<unknown>('DELETE', `/api/admin/tokens/${enc(id)}`),
     rulePack: () => request<unknown>('GET', '/api/admin/rule-pack'),
+    /** Sends a permanently failed notification again; its 投递失败 alert is withdrawn. */
+    retryNotification: (id: string) => request<{ retried: boolean }>('POST', `/api/admin/notifications/${enc(id)}/retry`, {}),
     /** 值班表 (administrators write; duty officers and leaders read through api.roster). */
     addShift: (body: RosterShiftBody) => request<RosterShift>('POST', '/api/admin/roster', body),
     updateShift: (id: string, patch: Partial<RosterShiftBody>) => request<RosterShift>('PATCH', `/api/admin/roster/${enc(id)}`, patch),

@@ -1701,6 +1701,8 @@ export interface paths {
                                 dingtalkRobot: string | null;
                                 email: string | null;
                                 id: string;
+                                /** @description 辖区：约谈规则及其工作日事项的升级阶梯按此辖区（规则包可按辖区覆盖） */
+                                jurisdiction: string;
                                 name: string;
                                 /** @description 督办上级：政府办/政务公开办、网信办 */
                                 parentId: string | null;
@@ -1794,6 +1796,8 @@ export interface paths {
                         email?: string | null;
                         /** @description short stable id, e.g. housing */
                         id: string;
+                        /** @description 辖区 (default "default"): the 约谈 rule and its duties’ ladder follow this jurisdiction’s rule pack overrides */
+                        jurisdiction?: string;
                         name: string;
                         parentId?: string | null;
                         /** @description 手机号（短信） */
@@ -1817,6 +1821,8 @@ export interface paths {
                             dingtalkRobot: string | null;
                             email: string | null;
                             id: string;
+                            /** @description 辖区：约谈规则及其工作日事项的升级阶梯按此辖区（规则包可按辖区覆盖） */
+                            jurisdiction: string;
                             name: string;
                             /** @description 督办上级：政府办/政务公开办、网信办 */
                             parentId: string | null;
@@ -1927,6 +1933,8 @@ export interface paths {
                         dingtalkRobot?: string | null;
                         /** Format: email */
                         email?: string | null;
+                        /** @description 辖区 (default "default"): the 约谈 rule and its duties’ ladder follow this jurisdiction’s rule pack overrides */
+                        jurisdiction?: string;
                         name?: string;
                         parentId?: string | null;
                         /** @description 手机号（短信） */
@@ -1950,6 +1958,8 @@ export interface paths {
                             dingtalkRobot: string | null;
                             email: string | null;
                             id: string;
+                            /** @description 辖区：约谈规则及其工作日事项的升级阶梯按此辖区（规则包可按辖区覆盖） */
+                            jurisdiction: string;
                             name: string;
                             /** @description 督办上级：政府办/政务公开办、网信办 */
                             parentId: string | null;
@@ -5643,7 +5653,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident keeps its clocks) */
+        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident is rebuilt from its remaining signals: its start may move later) */
         post: {
             parameters: {
                 query?: never;
@@ -7789,8 +7799,10 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description 通报候选 returned at most (the longest overdue first; default 200); each 约谈候选 lists at most this many of its breaches */
+                    /** @description 通报候选 returned at most (candidates longest first; default 200); each 约谈候选 lists at most this many of its breaches */
                     limit?: number;
+                    /** @description 通报候选 skipped before the first returned (a page of the list, in the same order; default 0) */
+                    offset?: number;
                     /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
                     period?: string;
                     /** @description unit id */
@@ -7825,6 +7837,11 @@ export interface paths {
                                 }[];
                                 /** @description the 约谈 rule's period: '2026-Q4', '2026-11' or '2026' */
                                 period: string;
+                                /** @description the 约谈 rule of the unit's jurisdiction (the rule pack may override it per jurisdiction) */
+                                rule: {
+                                    breaches: number;
+                                    period: string;
+                                };
                                 unit: {
                                     id: string;
                                     name: string;

@@ -71,6 +71,11 @@ export class BoardStore {
     this.alerts.delete(alertId);
   }
 
+  /** Withdrawn (retracted): gone from the open list, but shown again if the server raises it anew. */
+  markWithdrawn(alertId: string): void {
+    this.alerts.delete(alertId);
+  }
+
   /** Starts a resync; pass the returned token to `completeResync`. */
   beginResync(): number {
     this.generation += 1;
