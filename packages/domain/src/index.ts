@@ -58,6 +58,7 @@ export {
   nextIncidentWake,
   type ResponseRecord,
 } from './incident.ts';
+export { rebuildIncident } from './incident-rebuild.ts';
 export {
   advanceObligation,
   applyObligationInput,

@@ -52,8 +52,16 @@ export interface AppDeps {
   ticketPolicy?: TicketTimePolicy;
   /** LISTEN on the database (DbHandle.listen): with it, board pages and sessions are cached until a change is notified. */
   listen?: DbHandle['listen'];
+  /**
+   * How long after a change made elsewhere (notified, or a live engine event) a board page that
+   * misses it may still be served while it is rebuilt (default 1000 ms; 0: wait for the rebuild).
+   * This process's own writes are on its next page regardless.
+   */
+  boardMaxStaleMs?: number;
   /** Run the statistics rollup every minute (default true; bench/board.ts turns it off, see there). */
   statsRollup?: boolean;
+  /** Notifications were queued again (an administrator's retry): the dispatcher in this process looks now. */
+  onNotificationsQueued?: () => void;
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -86,11 +94,13 @@ export async function buildApp(
   const boardCache = new ListCache<SentPage>({
     listen: deps.listen,
     logger: deps.logger,
+    maxStaleMs: deps.boardMaxStaleMs ?? 1000,
+    now: () => realClock.now(),
     onNotify: () => {
       for (const f of boardChanged) f();
     },
   });
-  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger, onEvent: () => boardCache.invalidate() });
+  const live = new LiveFeed({ db, bus: deps.bus, logger: deps.logger, onEvent: () => boardCache.changed() });
 
   installErrorHandler(app, mapError);
   await registerSecurity(app);
@@ -140,6 +150,7 @@ export async function buildApp(
     calendars: deps.calendars,
     live,
     boardCache,
+    ...(deps.onNotificationsQueued ? { onNotificationsQueued: deps.onNotificationsQueued } : {}),
   };
   // Read-your-writes: a change made through this process is on the next list it serves, before
   // the database's notification comes back (onSend: before the client can have the answer).

@@ -252,6 +252,19 @@ describe('通报候选', () => {
     }
     expect((await get('/api/stats/candidates?limit=0', 'leader')).statusCode).toBe(400);
   });
+
+  it('pages: `offset` skips that many in the same order, the totals unchanged', async () => {
+    const all = (await candidates('/api/stats/candidates')).reports.map((c) => c.id);
+    const pages = [];
+    for (let offset = 0; offset < all.length + 2; offset += 2) {
+      const r = await candidates(`/api/stats/candidates?limit=2&offset=${offset}`);
+      expect(r.reportTotal).toBe(all.length);
+      pages.push(...r.reports.map((c) => c.id));
+    }
+    expect(pages).toEqual(all);
+    expect((await candidates(`/api/stats/candidates?limit=2&offset=${all.length}`)).reports).toEqual([]);
+    expect((await get('/api/stats/candidates?offset=-1', 'leader')).statusCode).toBe(400);
+  });
 });
 
 describe('约谈候选', () => {

@@ -87,8 +87,9 @@ interface CandidateRow {
 
 /**
  * The 通报 candidates that became one in [from, to) and by `now`, oldest first. The scan reads
- * only clocks that can be one: past due and still open (a bounded set), or met late after
- * `from`; the domain decides from each clock's ladder snapshot.
+ * only the clocks and duties whose candidacy instant (`report_candidacy_at`, written with the
+ * row from its ladder snapshot, migration 0029) falls in the period — by its index — and that
+ * were still unmet then; the domain decides again from each clock's ladder snapshot.
  */
 export async function loadReportCandidates(db: DbOrTx, q: CandidateQuery): Promise<ReportCandidate[]> {
   const now = q.now;
@@ -106,18 +107,17 @@ export async function loadReportCandidates(db: DbOrTx, q: CandidateQuery): Promi
       from clocks c
         join incidents i on i.id = c.incident_id
         left join alerts b on b.kind = 'breached' and b.incident_id = c.incident_id and b.clock = c.kind and b.due_at = c.due_at
-      where c.due_at < ${toIso}::timestamptz
-        and (c.state in ('breached', 'running') or (c.state = 'met' and c.late and c.responded_at > ${fromIso}::timestamptz))
+      where c.report_candidacy_at >= ${fromIso}::timestamptz and c.report_candidacy_at < ${toIso}::timestamptz
+        and (c.state in ('breached', 'running') or (c.state = 'met' and c.responded_at > c.report_candidacy_at))
       union all
       select 'duty', o.id, 0, o.kind, o.status, null, coalesce(o.title, o.id), o.unit_id,
         o.due_at, to_timestamp((o.state->>'respondedAt')::float8 / 1000), o.state->'ladder'
       from obligations o
-      where o.due_at < ${toIso}::timestamptz
+      where o.report_candidacy_at >= ${fromIso}::timestamptz and o.report_candidacy_at < ${toIso}::timestamptz
         and (o.status = 'breached'
           -- A suspended count (补正, 征求第三方意见) does not run out while suspended.
           or (o.status = 'running' and jsonb_typeof(o.state->'suspension') is distinct from 'object')
-          or (o.status = 'met' and (o.state->>'late')::boolean
-              and to_timestamp((o.state->>'respondedAt')::float8 / 1000) > ${fromIso}::timestamptz))`),
+          or (o.status = 'met' and to_timestamp((o.state->>'respondedAt')::float8 / 1000) > o.report_candidacy_at))`),
   );
   const found: (Omit<ReportCandidate, 'unit'> & { unitId: string | null })[] = [];
   for (const r of rows) {

@@ -127,6 +127,7 @@ export async function createHuiying(d: HuiyingDeps) {
     ...(d.realClock ? { realClock: d.realClock } : {}),
     ...(d.sessionPolicy ? { sessionPolicy: d.sessionPolicy } : {}),
     ...(d.loginRateLimit ? { loginRateLimit: d.loginRateLimit } : {}),
+    onNotificationsQueued: () => dispatcher.wake(),
   });
   app.addHook('onResponse', async () => relay.wake());
   const officialChannels = new OfficialChannels({

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { apiTokens, audit, desc, eq, retryNotification, rowsOf, sql, units, users } from '@huiying/db';
+import { apiTokens, audit, deliveryFailedAlertId, desc, eq, retryNotification, rowsOf, sql, units, users } from '@huiying/db';
 import { DEFAULT_JURISDICTION } from '@huiying/domain';
 import { ApiError, principal } from '@huiying/http';
 import {
@@ -14,6 +14,7 @@ import {
 } from '@huiying/identity';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { getAlert } from '../read.ts';
 import * as S from '../schemas.ts';
 import type { RouteDeps } from './deps.ts';
 
@@ -134,6 +135,13 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { db, realClock } = deps;
   const now = () => new Date(realClock.now());
+
+  /** The dispatcher here sends it now; every board in this process drops the withdrawn alert. */
+  async function afterRetry(notificationId: string): Promise<void> {
+    deps.onNotificationsQueued?.();
+    const alert = await getAlert(db, deliveryFailedAlertId(notificationId));
+    if (alert) deps.live.broadcast('alert', alert, alert.unitId);
+  }
 
   app.get(
     '/api/admin/units',
@@ -358,7 +366,9 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       const [row] = rowsOf<{ status: string }>(await db.execute(sql`select status from notifications where id = ${request.params.id}`));
       if (!row) throw new ApiError('HY_NOT_FOUND', `notification ${request.params.id} not found`);
       if (row.status !== 'failed') throw new ApiError('HY_CONFLICT', `only a failed notification is retried (this one is ${row.status})`);
-      return { retried: await retryNotification(db, request.params.id, actorOf(principal(request)), now()) };
+      const retried = await retryNotification(db, request.params.id, actorOf(principal(request)), now());
+      if (retried) await afterRetry(request.params.id);
+      return { retried };
     },
   );
 };

@@ -20,4 +20,6 @@ export interface RouteDeps {
   live: LiveFeed;
   /** Cached board pages (see list-cache.ts). */
   boardCache: ListCache<SentPage>;
+  /** Wakes the dispatcher in this process after notifications are queued again (else it finds them at its next poll). */
+  onNotificationsQueued?: () => void;
 }

@@ -379,6 +379,13 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
                 description: `通报候选 returned at most (candidates longest first; default ${CANDIDATES_LIMIT}); each 约谈候选 lists at most this many of its breaches`,
               }),
             ),
+            offset: Type.Optional(
+              Type.Integer({
+                minimum: 0,
+                maximum: 10_000_000,
+                description: '通报候选 skipped before the first returned (a page of the list, in the same order; default 0)',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -408,7 +415,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       // rule gives the period's default granularity and the rule shown.
       const rules = rulesNow();
       const rule = interviewRuleFor(rules, DEFAULT_JURISDICTION);
-      const { period: key = periodOf(clock.now(), rule.period), unit, limit = CANDIDATES_LIMIT } = request.query;
+      const { period: key = periodOf(clock.now(), rule.period), unit, limit = CANDIDATES_LIMIT, offset = 0 } = request.query;
       const c = await context(request, unit === undefined ? {} : { unit });
       if (unit === 'none') throw new ApiError('HY_NOT_FOUND', 'unit none not found');
       const range = periodRange(key);
@@ -433,8 +440,8 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
             }, new Map<string, { unit: (typeof reports)[number]['unit']; count: number }>())
             .values(),
         ].sort((a, b) => b.count - a.count || (a.unit?.id ?? '').localeCompare(b.unit?.id ?? '')),
-        // A year of a large jurisdiction can hold hundreds of thousands: the earliest `limit` (candidates since longest).
-        reports: reports.slice(0, limit).map((r) => ({
+        // A year of a large jurisdiction can hold hundreds of thousands: `limit` of them from `offset` (candidates since longest first).
+        reports: reports.slice(offset, offset + limit).map((r) => ({
           ...r,
           dueAt: iso(r.dueAt),
           respondedAt: r.respondedAt === null ? null : iso(r.respondedAt),

@@ -235,6 +235,8 @@ export const api = {
       request<JsonOf<'/api/admin/rule-packs', 'post', 201>>('POST', '/api/admin/rule-packs', { document, ...(note ? { note } : {}) }),
     activateRulePack: (version: number) =>
       request<JsonOf<'/api/admin/rule-packs/{version}/activate', 'post'>>('POST', `/api/admin/rule-packs/${version}/activate`),
+    /** Sends a permanently failed notification again; its 投递失败 alert is withdrawn. */
+    retryNotification: (id: string) => request<{ retried: boolean }>('POST', `/api/admin/notifications/${enc(id)}/retry`, {}),
     /** 值班表 (administrators write; duty officers and leaders read through api.roster). */
     addShift: (body: RosterShiftBody) => request<RosterShift>('POST', '/api/admin/roster', body),
     updateShift: (id: string, patch: Partial<RosterShiftBody>) => request<RosterShift>('PATCH', `/api/admin/roster/${enc(id)}`, patch),

@@ -6005,7 +6005,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident keeps its clocks) */
+        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident is rebuilt from its remaining signals: its start may move later) */
         post: {
             parameters: {
                 query?: never;
@@ -8153,6 +8153,8 @@ export interface paths {
                 query?: {
                     /** @description 通报候选 returned at most (candidates longest first; default 200); each 约谈候选 lists at most this many of its breaches */
                     limit?: number;
+                    /** @description 通报候选 skipped before the first returned (a page of the list, in the same order; default 0) */
+                    offset?: number;
                     /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
                     period?: string;
                     /** @description unit id */
