@@ -25,6 +25,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import type * as PgNs from 'pg';
 import { type AppDeps, buildApp } from '../services/api/src/index.ts';
@@ -32,7 +33,7 @@ import { EmbeddedBus, TOPICS } from '../packages/bus/src/index.ts';
 import { systemClock } from '../packages/clock/src/index.ts';
 import { openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
 import { DEFAULT_RULE_PACK } from '../packages/domain/src/index.ts';
-import { CalendarService } from '../services/engine/src/index.ts';
+import { CalendarService, RulePackHolder } from '../services/engine/src/index.ts';
 import { createUser } from '../packages/identity/src/index.ts';
 
 // bench/ is not a workspace package: take the drivers from the packages that depend on them.
@@ -51,6 +52,10 @@ const { values: a } = parseArgs({
     cache: { type: 'string', default: 'on' },
     /** Incident changes per second during one extra run (each invalidates the cache, as the engine's writes do). */
     writes: { type: 'string', default: '20' },
+    /** How long a changed board page may still be served while rebuilt (AppDeps.boardMaxStaleMs; 0: every request after a change waits). */
+    'max-stale-ms': { type: 'string', default: '1000' },
+    /** Skip the SSE fan-out (iterating on the board alone). */
+    'no-sse': { type: 'boolean', default: false },
     /**
      * The API's minute statistics rollup. Off by default: on a freshly seeded database its first
      * run is the whole catch-up (minutes of a core at 1M incidents, bench/stats.ts), which a
@@ -160,11 +165,13 @@ try {
     db,
     bus,
     clock: systemClock,
-    engine: { db, clock: systemClock, pack: DEFAULT_RULE_PACK },
+    engine: { db, clock: systemClock, pack: () => DEFAULT_RULE_PACK },
+    rulePacks: new RulePackHolder({ db, fallback: { pack: DEFAULT_RULE_PACK, source: 'default' }, logger: console }),
     calendars,
     logger: pino({ level: 'silent' }),
     ...(CACHE ? { listen: handle.listen } : {}),
     statsRollup: a.rollup === 'on',
+    boardMaxStaleMs: Number(a['max-stale-ms']),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -219,20 +226,41 @@ try {
         )
       : undefined;
     const before = {
+      stale: app.boardCache.staleHits,
+      rebuilds: app.boardCache.rebuilds,
       hits: app.boardCache.hits,
       misses: app.boardCache.misses,
       sessionHits: app.sessionCache.hits,
       sessionMisses: app.sessionCache.misses,
     };
+    // The API's event loop (how long a ready request may wait behind another's work) and its GC pauses.
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    const gc = { count: 0, ms: 0, maxMs: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gc.count++;
+        gc.ms += e.duration;
+        gc.maxMs = Math.max(gc.maxMs, e.duration);
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    loop.enable();
+    const heapBefore = process.memoryUsage().heapUsed;
     const cpu = process.cpuUsage();
     const res = await autocannon(boardUrl);
     const cpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpu));
+    loop.disable();
+    gcObserver.disconnect();
+    const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
+    const loopNote =
+      `, event-loop delay p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms max ${(loop.max / 1e6).toFixed(1)} ms` +
+      `, GC ${gc.count}× ${gc.ms.toFixed(0)} ms (longest ${gc.maxMs.toFixed(1)} ms), heap Δ ${heapMb.toFixed(0)} MB`;
     if (writer) clearInterval(writer);
     const hits = app.boardCache.hits - before.hits;
     const misses = app.boardCache.misses - before.misses;
     const sessions = `sessions kept ${app.sessionCache.hits - before.sessionHits} / read ${app.sessionCache.misses - before.sessionMisses}`;
     const cacheNote = CACHE
-      ? `, cache hits ${hits} / misses ${misses}${writing ? ` with ${WRITES} incident changes/s` : ''}, ${sessions}`
+      ? `, cache hits ${hits} / stale ${app.boardCache.staleHits - before.stale} (rebuilds ${app.boardCache.rebuilds - before.rebuilds}) / misses ${misses}${writing ? ` with ${WRITES} incident changes/s` : ''}, ${sessions}`
       : `, ${sessions}`;
     const { stdout } = await run(PGBENCH, [
       '-n',
@@ -252,16 +280,16 @@ try {
     const pgLatency = /latency average = ([\d.]+) ms/.exec(stdout)?.[1];
     const pgTps = /tps = ([\d.]+)/.exec(stdout)?.[1];
     console.log(
-      `  ${writing ? 'changing' : `run ${r}`} (load ${load}): HTTP p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, max ${res.latency.max} ms, ${res.requests.average.toFixed(0)} req/s, API CPU ${(cpuMs / Math.max(1, res.requests.total)).toFixed(2)} ms/request, non-2xx ${res.non2xx}, errors ${res.errors}${cacheNote}` +
+      `  ${writing ? 'changing' : `run ${r}`} (load ${load}): HTTP p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms, max ${res.latency.max} ms, ${res.requests.average.toFixed(0)} req/s, API CPU ${(cpuMs / Math.max(1, res.requests.total)).toFixed(2)} ms/request, non-2xx ${res.non2xx}, errors ${res.errors}${cacheNote}${loopNote}` +
         ` | pgbench same SQL at ${RATE}/s: avg ${pgLatency} ms (${pgTps} tps)`,
     );
   }
 
-  console.log(`\nSSE fan-out of one alert to ${CLIENTS} clients (target ≤ 1 s):`);
+  if (!a['no-sse']) console.log(`\nSSE fan-out of one alert to ${CLIENTS} clients (target ≤ 1 s):`);
   const openIncident = rowsOf<{ id: string; unit_id: string }>(
     await db.execute(sql`select id, unit_id from incidents where status = 'open' limit 1`),
   )[0]!;
-  for (let r = 1; r <= RUNS; r++) {
+  for (let r = 1; r <= (a['no-sse'] ? 0 : RUNS); r++) {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/sse-clients.ts', `${origin}/api/stream`, cookie, String(CLIENTS)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -174,7 +174,7 @@ try {
   const deps: EngineDeps = {
     db,
     clock: systemClock,
-    pack: DEFAULT_RULE_PACK,
+    pack: () => DEFAULT_RULE_PACK,
     ladder: { dashboardUrl: 'http://127.0.0.1:8080/', dutyEmail: 'duty@bench.test' },
   };
   const timer = new DeadlineTimer(

@@ -12,7 +12,7 @@
 #   pnpm bench --only tickets-single [--singles 3000 --clients 64 --pgbench-seconds 5 --runs 3 --brokers HOST:PORT --engine]
 #                                                    one ticket per request against the ingest main beside pgbench, in a
 #                                                    minute or two, with what the database backends wait on (bench/tickets-single.ts)
-#   pnpm bench --only board [--incidents 1000000 --open 3000 --rate 500 --seconds 20 --clients 1000 --runs 3 --rollup off|on]
+#   pnpm bench --only board [--incidents 1000000 --open 3000 --rate 500 --seconds 20 --clients 1000 --runs 3 --rollup off|on --max-stale-ms 1000 --no-sse]
 #                                                    the duty board's first page (autocannon, beside pgbench on the same SQL)
 #                                                    and one alert's SSE fan-out (bench/board.ts)
 #   pnpm bench --only stats                          one year of leaders' statistics on 1M incidents (bench/stats.ts)

@@ -210,6 +210,11 @@ async function seedLadders(db: Db) {
       where c.incident_id in (select incident_id from clocks where state = 'breached' or (state = 'met' and late))
       group by c.incident_id) x
     where x.incident_id = i.id`);
+  // The clocks' 通报-candidacy instant (migration 0029) from the snapshots just written: the engine
+  // writes it with each clock; here the database's trigger fills it when set to null.
+  await db.execute(sql`
+    update clocks set report_candidacy_at = null
+    where incident_id in (select incident_id from clocks where state = 'breached' or (state = 'met' and late))`);
   await db.execute(sql`
     update obligations set state = state || jsonb_build_object('ladder', jsonb_build_object(
       'ladder', ${JSON.stringify(ladders.policy_interpretation)}::jsonb, 'progress', jsonb_build_object('since', (state->>'startAt')::bigint)))`);

@@ -89,6 +89,8 @@ for (let r = 0; r < ROUNDS; r++) {
             ),
           );
           const now = due0 + B * BATCHES + 10;
+          // One input for the batch, as the timer's fireRows passes it.
+          const input = { type: 'timer', at: new Date(now).toISOString() };
           const t0 = ticks();
           const c0 = process.cpuUsage();
           await persist(
@@ -100,7 +102,7 @@ for (let r = 0; r < ROUNDS; r++) {
                 version: row.version,
                 after: state,
                 events,
-                input: { type: 'timer', at: new Date(now).toISOString() },
+                input,
                 actor: 'timer',
                 now,
               };

@@ -537,7 +537,7 @@ async function main(): Promise<void> {
       : await import('../services/engine/src/timer.ts');
     type TimerDeps = ConstructorParameters<typeof TimerModule.DeadlineTimer>[0];
     const timer = new timerModule.DeadlineTimer(
-      { db: observed(handle.db, txs), clock: systemClock, pack: DEFAULT_RULE_PACK, logger: logger as unknown as TimerDeps['logger'] },
+      { db: observed(handle.db, txs), clock: systemClock, pack: () => DEFAULT_RULE_PACK, logger: logger as unknown as TimerDeps['logger'] },
       {
         resyncMs: 0,
         onFired: (n) => {

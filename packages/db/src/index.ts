@@ -158,5 +158,6 @@ export async function audit(db: DbOrTx, entry: AuditEntry): Promise<void> {
   });
 }
 export * from './outbox.ts';
+export * from './rule-packs.ts';
 export * from './notifications.ts';
 export { BatchLoader } from './batch-load.ts';

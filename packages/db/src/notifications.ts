@@ -249,15 +249,19 @@ export async function markNotificationFailed(db: Db, n: { id: string; leaseToken
       clock_seq: number | null;
       recipient_unit_id: string | null;
       attempts: number;
+      clock_key: string;
+      role: string;
+      subject: string;
     }>(
       await tx.execute(sql`
         update notifications set status = 'failed', failed_at = ${at.toISOString()}, last_error = ${error},
           lease_token = null, lease_until = null
         where id = ${n.id} and lease_token = ${n.leaseToken} and status = 'sending'
-        returning id, incident_id, obligation_id, clock_kind, clock_seq, recipient_unit_id, attempts`),
+        returning id, incident_id, obligation_id, clock_kind, clock_seq, recipient_unit_id, attempts, clock_key, role, subject`),
     );
     const row = rows[0];
     if (!row) return false;
+    const title = row.incident_id === null && row.obligation_id === null ? await sourceAlertDeliveryTitle(tx, row) : null;
     await tx
       .insert(alerts)
       .values({
@@ -269,8 +273,9 @@ export async function markNotificationFailed(db: Db, n: { id: string; leaseToken
         clockSeq: row.clock_seq,
         unitId: row.recipient_unit_id,
         at,
+        title,
       })
-      .onConflictDoUpdate({ target: alerts.id, set: { at, acknowledgedAt: null, acknowledgedBy: null, retractedAt: null } });
+      .onConflictDoUpdate({ target: alerts.id, set: { at, acknowledgedAt: null, acknowledgedBy: null, retractedAt: null, title } });
     await audit(tx, {
       at,
       actor: 'notify',
@@ -281,6 +286,34 @@ export async function markNotificationFailed(db: Db, n: { id: string; leaseToken
     });
     return true;
   });
+}
+
+/** Who a notification was for, by role (never the address or the person's name). */
+const ROLE_LABELS: Record<string, string> = { admin: '系统管理员', duty: '值班员', unit: '责任单位', supervisor: '主管单位' };
+
+/**
+ * The duty board's title for a failed mail about a source alert (`alert:feed_failing:<feed>`,
+ * `alert:channel_silent:<feed>`; see packages/notify source-alerts.ts): which feed or channel,
+ * which alert, and which recipient by role and unit — no address, no name. Null for other mails
+ * (those about incidents and duties take their title from them).
+ */
+async function sourceAlertDeliveryTitle(
+  tx: DbOrTx,
+  row: { clock_key: string; role: string; recipient_unit_id: string | null; subject: string },
+): Promise<string | null> {
+  const m = /^alert:(feed_failing|channel_silent):(.+)$/.exec(row.clock_key);
+  if (!m) return null;
+  const [, kind, feedId] = m;
+  const [names] = rowsOf<{ feed: string | null; unit: string | null }>(
+    await tx.execute(sql`
+      select (select name from feeds where id = ${feedId!}) as feed,
+             (select name from units where id = ${row.recipient_unit_id}) as unit`),
+  );
+  const role = ROLE_LABELS[row.role] ?? row.role;
+  const recipient = names?.unit ? `${names.unit}（${role}）` : role;
+  const feed = names?.feed ?? feedId!;
+  const what = kind === 'feed_failing' ? `信息源“${feed}”抓取故障通知` : `官方渠道“${feed}”未按时更新提醒`;
+  return `邮件未送达：${what}，收件人 ${recipient}`;
 }
 
 export const deliveryFailedAlertId = (notificationId: string): string => `delivery_failed:${notificationId}`;

@@ -29,6 +29,8 @@ export const units = pgTable('units', {
   wecomRobot: text('wecom_robot'),
   dingtalkRobot: text('dingtalk_robot'),
   webhookTarget: text('webhook_target'),
+  /** 辖区 (0026): the 约谈 rule and its duties' ladder are this jurisdiction's (the rule pack's overrides). */
+  jurisdiction: text('jurisdiction').notNull().default('default'),
 });
 
 /**
@@ -169,7 +171,7 @@ export const incidents = pgTable(
     index('incidents_next_wake_idx')
       .on(t.nextWakeAt)
       .where(sql`next_wake_at is not null`),
-    index('incidents_status_idx').on(t.status),
+    // No index on status alone: incidents_board_idx leads with it (migration 0028).
   ],
 );
 
@@ -187,8 +189,16 @@ export const clocks = pgTable(
     late: boolean('late'),
     unitId: text('unit_id'),
     updatedAt: ts('updated_at').notNull(),
+    /** When it becomes a 通报 candidate if still unmet then (its ladder snapshot; migration 0029). */
+    reportCandidacyAt: ts('report_candidacy_at'),
   },
-  (t) => [primaryKey({ columns: [t.incidentId, t.seq] }), index('clocks_due_idx').on(t.dueAt)],
+  (t) => [
+    primaryKey({ columns: [t.incidentId, t.seq] }),
+    index('clocks_due_idx').on(t.dueAt),
+    index('clocks_report_candidacy_idx')
+      .on(t.reportCandidacyAt)
+      .where(sql`report_candidacy_at is not null`),
+  ],
 );
 
 /** 回应: what the responsible side published, with evidence. */
@@ -225,6 +235,11 @@ export const alerts = pgTable(
     retractedAt: ts('retracted_at'),
     /** Set on alerts about a feed (feed_failing, channel_silent; migration 0013). */
     feedId: text('feed_id'),
+    /**
+     * What the duty board shows for an alert about neither an incident, a duty nor a feed (a
+     * `delivery_failed` source-alert mail; migration 0025). zh-CN, no personal data.
+     */
+    title: text('title'),
   },
   (t) => [
     index('alerts_open_idx')
@@ -365,8 +380,13 @@ export const obligations = pgTable(
     version: integer('version').notNull().default(1),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
+    /** When it becomes a 通报 candidate if still unmet then (its ladder snapshot; migration 0029). */
+    reportCandidacyAt: ts('report_candidacy_at'),
   },
   (t) => [
+    index('obligations_report_candidacy_idx')
+      .on(t.reportCandidacyAt)
+      .where(sql`report_candidacy_at is not null`),
     index('obligations_next_wake_idx')
       .on(t.nextWakeAt)
       .where(sql`next_wake_at is not null`),
@@ -722,4 +742,27 @@ export const evidenceRefs = pgTable(
     createdAt: ts('created_at').notNull(),
   },
   (t) => [primaryKey({ name: 'evidence_refs_pk', columns: [t.kind, t.refId] }), index('evidence_refs_evidence_idx').on(t.evidenceId)],
+);
+
+/**
+ * Administrators' rule pack versions (0031): the active one (at most one, a partial unique index)
+ * is the pack in force, before RULE_PACK_FILE and the default. Changes notify huiying_rule_pack.
+ */
+export const rulePacks = pgTable(
+  'rule_packs',
+  {
+    version: integer('version').primaryKey(),
+    document: jsonb('document').notNull(),
+    note: text('note'),
+    createdBy: text('created_by').notNull(),
+    createdAt: ts('created_at').notNull(),
+    active: boolean('active').notNull().default(false),
+    activatedAt: ts('activated_at'),
+    activatedBy: text('activated_by'),
+  },
+  (t) => [
+    uniqueIndex('rule_packs_one_active_idx')
+      .on(t.active)
+      .where(sql`active`),
+  ],
 );

@@ -8,6 +8,7 @@ import {
   clockKey,
   eq,
   enqueueNotifications,
+  feeds,
   markNotificationFailed,
   markNotificationRetry,
   markNotificationSent,
@@ -15,6 +16,7 @@ import {
   notifications,
   notificationsFor,
   retryNotification,
+  units,
 } from '../src/index.ts';
 
 const T0 = new Date('2026-05-06T02:00:00Z');
@@ -105,6 +107,55 @@ describe.each(bothDatabases)('$name', ({ open }) => {
     expect(after!.retractedAt).not.toBeNull();
     const [again] = (await claimNotifications(h.db, { now: at(LEASE * 4), leaseMs: LEASE, limit: 10 })).filter((r) => r.groupKey === 'i5');
     expect(again!.attempts).toBe(1);
+  });
+
+  it('a failed mail about a source alert gets a title for the duty board: which feed, which alert, which recipient by role', async () => {
+    await h.db.insert(units).values({ id: 'u-housing', name: '市住建局' });
+    await h.db.insert(feeds).values([
+      { id: 'flaky', name: '不稳定的源', url: 'https://news.example.test/rss' },
+      { id: 'housing-site', name: '市住建局网站 通知公告', url: 'https://zjj.example.test/rss', kind: 'official' },
+    ]);
+    // As source-alerts.ts queues them: keyed by the alert, about no incident or duty.
+    const mail = (alertId: string, role: string, recipient: string, unit: string | null): NewNotification => ({
+      clockKey: `alert:${alertId}`,
+      step: `raised@${T0.toISOString()}`,
+      stepKind: alertId.split(':')[0]!,
+      role,
+      recipient,
+      recipientUnitId: unit,
+      channel: 'email',
+      groupKey: alertId,
+      subject: 's',
+      text: 'body',
+    });
+    await h.db.transaction((tx) =>
+      enqueueNotifications(tx, T0, [
+        mail('feed_failing:flaky', 'admin', 'zhang.san@example.test', null),
+        mail('channel_silent:housing-site', 'unit', 'li.si@example.test', 'u-housing'),
+      ]),
+    );
+    const claimed = (await claimNotifications(h.db, { now: at(LEASE * 3), leaseMs: LEASE, limit: 50 })).filter((r) =>
+      r.groupKey.includes(':'),
+    );
+    expect(claimed).toHaveLength(2);
+    for (const c of claimed) expect(await markNotificationFailed(h.db, c, at(LEASE * 3), '550 mailbox unavailable')).toBe(true);
+    const titles = await Promise.all(
+      claimed.map(
+        async (c) =>
+          (
+            await h.db
+              .select()
+              .from(alerts)
+              .where(eq(alerts.id, `delivery_failed:${c.id}`))
+          )[0]!.title,
+      ),
+    );
+    expect(titles.sort()).toEqual([
+      '邮件未送达：信息源“不稳定的源”抓取故障通知，收件人 系统管理员',
+      '邮件未送达：官方渠道“市住建局网站 通知公告”未按时更新提醒，收件人 市住建局（责任单位）',
+    ]);
+    // No address, no name.
+    for (const t of titles) expect(t).not.toMatch(/zhang|li\.si|@/);
   });
 
   it('a stopped clock cancels what is pending for it, and the incident page lists every row', async () => {

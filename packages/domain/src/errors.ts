@@ -26,6 +26,17 @@ export class DomainError extends Error {
   }
 }
 
+/** A rule pack that does not parse, with the offending field as a JSON pointer (`/clocks/release/spanHours`). */
+export class RulePackInvalid extends DomainError {
+  override name = 'RulePackInvalid';
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super('RULE_PACK_INVALID', message);
+  }
+}
+
 /**
  * Thrown when a working-day computation reaches a year the calendar has no data for. The
  * live engine catches it and computes a provisional Monday–Friday due (see

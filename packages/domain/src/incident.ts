@@ -14,7 +14,7 @@
 import { deadlineWake, skipPastWarnings, warningPoint } from './deadline.ts';
 import { DomainError } from './errors.ts';
 import { type ClockLadder, clockLadder } from './ladder-state.ts';
-import type { RulePack } from './rule-pack.ts';
+import { ladderPackFor, type RulePack } from './rule-pack.ts';
 import type { ClockState, EngineEvent, IncidentClockKind, IncidentInput, Instant, Level, ResponseKind } from './types.ts';
 
 export type ClockAnchor = 'start' | 'regrade';
@@ -94,6 +94,12 @@ export interface IncidentState {
   earliestResponses: Partial<Record<ResponseKind, ResponseRecord>>;
   responseCount: number;
   repostCount: number;
+  /**
+   * 辖区: the jurisdiction of the signal that created the incident, whose ladder each new clock
+   * snapshots (rule-pack.ts `ladderPackFor`). Absent: the default jurisdiction (and in states
+   * stored before incidents had one).
+   */
+  jurisdiction?: string;
 }
 
 export type IncidentResult = { state: IncidentState; events: EngineEvent[] };
@@ -128,7 +134,7 @@ function checkInput(input: IncidentInput): void {
 function draft(s: IncidentState): IncidentState {
   const clocks: IncidentClock[] = new Array<IncidentClock>(s.clocks.length);
   for (let i = 0; i < clocks.length; i++) clocks[i] = copyClock(s.clocks[i]!);
-  return {
+  const d: IncidentState = {
     v: 1,
     id: s.id,
     title: s.title,
@@ -147,6 +153,8 @@ function draft(s: IncidentState): IncidentState {
     responseCount: s.responseCount,
     repostCount: s.repostCount,
   };
+  if (s.jurisdiction !== undefined) d.jurisdiction = s.jurisdiction;
+  return d;
 }
 
 function copyClock(c: IncidentClock): IncidentClock {
@@ -265,6 +273,7 @@ function createIncident(input: IncidentInput, pack: RulePack): IncidentResult {
     responseCount: 0,
     repostCount: 0,
   };
+  if (input.jurisdiction !== undefined) w.jurisdiction = input.jurisdiction;
   const out: EngineEvent[] = [];
   startClock({ w, now: input.at, out, pack }, 'response', 'start', startAt);
   return { state: w, events: out };
@@ -345,7 +354,7 @@ function startClock(run: Run, kind: IncidentClockKind, anchor: ClockAnchor, star
     respondedAt: null,
     late: null,
     reason: null,
-    ladder: clockLadder(run.pack.ladder, kind, run.now, null),
+    ladder: clockLadder(ladderPackFor(run.pack, run.w.jurisdiction), kind, run.now, null),
   };
   run.w.clocks = [...run.w.clocks, c];
   run.out.push({ event: 'started', at: run.now, incident: run.w.id, clock: kind, due: c.dueAt });
@@ -367,7 +376,7 @@ function restartClock(run: Run, c: IncidentClock): void {
   c.respondedAt = null;
   c.late = null;
   c.reason = null;
-  c.ladder = clockLadder(run.pack.ladder, c.kind, run.now, null);
+  c.ladder = clockLadder(ladderPackFor(run.pack, run.w.jurisdiction), c.kind, run.now, null);
   run.out.push({ event: 'started', at: run.now, incident: run.w.id, clock: c.kind, due: c.dueAt });
   settle(run, c);
 }

@@ -3,7 +3,7 @@
  * obligations, the PRC calendar, rule packs and replay. No I/O, no wall clock.
  */
 export type * from './types.ts';
-export { DOMAIN_ERROR_CODES, type DomainErrorCode, DomainError, CalendarYearMissing } from './errors.ts';
+export { DOMAIN_ERROR_CODES, type DomainErrorCode, DomainError, CalendarYearMissing, RulePackInvalid } from './errors.ts';
 export {
   type DayNumber,
   MS_PER_DAY,
@@ -34,8 +34,12 @@ export {
 export { CN_CALENDAR_DATA, chinaCalendar } from './calendar-cn.ts';
 export {
   type ClockRule,
+  DEFAULT_JURISDICTION,
   DEFAULT_RULE_PACK,
   INCIDENT_CLOCK_KINDS,
+  interviewRulesOf,
+  type JurisdictionRules,
+  ladderPackFor,
   OBLIGATION_KINDS,
   type ObligationRule,
   parseRulePack,
@@ -54,6 +58,7 @@ export {
   nextIncidentWake,
   type ResponseRecord,
 } from './incident.ts';
+export { rebuildIncident } from './incident-rebuild.ts';
 export {
   advanceObligation,
   applyObligationInput,
@@ -93,8 +98,13 @@ export {
   defaultLadder,
   type InterviewCandidate,
   interviewCandidates,
+  type InterviewGroup,
   interviewGroups,
+  interviewGroupsByJurisdiction,
   type InterviewRule,
+  interviewRuleFor,
+  type InterviewRules,
+  interviewWindow,
   type Ladder,
   ladderAt,
   type LadderClock,

@@ -7,6 +7,9 @@
  * starts; its state follows the clock's events (breached, met, cancelled, waived,
  * breach_retracted, rescheduled). The unit counts as assigned from the first `assign`, or
  * `grade` with a unit; a working-day duty belongs to its unit from the start.
+ *
+ * The ladder is the jurisdiction's (`ladderPackFor`): an incident's is named by the `signal`
+ * that created it, a duty's by its `obligation` line; without one, the pack's own ladder.
  */
 import {
   type LadderClock,
@@ -18,7 +21,7 @@ import {
   startLadder,
 } from './ladder.ts';
 import type { TimelineEntry } from './replay.ts';
-import type { RulePack } from './rule-pack.ts';
+import { ladderPackFor, type RulePack } from './rule-pack.ts';
 import { formatIsoInstant } from './time.ts';
 import type { ClockKind, ClockState, EngineEvent, Instant } from './types.ts';
 
@@ -64,6 +67,13 @@ export function withEscalations(
   }
   const issued = new Map<string, Instant>();
   for (const { input } of inputs) if (input.type === 'obligation') issued.set(input.id, input.issuedAt);
+  // The creating signal's jurisdiction is the incident's (later signals do not move it).
+  const jurisdictionOf = new Map<string, string | undefined>();
+  for (const { input } of inputs) {
+    if (input.type === 'signal' && !jurisdictionOf.has(`i\u0000${input.incident}`)) {
+      jurisdictionOf.set(`i\u0000${input.incident}`, input.jurisdiction);
+    } else if (input.type === 'obligation') jurisdictionOf.set(`o\u0000${input.id}`, input.jurisdiction);
+  }
 
   const running = new Map<string, Tracked>();
   const out: (EngineEvent | EscalatedEvent)[] = [];
@@ -120,6 +130,7 @@ export function withEscalations(
       const key = keyOf(e as { incident?: string; obligation?: string; clock: ClockKind });
       if (e.event === 'started') {
         const isObligation = e.obligation !== undefined;
+        const subject = isObligation ? `o\u0000${e.obligation!}` : `i\u0000${e.incident!}`;
         const rule = isObligation
           ? pack.obligations[e.clock as keyof RulePack['obligations']]
           : pack.clocks[e.clock as keyof RulePack['clocks']];
@@ -133,7 +144,7 @@ export function withEscalations(
           warnings: rule.warnings,
           state: 'running',
           progress: startLadder(e.at),
-          ladder: pack.ladder.clocks[e.clock],
+          ladder: ladderPackFor(pack, jurisdictionOf.get(subject)).clocks[e.clock],
         };
         running.set(key, t);
         touched.add(t);

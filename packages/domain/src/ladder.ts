@@ -72,6 +72,18 @@ export interface LadderPack {
   readonly interview: InterviewRule;
 }
 
+/** The 约谈 rule of every jurisdiction: the pack's own, and the jurisdictions that override it. */
+export interface InterviewRules {
+  readonly default: InterviewRule;
+  readonly jurisdictions: Readonly<Record<string, InterviewRule>>;
+}
+
+/** The 约谈 rule in force in a jurisdiction (a bare rule is every jurisdiction's). */
+export function interviewRuleFor(rules: InterviewRule | InterviewRules, jurisdiction: string): InterviewRule {
+  if (!('default' in rules)) return rules;
+  return Object.hasOwn(rules.jurisdictions, jurisdiction) ? rules.jurisdictions[jurisdiction]! : rules.default;
+}
+
 /**
  * Build the default ladder for a clock kind: how long after the breach leaders hear of it, how
  * often the unit is urged, and whether the duty officer on shift (值班表) is copied on the
@@ -342,6 +354,57 @@ export function interviewGroups<B extends { unit: string; at: Instant }>(
     .filter((g) => g.breaches.length >= rule.breaches)
     .map((g) => ({ ...g, breaches: [...g.breaches].sort((a, b) => a.at - b.at) }))
     .sort((a, b) => b.breaches.length - a.breaches.length || cmp(a.unit, b.unit) || cmp(a.period, b.period));
+}
+
+export interface InterviewGroup<B> {
+  unit: string;
+  period: string;
+  /** The rule of the unit's jurisdiction that made it a candidate. */
+  rule: InterviewRule;
+  breaches: B[];
+}
+
+/**
+ * 约谈 candidates when jurisdictions have rules of their own: each breach is counted under the
+ * rule of its unit's jurisdiction, for that rule's periods overlapping [from, to). Same order as
+ * interviewGroups (most breaches first, then unit, then period).
+ */
+export function interviewGroupsByJurisdiction<B extends { unit: string; at: Instant; jurisdiction: string }>(
+  breaches: readonly B[],
+  rules: InterviewRule | InterviewRules,
+  from: Instant,
+  to: Instant,
+): InterviewGroup<B>[] {
+  const byJurisdiction = new Map<string, B[]>();
+  for (const b of breaches) {
+    const list = byJurisdiction.get(b.jurisdiction);
+    if (list) list.push(b);
+    else byJurisdiction.set(b.jurisdiction, [b]);
+  }
+  const out: InterviewGroup<B>[] = [];
+  for (const [jurisdiction, list] of byJurisdiction) {
+    const rule = interviewRuleFor(rules, jurisdiction);
+    const wanted = new Set(periodsOverlapping(from, to, rule.period));
+    for (const g of interviewGroups(list, rule, (p) => wanted.has(p))) out.push({ ...g, rule });
+  }
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return out.sort((a, b) => b.breaches.length - a.breaches.length || cmp(a.unit, b.unit) || cmp(a.period, b.period));
+}
+
+/** The instants [from, to) whose breaches any jurisdiction's rule needs to judge the periods overlapping [from, to). */
+export function interviewWindow(rules: InterviewRule | InterviewRules, from: Instant, to: Instant): { from: Instant; to: Instant } | null {
+  const all = 'default' in rules ? [rules.default, ...Object.values(rules.jurisdictions)] : [rules];
+  let lo: Instant | null = null;
+  let hi: Instant | null = null;
+  for (const period of new Set(all.map((r) => r.period))) {
+    const keys = periodsOverlapping(from, to, period);
+    if (keys.length === 0) continue;
+    const a = periodRange(keys[0]!)!.from;
+    const b = periodRange(keys.at(-1)!)!.to;
+    lo = lo === null ? a : Math.min(lo, a);
+    hi = hi === null ? b : Math.max(hi, b);
+  }
+  return lo === null || hi === null ? null : { from: lo, to: hi };
 }
 
 const PERIOD_KEY = /^(\d{4})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$/;

@@ -20,7 +20,7 @@ import {
 import { deadlineWake, skipPastWarnings, warningPoint } from './deadline.ts';
 import { DomainError } from './errors.ts';
 import { type ClockLadder, clockLadder } from './ladder-state.ts';
-import type { RulePack } from './rule-pack.ts';
+import { ladderPackFor, type RulePack } from './rule-pack.ts';
 import { formatDay, parseDay, shanghaiDay } from './time.ts';
 import type { ClockState, EngineEvent, Instant, ObligationInput, ObligationKind, SuspendReason } from './types.ts';
 
@@ -407,7 +407,7 @@ function createObligation(
     steps: [],
     suspension: null,
     // A duty belongs to its unit from the start: the notice is due at once.
-    ladder: clockLadder(pack.ladder, input.kind, input.at, input.at),
+    ladder: clockLadder(ladderPackFor(pack, input.jurisdiction), input.kind, input.at, input.at),
   };
   const out: EngineEvent[] = [{ event: 'started', at: input.at, obligation: w.id, clock: w.kind, due: w.dueAt }];
   if (w.dueAt < input.at) {

@@ -141,8 +141,10 @@ function toInput(o: Obj, at: Instant): ReplayInput | null {
       };
       const publishedAt = optInstant(o, 'publishedAt');
       const title = optString(o, 'title');
+      const jurisdiction = optString(o, 'jurisdiction');
       if (publishedAt !== undefined) input.publishedAt = publishedAt;
       if (title !== undefined) input.title = title;
+      if (jurisdiction !== undefined) input.jurisdiction = jurisdiction;
       return input;
     }
     case 'occurred':
@@ -180,8 +182,18 @@ function toInput(o: Obj, at: Instant): ReplayInput | null {
     }
     case 'dismiss':
       return { type, at, incident: reqString(o, 'incident', true), reason: reqString(o, 'reason', false) };
-    case 'obligation':
-      return { type, at, id: reqString(o, 'id', true), kind: reqEnum(o, 'kind', OBLIGATION_KINDS), issuedAt: reqInstant(o, 'issuedAt') };
+    case 'obligation': {
+      const input: Extract<ReplayInput, { type: 'obligation' }> = {
+        type,
+        at,
+        id: reqString(o, 'id', true),
+        kind: reqEnum(o, 'kind', OBLIGATION_KINDS),
+        issuedAt: reqInstant(o, 'issuedAt'),
+      };
+      const jurisdiction = optString(o, 'jurisdiction');
+      if (jurisdiction !== undefined) input.jurisdiction = jurisdiction;
+      return input;
+    }
     case 'fulfil':
     case 'extend':
       return { type, at, id: reqString(o, 'id', true) };

@@ -9,13 +9,23 @@
  *
  * Snapshot principle: a clock copies its span, warning points and qualifying response kinds
  * from the pack when it starts, so changing the pack never moves a running clock.
+ *
+ * Jurisdictions (辖区) may override the escalation ladder and the 约谈 rule; an override lists
+ * only what differs from the pack's own ladder (after this document's changes), in the same
+ * shape as `ladder`:
+ *
+ *     { "jurisdictions": { "east": { "ladder": { "clocks": { "release": { "leadersAfterHours": 2 } },
+ *                                                "interview": { "breaches": 2, "period": "month" } } } } }
+ *
+ * A clock or duty snapshots the ladder of its own jurisdiction when it starts (`ladderPackFor`).
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { Value, type ValueError } from '@sinclair/typebox/value';
-import { DomainError } from './errors.ts';
+import { RulePackInvalid } from './errors.ts';
 import {
   DEFAULT_LADDER_PACK,
   type InterviewRule,
+  type InterviewRules,
   LADDER_ROLES,
   LADDER_STEP_KINDS,
   LADDER_TRIGGERS,
@@ -45,8 +55,38 @@ export interface RulePack {
   readonly name: string;
   readonly clocks: Readonly<Record<IncidentClockKind, ClockRule>>;
   readonly obligations: Readonly<Record<ObligationKind, ObligationRule>>;
-  /** The escalation ladder per clock kind, and the 约谈 rule (ladder.ts). */
+  /** The escalation ladder per clock kind, and the 约谈 rule (ladder.ts): every jurisdiction's unless it overrides them. */
   readonly ladder: LadderPack;
+  /**
+   * Per jurisdiction (辖区, as signals, feeds and units name it): the ladder and 约谈 rule in force
+   * there, already merged over `ladder`. Absent in packs built before jurisdictions had their own.
+   */
+  readonly jurisdictions?: Readonly<Record<string, JurisdictionRules>>;
+}
+
+export interface JurisdictionRules {
+  readonly ladder: LadderPack;
+}
+
+/** The jurisdiction of a matter that names none (signals and units before 0020/0026). */
+export const DEFAULT_JURISDICTION = 'default';
+
+/** The rules one jurisdiction overrides, if any (own keys only: a jurisdiction may be called "constructor"). */
+function overrideOf(pack: RulePack, jurisdiction: string | null | undefined): JurisdictionRules | undefined {
+  const all = pack.jurisdictions;
+  const key = jurisdiction ?? DEFAULT_JURISDICTION;
+  return all !== undefined && Object.hasOwn(all, key) ? all[key] : undefined;
+}
+
+/** The ladder (per clock kind) and 约谈 rule of a jurisdiction: its override, else the pack's own. */
+export function ladderPackFor(pack: RulePack, jurisdiction: string | null | undefined): LadderPack {
+  return overrideOf(pack, jurisdiction)?.ladder ?? pack.ladder;
+}
+
+/** Every jurisdiction's 约谈 rule, for the readers that count breaches per unit (candidates, digests). */
+export function interviewRulesOf(pack: RulePack): InterviewRules {
+  const jurisdictions = Object.fromEntries(Object.entries(pack.jurisdictions ?? {}).map(([j, r]) => [j, r.ladder.interview]));
+  return { default: pack.ladder.interview, jurisdictions };
 }
 
 export const INCIDENT_CLOCK_KINDS: readonly IncidentClockKind[] = ['response', 'release', 'press_conference'];
@@ -88,6 +128,7 @@ export const DEFAULT_RULE_PACK: RulePack = deepFreeze({
     disclosure_request: { workingDays: 20, warnings: [...DEFAULT_WARNINGS], extension: { workingDays: 20 } },
   },
   ladder: DEFAULT_LADDER_PACK,
+  jurisdictions: {},
 } satisfies RulePack);
 
 const Warnings = Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
@@ -160,6 +201,8 @@ const LadderPackDocument = Type.Object(
   { additionalProperties: false },
 );
 
+const JurisdictionDocument = Type.Object({ ladder: Type.Optional(LadderPackDocument) }, { additionalProperties: false });
+
 /** The JSON document a `--rules` file holds; every part optional, merged over a base pack. */
 export const RulePackDocumentSchema = Type.Object(
   {
@@ -188,6 +231,11 @@ export const RulePackDocumentSchema = Type.Object(
       ),
     ),
     ladder: Type.Optional(LadderPackDocument),
+    jurisdictions: Type.Optional(
+      Type.Record(Type.String(), JurisdictionDocument, {
+        description: 'an object of jurisdiction name → { "ladder": overrides of the ladder and 约谈 rule }',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -203,8 +251,8 @@ function explain(error: ValueError): string {
   return description === undefined ? error.message : `expected ${description}, got ${JSON.stringify(error.value)}`;
 }
 
-function invalid(path: string, message: string): DomainError {
-  return new DomainError('RULE_PACK_INVALID', `rule pack invalid: ${path || '/'}: ${message}`);
+function invalid(path: string, message: string): RulePackInvalid {
+  return new RulePackInvalid(path || '/', `rule pack invalid: ${path || '/'}: ${message}`);
 }
 
 function checkIncreasing(path: string, warnings: readonly number[] | undefined): void {
@@ -249,19 +297,49 @@ export function parseRulePack(document: unknown, base: RulePack = DEFAULT_RULE_P
         doc.extension === undefined ? base.obligations[kind].extension : doc.extension && { workingDays: doc.extension.workingDays },
     };
   }
-  const ladder = mergeLadder(document.ladder, base.ladder);
-  return deepFreeze({ name: document.name ?? `${base.name}+custom`, clocks, obligations, ladder });
+  const ladder = mergeLadder(document.ladder, base.ladder, '/ladder');
+  const jurisdictions = mergeJurisdictions(document.jurisdictions, base.jurisdictions ?? {}, ladder);
+  return deepFreeze({ name: document.name ?? `${base.name}+custom`, clocks, obligations, ladder, jurisdictions });
+}
+
+const JURISDICTION_NAME = /^\S(?:.{0,98}\S)?$/u;
+
+/**
+ * Each jurisdiction the document names gets its override merged over the pack's (merged) ladder;
+ * the base pack's other jurisdictions are kept as they were.
+ */
+function mergeJurisdictions(
+  doc: RulePackDocument['jurisdictions'],
+  base: Readonly<Record<string, JurisdictionRules>>,
+  ladder: LadderPack,
+): Record<string, JurisdictionRules> {
+  const entries: [string, JurisdictionRules][] = Object.entries(base);
+  for (const [name, d] of Object.entries(doc ?? {})) {
+    const path = `/jurisdictions/${name}`;
+    if (!JURISDICTION_NAME.test(name)) {
+      throw invalid(
+        path,
+        `expected a jurisdiction name of 1 to 100 characters without leading or trailing spaces, got ${JSON.stringify(name)}`,
+      );
+    }
+    const merged: JurisdictionRules = { ladder: mergeLadder(d.ladder, ladder, `${path}/ladder`) };
+    const at = entries.findIndex(([j]) => j === name);
+    if (at >= 0) entries[at] = [name, merged];
+    else entries.push([name, merged]);
+  }
+  // fromEntries defines own properties, so a jurisdiction named "__proto__" stays data.
+  return Object.fromEntries(entries);
 }
 
 type LadderDoc = Static<typeof LadderDocument>;
 
-function mergeLadder(doc: Static<typeof LadderPackDocument> | undefined, base: LadderPack): LadderPack {
+function mergeLadder(doc: Static<typeof LadderPackDocument> | undefined, base: LadderPack, at: string): LadderPack {
   if (doc === undefined) return base;
   const clocks: Record<string, Ladder> = { ...base.clocks };
   for (const kind of ALL_CLOCK_KINDS) {
     const d = (doc.clocks as Record<string, LadderDoc | undefined> | undefined)?.[kind];
     if (d === undefined) continue;
-    const path = `/ladder/clocks/${kind}`;
+    const path = `${at}/clocks/${kind}`;
     if (d.steps !== undefined) {
       if (d.leadersAfterHours !== undefined || d.urgeRepeatHours !== undefined) {
         throw invalid(path, 'give steps, or leadersAfterHours/urgeRepeatHours, not both');

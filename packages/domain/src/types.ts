@@ -14,7 +14,16 @@ export type ClockState = 'running' | 'met' | 'breached' | 'cancelled' | 'waived'
 
 /** Inputs about one incident; `at` is when the engine learns of it ("now" for that input). */
 export type IncidentInput =
-  | { type: 'signal'; at: Instant; incident: string; source: SignalSource; publishedAt?: Instant; title?: string }
+  | {
+      type: 'signal';
+      at: Instant;
+      incident: string;
+      source: SignalSource;
+      publishedAt?: Instant;
+      title?: string;
+      /** 辖区 of the signal; the one that creates the incident gives it its jurisdiction (and ladder). */
+      jurisdiction?: string;
+    }
   | { type: 'occurred'; at: Instant; incident: string; occurredAt: Instant }
   | { type: 'grade'; at: Instant; incident: string; level: Level; unit?: string }
   | { type: 'assign'; at: Instant; incident: string; unit: string }
@@ -40,7 +49,8 @@ export type IncidentInput =
 export type SuspendReason = 'correction' | 'third_party';
 
 export type ObligationInput =
-  | { type: 'obligation'; at: Instant; id: string; kind: ObligationKind; issuedAt: Instant }
+  /** `jurisdiction`: the duty's (its unit's) 辖区, whose ladder the duty snapshots; absent = the default. */
+  | { type: 'obligation'; at: Instant; id: string; kind: ObligationKind; issuedAt: Instant; jurisdiction?: string }
   | { type: 'fulfil'; at: Instant; id: string }
   | { type: 'extend'; at: Instant; id: string }
   /** Live engine only for now (not in replay.md): stop a disclosure_request's count. */

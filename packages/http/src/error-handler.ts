@@ -20,7 +20,7 @@ const BY_STATUS: Partial<Record<number, ErrorCode>> = {
 export function installErrorHandler(app: AnyFastify, map: ErrorMapper = () => undefined): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const known = error instanceof ApiError ? error : map(error);
-    if (known) return reply.code(known.status).send({ code: known.code, message: known.message });
+    if (known) return reply.code(known.status).send({ code: known.code, message: known.message, ...known.details });
     if (error.validation) return reply.code(400).send({ code: 'HY_VALIDATION', message: error.message });
     const status = error.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {

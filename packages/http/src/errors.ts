@@ -8,6 +8,11 @@ export const ERROR_CATALOGUE = {
     status: 400,
     description: '请求参数不合法 The request body, query or path failed validation; the message names the field.',
   },
+  HY_RULE_PACK_INVALID: {
+    status: 400,
+    description:
+      '规则包不合法 The rule pack document does not match the rule-pack schema; `path` names the field (a JSON pointer) and the message says why. Nothing was stored.',
+  },
   HY_UNAUTHENTICATED: {
     status: 401,
     description: '未登录 No valid session or API token; log in (POST /api/auth/login) or send a bearer token.',
@@ -31,6 +36,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Sent beside code and message (e.g. the offending field's `path`); the route's error schema must list it. */
+    readonly details?: { path?: string },
   ) {
     super(message);
   }

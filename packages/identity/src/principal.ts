@@ -18,6 +18,18 @@ export interface Principal {
   role: Role | null;
   unitId: string | null;
   scopes: readonly string[];
+  /**
+   * A token bound to a 12345 hotline source posts as that source: read with the token, in the same
+   * query, so a ticket request costs one look-up, not two. Absent for users and unbound tokens.
+   */
+  boundSource?: BoundSource;
+}
+
+/** The hotline source a token posts as (`hotline_sources.token_id`). */
+export interface BoundSource {
+  id: string;
+  name: string;
+  active: boolean;
 }
 
 /** What a principal may see: a unit user only its own unit's records; everyone else everything. */

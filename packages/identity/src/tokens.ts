@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { apiTokens, audit, BatchLoader, type Db, eq, inArray, sql } from '@huiying/db';
-import { type Principal, TOKEN_SCOPES } from './principal.ts';
+import { apiTokens, audit, BatchLoader, type Db, eq, hotlineSources, inArray, sql } from '@huiying/db';
+import { type BoundSource, type Principal, TOKEN_SCOPES } from './principal.ts';
 import { digest, newSecret } from './secrets.ts';
 import { IdentityError } from './users.ts';
 
@@ -66,19 +66,18 @@ const LAST_USED_EVERY_MS = 60_000;
 
 export async function resolveToken(db: Db, token: string, now: Date): Promise<Principal | undefined> {
   if (!token.startsWith(TOKEN_PREFIX)) return undefined;
-  const [row] = await db
-    .select()
-    .from(apiTokens)
-    .where(eq(apiTokens.tokenHash, digest(token)));
+  const row = (await tokensByDigest(db, [digest(token)])).values().next().value;
   if (!row || !live(row, now)) return undefined;
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_EVERY_MS)
     await db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
-  return principalOf(row);
+  return principalOf(row, row.boundSource);
 }
 
 type TokenRow = typeof apiTokens.$inferSelect;
+/** A token and the hotline source bound to it, if any (at most one: hotline_sources_token_uq). */
+type TokenWithSource = TokenRow & { boundSource: BoundSource | null };
 const live = (row: TokenRow, now: Date) => !row.revokedAt && !(row.expiresAt && row.expiresAt.getTime() <= now.getTime());
-const principalOf = (row: TokenRow): Principal => ({
+const principalOf = (row: TokenRow, boundSource?: BoundSource | null): Principal => ({
   kind: 'token',
   id: row.id,
   username: row.name,
@@ -86,7 +85,31 @@ const principalOf = (row: TokenRow): Principal => ({
   role: null,
   unitId: null,
   scopes: row.scopes,
+  ...(boundSource ? { boundSource } : {}),
 });
+
+/** The tokens with these digests, each with its bound hotline source: one query. */
+async function tokensByDigest(db: Db, hashes: readonly string[]): Promise<Map<string, TokenWithSource>> {
+  const rows = await db
+    .select({
+      token: apiTokens,
+      sourceId: hotlineSources.id,
+      sourceName: hotlineSources.name,
+      sourceActive: hotlineSources.active,
+    })
+    .from(apiTokens)
+    .leftJoin(hotlineSources, eq(hotlineSources.tokenId, apiTokens.id))
+    .where(inArray(apiTokens.tokenHash, [...hashes]));
+  return new Map(
+    rows.map(({ token, sourceId, sourceName, sourceActive }) => [
+      token.tokenHash,
+      {
+        ...token,
+        boundSource: sourceId === null ? null : { id: sourceId, name: sourceName!, active: sourceActive! },
+      },
+    ]),
+  );
+}
 
 /**
  * resolveToken for a server: the tokens of requests that arrive together are looked up with one
@@ -96,14 +119,11 @@ const principalOf = (row: TokenRow): Principal => ({
  * that saw it stale.
  */
 export class TokenResolver {
-  private readonly rows: BatchLoader<string, TokenRow>;
+  private readonly rows: BatchLoader<string, TokenWithSource>;
   private readonly touched = new Map<string, number>();
 
   constructor(private readonly db: Db) {
-    this.rows = new BatchLoader(
-      async (hashes) =>
-        new Map((await db.select().from(apiTokens).where(inArray(apiTokens.tokenHash, hashes))).map((r) => [r.tokenHash, r])),
-    );
+    this.rows = new BatchLoader((hashes) => tokensByDigest(db, hashes));
   }
 
   async resolve(token: string, now: Date): Promise<Principal | undefined> {
@@ -115,6 +135,6 @@ export class TokenResolver {
       this.touched.set(row.id, now.getTime());
       await this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
     }
-    return principalOf(row);
+    return principalOf(row, row.boundSource);
   }
 }

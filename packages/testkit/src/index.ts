@@ -4,6 +4,7 @@
  * there is a test failure with a message saying how to start it — never a skip.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { KafkaBus } from '@huiying/bus/kafka';
 import { type DbHandle, openPglite, openPostgres } from '@huiying/db';
@@ -294,4 +295,65 @@ export async function startControllableSmtp(): Promise<ControllableSmtp> {
     });
   await state.up();
   return state;
+}
+
+/**
+ * A self-signed certificate for localhost and 127.0.0.1, valid until 2126 (fixtures/; made with
+ * `openssl req -x509 -newkey rsa:2048 -nodes -days 36500 -addext subjectAltName=…`). Test-only.
+ */
+export const TEST_TLS = {
+  cert: readFileSync(new URL('../fixtures/smtp-test-cert.pem', import.meta.url), 'utf8'),
+  key: readFileSync(new URL('../fixtures/smtp-test-key.pem', import.meta.url), 'utf8'),
+};
+
+export interface SecureSmtp {
+  port: number;
+  mails: ParsedMail[];
+  /** Each accepted message's session: was it over TLS, and as whom was it authenticated. */
+  deliveries: { secure: boolean; user: string | undefined }[];
+  /** Every AUTH attempt: method, user, and whether the channel was encrypted then. */
+  authAttempts: { method: string; user: string | undefined; secure: boolean }[];
+  /** Answer AUTH with this code instead of checking (454 temporary failure, 421 closing). */
+  authFailure: number | null;
+  close(): Promise<void>;
+}
+
+/**
+ * A real SMTP server that requires authentication: `starttls` offers STARTTLS on a plain port
+ * (and refuses AUTH before it), `implicit` speaks TLS from the first byte (smtps), `plain`
+ * offers no TLS at all. Wrong credentials are answered 535.
+ */
+export async function startSecureSmtp(o: {
+  tls: 'starttls' | 'implicit' | 'plain';
+  users: Record<string, string>;
+  authMethods?: ('PLAIN' | 'LOGIN')[];
+}): Promise<SecureSmtp> {
+  const state: Omit<SecureSmtp, 'close'> = { port: 0, mails: [], deliveries: [], authAttempts: [], authFailure: null };
+  const fail = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
+  const server = new SMTPServer({
+    secure: o.tls === 'implicit',
+    ...(o.tls === 'plain' ? { disabledCommands: ['STARTTLS'], allowInsecureAuth: true } : { key: TEST_TLS.key, cert: TEST_TLS.cert }),
+    authMethods: o.authMethods ?? ['PLAIN', 'LOGIN'],
+    authOptional: false,
+    logger: false,
+    closeTimeout: 100,
+    onAuth(auth, session, callback) {
+      state.authAttempts.push({ method: auth.method, user: auth.username, secure: session.secure });
+      if (state.authFailure !== null) return callback(fail(state.authFailure, 'temporary authentication failure'));
+      if (auth.username === undefined || o.users[auth.username] !== auth.password) return callback(fail(535, 'authentication failed'));
+      callback(null, { user: auth.username });
+    },
+    onData(stream, session, callback) {
+      simpleParser(stream)
+        .then((mail) => {
+          state.mails.push(mail);
+          state.deliveries.push({ secure: session.secure, user: typeof session.user === 'string' ? session.user : undefined });
+          callback();
+        })
+        .catch((e: Error) => callback(e));
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.server.address() as AddressInfo).port;
+  return Object.assign(state, { close: () => new Promise<void>((r) => server.close(() => r())) });
 }

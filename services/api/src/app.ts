@@ -4,8 +4,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Bus } from '@huiying/bus';
 import { type Clock, systemClock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
-import { DomainError } from '@huiying/domain';
-import { type CalendarService, type EngineDeps, NotFoundError, StaleWriteError } from '@huiying/engine';
+import { DomainError, interviewRulesOf } from '@huiying/domain';
+import { type CalendarService, type EngineDeps, NotFoundError, type RulePackHolder, StaleWriteError } from '@huiying/engine';
 import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import type { SessionPolicy } from '@huiying/identity';
 import { type TicketTimePolicy, ticketRoutes } from '@huiying/ingest';
@@ -27,6 +27,7 @@ import { incidentRoutes } from './routes/incidents.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { obligationRoutes } from './routes/obligations.ts';
 import { rosterRoutes } from './routes/roster.ts';
+import { rulePackRoutes } from './routes/rule-packs.ts';
 import { systemRoutes } from './routes/system.ts';
 import { scheduleRollup } from './stats/rollup.ts';
 import { statsRoutes } from './stats/routes.ts';
@@ -38,6 +39,8 @@ export interface AppDeps {
   /** Wall-clock time for sessions and tokens (default: the system clock). */
   realClock?: Clock;
   engine: EngineDeps;
+  /** The rule pack in force (database, file or default), kept current; `engine.pack` should ask it. */
+  rulePacks: RulePackHolder;
   /** The working-day calendar (file + administrators' years), for disclosure duties. */
   calendars: CalendarService;
   logger: Logger;
@@ -49,8 +52,16 @@ export interface AppDeps {
   ticketPolicy?: TicketTimePolicy;
   /** LISTEN on the database (DbHandle.listen): with it, board pages and sessions are cached until a change is notified. */
   listen?: DbHandle['listen'];
+  /**
+   * How long after a change made elsewhere (notified, or a live engine event) a board page that
+   * misses it may still be served while it is rebuilt (default 1000 ms; 0: wait for the rebuild).
+   * This process's own writes are on its next page regardless.
+   */
+  boardMaxStaleMs?: number;
   /** Run the statistics rollup every minute (default true; bench/board.ts turns it off, see there). */
   statsRollup?: boolean;
+  /** Notifications were queued again (an administrator's retry): the dispatcher in this process looks now. */
+  onNotificationsQueued?: () => void;
 }
 
 /** The API's own errors (engine, domain) in the shared catalogue. */
@@ -83,6 +94,8 @@ export async function buildApp(
   const boardCache = new ListCache<SentPage>({
     listen: deps.listen,
     logger: deps.logger,
+    maxStaleMs: deps.boardMaxStaleMs ?? 1000,
+    now: () => realClock.now(),
     onNotify: () => {
       for (const f of boardChanged) f();
     },
@@ -91,7 +104,7 @@ export async function buildApp(
     db,
     bus: deps.bus,
     logger: deps.logger,
-    onEvent: () => boardCache.invalidate(),
+    onEvent: () => boardCache.changed(),
     realClock,
     ...(deps.sessionPolicy ? { sessionPolicy: deps.sessionPolicy } : {}),
   });
@@ -137,7 +150,18 @@ export async function buildApp(
   const unwatchSessions = app.sessionCache.onChange(() => void live.recheck());
   app.addHook('onClose', async () => unwatchSessions());
 
-  const routeDeps: RouteDeps = { db, bus: deps.bus, clock, realClock, engine: deps.engine, calendars: deps.calendars, live, boardCache };
+  const routeDeps: RouteDeps = {
+    db,
+    bus: deps.bus,
+    clock,
+    realClock,
+    engine: deps.engine,
+    rulePacks: deps.rulePacks,
+    calendars: deps.calendars,
+    live,
+    boardCache,
+    ...(deps.onNotificationsQueued ? { onNotificationsQueued: deps.onNotificationsQueued } : {}),
+  };
   // Read-your-writes: a change made through this process is on the next list it serves, before
   // the database's notification comes back (onSend: before the client can have the answer).
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -149,6 +173,7 @@ export async function buildApp(
   await app.register(incidentRoutes, routeDeps);
   await app.register(alertRoutes, routeDeps);
   await app.register(adminRoutes, routeDeps);
+  await app.register(rulePackRoutes, routeDeps);
   await app.register(rosterRoutes, routeDeps);
   await app.register(hotlineRoutes, { ...routeDeps, ...(deps.ticketPolicy ? { ticketPolicy: deps.ticketPolicy } : {}) });
   await app.register(monitoringRoutes, routeDeps);
@@ -165,7 +190,7 @@ export async function buildApp(
     ladder: deps.engine.ladder,
   });
 
-  await app.register(statsRoutes, { db, clock, interview: deps.engine.pack.ladder.interview });
+  await app.register(statsRoutes, { db, clock, interview: () => interviewRulesOf(deps.engine.pack()) });
 
   const registry = registerMetrics(app, { db, live });
   app.get(

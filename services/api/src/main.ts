@@ -7,7 +7,7 @@ import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { trustProxyOf } from '@huiying/http';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
-import { CalendarService, loadRulePack, routingFrom, routingSettingsSchema } from '@huiying/engine';
+import { CalendarService, RulePackHolder, routingFrom, routingSettingsSchema, rulePackFallback } from '@huiying/engine';
 import { ticketConfig, ticketPolicyOf } from '@huiying/ingest';
 import { buildDashboard } from '@huiying/web';
 import closeWithGrace from 'close-with-grace';
@@ -18,7 +18,7 @@ const config = loadConfig(
     ...portsConfig,
     PORT: Type.Integer({ default: 8080 }),
     HOST: Type.String({ default: '127.0.0.1' }),
-    /** A local government's rule pack (JSON); the default pack when unset. */
+    /** A local government's rule pack (JSON); the default pack when unset. An administrator's active version in the database wins over both. */
     RULE_PACK_FILE: Type.Optional(Type.String()),
     /**
      * With the duty mailbox set (as for the engine), commands queue the escalation ladder's
@@ -33,8 +33,11 @@ const config = loadConfig(
   }),
 );
 
-const pack = loadRulePack(config.RULE_PACK_FILE);
+const fallback = rulePackFallback(config.RULE_PACK_FILE);
 const { logger, handle, bus, relay, close: closePorts } = await openProductionPorts('huiying-api', config);
+// Commands that start clocks (grading, duties) take the pack in force; an activation on any process reaches this one.
+const rulePacks = new RulePackHolder({ db: handle.db, fallback, listen: handle.listen, logger });
+await rulePacks.start();
 const calendars = new CalendarService(handle.db);
 await calendars.load();
 // An administrator's calendar change on another API process reaches this one.
@@ -48,10 +51,11 @@ const app = await buildApp(
     calendars,
     bus,
     clock: systemClock,
+    rulePacks,
     engine: {
       db: handle.db,
       clock: systemClock,
-      pack,
+      pack: () => rulePacks.current(),
       ...(config.DUTY_EMAIL
         ? { ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) } }
         : {}),
@@ -70,5 +74,6 @@ await app.listen({ port: config.PORT, host: config.HOST });
 closeWithGrace({ delay: 10_000 }, async ({ err }) => {
   if (err) logger.error(err, 'shutting down after error');
   await app.close();
+  await rulePacks.stop();
   await closePorts();
 });

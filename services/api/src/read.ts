@@ -123,7 +123,7 @@ function alertWhere(scope: Scope, f: Omit<AlertFilters, keyof Page>): SQL {
   if (f.unit) parts.push(sql`coalesce(a.unit_id, i.unit_id, o.unit_id) = ${f.unit}`);
   if (f.from !== undefined) parts.push(sql`a.at >= ${new Date(f.from).toISOString()}`);
   if (f.to !== undefined) parts.push(sql`a.at < ${new Date(f.to).toISOString()}`);
-  if (f.q) parts.push(sql`coalesce(i.title, o.title, '') ilike ${likeOf(f.q)}`);
+  if (f.q) parts.push(sql`coalesce(i.title, o.title, a.title, '') ilike ${likeOf(f.q)}`);
   return sql.join(parts, sql` and `);
 }
 
@@ -131,7 +131,7 @@ const ALERT_SELECT = sql`
   select a.id, a.incident_id, a.obligation_id, a.kind, a.clock, a.due_at, a.elapsed, a.at,
          a.acknowledged_at, a.acknowledged_by, a.retracted_at,
          coalesce(a.unit_id, i.unit_id, o.unit_id) as unit_id,
-         coalesce(i.title, o.title, fd.name, a.obligation_id, a.incident_id, a.feed_id, '') as title
+         coalesce(i.title, o.title, fd.name, a.title, a.obligation_id, a.incident_id, a.feed_id, '') as title
   from alerts a
   left join incidents i on i.id = a.incident_id
   left join obligations o on o.id = a.obligation_id

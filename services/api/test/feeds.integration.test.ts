@@ -311,6 +311,14 @@ describe('feed administration', () => {
       'the live withdrawal',
     );
   });
+  it('a failed mail about a source alert shows its stored title on the duty board (it has no incident, duty or feed to name it)', async () => {
+    const title = '邮件未送达：信息源“不稳定的源”抓取故障通知，收件人 值班员';
+    await db.db.insert(alerts).values({ id: 'delivery_failed:n-src-1', kind: 'delivery_failed', title, at: new Date(clock.now()) });
+    const listed = (
+      await duty.inject({ method: 'GET', url: `/api/alerts?kind=delivery_failed&q=${encodeURIComponent('不稳定的源')}` })
+    ).json<{ items: { id: string; incidentTitle: string }[] }>().items;
+    expect(listed).toEqual([expect.objectContaining({ id: 'delivery_failed:n-src-1', incidentTitle: title })]);
+  });
 });
 
 describe('official channels', () => {

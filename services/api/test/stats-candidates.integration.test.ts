@@ -25,7 +25,7 @@
 import swagger from '@fastify/swagger';
 import type { Clock } from '@huiying/clock';
 import { type DbHandle, sql } from '@huiying/db';
-import { type ClockKind, DEFAULT_LADDER_PACK, ladderSnapshot } from '@huiying/domain';
+import { type ClockKind, DEFAULT_LADDER_PACK, interviewRulesOf, ladderSnapshot, parseRulePack } from '@huiying/domain';
 import { freshDatabase, type Injectable, loginAs } from '@huiying/testkit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import JSZip from 'jszip';
@@ -190,7 +190,13 @@ interface Candidates {
     step: string;
     candidateAt: string;
   }[];
-  interviews: { unit: { id: string; name: string }; period: string; breachCount: number; breaches: { id: string; at: string }[] }[];
+  interviews: {
+    unit: { id: string; name: string };
+    period: string;
+    rule: { breaches: number; period: string };
+    breachCount: number;
+    breaches: { id: string; at: string }[];
+  }[];
 }
 const candidates = async (url: string, user = 'leader') => {
   const res = await get(url, user);
@@ -246,6 +252,19 @@ describe('通报候选', () => {
     }
     expect((await get('/api/stats/candidates?limit=0', 'leader')).statusCode).toBe(400);
   });
+
+  it('pages: `offset` skips that many in the same order, the totals unchanged', async () => {
+    const all = (await candidates('/api/stats/candidates')).reports.map((c) => c.id);
+    const pages = [];
+    for (let offset = 0; offset < all.length + 2; offset += 2) {
+      const r = await candidates(`/api/stats/candidates?limit=2&offset=${offset}`);
+      expect(r.reportTotal).toBe(all.length);
+      pages.push(...r.reports.map((c) => c.id));
+    }
+    expect(pages).toEqual(all);
+    expect((await candidates(`/api/stats/candidates?limit=2&offset=${all.length}`)).reports).toEqual([]);
+    expect((await get('/api/stats/candidates?offset=-1', 'leader')).statusCode).toBe(400);
+  });
 });
 
 describe('约谈候选', () => {
@@ -285,6 +304,39 @@ describe('约谈候选', () => {
       ]);
     } finally {
       await strict.close();
+    }
+  });
+});
+
+describe('约谈候选 per jurisdiction', () => {
+  it('each unit is judged by its own jurisdiction’s rule: housing, in a county whose pack says 2 in a month, is a candidate beside the default 3 in a quarter', async () => {
+    const pack = parseRulePack({ jurisdictions: { county: { ladder: { interview: { breaches: 2, period: 'month' } } } } });
+    const mixed = Fastify();
+    installErrorHandler(mixed);
+    await mixed.register(authPlugin, { db: handle.db, clock });
+    await mixed.register(authRoutes, { db: handle.db, realClock: clock } as unknown as AuthRouteOptions);
+    await mixed.register(statsRoutes, { db: handle.db, clock, interview: interviewRulesOf(pack) });
+    await mixed.ready();
+    await handle.db.execute(sql`update units set jurisdiction = 'county' where id = 'housing'`);
+    try {
+      const leader = await loginAs(mixed, 'leader');
+      const r = (await leader.inject({ method: 'GET', url: '/api/stats/candidates?period=2026-Q4' })).json<Candidates>();
+      // The deployment's own rule is still the one the report states; each candidate names its unit's.
+      expect(r.rule).toEqual({ breaches: 3, period: 'quarter' });
+      expect(r.interviews.map((i) => [i.unit.id, i.period, i.breachCount, i.rule])).toEqual([
+        ['env', '2026-Q4', 3, { breaches: 3, period: 'quarter' }],
+        ['health', '2026-Q4', 3, { breaches: 3, period: 'quarter' }],
+        ['housing', '2026-11', 2, { breaches: 2, period: 'month' }],
+      ]);
+      // December alone: housing's month has no breach; the quarters of env and health overlap it.
+      const dec = (await leader.inject({ method: 'GET', url: '/api/stats/candidates?period=2026-12' })).json<Candidates>();
+      expect(dec.interviews.map((i) => [i.unit.id, i.period])).toEqual([
+        ['env', '2026-Q4'],
+        ['health', '2026-Q4'],
+      ]);
+    } finally {
+      await handle.db.execute(sql`update units set jurisdiction = 'default' where id = 'housing'`);
+      await mixed.close();
     }
   });
 });

@@ -4,8 +4,15 @@ import { type SQL, sql } from '@huiying/db';
  * What every engine write emits besides the entity itself: alerts, audit rows and outbox events,
  * as data-modifying CTEs that read their rows from one jsonb parameter each. Fixed SQL text and
  * one round trip per batch (bench/README.md: the query builder cost more than the database).
+ *
+ * A clock event is written three times — its outbox message, its audit row (the payload is the
+ * audit's result) and, when it raises one, its alert — and the payload already says everything
+ * the other two hold. So an event is sent once, with the few fields its audit row adds, and the
+ * database derives the audit and alert rows from it: a timer batch sends about half the text it
+ * did, and the engine serialises each payload once (bench/README.md, timer.ts).
  */
 export interface SideEffects {
+  /** Alerts that are not derived from an event's payload (a duty's calendar_missing). */
   alerts: readonly {
     id: string;
     incidentId?: string | null;
@@ -17,15 +24,58 @@ export interface SideEffects {
     unitId?: string | null;
     at: Date;
   }[];
+  /** Audit rows that are not an event's (created, updated, the ladder's). */
   audits: readonly { at: Date; actor: string; action: string; entity: string; entityId: string; input?: unknown; result?: unknown }[];
-  messages: readonly { topic: string; key: string; payload: unknown }[];
+  /** Outbox messages in order; an event's carries its audit row and, when it raises one, its alert. */
+  messages: readonly OutboxRow[];
+  /** The inputs event audits refer to by index (a timer batch shares one). */
+  inputs?: readonly unknown[];
   /** outbox.created_at for the batch. */
   at: Date;
 }
 
+export interface OutboxRow {
+  topic: string;
+  key: string;
+  payload: unknown;
+  /** Audit this message: audit_log.result = the payload. */
+  audit?: EventAudit;
+  /**
+   * The alert this event raises, and which column names its aggregate: alerts.incident_id
+   * (payload.incidentId) or obligation_id (payload.obligationId). Its id, kind, clock, due,
+   * elapsed, unit and instant are the payload's alertId, event, clock, due, elapsed, unitId, at.
+   */
+  alert?: 'incident' | 'obligation';
+}
+
+export interface EventAudit {
+  at: Date;
+  actor: string;
+  action: string;
+  entity: string;
+  entityId: string;
+  /** Index into SideEffects.inputs. */
+  input: number;
+}
+
 export const json = (rows: readonly (object | string)[]) => JSON.stringify(rows);
 
-/** `alr, aud, obx` CTEs, to follow the entity's own CTE in one `with` statement. */
+/** The jsonb row of one message: its audit flattened to columns the statement reads. */
+function messageRow(m: OutboxRow, ord: number): Record<string, unknown> {
+  const r: Record<string, unknown> = { topic: m.topic, key: m.key, payload: m.payload, ord };
+  if (m.audit) {
+    r.auditAt = m.audit.at;
+    r.actor = m.audit.actor;
+    r.action = m.audit.action;
+    r.entity = m.audit.entity;
+    r.entityId = m.audit.entityId;
+    r.input = m.audit.input;
+  }
+  if (m.alert) r.alertOf = m.alert;
+  return r;
+}
+
+/** `alr, aud, msg, obx, eva, evl` CTEs, to follow the entity's own CTE in one `with` statement. */
 export function sideEffectCtes(e: SideEffects): SQL {
   return sql`
       alr as (
@@ -41,10 +91,39 @@ export function sideEffectCtes(e: SideEffects): SQL {
         from jsonb_to_recordset(${json(e.audits)}::jsonb) as r(at timestamptz, actor text, action text, entity text, "entityId" text,
           input jsonb, result jsonb)
       ),
+      msg as materialized (
+        select * from jsonb_to_recordset(${json(e.messages.map(messageRow))}::jsonb) as r(topic text, key text, payload jsonb, ord int,
+          "auditAt" timestamptz, actor text, action text, entity text, "entityId" text, input int, "alertOf" text)
+      ),
       obx as (
         insert into outbox (topic, key, payload, created_at)
-        select topic, key, payload, ${e.at.toISOString()}::timestamptz
-        from jsonb_to_recordset(${json(e.messages.map((m, ord) => ({ ...m, ord })))}::jsonb) as r(topic text, key text, payload jsonb, ord int)
-        order by ord
+        select topic, key, payload, ${e.at.toISOString()}::timestamptz from msg order by ord
+      ),
+      eva as (
+        insert into audit_log (at, actor, action, entity, entity_id, input, result)
+        select "auditAt", actor, action, entity, "entityId", (${JSON.stringify(e.inputs ?? [])}::jsonb) -> input, payload
+        from msg where action is not null order by ord
+      ),
+      evl as (
+        insert into alerts (id, incident_id, obligation_id, kind, clock, due_at, elapsed, unit_id, at)
+        select payload->>'alertId', case when "alertOf" = 'incident' then payload->>'incidentId' end,
+          case when "alertOf" = 'obligation' then payload->>'obligationId' end, payload->>'event', payload->>'clock',
+          (payload->>'due')::timestamptz, (payload->>'elapsed')::real, payload->>'unitId', (payload->>'at')::timestamptz
+        from msg where "alertOf" is not null
+        on conflict (id) do nothing
       )`;
+}
+
+/** The inputs a batch's event audits refer to, each sent once (a timer batch's wakes share one). */
+export function inputRefs(): { inputs: unknown[]; ref(input: unknown): number } {
+  const inputs: unknown[] = [];
+  const index = new Map<unknown, number>();
+  return {
+    inputs,
+    ref(input) {
+      let i = index.get(input);
+      if (i === undefined) index.set(input, (i = inputs.push(input) - 1));
+      return i;
+    },
+  };
 }

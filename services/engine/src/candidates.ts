@@ -14,17 +14,19 @@
  * 约谈: a unit with at least `rule.breaches` breaches (breach alerts not retracted, counted for the
  * unit responsible when the breach happened) in one of the rule's periods (month, quarter, year,
  * Asia/Shanghai). A report period lists the rule periods overlapping it, each with its breaches.
+ * The rule is that of the unit's jurisdiction (units.jurisdiction; the rule pack's overrides).
  *
  * Periods here are [from, to) on the instant (as `periodOf` assigns instants to periods).
  */
 import { type DbOrTx, rowsOf, sql } from '@huiying/db';
 import {
   type ClockState,
+  DEFAULT_JURISDICTION,
+  interviewGroupsByJurisdiction,
   type InterviewRule,
-  interviewGroups,
+  type InterviewRules,
+  interviewWindow,
   type Ladder,
-  periodRange,
-  periodsOverlapping,
   reportCandidacy,
 } from '@huiying/domain';
 
@@ -85,8 +87,9 @@ interface CandidateRow {
 
 /**
  * The 通报 candidates that became one in [from, to) and by `now`, oldest first. The scan reads
- * only clocks that can be one: past due and still open (a bounded set), or met late after
- * `from`; the domain decides from each clock's ladder snapshot.
+ * only the clocks and duties whose candidacy instant (`report_candidacy_at`, written with the
+ * row from its ladder snapshot, migration 0029) falls in the period — by its index — and that
+ * were still unmet then; the domain decides again from each clock's ladder snapshot.
  */
 export async function loadReportCandidates(db: DbOrTx, q: CandidateQuery): Promise<ReportCandidate[]> {
   const now = q.now;
@@ -104,18 +107,17 @@ export async function loadReportCandidates(db: DbOrTx, q: CandidateQuery): Promi
       from clocks c
         join incidents i on i.id = c.incident_id
         left join alerts b on b.kind = 'breached' and b.incident_id = c.incident_id and b.clock = c.kind and b.due_at = c.due_at
-      where c.due_at < ${toIso}::timestamptz
-        and (c.state in ('breached', 'running') or (c.state = 'met' and c.late and c.responded_at > ${fromIso}::timestamptz))
+      where c.report_candidacy_at >= ${fromIso}::timestamptz and c.report_candidacy_at < ${toIso}::timestamptz
+        and (c.state in ('breached', 'running') or (c.state = 'met' and c.responded_at > c.report_candidacy_at))
       union all
       select 'duty', o.id, 0, o.kind, o.status, null, coalesce(o.title, o.id), o.unit_id,
         o.due_at, to_timestamp((o.state->>'respondedAt')::float8 / 1000), o.state->'ladder'
       from obligations o
-      where o.due_at < ${toIso}::timestamptz
+      where o.report_candidacy_at >= ${fromIso}::timestamptz and o.report_candidacy_at < ${toIso}::timestamptz
         and (o.status = 'breached'
           -- A suspended count (补正, 征求第三方意见) does not run out while suspended.
           or (o.status = 'running' and jsonb_typeof(o.state->'suspension') is distinct from 'object')
-          or (o.status = 'met' and (o.state->>'late')::boolean
-              and to_timestamp((o.state->>'respondedAt')::float8 / 1000) > ${fromIso}::timestamptz))`),
+          or (o.status = 'met' and to_timestamp((o.state->>'respondedAt')::float8 / 1000) > o.report_candidacy_at))`),
   );
   const found: (Omit<ReportCandidate, 'unit'> & { unitId: string | null })[] = [];
   for (const r of rows) {
@@ -168,6 +170,8 @@ export interface InterviewCandidateRow {
   unit: CandidateUnit;
   /** The rule period: '2026-Q4', '2026-11' or '2026'. */
   period: string;
+  /** The 约谈 rule of the unit's jurisdiction. */
+  rule: InterviewRule;
   breaches: InterviewBreach[];
 }
 
@@ -177,15 +181,16 @@ export interface InterviewCandidateRow {
  */
 export async function loadInterviewCandidates(
   db: DbOrTx,
-  rule: InterviewRule,
+  rules: InterviewRule | InterviewRules,
   q: CandidateQuery & { from: number; to: number },
 ): Promise<InterviewCandidateRow[]> {
-  const periods = periodsOverlapping(q.from, Math.min(q.to, q.now + 1), rule.period);
-  if (periods.length === 0) return [];
-  const lo = periodRange(periods[0]!)!.from;
-  const hi = Math.min(periodRange(periods.at(-1)!)!.to, q.now + 1);
+  const window = interviewWindow(rules, q.from, Math.min(q.to, q.now + 1));
+  if (window === null) return [];
+  const lo = window.from;
+  const hi = Math.min(window.to, q.now + 1);
   const rows = rowsOf<{
     unit: string;
+    jurisdiction: string;
     at: Ms;
     incident_id: string | null;
     obligation_id: string | null;
@@ -194,17 +199,19 @@ export async function loadInterviewCandidates(
     due_at: Ms | null;
   }>(
     await db.execute(sql`
-      select a.unit_id as unit, a.at, a.incident_id, a.obligation_id, coalesce(i.title, o.title) as title,
-        coalesce(a.clock, o.kind) as kind, a.due_at
+      select a.unit_id as unit, coalesce(u.jurisdiction, ${DEFAULT_JURISDICTION}) as jurisdiction, a.at, a.incident_id, a.obligation_id,
+        coalesce(i.title, o.title) as title, coalesce(a.clock, o.kind) as kind, a.due_at
       from alerts a
         left join incidents i on i.id = a.incident_id
         left join obligations o on o.id = a.obligation_id
+        left join units u on u.id = a.unit_id
       where a.kind = 'breached' and a.retracted_at is null and a.unit_id is not null
         and a.at >= ${new Date(lo).toISOString()}::timestamptz and a.at < ${new Date(hi).toISOString()}::timestamptz
         ${q.unitId !== undefined ? sql`and a.unit_id = ${q.unitId}` : sql``}`),
   );
   const breaches = rows.map((r) => ({
     unit: r.unit,
+    jurisdiction: r.jurisdiction,
     at: new Date(r.at).getTime(),
     source: (r.incident_id !== null ? 'incident' : 'duty') as 'incident' | 'duty',
     id: r.incident_id ?? r.obligation_id ?? '',
@@ -212,8 +219,7 @@ export async function loadInterviewCandidates(
     kind: r.kind,
     dueAt: msOf(r.due_at),
   }));
-  const wanted = new Set(periods);
-  const groups = interviewGroups(breaches, rule, (p) => wanted.has(p));
+  const groups = interviewGroupsByJurisdiction(breaches, rules, q.from, Math.min(q.to, q.now + 1));
   const names = await unitNames(
     db,
     groups.map((g) => g.unit),
@@ -221,7 +227,8 @@ export async function loadInterviewCandidates(
   return groups.map((g) => ({
     unit: { id: g.unit, name: names.get(g.unit) ?? g.unit },
     period: g.period,
-    breaches: g.breaches.map(({ unit: _unit, ...b }) => b),
+    rule: g.rule,
+    breaches: g.breaches.map(({ unit: _unit, jurisdiction: _jurisdiction, ...b }) => b),
   }));
 }
 

@@ -7,7 +7,16 @@
  */
 import type { Clock } from '@huiying/clock';
 import { type Db, type NewNotification, rowsOf, sql, type Tx } from '@huiying/db';
-import { formatDay, type InterviewRule, MS_PER_DAY, maskPersonalData, MS_PER_HOUR, shanghaiDay, shanghaiDayStart } from '@huiying/domain';
+import {
+  formatDay,
+  type InterviewRule,
+  type InterviewRules,
+  MS_PER_DAY,
+  maskPersonalData,
+  MS_PER_HOUR,
+  shanghaiDay,
+  shanghaiDayStart,
+} from '@huiying/domain';
 import { type Contact, type DigestOverdue, loadLeaders, renderLeaderDigest, renderWeeklyDigest } from '@huiying/notify';
 import type { Logger } from 'pino';
 import { loadInterviewCandidates, loadReportCandidates } from './candidates.ts';
@@ -25,8 +34,8 @@ export interface DigestOptions {
   weekly?: { day: number; hour: number } | null;
 }
 
-/** 约谈 candidates of the rule's period holding `now`, for a digest's lines. */
-async function interviewsNow(tx: Tx, rule: InterviewRule, now: number) {
+/** 约谈 candidates of the rule's period holding `now` (each unit's jurisdiction's rule), for a digest's lines. */
+async function interviewsNow(tx: Tx, rule: InterviewRule | InterviewRules, now: number) {
   return (await loadInterviewCandidates(tx, rule, { now, from: now, to: now + 1 })).map((c) => ({
     unitName: c.unit.name,
     period: c.period,
@@ -63,7 +72,12 @@ function leaderMails(
 }
 
 /** Queue the digest for the Shanghai day of `now` (idempotent). Returns the rows inserted. */
-export async function queueDailyDigest(db: Db, now: number, wiring: LadderWiring, interview: InterviewRule): Promise<number> {
+export async function queueDailyDigest(
+  db: Db,
+  now: number,
+  wiring: LadderWiring,
+  interview: InterviewRule | InterviewRules,
+): Promise<number> {
   const day = formatDay(shanghaiDay(now));
   const iso = new Date(now).toISOString();
   return db.transaction(async (tx) => {
@@ -129,7 +143,12 @@ export function nextWeeklyAt(now: number, day: number, hour: number): number {
  * Queue the weekly digest for the seven Shanghai days before `now`'s day (idempotent: clock key
  * `digest-weekly:<first day>`). Returns the rows inserted.
  */
-export async function queueWeeklyDigest(db: Db, now: number, wiring: LadderWiring, interview: InterviewRule): Promise<number> {
+export async function queueWeeklyDigest(
+  db: Db,
+  now: number,
+  wiring: LadderWiring,
+  interview: InterviewRule | InterviewRules,
+): Promise<number> {
   const today = shanghaiDay(now);
   const fromDay = today - 7;
   const from = new Date(shanghaiDayStart(fromDay)).toISOString();
@@ -199,7 +218,8 @@ export class DigestScheduler {
       clock: Clock;
       logger: Logger;
       wiring: LadderWiring;
-      interview: InterviewRule;
+      /** The 约谈 rule, or a function asked at each digest (the rule pack in force then). */
+      interview: InterviewRule | InterviewRules | (() => InterviewRules);
       options: DigestOptions;
       onQueued?: () => void;
     },
@@ -244,9 +264,13 @@ export class DigestScheduler {
     });
   }
 
+  private interviewNow(): InterviewRule | InterviewRules {
+    return typeof this.o.interview === 'function' ? this.o.interview() : this.o.interview;
+  }
+
   private async queue(run: Run, at: number): Promise<void> {
     try {
-      const n = await run.queue(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.o.interview);
+      const n = await run.queue(this.o.db, Math.max(at, this.o.clock.now()), this.o.wiring, this.interviewNow());
       if (n > 0) this.o.onQueued?.();
     } catch (error) {
       this.o.logger.error({ err: String(error) }, run.failure);

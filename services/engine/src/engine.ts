@@ -1,7 +1,7 @@
 import { type Bus, parseMessage, SignalMessage, type Subscription, TOPICS } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
-import type { RulePack } from '@huiying/domain';
+import { interviewRulesOf, type RulePack } from '@huiying/domain';
 import type { Logger } from 'pino';
 import { handleSignals, sweepSignals } from './signals.ts';
 import { type DigestOptions, DigestScheduler } from './digest.ts';
@@ -17,7 +17,8 @@ export interface EngineOptions {
   handle?: Pick<DbHandle, 'listen'>;
   bus: Bus;
   clock: Clock;
-  pack: RulePack;
+  /** The pack in force, asked at each use (a RulePackHolder's `current`): new clocks take the current one. */
+  pack: () => RulePack;
   logger: Logger;
   groupId?: string;
   /** Signals applied per transaction (one partition's consecutive messages; default 500). */
@@ -82,7 +83,7 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
           clock: o.clock,
           logger: o.logger,
           wiring: o.ladder,
-          interview: o.pack.ladder.interview,
+          interview: () => interviewRulesOf(o.pack()),
           options: o.digest,
           ...(o.onNotify ? { onQueued: o.onNotify } : {}),
         })

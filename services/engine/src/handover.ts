@@ -106,7 +106,8 @@ export async function queueHandover(db: Db, at: number, wiring: Pick<LadderWirin
  * Arms the injected clock for the next shift change (and every `resyncMs`, for shifts added
  * since); each wake hands over every shift change since the last look. On start, shift changes
  * in the last `graceMs` are handed over if nobody did. `reload()` (the engine calls it on
- * NOTIFY huiying_roster, migration 0019) looks at the roster again at once; the periodic
+ * NOTIFY huiying_roster: a roster edit, migration 0019, or a duty officer disabled, enabled or
+ * moved in or out of the duty role, 0026) looks at the roster again at once; the periodic
  * resync stays as the fallback for a lost LISTEN connection. Passes run one at a time.
  */
 export class HandoverScheduler {

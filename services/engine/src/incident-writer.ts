@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { TOPICS, type EventMessage } from '@huiying/bus';
-import { type alerts, type auditLog, type clocks, type incidents, type OutboxMessage, sql, type Tx } from '@huiying/db';
+import { type auditLog, type clocks, type incidents, sql, type Tx } from '@huiying/db';
 import { type EngineEvent, type IncidentState, nextIncidentWake } from '@huiying/domain';
-import { json } from './batch-sql.ts';
+import { inputRefs, json, type OutboxRow } from './batch-sql.ts';
 import { announceEarlierWake, earlierOf, writeFenced } from './deadlines.ts';
 import { type LadderWiring, walkIncidentLadders } from './ladder-writer.ts';
+import { reportCandidacyAt } from './report-candidacy.ts';
 import { incidentStateChanges, type StateChanges } from './state-patch.ts';
 import { incidentView } from './view.ts';
 
@@ -55,10 +56,10 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
   const patched: { id: string; changes: StateChanges; nextWakeAt: Date | null; version: number; updatedAt: Date }[] = [];
   const patchedAt = new Set<number>();
   const clockRows: (typeof clocks.$inferInsert)[] = [];
-  const alertRows: (typeof alerts.$inferInsert)[] = [];
   const retractions: { incidentId: string; clock: string; due: number; at: number }[] = [];
   const auditRows: (typeof auditLog.$inferInsert)[] = [];
-  const messages: OutboxMessage[] = [];
+  const messages: OutboxRow[] = [];
+  const { inputs, ref: inputOf } = inputRefs();
   let earliestMovedWake: number | null = null;
 
   for (const a of items) {
@@ -91,7 +92,8 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
     // The clock read model is rewritten only where it changed (a warning, for one, changes no row).
     const unchanged = new Set(beforeView === undefined ? [] : clockKeys(beforeView));
     for (const c of view.clocks) {
-      if (unchanged.has(clockKey(c, view.unitId))) continue;
+      const candidacy = candidacyOf(a.after, c.seq, c.dueAt);
+      if (unchanged.has(clockKey(c, view.unitId)) && candidacy === candidacyOf(a.before, c.seq, c.dueAt)) continue;
       clockRows.push({
         incidentId: view.id,
         seq: c.seq,
@@ -103,6 +105,7 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
         late: c.late,
         unitId: view.unitId,
         updatedAt: now,
+        reportCandidacyAt: candidacy === null ? null : new Date(candidacy),
       });
     }
     if (a.before === undefined) {
@@ -127,33 +130,17 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
       });
     }
     for (const e of a.events) {
-      let alertId: string | undefined;
-      if (e.event === 'warning' || e.event === 'breached' || e.event === 'nonqualifying_response') {
-        alertId = alertIdFor(view.id, e);
-        alertRows.push({
-          id: alertId,
-          incidentId: view.id,
-          kind: e.event,
-          clock: e.event === 'nonqualifying_response' ? null : e.clock,
-          dueAt: 'due' in e ? new Date(e.due) : null,
-          elapsed: e.event === 'warning' ? e.elapsed : null,
-          unitId: view.unitId,
-          at: new Date(e.at),
-        });
-      } else if (e.event === 'breach_retracted') {
-        retractions.push({ incidentId: view.id, clock: e.clock, due: e.due, at: e.at });
-      }
+      const raises = e.event === 'warning' || e.event === 'breached' || e.event === 'nonqualifying_response';
+      const alertId = raises ? alertIdFor(view.id, e) : undefined;
+      if (e.event === 'breach_retracted') retractions.push({ incidentId: view.id, clock: e.clock, due: e.due, at: e.at });
       const payload = toEventMessage(view.id, view.title, view.unitId, e, alertId);
-      messages.push({ topic: TOPICS.events, key: view.id, payload });
-      // Every clock transition, with the input that caused it (a command, a signal, or the timer).
-      auditRows.push({
-        at: now,
-        actor: a.actor,
-        action: `clock.${e.event}`,
-        entity: 'incident',
-        entityId: view.id,
-        input: a.input,
-        result: payload,
+      messages.push({
+        topic: TOPICS.events,
+        key: view.id,
+        payload,
+        // Every clock transition, with the input that caused it (a command, a signal, or the timer).
+        audit: { at: now, actor: a.actor, action: `clock.${e.event}`, entity: 'incident', entityId: view.id, input: inputOf(a.input) },
+        ...(raises ? { alert: 'incident' as const } : {}),
       });
     }
     // An incident that changed without a clock event (assign, a title) still refreshes live views.
@@ -218,15 +205,16 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
       written as (select id from ins union all select id from upd union all select id from pat),
       clk as (
         -- A clock's seq is stable for its incident's life, so the read model is upserted in place.
-        insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at)
-        select "incidentId", seq, kind, state, "startAt", "dueAt", "respondedAt", late, "unitId", "updatedAt"
+        insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at, report_candidacy_at)
+        select "incidentId", seq, kind, state, "startAt", "dueAt", "respondedAt", late, "unitId", "updatedAt", "reportCandidacyAt"
         from jsonb_to_recordset(${json(clockRows)}::jsonb) as r("incidentId" text, seq int, kind text, state text, "startAt" timestamptz,
-          "dueAt" timestamptz, "respondedAt" timestamptz, late boolean, "unitId" text, "updatedAt" timestamptz)
+          "dueAt" timestamptz, "respondedAt" timestamptz, late boolean, "unitId" text, "updatedAt" timestamptz,
+          "reportCandidacyAt" timestamptz)
         on conflict (incident_id, seq) do update set kind = excluded.kind, state = excluded.state, start_at = excluded.start_at,
           due_at = excluded.due_at, responded_at = excluded.responded_at, late = excluded.late, unit_id = excluded.unit_id,
-          updated_at = excluded.updated_at
+          updated_at = excluded.updated_at, report_candidacy_at = excluded.report_candidacy_at
       )`,
-    { alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) },
+    { alerts: [], audits: [...auditRows, ...walked.batch.audits], messages, inputs, at: new Date(items[0]!.now) },
     incidentRows.length,
     'incident',
   );
@@ -244,6 +232,10 @@ type View = ReturnType<typeof incidentView>;
 /** The incidents columns taken from the state are the same (so only the state's patch and the wake are written). */
 const sameColumns = (b: View, a: View) =>
   b.id === a.id && b.title === a.title && b.level === a.level && b.unitId === a.unitId && b.status === a.status && b.startAt === a.startAt;
+
+/** The clock's 通报-candidacy instant from its ladder snapshot (report-candidacy.ts); null without one. */
+const candidacyOf = (state: IncidentState | undefined, seq: number, dueAt: number): number | null =>
+  reportCandidacyAt(state?.clocks.find((c) => c.seq === seq)?.ladder, dueAt);
 
 type ClockView = View['clocks'][number];
 const clockKey = (c: ClockView, unitId: string | null) =>

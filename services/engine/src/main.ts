@@ -14,7 +14,8 @@ import { CalendarService } from './calendar.ts';
 import { LatenessHistogram } from './lateness.ts';
 import { DEFAULT_OFFICIAL_CHANNEL_OPTIONS, OfficialChannels } from './official-channels.ts';
 import { digestFrom, notifySettingsSchema, routingFrom } from './process-settings.ts';
-import { loadRulePack } from './rule-pack-file.ts';
+import { rulePackFallback } from './rule-pack-file.ts';
+import { RulePackHolder } from './rule-pack-holder.ts';
 
 const config = loadConfig(
   Type.Object({
@@ -27,7 +28,7 @@ const config = loadConfig(
     PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080/' }),
     /** Asia/Shanghai hour of the leaders' daily digest. */
     DIGEST_HOUR: Type.Integer({ minimum: 0, maximum: 23, default: 8 }),
-    /** A local government's rule pack (JSON); the default pack when unset. */
+    /** A local government's rule pack (JSON); the default pack when unset. An administrator's active version in the database wins over both. */
     RULE_PACK_FILE: Type.Optional(Type.String()),
     /** An official channel's item matching an incident at least this well is recorded as its response without a duty officer. */
     RESPONSE_AUTO_THRESHOLD: Type.Number({ default: DEFAULT_OFFICIAL_CHANNEL_OPTIONS.autoApplyThreshold, minimum: 0, maximum: 1.01 }),
@@ -37,8 +38,11 @@ const config = loadConfig(
   }),
 );
 
-const pack = loadRulePack(config.RULE_PACK_FILE);
+const fallback = rulePackFallback(config.RULE_PACK_FILE);
 const { logger, handle, bus, relay, close: closePorts } = await openProductionPorts('huiying-engine', config);
+// The administrators' active version wins over the file (README "Rule packs"); re-read on huiying_rule_pack.
+const rulePacks = new RulePackHolder({ db: handle.db, fallback, listen: handle.listen, logger });
+await rulePacks.start();
 const adapters = channelsFromSettings(config);
 logger.info({ channels: Object.keys(adapters) }, 'notification channels');
 const dispatcher = new Dispatcher({
@@ -53,7 +57,7 @@ const engine = await startEngine({
   handle,
   bus,
   clock: systemClock,
-  pack,
+  pack: () => rulePacks.current(),
   logger,
   ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) },
   digest: digestFrom(config, config.DIGEST_HOUR),
@@ -96,6 +100,7 @@ const shutdown = async () => {
   clearInterval(officialTimer);
   if (latenessLog) clearInterval(latenessLog);
   await engine.stop();
+  await rulePacks.stop();
   await dispatcher.stop();
   await closePorts();
   process.exit(0);

@@ -1,18 +1,23 @@
 /**
  * Duty officers correct grouping by hand: merge incidents that are one matter, split signals
- * that are another. Both go through the domain's own inputs, so the clocks follow replay.md:
+ * that are another. Both go through the domain's own inputs, so the clocks follow replay.md
+ * (the start is the earliest signal):
  *
  * - merge: the target receives every signal of the merged incidents as a signal input (its start
  *   becomes the earliest of them, moving running clocks), their recorded occurrence time, and
  *   their earliest original responses (a response already published counts for the target too);
  *   each merged incident is closed (`dismiss`, reason "merged into …"), waiving its running clocks.
  * - split: the chosen signals open a new incident (the earliest opens it, the others join it), so
- *   the new incident's clock starts at the earliest of them. The original keeps its clocks: the
- *   domain's start only ever moves earlier, and a split must not hand a unit more time on a
- *   matter that was public already; the duty officer records that if it was wrong.
+ *   the new incident's clock starts at the earliest of them. The original is rebuilt by the
+ *   domain from the inputs that remain its own (its other signals, occurrence times — its own
+ *   and those of incidents merged into it —, grades, assignments, responses; rebuildIncident):
+ *   its start becomes the earliest remaining signal and may move later. A running clock moves
+ *   with it (warnings re-armed on the new due); a breach whose new due is still ahead is
+ *   withdrawn (`breach_retracted`: the alert is marked retracted, what the ladder still had
+ *   queued for that clock is cancelled, both audited); a met clock stays met.
  */
 import type { SignalMessage } from '@huiying/bus';
-import { rowsOf, sql, type Tx } from '@huiying/db';
+import { cancelNotifications, clockKey, rowsOf, sql, type Tx } from '@huiying/db';
 import {
   advanceIncident,
   applyIncidentInput,
@@ -20,7 +25,9 @@ import {
   type IncidentInput,
   type IncidentState,
   nextIncidentWake,
+  rebuildIncident,
   RESPONSE_KINDS,
+  type ResponseKind,
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
 import { persistAll } from './incident-writer.ts';
@@ -48,6 +55,10 @@ interface SignalRow {
   published_at: string | Date | null;
   received_at: string | Date;
   incident_id: string | null;
+  /** When the engine last placed it in its incident (handled, merged, split). */
+  decided_at: string | Date | null;
+  /** Its source's jurisdiction: an incident opened by a split takes its first signal's, as signals.ts does. */
+  jurisdiction: string;
 }
 
 const ms = (v: string | Date) => new Date(v).getTime();
@@ -69,7 +80,7 @@ async function loadForUpdate(tx: Tx, ids: readonly string[], now: number): Promi
 }
 
 function apply(l: Loaded, input: IncidentInput, deps: EngineDeps): void {
-  const r = applyIncidentInput(l.state, input, deps.pack);
+  const r = applyIncidentInput(l.state, input, deps.pack());
   l.state = r.state;
   l.events = [...l.events, ...r.events];
   l.inputs.push(input);
@@ -83,13 +94,14 @@ function signalInput(row: SignalRow, incident: string, now: number): IncidentInp
     source: row.source,
     ...(row.published_at !== null ? { publishedAt: ms(row.published_at) } : {}),
     ...(row.title ? { title: row.title } : {}),
+    jurisdiction: row.jurisdiction,
   };
 }
 
 async function signalsOf(tx: Tx, incidentIds: readonly string[]): Promise<SignalRow[]> {
   return rowsOf<SignalRow>(
     await tx.execute(sql`
-      select id, source, title, published_at, received_at, incident_id from signals
+      select id, source, title, published_at, received_at, incident_id, decided_at, jurisdiction from signals
       where incident_id in (select jsonb_array_elements_text(${json(incidentIds)}::jsonb))
       order by coalesce(published_at, received_at), id for update`),
   );
@@ -201,26 +213,91 @@ export async function splitIncident(
     if (chosen.length === all.length) throw new RegroupRefused('at least one signal must stay with the incident');
     const first = chosen[0]!;
     const newId = incidentIdFor(`${first.id}|split|${incidentId}`);
-    const created = applyIncidentInput(undefined, signalInput(first, newId, now), deps.pack);
+    const created = applyIncidentInput(undefined, signalInput(first, newId, now), deps.pack());
     const fresh: Loaded = { before: undefined, version: 0, state: created.state, events: created.events, inputs: [] };
     for (const s of chosen.slice(1)) apply(fresh, signalInput(s, newId, now), deps);
-    // The original is only recorded as changed (its clocks stay; see the module comment).
+    const startBefore = original.state.startAt;
+    const remaining = all.filter((s) => !ids.includes(s.id));
+    const rebuilt = rebuildIncident(original.state, await remainingInputs(tx, incidentId, remaining), now, deps.pack());
+    original.state = rebuilt.state;
+    original.events = [...original.events, ...rebuilt.events];
     const touched = new Map<string, Loaded>([
       [incidentId, original],
       [newId, fresh],
     ]);
     const wake = await finish(tx, deps, touched, actor, now, { type: 'split', from: incidentId, into: newId, signals: ids });
+    await cancelRetractedSteps(tx, original, now);
     const at = new Date(now).toISOString();
     await tx.execute(sql`
       update signals set incident_id = ${newId}, decision = 'split', decision_reason = 'split', decision_via = ${incidentId},
         decided_at = ${at}::timestamptz
       where id in (select jsonb_array_elements_text(${json(ids)}::jsonb))`);
+    // Each side's start as the split left it (the original's may have moved later: see the module comment).
+    const starts = {
+      [incidentId]: { startBefore: new Date(startBefore).toISOString(), startAt: new Date(original.state.startAt).toISOString() },
+      [newId]: { startAt: new Date(fresh.state.startAt).toISOString() },
+    };
     await tx.execute(sql`
-      insert into audit_log (at, actor, action, entity, entity_id, input)
-      select ${at}::timestamptz, ${actor}, 'incident.split', 'incident', x, ${json([{ from: incidentId, into: newId, signals: ids }])}::jsonb -> 0
+      insert into audit_log (at, actor, action, entity, entity_id, input, result)
+      select ${at}::timestamptz, ${actor}, 'incident.split', 'incident', x, ${json([{ from: incidentId, into: newId, signals: ids }])}::jsonb -> 0,
+        ${json([starts])}::jsonb -> 0 -> x
       from jsonb_array_elements_text(${json([incidentId, newId])}::jsonb) as x`);
     return { incidentId: newId, wake };
   });
   if (result.wake !== null) deps.onWake?.(result.wake);
   return { incidentId: result.incidentId };
+}
+
+/**
+ * What remains the incident's own after a split, as domain inputs: its remaining signals (each
+ * at the moment the engine placed it, as it was applied then), the occurrence times recorded on
+ * it or on incidents merged into it, its grades and assignments (from the audit log, where every
+ * command is recorded with its input), and its responses (the responses table, merged ones
+ * included).
+ */
+async function remainingInputs(tx: Tx, incidentId: string, remaining: readonly SignalRow[]): Promise<IncidentInput[]> {
+  const signals = remaining.map((s) => signalInput(s, incidentId, ms(s.decided_at ?? s.received_at)));
+  const commands = rowsOf<{ input: IncidentInput }>(
+    await tx.execute(sql`
+      with recursive family(id) as (
+        select ${incidentId}::text
+        union
+        select jsonb_array_elements_text(a.input -> 'from') from audit_log a join family f
+          on a.entity = 'incident' and a.entity_id = f.id and a.action = 'incident.merged' and a.input ->> 'target' = f.id
+      ),
+      given as (
+        select a.id, x.input from audit_log a
+        cross join lateral jsonb_array_elements(case jsonb_typeof(a.input) when 'array' then a.input else jsonb_build_array(a.input) end) as x(input)
+        where a.entity = 'incident' and a.entity_id in (select id from family)
+      )
+      select distinct on (input::text) input from given
+      where (input ->> 'type' = 'occurred' and input ->> 'incident' in (select id from family))
+         or (input ->> 'type' in ('grade', 'assign') and input ->> 'incident' = ${incidentId})
+      order by input::text, id`),
+  ).map((r) => (r.input.type === 'occurred' ? { ...r.input, incident: incidentId } : r.input));
+  const responses = rowsOf<{ kind: ResponseKind; original: boolean; published_at: string | Date; recorded_at: string | Date }>(
+    await tx.execute(
+      sql`select kind, original, published_at, recorded_at from responses where incident_id = ${incidentId} order by recorded_at, id`,
+    ),
+  ).map((r): IncidentInput => ({
+    type: 'response',
+    at: ms(r.recorded_at),
+    incident: incidentId,
+    kind: r.kind,
+    original: r.original,
+    publishedAt: ms(r.published_at),
+  }));
+  return [...signals, ...commands, ...responses];
+}
+
+/**
+ * A breach the split withdrew: the clock runs again, so the ladder's steps still queued for the
+ * breach (reminders, escalations) are cancelled (audited by cancelNotifications).
+ */
+async function cancelRetractedSteps(tx: Tx, l: Loaded, now: number): Promise<void> {
+  for (const e of l.events) {
+    if (e.event !== 'breach_retracted') continue;
+    const c = l.state.clocks.find((x) => x.kind === e.clock && x.state === 'running');
+    if (c) await cancelNotifications(tx, clockKey({ incidentId: l.state.id, clockSeq: c.seq }), new Date(now), 'breach retracted: split');
+  }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type EventMessage, TOPICS } from '@huiying/bus';
-import { type alerts, type auditLog, type Db, type OutboxMessage, rowsOf, sql, type Tx } from '@huiying/db';
+import { type alerts, type auditLog, type Db, rowsOf, sql, type Tx } from '@huiying/db';
 import {
   advanceObligation,
   applyObligationInput,
@@ -11,7 +11,7 @@ import {
   type ObligationState,
   type RulePack,
 } from '@huiying/domain';
-import { json } from './batch-sql.ts';
+import { inputRefs, json, type OutboxRow } from './batch-sql.ts';
 import type { CalendarService } from './calendar.ts';
 import {
   type AggregateWrite,
@@ -24,11 +24,13 @@ import {
 } from './deadlines.ts';
 import { alertIdFor, toEventMessage } from './incident-writer.ts';
 import { type LadderWiring, walkObligationLadders } from './ladder-writer.ts';
+import { reportCandidacyAt } from './report-candidacy.ts';
 
 export interface ObligationDeps {
   db: Db;
   clock: { now(): number };
-  pack: RulePack;
+  /** The pack in force, asked at each use (see EngineDeps.pack). */
+  pack: () => RulePack;
   calendars: CalendarService;
   onWake?: (at: number) => void;
   /** Renders the escalation ladder's messages (see EngineDeps.ladder). */
@@ -47,12 +49,14 @@ export interface ObligationMeta {
  * without calendar data is computed Monday–Friday, stored as provisional, and raises a
  * `calendar_missing` alert for administrators; loading the year recomputes it.
  */
-export function applyObligationCommand(
+export async function applyObligationCommand(
   deps: ObligationDeps,
-  input: ObligationInput,
+  given: ObligationInput,
   actor: string,
   meta: ObligationMeta = {},
 ): Promise<{ state: ObligationState; events: EngineEvent[] }> {
+  const input =
+    given.type === 'obligation' && given.jurisdiction === undefined ? await withUnitJurisdiction(deps.db, given, meta.unit) : given;
   return applyCommandOf(obligationDeadlines, deps, {
     id: input.id,
     at: input.at,
@@ -60,10 +64,21 @@ export function applyObligationCommand(
     actor,
     mustExist: input.type !== 'obligation',
     decide: (state, loaded) => ({
-      ...applyWithCalendar(state, input, deps.pack, deps.calendars),
+      ...applyWithCalendar(state, input, deps.pack(), deps.calendars),
       extra: { title: meta.title ?? loaded?.extra.title ?? null, unitId: meta.unit ?? loaded?.extra.unitId ?? null },
     }),
   }).then(({ state, events }) => ({ state, events }));
+}
+
+/** A new duty is in its unit's jurisdiction (units.jurisdiction, 0026), whose ladder it snapshots; no unit: the default. */
+async function withUnitJurisdiction(
+  db: Db,
+  input: Extract<ObligationInput, { type: 'obligation' }>,
+  unit: string | undefined,
+): Promise<ObligationInput> {
+  if (unit === undefined) return input;
+  const [row] = rowsOf<{ jurisdiction: string }>(await db.execute(sql`select jurisdiction from units where id = ${unit}`));
+  return row === undefined ? input : { ...input, jurisdiction: row.jurisdiction };
 }
 
 function applyWithCalendar(
@@ -115,6 +130,12 @@ export async function provisionalObligationIds(db: Db): Promise<string[]> {
 
 type ObligationWrite = AggregateWrite<ObligationState, DutyMeta>;
 
+/** The duty's 通报-candidacy instant from its ladder snapshot (report-candidacy.ts), for the row. */
+function reportCandidacyIso(s: ObligationState): string | null {
+  const at = reportCandidacyAt(s.ladder, s.dueAt);
+  return at === null ? null : new Date(at).toISOString();
+}
+
 async function persistObligations(tx: Tx, given: readonly ObligationWrite[], ladder: LadderWiring | undefined): Promise<void> {
   if (given.length === 0) return;
   // The duty's ladder is walked with every change, in this transaction (ladder-writer.ts).
@@ -126,7 +147,8 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
   const items = given.map((a, i) => ({ ...a, after: walked.outcomes[i]!.state, ladderWake: walked.outcomes[i]!.wake }));
   const alertRows: (typeof alerts.$inferInsert)[] = [];
   const auditRows: (typeof auditLog.$inferInsert)[] = [];
-  const messages: OutboxMessage[] = [];
+  const messages: OutboxRow[] = [];
+  const { inputs, ref: inputOf } = inputRefs();
   let earliest: number | null = null;
   const rows = items.map((a) => {
     const clockWake = nextObligationWake(a.after);
@@ -174,20 +196,8 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
         result: null,
       });
     for (const e of a.events) {
-      let alertId: string | undefined;
-      if (e.event === 'warning' || e.event === 'breached') {
-        alertId = alertIdFor(`obl:${a.after.id}`, e);
-        alertRows.push({
-          id: alertId,
-          obligationId: a.after.id,
-          kind: e.event,
-          clock: e.clock,
-          dueAt: new Date(e.due),
-          elapsed: e.event === 'warning' ? e.elapsed : null,
-          unitId: a.extra.unitId,
-          at: new Date(e.at),
-        });
-      }
+      const raises = e.event === 'warning' || e.event === 'breached';
+      const alertId = raises ? alertIdFor(`obl:${a.after.id}`, e) : undefined;
       const payload: EventMessage = {
         ...toEventMessage(a.after.id, a.extra.title ?? a.after.id, a.extra.unitId, e, alertId),
         obligationId: a.after.id,
@@ -197,15 +207,19 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
         .update(`obl|${a.after.id}|${JSON.stringify(e)}`)
         .digest('hex')
         .slice(0, 20)}`;
-      messages.push({ topic: TOPICS.events, key: `obligation:${a.after.id}`, payload });
-      auditRows.push({
-        at: now,
-        actor: a.actor,
-        action: `obligation.${e.event}`,
-        entity: 'obligation',
-        entityId: a.after.id,
-        input: a.input,
-        result: payload,
+      messages.push({
+        topic: TOPICS.events,
+        key: `obligation:${a.after.id}`,
+        payload,
+        audit: {
+          at: now,
+          actor: a.actor,
+          action: `obligation.${e.event}`,
+          entity: 'obligation',
+          entityId: a.after.id,
+          input: inputOf(a.input),
+        },
+        ...(raises ? { alert: 'obligation' as const } : {}),
       });
     }
     return {
@@ -217,6 +231,7 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
       status: a.after.state,
       dueAt: new Date(a.after.dueAt),
       provisional: a.after.provisional,
+      reportCandidacyAt: reportCandidacyIso(a.after),
       nextWakeAt: wake === null ? null : new Date(wake),
       version: a.version + 1,
       createdAt: now,
@@ -230,24 +245,29 @@ async function persistObligations(tx: Tx, given: readonly ObligationWrite[], lad
     tx,
     sql`
       ins as (
-        insert into obligations (id, kind, title, unit_id, state, status, due_at, provisional, next_wake_at, version, created_at, updated_at)
-        select id, kind, title, "unitId", state, status, "dueAt", provisional, "nextWakeAt", version, "createdAt", "updatedAt"
+        insert into obligations (id, kind, title, unit_id, state, status, due_at, provisional, next_wake_at, version, created_at, updated_at,
+          report_candidacy_at)
+        select id, kind, title, "unitId", state, status, "dueAt", provisional, "nextWakeAt", version, "createdAt", "updatedAt",
+          "reportCandidacyAt"
         from jsonb_to_recordset(${json(fresh)}::jsonb) as r(id text, kind text, title text, "unitId" text, state jsonb, status text,
-          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz)
+          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz,
+          "reportCandidacyAt" timestamptz)
         on conflict (id) do nothing
         returning id
       ),
       upd as (
         update obligations o set title = r.title, unit_id = r."unitId", state = r.state, status = r.status, due_at = r."dueAt",
-          provisional = r.provisional, next_wake_at = r."nextWakeAt", version = r.version, updated_at = r."updatedAt"
+          provisional = r.provisional, next_wake_at = r."nextWakeAt", version = r.version, updated_at = r."updatedAt",
+          report_candidacy_at = r."reportCandidacyAt"
         from jsonb_to_recordset(${json(existing)}::jsonb) as r(id text, title text, "unitId" text, state jsonb, status text,
-          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "updatedAt" timestamptz)
+          "dueAt" timestamptz, provisional boolean, "nextWakeAt" timestamptz, version int, "updatedAt" timestamptz,
+          "reportCandidacyAt" timestamptz)
         -- The fence, as for incidents.
         where o.id = r.id and o.version = r.version - 1
         returning o.id
       ),
       written as (select id from ins union all select id from upd)`,
-    { alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, at: new Date(items[0]!.now) },
+    { alerts: alertRows, audits: [...auditRows, ...walked.batch.audits], messages, inputs, at: new Date(items[0]!.now) },
     rows.length,
     'duty',
   );

@@ -17,6 +17,8 @@ export const routingSettingsSchema = {
 };
 
 export const notifySettingsSchema = {
+  /** A PEM CA the SMTP relay's certificate is checked against (an internal CA). */
+  SMTP_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** SMS through an HTTP gateway (JSON POST {phone, content, requestId}). */
   SMS_GATEWAY_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   SMS_GATEWAY_TOKEN: Type.Optional(Type.String()),

@@ -2,7 +2,9 @@
  * `pnpm --silent replay [--calendar extra.json]... [--rules pack.json] [--ladder] <timeline.jsonl | ->`
  *
  * `--ladder` (opt-in, not yet in replay.md) adds the escalation ladder's `escalated` lines
- * (step, recipients' roles); without it the output is exactly the contract's.
+ * (step, recipients' roles); without it the output is exactly the contract's. The ladder is the
+ * jurisdiction's of the pack (`--rules`) when the incident's opening `signal` line or the
+ * `obligation` line names a `jurisdiction`, else the pack's own (see the README).
  *
  * The public replay contract (docs replay.md): outcome JSONL on stdout and nothing else;
  * a malformed line, an unknown calendar year or a bad option gives `line N: reason` (or

@@ -20,3 +20,8 @@ export function loadRulePack(path: string | undefined): RulePack {
     throw new Error(`rule pack ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
+
+/** The pack without an active database version (README "Rule packs"): RULE_PACK_FILE's, else the default. */
+export function rulePackFallback(path: string | undefined): { pack: RulePack; source: 'file' | 'default' } {
+  return path ? { pack: loadRulePack(path), source: 'file' } : { pack: DEFAULT_RULE_PACK, source: 'default' };
+}

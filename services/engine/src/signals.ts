@@ -224,6 +224,8 @@ function signalInput(row: SignalRow, incident: string, now: number): IncidentInp
     source: row.source,
     ...(publishedAt !== undefined ? { publishedAt } : {}),
     ...(row.title ? { title: row.title } : {}),
+    // The creating signal's jurisdiction becomes the incident's: its clocks take that ladder.
+    jurisdiction: row.jurisdiction,
   };
 }
 
@@ -231,12 +233,12 @@ function signalInput(row: SignalRow, incident: string, now: number): IncidentInp
 function openIncident(row: SignalRow, now: number, deps: EngineDeps, knownUnits: Set<string>, actor: string): Touched {
   const incidentId = incidentIdFor(row.id);
   const input = signalInput(row, incidentId, now);
-  let { state, events } = applyIncidentInput(undefined, input, deps.pack);
+  let { state, events } = applyIncidentInput(undefined, input, deps.pack());
   const inputs = [input];
   // A ticket that names its handling unit (承办单位) arrives assigned, if we know that unit.
   if (row.unit_hint && knownUnits.has(row.unit_hint)) {
     const assign: IncidentInput = { type: 'assign', at: now, incident: incidentId, unit: row.unit_hint };
-    const assigned = applyIncidentInput(state, assign, deps.pack);
+    const assigned = applyIncidentInput(state, assign, deps.pack());
     state = assigned.state;
     events = [...events, ...assigned.events];
     inputs.push(assign);
@@ -419,7 +421,7 @@ async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): P
             touched.set(incidentId, t);
           }
           const input = signalInput(row, incidentId, now);
-          const applied = applyIncidentInput(t.state, input, deps.pack);
+          const applied = applyIncidentInput(t.state, input, deps.pack());
           t.state = applied.state;
           t.events = [...t.events, ...applied.events];
           t.inputs.push(input);

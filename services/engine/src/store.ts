@@ -23,7 +23,8 @@ import type { LadderWiring } from './ladder-writer.ts';
 export interface EngineDeps {
   db: Db;
   clock: Clock;
-  pack: RulePack;
+  /** The pack in force, asked at each use (RulePackHolder.current): a clock starting now snapshots it. */
+  pack: () => RulePack;
   /** Told when an incident's next wake-up may have moved earlier (the in-process timer re-arms). */
   onWake?: (at: number) => void;
   /** Renders the escalation ladder's messages (ladder-writer.ts); without it the timer of a process that has it fires them. */
@@ -69,7 +70,7 @@ export function applyCommand(
     input,
     actor,
     mustExist: true,
-    decide: (state) => ({ ...applyIncidentInput(state!, input, deps.pack), extra: undefined }),
+    decide: (state) => ({ ...applyIncidentInput(state!, input, deps.pack()), extra: undefined }),
     alongside,
   }).then(({ state, events }) => ({ state, events }));
 }

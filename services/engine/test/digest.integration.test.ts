@@ -59,7 +59,7 @@ async function engine(): Promise<RunningEngine> {
     db: db.db,
     bus,
     clock,
-    pack: DEFAULT_RULE_PACK,
+    pack: () => DEFAULT_RULE_PACK,
     logger: testLogger,
     resyncMs: 0,
     ladder: { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' },

@@ -35,7 +35,7 @@ beforeAll(async () => {
         handle: db,
         bus,
         clock,
-        pack: DEFAULT_RULE_PACK,
+        pack: () => DEFAULT_RULE_PACK,
         logger: testLogger,
         groupId: 'engines',
         resyncMs: 0,

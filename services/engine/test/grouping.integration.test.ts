@@ -80,7 +80,7 @@ const stateOf = async (id: string) =>
 
 beforeAll(async () => {
   db = await freshDatabase();
-  deps = { db: db.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+  deps = { db: db.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
 });
 afterAll(async () => db?.drop());
 beforeEach(async () => {
@@ -216,7 +216,7 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
   it('two engines grouping at once agree: the same batch, and halves of the same matters, give one incident per matter', async () => {
     const other = openPostgres(db.url, { max: 2 });
     try {
-      const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+      const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
       const pairs = [
         ['网传城东高架桥桥面出现多处裂缝，车辆经过有明显震动', '城东高架桥现裂缝？市交通局：已派员到城东高架桥现场检测'],
         ['幸福小区停水近一天 居民生活受影响 供水公司称管道爆裂', '幸福小区停水超过20小时 供水公司：管道爆裂正在抢修'],
@@ -287,7 +287,7 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
     it('another engine grouping in between makes the next batch read them again, and see its signals', async () => {
       const other = openPostgres(db.url, { max: 2 });
       try {
-        const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+        const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
         const [a] = await handleSignals(deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
         // The other engine opens the crack matter; the first engine must find it, not open it again.
         const [b] = await handleSignals(depsB, [await store(db.db, { title: crack[0]! })]);

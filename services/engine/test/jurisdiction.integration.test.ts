@@ -10,7 +10,7 @@ import { type Db, monitoringRules, openPostgres, rowsOf, signals, sql } from '@h
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { freshDatabase } from '@huiying/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mergeIncidents } from '../src/merge.ts';
+import { mergeIncidents, splitIncident } from '../src/merge.ts';
 import { handleSignals, promoteSignal } from '../src/signals.ts';
 import type { EngineDeps } from '../src/store.ts';
 
@@ -58,7 +58,7 @@ const incidentCount = async () => rowsOf<{ n: number }>(await db.db.execute(sql`
 
 beforeAll(async () => {
   db = await freshDatabase();
-  deps = { db: db.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+  deps = { db: db.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
 });
 afterAll(async () => db?.drop());
 beforeEach(async () => {
@@ -130,7 +130,7 @@ describe('jurisdictions on the signal path', () => {
   it('two engines at once, each batch spanning both jurisdictions in a different order: no deadlock, one incident per jurisdiction', async () => {
     const other = openPostgres(db.url, { max: 2 });
     try {
-      const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK };
+      const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
       const a = [await store(db.db, 'east', { title: TEXT }), await store(db.db, 'default', { title: TEXT })];
       const b = [await store(db.db, 'default', { title: TEXT }), await store(db.db, 'east', { title: TEXT })];
       const [ra, rb] = await Promise.all([handleSignals(deps, a), handleSignals(depsB, b)]);
@@ -149,5 +149,18 @@ describe('jurisdictions on the signal path', () => {
       await store(db.db, 'east', { title: TEXT }),
     ]);
     expect(await mergeIncidents(deps, ra!.incidentId!, [rb!.incidentId!], 'duty:test')).toEqual({ moved: 1 });
+  });
+
+  it('a split opens its incident in the jurisdiction of its first signal (its clocks take that ladder)', async () => {
+    const [first, second] = await handleSignals(deps, [
+      await store(db.db, 'east', { title: TEXT }),
+      await store(db.db, 'east', { title: `${TEXT}，附近居民担心安全` }),
+    ]);
+    expect(second!.incidentId).toBe(first!.incidentId);
+    const { incidentId } = await splitIncident(deps, first!.incidentId!, [second!.signalId], 'user:duty');
+    const [state] = rowsOf<{ j: string | null }>(
+      await db.db.execute(sql`select state->>'jurisdiction' as j from incidents where id = ${incidentId}`),
+    );
+    expect(state!.j).toBe('east');
   });
 });

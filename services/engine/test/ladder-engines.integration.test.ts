@@ -60,7 +60,7 @@ beforeAll(async () => {
         handle: db,
         bus,
         clock,
-        pack: DEFAULT_RULE_PACK,
+        pack: () => DEFAULT_RULE_PACK,
         logger: testLogger,
         groupId: `engine-${name}`,
         resyncMs: 0,

@@ -31,7 +31,12 @@ beforeAll(async () => {
     { id: 'b', name: '乙单位', email: 'full@example.test' },
   ]);
   smtp = await startSmtp({ reject: (address) => refuse && address === 'full@example.test' });
-  deps = { db: handle.db, clock, pack: DEFAULT_RULE_PACK, ladder: { dashboardUrl: 'http://localhost/', dutyEmail: 'duty@example.test' } };
+  deps = {
+    db: handle.db,
+    clock,
+    pack: () => DEFAULT_RULE_PACK,
+    ladder: { dashboardUrl: 'http://localhost/', dutyEmail: 'duty@example.test' },
+  };
   dispatcher = new Dispatcher({
     db: handle.db,
     clock,

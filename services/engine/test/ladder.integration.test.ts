@@ -79,7 +79,7 @@ afterAll(async () => {
 /** One engine (its deps and its timer) and one dispatcher on a fake clock. */
 async function engineAt(start: string, pack: RulePack = DEFAULT_RULE_PACK) {
   const clock = new FakeClock(start);
-  const deps: EngineDeps = { db: db.db, clock, pack, ladder: WIRING };
+  const deps: EngineDeps = { db: db.db, clock, pack: () => pack, ladder: WIRING };
   const timer = new DeadlineTimer({ ...deps, logger: testLogger }, { resyncMs: 0 });
   await timer.start();
   const calendars = new CalendarService(db.db);

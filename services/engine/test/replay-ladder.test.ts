@@ -2,7 +2,8 @@
  * `replay --ladder` (opt-in): the contract's output is untouched — every scenario's expected
  * lines come out, byte for byte and in order, with the ladder's `escalated` lines merged in.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -53,5 +54,49 @@ describe('replay --ladder', () => {
     expect(first).toMatch(
       /^\{"event":"escalated","at":"[^"]+\+08:00","incident":"[^"]+","clock":"\w+","step":"\w+#\d+","kind":"\w+","to":\["[a-z]+"(,"[a-z]+")*\],"cc":\[.*\]\}$/,
     );
+  });
+
+  it('a signal or obligation line naming a jurisdiction follows that jurisdiction’s ladder from --rules; others the pack’s own', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'replay-ladder-'));
+    try {
+      const rules = join(tmp, 'pack.json');
+      const timeline = join(tmp, 'timeline.jsonl');
+      writeFileSync(
+        rules,
+        JSON.stringify({
+          jurisdictions: {
+            east: { ladder: { clocks: { release: { leadersAfterHours: 2 } } } },
+            west: { ladder: { clocks: { release: { leadersAfterHours: 6 }, service_change: { leadersAfterHours: 1 } } } },
+          },
+        }),
+      );
+      const at = '2026-03-02T08:00:00+08:00';
+      const lines = [
+        { type: 'signal', at, incident: 'E', source: 'feed', jurisdiction: 'east' },
+        { type: 'signal', at, incident: 'W', source: 'feed', jurisdiction: 'west' },
+        { type: 'signal', at, incident: 'D', source: 'feed' },
+        ...['E', 'W', 'D'].map((incident) => ({ type: 'grade', at, incident, level: 'I', unit: 'water' })),
+        { type: 'obligation', at, id: 'ow', kind: 'service_change', issuedAt: at, jurisdiction: 'west' },
+        { type: 'obligation', at, id: 'od', kind: 'service_change', issuedAt: at },
+        { type: 'end', at: '2026-03-04T12:00:00+08:00' },
+      ];
+      writeFileSync(timeline, lines.map((l) => JSON.stringify(l)).join('\n'));
+      const r = await replay(['--rules', rules, '--ladder', timeline]);
+      expect(r.stderr).toBe('');
+      const leaders = r.stdout
+        .split('\n')
+        .filter((l) => l.includes('"step":"leaders#0"') && !l.includes('press_conference'))
+        .map((l) => JSON.parse(l) as { at: string; incident?: string; obligation?: string });
+      expect(leaders.map((l) => [l.incident ?? l.obligation, l.at])).toEqual([
+        ['E', '2026-03-02T15:00:00.000+08:00'],
+        ['D', '2026-03-02T17:00:00.000+08:00'],
+        ['W', '2026-03-02T19:00:00.000+08:00'],
+        // service_change: 1 working day, due 2026-03-04 00:00; west tells its leaders 1 h after, the default 12 h.
+        ['ow', '2026-03-04T01:00:00.000+08:00'],
+        ['od', '2026-03-04T12:00:00.000+08:00'],
+      ]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -44,7 +44,7 @@ beforeAll(async () => {
     },
     bus,
     clock,
-    pack: DEFAULT_RULE_PACK,
+    pack: () => DEFAULT_RULE_PACK,
     logger: testLogger,
     ladder: { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' },
     handover: { resyncMs: 24 * H },
@@ -92,4 +92,29 @@ it('a shift added, moved and removed is handed over at its instants, without wai
   await edit(sql`delete from duty_shifts where id = 's2'`);
   await clock.advanceTo(T0 + 5 * H);
   expect(await handovers()).toHaveLength(2);
+});
+
+it('an officer enabled again or disabled notifies too (trigger on users, migration 0026): a re-enabled officer’s shift is handed over at its start', async () => {
+  // Li is disabled: the shift 16:00–17:00 is not on the roster, so nothing is armed for it.
+  await db.db.execute(sql`insert into users (id, username, display_name, role, email, disabled_at, created_at, updated_at)
+    values ('d-li', 'li', '李值班', 'duty', 'li@example.test', now(), now(), now())`);
+  await edit(sql`insert into duty_shifts (id, user_id, starts_at, ends_at, created_by, created_at, updated_at)
+    values ('s3', 'd-li', ${iso(T0 + 7 * H)}, ${iso(T0 + 8 * H)}, 'admin', now(), now())`);
+  const before = (await handovers()).length;
+  // Enabled again at 15:30: the scheduler looks again at once and arms 16:00 (the resync is a day away).
+  await clock.advanceTo(T0 + 6 * H + 30 * MIN);
+  await edit(sql`update users set disabled_at = null where id = 'd-li'`);
+  await clock.advanceTo(T0 + 7 * H);
+  expect((await handovers()).slice(before)).toEqual([`handover:${iso(T0 + 7 * H)} li@example.test`]);
+  // Disabled again at 16:30: notified as well; the 17:00 change hands over to nobody.
+  await clock.advanceTo(T0 + 7 * H + 30 * MIN);
+  await edit(sql`update users set disabled_at = now() where id = 'd-li'`);
+  await clock.advanceTo(T0 + 8 * H);
+  expect((await handovers()).slice(before)).toHaveLength(1);
+  // An edit that changes neither the role nor disabled_at notifies nobody: notifications arrive in
+  // commit order, so the roster edit after it is the only one counted.
+  const n = rosterNotifications;
+  await db.db.execute(sql`update users set display_name = '李值班（东区）', role = 'duty' where id = 'd-li'`);
+  await edit(sql`delete from duty_shifts where id = 's3'`);
+  expect(rosterNotifications).toBe(n + 1);
 });

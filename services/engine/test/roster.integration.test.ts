@@ -122,7 +122,7 @@ beforeAll(async () => {
       db: db.db,
       bus,
       clock,
-      pack: DEFAULT_RULE_PACK,
+      pack: () => DEFAULT_RULE_PACK,
       logger: testLogger,
       resyncMs: 0,
       ladder: { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' },

@@ -32,7 +32,7 @@ const count = async (query: ReturnType<typeof sql>) => rowsOf<{ n: number }>(awa
 beforeAll(async () => {
   db = await freshDatabase();
   await db.db.insert(units).values({ id: 'unit-a', name: '甲单位' });
-  deps = { db: db.db, clock: new FakeClock(T0), pack: DEFAULT_RULE_PACK, onWake: (at) => wakes.push(at) };
+  deps = { db: db.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK, onWake: (at) => wakes.push(at) };
 });
 afterAll(async () => db?.drop());
 

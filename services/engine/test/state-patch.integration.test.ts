@@ -141,7 +141,7 @@ it('clocks added, a key removed: the clocks array whole, or the whole document',
 
 it('the engine stores exactly the state the domain computes: signal, commands, timer wakes', async () => {
   const clock = new FakeClock(T0);
-  const deps: EngineDeps = { db: db.db, clock, pack: DEFAULT_RULE_PACK };
+  const deps: EngineDeps = { db: db.db, clock, pack: () => DEFAULT_RULE_PACK };
   const stored = async (id: string) => {
     const [row] = rowsOf<{ state: IncidentState; version: number }>(
       await db.db.execute(sql`select state, version from incidents where id = ${id}`),
@@ -216,8 +216,8 @@ it('two engines firing the same dues through the patch: each breach once, a stal
         sql`select count(*)::int as n from incidents where next_wake_at <= ${new Date(at).toISOString()} and id not like 'inc_two_%'`,
       ),
     );
-    const a: EngineDeps = { db: db.db, clock: new FakeClock(at), pack: DEFAULT_RULE_PACK };
-    const b: EngineDeps = { db: other.db, clock: new FakeClock(at), pack: DEFAULT_RULE_PACK };
+    const a: EngineDeps = { db: db.db, clock: new FakeClock(at), pack: () => DEFAULT_RULE_PACK };
+    const b: EngineDeps = { db: other.db, clock: new FakeClock(at), pack: () => DEFAULT_RULE_PACK };
     const fired = await Promise.all([fireDue(a, at, 25), fireDue(b, at, 25), fireDue(a, at, 25), fireDue(b, at, 25)]);
     expect(fired.reduce((x, y) => x + y, 0)).toBe(N + others!.n);
   } finally {

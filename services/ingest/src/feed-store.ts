@@ -1,6 +1,7 @@
 import { TOPICS, type SignalMessage } from '@huiying/bus';
 import { audit, type Db, enqueue, feeds, officialItems, signalSources, signals, sql } from '@huiying/db';
 import { classifyOrigin } from '@huiying/domain';
+import { maskPersonalData } from '@huiying/domain/personal-data';
 import type { NormalisedItem } from './feed/normalise.ts';
 import { signalId } from './signals.ts';
 
@@ -17,19 +18,33 @@ export interface OfficialChannel {
 }
 
 /**
+ * The cross-feed identity of an item within a jurisdiction. A signal belongs to one jurisdiction
+ * (its rules, its grouping, its incidents, its units), so an item seen by feeds of two
+ * jurisdictions is one signal in each: both desks see it and neither's clocks depend on the
+ * other's. Within a jurisdiction, one item in two feeds stays one signal with two sources. The
+ * default jurisdiction keeps the bare key (the ids signals had before jurisdictions existed).
+ */
+export const jurisdictionSignalKey = (jurisdiction: string, signalKey: string): string =>
+  jurisdiction === 'default' ? signalKey : `j:${jurisdiction}|${signalKey}`;
+
+/**
  * Store one feed item in its own transaction: dedup (this feed's item key first, then the
- * cross-feed signal key), the time decision on the signal, and — only for signals that are
- * not history — the bus message through the outbox. A history signal is marked processed, so
- * the engine's sweep leaves it alone: it opens no incident and no clock.
+ * cross-feed signal key within the feed's jurisdiction), the time decision on the signal, and —
+ * only for signals that are not history — the bus message through the outbox. A history signal is
+ * marked processed, so the engine's sweep leaves it alone: it opens no incident and no clock.
  */
 export async function storeFeedItem(
   db: Db,
-  feedId: string,
+  feed: { id: string; jurisdiction: string },
   item: NormalisedItem,
   now: Date,
   official?: OfficialChannel,
 ): Promise<{ signalId: string; outcome: StoreOutcome }> {
-  const id = signalId('feed', item.signalKey);
+  const feedId = feed.id;
+  const jurisdiction = feed.jurisdiction;
+  const sourceRef = jurisdictionSignalKey(jurisdiction, item.signalKey);
+  const id = signalId('feed', sourceRef);
+  const title = storedTitle(item.title);
   return db.transaction(async (tx) => {
     // The (feed, item) primary key serialises concurrent pollers of one item: only one inserts.
     const source = await tx
@@ -46,7 +61,7 @@ export async function storeFeedItem(
       .onConflictDoNothing()
       .returning({ signalId: signalSources.signalId });
     if (source.length === 0) return { signalId: id, outcome: 'seen' as const };
-    if (official) return storeOfficialItem(tx, feedId, id, item, now, official);
+    if (official) return storeOfficialItem(tx, { id: feedId, jurisdiction, sourceRef }, id, { ...item, title }, now, official);
 
     const history = item.time.decision === 'history';
     const at = new Date(item.time.at).toISOString();
@@ -55,9 +70,9 @@ export async function storeFeedItem(
       .values({
         id,
         source: 'feed',
-        sourceRef: item.signalKey,
+        sourceRef,
         feedId,
-        title: item.title,
+        title,
         content: item.content ?? null,
         url: item.link ?? null,
         publishedAt: new Date(item.time.at),
@@ -65,7 +80,7 @@ export async function storeFeedItem(
         timeDecision: item.time.decision,
         timeReason: item.time.reason,
         processedAt: history ? now : null,
-        jurisdiction: feedJurisdiction(feedId),
+        jurisdiction,
       })
       .onConflictDoNothing()
       .returning({ id: signals.id });
@@ -82,7 +97,7 @@ export async function storeFeedItem(
         action: 'signal.source_added',
         entity: 'signal',
         entityId: id,
-        input: { feedId, itemKey: item.itemKey },
+        input: { feedId, itemKey: item.itemKey, jurisdiction },
       });
       return { signalId: id, outcome: 'source_added' as const };
     }
@@ -93,7 +108,7 @@ export async function storeFeedItem(
         action: 'signal.stored_as_history',
         entity: 'signal',
         entityId: id,
-        input: { feedId, title: item.title, url: item.link ?? null },
+        input: { feedId, title, url: item.link ?? null },
         result: decision,
       });
       return { signalId: id, outcome: 'history' as const };
@@ -103,7 +118,7 @@ export async function storeFeedItem(
       type: 'signal',
       id,
       source: 'feed',
-      sourceRef: item.signalKey,
+      sourceRef,
       feedId,
       publishedAt: at,
       receivedAt: now.toISOString(),
@@ -115,7 +130,7 @@ export async function storeFeedItem(
       action: 'signal.accepted',
       entity: 'signal',
       entityId: id,
-      input: { feedId, title: item.title, url: item.link ?? null },
+      input: { feedId, title, url: item.link ?? null },
       result: decision,
     });
     return { signalId: id, outcome: 'accepted' as const };
@@ -129,12 +144,13 @@ export async function storeFeedItem(
  */
 async function storeOfficialItem(
   tx: Parameters<Parameters<Db['transaction']>[0]>[0],
-  feedId: string,
+  feed: { id: string; jurisdiction: string; sourceRef: string },
   id: string,
   item: NormalisedItem,
   now: Date,
   official: OfficialChannel,
 ): Promise<{ signalId: string; outcome: StoreOutcome }> {
+  const feedId = feed.id;
   const history = item.time.decision === 'history';
   const publishedAt = new Date(item.time.at);
   await tx
@@ -142,7 +158,7 @@ async function storeOfficialItem(
     .values({
       id,
       source: 'official',
-      sourceRef: item.signalKey,
+      sourceRef: feed.sourceRef,
       feedId,
       title: item.title,
       content: item.content ?? null,
@@ -153,7 +169,7 @@ async function storeOfficialItem(
       timeDecision: item.time.decision,
       timeReason: item.time.reason,
       processedAt: now,
-      jurisdiction: feedJurisdiction(feedId),
+      jurisdiction: feed.jurisdiction,
     })
     .onConflictDoNothing();
   const origin = classifyOrigin({ title: item.title, content: item.content ?? null });
@@ -189,8 +205,20 @@ async function storeOfficialItem(
   return { signalId: id, outcome: history ? 'history' : 'official' };
 }
 
-/** The feed's jurisdiction as it is when the item is stored (an administrator may change it between polls). */
-const feedJurisdiction = (feedId: string) => sql<string>`coalesce((select jurisdiction from feeds where id = ${feedId}), 'default')`;
+/** What marks masked text: kept digits' stars and the ID placeholder. */
+const MASKED = /\*|\[身份证号已隐去\]/g;
+const maskCount = (text: string) => text.match(MASKED)?.length ?? 0;
+
+/**
+ * An item's title as stored, shown on incidents and boards, and audited: phone numbers, ID
+ * numbers and names masked as in a ticket's title (tickets.ts), since a local news post or a
+ * forum thread quotes a citizen's number as readily as a hotline ticket does. The masker also
+ * folds full-width digits and brackets; a title with nothing to mask is kept as published.
+ */
+export function storedTitle(title: string): string {
+  const masked = maskPersonalData(title);
+  return maskCount(masked) > maskCount(title) ? masked : title;
+}
 
 function safeIso(ms: number): string | null {
   const d = new Date(ms);

@@ -30,6 +30,8 @@ export interface FeedRow {
   unitId: string | null;
   /** Ranges an administrator allowed this feed beyond the process-wide policy (政务外网). */
   allowCidrs: string[];
+  /** Whose monitoring rules its items are matched against (0020); read when the poll claims it. */
+  jurisdiction: string;
 }
 
 /** The alert a feed raises when it has been failing for `failingAlertAfterMs`; withdrawn when it recovers. */
@@ -279,7 +281,7 @@ export class FeedPoller {
           limit ${this.options.batch}
           for update skip locked)
         returning id, url, name, etag, last_modified, added_at, last_success_at, poll_interval_seconds, consecutive_failures,
-          kind, unit_id, allow_cidrs`),
+          kind, unit_id, allow_cidrs, jurisdiction`),
     );
     return rows.map((r) => ({
       id: String(r.id),
@@ -294,6 +296,7 @@ export class FeedPoller {
       kind: String(r.kind),
       unitId: (r.unit_id as string | null) ?? null,
       allowCidrs: parseTextArray(r.allow_cidrs),
+      jurisdiction: typeof r.jurisdiction === 'string' ? r.jurisdiction : 'default',
     }));
   }
 
@@ -330,7 +333,7 @@ export class FeedPoller {
       // One item per transaction: an item that cannot be stored loses nothing already stored.
       for (const item of read.items) {
         try {
-          counts[(await storeFeedItem(db, feed.id, item, now, official)).outcome]++;
+          counts[(await storeFeedItem(db, feed, item, now, official)).outcome]++;
         } catch (error) {
           read.warnings.push(`an item could not be stored: ${oneLine(error)}`);
           logger.warn({ feed: feed.id, err: error }, 'feed item not stored');

@@ -4,7 +4,7 @@
  * a ±5 minute window, each signature accepted once. See services/ingest/README.md.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { audit, type Db, eq, hotlineReplays, hotlineSources, inArray, lte, rowsOf, sql } from '@huiying/db';
+import { audit, type Db, eq, hotlineReplays, hotlineSources, lte, rowsOf, sql } from '@huiying/db';
 
 export const SOURCE_HEADER = 'x-huiying-source';
 export const TIMESTAMP_HEADER = 'x-huiying-timestamp';
@@ -153,15 +153,6 @@ export async function listHotlineSources(db: Db): Promise<HotlineSource[]> {
 export async function findHotlineSource(db: Db, name: string): Promise<HotlineSource | undefined> {
   const [row] = await db.select().from(hotlineSources).where(eq(hotlineSources.name, name));
   return row ? view(row) : undefined;
-}
-
-/** The sources bound to these API tokens, by token id (one query for many requests; see BatchLoader). */
-export async function sourcesOfTokens(db: Db, tokenIds: readonly string[]): Promise<Map<string, HotlineSource>> {
-  const rows = await db
-    .select()
-    .from(hotlineSources)
-    .where(inArray(hotlineSources.tokenId, [...tokenIds]));
-  return new Map(rows.map((r) => [r.tokenId!, view(r)]));
 }
 
 /** Disable a source: its signatures and its bound token no longer post tickets. Idempotent. */

@@ -1,11 +1,11 @@
 import type {} from '@fastify/swagger';
 import { type Static, Type } from '@sinclair/typebox';
-import { auditLog, BatchLoader, type Db, type DbOrTx, rowsOf, sql } from '@huiying/db';
+import { auditLog, type Db, type DbOrTx, rowsOf, sql } from '@huiying/db';
 import { type Clock, systemClock } from '@huiying/clock';
 import { ApiError } from '@huiying/http';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { GroupCommit } from './group-commit.ts';
-import { type HotlineSource, SIGNATURE_HEADER, SignatureError, sourcesOfTokens, verifySignedRequest } from './hotline-auth.ts';
+import { SIGNATURE_HEADER, SignatureError, verifySignedRequest } from './hotline-auth.ts';
 import { TOPICS } from '@huiying/bus';
 import { type NewSignal, redact, redactText, signalId, signalMessage } from './signals.ts';
 
@@ -362,8 +362,6 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
 
-  // The source a token posts as, looked up per request, one query for the requests that arrive together.
-  const sourceOfToken = new BatchLoader<string, HotlineSource>((tokenIds) => sourcesOfTokens(db, tokenIds));
   // Single-ticket requests that arrive together share one transaction (and one commit), per origin.
   const singles = new Map<string, GroupCommit<Ticket, TicketResult>>();
   const singlesFor = (origin: TicketOrigin) => {
@@ -398,7 +396,8 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
       preValidation: async (request) => {
         const user = request.user;
         if (user) {
-          const source = user.kind === 'token' ? await sourceOfToken.get(user.id) : undefined;
+          // The source a token posts as came with the token's own look-up (no second round trip).
+          const source = user.kind === 'token' ? user.boundSource : undefined;
           if (source && !source.active) throw new ApiError('HY_FORBIDDEN', `hotline source ${source.name} is disabled`);
           origins.set(request, { source: source ? { id: source.id, name: source.name } : null, actor: actorOf(user) });
           return;

@@ -69,6 +69,19 @@ describe('feed corpus', () => {
     expect(iso(r.items[0]!.publishedAt)).toBe('2026-11-28T02:15:00.000Z');
   });
 
+  it.each([
+    ['no Content-Type', null],
+    ['a Content-Type without charset', 'application/xml'],
+  ])('Big5 declared only in the XML prolog (%s)', async (_, contentType) => {
+    const r = await read('big5-prolog-only.xml', contentType);
+    expect(r).toMatchObject({ encoding: 'big5', title: '區議會 最新消息', warnings: [] });
+    expect(r.items.map((i) => i.title)).toEqual(['關於公屋電梯停用的回應', '颱風後清理工作進度']);
+    expect(r.items[0]).toMatchObject({ content: '房屋署表示：維修將於兩週內完成。', guid: 'council-20261128-2' });
+    expect(iso(r.items[0]!.publishedAt)).toBe('2026-11-28T08:40:00.000Z');
+    const body = readFileSync(new URL('./fixtures/feeds/big5-prolog-only.xml', import.meta.url));
+    expect(decodeFeedBody(body, contentType)).toMatchObject({ encoding: 'big5', source: 'xml' });
+  });
+
   it('RSS 1.0 (RDF) in GB18030 with a four-byte character and dc:date', async () => {
     const r = await read('rdf-rss10-gb18030.xml');
     expect(r).toMatchObject({ parser: 'rss-parser', format: 'rss1.0', encoding: 'gb18030', title: '某论坛 民生热帖', warnings: [] });

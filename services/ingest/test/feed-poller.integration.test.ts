@@ -139,7 +139,7 @@ describe('FeedPoller', () => {
       })
       .onConflictDoNothing();
     await clock.advanceTo(T0 + 2 * 60_000);
-    expect(await sweepSignals({ db: db.db, clock, pack: DEFAULT_RULE_PACK })).toBe(1);
+    expect(await sweepSignals({ db: db.db, clock, pack: () => DEFAULT_RULE_PACK })).toBe(1);
     expect((await db.db.select().from(incidents)).map((i) => i.title)).toEqual(['新通知']);
   });
 
@@ -178,6 +178,107 @@ describe('FeedPoller', () => {
     ]);
     expect(new Set(sources.map((s) => s.signalId)).size).toBe(1);
     expect(await db.db.select().from(outbox)).toHaveLength(1);
+  });
+
+  it('one item in feeds of two jurisdictions is one signal in each (both desks see it); within one, one signal with two sources', async () => {
+    const clock = new FakeClock(T0);
+    const at = new Date(T0 - 24 * HOUR);
+    await db.db.insert(feeds).values([
+      { id: 'east-a', url: `${base}/ea.xml`, name: 'east-a', addedAt: at, jurisdiction: 'east' },
+      { id: 'east-b', url: `${base}/eb.xml`, name: 'east-b', addedAt: at, jurisdiction: 'east' },
+      { id: 'west-a', url: `${base}/wa.xml`, name: 'west-a', addedAt: at, jurisdiction: 'west' },
+    ]);
+    docs.set('/ea.xml', { body: rss(item('ea-1', '跨区河道污染', 'http://news.example.cn/river?utm_source=ea', T0 - HOUR)) });
+    docs.set('/eb.xml', { body: rss(item('eb-1', '跨区河道污染（转）', 'https://news.example.cn/river', T0 - HOUR)) });
+    docs.set('/wa.xml', { body: rss(item('wa-1', '跨区河道污染', 'http://news.example.cn/river', T0 - HOUR)) });
+    const results = await poller(clock, 'p1').pollAll();
+    expect(results.map((r) => [r.feedId, r.accepted, r.sourcesAdded])).toEqual([
+      ['east-a', 1, 0],
+      ['east-b', 0, 1],
+      ['west-a', 1, 0],
+    ]);
+    const rows = await db.db.select().from(signals).orderBy(signals.jurisdiction);
+    expect(rows.map((r) => [r.jurisdiction, r.feedId])).toEqual([
+      ['east', 'east-a'],
+      ['west', 'west-a'],
+    ]);
+    const sources = await db.db.select().from(signalSources).orderBy(signalSources.feedId);
+    const signalOf = new Map(rows.map((r) => [r.id, r.jurisdiction]));
+    expect(sources.map((s) => [s.feedId, signalOf.get(s.signalId)])).toEqual([
+      ['east-a', 'east'],
+      ['east-b', 'east'],
+      ['west-a', 'west'],
+    ]);
+    // One bus message per jurisdiction's signal.
+    expect((await db.db.select().from(outbox)).map((m) => (m.payload as { id: string }).id).sort()).toEqual(rows.map((r) => r.id).sort());
+    // Polled again: nothing new anywhere.
+    await clock.advanceTo(T0 + HOUR);
+    const again = await poller(clock, 'p1').pollAll();
+    expect(again.map((r) => r.accepted + r.sourcesAdded)).toEqual([0, 0, 0]);
+  });
+
+  it('a feed item’s title is stored with phone and ID numbers masked, as a ticket’s is; one with nothing personal as published', async () => {
+    const clock = new FakeClock(T0);
+    await addFeed('forum', '/forum.xml');
+    docs.set('/forum.xml', {
+      body: rss(
+        item('f-1', '求助！小区停电一天，物业电话１３９１２３４５６７８打不通', 'http://bbs.example.cn/t/1', T0 - HOUR) +
+          item('f-2', '捡到身份证110101199003071234，失主请联系0851-86612345', 'http://bbs.example.cn/t/2', T0 - HOUR) +
+          item('f-3', '高架桥裂缝（转）2026年第3期', 'http://bbs.example.cn/t/3', T0 - HOUR),
+      ),
+    });
+    await poller(clock, 'p1').pollAll();
+    const rows = await db.db.select().from(signals).orderBy(signals.url);
+    expect(rows.map((r) => r.title)).toEqual([
+      '求助！小区停电一天，物业电话139****5678打不通',
+      '捡到身份证[身份证号已隐去]，失主请联系0851-****2345',
+      '高架桥裂缝（转）2026年第3期',
+    ]);
+    const trail = JSON.stringify(await db.db.select().from(auditLog).where(eq(auditLog.entity, 'signal')));
+    expect(trail).not.toMatch(/１３９１２３４５６７８|13912345678|110101199003071234|86612345/);
+  });
+
+  it('the poller keeps at most perHost requests in flight to one host, while another host is polled alongside', async () => {
+    const clock = new FakeClock(T0);
+    const inFlight = new Map<string, number>();
+    const most = new Map<string, number>();
+    // Two hosts (both loopback, both allowed): each answers after a short latency, counting what is open at once.
+    const slow = createServer((req, res) => {
+      const host = req.socket.localAddress!;
+      inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
+      most.set(host, Math.max(most.get(host) ?? 0, inFlight.get(host)!));
+      setTimeout(() => {
+        inFlight.set(host, inFlight.get(host)! - 1);
+        res.writeHead(200, { 'content-type': 'application/rss+xml; charset=utf-8' });
+        res.end(rss(''));
+      }, 80);
+    });
+    await new Promise<void>((r) => slow.listen(0, '0.0.0.0', r));
+    const port = (slow.address() as AddressInfo).port;
+    try {
+      const at = new Date(T0 - 24 * HOUR);
+      await db.db.insert(feeds).values([
+        ...[1, 2, 3, 4, 5, 6].map((n) => ({
+          id: `portal-${n}`,
+          url: `http://127.0.0.1:${port}/col${n}.xml`,
+          name: `p${n}`,
+          addedAt: at,
+        })),
+        ...[1, 2].map((n) => ({ id: `other-${n}`, url: `http://127.0.0.2:${port}/o${n}.xml`, name: `o${n}`, addedAt: at })),
+      ]);
+      const results = await poller(clock, 'p1', {
+        concurrency: 8,
+        perHost: 2,
+        fetch: { ...DEFAULT_FETCH_POLICY, addresses: new AddressPolicy(['127.0.0.0/8']), retries: 0, readTimeoutMs: 5_000 },
+      }).pollAll();
+      expect(results.every((r) => r.status === 'updated')).toBe(true);
+      expect(results).toHaveLength(8);
+      expect(most.get('127.0.0.1')).toBe(2);
+      expect(most.get('127.0.0.2')).toBe(2);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
   });
 
   it('signals carry their feed’s jurisdiction (an official channel’s items too); the bus message still names ids only', async () => {

@@ -190,7 +190,7 @@ describe('channel_silent', () => {
     await calendars.load();
     const channels = () =>
       new OfficialChannels({
-        engine: { db: db.db, clock, pack: DEFAULT_RULE_PACK, ladder: wiring },
+        engine: { db: db.db, clock, pack: () => DEFAULT_RULE_PACK, ladder: wiring },
         calendar: () => calendars.provisional,
       });
     const [a, b] = [channels(), channels()];

@@ -354,7 +354,7 @@ describe('credible receive times', () => {
     expect((await post(ticket('R-ok'))).json()).toMatchObject({ signalId: signalId('hotline', 'T-R-ok'), duplicate: true, history: false });
 
     // The engine's sweep opens incidents for the live tickets only: a back-fill opens no clock.
-    const swept = await sweepSignals({ db: db.db, clock, pack: DEFAULT_RULE_PACK });
+    const swept = await sweepSignals({ db: db.db, clock, pack: () => DEFAULT_RULE_PACK });
     expect(swept).toBeGreaterThan(0);
     const opened = rowsOf<{ source_ref: string }>(
       await db.db.execute(sql`select s.source_ref from signals s join incidents i on i.id = s.incident_id where s.source_ref like 'T-R-%'`),

@@ -9,6 +9,8 @@ import {
   type HandoverOptions,
   type OfficialChannelOptions,
   OfficialChannels,
+  RulePackHolder,
+  type RulePackSource,
   type RunningEngine,
   startEngine,
 } from '@huiying/engine';
@@ -25,7 +27,12 @@ export interface HuiyingDeps {
   /** Delivery channels for the ladder's notifications (email over SMTP, or a recording adapter). */
   channels: Partial<Record<Channel, ChannelAdapter>>;
   logger: Logger;
+  /** The pack without an active database version (default: the domain's default). */
   pack?: RulePack;
+  /** Where `pack` came from, for the administrators' view (default: 'file' when `pack` is given). */
+  packSource?: Exclude<RulePackSource, 'database'>;
+  /** Re-read the active rule pack this often besides LISTEN (default 60 s). */
+  rulePackResyncMs?: number;
   /** The 政务公开办 duty mailbox: unassigned matters and units without a supervising office. */
   dutyEmail: string;
   publicUrl: string;
@@ -79,12 +86,21 @@ export async function createHuiying(d: HuiyingDeps) {
     logger: logger.child({ svc: 'notify' }),
     ...(d.dispatchPollMs !== undefined ? { pollMs: d.dispatchPollMs } : {}),
   });
+  // The administrators' active version wins over the given pack (README "Rule packs").
+  const rulePacks = new RulePackHolder({
+    db,
+    fallback: d.pack ? { pack: d.pack, source: d.packSource ?? 'file' } : { pack: DEFAULT_RULE_PACK, source: 'default' },
+    listen: handle.listen,
+    logger: logger.child({ svc: 'rule-pack' }),
+    ...(d.rulePackResyncMs !== undefined ? { resyncMs: d.rulePackResyncMs } : {}),
+  });
+  await rulePacks.start();
   const engine: RunningEngine = await startEngine({
     db,
     handle,
     bus,
     clock,
-    pack: d.pack ?? DEFAULT_RULE_PACK,
+    pack: () => rulePacks.current(),
     logger: logger.child({ svc: 'engine' }),
     groupId: `huiying-engine${suffix}`,
     // Engine transactions write the outbox; relay at once instead of waiting for the poll.
@@ -104,12 +120,14 @@ export async function createHuiying(d: HuiyingDeps) {
     bus,
     clock,
     engine: engine.deps,
+    rulePacks,
     logger: logger.child({ svc: 'api' }),
     listen: handle.listen,
     ...(d.dashboard ? { dashboard: d.dashboard } : {}),
     ...(d.realClock ? { realClock: d.realClock } : {}),
     ...(d.sessionPolicy ? { sessionPolicy: d.sessionPolicy } : {}),
     ...(d.loginRateLimit ? { loginRateLimit: d.loginRateLimit } : {}),
+    onNotificationsQueued: () => dispatcher.wake(),
   });
   app.addHook('onResponse', async () => relay.wake());
   const officialChannels = new OfficialChannels({
@@ -146,6 +164,7 @@ export async function createHuiying(d: HuiyingDeps) {
   return {
     app,
     engine,
+    rulePacks,
     dispatcher,
     relay,
     poller,
@@ -157,6 +176,7 @@ export async function createHuiying(d: HuiyingDeps) {
       await archiver.stop();
       await app.close();
       await engine.stop();
+      await rulePacks.stop();
       await dispatcher.stop();
       await relay.stop();
     },

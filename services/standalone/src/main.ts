@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { EmbeddedBus } from '@huiying/bus';
 import { type Clock, scaledClock, systemClock } from '@huiying/clock';
 import { openPglite } from '@huiying/db';
-import { digestFrom, loadRulePack, notifySettingsSchema, routingFrom } from '@huiying/engine';
+import { digestFrom, notifySettingsSchema, routingFrom, rulePackFallback } from '@huiying/engine';
 import { channelsFromSettings, nullAdapter } from '@huiying/notify';
 import { buildDashboard } from '@huiying/web';
 import { loadConfig, logSerializers, Type } from '@huiying/config';
@@ -61,7 +61,8 @@ const notifyConfig = loadConfig(
     ...notifySettingsSchema,
   }),
 );
-const pack = loadRulePack(args.rules ?? process.env.RULE_PACK_FILE);
+// The pack without an administrator's active version in the database (which wins; README "Rule packs").
+const { pack, source: packSource } = rulePackFallback(args.rules ?? process.env.RULE_PACK_FILE);
 const dutyEmail = process.env.DUTY_EMAIL ?? 'zwgk@demo.huiying.local';
 const smtpUrl = notifyConfig.SMTP_URL;
 // Every channel whose settings are present; without SMTP_URL the ladder's mail is recorded, not
@@ -100,6 +101,7 @@ if (!args['no-demo']) {
 const huiying = await createHuiying({
   handle,
   pack,
+  packSource,
   bus,
   clock,
   channels,

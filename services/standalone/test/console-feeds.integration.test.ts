@@ -149,3 +149,46 @@ it('a duty officer accepts an official channel’s candidate response from its p
   expect(clocks.some((c) => c.state === 'met')).toBe(true);
   await page.close();
 });
+
+it('an administrator edits a feed and removes it from the table; the signals it brought stay', async () => {
+  const admin = await env.as('admin');
+  const listed = async () =>
+    (await admin.inject({ method: 'GET', url: '/api/feeds' })).json<{ items: { id: string; name: string; jurisdiction: string }[] }>()
+      .items;
+  const before = (await listed()).find((f) => f.name === '本地新闻网')!;
+  const page = await browser.newPage({ locale: 'zh-CN', viewport: { width: 1400, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await logIn(page, env.url, 'admin');
+  await page.getByTestId('nav-feeds').click();
+  await page.waitForURL(/#\/feeds$/);
+
+  // Edit: the form opens with the feed's values; the table and the API show the change.
+  await page.locator('.el-table__row').filter({ hasText: '本地新闻网' }).getByTestId('feed-edit').click();
+  const name = page.getByTestId('feed-form-name');
+  await expect(name.inputValue()).resolves.toBe('本地新闻网');
+  await name.fill('本地新闻网（东区）');
+  await page.getByTestId('feed-form-jurisdiction').fill('east');
+  await page.getByTestId('feed-form-save').click();
+  const row = page.locator('.el-table__row').filter({ hasText: '本地新闻网（东区）' });
+  await row.waitFor();
+  await expect(row.getByTestId('feed-jurisdiction').textContent()).resolves.toBe('east');
+  expect((await listed()).find((f) => f.id === before.id)).toMatchObject({ name: '本地新闻网（东区）', jurisdiction: 'east' });
+
+  // Remove: confirmed in a dialog; cancelling keeps it.
+  await row.getByTestId('feed-remove').click();
+  await page.locator('.el-message-box').getByRole('button', { name: '取消' }).click();
+  await page.locator('.el-message-box').waitFor({ state: 'detached' });
+  await expect(row.count()).resolves.toBe(1);
+  await row.getByTestId('feed-remove').click();
+  await page.locator('.el-message-box').getByRole('button', { name: '删除' }).click();
+  await row.waitFor({ state: 'detached' });
+  expect((await listed()).some((f) => f.id === before.id)).toBe(false);
+  expect((await admin.inject({ method: 'GET', url: `/api/feeds/${before.id}` })).statusCode).toBe(404);
+  // What it brought stays searchable.
+  const duty = await env.as('duty');
+  const found = await duty.inject({ method: 'GET', url: `/api/incidents?q=${encodeURIComponent('锦华小区')}` });
+  expect(found.json<{ items: unknown[] }>().items.length).toBeGreaterThan(0);
+  expect(pageErrors).toEqual([]);
+  await page.close();
+});

@@ -316,7 +316,7 @@ it('an administrator manages units, users and API tokens (the secret shown once)
   await page.getByTestId('nav-admin-calendar').click();
   await page.getByTestId('calendar-years').waitFor();
   await page.getByTestId('nav-admin-rules').click();
-  await page.locator('[data-testid="rule-pack"], .el-empty').first().waitFor();
+  await page.getByTestId('rule-pack-in-force').waitFor();
   await shot(page, 'admin-rules');
   expect(pageErrors).toEqual([]);
 });

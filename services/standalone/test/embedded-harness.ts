@@ -17,7 +17,7 @@ export interface EmbeddedHarness {
   hy: Huiying;
   handle: DbHandle;
   bus: EmbeddedBus;
-  /** The email channel: records what the dispatcher sent. */
+  /** The email channel: records what the dispatcher sent (unless `channels` was passed). */
   mailer: ReturnType<typeof nullAdapter>;
   /** Set when `listen` was asked for: the console's URL. */
   url: string;
@@ -40,6 +40,8 @@ export async function startEmbedded(o: {
   handle?: DbHandle;
   /** Passed to the composition (session and log-in tests). */
   compose?: Pick<HuiyingDeps, 'realClock' | 'sessionPolicy' | 'loginRateLimit'>;
+  /** Delivery channels instead of the recording one (e.g. email to a real SMTP server). */
+  channels?: HuiyingDeps['channels'];
 }): Promise<EmbeddedHarness> {
   const handle = o.handle ?? (await openPglite());
   if (!o.handle) await handle.migrate();
@@ -50,7 +52,7 @@ export async function startEmbedded(o: {
     handle,
     bus,
     clock: o.clock,
-    channels: { email: mailer },
+    channels: o.channels ?? { email: mailer },
     logger: testLogger,
     dutyEmail: 'duty@example.test',
     publicUrl: 'http://localhost/',

@@ -161,3 +161,42 @@ it('a ticket posted to the ingest process is breached by the engine process, mai
   await expect(asApp.query('delete from audit_log')).rejects.toThrow(/permission denied/);
   await asApp.end();
 });
+
+it('a rule pack an administrator activates on the api process reaches the engine process: the next incident it opens runs on the new span', async () => {
+  const dbEnv = { DATABASE_URL: db.url.replace('//postgres@', `//${appLogin}@`), MIGRATION_DATABASE_URL: db.url };
+  await cli(['user:add', '--role', 'admin', '--username', 'guanli', '--display-name', '管理员'], dbEnv, 'a-long-admin-password\n');
+  const login = await fetch(`http://127.0.0.1:${apiPort}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'guanli', password: 'a-long-admin-password' }),
+  });
+  expect(login.status).toBe(200);
+  const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
+  const { csrfToken } = (await login.json()) as { csrfToken: string };
+  const activated = await fetch(`http://127.0.0.1:${apiPort}/api/admin/rule-packs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken },
+    body: JSON.stringify({ document: { name: '某市 2026', clocks: { response: { spanHours: 2 } } }, note: '回应 2 小时' }),
+  });
+  expect(activated.status, await activated.clone().text()).toBe(201);
+
+  // The engine process hears huiying_rule_pack a few milliseconds after the commit; the ticket
+  // takes the longer way (ingest → Kafka → engine).
+  const token = (await cli(['token:add', '--name', 'hotline-2', '--scope', 'tickets:write'], dbEnv)).at(-1)!;
+  const receivedAt = Date.now() - 60_000;
+  const posted = await fetch(`http://127.0.0.1:${ingestPort}/api/tickets`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ id: 'PROD-2', receivedAt: new Date(receivedAt).toISOString(), content: '东湖路井盖缺失，夜间行人跌落受伤' }),
+  });
+  expect(posted.status).toBe(201);
+  const incident = await eventually(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/api/incidents?q=${encodeURIComponent('井盖')}`, { headers: { cookie } });
+      return res.ok ? ((await res.json()) as { items: { clocks: { kind: string; dueAt: string }[] }[] }).items[0] : undefined;
+    },
+    'the incident opened by the engine process',
+    45_000,
+  );
+  expect(incident.clocks.find((c) => c.kind === 'response')!.dueAt).toBe(new Date(receivedAt + 2 * 3_600_000).toISOString());
+});

@@ -41,6 +41,16 @@ describe('BoardStore', () => {
     expect(s.openAlerts()).toEqual([]);
   });
 
+  it('an alert withdrawn here (an administrator retried its notification) shows again when raised again', () => {
+    const s = new BoardStore();
+    const failed = { kind: 'delivery_failed' as const, clock: null, dueAt: null, elapsed: null };
+    s.applyAlert(alert('delivery_failed:n1', '2024-05-01T01:00:00Z', failed));
+    s.markWithdrawn('delivery_failed:n1');
+    expect(s.openAlerts()).toEqual([]);
+    s.applyAlert(alert('delivery_failed:n1', '2024-05-01T04:00:00Z', failed));
+    expect(s.openAlerts().map((a) => a.id)).toEqual(['delivery_failed:n1']);
+  });
+
   it('drops a withdrawn alert, and shows it again when it is raised again', () => {
     const s = new BoardStore();
     const feed = { incidentId: null, incidentTitle: '本地新闻网', kind: 'feed_failing' as const, clock: null, dueAt: null, elapsed: null };
@@ -92,5 +102,26 @@ describe('BoardStore', () => {
     expect(s.sortedIncidents()).toEqual([]);
     expect(s.completeResync(second, [incident('i1', '2024-05-01T00:00:00Z')], [])).toBe(true);
     expect(s.sortedIncidents().map((i) => i.id)).toEqual(['i1']);
+  });
+
+  it('replays the stream of the last seconds over a snapshot the server answered from a page older than it', () => {
+    const clock = { t: 0 };
+    const s = new BoardStore({ now: () => clock.t, replayMs: 5_000 });
+    const before = incident('i1', '2024-05-01T01:00:00Z', { title: 'before' });
+    s.applyIncident(incident('i1', '2024-05-01T02:00:00Z', { title: 'answered' }));
+    clock.t = 800;
+    // The periodic resync, begun after the events, gets a page from before them (≤ 1 s stale).
+    const token = s.beginResync();
+    expect(s.completeResync(token, [before], [])).toBe(true);
+    expect(s.getIncident('i1')?.title).toBe('answered');
+    // A fresh snapshot with a newer version still wins over a replayed older event.
+    const t2 = s.beginResync();
+    s.completeResync(t2, [incident('i1', '2024-05-01T03:00:00Z', { title: 'newer' })], []);
+    expect(s.getIncident('i1')?.title).toBe('newer');
+    // Events older than the window are the snapshot's business alone.
+    clock.t = 10_000;
+    const t3 = s.beginResync();
+    s.completeResync(t3, [before], []);
+    expect(s.getIncident('i1')?.title).toBe('before');
   });
 });

@@ -128,6 +128,8 @@ describe('roles', () => {
     expect(mayAct('leader')).toBe(false);
     expect(mayAct('unit')).toBe(false);
     expect(mayAct('duty')).toBe(true);
+    // The server lets only duty officers grade, assign, dismiss and acknowledge (403 for an administrator).
+    expect(mayAct('admin')).toBe(false);
   });
 });
 

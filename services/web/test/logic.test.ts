@@ -13,6 +13,7 @@ import {
   dutyCountdownText,
   dutyStateLabel,
   dutyUrgency,
+  failedNotificationOf,
   formatDueDate,
   formatCountdown,
   formatDuration,
@@ -145,6 +146,13 @@ describe('labels', () => {
     expect(clockStateLabel('waived')).toBe('已豁免');
   });
 
+  it('the notification a 投递失败 alert is about (only that kind carries one)', () => {
+    expect(failedNotificationOf({ id: 'delivery_failed:n-42', kind: 'delivery_failed' })).toBe('n-42');
+    expect(failedNotificationOf({ id: 'delivery_failed:', kind: 'delivery_failed' })).toBeNull();
+    expect(failedNotificationOf({ id: 'delivery_failed:n-42', kind: 'breached' })).toBeNull();
+    expect(failedNotificationOf({ id: 'breach:x', kind: 'delivery_failed' })).toBeNull();
+  });
+
   it('alert kinds', () => {
     expect(alertKindLabel({ kind: 'warning', elapsed: 0.5 })).toBe('预警 50%');
     expect(alertKindLabel({ kind: 'warning', elapsed: 0.8 })).toBe('预警 80%');
@@ -155,6 +163,7 @@ describe('labels', () => {
     expect(alertKindLabel({ kind: 'engine_error', elapsed: null })).toBe('记录异常');
     expect(alertKindLabel({ kind: 'feed_failing', elapsed: null })).toBe('信息源故障');
     expect(alertKindLabel({ kind: 'channel_silent', elapsed: null })).toBe('官方渠道未更新');
+    expect(alertKindLabel({ kind: 'delivery_failed', elapsed: null })).toBe('投递失败');
     // A kind the server added later is shown as sent, not a crash.
     expect(alertKindLabel({ kind: 'escalated' as never, elapsed: null })).toBe('escalated');
   });

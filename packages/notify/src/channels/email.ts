@@ -17,10 +17,27 @@ export interface EmailChannelOptions {
   socketTimeoutMs?: number;
   /** Accept self-signed relay certificates (internal relays, tests). */
   allowSelfSigned?: boolean;
+  /**
+   * Trust this CA (PEM) for the relay's certificate, still checking it and the host name. A
+   * process can instead trust an internal CA for every connection with NODE_EXTRA_CA_CERTS.
+   */
+  ca?: string;
 }
 
-/** SMTP reply codes a later attempt may get past (busy, greylisting, local error, no storage). */
-const TRANSIENT_SMTP = new Set([421, 450, 451, 452]);
+/**
+ * SMTP reply codes a later attempt may get past: every 4yz is a transient negative reply
+ * (RFC 5321 4.2.1) — busy, greylisting, local error, no storage, and 454 temporary
+ * authentication failure (RFC 4954); every 5yz (535 bad credentials, 550 no mailbox) is not.
+ */
+/**
+ * Node's certificate verification failures, which nodemailer passes on only as a socket error's
+ * text ("self-signed certificate", "unable to verify the first certificate", "certificate has
+ * expired", "Hostname/IP does not match certificate's altnames"). Trying again will not change
+ * the relay's certificate: fail at once so the duty board shows it.
+ */
+const UNTRUSTED_CERTIFICATE = /certificate|altnames/i;
+
+export const isTransientSmtpCode = (code: number): boolean => code >= 400 && code < 500;
 
 /**
  * Email through a pooled nodemailer transport. Every timeout is bounded, so `maxSendMs` (the
@@ -49,7 +66,7 @@ export function emailChannel(options: EmailChannelOptions): ChannelAdapter {
       : url.username
         ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }
         : {}),
-    ...(options.allowSelfSigned ? { tls: { rejectUnauthorized: false } } : {}),
+    ...(options.allowSelfSigned ? { tls: { rejectUnauthorized: false } } : options.ca ? { tls: { ca: options.ca } } : {}),
   });
   return {
     channel: 'email',
@@ -69,8 +86,8 @@ export function emailChannel(options: EmailChannelOptions): ChannelAdapter {
       } catch (error) {
         const code = (error as { responseCode?: number }).responseCode;
         const message = error instanceof Error ? error.message : String(error);
-        if (typeof code === 'number') throw new DeliveryError(`SMTP ${code}: ${message}`, TRANSIENT_SMTP.has(code));
-        throw new DeliveryError(`SMTP: ${message}`, isTransientNetworkError(error));
+        if (typeof code === 'number') throw new DeliveryError(`SMTP ${code}: ${message}`, isTransientSmtpCode(code));
+        throw new DeliveryError(`SMTP: ${message}`, !UNTRUSTED_CERTIFICATE.test(message) && isTransientNetworkError(error));
       }
     },
     async close() {

@@ -3,7 +3,10 @@
  * service's parsed config). Shared by the engine process and the embedded default so both
  * read the same keys; the README's process table lists them.
  *
- *   SMTP_URL, MAIL_FROM, SMTP_REQUIRE_TLS        email (smtp:// STARTTLS, smtps:// TLS)
+ *   SMTP_URL, MAIL_FROM, SMTP_REQUIRE_TLS        email (smtp:// STARTTLS, smtps:// TLS; user:password@ in
+ *                                                the URL, percent-encoded, for AUTH PLAIN/LOGIN)
+ *   SMTP_CA_FILE                                 a PEM CA the relay's certificate is checked against
+ *                                                (an internal CA; NODE_EXTRA_CA_CERTS works too)
  *   SMS_GATEWAY_URL, SMS_GATEWAY_TOKEN           SMS through an HTTP gateway
  *   WECOM_ROBOTS      {"name": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"}
  *   DINGTALK_ROBOTS   {"name": {"url": "https://oapi.dingtalk.com/robot/send?access_token=…", "secret": "SEC…"}}
@@ -11,6 +14,7 @@
  *
  * Robot and webhook rows name a target (units.wecom_robot …); the URL and secret stay here.
  */
+import { readFileSync } from 'node:fs';
 import type { Channel } from '@huiying/domain';
 import { dingtalkChannel } from './dingtalk.ts';
 import { emailChannel } from './email.ts';
@@ -23,6 +27,7 @@ export interface ChannelSettings {
   SMTP_URL?: string | undefined;
   MAIL_FROM?: string | undefined;
   SMTP_REQUIRE_TLS?: boolean | undefined;
+  SMTP_CA_FILE?: string | undefined;
   SMS_GATEWAY_URL?: string | undefined;
   SMS_GATEWAY_TOKEN?: string | undefined;
   WECOM_ROBOTS?: string | undefined;
@@ -64,6 +69,14 @@ function urlAndSecret(key: string, secretRequired: boolean) {
   };
 }
 
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ChannelSettingsError(`SMTP_CA_FILE: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+}
+
 /** The adapters configured by `s`; a channel without settings has none (its rows fail as "no adapter"). */
 export function channelsFromSettings(s: ChannelSettings, o: { wallNow?: () => number } = {}): Partial<Record<Channel, ChannelAdapter>> {
   const out: Partial<Record<Channel, ChannelAdapter>> = {};
@@ -72,6 +85,7 @@ export function channelsFromSettings(s: ChannelSettings, o: { wallNow?: () => nu
       url: s.SMTP_URL,
       from: s.MAIL_FROM ?? 'huiying@localhost',
       ...(s.SMTP_REQUIRE_TLS ? { requireTls: true } : {}),
+      ...(s.SMTP_CA_FILE ? { ca: readCa(s.SMTP_CA_FILE) } : {}),
     });
   }
   if (s.SMS_GATEWAY_URL) {

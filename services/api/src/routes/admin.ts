@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { apiTokens, audit, desc, eq, retryNotification, rowsOf, sql, units, users } from '@huiying/db';
+import { apiTokens, audit, deliveryFailedAlertId, desc, eq, retryNotification, rowsOf, sql, units, users } from '@huiying/db';
+import { DEFAULT_JURISDICTION } from '@huiying/domain';
 import { ApiError, principal } from '@huiying/http';
 import {
   actorOf,
@@ -13,6 +14,7 @@ import {
 } from '@huiying/identity';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { getAlert } from '../read.ts';
 import * as S from '../schemas.ts';
 import type { RouteDeps } from './deps.ts';
 
@@ -32,6 +34,7 @@ const UnitAdminView = Type.Object({
   wecomRobot: Nullable(Type.String({ description: '企业微信/政务微信群机器人名称（WECOM_ROBOTS 中的键）' })),
   dingtalkRobot: Nullable(Type.String({ description: '钉钉/政务钉钉群机器人名称（DINGTALK_ROBOTS 中的键）' })),
   webhookTarget: Nullable(Type.String({ description: 'Webhook 目标名称（WEBHOOK_TARGETS 中的键）' })),
+  jurisdiction: Type.String({ description: '辖区：约谈规则及其工作日事项的升级阶梯按此辖区（规则包可按辖区覆盖）' }),
 });
 const unitColumns = {
   id: units.id,
@@ -42,6 +45,7 @@ const unitColumns = {
   wecomRobot: units.wecomRobot,
   dingtalkRobot: units.dingtalkRobot,
   webhookTarget: units.webhookTarget,
+  jurisdiction: units.jurisdiction,
 };
 const UnitBody = Type.Object(
   {
@@ -53,6 +57,14 @@ const UnitBody = Type.Object(
     wecomRobot: Type.Optional(Type.Union([TargetName, Type.Null()])),
     dingtalkRobot: Type.Optional(Type.Union([TargetName, Type.Null()])),
     webhookTarget: Type.Optional(Type.Union([TargetName, Type.Null()])),
+    jurisdiction: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        pattern: '^\\S(.*\\S)?$',
+        description: '辖区 (default "default"): the 约谈 rule and its duties’ ladder follow this jurisdiction’s rule pack overrides',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -118,11 +130,18 @@ function identityError(error: unknown): never {
   throw error;
 }
 
-/** 管理员: units (with mail and supervising office), users, API tokens, the rule pack in force. */
+/** 管理员: units (with mail and supervising office), users, API tokens (rule packs: rule-packs.ts). */
 export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { db, realClock } = deps;
   const now = () => new Date(realClock.now());
+
+  /** The dispatcher here sends it now; every board in this process drops the withdrawn alert. */
+  async function afterRetry(notificationId: string): Promise<void> {
+    deps.onNotificationsQueued?.();
+    const alert = await getAlert(db, deliveryFailedAlertId(notificationId));
+    if (alert) deps.live.broadcast('alert', alert, alert.unitId);
+  }
 
   app.get(
     '/api/admin/units',
@@ -164,6 +183,7 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
             wecomRobot: b.wecomRobot ?? null,
             dingtalkRobot: b.dingtalkRobot ?? null,
             webhookTarget: b.webhookTarget ?? null,
+            jurisdiction: b.jurisdiction ?? DEFAULT_JURISDICTION,
             createdAt: at,
           })
           .onConflictDoNothing()
@@ -373,13 +393,9 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       const [row] = rowsOf<{ status: string }>(await db.execute(sql`select status from notifications where id = ${request.params.id}`));
       if (!row) throw new ApiError('HY_NOT_FOUND', `notification ${request.params.id} not found`);
       if (row.status !== 'failed') throw new ApiError('HY_CONFLICT', `only a failed notification is retried (this one is ${row.status})`);
-      return { retried: await retryNotification(db, request.params.id, actorOf(principal(request)), now()) };
+      const retried = await retryNotification(db, request.params.id, actorOf(principal(request)), now());
+      if (retried) await afterRetry(request.params.id);
+      return { retried };
     },
-  );
-
-  app.get(
-    '/api/admin/rule-pack',
-    { config: { access: { roles: ['admin', 'leader', 'duty'] } }, schema: { tags: ['admin'], summary: '当前规则包（新时限按此起算）' } },
-    async () => deps.engine.pack,
   );
 };

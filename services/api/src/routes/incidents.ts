@@ -54,19 +54,27 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
     async (request, reply) => {
       const scope = scopeOf(principal(request));
       // Serialized by the route's own response schema, cached per scope (a unit user's pages are
-      // their unit's alone) and query (list-cache.ts), with its bytes and entity tag.
+      // their unit's alone) and query (list-cache.ts), with its bytes and entity tag; after a change
+      // elsewhere the previous page is served (to whoever sees the whole jurisdiction) for at most a
+      // second while one request's rebuild runs.
       const key = JSON.stringify([scope.unitId, request.url]);
-      const page = await deps.boardCache.get(key, async () => {
-        const q = request.query;
-        const filters = {
-          ...q,
-          page: q.page ?? 1,
-          pageSize: q.pageSize ?? 50,
-          from: q.from ? instantOf('from', q.from) : undefined,
-          to: q.to ? instantOf('to', q.to) : undefined,
-        };
-        return sentPage(String(reply.serialize(await listIncidents(db, scope, filters))));
-      });
+      const page = await deps.boardCache.get(
+        key,
+        async () => {
+          const q = request.query;
+          const filters = {
+            ...q,
+            page: q.page ?? 1,
+            pageSize: q.pageSize ?? 50,
+            from: q.from ? instantOf('from', q.from) : undefined,
+            to: q.to ? instantOf('to', q.to) : undefined,
+          };
+          // By the 200 schema explicitly: a rebuild may end after this request was answered (304).
+          return sentPage(String(reply.serializeInput(await listIncidents(db, scope, filters), '200')));
+        },
+        // A unit user's page is never stale: a reassignment narrows what they may see.
+        { stale: scope.unitId === null },
+      );
       // Per user, so no shared cache keeps it; the console revalidates and gets 304 while nothing changed.
       reply.header('cache-control', 'private, no-cache').header('etag', page.etag);
       if (etagMatches(request.headers['if-none-match'], page.etag)) return reply.code(304).send(null);

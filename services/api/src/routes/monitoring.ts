@@ -409,7 +409,8 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
       config: { access: DUTY },
       schema: {
         tags: ['incidents'],
-        summary: '拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident keeps its clocks)',
+        summary:
+          '拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident is rebuilt from its remaining signals: its start may move later)',
         params: S.IdParams,
         body: SplitBody,
         response: { 201: S.IncidentView, ...errors },

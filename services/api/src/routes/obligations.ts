@@ -76,7 +76,8 @@ export interface ObligationRoutesOptions {
   clock: Clock;
   /** Wall-clock time for audit entries of refused access. */
   realClock: Clock;
-  pack: RulePack;
+  /** The pack in force, asked at each use (see EngineDeps.pack). */
+  pack: () => RulePack;
   calendars: CalendarService;
   onWake?: (at: number) => void;
   /** The escalation ladder's wiring (the engine's): duties' notifications queued with the command. */

@@ -68,6 +68,7 @@
  */
 import { type Db, type DbHandle, rowsOf, type SQL, sql, type Tx } from '@huiying/db';
 import type { Dimension, StatsFilter, StatsScope } from './queries.ts';
+import { mergeAll, runOfEncoded, runOfMap, runPercentile, type SortedRun } from './sorted-runs.ts';
 
 /** How many of the largest late overdues / earliest breached dues a cell keeps, for exact maxima. */
 const TOP = 16;
@@ -390,7 +391,7 @@ const isEmptyCell = (c: Cell) => (c.fr ? c.fr.n === 0 : c.f!.onTime + c.f!.late 
 // Histogram encoding: sorted (minute, count) pairs as unsigned LEB128 varints of the minute's
 // delta (the first one zigzag) and the count, in base64 (compact to read: a year by unit is a few hundred kB).
 
-function encodeHist(m: Map<number, number>): string | null {
+export function encodeHist(m: Map<number, number>): string | null {
   const keys = [...m.keys()].sort((a, b) => a - b);
   return encodeSorted(
     keys,
@@ -1285,9 +1286,12 @@ interface Acc {
   cellBreached: number;
   cellDueSum: bigint;
   maxUs: number | null;
-  /** Overdue values for the median, ms → count. */
+  /** Overdue values for the median, ms: the cells' histograms as decoded (sorted-runs.ts)… */
+  overdueRuns: SortedRun[];
+  /** …and the corrections (changed deadlines' old contributions negative, live ones), ms → count. */
   overdue: Map<number, number>;
   frN: number;
+  frRuns: SortedRun[];
   fr: Map<number, number>;
 }
 
@@ -1302,13 +1306,15 @@ const newAcc = (key: string | null): Acc => ({
   cellBreached: 0,
   cellDueSum: 0n,
   maxUs: null,
+  overdueRuns: [],
   overdue: new Map(),
   frN: 0,
+  frRuns: [],
   fr: new Map(),
 });
 
 /** A multiset given as value → count, sorted once for its percentiles. */
-function sortedCounts(values: Map<number, number>): { entries: [number, number][]; total: number } {
+export function sortedCounts(values: Map<number, number>): { entries: [number, number][]; total: number } {
   const entries = [...values].filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]);
   return { entries, total: entries.reduce((s, [, c]) => s + c, 0) };
 }
@@ -1455,7 +1461,7 @@ export async function rollupStats(
       if (!d.n) continue;
       const a = acc(key);
       a.frN += d.n;
-      decodeHist(cell.h1, (m, k) => bump(a.fr, m * 60_000, k));
+      a.frRuns.push(runOfEncoded(cell.h1, 60_000, 0));
       continue;
     }
     const a = acc(key);
@@ -1468,8 +1474,7 @@ export async function rollupStats(
     a.cellDueSum += BigInt(d.dueSum ?? '0');
     if (d.lateTop?.length) a.maxUs = maxOf(a.maxUs, d.lateTop[0]!);
     if (d.dueLow?.length) a.maxUs = maxOf(a.maxUs, nowUs - d.dueLow[0]!);
-    decodeHist(cell.h1, (m, k) => bump(a.overdue, m * 60_000, k));
-    decodeHist(cell.h2, (m, k) => bump(a.overdue, nowMs - m * 60_000, k));
+    a.overdueRuns.push(runOfEncoded(cell.h1, 60_000, 0), runOfEncoded(cell.h2, -60_000, nowMs));
   }
   // Minus what the changed incidents and duties contributed when they were rolled up (their
   // maxima were taken out of the kept lists above).
@@ -1557,10 +1562,10 @@ export async function rollupStats(
     if (a.onTime + a.late + a.breached + a.pending === 0) continue;
     const total = a.overdueSum + BigInt(a.cellBreached) * BigInt(Math.round(nowUs)) - a.cellDueSum;
     const count = a.late + a.breached;
-    const median = percentile(sortedCounts(a.overdue), 0.5);
-    const fr = sortedCounts(a.fr);
-    const frMedian = percentile(fr, 0.5);
-    const frP90 = percentile(fr, 0.9);
+    const median = runPercentile(mergeAll([...a.overdueRuns, runOfMap(a.overdue)]), 0.5);
+    const fr = mergeAll([...a.frRuns, runOfMap(a.fr)]);
+    const frMedian = runPercentile(fr, 0.5);
+    const frP90 = runPercentile(fr, 0.9);
     out.push({
       key: a.key,
       onTime: a.onTime,

@@ -8,7 +8,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, type TLiteral, type TUnion, Type } from '@sinclair/typebox';
 import type { Clock } from '@huiying/clock';
 import type { Db } from '@huiying/db';
-import { DEFAULT_LADDER_PACK, type InterviewRule, periodOf, periodRange } from '@huiying/domain';
+import {
+  DEFAULT_JURISDICTION,
+  DEFAULT_LADDER_PACK,
+  type InterviewRule,
+  interviewRuleFor,
+  type InterviewRules,
+  periodOf,
+  periodRange,
+} from '@huiying/domain';
 import { loadInterviewCandidates, loadReportCandidates } from '@huiying/engine';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, READERS } from '@huiying/http';
@@ -41,8 +49,8 @@ const CANDIDATES_LIMIT = 200;
 export interface StatsRoutesOptions {
   db: Db;
   clock: Clock;
-  /** The 约谈 rule of the jurisdiction's rule pack (default: 3 breaches in a quarter). */
-  interview?: InterviewRule;
+  /** The rule pack's 约谈 rule, per jurisdiction (default: 3 breaches in a quarter everywhere). */
+  interview?: InterviewRule | InterviewRules | (() => InterviewRules);
 }
 
 /** A string enum typed as its union (TypeBox's Union over a mapped array loses the literal types). */
@@ -147,6 +155,10 @@ const ReportCandidateView = Type.Object({
 const InterviewCandidateView = Type.Object({
   unit: Type.Object({ id: Type.String(), name: Type.String() }),
   period: Type.String({ description: "the 约谈 rule's period: '2026-Q4', '2026-11' or '2026'" }),
+  rule: Type.Object(
+    { breaches: Type.Integer(), period: Type.String() },
+    { description: "the 约谈 rule of the unit's jurisdiction (the rule pack may override it per jurisdiction)" },
+  ),
   breachCount: Type.Integer(),
   breaches: Type.Array(
     Type.Object({
@@ -173,6 +185,8 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
   { db, clock, interview = DEFAULT_LADDER_PACK.interview },
 ) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  /** The 约谈 rules now: those of the rule pack in force when `interview` asks the pack. */
+  const rulesNow = () => (typeof interview === 'function' ? interview() : interview);
 
   /** The caller's scope and the filter; a unit it may not see (or that does not exist) is a 404. */
   const context = async (request: FastifyRequest, q: FiltersQuery, period?: Period) => {
@@ -365,6 +379,13 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
                 description: `通报候选 returned at most (candidates longest first; default ${CANDIDATES_LIMIT}); each 约谈候选 lists at most this many of its breaches`,
               }),
             ),
+            offset: Type.Optional(
+              Type.Integer({
+                minimum: 0,
+                maximum: 10_000_000,
+                description: '通报候选 skipped before the first returned (a page of the list, in the same order; default 0)',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -390,7 +411,11 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       },
     },
     async (request) => {
-      const { period: key = periodOf(clock.now(), interview.period), unit, limit = CANDIDATES_LIMIT } = request.query;
+      // One reading of the pack in force for the whole answer; the deployment's own jurisdiction's
+      // rule gives the period's default granularity and the rule shown.
+      const rules = rulesNow();
+      const rule = interviewRuleFor(rules, DEFAULT_JURISDICTION);
+      const { period: key = periodOf(clock.now(), rule.period), unit, limit = CANDIDATES_LIMIT, offset = 0 } = request.query;
       const c = await context(request, unit === undefined ? {} : { unit });
       if (unit === 'none') throw new ApiError('HY_NOT_FOUND', 'unit none not found');
       const range = periodRange(key);
@@ -398,12 +423,12 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       const now = clock.now();
       const unitId = c.scope.unitId ?? unit;
       const q = { now, from: range.from, to: range.to, ...(unitId !== undefined ? { unitId } : {}) };
-      const [reports, interviews] = [await loadReportCandidates(db, q), await loadInterviewCandidates(db, interview, q)];
+      const [reports, interviews] = [await loadReportCandidates(db, q), await loadInterviewCandidates(db, rules, q)];
       const iso = (ms: number) => new Date(ms).toISOString();
       return {
         period: { key, from: iso(range.from), to: iso(range.to), label: candidatePeriodLabel(key) },
         generatedAt: iso(now),
-        rule: { breaches: interview.breaches, period: interview.period },
+        rule: { breaches: rule.breaches, period: rule.period },
         reportTotal: reports.length,
         reportsByUnit: [
           ...reports
@@ -415,8 +440,8 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
             }, new Map<string, { unit: (typeof reports)[number]['unit']; count: number }>())
             .values(),
         ].sort((a, b) => b.count - a.count || (a.unit?.id ?? '').localeCompare(b.unit?.id ?? '')),
-        // A year of a large jurisdiction can hold hundreds of thousands: the earliest `limit` (candidates since longest).
-        reports: reports.slice(0, limit).map((r) => ({
+        // A year of a large jurisdiction can hold hundreds of thousands: `limit` of them from `offset` (candidates since longest first).
+        reports: reports.slice(offset, offset + limit).map((r) => ({
           ...r,
           dueAt: iso(r.dueAt),
           respondedAt: r.respondedAt === null ? null : iso(r.respondedAt),
@@ -425,6 +450,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
         interviews: interviews.map((i) => ({
           unit: i.unit,
           period: i.period,
+          rule: { breaches: i.rule.breaches, period: i.rule.period },
           breachCount: i.breaches.length,
           breaches: i.breaches.slice(0, limit).map((b) => ({ ...b, dueAt: b.dueAt === null ? null : iso(b.dueAt), at: iso(b.at) })),
         })),

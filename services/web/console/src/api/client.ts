@@ -42,6 +42,8 @@ export class ApiRequestError extends Error {
     readonly code: string,
     message: string,
     readonly status: number,
+    /** The offending field (a JSON pointer) when the API names one, e.g. a rule pack's `/clocks/release/spanHours`. */
+    readonly path?: string,
   ) {
     super(message);
     this.name = 'ApiRequestError';
@@ -92,10 +94,15 @@ export async function request<T>(method: HttpMethod, path: string, body?: unknow
   }
   if (!res.ok) {
     if (res.status === 401 && path !== '/api/auth/login') onUnauthorized();
-    if (isApiError(parsed)) throw new ApiRequestError(parsed.code, parsed.message, res.status);
+    if (isApiError(parsed)) throw new ApiRequestError(parsed.code, parsed.message, res.status, pathOf(parsed));
     throw new ApiRequestError(`HTTP_${res.status}`, `请求失败（HTTP ${res.status}）`, res.status);
   }
   return parsed as T;
+}
+
+function pathOf(x: object): string | undefined {
+  const path = (x as { path?: unknown }).path;
+  return typeof path === 'string' ? path : undefined;
 }
 
 /** Loose check used on POST answers: the API may return the updated incident, or not. */
@@ -220,7 +227,16 @@ export const api = {
     tokens: () => request<ListResponse<ApiToken>>('GET', '/api/admin/tokens'),
     createToken: (name: string, scopes: string[]) => request<NewToken>('POST', '/api/admin/tokens', { name, scopes }),
     revokeToken: (id: string) => request<unknown>('DELETE', `/api/admin/tokens/${enc(id)}`),
-    rulePack: () => request<unknown>('GET', '/api/admin/rule-pack'),
+    rulePack: () => request<JsonOf<'/api/admin/rule-pack', 'get'>>('GET', '/api/admin/rule-pack'),
+    rulePackVersions: (page = 1, pageSize = 20) =>
+      request<JsonOf<'/api/admin/rule-packs', 'get'>>('GET', `/api/admin/rule-packs?page=${page}&pageSize=${pageSize}`),
+    /** Validates, stores and activates; a bad pack is an ApiRequestError with the field's `path`. */
+    addRulePack: (document: unknown, note?: string) =>
+      request<JsonOf<'/api/admin/rule-packs', 'post', 201>>('POST', '/api/admin/rule-packs', { document, ...(note ? { note } : {}) }),
+    activateRulePack: (version: number) =>
+      request<JsonOf<'/api/admin/rule-packs/{version}/activate', 'post'>>('POST', `/api/admin/rule-packs/${version}/activate`),
+    /** Sends a permanently failed notification again; its 投递失败 alert is withdrawn. */
+    retryNotification: (id: string) => request<{ retried: boolean }>('POST', `/api/admin/notifications/${enc(id)}/retry`, {}),
     /** 值班表 (administrators write; duty officers and leaders read through api.roster). */
     addShift: (body: RosterShiftBody) => request<RosterShift>('POST', '/api/admin/roster', body),
     updateShift: (id: string, patch: Partial<RosterShiftBody>) => request<RosterShift>('PATCH', `/api/admin/roster/${enc(id)}`, patch),

@@ -1353,7 +1353,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 当前规则包（新时限按此起算） */
+        /** 当前规则包（新时限按此起算）及其来源 */
         get: {
             parameters: {
                 query?: never;
@@ -1368,12 +1368,364 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            activatedAt: string | null;
+                            activatedBy: string | null;
+                            /** @description the parsed pack: every clock, duty, ladder and jurisdiction override in force */
+                            pack: unknown;
+                            source: "default" | "file" | "database";
+                            version: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            path?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
                 };
             };
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/rule-packs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 规则包版本（新的在前） */
+        get: {
+            parameters: {
+                query?: {
+                    page?: number;
+                    pageSize?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: date-time */
+                                activatedAt: string | null;
+                                activatedBy: string | null;
+                                active: boolean;
+                                /** Format: date-time */
+                                createdAt: string;
+                                createdBy: string;
+                                /** @description the document as entered (only what differs from the default) */
+                                document: unknown;
+                                note: string | null;
+                                version: number;
+                            }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            path?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** 校验并启用新规则包（仅影响此后起算的时限） */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description a rule pack document (README "Rule packs"), validated before anything is stored */
+                        document: unknown;
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            activatedAt: string | null;
+                            activatedBy: string | null;
+                            active: boolean;
+                            /** Format: date-time */
+                            createdAt: string;
+                            createdBy: string;
+                            /** @description the document as entered (only what differs from the default) */
+                            document: unknown;
+                            note: string | null;
+                            version: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            path?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/rule-packs/{version}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** 启用某一版本（回退） */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    version: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            activatedAt: string | null;
+                            activatedBy: string | null;
+                            active: boolean;
+                            /** Format: date-time */
+                            createdAt: string;
+                            createdBy: string;
+                            /** @description the document as entered (only what differs from the default) */
+                            document: unknown;
+                            note: string | null;
+                            version: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                            path?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -1713,6 +2065,8 @@ export interface paths {
                                 dingtalkRobot: string | null;
                                 email: string | null;
                                 id: string;
+                                /** @description 辖区：约谈规则及其工作日事项的升级阶梯按此辖区（规则包可按辖区覆盖） */
+                                jurisdiction: string;
                                 name: string;
                                 /** @description 督办上级：政府办/政务公开办、网信办 */
                                 parentId: string | null;
@@ -1806,6 +2160,8 @@ export interface paths {
                         email?: string | null;
                         /** @description short stable id, e.g. housing */
                         id: string;
+                        /** @description 辖区 (default "default"): the 约谈 rule and its duties’ ladder follow this jurisdiction’s rule pack overrides */
+                        jurisdiction?: string;
                         name: string;
                         parentId?: string | null;
                         /** @description 手机号（短信） */
@@ -1829,6 +2185,8 @@ export interface paths {
                             dingtalkRobot: string | null;
                             email: string | null;
                             id: string;
+                            /** @description 辖区：约谈规则及其工作日事项的升级阶梯按此辖区（规则包可按辖区覆盖） */
+                            jurisdiction: string;
                             name: string;
                             /** @description 督办上级：政府办/政务公开办、网信办 */
                             parentId: string | null;
@@ -1939,6 +2297,8 @@ export interface paths {
                         dingtalkRobot?: string | null;
                         /** Format: email */
                         email?: string | null;
+                        /** @description 辖区 (default "default"): the 约谈 rule and its duties’ ladder follow this jurisdiction’s rule pack overrides */
+                        jurisdiction?: string;
                         name?: string;
                         parentId?: string | null;
                         /** @description 手机号（短信） */
@@ -1962,6 +2322,8 @@ export interface paths {
                             dingtalkRobot: string | null;
                             email: string | null;
                             id: string;
+                            /** @description 辖区：约谈规则及其工作日事项的升级阶梯按此辖区（规则包可按辖区覆盖） */
+                            jurisdiction: string;
                             name: string;
                             /** @description 督办上级：政府办/政务公开办、网信办 */
                             parentId: string | null;
@@ -5666,7 +6028,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident keeps its clocks) */
+        /** 拆分事件: the chosen signals become a new incident, its clock from the earliest of them (this incident is rebuilt from its remaining signals: its start may move later) */
         post: {
             parameters: {
                 query?: never;
@@ -7825,6 +8187,8 @@ export interface paths {
                 query?: {
                     /** @description 通报候选 returned at most (candidates longest first; default 200); each 约谈候选 lists at most this many of its breaches */
                     limit?: number;
+                    /** @description 通报候选 skipped before the first returned (a page of the list, in the same order; default 0) */
+                    offset?: number;
                     /** @description YYYY-MM, YYYY-Qn or YYYY (Asia/Shanghai); default: the 约谈 rule's period holding now */
                     period?: string;
                     /** @description unit id */
@@ -7859,6 +8223,11 @@ export interface paths {
                                 }[];
                                 /** @description the 约谈 rule's period: '2026-Q4', '2026-11' or '2026' */
                                 period: string;
+                                /** @description the 约谈 rule of the unit's jurisdiction (the rule pack may override it per jurisdiction) */
+                                rule: {
+                                    breaches: number;
+                                    period: string;
+                                };
                                 unit: {
                                     id: string;
                                     name: string;

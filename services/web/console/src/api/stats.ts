@@ -7,7 +7,7 @@
  *   GET /api/stats/ranking?filters                  → { items: (StatsRow & { rank })[] }
  *   GET /api/stats/trend?filters                    → { items: StatsRow[] } (every month)
  *   GET /api/stats/items?filters&outcome&page&pageSize → { items: StatsItem[], total }
- *   GET /api/stats/candidates?period=YYYY-Qn|YYYY-MM|YYYY&unit → { reports: 通报候选[], interviews: 约谈候选[] }
+ *   GET /api/stats/candidates?period=YYYY-Qn|YYYY-MM|YYYY&unit&limit&offset → { reports: 通报候选[], interviews: 约谈候选[] }
  *   GET /api/stats/export.csv?view=…&filters, /export.xlsx?filters, /notice.docx?filters
  * filters: from, to ('YYYY-MM-DD', Beijing days) or month ('YYYY-MM'), unit, level, kind, source.
  */
@@ -42,7 +42,9 @@ export const statsApi = {
   trend: (f: StatsFilter) => request<JsonOf<'/api/stats/trend', 'get'>>('GET', `/api/stats/trend${q(f)}`),
   items: (f: StatsFilter, outcome?: StatsOutcome, page = 1, pageSize = 100) =>
     request<ItemsPage>('GET', `/api/stats/items${q(f, { outcome, page, pageSize })}`),
-  candidates: (period?: string) => request<StatsCandidates>('GET', `/api/stats/candidates${query({ period })}`),
+  /** A page of the 通报候选 (`limit` from `offset`; the totals count all); each 约谈候选 lists at most `limit` breaches. */
+  candidates: (period?: string, page: { limit?: number; offset?: number } = {}) =>
+    request<StatsCandidates>('GET', `/api/stats/candidates${query({ period, ...page })}`),
   /** Plain links: a GET with the session cookie downloads the file. */
   csvUrl: (view: StatsDimension | 'totals' | 'ranking' | 'items', f: StatsFilter) => `/api/stats/export.csv${q(f, { view })}`,
   xlsxUrl: (f: StatsFilter) => `/api/stats/export.xlsx${q(f)}`,

@@ -35,8 +35,16 @@ export type ResponseKind = 'release' | 'press_conference' | 'reply';
 /** calendar_missing: a working-day due was counted Monday–Friday because a holiday year is missing. */
 /** engine_error: the engine could not process this incident and took it off the timer (quarantined). */
 /** feed_failing: a feed has failed for an hour; channel_silent: an official channel is silent past its rule. */
+/** delivery_failed: a notification failed for good (its id is `delivery_failed:<notification id>`); an administrator may retry it. */
 export type AlertKind =
-  'warning' | 'breached' | 'nonqualifying_response' | 'calendar_missing' | 'engine_error' | 'feed_failing' | 'channel_silent';
+  | 'warning'
+  | 'breached'
+  | 'nonqualifying_response'
+  | 'calendar_missing'
+  | 'engine_error'
+  | 'feed_failing'
+  | 'channel_silent'
+  | 'delivery_failed';
 
 /** GET /api/time — the (possibly simulated) system time and its speed. */
 export interface TimeInfo {

@@ -184,6 +184,11 @@ export function useLive(options: LiveOptions = {}) {
       store.markAcknowledged(alertId);
       bump();
     },
+    /** Withdrawn here (an administrator's retry); unlike an acknowledged one, it shows again if raised again. */
+    markWithdrawn(alertId: string): void {
+      store.markWithdrawn(alertId);
+      bump();
+    },
     resync,
     refreshDuties,
   };

@@ -6,11 +6,20 @@
  * already delivering. A stream event can arrive before a snapshot that was taken earlier
  * than it; replacing the lists with that snapshot would drop the event. So events seen
  * while a resync is in flight are replayed over the snapshot.
+ *
+ * And why the recent events: the server may answer a list with a page up to a second older than
+ * a change it has already pushed over the stream (it rebuilds a changed page off the request
+ * path, services/api/src/list-cache.ts). So the incident events of the last `replayMs` before a
+ * resync began are replayed over its snapshot too (an incident's older version never replaces a
+ * newer). Not alerts: their list is read afresh, and one missing from it was acknowledged elsewhere.
  */
 import type { Alert, Incident } from '../api/types.ts';
 import { compareAlerts, compareIncidents } from './logic.ts';
 
 type StreamItem = { type: 'incident'; incident: Incident } | { type: 'alert'; alert: Alert };
+
+/** Longer than the server's staleness bound (1 s) plus a list request's time. */
+const REPLAY_MS = 5_000;
 
 export class BoardStore {
   private readonly incidents = new Map<string, Incident>();
@@ -18,11 +27,19 @@ export class BoardStore {
   /** Alerts known to be acknowledged; a stale snapshot or event must not bring them back. */
   private readonly acknowledged = new Set<string>();
   private pending: StreamItem[] | null = null;
+  /** Incident events of the last `replayMs`, oldest first, with when they arrived. */
+  private recent: { at: number; item: StreamItem }[] = [];
+  /** Those that arrived before the resync in flight began (the rest are in `pending`). */
+  private recentBeforeResync: StreamItem[] = [];
   private generation = 0;
+
+  constructor(private readonly o: { now?: () => number; replayMs?: number } = {}) {}
 
   /** Upserts an incident from the stream; a closed one leaves the board. */
   applyIncident(incident: Incident): void {
-    this.pending?.push({ type: 'incident', incident });
+    const item: StreamItem = { type: 'incident', incident };
+    this.pending?.push(item);
+    this.remember(item);
     this.putIncident(incident);
   }
 
@@ -32,8 +49,30 @@ export class BoardStore {
     this.putAlert(alert);
   }
 
+  private remember(item: StreamItem): void {
+    const at = this.now();
+    this.forgetBefore(at);
+    this.recent.push({ at, item });
+  }
+
+  private forgetBefore(at: number): void {
+    const horizon = at - (this.o.replayMs ?? REPLAY_MS);
+    let drop = 0;
+    while (drop < this.recent.length && this.recent[drop]!.at < horizon) drop++;
+    if (drop > 0) this.recent = this.recent.slice(drop);
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
   markAcknowledged(alertId: string): void {
     this.acknowledged.add(alertId);
+    this.alerts.delete(alertId);
+  }
+
+  /** Withdrawn (retracted): gone from the open list, but shown again if the server raises it anew. */
+  markWithdrawn(alertId: string): void {
     this.alerts.delete(alertId);
   }
 
@@ -41,14 +80,17 @@ export class BoardStore {
   beginResync(): number {
     this.generation += 1;
     this.pending = [];
+    this.forgetBefore(this.now());
+    this.recentBeforeResync = this.recent.map((r) => r.item);
     return this.generation;
   }
 
   /** Replaces both lists with snapshots; false (and no change) if a newer resync began. */
   completeResync(token: number, incidents: readonly Incident[], alerts: readonly Alert[]): boolean {
     if (token !== this.generation || this.pending === null) return false;
-    const replay = this.pending;
+    const replay = [...this.recentBeforeResync, ...this.pending];
     this.pending = null;
+    this.recentBeforeResync = [];
     this.incidents.clear();
     this.alerts.clear();
     for (const i of incidents) this.putIncident(i);
@@ -62,7 +104,10 @@ export class BoardStore {
 
   /** A failed resync: keep what the stream delivered, stop buffering. */
   abortResync(token: number): void {
-    if (token === this.generation) this.pending = null;
+    if (token === this.generation) {
+      this.pending = null;
+      this.recentBeforeResync = [];
+    }
   }
 
   /** Open incidents, nearest pending due first. */

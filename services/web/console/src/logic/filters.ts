@@ -111,9 +111,13 @@ export function mayOpen(role: Role, page: Page): boolean {
   return (PAGE_ROLES[page] as readonly Role[]).includes(role);
 }
 
-/** Whether the role may change incidents (grade, assign, respond, dismiss, acknowledge). */
+/**
+ * Whether the role may change incidents (grade, assign, respond, dismiss, acknowledge) on the board
+ * and the incident page: the duty officer's work. The server refuses an administrator (403), so an
+ * administrator is shown no button that would only fail.
+ */
 export function mayAct(role: Role): boolean {
-  return role === 'duty' || role === 'admin';
+  return role === 'duty';
 }
 
 // ---------------------------------------------------------------------------------------

@@ -79,6 +79,14 @@ export function responseKindLabel(kind: ResponseKind): string {
   return RESPONSE_KIND_LABEL[kind];
 }
 
+const DELIVERY_FAILED_PREFIX = 'delivery_failed:';
+
+/** The notification a `delivery_failed` alert is about (the alert's id carries it); null for other alerts. */
+export function failedNotificationOf(alert: Pick<Alert, 'id' | 'kind'>): string | null {
+  if (alert.kind !== 'delivery_failed' || !alert.id.startsWith(DELIVERY_FAILED_PREFIX)) return null;
+  return alert.id.slice(DELIVERY_FAILED_PREFIX.length) || null;
+}
+
 export function alertKindLabel(alert: Pick<Alert, 'kind' | 'elapsed'>): string {
   const kind: AlertKind = alert.kind;
   switch (kind) {
@@ -96,6 +104,8 @@ export function alertKindLabel(alert: Pick<Alert, 'kind' | 'elapsed'>): string {
       return '信息源故障';
     case 'channel_silent':
       return '官方渠道未更新';
+    case 'delivery_failed':
+      return '投递失败';
     default:
       // The server may add kinds before this page learns them: show the raw kind, don't break.
       return String(kind satisfies never);
