@@ -161,3 +161,4 @@ export * from './outbox.ts';
 export * from './rule-packs.ts';
 export * from './notifications.ts';
 export { BatchLoader } from './batch-load.ts';
+export { KeptListen } from './kept-listen.ts';

@@ -1,4 +1,4 @@
-import type { Db, DbHandle } from '@huiying/db';
+import { type Db, type DbHandle, KeptListen } from '@huiying/db';
 import {
   DEFAULT_SESSION_POLICY,
   digest,
@@ -35,10 +35,7 @@ import {
  */
 export class SessionCache {
   private generation = 0;
-  private listening = false;
-  private stopped = false;
-  private unlisten: (() => Promise<void>) | undefined;
-  private retry: NodeJS.Timeout | undefined;
+  private readonly kept: KeptListen;
   /** By session id (the digest of the cookie's secret; the secret itself is not kept). */
   private readonly records = new Map<string, SessionRecord>();
   /** Told when sessions may have changed (live.ts closes the streams of ended sessions). */
@@ -57,7 +54,31 @@ export class SessionCache {
       max?: number;
       retryMs?: number;
     },
-  ) {}
+  ) {
+    this.kept = new KeptListen({
+      listen: o.listen,
+      channel: o.channel ?? 'huiying_sessions',
+      onNotify: () => {
+        this.clear();
+        this.changed();
+      },
+      // Anything kept before may have missed a notification.
+      onUp: () => this.clear(),
+      onDown: () => {
+        this.clear();
+        this.changed();
+      },
+      logger: o.logger,
+      label: 'session cache',
+      whileDown: 'reading sessions from the database',
+      ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
+    });
+  }
+
+  /** Sessions are kept only while the process LISTENs. */
+  private get listening(): boolean {
+    return this.kept.listening;
+  }
 
   get enabled(): boolean {
     return this.listening;
@@ -68,46 +89,12 @@ export class SessionCache {
   }
 
   async start(): Promise<void> {
-    if (!this.o.listen || this.stopped) return;
-    try {
-      this.unlisten = await this.o.listen(
-        this.o.channel ?? 'huiying_sessions',
-        () => {
-          this.clear();
-          this.changed();
-        },
-        (error) => {
-          this.listening = false;
-          this.clear();
-          this.changed();
-          this.o.logger.warn({ err: String(error) }, 'session cache: LISTEN lost, reading sessions from the database until it is back');
-          this.scheduleRetry();
-        },
-      );
-      // Anything kept before may have missed a notification.
-      this.clear();
-      this.listening = true;
-    } catch (error) {
-      this.o.logger.warn({ err: String(error) }, 'session cache: cannot LISTEN, not caching sessions');
-      this.scheduleRetry();
-    }
-  }
-
-  private scheduleRetry(): void {
-    if (this.stopped || this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      void this.start();
-    }, this.o.retryMs ?? 5_000);
-    this.retry.unref();
+    await this.kept.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.listening = false;
-    if (this.retry) clearTimeout(this.retry);
+    await this.kept.stop();
     this.clear();
-    await this.unlisten?.();
   }
 
   clear(): void {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DbHandle } from '@huiying/db';
+import { type DbHandle, KeptListen } from '@huiying/db';
 import type { Logger } from 'pino';
 
 /** A page as it goes out: the serialized JSON's bytes and their entity tag, both made once per page. */
@@ -46,10 +46,7 @@ export function etagMatches(ifNoneMatch: string | undefined, etag: string): bool
  */
 export class ListCache<T = string> {
   private generation = 0;
-  private listening = false;
-  private stopped = false;
-  private unlisten: (() => Promise<void>) | undefined;
-  private retry: NodeJS.Timeout | undefined;
+  private readonly kept: KeptListen;
   private readonly pages = new Map<string, Kept<T>>();
   private readonly inFlight = new Map<string, Building<T>>();
   hits = 0;
@@ -76,51 +73,39 @@ export class ListCache<T = string> {
       onNotify?: () => void;
       retryMs?: number;
     },
-  ) {}
+  ) {
+    this.kept = new KeptListen({
+      listen: o.listen,
+      channel: o.channel ?? 'huiying_board',
+      onNotify: () => {
+        this.changed();
+        this.o.onNotify?.();
+      },
+      // Anything cached before (nothing, or pages from before the loss) may have missed a notification.
+      onUp: () => this.invalidate(),
+      onDown: () => this.invalidate(),
+      logger: o.logger,
+      label: 'list cache',
+      whileDown: 'serving from the database',
+      ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
+    });
+  }
+
+  /** Pages are cached only while the process LISTENs. */
+  private get listening(): boolean {
+    return this.kept.listening;
+  }
 
   get enabled(): boolean {
     return this.listening;
   }
 
   async start(): Promise<void> {
-    if (!this.o.listen || this.stopped) return;
-    try {
-      this.unlisten = await this.o.listen(
-        this.o.channel ?? 'huiying_board',
-        () => {
-          this.changed();
-          this.o.onNotify?.();
-        },
-        (error) => {
-          this.listening = false;
-          this.invalidate();
-          this.o.logger.warn({ err: String(error) }, 'list cache: LISTEN lost, serving from the database until it is back');
-          this.scheduleRetry();
-        },
-      );
-      // Anything cached before (nothing, or pages from before the loss) may have missed a notification.
-      this.invalidate();
-      this.listening = true;
-    } catch (error) {
-      this.o.logger.warn({ err: String(error) }, 'list cache: cannot LISTEN, not caching');
-      this.scheduleRetry();
-    }
-  }
-
-  private scheduleRetry(): void {
-    if (this.stopped || this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      void this.start();
-    }, this.o.retryMs ?? 5_000);
-    this.retry.unref();
+    await this.kept.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.listening = false;
-    if (this.retry) clearTimeout(this.retry);
-    await this.unlisten?.();
+    await this.kept.stop();
   }
 
   private now(): number {

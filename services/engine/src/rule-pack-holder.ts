@@ -1,4 +1,4 @@
-import { activeRulePack, type Db, type DbHandle } from '@huiying/db';
+import { activeRulePack, type Db, type DbHandle, KeptListen } from '@huiying/db';
 import { parseRulePack, type RulePack } from '@huiying/domain';
 
 /** Where the pack in force comes from (README "Rule packs"): the database wins, then the file, then the default. */
@@ -28,9 +28,8 @@ interface Logger {
  */
 export class RulePackHolder {
   private inForce: RulePackInForce;
-  private unlisten: (() => Promise<void>) | undefined;
+  private readonly kept: KeptListen;
   private timer: NodeJS.Timeout | undefined;
-  private retry: NodeJS.Timeout | undefined;
   private loading: Promise<void> | undefined;
   private reloadAgain = false;
   private stopped = false;
@@ -49,6 +48,17 @@ export class RulePackHolder {
     },
   ) {
     this.inForce = fallbackInForce(o.fallback);
+    this.kept = new KeptListen({
+      listen: o.listen,
+      channel: 'huiying_rule_pack',
+      onNotify: () => void this.reload(),
+      // A change committed between the first read and LISTEN would otherwise wait for the resync.
+      onUp: () => this.reload(),
+      logger: o.logger,
+      label: 'rule pack',
+      whileDown: 're-reading periodically',
+      ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
+    });
   }
 
   /** The pack for a clock starting now. */
@@ -62,40 +72,12 @@ export class RulePackHolder {
 
   async start(): Promise<void> {
     await this.reload();
-    await this.listen();
+    await this.kept.start();
     const every = this.o.resyncMs ?? 60_000;
     if (every > 0) {
       this.timer = setInterval(() => void this.reload(), every);
       this.timer.unref();
     }
-  }
-
-  private async listen(): Promise<void> {
-    if (!this.o.listen || this.stopped) return;
-    try {
-      this.unlisten = await this.o.listen(
-        'huiying_rule_pack',
-        () => void this.reload(),
-        (error) => {
-          this.o.logger.warn({ err: String(error) }, 'rule pack: LISTEN lost, re-reading periodically until it is back');
-          this.retryListen();
-        },
-      );
-      // A change committed between the first read and LISTEN would otherwise wait for the resync.
-      await this.reload();
-    } catch (error) {
-      this.o.logger.warn({ err: String(error) }, 'rule pack: cannot LISTEN, re-reading periodically until it can');
-      this.retryListen();
-    }
-  }
-
-  private retryListen(): void {
-    if (this.stopped || this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      void this.listen();
-    }, this.o.retryMs ?? 5_000);
-    this.retry.unref();
   }
 
   /** Reads the active version now; concurrent calls fold into one more read. */
@@ -141,9 +123,8 @@ export class RulePackHolder {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.retry) clearTimeout(this.retry);
     await this.loading;
-    await this.unlisten?.();
+    await this.kept.stop();
   }
 }
 
