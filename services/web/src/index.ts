@@ -68,48 +68,52 @@ export async function consoleSourceHash(): Promise<string> {
   return h.digest('hex');
 }
 
-async function isFresh(hash: string): Promise<boolean> {
+async function isFresh(dir: string, hash: string): Promise<boolean> {
   try {
-    const [stamp] = await Promise.all([readFile(join(distDir, STAMP), 'utf8'), stat(join(distDir, 'index.html'))]);
+    const [stamp] = await Promise.all([readFile(join(dir, STAMP), 'utf8'), stat(join(dir, 'index.html'))]);
     return stamp.trim() === hash;
   } catch {
     return false;
   }
 }
 
-/**
- * Builds into a fresh directory and swaps it in, so a concurrent reader (another test
- * process, a second `pnpm start`) never sees half a bundle.
- */
-async function build(hash: string): Promise<void> {
+/** Compiles the console into `outDir` (vite; a test passes its own). */
+export type ConsoleCompiler = (outDir: string) => Promise<void>;
+
+const viteCompile: ConsoleCompiler = async (outDir) => {
   const { build: viteBuild } = await import('vite');
-  const tmp = `${distDir}.tmp-${process.pid}-${Date.now()}`;
+  await viteBuild({ configFile: join(consoleDir, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+};
+
+/**
+ * Builds the bundle in `dir` when it is missing (no index.html) or stale (its stamp is not `hash`);
+ * returns whether it built. Builds into a fresh directory and swaps it in, so a concurrent reader
+ * (another test process, a second `pnpm start`) never sees half a bundle.
+ */
+export async function ensureBuilt(dir: string, hash: string, compile: ConsoleCompiler = viteCompile): Promise<boolean> {
+  if (await isFresh(dir, hash)) return false;
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true });
-  await viteBuild({
-    configFile: join(consoleDir, 'vite.config.ts'),
-    logLevel: 'warn',
-    build: { outDir: tmp, emptyOutDir: true },
-  });
+  await compile(tmp);
   await writeFile(join(tmp, STAMP), `${hash}\n`);
-  const old = `${distDir}.old-${process.pid}-${Date.now()}`;
-  await rename(distDir, old).catch(() => undefined);
+  const old = `${dir}.old-${process.pid}-${Date.now()}`;
+  await rename(dir, old).catch(() => undefined);
   try {
-    await rename(tmp, distDir);
+    await rename(tmp, dir);
   } catch (e) {
     // Someone else swapped in the same sources first: theirs is as good as ours.
     await rm(tmp, { recursive: true, force: true });
-    if (!(await isFresh(hash))) throw e;
+    if (!(await isFresh(dir, hash))) throw e;
   }
   await rm(old, { recursive: true, force: true });
+  return true;
 }
 
 /** Builds the console if needed (a few seconds to a minute), then loads it. */
 export async function buildDashboard(options: { log?: (line: string) => void } = {}): Promise<ConsoleBundle> {
   const hash = await consoleSourceHash();
-  if (!(await isFresh(hash))) {
-    options.log?.('building the console (services/web/console)…');
-    await build(hash);
-  }
+  if (!(await isFresh(distDir, hash))) options.log?.('building the console (services/web/console)…');
+  await ensureBuilt(distDir, hash);
   return loadBundle(distDir);
 }
 
