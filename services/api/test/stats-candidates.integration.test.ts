@@ -30,7 +30,7 @@ import { freshDatabase, type Injectable, loginAs } from '@huiying/testkit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authPlugin, installErrorHandler } from '@huiying/http';
+import { authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import { createToken, ensureDemoAccounts } from '@huiying/identity';
 import { type AuthRouteOptions, authRoutes } from '../src/routes/auth.ts';
 import { statsRoutes } from '../src/stats/routes.ts';
@@ -157,6 +157,7 @@ beforeAll(async () => {
   await app.register(swagger, { openapi: { info: { title: 't', version: '0' } } });
   installErrorHandler(app);
   await app.register(authPlugin, { db: handle.db, clock });
+  await registerSecurity(app);
   await app.register(authRoutes, { db: handle.db, realClock: clock } as unknown as AuthRouteOptions);
   await app.register(statsRoutes, { db: handle.db, clock, interview: DEFAULT_LADDER_PACK.interview });
   await app.ready();
@@ -290,6 +291,7 @@ describe('约谈候选', () => {
     const strict = Fastify();
     installErrorHandler(strict);
     await strict.register(authPlugin, { db: handle.db, clock });
+    await registerSecurity(strict);
     await strict.register(authRoutes, { db: handle.db, realClock: clock } as unknown as AuthRouteOptions);
     await strict.register(statsRoutes, { db: handle.db, clock, interview: { breaches: 2, period: 'month' } });
     await strict.ready();
@@ -314,6 +316,7 @@ describe('约谈候选 per jurisdiction', () => {
     const mixed = Fastify();
     installErrorHandler(mixed);
     await mixed.register(authPlugin, { db: handle.db, clock });
+    await registerSecurity(mixed);
     await mixed.register(authRoutes, { db: handle.db, realClock: clock } as unknown as AuthRouteOptions);
     await mixed.register(statsRoutes, { db: handle.db, clock, interview: interviewRulesOf(pack) });
     await mixed.ready();

@@ -31,7 +31,7 @@ import ExcelJS from 'exceljs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authPlugin, installErrorHandler } from '@huiying/http';
+import { authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import { createToken, ensureDemoAccounts } from '@huiying/identity';
 import { type AuthRouteOptions, authRoutes } from '../src/routes/auth.ts';
 import { rollupStats, runRollup } from '../src/stats/rollup.ts';
@@ -175,6 +175,7 @@ beforeAll(async () => {
   await app.register(swagger, { openapi: { info: { title: 't', version: '0' } } });
   installErrorHandler(app);
   await app.register(authPlugin, { db: handle.db, clock });
+  await registerSecurity(app);
   await app.register(authRoutes, { db: handle.db, realClock: clock } as unknown as AuthRouteOptions);
   await app.register(statsRoutes, { db: handle.db, clock });
   await app.ready();
