@@ -120,7 +120,7 @@ function start(script: string, env: Record<string, string>, label: string): Chil
 }
 
 /** The same transaction as bench/e2e.ts: a signal and its outbox row, 64 clients. */
-function pgbench(url: string, dir: string): { tps: number; latency: string } {
+async function pgbench(url: string, dir: string): Promise<{ tps: number; latency: string; clientCpu: number }> {
   const content = '市民来电反映：某区某街道某小区旁工地连续多日夜间施工至凌晨，噪音严重影响休息，请相关部门尽快核实处理并回复。';
   const payload = JSON.stringify({ v: 1, type: 'signal', source: 'hotline', title: '市民反映小区夜间施工噪音扰民', content });
   const script = join(dir, 'signal-outbox.sql');
@@ -133,12 +133,22 @@ INSERT INTO outbox (topic, key, payload, created_at) VALUES ('huiying.signals.v1
 COMMIT;
 `,
   );
-  const out = execFileSync(PGBENCH, ['-n', '-c', '64', '-j', '2', '-T', args['pgbench-seconds']!, '-f', script, url], {
+  const child = spawn(PGBENCH, ['-n', '-c', '64', '-j', '2', '-T', args['pgbench-seconds']!, '-f', script, url], {
     stdio: ['ignore', 'pipe', 'pipe'],
-  }).toString();
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  // The client's own CPU, read until it exits (the last reading is at most 20 ms before the end).
+  let clientCpu = 0;
+  const poll = setInterval(() => (clientCpu = Math.max(clientCpu, cpuSeconds(child.pid))), 20);
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  clearInterval(poll);
+  if (code !== 0) throw new Error(`pgbench exited with ${code}: ${err}`);
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
   if (!tps) throw new Error(`cannot read pgbench output: ${out}`);
-  return { tps: Number(tps[1]), latency: /latency average = ([\d.]+) ms/.exec(out)?.[1] ?? '?' };
+  return { tps: Number(tps[1]), latency: /latency average = ([\d.]+) ms/.exec(out)?.[1] ?? '?', clientCpu };
 }
 
 interface LoadResult {
@@ -149,6 +159,8 @@ interface LoadResult {
   p50: number;
   p99: number;
   max: number;
+  /** The load generator's own CPU seconds (user + system). */
+  cpu?: number;
 }
 
 async function load(url: string, token: string, extra: string[]): Promise<LoadResult> {
@@ -163,33 +175,47 @@ async function load(url: string, token: string, extra: string[]): Promise<LoadRe
   return JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
 }
 
-/** Samples what the database's backends are doing until `stop` resolves; returns counts per state/wait/statement. */
-async function sampleActivity(dbName: string, stop: Promise<unknown>): Promise<{ samples: number; rows: [string, number][] }> {
+/**
+ * Samples what the database's backends are doing until `stop` resolves; returns counts per
+ * state/wait/statement and the CPU seconds its client backends used meanwhile (from /proc: a
+ * backend first seen after the first sample counts from its start).
+ */
+async function sampleActivity(
+  dbName: string,
+  stop: Promise<unknown>,
+): Promise<{ samples: number; rows: [string, number][]; backendCpu: number }> {
   const c = new pg.Client({ connectionString: dbUrl('postgres') });
   await c.connect();
   const counts = new Map<string, number>();
+  const cpu = new Map<number, { first: number; last: number }>();
   let samples = 0;
   let done = false;
   void stop.finally(() => (done = true));
   try {
     while (!done) {
-      const r = await c.query<{ state: string; wait: string | null; q: string }>(
-        `select coalesce(state, '?') as state, wait_event_type || ':' || wait_event as wait,
+      const r = await c.query<{ pid: number; state: string; wait: string | null; q: string }>(
+        `select pid, coalesce(state, '?') as state, wait_event_type || ':' || wait_event as wait,
            regexp_replace(left(query, 48), '\\s+', ' ', 'g') as q
          from pg_stat_activity where datname = $1 and backend_type = 'client backend' and pid <> pg_backend_pid()`,
         [dbName],
       );
-      samples++;
       for (const row of r.rows) {
         const key = `${row.state.padEnd(20)} ${(row.wait ?? '-').padEnd(24)} ${row.state === 'idle' ? '' : row.q}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
+        const now = cpuSeconds(row.pid);
+        const seen = cpu.get(row.pid);
+        if (seen) seen.last = Math.max(seen.last, now);
+        else cpu.set(row.pid, { first: samples === 0 ? now : 0, last: now });
       }
+      samples++;
       await sleep(20);
     }
   } finally {
     await c.end();
   }
-  return { samples, rows: [...counts].sort((a, b) => b[1] - a[1]) };
+  let backendCpu = 0;
+  for (const { first, last } of cpu.values()) backendCpu += last - first;
+  return { samples, rows: [...counts].sort((a, b) => b[1] - a[1]), backendCpu };
 }
 
 async function main(): Promise<void> {
@@ -197,7 +223,8 @@ async function main(): Promise<void> {
   say('code', execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim());
   const dir = mkdtempSync(join(tmpdir(), 'huiying-singles-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const pgbUrl = await freshDb(`huiying_bench_pgb_${run}`);
+  const pgbDbName = `huiying_bench_pgb_${run}`;
+  const pgbUrl = await freshDb(pgbDbName);
   const dbName = `huiying_bench_singles_${run}`;
   const url = await freshDb(dbName);
   const token = execFileSync(
@@ -248,7 +275,10 @@ async function main(): Promise<void> {
   const runs = Number(args.runs);
   for (let r = 1; r <= runs; r++) {
     const before = load1();
-    const base = pgbench(pgbUrl, dir);
+    let pgbDone!: () => void;
+    const pgbActivity = sampleActivity(pgbDbName, new Promise<void>((res) => (pgbDone = res)));
+    const base = await pgbench(pgbUrl, dir).finally(() => pgbDone());
+    const pgbCpu = (await pgbActivity).backendCpu;
     const n = Number(args.singles);
     const prefix = `S${r}-`;
     let finish!: () => void;
@@ -279,6 +309,16 @@ async function main(): Promise<void> {
     say(
       `run ${r}: ingest CPU during the load`,
       `${cpu.toFixed(1)} s of ${res.seconds.toFixed(1)} s wall (${((100 * cpu) / res.seconds).toFixed(0)} % of one core)`,
+    );
+    const perOp = (s: number, n: number) => `${((1000 * s) / n).toFixed(2)} ms`;
+    const pgbTx = base.tps * Number(args['pgbench-seconds']);
+    say(
+      `run ${r}: CPU per ticket`,
+      `ingest ${perOp(cpu, n)}, PostgreSQL backends ${perOp(act.backendCpu, n)}, load generator ${res.cpu === undefined ? '?' : perOp(res.cpu, n)}`,
+    );
+    say(
+      `run ${r}: CPU per pgbench transaction`,
+      `PostgreSQL backends ${perOp(pgbCpu, pgbTx)}, pgbench client ${perOp(base.clientCpu, pgbTx)} (≈ ${pgbTx.toFixed(0)} transactions)`,
     );
     say(
       `run ${r}: transactions (distinct received_at)`,

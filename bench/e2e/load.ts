@@ -68,6 +68,12 @@ const latencies: number[] = [];
 let failed = 0;
 let next = 0;
 const started = performance.now();
+const cpu0 = process.cpuUsage();
+/** This process's CPU seconds since the load began (user + system). */
+const cpuSeconds = () => {
+  const u = process.cpuUsage(cpu0);
+  return (u.user + u.system) / 1e6;
+};
 
 async function worker(): Promise<void> {
   for (;;) {
@@ -107,6 +113,6 @@ const seconds = (performance.now() - started) / 1000;
 latencies.sort((a, b) => a - b);
 const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
 process.stdout.write(
-  `${JSON.stringify({ tickets: total, requests: latencies.length, failed, seconds, perSecond: total / seconds, p50: q(0.5), p99: q(0.99), max: latencies.at(-1) ?? 0 })}\n`,
+  `${JSON.stringify({ tickets: total, requests: latencies.length, failed, seconds, perSecond: total / seconds, p50: q(0.5), p99: q(0.99), max: latencies.at(-1) ?? 0, cpu: cpuSeconds() })}\n`,
 );
 agent.destroy();
