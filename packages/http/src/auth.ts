@@ -7,7 +7,15 @@ import { timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import type { Clock } from '@huiying/clock';
 import { audit, type Db, type DbHandle } from '@huiying/db';
-import { actorOf, DEFAULT_SESSION_POLICY, type Principal, type Role, type SessionPolicy, TokenResolver } from '@huiying/identity';
+import {
+  actorOf,
+  DEFAULT_SESSION_POLICY,
+  type Principal,
+  type Role,
+  type SessionPolicy,
+  type TokenCheck,
+  TokenResolver,
+} from '@huiying/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiError } from './errors.ts';
@@ -25,6 +33,14 @@ export type Access =
        * verify the signature itself before doing anything.
        */
       signedBy?: string;
+      /**
+       * The route's write statement checks the API token itself (TokenCheck in the same statement
+       * as the write, nothing written if it fails): a token this process read before is taken from
+       * memory here and verified by the write, one round trip instead of two. The route must pass
+       * `request.tokenCheck` to its write, call `recheckToken` when that check fails, and call it
+       * before answering anything else (an error, a read) while `request.tokenCheck` is set.
+       */
+      tokenCheckedInWrite?: boolean;
     };
 
 declare module 'fastify' {
@@ -36,12 +52,23 @@ declare module 'fastify' {
     user: Principal | null;
     /** The cookie session behind `user`, when there is one. */
     session: { id: string; csrfToken: string; unitName: string | null } | null;
+    /**
+     * Set when `user` is an API token taken from memory for a route with `tokenCheckedInWrite`:
+     * what the route's write must verify. Null once verified (or when read from the database).
+     */
+    tokenCheck: TokenCheck | null;
   }
   interface FastifyInstance {
     /** Resolved cookie sessions kept in this process (session-cache.ts). */
     sessionCache: SessionCache;
     /** Every `/api/` route with who may call it, as registered (tests check that none is public by accident). */
     apiRoutes: { method: string; url: string; access: Access }[];
+    /**
+     * Read the request's API token from the database now (its `tokenCheck` failed, or the route
+     * answers without writing): sets `user` afresh and clears `tokenCheck`, or refuses with 401 as
+     * the first look-up would have (audited). No-op when `tokenCheck` is null.
+     */
+    recheckToken(request: FastifyRequest): Promise<void>;
   }
 }
 
@@ -64,6 +91,12 @@ export interface AuthOptions {
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** The token of `Authorization: Bearer <token>`, or undefined for any other form. */
+function bearerOf(authorization: string): string | undefined {
+  const [scheme, token] = authorization.split(' ');
+  return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
+}
+
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -75,6 +108,7 @@ export const authPlugin = fp<AuthOptions>(
     await app.register(cookie);
     app.decorateRequest('user', null);
     app.decorateRequest('session', null);
+    app.decorateRequest('tokenCheck', null);
     // Concurrent requests' tokens are looked up together (one query per turn of the event loop).
     const tokens = new TokenResolver(db);
     const sessions = new SessionCache({ db, policy, listen, logger: app.log });
@@ -100,14 +134,36 @@ export const authPlugin = fp<AuthOptions>(
       for (const method of [route.method].flat()) apiRoutes.push({ method, url: route.url, access });
     });
 
+    app.decorate('recheckToken', async (request: FastifyRequest) => {
+      const check = request.tokenCheck;
+      if (check === null) return;
+      tokens.forget(check.digest);
+      request.tokenCheck = null;
+      const now = new Date(clock.now());
+      const token = bearerOf(request.headers.authorization ?? '');
+      const principal = token ? await tokens.resolve(token, now) : undefined;
+      if (!principal) {
+        request.user = null;
+        await auditAnonymous(db, anonymousRefusals, request, now, 'token');
+        throw new ApiError('HY_UNAUTHENTICATED', 'invalid, expired or revoked API token');
+      }
+      // Scopes never change after a token is made: the route's access held for the claim and holds now.
+      request.user = principal;
+    });
+
     app.addHook('onRequest', async (request, reply) => {
       const access = request.routeOptions.config?.access;
       if (access === undefined) return; // static files, /docs, unknown routes (404)
       const now = new Date(clock.now());
       const authorization = request.headers.authorization;
       if (authorization !== undefined) {
-        const [scheme, token] = authorization.split(' ');
-        const principal = scheme?.toLowerCase() === 'bearer' && token ? await tokens.resolve(token, now) : undefined;
+        const token = bearerOf(authorization);
+        let principal: Principal | undefined;
+        if (token && access !== 'public' && access.tokenCheckedInWrite === true) {
+          const claim = await tokens.claim(token, now);
+          principal = claim?.principal;
+          request.tokenCheck = claim?.check ?? null;
+        } else if (token) principal = await tokens.resolve(token, now);
         if (!principal) {
           await auditAnonymous(db, anonymousRefusals, request, now, 'token');
           throw new ApiError('HY_UNAUTHENTICATED', 'invalid, expired or revoked API token');
@@ -141,6 +197,8 @@ export const authPlugin = fp<AuthOptions>(
         (user.role !== null && access.roles?.includes(user.role) === true) ||
         (access.scope !== undefined && user.scopes.includes(access.scope));
       if (!allowed) {
+        // A refusal is never answered from memory: a token revoked since answers 401 (scopes never change).
+        await app.recheckToken(request);
         await refuse(db, request, now, 'role');
         throw new ApiError(
           'HY_FORBIDDEN',

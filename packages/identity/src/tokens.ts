@@ -112,6 +112,21 @@ async function tokensByDigest(db: Db, hashes: readonly string[]): Promise<Map<st
 }
 
 /**
+ * What a write statement must find in the database for a token answered from this process's
+ * memory (TokenResolver.claim) to hold: the token not revoked, and bound to the same hotline
+ * source as read, that source still active (`sourceId` null: bound to none).
+ */
+export interface TokenCheck {
+  tokenId: string;
+  sourceId: string | null;
+  /** The token's digest, to forget the row when the write finds it changed. */
+  digest: string;
+}
+
+/** Rows kept for claims; past this many the memory starts over (each is a look-up away). */
+const CLAIMS_KEPT = 10_000;
+
+/**
  * resolveToken for a server: the tokens of requests that arrive together are looked up with one
  * query (BatchLoader), not one query and one pool checkout each. Still checked per request
  * against the database (revoked or expired is refused by the next lookup); last_used_at is
@@ -121,6 +136,8 @@ async function tokensByDigest(db: Db, hashes: readonly string[]): Promise<Map<st
 export class TokenResolver {
   private readonly rows: BatchLoader<string, TokenWithSource>;
   private readonly touched = new Map<string, number>();
+  /** The last row read per digest, live and usable when read (a claim is never negative). */
+  private readonly claims = new Map<string, TokenWithSource>();
 
   constructor(private readonly db: Db) {
     this.rows = new BatchLoader((hashes) => tokensByDigest(db, hashes));
@@ -128,13 +145,55 @@ export class TokenResolver {
 
   async resolve(token: string, now: Date): Promise<Principal | undefined> {
     if (!token.startsWith(TOKEN_PREFIX)) return undefined;
-    const row = await this.rows.get(digest(token));
+    const hash = digest(token);
+    const row = await this.rows.get(hash);
+    this.keep(hash, row, now);
     if (!row || !live(row, now)) return undefined;
+    await this.touch(row, now);
+    return principalOf(row, row.boundSource);
+  }
+
+  /**
+   * For a route whose write statement checks the token itself (one round trip instead of two):
+   * the principal as this process last read it, with the TokenCheck the write must pass. The row
+   * is read from the database when it is not in memory, or when what memory says would refuse
+   * (revoked, expired, its source disabled): a refusal is never answered from memory, only an
+   * acceptance, and that one is verified by the write. Scopes, name and expiry never change after
+   * a token is created; revocation and the source binding can, and are what the check covers.
+   */
+  async claim(token: string, now: Date): Promise<{ principal: Principal; check: TokenCheck } | undefined> {
+    if (!token.startsWith(TOKEN_PREFIX)) return undefined;
+    const hash = digest(token);
+    const kept = this.claims.get(hash);
+    const row = kept && live(kept, now) ? kept : await this.rows.get(hash);
+    this.keep(hash, row, now);
+    if (!row || !live(row, now)) return undefined;
+    await this.touch(row, now);
+    return {
+      principal: principalOf(row, row.boundSource),
+      check: { tokenId: row.id, sourceId: row.boundSource?.id ?? null, digest: hash },
+    };
+  }
+
+  /** The write found the claim changed: the next claim reads the database. */
+  forget(hash: string): void {
+    this.claims.delete(hash);
+  }
+
+  private keep(hash: string, row: TokenWithSource | undefined, now: Date): void {
+    if (!row || !live(row, now) || row.boundSource?.active === false) {
+      this.claims.delete(hash);
+      return;
+    }
+    if (this.claims.size >= CLAIMS_KEPT && !this.claims.has(hash)) this.claims.clear();
+    this.claims.set(hash, row);
+  }
+
+  private async touch(row: TokenRow, now: Date): Promise<void> {
     const last = Math.max(row.lastUsedAt?.getTime() ?? -Infinity, this.touched.get(row.id) ?? -Infinity);
     if (now.getTime() - last > LAST_USED_EVERY_MS) {
       this.touched.set(row.id, now.getTime());
       await this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
     }
-    return principalOf(row, row.boundSource);
   }
 }

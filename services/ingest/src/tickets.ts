@@ -3,6 +3,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { auditLog, type Db, type DbOrTx, rowsOf, sql } from '@huiying/db';
 import { type Clock, systemClock } from '@huiying/clock';
 import { ApiError } from '@huiying/http';
+import type { TokenCheck } from '@huiying/identity';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { GroupCommit } from './group-commit.ts';
 import { SIGNATURE_HEADER, SignatureError, verifySignedRequest } from './hotline-auth.ts';
@@ -188,6 +189,13 @@ export async function acceptTickets(
   return db.transaction((tx) => writeTickets(tx, input, origin, now, policy));
 }
 
+/** The statement's token check failed (writeTickets' guard): the token was revoked, or its hotline source changed. */
+export class StaleTokenError extends Error {
+  constructor() {
+    super('the API token was revoked or its hotline source changed since it was read');
+  }
+}
+
 /**
  * acceptTickets in one statement — atomic on its own, so it needs no transaction around it: one
  * round trip to PostgreSQL for the whole batch (the group commit of single tickets runs it on the
@@ -202,6 +210,11 @@ export async function writeTickets(
   origin: TicketOrigin,
   now: Date,
   policy: TicketTimePolicy = DEFAULT_TICKET_TIME_POLICY,
+  /**
+   * An API token answered from memory (TokenCheck): the statement writes only if the token is not
+   * revoked and still bound to this source (active) or to none, else nothing and StaleTokenError.
+   */
+  guard?: { tokenId: string; sourceId: string | null },
 ): Promise<TicketResult[]> {
   if (input.length === 0) return [];
   const tickets = input.map(wellFormedTicket);
@@ -261,7 +274,7 @@ export async function writeTickets(
   // Fixed SQL text and jsonb parameters: the statement costs the same to build for 1 ticket or 1000.
   // `stored` reads the snapshot before this statement's inserts; a ticket another transaction is
   // inserting at the same moment waits for it (on conflict) and answers duplicate.
-  const out = rowsOf<{ id: string; k: 'stored' | 'inserted'; time_decision: string | null }>(
+  const out = rowsOf<{ id: string; k: 'stored' | 'inserted' | 'stale'; time_decision: string | null }>(
     await db.execute(sql`
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(ord int, id text, live boolean, "sourceRef" text,
@@ -270,6 +283,15 @@ export async function writeTickets(
       ),
       refused as (
         select * from jsonb_to_recordset(${JSON.stringify(refused)}::jsonb) as r(id text, ref text, input jsonb, result jsonb)
+      ),
+      -- A token taken from memory holds only if the database still says so (nothing is written otherwise).
+      guard as (
+        select ${guard === undefined}::boolean or exists (
+          select 1 from api_tokens t
+          where t.id = ${guard?.tokenId ?? null}::text and t.revoked_at is null
+            and coalesce((select case when s.active then s.id else '-' end from hotline_sources s where s.token_id = t.id), '')
+              = coalesce(${guard?.sourceId ?? null}::text, '')
+        ) as ok
       ),
       -- The source's jurisdiction as it is now (an administrator may move the source between requests).
       src as (
@@ -289,7 +311,7 @@ export async function writeTickets(
           -- History is processed: the engine's sweep leaves it alone; it opens no incident and no clock.
           case when i.live then null else ${at}::timestamptz end
         from input i cross join src
-        where i.id not in (select id from stored)
+        where i.id not in (select id from stored) and (select ok from guard)
         order by i.ord
         on conflict do nothing
         returning id
@@ -306,7 +328,7 @@ export async function writeTickets(
         from input i join ins using (id) cross join src
         union all
         select ${at}::timestamptz, ${origin.actor}::text, 'ticket.refused', 'hotline_ticket', r.ref, r.input, r.result
-        from refused r where r.id not in (select id from stored)
+        from refused r where r.id not in (select id from stored) and (select ok from guard)
       ),
       hot as (
         insert into hotline_tickets (signal_id, source_id, ticket_id, caller_name, caller_phone, created_at)
@@ -316,8 +338,11 @@ export async function writeTickets(
       )
       select id, 'stored' as k, time_decision from stored
       union all
-      select id, 'inserted' as k, null from ins`),
+      select id, 'inserted' as k, null from ins
+      union all
+      select null, 'stale' as k, null from guard where not ok`),
   );
+  if (out.some((r) => r.k === 'stale')) throw new StaleTokenError();
   const stored = new Map(out.filter((r) => r.k === 'stored').map((r) => [r.id, r.time_decision]));
   const inserted = new Set(out.filter((r) => r.k === 'inserted').map((r) => r.id));
   const results = decisions.map((d, i): TicketResult | undefined => {
@@ -349,6 +374,16 @@ const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
 
 const actorOf = (p: { kind: string; username: string }) => `${p.kind}:${p.username}`;
 
+/** Who posts, for an authenticated request: a token bound to a source posts as it (403 when it is disabled). */
+function originOf(request: FastifyRequest): TicketOrigin {
+  const user = request.user;
+  if (!user) throw new ApiError('HY_UNAUTHENTICATED', 'not authenticated');
+  // The source a token posts as came with the token's own look-up (no second round trip).
+  const source = user.kind === 'token' ? user.boundSource : undefined;
+  if (source && !source.active) throw new ApiError('HY_FORBIDDEN', `hotline source ${source.name} is disabled`);
+  return { source: source ? { id: source.id, name: source.name } : null, actor: actorOf(user) };
+}
+
 export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app, options) => {
   const { db, clock } = options;
   const realClock = options.realClock ?? systemClock;
@@ -362,14 +397,16 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
 
-  // Single-ticket requests that arrive together share one transaction (and one commit), per origin.
+  // Single-ticket requests that arrive together share one statement (and one commit), per origin
+  // and, for a token taken from memory, per token: the statement checks it (writeTickets' guard).
   const singles = new Map<string, GroupCommit<Ticket, TicketResult>>();
-  const singlesFor = (origin: TicketOrigin) => {
-    const key = `${origin.actor}\u0000${origin.source?.id ?? ''}`;
+  const singlesFor = (origin: TicketOrigin, check: TokenCheck | null) => {
+    const key = `${origin.actor}\u0000${origin.source?.id ?? ''}\u0000${check?.tokenId ?? ''}`;
     let group = singles.get(key);
     if (!group) {
+      const guard = check ? { tokenId: check.tokenId, sourceId: check.sourceId } : undefined;
       // One statement per batch, atomic without a transaction around it (see writeTickets).
-      group = new GroupCommit<Ticket, TicketResult>((items) => writeTickets(db, items, origin, new Date(clock.now()), policy));
+      group = new GroupCommit<Ticket, TicketResult>((items) => writeTickets(db, items, origin, new Date(clock.now()), policy, guard));
       singles.set(key, group);
     }
     return group;
@@ -382,7 +419,8 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
     '/api/tickets',
     {
       // A hotline system: signed (HMAC), or with a tickets:write token; a duty officer entering a phoned-in ticket.
-      config: { access: { roles: ['duty'], scope: 'tickets:write', signedBy: SIGNATURE_HEADER } },
+      // A token this process has read before is checked by the write statement itself (one round trip).
+      config: { access: { roles: ['duty'], scope: 'tickets:write', signedBy: SIGNATURE_HEADER, tokenCheckedInWrite: true } },
       bodyLimit: BATCH_BODY_LIMIT,
       schema: {
         tags: ['ingest'],
@@ -392,14 +430,16 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
         body: Type.Union([Ticket, TicketBatch]),
         response: { 201: TicketAccepted, 200: Type.Union([TicketAccepted, TicketBatchAccepted]) },
       },
+      // A token taken from memory is verified before any answer but a successful write: a
+      // revoked token gets 401, not the reason its body (or the request) is wrong.
+      errorHandler: async (error, request) => {
+        if (request.tokenCheck) await app.recheckToken(request);
+        throw error;
+      },
       // Before validation: an unauthenticated body is not even looked at.
       preValidation: async (request) => {
-        const user = request.user;
-        if (user) {
-          // The source a token posts as came with the token's own look-up (no second round trip).
-          const source = user.kind === 'token' ? user.boundSource : undefined;
-          if (source && !source.active) throw new ApiError('HY_FORBIDDEN', `hotline source ${source.name} is disabled`);
-          origins.set(request, { source: source ? { id: source.id, name: source.name } : null, actor: actorOf(user) });
+        if (request.user) {
+          origins.set(request, originOf(request));
           return;
         }
         try {
@@ -431,13 +471,24 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
       const origin = origins.get(request);
       if (!origin) throw new ApiError('HY_UNAUTHENTICATED', 'not authenticated');
       if (!Array.isArray(body)) {
-        const result = await singlesFor(origin).submit(body);
+        let result: TicketResult;
+        try {
+          result = await singlesFor(origin, request.tokenCheck).submit(body);
+        } catch (error) {
+          if (!(error instanceof StaleTokenError)) throw error;
+          // Revoked, or its source changed, since this process read it: read it now (401 if revoked), write as it says.
+          await app.recheckToken(request);
+          result = await singlesFor(originOf(request), null).submit(body);
+        }
+        request.tokenCheck = null; // the write verified it
         if (result.error) throw new ApiError('HY_VALIDATION', `body/receivedAt: ${result.error.message}`);
         return reply
           .code(result.duplicate ? 200 : 201)
           .send({ signalId: result.signalId!, duplicate: result.duplicate === true, history: result.history === true });
       }
-      const results = await writeTickets(db, body, origin, new Date(clock.now()), policy);
+      // Batches read the token from the database, as before (one look-up per up to 1000 tickets).
+      const fresh = request.tokenCheck ? (await app.recheckToken(request), originOf(request)) : origin;
+      const results = await writeTickets(db, body, fresh, new Date(clock.now()), policy);
       const count = (f: (r: TicketResult) => boolean) => results.filter(f).length;
       return reply.code(200).send({
         accepted: count((r) => r.signalId !== undefined && r.duplicate === false),

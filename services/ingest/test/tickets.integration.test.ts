@@ -174,6 +174,56 @@ describe('POST /api/tickets (PostgreSQL)', () => {
     expect((await post(ticket(2703), auth)).statusCode).toBe(401);
   });
 
+  it('a token taken from memory is checked by the write: revoked since → 401, nothing stored, audited; bad input from it → 401', async () => {
+    const made = await createToken(db.db, { name: 'remembered', scopes: ['tickets:write'] }, 'test', new Date(T0));
+    const auth = { authorization: `Bearer ${made.token}` };
+    expect((await post(ticket(2800), auth)).statusCode).toBe(201); // read from the database, kept
+    expect((await post(ticket(2801), auth)).statusCode).toBe(201); // from memory, verified by the write
+    // Revoked behind this process's back (another process, or SQL): the next write refuses it.
+    await db.db.execute(sql`update api_tokens set revoked_at = now() where id = ${made.id}`);
+    const refusals = () => count(sql`select count(*)::int as n from audit_log where action = 'access.refused' and input->>'why' = 'token'`);
+    const before = await refusals();
+    // From an address of its own: refused tokens are audited once a minute per address.
+    const concurrent = await Promise.all(
+      [2802, 2803, 2804].map((i) =>
+        app.inject({ method: 'POST', url: '/api/tickets', payload: ticket(i), headers: auth, remoteAddress: '192.0.2.28' }),
+      ),
+    );
+    expect(concurrent.map((r) => r.statusCode)).toEqual([401, 401, 401]);
+    expect(await count(sql`select count(*)::int as n from signals where source_ref in ('T-2802', 'T-2803', 'T-2804')`)).toBe(0);
+    expect(await refusals()).toBeGreaterThan(before);
+    // Malformed body, wrong JSON, a refused time: the revoked token is told 401, not what is wrong with the body.
+    expect((await post({ id: 'T-2805' }, auth)).statusCode).toBe(401);
+    const broken = await app.inject({
+      method: 'POST',
+      url: '/api/tickets',
+      payload: '{"id":',
+      headers: { ...auth, 'content-type': 'application/json' },
+    });
+    expect(broken.statusCode).toBe(401);
+    expect((await post([ticket(2806)], auth)).statusCode).toBe(401);
+    // A live token sending bad input still gets 400 with the reason.
+    expect((await post({ id: 'T-2807' })).statusCode).toBe(400);
+  });
+
+  it('a token taken from memory follows its source: bound since → posts as the source; the source disabled since → 403', async () => {
+    const made = await createToken(db.db, { name: 'rebound', scopes: ['tickets:write'] }, 'test', new Date(T0));
+    const auth = { authorization: `Bearer ${made.token}` };
+    expect((await post(ticket('R1'), auth)).json<{ signalId: string }>().signalId).toBe(signalId('hotline', 'T-R1'));
+    const source = await createHotlineSource(db.db, { name: 'hotline-rebound', tokenId: made.id }, 'user:admin', new Date(T0));
+    const bound = await post(ticket('R2'), auth);
+    expect(bound.statusCode).toBe(201);
+    expect(bound.json<{ signalId: string }>().signalId).toBe(signalId('hotline', 'hotline-rebound:T-R2'));
+    expect(await count(sql`select count(*)::int as n from signals where source_ref = 'T-R2'`)).toBe(0);
+    expect((await post(ticket('R3'), auth)).statusCode).toBe(201); // from memory, as the source
+    await disableHotlineSource(db.db, source.id, 'user:admin', new Date(clock.now()));
+    expect((await post(ticket('R4'), auth)).statusCode).toBe(403);
+    expect(await count(sql`select count(*)::int as n from signals where source_ref like '%T-R4'`)).toBe(0);
+    // Enabled again (by SQL here): a refusal is never answered from memory.
+    await db.db.execute(sql`update hotline_sources set active = true, disabled_at = null where id = ${source.id}`);
+    expect((await post(ticket('R5'), auth)).statusCode).toBe(201);
+  });
+
   it('refuses anonymous requests, and tokens without the scope', async () => {
     expect((await post(ticket(3000), {})).statusCode).toBe(401);
     const reader = (await createToken(db.db, { name: 'metrics', scopes: ['metrics:read'] }, 'test', new Date(T0))).token;
