@@ -14,7 +14,7 @@
  * `--engine` also runs the engine main (as in the e2e single phase, where it applies the signals).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,19 @@ function cpuSeconds(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+/** cpuSeconds of a process and its descendants (the ingest main's cluster workers, INGEST_WORKERS > 1). */
+function treeCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  let children: number[] = [];
+  try {
+    children = readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    // gone
+  }
+  return cpuSeconds(pid) + children.reduce((sum, child) => sum + treeCpuSeconds(child), 0);
 }
 const load1 = () =>
   loadavg()
@@ -267,7 +280,10 @@ async function main(): Promise<void> {
   }
   const warm = await load(ticketsUrl, token, ['--mode', 'single', '--tickets', '200', '--clients', '8', '--prefix', 'W-']);
   if (warm.failed > 0) throw new Error('warm-up tickets refused');
-  say('system under test', `ingest main pid ${ingest.pid}${args.engine ? ' + engine main' : ''}, broker ${args.brokers}`);
+  say(
+    'system under test',
+    `ingest main pid ${ingest.pid}${process.env.INGEST_WORKERS ? ` (INGEST_WORKERS=${process.env.INGEST_WORKERS})` : ''}${args.engine ? ' + engine main' : ''}, broker ${args.brokers}`,
+  );
 
   const db = new pg.Client({ connectionString: url });
   await db.connect();
@@ -284,7 +300,7 @@ async function main(): Promise<void> {
     let finish!: () => void;
     const stop = new Promise<void>((res) => (finish = res));
     const activity = sampleActivity(dbName, stop);
-    const cpu0 = cpuSeconds(ingest.pid);
+    const cpu0 = treeCpuSeconds(ingest.pid);
     const res = await load(ticketsUrl, token, [
       '--mode',
       'single',
@@ -295,7 +311,7 @@ async function main(): Promise<void> {
       '--prefix',
       prefix,
     ]).finally(finish);
-    const cpu = cpuSeconds(ingest.pid) - cpu0;
+    const cpu = treeCpuSeconds(ingest.pid) - cpu0;
     const act = await activity;
     const txs = await db.query<{ n: number }>(`select count(distinct received_at)::int as n from signals where source_ref like $1`, [
       `${prefix}%`,

@@ -2,9 +2,11 @@
  * Production ingest process: the 12345 hotline endpoint (POST /api/tickets) and the feed
  * poller. Accepted signals go to PostgreSQL and the outbox in one transaction, then to Kafka.
  */
+import cluster from 'node:cluster';
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
 import { openProductionPorts, portsConfig } from '@huiying/runtime';
+import { migrateAsOwner, openPostgres } from '@huiying/db';
 import { authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
 import Fastify from 'fastify';
 import { DEFAULT_SIGNAL_TIME_POLICY } from '@huiying/domain';
@@ -31,6 +33,12 @@ const config = loadConfig(
     DUTY_EMAIL: Type.Optional(Type.String({ minLength: 3 })),
     /** 证据留存: pages behind incidents' signals and responses larger than this are recorded as too large, not stored. */
     EVIDENCE_MAX_BYTES: Type.Integer({ default: DEFAULT_EVIDENCE_OPTIONS.maxBytes, minimum: 1024 }),
+    /**
+     * Processes serving INGEST_PORT (node:cluster; the kernel spreads connections between them).
+     * One Node process answers single tickets with one core at most; the first of them also runs
+     * the feed poller and the evidence archiver, every one its outbox relay (they take turns).
+     */
+    INGEST_WORKERS: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
     ...ticketConfig,
   }),
 );
@@ -42,49 +50,83 @@ try {
   process.exit(2);
 }
 
-const { logger, handle, relay, close: closePorts } = await openProductionPorts('huiying-ingest', config);
-relay.start();
-const app = Fastify({ loggerInstance: logger });
-installErrorHandler(app);
-await registerSecurity(app);
-// The hotline system authenticates with an API token (scope tickets:write) or an HMAC signature, checked per request.
-await app.register(authPlugin, { db: handle.db, clock: systemClock });
-await app.register(ticketRoutes, {
-  db: handle.db,
-  clock: systemClock,
-  policy: ticketPolicyOf(config),
-});
-app.addHook('onResponse', async () => relay.wake());
-const poller = new FeedPoller({
-  db: handle.db,
-  clock: systemClock,
-  logger,
-  options: {
-    fetch: { ...DEFAULT_FETCH_POLICY, addresses, maxBytes: config.FEED_MAX_BYTES },
-    time: { ...DEFAULT_SIGNAL_TIME_POLICY, backfillWindowMs: config.FEED_BACKFILL_HOURS * 3_600_000 },
-    maxItemsPerPoll: config.FEED_MAX_ITEMS,
-    perHost: config.FEED_PER_HOST,
-  },
-  // Queued here, sent by the engine's dispatcher (woken by pg_notify at commit).
-  alertNotices: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL ?? null },
-});
-poller.start(config.FEED_CRON);
-// Archives the pages behind incidents' signals and responses on its own loop (same address policy as feeds).
-const archiver = new EvidenceArchiver({
-  db: handle.db,
-  clock: systemClock,
-  logger: logger.child({ svc: 'evidence' }),
-  options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses }, maxBytes: config.EVIDENCE_MAX_BYTES, perHost: config.FEED_PER_HOST },
-});
-archiver.start();
-await app.listen({ port: config.INGEST_PORT, host: config.HOST });
+if (config.INGEST_WORKERS > 1 && cluster.isPrimary) {
+  // Migrate once before the workers start (each would otherwise race the others to it).
+  const once = openPostgres(config.DATABASE_URL, { max: 1 });
+  await migrateAsOwner(once, config.MIGRATION_DATABASE_URL);
+  await once.close();
+  let stopping = false;
+  const live = new Set<number>();
+  const fork = (index: number) => {
+    const worker = cluster.fork({ INGEST_WORKER_INDEX: String(index) });
+    live.add(worker.id);
+    worker.on('exit', (code, signal) => {
+      live.delete(worker.id);
+      if (stopping) {
+        if (live.size === 0) process.exit(0);
+        return;
+      }
+      console.error(`ingest worker ${index} exited (${signal ?? code}); starting another`);
+      setTimeout(() => fork(index), 1000);
+    });
+  };
+  for (let i = 0; i < config.INGEST_WORKERS; i++) fork(i);
+  // Each worker stops the way a single process does (finishes its requests and group commits).
+  const stop = () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+} else {
+  await serve((process.env.INGEST_WORKER_INDEX ?? '0') === '0');
+}
 
-const shutdown = async () => {
-  await poller.stop();
-  await archiver.stop();
-  await app.close();
-  await closePorts();
-  process.exit(0);
-};
-process.once('SIGINT', () => void shutdown());
-process.once('SIGTERM', () => void shutdown());
+async function serve(first: boolean): Promise<void> {
+  const { logger, handle, relay, close: closePorts } = await openProductionPorts('huiying-ingest', config);
+  relay.start();
+  const app = Fastify({ loggerInstance: logger });
+  installErrorHandler(app);
+  await registerSecurity(app);
+  // The hotline system authenticates with an API token (scope tickets:write) or an HMAC signature, checked per request.
+  await app.register(authPlugin, { db: handle.db, clock: systemClock });
+  await app.register(ticketRoutes, {
+    db: handle.db,
+    clock: systemClock,
+    policy: ticketPolicyOf(config),
+  });
+  app.addHook('onResponse', async () => relay.wake());
+  const poller = new FeedPoller({
+    db: handle.db,
+    clock: systemClock,
+    logger,
+    options: {
+      fetch: { ...DEFAULT_FETCH_POLICY, addresses, maxBytes: config.FEED_MAX_BYTES },
+      time: { ...DEFAULT_SIGNAL_TIME_POLICY, backfillWindowMs: config.FEED_BACKFILL_HOURS * 3_600_000 },
+      maxItemsPerPoll: config.FEED_MAX_ITEMS,
+      perHost: config.FEED_PER_HOST,
+    },
+    // Queued here, sent by the engine's dispatcher (woken by pg_notify at commit).
+    alertNotices: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL ?? null },
+  });
+  if (first) poller.start(config.FEED_CRON);
+  // Archives the pages behind incidents' signals and responses on its own loop (same address policy as feeds).
+  const archiver = new EvidenceArchiver({
+    db: handle.db,
+    clock: systemClock,
+    logger: logger.child({ svc: 'evidence' }),
+    options: { fetch: { ...DEFAULT_FETCH_POLICY, addresses }, maxBytes: config.EVIDENCE_MAX_BYTES, perHost: config.FEED_PER_HOST },
+  });
+  if (first) archiver.start();
+  await app.listen({ port: config.INGEST_PORT, host: config.HOST });
+
+  const shutdown = async () => {
+    await poller.stop();
+    await archiver.stop();
+    await app.close();
+    await closePorts();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
