@@ -94,8 +94,9 @@ async function serve(first: boolean): Promise<void> {
     db: handle.db,
     clock: systemClock,
     policy: ticketPolicyOf(config),
+    // Once per statement that may have queued messages (a group commit's), not once per response.
+    onWritten: () => relay.wake(),
   });
-  app.addHook('onResponse', async () => relay.wake());
   const poller = new FeedPoller({
     db: handle.db,
     clock: systemClock,

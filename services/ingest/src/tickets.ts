@@ -367,6 +367,8 @@ export interface TicketRoutesOptions {
   /** Wall-clock time for signature timestamps (default: the system clock). */
   realClock?: Clock;
   policy?: TicketTimePolicy;
+  /** Called after each write that may have queued bus messages (once per group commit, not per request): the outbox relay's nudge. */
+  onWritten?: () => void;
 }
 
 /** 1000 tickets of a few kB each; the largest legal ticket (20 000 characters) fits a few hundred times. */
@@ -406,7 +408,11 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
     if (!group) {
       const guard = check ? { tokenId: check.tokenId, sourceId: check.sourceId } : undefined;
       // One statement per batch, atomic without a transaction around it (see writeTickets).
-      group = new GroupCommit<Ticket, TicketResult>((items) => writeTickets(db, items, origin, new Date(clock.now()), policy, guard));
+      group = new GroupCommit<Ticket, TicketResult>(async (items) => {
+        const results = await writeTickets(db, items, origin, new Date(clock.now()), policy, guard);
+        options.onWritten?.();
+        return results;
+      });
       singles.set(key, group);
     }
     return group;
@@ -489,6 +495,7 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
       // Batches read the token from the database, as before (one look-up per up to 1000 tickets).
       const fresh = request.tokenCheck ? (await app.recheckToken(request), originOf(request)) : origin;
       const results = await writeTickets(db, body, fresh, new Date(clock.now()), policy);
+      options.onWritten?.();
       const count = (f: (r: TicketResult) => boolean) => results.filter(f).length;
       return reply.code(200).send({
         accepted: count((r) => r.signalId !== undefined && r.duplicate === false),
