@@ -8,7 +8,8 @@
  *     node --import tsx bench/signals-batch.ts [--signals 10000] [--batch 500] [--join-every 5] [--capture FILE]
  *
  * `--capture FILE` writes the statements (text and parameters) of the third engine batch to FILE
- * as JSON, for `bench/signals-pgbench.ts` (PostgreSQL's floor for the same writes).
+ * as JSON, and those of ingest storing the same signals to FILE.ingest.json (give `--ingest-batch`
+ * equal to `--batch`), for `bench/signals-pgbench.ts` (PostgreSQL's floor for the same writes).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,6 +31,8 @@ const { values: args } = parseArgs({
     signals: { type: 'string', default: '10000' },
     batch: { type: 'string', default: '500' },
     'join-every': { type: 'string', default: '5' },
+    /** Tickets per acceptSignals call (ingest's batch intake takes arrays of up to 1 000). */
+    'ingest-batch': { type: 'string', default: '1000' },
     capture: { type: 'string' },
   },
 });
@@ -46,7 +49,7 @@ const query = proto.query;
 proto.query = function (this: unknown, ...a: unknown[]) {
   const q = a[0] as string | { text: string; values?: unknown[] };
   const text = typeof q === 'string' ? q : q.text;
-  const values = typeof q === 'string' ? ((a[1] as unknown[]) ?? []) : (q.values ?? []);
+  const values = (typeof q === 'string' ? undefined : q.values) ?? (a[1] as unknown[] | undefined) ?? [];
   capturing?.push({ text, values });
   const key = text.replace(/\s+/g, ' ').trim().slice(0, 70);
   const t0 = performance.now();
@@ -104,15 +107,21 @@ try {
     sourceRef: `B-${i}`,
     ...benchTicket(i, { prefix: 'B-', joinEvery: Number(args['join-every']), receivedAt }),
   }));
-  // Ingest's batch intake: arrays of 1 000.
+  // Ingest's batch intake.
+  const ingestBatch = Number(args['ingest-batch']);
   let t = performance.now();
-  for (let i = 0; i < n; i += 1000) {
+  for (let i = 0; i < n; i += ingestBatch) {
     const slice = tickets
-      .slice(i, i + 1000)
+      .slice(i, i + ingestBatch)
       .map(({ id: _id, ...x }) => ({ ...x, publishedAt: receivedAt, receivedAt, jurisdiction: 'default' }));
+    if (i === 2 * batchSize && args.capture) capturing = [];
     await handle.db.transaction((tx) => acceptSignals(tx, slice, 'bench', new Date()));
+    if (capturing) {
+      writeFileSync(`${args.capture}.ingest.json`, JSON.stringify(capturing));
+      capturing = null;
+    }
   }
-  say('stored (acceptSignals, arrays of 1 000)', `${fmt(n / ((performance.now() - t) / 1000))} signals/s`);
+  say(`stored (acceptSignals, arrays of ${fmt(ingestBatch)})`, `${fmt(n / ((performance.now() - t) / 1000))} signals/s`);
   byStatement.clear();
 
   const deps: EngineDeps = { db: handle.db, clock: systemClock, pack: () => DEFAULT_RULE_PACK };
