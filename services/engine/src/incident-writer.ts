@@ -47,7 +47,17 @@ interface PersistArgs {
  * The escalation ladder is walked here too (ladder-writer.ts), so every path — signals,
  * commands, the timer — queues its notifications in the transaction of the clock change.
  */
-export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?: LadderWiring): Promise<void> {
+export async function persistAll(
+  tx: Tx,
+  given: readonly PersistArgs[],
+  ladder?: LadderWiring,
+  /**
+   * Let the event loop run other work (the timer's wakes) after this many ms of building rows: a
+   * signal batch of hundreds builds for tens of ms. The timer's own batches do not yield (their
+   * commit is what its lateness measures).
+   */
+  options: { yieldAfterMs?: number } = {},
+): Promise<void> {
   if (given.length === 0) return;
   const walked = await walkIncidentLadders(tx, given, ladder);
   const items = given.map((a, i) => ({ ...a, after: walked.outcomes[i]!.state, ladderWake: walked.outcomes[i]!.wake }));
@@ -62,7 +72,12 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
   const { inputs, ref: inputOf } = inputRefs();
   let earliestMovedWake: number | null = null;
 
+  let ranSince = performance.now();
   for (const a of items) {
+    if (options.yieldAfterMs !== undefined && performance.now() - ranSince > options.yieldAfterMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      ranSince = performance.now();
+    }
     const view = incidentView(a.after);
     const now = new Date(a.now);
     // The ladder's steps are wakes of the same timer, with the same precision.
