@@ -43,24 +43,26 @@ const ingest = (JSON.parse(readFileSync(`${args.capture}.ingest.json`, 'utf8')) 
 );
 const signals = new Set(JSON.stringify(ingest).match(/sig_[0-9a-f]{24}/g) ?? []).size;
 
-/** A parameter as a literal: dollar-quoted text (no escaping needed), numbers and NULL as they are. */
+/**
+ * A parameter as a literal: dollar-quoted text (no escaping needed), numbers and NULL as they are.
+ * Signal, incident, alert and event ids and the tickets' source refs are made unique per run of the
+ * script: each gets a placeholder the server replaces with `:run` (a random number pgbench draws) —
+ * one pgbench variable per parameter, as pgbench's own substitution copies the whole command for
+ * each one (thousands of ids in a megabyte would make pgbench, not PostgreSQL, the bottleneck).
+ */
 function literal(v: unknown): string {
   if (v === null || v === undefined) return 'NULL';
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  const text = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : JSON.stringify(v);
-  if (text.includes('$lit$')) throw new Error('parameter holds the quote tag');
-  return `$lit$${text}$lit$`;
+  const raw = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : JSON.stringify(v);
+  if (raw.includes('$lit$')) throw new Error('parameter holds the quote tag');
+  const text = raw.replace(/\b(sig|inc|alr|evt)_([0-9a-f]{16,24})\b/g, '$1_$2_@RUN@').replace(/"(B-\d+)"/g, '"$1-@RUN@"');
+  return text === raw ? `$lit$${text}$lit$` : `replace($lit$${text}$lit$, '@RUN@', ':run')`;
 }
 
-/**
- * One statement as pgbench text: parameters inlined, every id made unique per run of the script
- * (`:run` is a random number pgbench draws), on one line.
- */
+/** One statement as pgbench text: parameters inlined, on one line. */
 function inline(s: Statement): string {
   // pgbench reads a command per line: comments go before the lines are joined (and before any parameter holds `--`).
-  let text = s.text.replace(/--[^\n]*/g, '').replace(/\$(\d+)/g, (_, i: string) => literal(s.values[Number(i) - 1]));
-  // Signal, incident, alert and event ids, and the tickets' source refs (unique per source).
-  text = text.replace(/\b(sig|inc|alr|evt)_([0-9a-f]{16,24})\b/g, '$1_$2_:run').replace(/"(B-\d+)"/g, '"$1-:run"');
+  const text = s.text.replace(/--[^\n]*/g, '').replace(/\$(\d+)/g, (_, i: string) => literal(s.values[Number(i) - 1]));
   return `${text.replace(/\s*\n\s*/g, ' ').trim()};`;
 }
 
