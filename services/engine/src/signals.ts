@@ -74,9 +74,6 @@ interface Touched {
 /** How long a signal batch computes before it lets the event loop run other work (the timer). */
 const YIELD_AFTER_MS = 5;
 
-/** Signals decided and written per statement set: a batch's parts are written while the next is decided. */
-const PART = 125;
-
 const ms = (v: string | Date | null) => (v === null ? undefined : new Date(v).getTime());
 
 async function lockSignals(tx: Tx, ids: readonly string[]): Promise<SignalRow[]> {
@@ -376,10 +373,8 @@ async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): P
       held,
     );
     const outcomes = new Map<string, SignalOutcome>();
-    let wake: number | null = null;
-    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor) — once committed.
-    const grouped = new Set(fresh.map((r) => r.jurisdiction));
-    for (const [j, version] of held) if (!grouped.has(j)) commits.push(() => keepCandidates(deps.db, version, j));
+    const touched = new Map<string, Touched>();
+    const decided: Decided[] = [];
     if (fresh.length > 0) {
       // Each jurisdiction's rules, and candidates among its own signals only (kept across batches).
       const scopes = new Map<string, { rules: MonitoringRule[]; pool: CandidatePool }>();
@@ -390,111 +385,95 @@ async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): P
         scopes.set(j, { rules: await loadRules(tx, j), pool: candidates.pool });
       }
       const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
+      // 1. Decide every signal in order, each a candidate for the ones after it. 2. Read and lock
+      // the incidents joined, all in one statement. 3. Should one of them have been dismissed (or
+      // deleted) since its signals became candidates — dismissing does not take the grouping
+      // lock — take this batch's signals out of the pool again, drop that incident, and decide
+      // anew. 4. Apply in order.
       const featuresOf = new Map<string, GroupingFeatures>();
-      // Incidents as this transaction has them: read (and locked) from the database, or as an earlier part wrote them.
       const loaded = new Map<string, { state: IncidentState; version: number }>();
-      const writtenHere = new Set<string>();
-      // The batch is decided and written in parts, in order, in its one transaction: while
-      // PostgreSQL writes one part, the engine decides the next (the candidates are in memory),
-      // so the two no longer wait for each other over the whole batch.
-      let writing: Promise<void> | null = null;
-      for (let from = 0; from < fresh.length; from += PART) {
-        const part = fresh.slice(from, from + PART);
-        // 1. Decide every signal in order, each a candidate for the ones after it. 2. Read and lock
-        // the incidents joined, all in one statement. 3. Should one of them have been dismissed (or
-        // deleted) since its signals became candidates — dismissing does not take the grouping
-        // lock — take this part's signals out of the pool again, drop that incident, and decide
-        // anew. 4. Apply in order.
-        let plan: Planned[];
-        for (;;) {
-          plan = await decideAll(part, scopes, policy, featuresOf);
-          const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [x.incidentId!] : [])));
-          const wanted = [
-            ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
-          ].filter((id) => !loaded.has(id));
-          for (const [id, row] of await loadIncidents(tx, wanted)) loaded.set(id, row);
-          const gone = wanted.filter((id) => loaded.get(id)?.state.status !== 'open');
-          if (gone.length === 0) break;
-          for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
-          for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
-        }
-        const touched = new Map<string, Touched>();
-        const decided: Decided[] = [];
-        for (const { row, rule, choice, incidentId: target } of plan) {
-          if (!rule || !choice) {
-            decided.push({
-              id: row.id,
-              incidentId: null,
-              decision: 'unmatched',
-              reason: 'no_rule',
-              ruleId: null,
-              score: null,
-              via: null,
-              linkKey: canonicalUrl(row.url),
-            });
-            outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
-            continue;
-          }
-          const features = featuresOf.get(row.id)!;
-          if (choice.kind === 'join') {
-            const incidentId = choice.incidentId;
-            let t = touched.get(incidentId);
-            if (!t) {
-              const { state, version } = loaded.get(incidentId)!;
-              // Timers due before now fire first, so the signal sees the state the replay would
-              // (an earlier part of this batch wrote it as of now already).
-              const overdue = writtenHere.has(incidentId) ? { state, events: [] } : advanceIncident(state, now - 1);
-              t = { before: state, version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
-              touched.set(incidentId, t);
-            }
-            const input = signalInput(row, incidentId, now);
-            const applied = applyIncidentInput(t.state, input, deps.pack());
-            t.state = applied.state;
-            t.events = [...t.events, ...applied.events];
-            t.inputs.push(input);
-            decided.push({
-              id: row.id,
-              incidentId,
-              decision: 'joined',
-              reason: choice.reason,
-              ruleId: rule.id,
-              score: choice.score,
-              via: choice.via,
-              linkKey: features.link,
-            });
-            outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
-          } else {
-            const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`, target!);
-            const incidentId = t.state.id;
-            touched.set(incidentId, t);
-            decided.push({
-              id: row.id,
-              incidentId,
-              decision: 'opened',
-              reason: 'new_matter',
-              ruleId: rule.id,
-              score: choice.best?.score ?? null,
-              via: choice.best?.via ?? null,
-              linkKey: features.link,
-            });
-            outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
-          }
-          rememberFeatures(tx, deps.db, policy, features);
-        }
-        // One part's statements after the other's (a failed one fails the transaction).
-        if (writing) await writing;
-        for (const [id, t] of touched) {
-          loaded.set(id, { state: t.state, version: t.version + 1 });
-          writtenHere.add(id);
-          const w = nextIncidentWake(t.state);
-          if (w !== null) wake = Math.min(wake ?? w, w);
-        }
-        writing = writeDecisions(tx, touched, decided, now, null, deps.ladder);
-        // Awaited before the next part's write or at the end; handled now so that a failure
-        // while the next part is decided is not an unhandled rejection.
-        writing.catch(() => undefined);
+      let plan: Planned[];
+      for (;;) {
+        plan = await decideAll(fresh, scopes, policy, featuresOf);
+        const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [x.incidentId!] : [])));
+        const wanted = [
+          ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
+        ].filter((id) => !loaded.has(id));
+        for (const [id, row] of await loadIncidents(tx, wanted)) loaded.set(id, row);
+        const gone = wanted.filter((id) => loaded.get(id)?.state.status !== 'open');
+        if (gone.length === 0) break;
+        for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
+        for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
       }
-      await writing;
+      for (const { row, rule, choice, incidentId: target } of plan) {
+        if (!rule || !choice) {
+          decided.push({
+            id: row.id,
+            incidentId: null,
+            decision: 'unmatched',
+            reason: 'no_rule',
+            ruleId: null,
+            score: null,
+            via: null,
+            linkKey: canonicalUrl(row.url),
+          });
+          outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
+          continue;
+        }
+        const features = featuresOf.get(row.id)!;
+        if (choice.kind === 'join') {
+          const incidentId = choice.incidentId;
+          let t = touched.get(incidentId);
+          if (!t) {
+            const { state, version } = loaded.get(incidentId)!;
+            // Timers due before now fire first, so the signal sees the state the replay would.
+            const overdue = advanceIncident(state, now - 1);
+            t = { before: state, version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
+            touched.set(incidentId, t);
+          }
+          const input = signalInput(row, incidentId, now);
+          const applied = applyIncidentInput(t.state, input, deps.pack());
+          t.state = applied.state;
+          t.events = [...t.events, ...applied.events];
+          t.inputs.push(input);
+          decided.push({
+            id: row.id,
+            incidentId,
+            decision: 'joined',
+            reason: choice.reason,
+            ruleId: rule.id,
+            score: choice.score,
+            via: choice.via,
+            linkKey: features.link,
+          });
+          outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
+        } else {
+          const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`, target!);
+          const incidentId = t.state.id;
+          touched.set(incidentId, t);
+          decided.push({
+            id: row.id,
+            incidentId,
+            decision: 'opened',
+            reason: 'new_matter',
+            ruleId: rule.id,
+            score: choice.best?.score ?? null,
+            via: choice.best?.via ?? null,
+            linkKey: features.link,
+          });
+          outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
+        }
+        rememberFeatures(tx, deps.db, policy, features);
+      }
+    }
+    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor) — once committed.
+    const grouped = new Set(fresh.map((r) => r.jurisdiction));
+    for (const [j, version] of held) if (!grouped.has(j)) commits.push(() => keepCandidates(deps.db, version, j));
+    await writeDecisions(tx, touched, decided, now, null, deps.ladder);
+    let wake: number | null = null;
+    for (const t of touched.values()) {
+      const w = nextIncidentWake(t.state);
+      if (w !== null) wake = Math.min(wake ?? w, w);
     }
     const list = unique.map(
       (m) =>
