@@ -144,6 +144,10 @@ try {
            case when c->>'respondedAt' is null then null else to_timestamp((c->>'respondedAt')::bigint / 1000.0) end,
            (c->>'late')::boolean, i.unit_id, i.updated_at
     from incidents i, jsonb_array_elements(i.state->'clocks') c`);
+  // The timer's queue (migration 0033).
+  await db.execute(
+    sql`insert into incident_wakes (incident_id, wake_at) select id, next_wake_at from incidents where next_wake_at is not null`,
+  );
   await db.execute(sql`vacuum analyze`);
   const counts = rowsOf<{ incidents: number; clocks: number; open: number }>(
     await db.execute(sql`select (select count(*)::int from incidents) as incidents, (select count(*)::int from clocks) as clocks,

@@ -364,7 +364,9 @@ async function loadIsolationClocks(db: PgClient): Promise<Isolation | undefined>
          insert into incidents (id, title, status, start_at, state, next_wake_at, created_at, updated_at)
          select id, title, status, start_at, state, due, now(), now()
          from jsonb_to_recordset($1::jsonb) as r(id text, title text, status text, start_at timestamptz, state jsonb, due timestamptz)
-       )
+         returning id, next_wake_at
+       ),
+       w as (insert into incident_wakes (incident_id, wake_at) select id, next_wake_at from i where next_wake_at is not null)
        insert into clocks (incident_id, seq, kind, state, start_at, due_at, updated_at)
        select incident_id, seq, kind, state, start_at, due_at, now()
        from jsonb_to_recordset($2::jsonb) as r(incident_id text, seq int, kind text, state text, start_at timestamptz, due_at timestamptz)`,

@@ -4,7 +4,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, type DbHandle, eq, incidents, signals } from '@huiying/db';
+import { auditLog, type DbHandle, eq, incidentWakes, incidents, signals } from '@huiying/db';
 import { sweepSignals } from '@huiying/engine';
 import { eventually, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,8 @@ describe('a broken incident', () => {
       createdAt: new Date(clock.now()),
       updatedAt: new Date(clock.now()),
     });
+    // The timer's queue, as the incident writer keeps it (migration 0033).
+    await handle.db.insert(incidentWakes).values({ incidentId: 'inc_broken', wakeAt: new Date(due - 1_000) });
     const ok = await newIncident('A-9', '正常的事件');
     await duty.inject({
       method: 'POST',
@@ -208,6 +210,7 @@ describe('a broken incident', () => {
     expect(after.clocks[0]!.state).toBe('breached');
     const [broken] = await handle.db.select().from(incidents).where(eq(incidents.id, 'inc_broken'));
     expect(broken!.nextWakeAt).toBeNull();
+    expect(await handle.db.select().from(incidentWakes).where(eq(incidentWakes.incidentId, 'inc_broken'))).toEqual([]);
     const trail = await handle.db.select().from(auditLog).where(eq(auditLog.entityId, 'inc_broken'));
     expect(trail.map((a) => a.action)).toEqual(['incident.quarantined']);
     const open = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{
