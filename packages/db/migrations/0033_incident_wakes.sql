@@ -31,3 +31,10 @@ DROP INDEX IF EXISTS "incidents_next_wake_idx";
 CREATE INDEX "clocks_updated_idx" ON "clocks" USING btree ("updated_at");
 --> statement-breakpoint
 ALTER TABLE "incidents" SET (fillfactor = 50);
+--> statement-breakpoint
+-- 0029's trigger fills a clock's report_candidacy_at only when a writer left it NULL, but it called
+-- its plpgsql function for every row written — every fired clock's. The same rule, called only then.
+DROP TRIGGER "clocks_fill_report_candidacy" ON "clocks";
+--> statement-breakpoint
+CREATE TRIGGER clocks_fill_report_candidacy BEFORE INSERT OR UPDATE ON "clocks"
+  FOR EACH ROW WHEN (NEW.report_candidacy_at IS NULL) EXECUTE FUNCTION clocks_fill_report_candidacy();

@@ -207,16 +207,25 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
         returning i.id, i.next_wake_at
       ),
       written as materialized (select * from ins union all select * from upd union all select * from pat),
-      clk as (
-        -- A clock's seq is stable for its incident's life, so the read model is upserted in place.
-        insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at, report_candidacy_at)
-        select "incidentId", seq, kind, state, "startAt", "dueAt", "respondedAt", late, "unitId", "updatedAt", "reportCandidacyAt"
-        from jsonb_to_recordset(${json(clockRows)}::jsonb) as r("incidentId" text, seq int, kind text, state text, "startAt" timestamptz,
+      clr as materialized (
+        select * from jsonb_to_recordset(${json(clockRows)}::jsonb) as r("incidentId" text, seq int, kind text, state text, "startAt" timestamptz,
           "dueAt" timestamptz, "respondedAt" timestamptz, late boolean, "unitId" text, "updatedAt" timestamptz,
           "reportCandidacyAt" timestamptz)
-        on conflict (incident_id, seq) do update set kind = excluded.kind, state = excluded.state, start_at = excluded.start_at,
-          due_at = excluded.due_at, responded_at = excluded.responded_at, late = excluded.late, unit_id = excluded.unit_id,
-          updated_at = excluded.updated_at, report_candidacy_at = excluded.report_candidacy_at
+      ),
+      clu as (
+        -- A clock's seq is stable for its incident's life, so the read model is updated in place (a plain
+        -- update: an upsert's speculative insert and row lock cost more), and inserted where it has no row yet.
+        update clocks c set kind = r.kind, state = r.state, start_at = r."startAt", due_at = r."dueAt", responded_at = r."respondedAt",
+          late = r.late, unit_id = r."unitId", updated_at = r."updatedAt", report_candidacy_at = r."reportCandidacyAt"
+        from clr r where c.incident_id = r."incidentId" and c.seq = r.seq
+        returning c.incident_id, c.seq
+      ),
+      clk as (
+        insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at, report_candidacy_at)
+        select "incidentId", seq, kind, state, "startAt", "dueAt", "respondedAt", late, "unitId", "updatedAt", "reportCandidacyAt"
+        from clr r where not exists (select 1 from clu where clu.incident_id = r."incidentId" and clu.seq = r.seq)
+        -- (Only when another engine created the incident first: its write is refused by the fence.)
+        on conflict (incident_id, seq) do nothing
       ),
       wku as (
         -- The timer's queue (migration 0033) follows next_wake_at of the rows written, moved only where it moved.
