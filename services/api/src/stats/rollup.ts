@@ -442,29 +442,10 @@ function mergeHist(s: string | null, delta: Map<number, number>): string | null 
   return encodeSorted(keys, counts);
 }
 
-/** Calls `each(minute, count)` for every entry. */
+/** Calls `each(minute, count)` for every entry, in order (decoded by sorted-runs.ts, the one decoder). */
 function decodeHist(s: string | null, each: (minute: number, count: number) => void) {
-  if (!s) return;
-  const b = Buffer.from(s, 'base64');
-  let i = 0;
-  const varint = () => {
-    let n = 0;
-    let mul = 1;
-    for (;;) {
-      const x = b[i++]!;
-      n += (x & 0x7f) * mul;
-      if (x < 0x80) return n;
-      mul *= 0x80;
-    }
-  };
-  if (b.length === 0) return;
-  const z = varint();
-  let minute = z % 2 === 1 ? -(z + 1) / 2 : z / 2;
-  each(minute, varint());
-  while (i < b.length) {
-    minute += varint();
-    each(minute, varint());
-  }
+  const run = runOfEncoded(s, 1, 0);
+  for (let k = 0; k < run.length; k++) each(run.values[k]!, run.counts[k]!);
 }
 
 const toMap = (s: string | null) => {
