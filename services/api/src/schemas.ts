@@ -192,6 +192,21 @@ export const Timeline = Type.Object({
       action: Type.String(),
       entity: Type.String(),
       entityId: Type.String(),
+      clock: Nullable(Type.String({ description: 'the clock of a clock.* entry (response | release | press_conference)' })),
+      commands: Type.Array(
+        Type.Object({
+          type: Type.String({ description: 'grade | assign | occurred | dismiss | response | signal' }),
+          level: Nullable(Type.String({ description: 'a grade command: I | II | III | IV' })),
+          unit: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()], {
+            description: 'grade or assign: the unit given the incident',
+          }),
+        }),
+        {
+          description:
+            'the incident commands behind an incident entry (a grading, an assignment …): their type, level and unit only — ' +
+            'no signal text or citizen data',
+        },
+      ),
     }),
   ),
 });

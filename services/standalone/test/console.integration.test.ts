@@ -191,9 +191,22 @@ it('the incident page shows the whole timeline: signal, clocks, response with ev
   const kinds = await page.getByTestId('timeline-entry').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
   for (const k of ['signal', 'clock', 'response', 'alert', 'mail', 'audit']) expect(kinds).toContain(k);
   await page.getByText('原创回应：发布').first().waitFor();
+  // The ticket named its unit: the incident arrived assigned (交办), said in words, not as an action name.
+  const titles = await page.getByTestId('timeline-entry').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+  expect(titles.some((x) => x.includes('交办：市住房和城乡建设局'))).toBe(true);
+  expect(titles.filter((x) => /操作：[a-z]+\./.test(x))).toEqual([]);
   // Why the signal is part of the incident: the monitoring rule it matched (issue 9).
   expect(await page.getByTestId('signal-grouping').first().textContent()).toContain('新建事件：命中监测方案「12345 热线工单（全部）」');
   await shot(page, 'incident-1366');
+
+  // The incident the duty officer graded 重大 II on the board: its grading, once, with the level.
+  await page.goto(`${env.url}#/incidents/${environmentIncident}`);
+  await page.getByTestId('incident-detail').waitFor();
+  const graded = page.getByTestId('timeline-entry').filter({ hasText: '定级：重大（II级）' });
+  await graded.first().waitFor();
+  expect(await graded.count()).toBe(1);
+  await expect(graded.getAttribute('data-kind')).resolves.toBe('audit');
+  expect(await page.getByTestId('timeline-entry').filter({ hasText: '交办：市生态环境局' }).count()).toBe(1);
   expect(pageErrors).toEqual([]);
 });
 

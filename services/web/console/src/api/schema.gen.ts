@@ -6199,6 +6199,20 @@ export interface paths {
                                 actor: string;
                                 /** Format: date-time */
                                 at: string;
+                                /** @description the clock of a clock.* entry (response | release | press_conference) */
+                                clock: string | null;
+                                /** @description the incident commands behind an incident entry (a grading, an assignment …): their type, level and unit only — no signal text or citizen data */
+                                commands: {
+                                    /** @description a grade command: I | II | III | IV */
+                                    level: string | null;
+                                    /** @description grade | assign | occurred | dismiss | response | signal */
+                                    type: string;
+                                    /** @description grade or assign: the unit given the incident */
+                                    unit: {
+                                        id: string;
+                                        name: string;
+                                    } | null;
+                                }[];
                                 entity: string;
                                 entityId: string;
                                 id: number;
