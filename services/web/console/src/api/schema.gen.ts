@@ -8563,6 +8563,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description the incidents behind the first-response figure: each incident's earliest met clock, one row per incident */
+                    firstResponse?: boolean;
                     /** @description 起 (exclusive) on the due instant: YYYY-MM-DD (start of that day, Asia/Shanghai) or an ISO-8601 instant */
                     from?: string;
                     /** @description clock kind or working-day duty kind */
@@ -8571,7 +8573,8 @@ export interface paths {
                     level?: "I" | "II" | "III" | "IV" | "ungraded";
                     /** @description YYYY-MM: deadlines due in that month (instead of from/to) */
                     month?: string;
-                    outcome?: "on_time" | "late" | "breached" | "pending";
+                    /** @description one outcome, or several (repeat the parameter): on_time, late and breached are the 到期 count */
+                    outcome?: ("on_time" | "late" | "breached" | "pending")[];
                     page?: number;
                     pageSize?: number;
                     /** @description incident clocks or working-day duties only */
