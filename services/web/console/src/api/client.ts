@@ -132,10 +132,13 @@ const enc = encodeURIComponent;
 const incidentPath = (id: string, action: string): string => `/api/incidents/${enc(id)}/${action}`;
 const obligationPath = (id: string, action: string): string => `/api/obligations/${enc(id)}/${action}`;
 
-/** Query string from defined, non-empty values. */
-export function query(params: Record<string, string | number | boolean | undefined | null>): string {
+/** Query string from defined, non-empty values; a list repeats its parameter (`outcome=late&outcome=breached`). */
+export function query(params: Record<string, string | number | boolean | readonly string[] | undefined | null>): string {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  for (const [k, v] of Object.entries(params)) {
+    if (Array.isArray(v)) for (const x of v as readonly string[]) q.append(k, x);
+    else if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
   const s = q.toString();
   return s === '' ? '' : `?${s}`;
 }
