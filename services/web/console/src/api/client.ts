@@ -27,6 +27,7 @@ import type {
   ResponseCandidate,
   GradeRequest,
   Incident,
+  IncidentQuery,
   JsonOf,
   ListResponse,
   Obligation,
@@ -154,8 +155,9 @@ export const api = {
   time: () => request<TimeInfo>('GET', '/api/time'),
   units: () => request<JsonOf<'/api/units', 'get'>>('GET', '/api/units') as Promise<ListResponse<Unit>>,
 
-  openIncidents: (unit?: string) =>
-    request<ListResponse<Incident>>('GET', `/api/incidents${query({ status: 'open', unit, ...BOARD_PAGE })}`),
+  /** The board's page of open incidents, most urgent first, filtered on the server (filters.ts serverQueries). */
+  openIncidents: (q: IncidentQuery = {}) =>
+    request<ListResponse<Incident>>('GET', `/api/incidents${query({ status: 'open', ...q, ...BOARD_PAGE })}`),
   incident: (id: string) => request<Incident>('GET', `/api/incidents/${enc(id)}`),
   timeline: (id: string) => request<Timeline>('GET', `/api/incidents/${enc(id)}/timeline`),
   evidence: (id: string) => request<{ items: EvidenceItem[] }>('GET', `/api/incidents/${enc(id)}/evidence`),
