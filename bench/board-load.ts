@@ -3,7 +3,7 @@
  * and can be reported): GET <url> with the session cookie at <rate> requests/s for <seconds>, over
  * <connections> keep-alive connections, and prints one JSON line of figures.
  *
- *   node --import tsx bench/board-load.ts <url> <cookie> <rate> <seconds> <connections> autocannon|even
+ *   node --import tsx bench/board-load.ts <url> <cookie> <rate> <seconds> <connections> autocannon|even [accept-encoding]
  *
  * Two ways to send "500 requests a second", both reported:
  *
@@ -25,12 +25,14 @@ import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
-const [url, cookie, rateArg, secondsArg, connectionsArg, mode] = process.argv.slice(2);
+const [url, cookie, rateArg, secondsArg, connectionsArg, mode, acceptEncoding = ''] = process.argv.slice(2);
+/** The request's headers besides Host: the session, and Accept-Encoding as a browser sends it (when given). */
+const headers: Record<string, string> = { cookie: cookie!, ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) };
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const connections = Number(connectionsArg);
 if (!url || !cookie || !(rate > 0) || !(seconds > 0) || !(connections > 0) || (mode !== 'autocannon' && mode !== 'even')) {
-  console.error('usage: board-load.ts <url> <cookie> <rate> <seconds> <connections> autocannon|even');
+  console.error('usage: board-load.ts <url> <cookie> <rate> <seconds> <connections> autocannon|even [accept-encoding]');
   process.exit(2);
 }
 
@@ -83,9 +85,7 @@ function finish(latencies: number[], rest: Omit<Figures, 'timed' | 'cpuMs' | 'lo
 
 loop.enable();
 if (mode === 'autocannon') {
-  const autocannon = createRequire(import.meta.url)('autocannon') as (
-    o: object,
-  ) => Promise<{
+  const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<{
     latency: { p50: number; p99: number; max: number; totalCount: number };
     requests: { average: number };
     non2xx: number;
@@ -94,7 +94,7 @@ if (mode === 'autocannon') {
     on(event: 'response', f: (client: unknown, status: number, bytes: number, ms: number) => void): void;
   };
   const timed: number[] = [];
-  const instance = autocannon({ url, connections, overallRate: rate, duration: seconds, headers: { cookie } });
+  const instance = autocannon({ url, connections, overallRate: rate, duration: seconds, headers });
   instance.on('response', (_client, status, _bytes, ms) => {
     if (status >= 200 && status < 300) timed.push(ms);
   });
@@ -108,7 +108,11 @@ if (mode === 'autocannon') {
 } else {
   // Open loop over raw keep-alive sockets (as autocannon does: no http.Agent per request).
   const target = new URL(url);
-  const request = Buffer.from(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nCookie: ${cookie}\r\n\r\n`);
+  const request = Buffer.from(
+    `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`,
+  );
   const total = Math.round(rate * seconds);
   const interval = 1000 / rate;
   const latencies: number[] = [];

@@ -74,6 +74,11 @@ const { values: a } = parseArgs({
      * request every 1/rate s, timed from when it was due), or 'both' (each run twice, one after the other).
      */
     load: { type: 'string', default: 'both' },
+    /**
+     * The requests' Accept-Encoding: 'gzip, deflate, br, zstd' (what the console's browser sends; the
+     * page is then sent gzipped), or 'none' (no header: the JSON as it is, as autocannon sends by default).
+     */
+    'accept-encoding': { type: 'string', default: 'gzip, deflate, br, zstd' },
     /** Run pgbench on the same SQL after each run (the database's share). */
     'no-pgbench': { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432' },
@@ -87,6 +92,7 @@ const CLIENTS = Number(a.clients);
 const RUNS = Number(a.runs);
 const CACHE = a.cache !== 'off';
 const WRITES = Number(a.writes);
+const ACCEPT_ENCODING = a['accept-encoding'] === 'none' ? '' : a['accept-encoding']!;
 const REUSE = a.db !== undefined;
 const KEEP = a['keep-db'] || REUSE;
 const LOADS = a.load === 'both' ? (['autocannon', 'even'] as const) : a.load === 'even' ? (['even'] as const) : (['autocannon'] as const);
@@ -217,7 +223,11 @@ try {
   const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
   const boardUrl = `${origin}/api/incidents?status=open&pageSize=50`;
   const first = (await (await fetch(boardUrl, { headers: { cookie } })).json()) as { items: unknown[]; total: number };
-  console.log(`board first page: ${first.items.length} of ${first.total} open incidents`);
+  const size = async (encoding: string) =>
+    (await fetch(boardUrl, { headers: { cookie, 'accept-encoding': encoding } })).headers.get('content-length');
+  console.log(
+    `board first page: ${first.items.length} of ${first.total} open incidents, ${await size('identity')} bytes as JSON, ${await size('gzip')} gzipped`,
+  );
 
   // The same statement the board runs, for pgbench (the database's share of the latency).
   const script = join(tmpdir(), `${dbName}.sql`);
@@ -230,9 +240,13 @@ try {
 
   /** One run of the load generator (bench/board-load.ts, its own process) against `target`. */
   const generate = (mode: 'autocannon' | 'even', target: string, seconds = SECONDS) =>
-    run(process.execPath, ['--import', 'tsx', 'bench/board-load.ts', target, cookie, String(RATE), String(seconds), '32', mode], {
-      maxBuffer: 64 * 1024 * 1024,
-    }).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadFigures);
+    run(
+      process.execPath,
+      ['--import', 'tsx', 'bench/board-load.ts', target, cookie, String(RATE), String(seconds), '32', mode, ACCEPT_ENCODING],
+      {
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    ).then(({ stdout }) => JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadFigures);
 
   // Server-side, per request: from Node's 'request' event (headers parsed; before Fastify's
   // onRequest hooks) to the response's 'finish' (the last byte handed to the kernel), and how many
@@ -256,13 +270,17 @@ try {
     return (query as (...x: unknown[]) => unknown).apply(this, args);
   } as typeof query;
 
-  const quantile = (sorted: Float64Array, q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+  const quantile = (sorted: Float64Array, q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
   const ms = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(1));
 
   await generate('autocannon', boardUrl, 3); // warm-up
-  console.log(`\nboard first page at ${RATE} requests/s for ${SECONDS} s (target p99 ≤ 25 ms), page cache ${CACHE ? 'on' : 'off'}:`);
   console.log(
-    '  client: what the load generator saw; server: Node\'s request event → response finished (the request path); ' +
+    `\nboard first page at ${RATE} requests/s for ${SECONDS} s (target p99 ≤ 25 ms), page cache ${CACHE ? 'on' : 'off'}, ` +
+      `Accept-Encoding ${ACCEPT_ENCODING ? `'${ACCEPT_ENCODING}'` : 'none'}:`,
+  );
+  console.log(
+    "  client: what the load generator saw; server: Node's request event → response finished (the request path); " +
       'autocannon "reported" includes its coordinated-omission samples (bench/board-load.ts)',
   );
   const changing = rowsOf<{ id: string }>(await db.execute(sql`select id from incidents where status = 'open' limit 1`))[0]!.id;
@@ -303,11 +321,14 @@ try {
       loop.enable();
       // What else the API process holds while the load runs (timers, sockets, SSE streams), half way through.
       let resources = '';
-      const peek = setTimeout(() => {
-        const byType = new Map<string, number>();
-        for (const t of process.getActiveResourcesInfo()) byType.set(t, (byType.get(t) ?? 0) + 1);
-        resources = [...byType].map(([t, n]) => `${t} ${n}`).join(', ');
-      }, (SECONDS * 1000) / 2);
+      const peek = setTimeout(
+        () => {
+          const byType = new Map<string, number>();
+          for (const t of process.getActiveResourcesInfo()) byType.set(t, (byType.get(t) ?? 0) + 1);
+          resources = [...byType].map(([t, n]) => `${t} ${n}`).join(', ');
+        },
+        (SECONDS * 1000) / 2,
+      );
       Object.assign(server, { arrivals: [], durations: [], inFlight: 0, maxInFlight: 0, on: true });
       const cpu = process.cpuUsage();
       const res = await generate(mode, boardUrl);
