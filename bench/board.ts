@@ -309,12 +309,18 @@ try {
       };
       // The API's event loop (how long a ready request may wait behind another's work) and its GC pauses.
       const loop = monitorEventLoopDelay({ resolution: 1 });
-      const gc = { count: 0, ms: 0, maxMs: 0 };
+      const gc = { count: 0, ms: 0, maxMs: 0, longest: '', major: 0 };
       const gcObserver = new PerformanceObserver((list) => {
         for (const e of list.getEntries()) {
           gc.count++;
           gc.ms += e.duration;
-          gc.maxMs = Math.max(gc.maxMs, e.duration);
+          // perf_hooks.constants.NODE_PERFORMANCE_GC_*: 1 minor (scavenge), 4 major (mark-sweep-compact), 8 incremental marking, 16 weak callbacks.
+          const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+          if (kind === 4) gc.major++;
+          if (e.duration > gc.maxMs) {
+            gc.maxMs = e.duration;
+            gc.longest = ({ 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weak callbacks' } as Record<number, string>)[kind ?? 0] ?? String(kind);
+          }
         }
       });
       gcObserver.observe({ entryTypes: ['gc'] });
@@ -357,7 +363,7 @@ try {
           `    server: p50 ${ms(quantile(served, 0.5))} p99 ${ms(quantile(served, 0.99))} p99.9 ${ms(quantile(served, 0.999))} max ${ms(served.at(-1) ?? NaN)} ms over ${served.length}, ` +
           `at most ${server.maxInFlight} in at once, ${(early * 100).toFixed(0)} % arrived in the first quarter of their second; ` +
           `API CPU ${(cpuMs / Math.max(1, served.length)).toFixed(2)} ms/request, event-loop delay p99 ${ms(loop.percentile(99) / 1e6)} max ${ms(loop.max / 1e6)} ms, ` +
-          `GC ${gc.count}× ${gc.ms.toFixed(0)} ms (longest ${gc.maxMs.toFixed(1)} ms)\n` +
+          `GC ${gc.count}× (${gc.major} major) ${gc.ms.toFixed(0)} ms, longest ${gc.maxMs.toFixed(1)} ms (${gc.longest}), heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB\n` +
           `    meanwhile: ${cacheNote}, ${queries - before.queries} database queries from this process, SSE clients ${app.live.size}; held: ${resources}`,
       );
     }
