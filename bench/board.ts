@@ -4,18 +4,33 @@
  * real API (buildApp) on it, and load from separate processes:
  *
  *   - the board's first page (GET /api/incidents?status=open, as a logged-in duty officer) at a
- *     fixed rate with autocannon, p50/p99 per run, beside pgbench running the same SQL at the
- *     same rate (the database's own share);
+ *     fixed rate from bench/board-load.ts (a child process): autocannon, and an even open-loop
+ *     schedule (--load), p50/p99 per run, beside pgbench running the same SQL at the same rate
+ *     (the database's own share);
  *   - one alert fanned out over SSE to N connected clients (bench/sse-clients.ts, a child
- *     process): time from publishing the event to the last client receiving it.
+ *     process, started after the board runs): time from publishing the event to the last client
+ *     receiving it.
  *
  *   node --import tsx bench/board.ts [--incidents 1000000] [--open 3000] [--rate 500] [--seconds 20]
  *                                    [--clients 1000] [--runs 3] [--cache on|off] [--writes 20] [--rollup off|on]
- *                                    [--pg-url postgres://postgres@127.0.0.1:5432]
+ *                                    [--max-stale-ms 1000] [--no-sse] [--no-pgbench]
+ *                                    [--load both|autocannon|even] [--accept-encoding 'gzip, deflate, br, zstd'|none]
+ *                                    [--keep-db | --db NAME | --seed-only] [--pg-url postgres://postgres@127.0.0.1:5432]
+ *
+ * Seed once, measure many times: --keep-db (or --seed-only) keeps the database and prints its
+ * name; --db NAME reuses it (no seeding; kept again). Drop it when done.
  *
  * The API runs as in production, with its board page cache (LISTEN on the database; --cache off
  * to measure without it); after the runs, one more run while an incident changes --writes times
- * a second (every change empties the cache).
+ * a second (each change makes the page stale; it is rebuilt off the request path).
+ *
+ * Per run, where the time goes: the client's latencies (autocannon's own report, which adds
+ * samples for coordinated omission, and its responses timed once; or the even schedule's, timed
+ * from when each request was due) and the load generator's CPU and event-loop delay; the
+ * server's per request (Node's request event to the response's finish), how many were in at
+ * once, the API process's CPU per request, event-loop delay and GC pauses; and what else ran in
+ * it meanwhile (cache rebuilds, notifications, sessions read, queries sent, SSE clients, the
+ * resources it held).
  *
  * Targets: board p99 ≤ 25 ms at 500 requests/s; fan-out ≤ 1 s.
  */
@@ -319,7 +334,8 @@ try {
           if (kind === 4) gc.major++;
           if (e.duration > gc.maxMs) {
             gc.maxMs = e.duration;
-            gc.longest = ({ 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weak callbacks' } as Record<number, string>)[kind ?? 0] ?? String(kind);
+            gc.longest =
+              ({ 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weak callbacks' } as Record<number, string>)[kind ?? 0] ?? String(kind);
           }
         }
       });
