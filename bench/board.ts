@@ -120,6 +120,7 @@ const run = promisify(execFile);
 /** What bench/board-load.ts prints. */
 interface LoadFigures {
   reported?: { p50: number; p99: number; max: number; samples: number };
+  replayed?: Record<'asRun' | 'asMeant', { interval: number; p99: number; samples: number }>;
   timed: { p50: number; p99: number; p999: number; max: number; n: number };
   fromSent?: { p50: number; p99: number };
   requestsPerSecond: number;
@@ -371,7 +372,9 @@ try {
       const client =
         mode === 'autocannon'
           ? `autocannon reported p50 ${ms(res.reported!.p50)} p99 ${ms(res.reported!.p99)} max ${ms(res.reported!.max)} ms over ${res.reported!.samples} samples; ` +
-            `its ${res.timed.n} responses timed once: p50 ${ms(res.timed.p50)} p99 ${ms(res.timed.p99)} p99.9 ${ms(res.timed.p999)} max ${ms(res.timed.max)} ms`
+            `its ${res.timed.n} responses timed once: p50 ${ms(res.timed.p50)} p99 ${ms(res.timed.p99)} p99.9 ${ms(res.timed.p999)} max ${ms(res.timed.max)} ms; ` +
+            `its correction replayed on them: p99 ${ms(res.replayed!.asRun.p99)} ms over ${res.replayed!.asRun.samples} (1 ms interval, as run), ` +
+            `p99 ${ms(res.replayed!.asMeant.p99)} ms over ${res.replayed!.asMeant.samples} (${ms(res.replayed!.asMeant.interval)} ms, as meant)`
           : `even arrivals, from due: p50 ${ms(res.timed.p50)} p99 ${ms(res.timed.p99)} p99.9 ${ms(res.timed.p999)} max ${ms(res.timed.max)} ms over ${res.timed.n} (from sent: p99 ${ms(res.fromSent!.p99)} ms)`;
       console.log(
         `  ${writing ? 'changing' : `run ${r}`} ${mode} (load ${load}): ${res.requestsPerSecond.toFixed(0)} req/s, non-2xx ${res.non2xx}, errors ${res.errors}\n` +
