@@ -85,7 +85,10 @@ const FeedBody = Type.Object(
   { additionalProperties: false },
 );
 const FeedPatch = Type.Partial(Type.Object(FeedFields), { additionalProperties: false });
-const FeedQuery = Type.Object({ kind: Type.Optional(FeedKind), ...S.LongPageQuery }, { additionalProperties: false });
+const FeedQuery = Type.Object(
+  { kind: Type.Optional(FeedKind), ...S.TextQuery('text in the name or the URL, or the feed id'), ...S.LongPageQuery },
+  { additionalProperties: false },
+);
 
 const iso = (v: string | Date | null | undefined): string | null => (v ? new Date(v).toISOString() : null);
 
@@ -268,7 +271,9 @@ export const feedRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) =
     },
     async (request) => {
       const kind = request.query.kind;
-      const where = sql`${scopeWhere(request)} and ${kind ? sql`f.kind = ${kind}` : sql`true`}`;
+      const q = request.query.q?.trim();
+      const text = q ? sql`(f.name ilike ${S.likeOf(q)} or f.url ilike ${S.likeOf(q)} or f.id = ${q})` : sql`true`;
+      const where = sql`${scopeWhere(request)} and ${kind ? sql`f.kind = ${kind}` : sql`true`} and ${text}`;
       const { page, pageSize, offset } = S.pageOf(request.query);
       const [items, [count]] = await Promise.all([
         listFeeds(db, where, sql`limit ${pageSize} offset ${offset}`),

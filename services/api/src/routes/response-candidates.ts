@@ -40,6 +40,7 @@ const CandidateQuery = Type.Object(
   {
     status: Type.Optional(Type.Union([Type.Literal('proposed'), Type.Literal('accepted'), Type.Literal('rejected')])),
     incident: Type.Optional(Type.String({ maxLength: 100 })),
+    ...S.TextQuery('text in the item’s or the incident’s title, or the incident id'),
     ...S.LongPageQuery,
   },
   { additionalProperties: false },
@@ -103,6 +104,8 @@ export const responseCandidateRoutes: FastifyPluginAsync<RouteDeps> = async (fas
       if (scope.unitId !== null) parts.push(sql`(c.unit_id = ${scope.unitId} or i.unit_id = ${scope.unitId})`);
       if (q.status) parts.push(sql`c.status = ${q.status}`);
       if (q.incident) parts.push(sql`c.incident_id = ${q.incident}`);
+      const text = q.q?.trim();
+      if (text) parts.push(sql`(c.title ilike ${S.likeOf(text)} or i.title ilike ${S.likeOf(text)} or c.incident_id = ${text})`);
       const where = sql.join(parts, sql` and `);
       const { page, pageSize, offset } = S.pageOf(q);
       const [rows, [count]] = await Promise.all([
