@@ -2,7 +2,7 @@
  * The administration lists page in real headless Chromium on the embedded default: with 25
  * units the 单位管理 table shows the first 20 and 共 25 条, page 2 the other five; a search
  * narrows the list (and its total) and starts again at page 1; clearing it shows every unit
- * again. The 用户管理 list searches and filters by role the same way, on the server.
+ * again. The 用户管理 list searches and filters by role and unit the same way, on the server.
  */
 import { mkdir } from 'node:fs/promises';
 import { FakeClock } from '@huiying/clock';
@@ -84,7 +84,7 @@ it('an administrator pages through 25 units, searches them, and clears the searc
   expect(pageErrors).toEqual([]);
 });
 
-it('the users list searches and filters by role on the server', async () => {
+it('the users list searches and filters by role and unit on the server', async () => {
   const page = await newPage();
   await logIn(page, env.url, 'admin');
   await page.getByTestId('nav-admin-users').click();
@@ -101,6 +101,12 @@ it('the users list searches and filters by role on the server', async () => {
   await page.getByTestId('admin-users-role').click();
   await page.locator('.el-select-dropdown__item', { hasText: '领导' }).click();
   await expect.poll(() => firstColumn(page, 'admin-users')).toEqual(['leader']);
+  // Role and unit together: the unit users of 测试单位07.
+  await page.getByTestId('admin-users-role').click();
+  await page.locator('.el-select-dropdown__item:visible', { hasText: '责任单位' }).click();
+  await page.getByTestId('admin-users-unit').click();
+  await page.locator('.el-select-dropdown__item:visible', { hasText: '测试单位07' }).click();
+  await expect.poll(() => firstColumn(page, 'admin-users')).toEqual(['unit-u07']);
   await page.screenshot({ path: new URL('console-admin-users-filtered.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
   expect(pageErrors).toEqual([]);
 });
