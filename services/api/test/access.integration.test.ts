@@ -3,6 +3,7 @@
  * read/write as one table. A unit user asking for another unit's record gets the same 404
  * as for a record that does not exist; a leader's write is a 403; anonymous is a 401.
  */
+import { gunzipSync } from 'node:zlib';
 import { FakeClock } from '@huiying/clock';
 import {
   auditLog,
@@ -333,6 +334,7 @@ const MATRIX: Row[] = [
     A(401, 403, 403, 201, 403, 403),
   ],
   ['units (admin view)', 'GET', () => '/api/admin/units', undefined, A(401, 403, 403, 200, 403, 403)],
+  ['units (admin view), searched', 'GET', () => '/api/admin/units?q=hous&pageSize=10', undefined, A(401, 403, 403, 200, 403, 403)],
   ['add a unit', 'POST', () => '/api/admin/units', () => ({ id: `unit-${seq++}`, name: '新单位' }), A(401, 403, 403, 201, 403, 403)],
   ['change a unit', 'PATCH', () => '/api/admin/units/housing', () => ({ email: 'zjj2@example.test' }), A(401, 403, 403, 200, 403, 403)],
   ['tokens', 'GET', () => '/api/admin/tokens', undefined, A(401, 403, 403, 200, 403, 403)],
@@ -413,6 +415,7 @@ const MATRIX: Row[] = [
     A(401, 403, 403, 403, 404, 200),
   ],
   ['hotline sources', 'GET', () => '/api/admin/hotline-sources', undefined, A(401, 403, 403, 200, 403, 403)],
+  ['hotline sources, searched', 'GET', () => '/api/admin/hotline-sources?q=city&page=2', undefined, A(401, 403, 403, 200, 403, 403)],
   [
     'add a hotline source',
     'POST',
@@ -458,6 +461,13 @@ const MATRIX: Row[] = [
   ['pause a feed', 'POST', () => '/api/feeds/feed-news/pause', undefined, A(401, 403, 403, 200, 403, 403)],
   ['resume a feed', 'POST', () => '/api/feeds/feed-news/resume', undefined, A(401, 403, 403, 200, 403, 403)],
   ['candidate responses', 'GET', () => '/api/response-candidates', undefined, A(401, 403, 200, 200, 200, 200)],
+  [
+    'candidate responses, searched',
+    'GET',
+    () => '/api/response-candidates?q=%E9%80%9A%E6%8A%A5',
+    undefined,
+    A(401, 403, 200, 200, 200, 200),
+  ],
   ['reject own unit candidate', 'POST', () => '/api/response-candidates/rc-a/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
   ["reject another unit's candidate", 'POST', () => '/api/response-candidates/rc-b/reject', () => ({}), A(401, 403, 403, 200, 403, 409)],
   ['remove a feed', 'DELETE', () => '/api/feeds/feed-news', undefined, A(401, 403, 403, 204, 403, 403)],
@@ -640,6 +650,28 @@ describe('the access matrix', () => {
     expect((await client.unitA.inject({ method: 'GET', url, headers: { 'if-none-match': etag } })).statusCode).toBe(200);
     // Without a session the cache is never reached.
     expect((await client.anonymous.inject({ method: 'GET', url, headers: { 'if-none-match': etag } })).statusCode).toBe(401);
+
+    // Gzipped for a client that takes it (every browser): the same page, another validator.
+    const gzip = { 'accept-encoding': 'gzip, deflate, br' };
+    const zipped = await client.duty.inject({ method: 'GET', url, headers: gzip });
+    expect(zipped.statusCode).toBe(200);
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers.vary).toContain('accept-encoding');
+    expect(all.headers.vary).toContain('accept-encoding');
+    expect(all.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(gunzipSync(zipped.rawPayload).toString())).toEqual(all.json());
+    const zippedTag = String(zipped.headers.etag);
+    expect(zippedTag).not.toBe(etag);
+    expect((await client.duty.inject({ method: 'GET', url, headers: { ...gzip, 'if-none-match': zippedTag } })).statusCode).toBe(304);
+    // A tag of one representation does not validate the other.
+    expect((await client.duty.inject({ method: 'GET', url, headers: { ...gzip, 'if-none-match': etag } })).statusCode).toBe(200);
+    expect((await client.duty.inject({ method: 'GET', url, headers: { 'if-none-match': zippedTag } })).statusCode).toBe(200);
+    // Scope still holds: a unit user's gzipped page is their unit's alone, and the duty officer's tag is not theirs.
+    const unitZipped = await client.unitA.inject({ method: 'GET', url, headers: { ...gzip, 'if-none-match': zippedTag } });
+    expect(unitZipped.statusCode).toBe(200);
+    const unitItems = (JSON.parse(gunzipSync(unitZipped.rawPayload).toString()) as Page).items;
+    expect(unitItems.length).toBeGreaterThan(0);
+    expect(unitItems.every((item) => item.unit?.id === 'housing')).toBe(true);
   });
 
   it('the live stream: anyone signed in, nobody else (over a real socket: a stream does not end by itself)', async () => {
