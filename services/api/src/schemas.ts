@@ -97,6 +97,12 @@ export function pageOf(q: { page?: number | undefined; pageSize?: number | undef
   return { page, pageSize, offset: (page - 1) * pageSize };
 }
 
+/** A list's text filter: a substring of its names (case-insensitive), or an exact id. */
+export const TextQuery = (description: string) => ({ q: Type.Optional(Type.String({ maxLength: 200, description })) });
+
+/** An ILIKE pattern matching `q` anywhere, with `%`, `_` and `\\` taken literally. */
+export const likeOf = (q: string): string => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
 export const Paged = <T extends TSchema>(item: T) =>
   Type.Object({ items: Type.Array(item), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() });
 

@@ -8,10 +8,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 12345 热线接入来源 */
+        /** 12345 热线接入来源（按名称排序，分页） */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    page?: number;
+                    pageSize?: number;
+                    /** @description text in the source name */
+                    q?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -38,6 +43,9 @@ export interface paths {
                                 /** @description the API token that posts as this source */
                                 tokenId: string | null;
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -504,6 +512,8 @@ export interface paths {
                 query?: {
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the name or the keyword expression, or the rule id */
+                    q?: string;
                 };
                 header?: never;
                 path?: never;
@@ -1745,6 +1755,11 @@ export interface paths {
                 query?: {
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the name, or the token id or prefix */
+                    q?: string;
+                    /** @description false: the tokens in use */
+                    revoked?: boolean;
+                    scope?: "tickets:write" | "metrics:read";
                 };
                 header?: never;
                 path?: never;
@@ -2043,10 +2058,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 单位管理 */
+        /**
+         * 单位管理（按编码排序，分页）
+         * @description Pickers that need every unit read GET /api/units (id and name only, unpaged).
+         */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    page?: number;
+                    pageSize?: number;
+                    /** @description text in the name, or in the id */
+                    q?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2077,6 +2100,9 @@ export interface paths {
                                 /** @description 企业微信/政务微信群机器人名称（WECOM_ROBOTS 中的键） */
                                 wecomRobot: string | null;
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -2411,8 +2437,14 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    disabled?: boolean;
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the username or the name, or the user id */
+                    q?: string;
+                    role?: "duty" | "unit" | "leader" | "admin";
+                    /** @description users of this unit */
+                    unit?: string;
                 };
                 header?: never;
                 path?: never;
@@ -3558,6 +3590,8 @@ export interface paths {
                     kind?: "news" | "media" | "forum" | "official";
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the name or the URL, or the feed id */
+                    q?: string;
                 };
                 header?: never;
                 path?: never;
@@ -7278,6 +7312,8 @@ export interface paths {
                     incident?: string;
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the item’s or the incident’s title, or the incident id */
+                    q?: string;
                     status?: "proposed" | "accepted" | "rejected";
                 };
                 header?: never;
@@ -9428,7 +9464,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 单位列表（名称） */
+        /**
+         * 单位列表（名称）
+         * @description Every unit, id and name only, unpaged: the look-up behind the console’s unit pickers and filters. The administration list (all fields, paged, searchable) is GET /api/admin/units.
+         */
         get: {
             parameters: {
                 query?: never;

@@ -16,6 +16,8 @@ export type JsonOf<P extends keyof paths, M extends Method, S extends number = 2
     ? J
     : never
   : never;
+/** The query string of `GET path`: its filters and paging (page, pageSize, q …). */
+export type QueryOf<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
 /** The JSON request body of `method path`. */
 export type BodyOf<P extends keyof paths, M extends Method> = paths[P][M] extends {
   requestBody?: { content: { 'application/json': infer B } };
