@@ -389,10 +389,12 @@ async function main(): Promise<void> {
     await admin.close();
   };
   let interrupted = false;
-  process.once('SIGINT', () => {
-    interrupted = true;
-    log('interrupted: cleaning up');
-  });
+  // Ctrl-C or SIGTERM (a supervisor, a timeout): stop loading, then drop the database as at the end.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      interrupted = true;
+      log(`${signal}: cleaning up`);
+    });
 
   try {
     const [ver] = rowsOf<{ v: string; fsync: string; sc: string }>(

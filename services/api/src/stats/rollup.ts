@@ -445,29 +445,10 @@ function mergeHist(s: string | null, delta: Map<number, number>): string | null 
   return encodeSorted(keys, counts);
 }
 
-/** Calls `each(minute, count)` for every entry. */
+/** Calls `each(minute, count)` for every entry, in order (decoded by sorted-runs.ts, the one decoder). */
 function decodeHist(s: string | null, each: (minute: number, count: number) => void) {
-  if (!s) return;
-  const b = Buffer.from(s, 'base64');
-  let i = 0;
-  const varint = () => {
-    let n = 0;
-    let mul = 1;
-    for (;;) {
-      const x = b[i++]!;
-      n += (x & 0x7f) * mul;
-      if (x < 0x80) return n;
-      mul *= 0x80;
-    }
-  };
-  if (b.length === 0) return;
-  const z = varint();
-  let minute = z % 2 === 1 ? -(z + 1) / 2 : z / 2;
-  each(minute, varint());
-  while (i < b.length) {
-    minute += varint();
-    each(minute, varint());
-  }
+  const run = runOfEncoded(s, 1, 0);
+  for (let k = 0; k < run.length; k++) each(run.values[k]!, run.counts[k]!);
 }
 
 const toMap = (s: string | null) => {
@@ -1252,11 +1233,13 @@ function cellQuery(p: Plan): SQL {
     for (let y = Math.floor((p.m1 - 1) / 12); y <= Math.floor(p.m2 / 12); y++)
       for (const part of ['f', 'fr'] as const) probe(part, String(y));
     for (let m = p.m1 - 1; m <= p.m2; m++) for (const part of ['f', 'fr', 'frA', 'frB', 'frAB'] as const) probe(part, monthName(m));
-    // Joined on the primary key's leading (part, month).
+    // One index scan per pair on the primary key's leading (part, month). As a plain join the
+    // planner, guessing 100 pairs, hashed them and read every cell (a seq scan of 38 000 rows, 3 700
+    // buffers for a year by unit at a million incidents, against 260 this way).
     return sql`select s.part, s.month, s.unit, s.level, s.kind, s.data, s.h1, s.h2
       from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as w(part text, month text)
-      join stats_cell s on s.part = w.part and s.month = w.month
-      where ${sql.join(where, sql` and `)}`;
+      cross join lateral (select * from stats_cell s where s.part = w.part and s.month = w.month
+        and ${sql.join(where, sql` and `)} offset 0) s`;
   } else {
     // One month of slack on each side for the boundary parts; cellTarget decides.
     if (p.m1 !== null) where.push(sql`month >= ${monthName(p.m1 - 1)}`);
