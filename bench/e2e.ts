@@ -364,7 +364,9 @@ async function loadIsolationClocks(db: PgClient): Promise<Isolation | undefined>
          insert into incidents (id, title, status, start_at, state, next_wake_at, created_at, updated_at)
          select id, title, status, start_at, state, due, now(), now()
          from jsonb_to_recordset($1::jsonb) as r(id text, title text, status text, start_at timestamptz, state jsonb, due timestamptz)
-       )
+         returning id, next_wake_at
+       ),
+       w as (insert into incident_wakes (incident_id, wake_at) select id, next_wake_at from i where next_wake_at is not null)
        insert into clocks (incident_id, seq, kind, state, start_at, due_at, updated_at)
        select incident_id, seq, kind, state, start_at, due_at, now()
        from jsonb_to_recordset($2::jsonb) as r(incident_id text, seq int, kind text, state text, start_at timestamptz, due_at timestamptz)`,
@@ -593,13 +595,18 @@ async function main(): Promise<void> {
 }
 
 let failed = false;
-// Interrupted: stop and drop what was started all the same.
-process.once('SIGINT', () => {
-  void (async () => {
-    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
-    process.exit(130);
-  })();
-});
+// Interrupted (Ctrl-C, or SIGTERM from a supervisor or timeout): stop and drop what was started all the same.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    void (async () => {
+      for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+      process.exit(code);
+    })();
+  });
+}
 try {
   await main();
 } catch (error) {

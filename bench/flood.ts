@@ -128,7 +128,9 @@ try {
         insert into incidents (id, title, level, unit_id, status, start_at, state, next_wake_at, created_at, updated_at)
         select id, title, level, unit_id, status, start_at, state, next_wake_at, ${now}::timestamptz, ${now}::timestamptz
         from jsonb_to_recordset(${JSON.stringify(inc)}::jsonb) as r(id text, title text, level text, unit_id text, status text,
-                                                                   start_at timestamptz, state jsonb, next_wake_at timestamptz))
+                                                                   start_at timestamptz, state jsonb, next_wake_at timestamptz)
+        returning id, next_wake_at),
+      w as (insert into incident_wakes (incident_id, wake_at) select id, next_wake_at from i where next_wake_at is not null)
       insert into clocks (incident_id, seq, kind, state, start_at, due_at, unit_id, updated_at)
       select incident_id, seq, kind, state, start_at, due_at, unit_id, ${now}::timestamptz
       from jsonb_to_recordset(${JSON.stringify(clk)}::jsonb) as r(incident_id text, seq int, kind text, state text,

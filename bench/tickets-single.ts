@@ -351,12 +351,18 @@ async function main(): Promise<void> {
 }
 
 let failed = false;
-process.once('SIGINT', () => {
-  void (async () => {
-    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
-    process.exit(130);
-  })();
-});
+// Interrupted (Ctrl-C, or SIGTERM from a supervisor or timeout): stop and drop what was started all the same.
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    void (async () => {
+      for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+      process.exit(code);
+    })();
+  });
+}
 try {
   await main();
 } catch (error) {

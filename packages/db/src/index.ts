@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { type ExtractTablesWithRelations, sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
@@ -112,6 +112,24 @@ export async function migrateAsOwner(handle: DbHandle, migrationUrl: string | un
   } else {
     await handle.migrate();
   }
+}
+
+/**
+ * Whether this connection's role could rewrite the audit log: a superuser, the table's owner (or
+ * a member of it), or a role granted UPDATE, DELETE or TRUNCATE on it. The log is evidence only
+ * when the service connects as a member of huiying_app and migrations run as the owner
+ * (MIGRATION_DATABASE_URL). Returns the role's name when it is not protected, else null.
+ */
+export async function auditLogUnprotected(db: Db): Promise<string | null> {
+  const [row] = rowsOf<{ role: string; unprotected: boolean }>(
+    await db.execute(sql`
+      select current_user as role,
+        (select rolsuper from pg_roles where rolname = current_user)
+        or pg_has_role(current_user, c.relowner, 'USAGE')
+        or has_table_privilege(c.oid, 'UPDATE, DELETE, TRUNCATE') as unprotected
+      from pg_class c where c.oid = 'public.audit_log'::regclass`),
+  );
+  return row?.unprotected ? row.role : null;
 }
 
 /** PGlite: real PostgreSQL compiled to WASM, in process. `dataDir` undefined = in memory. */

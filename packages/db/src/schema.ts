@@ -148,7 +148,8 @@ export const signalSources = pgTable(
 
 /**
  * 舆情事件. `state` is the domain's IncidentState (the single source of truth for clocks);
- * `next_wake_at` is its next warning/due instant, indexed so the timer finds due work.
+ * `next_wake_at` is its next warning/due instant (unindexed: the timer's queue is
+ * `incident_wakes`, so that a wake's write to this wide row can be a HOT update; migration 0033).
  */
 export const incidents = pgTable(
   'incidents',
@@ -167,12 +168,23 @@ export const incidents = pgTable(
     /** The earliest due of a running or breached clock (migration 0009): the board's order. */
     urgentDue: ts('urgent_due').generatedAlwaysAs(sql`incident_urgent_due(state)`),
   },
-  (t) => [
-    index('incidents_next_wake_idx')
-      .on(t.nextWakeAt)
-      .where(sql`next_wake_at is not null`),
-    // No index on status alone: incidents_board_idx leads with it (migration 0028).
-  ],
+  // No index on status alone: incidents_board_idx leads with it (migration 0028).
+  () => [],
+);
+
+/**
+ * The timer's queue of incidents (migration 0033): one row per incident with a wake, the same
+ * instant as `incidents.next_wake_at`, written by the incident writer in the same statement.
+ */
+export const incidentWakes = pgTable(
+  'incident_wakes',
+  {
+    incidentId: text('incident_id')
+      .primaryKey()
+      .references(() => incidents.id, { onDelete: 'cascade' }),
+    wakeAt: ts('wake_at').notNull(),
+  },
+  (t) => [index('incident_wakes_at_idx').on(t.wakeAt)],
 );
 
 /** Read model of every incident's clocks, rewritten from `incidents.state` in the same transaction. */
@@ -195,6 +207,8 @@ export const clocks = pgTable(
   (t) => [
     primaryKey({ columns: [t.incidentId, t.seq] }),
     index('clocks_due_idx').on(t.dueAt),
+    // The stats rollup finds deadlines the timer changed by it (migration 0033).
+    index('clocks_updated_idx').on(t.updatedAt),
     index('clocks_report_candidacy_idx')
       .on(t.reportCandidacyAt)
       .where(sql`report_candidacy_at is not null`),

@@ -5,7 +5,15 @@
 import type { TopicName } from '@huiying/bus';
 import { KafkaBus } from '@huiying/bus/kafka';
 import { logSerializers, Type } from '@huiying/config';
-import { type DbHandle, DEFAULT_OUTBOX_RETENTION_MS, migrateAsOwner, OutboxRelay, openPostgres } from '@huiying/db';
+import {
+  auditLogUnprotected,
+  type Db,
+  type DbHandle,
+  DEFAULT_OUTBOX_RETENTION_MS,
+  migrateAsOwner,
+  OutboxRelay,
+  openPostgres,
+} from '@huiying/db';
 import pino, { type Logger } from 'pino';
 
 /** Configuration keys shared by ingest, engine and api (spread into each service's schema). */
@@ -42,10 +50,26 @@ export interface ProductionPorts {
   close(): Promise<void>;
 }
 
-export async function openProductionPorts(name: string, config: PortsConfig): Promise<ProductionPorts> {
-  const logger = pino({ level: config.LOG_LEVEL, name, serializers: logSerializers });
+/**
+ * One warning when the service's own login could rewrite the audit log (it owns the table, is a
+ * superuser, or was granted more than INSERT): the log is then no evidence. Returns whether it warned.
+ */
+export async function warnIfAuditUnprotected(db: Db, logger: Logger): Promise<boolean> {
+  const role = await auditLogUnprotected(db);
+  if (role === null) return false;
+  logger.warn(
+    { role },
+    `the audit table is not protected: database role ${role} can alter, rewrite or drop audit_log. ` +
+      'Run migrations as the owner (MIGRATION_DATABASE_URL) and give DATABASE_URL a login that is a member of huiying_app',
+  );
+  return true;
+}
+
+export async function openProductionPorts(name: string, config: PortsConfig, options: { logger?: Logger } = {}): Promise<ProductionPorts> {
+  const logger = options.logger ?? pino({ level: config.LOG_LEVEL, name, serializers: logSerializers });
   const handle = openPostgres(config.DATABASE_URL);
   await migrateAsOwner(handle, config.MIGRATION_DATABASE_URL);
+  await warnIfAuditUnprotected(handle.db, logger);
   const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS.split(','), clientId: name, topicPrefix: config.KAFKA_TOPIC_PREFIX, logger });
   await bus.ensureTopics();
   const relay = new OutboxRelay(handle.db, (topic, messages) => bus.publish(topic as TopicName, messages), {

@@ -26,6 +26,7 @@ import type { RouteDeps } from './routes/deps.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { obligationRoutes } from './routes/obligations.ts';
+import { responseCandidateRoutes } from './routes/response-candidates.ts';
 import { rosterRoutes } from './routes/roster.ts';
 import { rulePackRoutes } from './routes/rule-packs.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -178,6 +179,7 @@ export async function buildApp(
   await app.register(hotlineRoutes, { ...routeDeps, ...(deps.ticketPolicy ? { ticketPolicy: deps.ticketPolicy } : {}) });
   await app.register(monitoringRoutes, routeDeps);
   await app.register(feedRoutes, routeDeps);
+  await app.register(responseCandidateRoutes, routeDeps);
   await app.register(evidenceRoutes, routeDeps);
   await app.register(ticketRoutes, { db, clock, realClock, ...(deps.ticketPolicy ? { policy: deps.ticketPolicy } : {}) });
   await app.register(obligationRoutes, {

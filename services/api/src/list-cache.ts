@@ -1,16 +1,43 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { type DbHandle, KeptListen } from '@huiying/db';
 import type { Logger } from 'pino';
 
-/** A page as it goes out: the serialized JSON's bytes and their entity tag, both made once per page. */
+/**
+ * A page as it goes out, made once per page (not per request): the serialized JSON's bytes and
+ * their entity tag, and the same gzip-encoded with its own tag (another representation, so
+ * another strong validator: RFC 9110 8.8.3). The board's first page is ≈ 26 kB of JSON and ≈ 3 kB
+ * gzipped; writing the 26 kB to the socket was a third of a cached request's CPU.
+ */
 export interface SentPage {
   body: Buffer;
   etag: string;
+  gzip: Buffer;
+  gzipEtag: string;
 }
 
 export function sentPage(json: string): SentPage {
   const body = Buffer.from(json);
-  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"` };
+  const tag = createHash('sha256').update(body).digest('base64url').slice(0, 32);
+  return { body, etag: `"${tag}"`, gzip: gzipSync(body), gzipEtag: `"${tag}-gz"` };
+}
+
+/**
+ * Whether an Accept-Encoding header accepts gzip (RFC 9110 12.5.3): `gzip` (or `x-gzip`, or `*`
+ * when gzip is not named) with a q-value above 0. Absent or unparsable: no.
+ */
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  if (!acceptEncoding) return false;
+  let star: boolean | undefined;
+  for (const part of acceptEncoding.split(',')) {
+    const [name = '', ...params] = part.split(';');
+    const coding = name.trim().toLowerCase();
+    const q = params.map((p) => /^\s*q\s*=\s*([0-9.]+)\s*$/i.exec(p)?.[1]).find((v) => v !== undefined);
+    const accepted = q === undefined || Number(q) > 0;
+    if (coding === 'gzip' || coding === 'x-gzip') return accepted;
+    if (coding === '*') star = accepted;
+  }
+  return star === true;
 }
 
 /** Whether an If-None-Match header names `etag` (a list, or `*`; weak tags compare equal, RFC 9110 13.1.2). */

@@ -205,6 +205,17 @@ export function visible(scope: Scope, unitId: string | null | undefined): boolea
   return scope.unitId === null || scope.unitId === unitId;
 }
 
+interface AuditRow {
+  id: number | string;
+  at: string | Date;
+  actor: string;
+  action: string;
+  entity: string;
+  entity_id: string;
+  clock: string | null;
+  commands: { type: string; level: string | null; unit: string | null; unitName: string | null }[] | null;
+}
+
 /** Everything that happened to one incident, for its page. Citizens' ticket text only for duty officers. */
 export async function incidentTimeline(db: Db, id: string, withContent: boolean) {
   const [sigs, resps, alertRows, mails, auditRows, notifications] = await Promise.all([
@@ -249,13 +260,26 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
       .from(emails)
       .where(eq(emails.incidentId, id))
       .orderBy(emails.createdAt),
+    // An incident entry's input is the command (or signal, or both when a ticket opens an assigned
+    // incident) that caused it: only its type, level and unit leave the database — a signal's input
+    // carries its title, and the timeline shows signals from their own rows, for whoever may see them.
     db.execute(sql`
-      select id, at, actor, action, entity, entity_id from audit_log
-      where (entity = 'incident' and entity_id = ${id})
-         or (entity = 'response' and entity_id in (select id from responses where incident_id = ${id}))
-         or (entity = 'signal' and entity_id in (select id from signals where incident_id = ${id}))
-         or (entity = 'alert' and entity_id in (select id from alerts where incident_id = ${id}))
-      order by id`),
+      select a.id, a.at, a.actor, a.action, a.entity, a.entity_id,
+        case when a.action like 'clock.%' then a.result ->> 'clock' end as clock,
+        case when a.entity = 'incident' then (
+          select coalesce(jsonb_agg(jsonb_build_object('type', c ->> 'type', 'level', c ->> 'level', 'unit', c ->> 'unit',
+            'unitName', u.name) order by n), '[]'::jsonb)
+          from jsonb_array_elements(case jsonb_typeof(a.input) when 'array' then a.input when 'object' then jsonb_build_array(a.input)
+            else '[]'::jsonb end) with ordinality as x(c, n)
+          left join units u on u.id = c ->> 'unit'
+          where jsonb_typeof(c) = 'object' and c ->> 'type' is not null
+        ) end as commands
+      from audit_log a
+      where (a.entity = 'incident' and a.entity_id = ${id})
+         or (a.entity = 'response' and a.entity_id in (select id from responses where incident_id = ${id}))
+         or (a.entity = 'signal' and a.entity_id in (select id from signals where incident_id = ${id}))
+         or (a.entity = 'alert' and a.entity_id in (select id from alerts where incident_id = ${id}))
+      order by a.id`),
     notificationsFor(db, { incidentId: id }),
   ]);
   return {
@@ -312,8 +336,19 @@ export async function incidentTimeline(db: Db, id: string, withContent: boolean)
         })),
     ].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0)),
     notifications,
-    audit: rowsOf<{ id: number | string; at: string | Date; actor: string; action: string; entity: string; entity_id: string }>(
-      auditRows,
-    ).map((a) => ({ id: Number(a.id), at: iso(a.at)!, actor: a.actor, action: a.action, entity: a.entity, entityId: a.entity_id })),
+    audit: rowsOf<AuditRow>(auditRows).map((a) => ({
+      id: Number(a.id),
+      at: iso(a.at)!,
+      actor: a.actor,
+      action: a.action,
+      entity: a.entity,
+      entityId: a.entity_id,
+      clock: a.clock,
+      commands: (a.commands ?? []).map((c) => ({
+        type: c.type,
+        level: c.level,
+        unit: c.unit === null ? null : { id: c.unit, name: c.unitName ?? c.unit },
+      })),
+    })),
   };
 }

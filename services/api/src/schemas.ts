@@ -97,6 +97,12 @@ export function pageOf(q: { page?: number | undefined; pageSize?: number | undef
   return { page, pageSize, offset: (page - 1) * pageSize };
 }
 
+/** A list's text filter: a substring of its names (case-insensitive), or an exact id. */
+export const TextQuery = (description: string) => ({ q: Type.Optional(Type.String({ maxLength: 200, description })) });
+
+/** An ILIKE pattern matching `q` anywhere, with `%`, `_` and `\\` taken literally. */
+export const likeOf = (q: string): string => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
 export const Paged = <T extends TSchema>(item: T) =>
   Type.Object({ items: Type.Array(item), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() });
 
@@ -192,6 +198,21 @@ export const Timeline = Type.Object({
       action: Type.String(),
       entity: Type.String(),
       entityId: Type.String(),
+      clock: Nullable(Type.String({ description: 'the clock of a clock.* entry (response | release | press_conference)' })),
+      commands: Type.Array(
+        Type.Object({
+          type: Type.String({ description: 'grade | assign | occurred | dismiss | response | signal' }),
+          level: Nullable(Type.String({ description: 'a grade command: I | II | III | IV' })),
+          unit: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()], {
+            description: 'grade or assign: the unit given the incident',
+          }),
+        }),
+        {
+          description:
+            'the incident commands behind an incident entry (a grading, an assignment …): their type, level and unit only — ' +
+            'no signal text or citizen data',
+        },
+      ),
     }),
   ),
 });

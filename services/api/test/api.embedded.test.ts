@@ -4,7 +4,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, type DbHandle, eq, incidents, signals } from '@huiying/db';
+import { auditLog, type DbHandle, eq, incidentWakes, incidents, signals } from '@huiying/db';
 import { sweepSignals } from '@huiying/engine';
 import { eventually, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +102,64 @@ describe('incident commands', () => {
     expect(clocks.press_conference?.state).toBe('running');
   });
 
+  it("the timeline's audit entries say which command caused them: the level graded, the unit assigned, the warned clock", async () => {
+    const res = await duty.inject({
+      method: 'POST',
+      url: '/api/tickets',
+      payload: {
+        id: 'A-7',
+        receivedAt: new Date(clock.now()).toISOString(),
+        title: '路灯不亮',
+        content: '市民反映路灯不亮',
+        unit: 'transport',
+      },
+    });
+    expect(res.statusCode).toBe(201);
+    const inc = await eventually(
+      async () =>
+        (await duty.inject({ method: 'GET', url: '/api/incidents' }))
+          .json<{ items: Incident[] }>()
+          .items.find((i) => i.title === '路灯不亮'),
+      'the incident',
+    );
+    expect((await duty.inject({ method: 'POST', url: `/api/incidents/${inc.id}/grade`, payload: { level: 'II' } })).statusCode).toBe(200);
+    await hy.engine.timer.rearm();
+    // Half of the 5 h release clock: its first warning.
+    await clock.advanceBy(3 * HOUR);
+    expect((await duty.inject({ method: 'POST', url: `/api/incidents/${inc.id}/assign`, payload: { unit: 'transport' } })).statusCode).toBe(
+      200,
+    );
+    type Entry = { action: string; actor: string; clock: string | null; commands: { type: string; level: string | null; unit: unknown }[] };
+    const audit = await eventually(async () => {
+      const t = (await duty.inject({ method: 'GET', url: `/api/incidents/${inc.id}/timeline` })).json<{ audit: Entry[] }>();
+      return t.audit.some((a) => a.action === 'clock.warning') ? t.audit : undefined;
+    }, 'the warning on the timeline');
+    const transport = { id: 'transport', name: '市交通运输局' };
+    // The ticket named its unit: the incident was created assigned (the signal's own input shows only its type).
+    expect(audit.find((a) => a.action === 'incident.created')?.commands).toEqual([
+      { type: 'signal', level: null, unit: null },
+      { type: 'assign', level: null, unit: transport },
+    ]);
+    const graded = audit.filter((a) => a.commands.some((c) => c.type === 'grade'));
+    expect(graded.map((a) => `${a.action} ${a.clock}`).sort()).toEqual([
+      'clock.cancelled response',
+      'clock.started press_conference',
+      'clock.started release',
+    ]);
+    expect(graded[0]!.commands).toEqual([{ type: 'grade', level: 'II', unit: null }]);
+    expect(graded[0]!.actor).toBe('user:duty');
+    expect(audit.find((a) => a.action === 'clock.warning')).toMatchObject({
+      clock: 'release',
+      commands: [{ type: 'timer', level: null, unit: null }],
+    });
+    expect(audit.find((a) => a.action === 'incident.updated')).toMatchObject({
+      commands: [{ type: 'assign', level: null, unit: transport }],
+    });
+    // Nothing of the signal's text.
+    const raw = (await duty.inject({ method: 'GET', url: `/api/incidents/${inc.id}/timeline` })).json<{ audit: unknown }>();
+    expect(JSON.stringify(raw.audit)).not.toContain('路灯');
+  });
+
   it('acknowledges an alert once, with who and when, and it leaves the open list', async () => {
     const open = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{ items: { id: string }[] }>().items;
     const id = open[0]!.id;
@@ -196,6 +254,8 @@ describe('a broken incident', () => {
       createdAt: new Date(clock.now()),
       updatedAt: new Date(clock.now()),
     });
+    // The timer's queue, as the incident writer keeps it (migration 0033).
+    await handle.db.insert(incidentWakes).values({ incidentId: 'inc_broken', wakeAt: new Date(due - 1_000) });
     const ok = await newIncident('A-9', '正常的事件');
     await duty.inject({
       method: 'POST',
@@ -208,6 +268,7 @@ describe('a broken incident', () => {
     expect(after.clocks[0]!.state).toBe('breached');
     const [broken] = await handle.db.select().from(incidents).where(eq(incidents.id, 'inc_broken'));
     expect(broken!.nextWakeAt).toBeNull();
+    expect(await handle.db.select().from(incidentWakes).where(eq(incidentWakes.incidentId, 'inc_broken'))).toEqual([]);
     const trail = await handle.db.select().from(auditLog).where(eq(auditLog.entityId, 'inc_broken'));
     expect(trail.map((a) => a.action)).toEqual(['incident.quarantined']);
     const open = (await duty.inject({ method: 'GET', url: '/api/alerts?open=true' })).json<{

@@ -70,7 +70,7 @@ describe('hotline sources (administrators)', () => {
     expect(source).toMatchObject({ name: 'city', active: true, tokenId: null, disabledAt: null });
     expect(source.secret).toMatch(/^hys_[\w-]{40,}$/);
     const list = await admin.inject({ method: 'GET', url: '/api/admin/hotline-sources' });
-    expect(list.json()).toEqual({ items: [expect.objectContaining({ id: source.id, name: 'city' })] });
+    expect(list.json()).toEqual({ items: [expect.objectContaining({ id: source.id, name: 'city' })], total: 1, page: 1, pageSize: 200 });
     expect(list.body).not.toContain(source.secret);
     expect(list.json().items[0]).not.toHaveProperty('secret');
     const trail = rowsOf<{ actor: string; input: string }>(

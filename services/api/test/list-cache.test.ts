@@ -6,7 +6,8 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ListCache } from '../src/list-cache.ts';
+import { gunzipSync } from 'node:zlib';
+import { acceptsGzip, etagMatches, ListCache, sentPage } from '../src/list-cache.ts';
 
 function fakeListen() {
   const state: { notify?: () => void; lose?: (e: unknown) => void; listens: number; fail: boolean } = { listens: 0, fail: false };
@@ -216,5 +217,51 @@ describe('ListCache', () => {
     state.notify!();
     expect(await cache.get('k', async () => 'fresh')).toBe('fresh');
     expect(cache.staleHits).toBe(0);
+  });
+});
+
+describe('the page as it goes out', () => {
+  it('is made once: the bytes, their tag, and the same gzipped under another tag', () => {
+    const json = JSON.stringify({
+      items: Array.from({ length: 50 }, (_, i) => ({ id: `inc_${i}`, title: '事件 市民反映问题' })),
+      total: 3000,
+    });
+    const page = sentPage(json);
+    expect(page.body.toString()).toBe(json);
+    expect(gunzipSync(page.gzip).toString()).toBe(json);
+    expect(page.gzip.length).toBeLessThan(page.body.length / 4);
+    expect(page.etag).toMatch(/^"[\w-]{32}"$/);
+    expect(page.gzipEtag).not.toBe(page.etag);
+    expect(sentPage(json)).toEqual(page);
+    expect(sentPage(json.replace('inc_7', 'inc_8')).etag).not.toBe(page.etag);
+    expect(etagMatches(`W/${page.gzipEtag}, "x"`, page.gzipEtag)).toBe(true);
+    expect(etagMatches(page.etag, page.gzipEtag)).toBe(false);
+  });
+
+  it('is gzipped only for a client whose Accept-Encoding takes gzip', () => {
+    for (const yes of [
+      'gzip',
+      'gzip, deflate, br, zstd',
+      'br;q=1.0, gzip;q=0.8',
+      'GZIP',
+      'x-gzip',
+      '*',
+      'identity, *;q=0.5',
+      ' gzip ; q=1 ',
+    ])
+      expect(acceptsGzip(yes), yes).toBe(true);
+    for (const no of [
+      undefined,
+      '',
+      'identity',
+      'br, deflate',
+      'gzip;q=0',
+      'gzip; q=0.000',
+      '*;q=0',
+      'gzip;q=0, *',
+      'gzipx',
+      'deflate, *;q=0',
+    ])
+      expect(acceptsGzip(no), String(no)).toBe(false);
   });
 });

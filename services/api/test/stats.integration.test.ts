@@ -369,6 +369,46 @@ describe.each(['the live tables', 'the rollup'] as const)('from %s', (mode) => {
     });
   });
 
+  describe('drill-down from every figure', () => {
+    type Item = { id: string; seq: number; outcome: string };
+    const items = (q: string) => json<{ items: Item[]; total: number }>(`/api/stats/items?month=2026-11&pageSize=500&${q}`);
+
+    it('到期 (several outcomes), 未到期, overdue and first response list as many items as the figure counts', async () => {
+      const { totals } = await json<{ totals: Row }>('/api/stats/overview?month=2026-11');
+      const rowsBy = async (by: string) => (await json<{ items: Row[] }>(`/api/stats/breakdown?by=${by}&month=2026-11`)).items;
+      const figures: [string, Row][] = [
+        ['', totals],
+        ...(await rowsBy('unit')).map((r): [string, Row] => [`unit=${r.key ?? 'none'}`, r]),
+        // Duties have no level: their row's key is null.
+        ...(await rowsBy('level')).map((r): [string, Row] => [r.key === null ? 'source=duty' : `level=${r.key}`, r]),
+        ...(await rowsBy('kind')).map((r): [string, Row] => [`kind=${r.key}`, r]),
+      ];
+      expect(figures).toHaveLength(1 + 4 + 6 + 7);
+      for (const [q, row] of figures) {
+        expect((await items(`${q}&outcome=on_time&outcome=late&outcome=breached`)).total, `${q} 到期`).toBe(row.counted);
+        expect((await items(`${q}&outcome=on_time`)).total, `${q} 按时`).toBe(row.onTime);
+        expect((await items(`${q}&outcome=pending`)).total, `${q} 未到期`).toBe(row.pending);
+        expect((await items(`${q}&outcome=late&outcome=breached`)).total, `${q} 超时`).toBe(row.overdue.count);
+        expect((await items(`${q}&firstResponse=true`)).total, `${q} 首次回应`).toBe(row.firstResponse.incidents);
+      }
+    });
+
+    it('first response: one row per incident, its earliest met clock', async () => {
+      const first = await items('firstResponse=true');
+      // b's release (11-05 14:00) came before its late press conference; g's release before its breach.
+      expect(first.items.map((i) => `${i.id}/${i.seq} ${i.outcome}`).sort()).toEqual([
+        'inc-a/1 on_time',
+        'inc-b/2 on_time',
+        'inc-d/1 on_time',
+        'inc-e/1 late',
+        'inc-g/1 on_time',
+      ]);
+      expect((await items('firstResponse=true&source=duty')).total).toBe(0);
+      expect((await get('/api/stats/items?outcome=soon')).statusCode).toBe(400);
+      expect((await get('/api/stats/items?outcome=late&outcome=late&outcome=late&outcome=late&outcome=late')).statusCode).toBe(400);
+    });
+  });
+
   describe('access', () => {
     it('a unit user sees its own unit only; another unit is a 404, like an unknown one', async () => {
       const { totals } = await json<{ totals: Row }>('/api/stats/overview?month=2026-11', 'housing');

@@ -19,6 +19,13 @@ export interface DeadlineKind<S = unknown, X = unknown> {
   /** Audit entity and alert column: 'incident' → incidents / alerts.incident_id. */
   entity: 'incident' | 'obligation';
   table: 'incidents' | 'obligations';
+  /**
+   * The timer's queue: where the kind's wakes are indexed. A duty's is its own row
+   * (`obligations.next_wake_at`); an incident's a narrow table beside it (`incident_wakes`,
+   * migration 0033), so that a wake's write to the wide incident row changes no indexed column
+   * and can be a HOT update. The writer keeps it equal to the row's `next_wake_at`.
+   */
+  queue: { table: string; key: string; at: string };
   /** Columns `read` needs, besides id (fixed SQL text). */
   columns: string;
   /** A locked row as the writer needs it: the state, the fence, and what else the kind keeps (a duty's title and unit). */
@@ -143,10 +150,10 @@ export async function fireDueOf<S, X>(
    */
   workers = 1,
 ): Promise<number> {
-  const table = sql.raw(kind.table);
+  const q = kind.queue;
   // Most passes have nothing due of a kind: answer that from the index without opening a transaction.
   const [due] = rowsOf<{ one: number }>(
-    await deps.db.execute(sql`select 1 as one from ${table} where next_wake_at <= ${iso(until)} limit 1`),
+    await deps.db.execute(sql`select 1 as one from ${sql.raw(q.table)} where ${sql.raw(q.at)} <= ${iso(until)} limit 1`),
   );
   if (!due) return 0;
   const helpers: Promise<number>[] = [];
@@ -188,11 +195,7 @@ export async function fireDueOf<S, X>(
 /** Claim, advance and write one batch; returns the wakes it fired (the instants they were due). */
 function fireBatch<S, X>(kind: DeadlineKind<S, X>, deps: { db: Db } & FireDeps, now: number, limit: number): Promise<number[]> {
   return deps.db.transaction(async (tx) => {
-    const rows = rowsOf<Record<string, unknown>>(
-      await tx.execute(
-        sql`select id, next_wake_at, ${sql.raw(kind.columns)} from ${sql.raw(kind.table)} where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`,
-      ),
-    );
+    const rows = rowsOf<Record<string, unknown>>(await tx.execute(claimDue(kind, now, limit, sql.raw(kind.columns))));
     if (rows.length > 0) await fireRows(kind, tx, rows, now, deps);
     return rows.map((r) => new Date(r.next_wake_at as string | Date).getTime());
   });
@@ -225,13 +228,11 @@ async function fireOneByOne<S, X>(
  */
 async function quarantineFirstDue(kind: DeadlineKind, db: Db, now: number, error: unknown): Promise<void> {
   await db.transaction(async (tx) => {
-    const [row] = rowsOf<{ id: string }>(
-      await tx.execute(
-        sql`select id from ${sql.raw(kind.table)} where next_wake_at <= ${iso(now)} order by next_wake_at limit 1 for update skip locked`,
-      ),
-    );
+    const [row] = rowsOf<{ id: string }>(await tx.execute(claimDue(kind, now, 1, sql`1`)));
     if (!row) return;
     await tx.execute(sql`update ${sql.raw(kind.table)} set next_wake_at = null where id = ${row.id}`);
+    if (kind.queue.table !== kind.table)
+      await tx.execute(sql`delete from ${sql.raw(kind.queue.table)} where ${sql.raw(kind.queue.key)} = ${row.id}`);
     // Administrators see it on the board: its deadlines no longer fire until it is repaired.
     const alertId = `alr_err_${createHash('sha256').update(`${row.id}|${now}`).digest('hex').slice(0, 20)}`;
     await tx.execute(
@@ -249,9 +250,22 @@ async function quarantineFirstDue(kind: DeadlineKind, db: Db, now: number, error
   });
 }
 
+/**
+ * Lock up to `limit` rows due at or before `now`, earliest first, skipping those another engine
+ * holds: `id`, `next_wake_at` (the queued wake) and `columns` of each. With a queue table
+ * beside the rows, both the queue's row and the aggregate's are locked.
+ */
+function claimDue(kind: DeadlineKind, now: number, limit: number, columns: SQL): SQL {
+  const q = kind.queue;
+  if (q.table === kind.table)
+    return sql`select id, next_wake_at, ${columns} from ${sql.raw(kind.table)} where next_wake_at <= ${iso(now)} order by next_wake_at limit ${limit} for update skip locked`;
+  return sql`select a.id, w.${sql.raw(q.at)} as next_wake_at, ${columns} from ${sql.raw(q.table)} w join ${sql.raw(kind.table)} a on a.id = w.${sql.raw(q.key)}
+    where w.${sql.raw(q.at)} <= ${iso(now)} order by w.${sql.raw(q.at)} limit ${limit} for update of w, a skip locked`;
+}
+
 /** The earliest wake over every kind (the in-process timer arms for it). */
 export async function nextWakeOf(db: Db, kinds: readonly DeadlineKind[]): Promise<number | null> {
-  const parts = kinds.map((k) => `(select min(next_wake_at) from ${k.table})`);
+  const parts = kinds.map((k) => `(select min(${k.queue.at}) from ${k.queue.table})`);
   const [row] = rowsOf<{ at: string | Date | null }>(
     await db.execute(sql.raw(`select ${parts.length === 1 ? parts[0] : `least(${parts.join(', ')})`} as at`)),
   );

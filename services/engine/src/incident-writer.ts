@@ -47,13 +47,23 @@ interface PersistArgs {
  * The escalation ladder is walked here too (ladder-writer.ts), so every path — signals,
  * commands, the timer — queues its notifications in the transaction of the clock change.
  */
-export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?: LadderWiring): Promise<void> {
+export async function persistAll(
+  tx: Tx,
+  given: readonly PersistArgs[],
+  ladder?: LadderWiring,
+  /**
+   * Let the event loop run other work (the timer's wakes) after this many ms of building rows: a
+   * signal batch of hundreds builds for tens of ms. The timer's own batches do not yield (their
+   * commit is what its lateness measures).
+   */
+  options: { yieldAfterMs?: number } = {},
+): Promise<void> {
   if (given.length === 0) return;
   const walked = await walkIncidentLadders(tx, given, ladder);
   const items = given.map((a, i) => ({ ...a, after: walked.outcomes[i]!.state, ladderWake: walked.outcomes[i]!.wake }));
   const incidentRows: (typeof incidents.$inferInsert)[] = [];
   // Existing incidents whose columns stay as they are: only what changed of the state is sent.
-  const patched: { id: string; changes: StateChanges; nextWakeAt: Date | null; version: number; updatedAt: Date }[] = [];
+  const patched: { id: string; changes: StateChanges; nextWakeAt: Date | null; version: number; updatedAt: Date | null }[] = [];
   const patchedAt = new Set<number>();
   const clockRows: (typeof clocks.$inferInsert)[] = [];
   const retractions: { incidentId: string; clock: string; due: number; at: number }[] = [];
@@ -62,7 +72,12 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
   const { inputs, ref: inputOf } = inputRefs();
   let earliestMovedWake: number | null = null;
 
+  let ranSince = performance.now();
   for (const a of items) {
+    if (options.yieldAfterMs !== undefined && performance.now() - ranSince > options.yieldAfterMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      ranSince = performance.now();
+    }
     const view = incidentView(a.after);
     const now = new Date(a.now);
     // The ladder's steps are wakes of the same timer, with the same precision.
@@ -74,7 +89,11 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
     const changes = a.before !== undefined && sameColumns(beforeView!, view) ? incidentStateChanges(a.before, a.after) : null;
     if (changes !== null) {
       patchedAt.add(incidentRows.length);
-      patched.push({ id: view.id, changes, nextWakeAt: wake === null ? null : new Date(wake), version: a.version + 1, updatedAt: now });
+      // A timer wake leaves updated_at (the last signal or command) as it was: with no indexed
+      // column changed, the row's write is a HOT update (migration 0033). What the stats rollup
+      // needs of a breach, it finds by the clock's row.
+      const updatedAt = a.actor === 'timer' ? null : now;
+      patched.push({ id: view.id, changes, nextWakeAt: wake === null ? null : new Date(wake), version: a.version + 1, updatedAt });
     }
     incidentRows.push({
       id: view.id,
@@ -182,7 +201,7 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
         from jsonb_to_recordset(${json(fresh)}::jsonb) as r(id text, title text, level text, "unitId" text, status text,
           "startAt" timestamptz, state jsonb, "nextWakeAt" timestamptz, version int, "createdAt" timestamptz, "updatedAt" timestamptz)
         on conflict (id) do nothing
-        returning id
+        returning id, next_wake_at
       ),
       upd as (
         update incidents i set title = r.title, level = r.level, unit_id = r."unitId", status = r.status, start_at = r."startAt",
@@ -191,29 +210,44 @@ export async function persistAll(tx: Tx, given: readonly PersistArgs[], ladder?:
           "startAt" timestamptz, state jsonb, "nextWakeAt" timestamptz, version int, "updatedAt" timestamptz)
         -- The fence: only the writer holding the version it read may write the next one.
         where i.id = r.id and i.version = r.version - 1
-        returning i.id
+        returning i.id, i.next_wake_at
       ),
       pat as (
         -- What changed of the state (state-patch.ts, migration 0021); the columns derived from it did not change.
         update incidents i set state = jsonb_set_each(i.state, r.changes), next_wake_at = r."nextWakeAt", version = r.version,
-          updated_at = r."updatedAt"
+          updated_at = coalesce(r."updatedAt", i.updated_at)
         from jsonb_to_recordset(${json(patched)}::jsonb) as r(id text, changes jsonb, "nextWakeAt" timestamptz, version int,
           "updatedAt" timestamptz)
         where i.id = r.id and i.version = r.version - 1
-        returning i.id
+        returning i.id, i.next_wake_at
       ),
-      written as (select id from ins union all select id from upd union all select id from pat),
-      clk as (
-        -- A clock's seq is stable for its incident's life, so the read model is upserted in place.
-        insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at, report_candidacy_at)
-        select "incidentId", seq, kind, state, "startAt", "dueAt", "respondedAt", late, "unitId", "updatedAt", "reportCandidacyAt"
-        from jsonb_to_recordset(${json(clockRows)}::jsonb) as r("incidentId" text, seq int, kind text, state text, "startAt" timestamptz,
+      written as materialized (select * from ins union all select * from upd union all select * from pat),
+      clr as materialized (
+        select * from jsonb_to_recordset(${json(clockRows)}::jsonb) as r("incidentId" text, seq int, kind text, state text, "startAt" timestamptz,
           "dueAt" timestamptz, "respondedAt" timestamptz, late boolean, "unitId" text, "updatedAt" timestamptz,
           "reportCandidacyAt" timestamptz)
-        on conflict (incident_id, seq) do update set kind = excluded.kind, state = excluded.state, start_at = excluded.start_at,
-          due_at = excluded.due_at, responded_at = excluded.responded_at, late = excluded.late, unit_id = excluded.unit_id,
-          updated_at = excluded.updated_at, report_candidacy_at = excluded.report_candidacy_at
-      )`,
+      ),
+      clu as (
+        -- A clock's seq is stable for its incident's life, so the read model is updated in place (a plain
+        -- update: an upsert's speculative insert and row lock cost more), and inserted where it has no row yet.
+        update clocks c set kind = r.kind, state = r.state, start_at = r."startAt", due_at = r."dueAt", responded_at = r."respondedAt",
+          late = r.late, unit_id = r."unitId", updated_at = r."updatedAt", report_candidacy_at = r."reportCandidacyAt"
+        from clr r where c.incident_id = r."incidentId" and c.seq = r.seq
+        returning c.incident_id, c.seq
+      ),
+      clk as (
+        insert into clocks (incident_id, seq, kind, state, start_at, due_at, responded_at, late, unit_id, updated_at, report_candidacy_at)
+        select "incidentId", seq, kind, state, "startAt", "dueAt", "respondedAt", late, "unitId", "updatedAt", "reportCandidacyAt"
+        from clr r where not exists (select 1 from clu where clu.incident_id = r."incidentId" and clu.seq = r.seq)
+        -- (Only when another engine created the incident first: its write is refused by the fence.)
+        on conflict (incident_id, seq) do nothing
+      ),
+      wku as (
+        -- The timer's queue (migration 0033) follows next_wake_at of the rows written, moved only where it moved.
+        insert into incident_wakes (incident_id, wake_at) select id, next_wake_at from written where next_wake_at is not null
+        on conflict (incident_id) do update set wake_at = excluded.wake_at where incident_wakes.wake_at is distinct from excluded.wake_at
+      ),
+      wkd as (delete from incident_wakes w using written where w.incident_id = written.id and written.next_wake_at is null)`,
     { alerts: [], audits: [...auditRows, ...walked.batch.audits], messages, inputs, at: new Date(items[0]!.now) },
     incidentRows.length,
     'incident',

@@ -105,6 +105,7 @@ interface DutyMeta {
 export const obligationDeadlines: DeadlineKind<ObligationState, DutyMeta> = {
   entity: 'obligation',
   table: 'obligations',
+  queue: { table: 'obligations', key: 'id', at: 'next_wake_at' },
   columns: 'state, version, title, unit_id',
   read: (row) => ({
     state: row.state as ObligationState,

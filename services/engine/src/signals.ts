@@ -156,6 +156,8 @@ interface Planned {
   row: SignalRow;
   rule: MonitoringRule | null;
   choice: GroupingDecision | null;
+  /** The incident the signal joins or opens (null: unmatched). */
+  incidentId: string | null;
 }
 
 /**
@@ -187,7 +189,7 @@ async function decideAll(
       content: row.content,
     });
     if (!rule) {
-      plan.push({ row, rule: null, choice: null });
+      plan.push({ row, rule: null, choice: null, incidentId: null });
       continue;
     }
     let features = featuresOf.get(row.id);
@@ -209,8 +211,10 @@ async function decideAll(
       featuresOf.set(row.id, features);
     }
     const choice = pool.decide(features);
-    pool.add({ ...features, incidentId: choice.kind === 'join' ? choice.incidentId : incidentIdFor(row.id) }, ms(row.received_at)!);
-    plan.push({ row, rule, choice });
+    // Hashed once per decision (an opened incident's id is a hash of its first signal's).
+    const incidentId = choice.kind === 'join' ? choice.incidentId : incidentIdFor(row.id);
+    pool.add({ ...features, incidentId }, ms(row.received_at)!);
+    plan.push({ row, rule, choice, incidentId });
   }
   return plan;
 }
@@ -230,8 +234,14 @@ function signalInput(row: SignalRow, incident: string, now: number): IncidentInp
 }
 
 /** Open a new incident for the signal (assigned to the unit it names, when known). */
-function openIncident(row: SignalRow, now: number, deps: EngineDeps, knownUnits: Set<string>, actor: string): Touched {
-  const incidentId = incidentIdFor(row.id);
+function openIncident(
+  row: SignalRow,
+  now: number,
+  deps: EngineDeps,
+  knownUnits: Set<string>,
+  actor: string,
+  incidentId = incidentIdFor(row.id),
+): Touched {
   const input = signalInput(row, incidentId, now);
   let { state, events } = applyIncidentInput(undefined, input, deps.pack());
   const inputs = [input];
@@ -266,6 +276,7 @@ async function writeDecisions(
       now,
     })),
     ladder,
+    { yieldAfterMs: YIELD_AFTER_MS },
   );
   if (decided.length === 0) return;
   const at = new Date(now).toISOString();
@@ -384,7 +395,7 @@ async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): P
       let plan: Planned[];
       for (;;) {
         plan = await decideAll(fresh, scopes, policy, featuresOf);
-        const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [incidentIdFor(x.row.id)] : [])));
+        const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [x.incidentId!] : [])));
         const wanted = [
           ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
         ].filter((id) => !loaded.has(id));
@@ -394,7 +405,7 @@ async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): P
         for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
         for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
       }
-      for (const { row, rule, choice } of plan) {
+      for (const { row, rule, choice, incidentId: target } of plan) {
         if (!rule || !choice) {
           decided.push({
             id: row.id,
@@ -437,7 +448,7 @@ async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): P
           });
           outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
         } else {
-          const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`);
+          const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`, target!);
           const incidentId = t.state.id;
           touched.set(incidentId, t);
           decided.push({

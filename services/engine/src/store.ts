@@ -44,6 +44,7 @@ export function incidentIdFor(signalId: string): string {
 export const incidentDeadlines: DeadlineKind<IncidentState, undefined> = {
   entity: 'incident',
   table: 'incidents',
+  queue: { table: 'incident_wakes', key: 'incident_id', at: 'wake_at' },
   columns: 'state, version',
   read: (row) => ({ state: row.state as IncidentState, version: row.version as number, extra: undefined }),
   advance: advanceIncident,

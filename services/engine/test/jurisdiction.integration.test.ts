@@ -62,7 +62,7 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.drop());
 beforeEach(async () => {
-  await db.db.execute(sql`truncate signals, incidents, clocks, alerts, outbox, monitoring_rules`);
+  await db.db.execute(sql`truncate signals, incidents, incident_wakes, clocks, alerts, outbox, monitoring_rules`);
   const at = new Date(T0);
   const rule = (id: string, jurisdiction: string, expression: string) => ({
     id,

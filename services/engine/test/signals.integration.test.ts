@@ -4,9 +4,9 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, sql, units } from '@huiying/db';
-import { DEFAULT_RULE_PACK } from '@huiying/domain';
-import { freshDatabase } from '@huiying/testkit';
+import { rowsOf, signals, sql, units } from '@huiying/db';
+import { DEFAULT_GROUPING_POLICY, DEFAULT_RULE_PACK, groupAll } from '@huiying/domain';
+import { bothDatabases, closeTestDatabase, freshDatabase } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleSignals } from '../src/signals.ts';
 import type { EngineDeps } from '../src/store.ts';
@@ -60,5 +60,78 @@ describe('handleSignals (PostgreSQL)', () => {
     ]);
     expect(await count(sql`select count(*)::int as n from incidents`)).toBe(51);
     expect(await count(sql`select count(*)::int as n from audit_log where action = 'incident.created'`)).toBe(51);
+  });
+});
+
+describe.each(bothDatabases)('handleSignals ($name), a batch of hundreds', ({ open }) => {
+  // Distinct matters in words drawn per matter; every 5th ticket repeats the matter before it (a burst).
+  const words = (seed: number, n: number) => {
+    let x = (seed * 7919 + 1) % 2147483648;
+    return Array.from({ length: n }, () => {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      return String.fromCharCode(0x4e00 + ((x >>> 8) % 6000));
+    }).join('');
+  };
+  const ticket = (i: number) => {
+    // Every 5th ticket (from the 5th) repeats the matter before it.
+    const matter = i > 0 && i % 5 === 0 ? i - 1 : i;
+    return {
+      id: `burst_${i}`,
+      source: 'hotline' as const,
+      sourceRef: `P-${i}`,
+      title: `市民反映${words(matter, 14)}`,
+      content: `来电称${words(matter + 100_000, 40)}`,
+      category: '投诉',
+      area: `区${matter % 7}`,
+      receivedAt: new Date(T0),
+    };
+  };
+
+  it('decides as grouping the whole list in order does, in one transaction', async () => {
+    const own = await open();
+    try {
+      const d: EngineDeps = { db: own.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
+      const n = 400;
+      const tickets = Array.from({ length: n }, (_, i) => ticket(i));
+      await own.db.insert(signals).values(tickets);
+      const msgs = tickets.map((t): SignalMessage => ({
+        v: 1,
+        type: 'signal',
+        id: t.id,
+        source: 'hotline',
+        sourceRef: t.sourceRef,
+        receivedAt: new Date(T0).toISOString(),
+      }));
+      const outcomes = await handleSignals(d, msgs);
+      const c = async (q: ReturnType<typeof sql>) => rowsOf<{ n: number }>(await own.db.execute(q))[0]!.n;
+      // The same decisions as grouping the whole list in order in memory (the domain's reference).
+      const expected = groupAll(
+        tickets.map((t) => ({
+          id: t.id,
+          source: t.source,
+          at: T0,
+          title: t.title,
+          content: t.content,
+          area: t.area,
+          category: t.category,
+        })),
+        DEFAULT_GROUPING_POLICY,
+      );
+      const opener = new Map(outcomes.filter((o) => o.decision === 'opened').map((o) => [o.incidentId, o.signalId]));
+      expect(new Map(outcomes.map((o) => [o.signalId, opener.get(o.incidentId)]))).toEqual(expected);
+      const groups = new Set(expected.values()).size;
+      expect(groups).toBeGreaterThan(300);
+      // Every 5th ticket joins the incident of the ticket before it.
+      for (const i of [5, 125, 130, 250, 375, 395])
+        expect(outcomes[i]).toMatchObject({ decision: 'joined', incidentId: outcomes[i - 1]!.incidentId });
+      expect(await c(sql`select count(*)::int as n from incidents`)).toBe(groups);
+      expect(await c(sql`select count(distinct xmin::text)::int as n from incidents`)).toBe(1);
+      expect(await c(sql`select count(*)::int as n from signals where processed_at is not null and incident_id is not null`)).toBe(n);
+      expect(await c(sql`select coalesce(sum((state->>'signalCount')::int), 0)::int as n from incidents`)).toBe(n);
+      expect(await c(sql`select count(*)::int as n from audit_log where action = 'incident.created'`)).toBe(groups);
+      expect(await c(sql`select count(*)::int as n from audit_log where action in ('signal.opened', 'signal.joined')`)).toBe(n);
+    } finally {
+      await closeTestDatabase(own);
+    }
   });
 });

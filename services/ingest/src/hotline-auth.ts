@@ -146,8 +146,20 @@ export async function setHotlineSourceJurisdiction(
   });
 }
 
-export async function listHotlineSources(db: Db): Promise<HotlineSource[]> {
-  return (await db.select().from(hotlineSources).orderBy(hotlineSources.name)).map(view);
+/** A page of sources by name; `like` is an ILIKE pattern on the name (the caller escapes it). */
+export async function listHotlineSources(
+  db: Db,
+  page: { like?: string | undefined; limit: number; offset: number },
+): Promise<{ items: HotlineSource[]; total: number }> {
+  const where = page.like === undefined ? undefined : sql`${hotlineSources.name} ilike ${page.like}`;
+  const [rows, [count]] = await Promise.all([
+    db.select().from(hotlineSources).where(where).orderBy(hotlineSources.name, hotlineSources.id).limit(page.limit).offset(page.offset),
+    db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(hotlineSources)
+      .where(where),
+  ]);
+  return { items: rows.map(view), total: count?.n ?? 0 };
 }
 
 export async function findHotlineSource(db: Db, name: string): Promise<HotlineSource | undefined> {

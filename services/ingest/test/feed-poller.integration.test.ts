@@ -88,7 +88,7 @@ afterAll(async () => {
 beforeEach(async () => {
   requests.length = 0;
   docs.clear();
-  await db.db.execute(sql`truncate feeds, signals, signal_sources, outbox, incidents, clocks, alerts`);
+  await db.db.execute(sql`truncate feeds, signals, signal_sources, outbox, incidents, incident_wakes, clocks, alerts`);
 });
 
 describe('FeedPoller', () => {

@@ -30,7 +30,8 @@ const { values: args } = parseArgs({
     'time-scale': { type: 'string', default: process.env.HUIYING_TIME_SCALE ?? '1' },
     port: { type: 'string', default: process.env.PORT ?? '8080' },
     host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
-    'data-dir': { type: 'string' },
+    // The same variable the command-line tools (user:add, migrate) read for the embedded database.
+    'data-dir': { type: 'string', ...(process.env.HUIYING_PGLITE_DIR ? { default: process.env.HUIYING_PGLITE_DIR } : {}) },
     'no-demo': { type: 'boolean', default: false },
     rules: { type: 'string' },
   },

@@ -28,6 +28,52 @@ const alert = (id: string, at: string, over: Partial<Alert> = {}): Alert => ({
   ...over,
 });
 
+describe('BoardStore under a server-side filter', () => {
+  const level = (l: 'I' | 'III') => ({ level: l });
+  const isLevelI = (i: Incident) => i.level === 'I';
+
+  it('narrows at once, and a stream event outside the filter does not join the board while one inside does', () => {
+    const s = new BoardStore();
+    s.completeResync(
+      s.beginResync(),
+      [incident('a', '2024-05-01T01:00:00Z', level('I')), incident('b', '2024-05-01T01:00:00Z', level('III'))],
+      [],
+    );
+    s.setFilter(isLevelI);
+    expect(s.sortedIncidents().map((i) => i.id)).toEqual(['a']);
+    s.applyIncident(incident('c', '2024-05-01T02:00:00Z', level('III')));
+    expect(s.sortedIncidents().map((i) => i.id)).toEqual(['a']);
+    s.applyIncident(incident('d', '2024-05-01T02:00:00Z', level('I')));
+    expect(
+      s
+        .sortedIncidents()
+        .map((i) => i.id)
+        .sort(),
+    ).toEqual(['a', 'd']);
+    // Re-graded out of the filter: it leaves; graded into it: it joins.
+    s.applyIncident(incident('a', '2024-05-01T03:00:00Z', level('III')));
+    s.applyIncident(incident('b', '2024-05-01T03:00:00Z', level('I')));
+    expect(
+      s
+        .sortedIncidents()
+        .map((i) => i.id)
+        .sort(),
+    ).toEqual(['b', 'd']);
+  });
+
+  it('a replayed event from before the filter changed does not bring an incident outside it back', () => {
+    let now = 0;
+    const s = new BoardStore({ now: () => now });
+    s.applyIncident(incident('x', '2024-05-01T01:00:00Z', level('III')));
+    now = 1_000;
+    s.setFilter(isLevelI);
+    const token = s.beginResync();
+    s.applyIncident(incident('y', '2024-05-01T02:00:00Z', level('III')));
+    expect(s.completeResync(token, [incident('z', '2024-05-01T01:00:00Z', level('I'))], [])).toBe(true);
+    expect(s.sortedIncidents().map((i) => i.id)).toEqual(['z']);
+  });
+});
+
 describe('BoardStore', () => {
   it('lists open alerts newest first and drops acknowledged ones', () => {
     const s = new BoardStore();

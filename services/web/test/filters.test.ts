@@ -4,15 +4,19 @@ import {
   boardSummary,
   candidatePeriods,
   EMPTY_FILTER,
+  filterFromQuery,
   filterIncidents,
+  filterToQuery,
   formatMinutes,
   formatRate,
   homeOf,
   incidentUrgency,
   mayAct,
+  matchesQueries,
   mayOpen,
   monthToDate,
   overdueMs,
+  serverQueries,
 } from '../console/src/logic/filters.ts';
 import { compareIncidents } from '../console/src/logic/logic.ts';
 
@@ -85,9 +89,10 @@ describe('board filters', () => {
   it('with nothing set shows everything', () => {
     expect(ids(filterIncidents(all, EMPTY_FILTER, T0))).toEqual(['a', 'b', 'c']);
   });
-  it('matches text in title, unit name and id, ignoring case and spaces around', () => {
+  it('matches text in the title and id (like the server), ignoring case and spaces around', () => {
     expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: ' 外墙 ' }, T0))).toEqual(['a']);
-    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: '教育局' }, T0))).toEqual(['c']);
+    // A unit is chosen with the unit filter: the server's text search does not look at its name.
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: '教育局' }, T0))).toEqual([]);
     expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: 'B' }, T0))).toEqual(['b']);
   });
   it('filters by level, with 待研判 as its own choice', () => {
@@ -100,6 +105,59 @@ describe('board filters', () => {
   it('filters by urgency at now', () => {
     expect(ids(filterIncidents(all, { ...EMPTY_FILTER, urgencies: ['danger'] }, T0 + 4.5 * H))).toEqual(['c']);
     expect(ids(filterIncidents(all, { ...EMPTY_FILTER, urgencies: ['breached'] }, T0 + 5 * H))).toEqual(['c']);
+  });
+});
+
+describe('the board filter on the server (GET /api/incidents)', () => {
+  it.each([
+    [EMPTY_FILTER, [{}]],
+    [{ ...EMPTY_FILTER, text: ' 外墙 ' }, [{ q: '外墙' }]],
+    [{ ...EMPTY_FILTER, unit: 'edu' }, [{ unit: 'edu' }]],
+    // 未指派 and the time-relative urgencies have no list parameter: the page applies them.
+    [{ ...EMPTY_FILTER, unit: 'unassigned' }, [{}]],
+    [{ ...EMPTY_FILTER, urgencies: ['danger'] }, [{}]],
+    [{ ...EMPTY_FILTER, urgencies: ['breached'] }, [{ state: 'breached' }]],
+    [{ ...EMPTY_FILTER, urgencies: ['breached', 'danger'] }, [{}]],
+    // One level per query.
+    [
+      { ...EMPTY_FILTER, levels: ['I', 'ungraded'], unit: 'edu' },
+      [
+        { unit: 'edu', level: 'I' },
+        { unit: 'edu', level: 'ungraded' },
+      ],
+    ],
+  ] as const)('%o asks for %o', (f, queries) => {
+    expect(serverQueries({ ...f, levels: [...f.levels], urgencies: [...f.urgencies] })).toEqual(queries);
+  });
+
+  it('keeps the filter in the address, dropping what it does not know', () => {
+    const f = { text: '河道', levels: ['I', 'ungraded'], unit: 'environment', urgencies: ['breached'] } as const;
+    const q = filterToQuery({ ...f, levels: [...f.levels], urgencies: [...f.urgencies] });
+    expect(q).toEqual({ q: '河道', level: 'I,ungraded', unit: 'environment', urgency: 'breached' });
+    expect(filterFromQuery(q)).toEqual(f);
+    expect(filterToQuery(EMPTY_FILTER)).toEqual({});
+    expect(filterFromQuery({})).toEqual(EMPTY_FILTER);
+    expect(filterFromQuery({ level: 'V,II', urgency: ['soon', null], q: ['a', 'b'] })).toEqual({
+      ...EMPTY_FILTER,
+      text: 'a',
+      levels: ['II'],
+    });
+  });
+
+  it("matches an incident like the server's filter does (for the stream's events)", () => {
+    const a = incident('inc_a', { title: '老旧小区外墙脱落', level: 'III' });
+    const b = incident('inc_b', { title: '河道异味', level: null, unit: null, clocks: [clock('response', T0, T0 + H, 'breached')] });
+    expect(matchesQueries(a, [{}])).toBe(true);
+    expect(matchesQueries(a, [{ q: '外墙' }])).toBe(true);
+    expect(matchesQueries(a, [{ q: 'inc_a' }])).toBe(true);
+    expect(matchesQueries(a, [{ q: '河道' }])).toBe(false);
+    expect(matchesQueries(a, [{ unit: 'housing' }])).toBe(true);
+    expect(matchesQueries(b, [{ unit: 'housing' }])).toBe(false);
+    expect(matchesQueries(a, [{ level: 'I' }, { level: 'III' }])).toBe(true);
+    expect(matchesQueries(b, [{ level: 'I' }, { level: 'III' }])).toBe(false);
+    expect(matchesQueries(b, [{ level: 'ungraded' }])).toBe(true);
+    expect(matchesQueries(b, [{ state: 'breached' }])).toBe(true);
+    expect(matchesQueries(a, [{ state: 'breached' }])).toBe(false);
   });
 });
 

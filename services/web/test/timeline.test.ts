@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Timeline } from '../console/src/api/identity.ts';
-import { buildTimeline, groupingLabel } from '../console/src/logic/timeline.ts';
+import { auditDescription, buildTimeline, commandLabel, groupingLabel } from '../console/src/logic/timeline.ts';
 
 const at = (h: number) => new Date(Date.parse('2026-06-01T10:00:00+08:00') + h * 3_600_000).toISOString();
 
@@ -8,7 +8,7 @@ const t: Timeline = {
   incident: {
     id: 'inc-1',
     title: '外墙脱落',
-    level: 'I',
+    level: 'II',
     unit: { id: 'housing', name: '市住房和城乡建设局' },
     status: 'open',
     startAt: at(0),
@@ -97,7 +97,69 @@ const t: Timeline = {
       sentAt: at(6.01),
     },
   ],
-  audit: [{ id: 1, at: at(1), actor: 'duty', action: 'incident.graded', entity: 'incident', entityId: 'inc-1' }],
+  // As GET /api/incidents/:id/timeline sends them (api.embedded.test.ts checks the server side): the
+  // actions incident-writer.ts writes, each with the commands behind it.
+  audit: [
+    ...(['clock.started', 'incident.created'] as const).map((action, i) => ({
+      id: 7 + i,
+      at: at(0.1),
+      actor: 'signal:hotline',
+      action,
+      entity: 'incident',
+      entityId: 'inc-1',
+      clock: action === 'clock.started' ? 'response' : null,
+      commands: [
+        { type: 'signal', level: null, unit: null },
+        { type: 'assign', level: null, unit: { id: 'housing', name: '市住房和城乡建设局' } },
+      ],
+    })),
+    ...(
+      [
+        ['clock.cancelled', 'response'],
+        ['clock.started', 'release'],
+        ['clock.started', 'press_conference'],
+      ] as const
+    ).map(([action, clock], i) => ({
+      id: 12 + i,
+      at: at(1),
+      actor: 'user:duty',
+      action,
+      entity: 'incident',
+      entityId: 'inc-1',
+      clock,
+      commands: [{ type: 'grade', level: 'II', unit: null }],
+    })),
+    {
+      id: 20,
+      at: at(3.5),
+      actor: 'timer',
+      action: 'clock.warning',
+      entity: 'incident',
+      entityId: 'inc-1',
+      clock: 'release',
+      commands: [{ type: 'timer', level: null, unit: null }],
+    },
+    {
+      id: 21,
+      at: at(4),
+      actor: 'user:duty',
+      action: 'incident.updated',
+      entity: 'incident',
+      entityId: 'inc-1',
+      clock: null,
+      commands: [{ type: 'assign', level: null, unit: { id: 'environment', name: '市生态环境局' } }],
+    },
+    {
+      id: 22,
+      at: at(7),
+      actor: 'user:unit-housing',
+      action: 'response.recorded',
+      entity: 'response',
+      entityId: 'r2',
+      clock: null,
+      commands: [],
+    },
+  ],
 };
 
 describe('the incident timeline', () => {
@@ -117,7 +179,38 @@ describe('the incident timeline', () => {
     expect(entries.find((e) => e.title.startsWith('逾期回应'))?.detail).toBe('超时 01:00:00');
     expect(titles.filter((t) => t.startsWith('起算'))).toHaveLength(2);
     expect(titles).toContain('线索（12345 热线）');
-    expect(titles).toContain('操作：研判定级');
+  });
+
+  it('tells a grading and an assignment once each, with the level and the unit, and names every action', () => {
+    const titles = entries.map((e) => e.title);
+    // Three audit rows came of the one grading.
+    expect(titles.filter((x) => x === '定级：重大（II级）')).toHaveLength(1);
+    expect(titles).toContain('交办：市住房和城乡建设局');
+    expect(titles).toContain('交办：市生态环境局');
+    expect(entries.find((e) => e.title === '定级：重大（II级）')).toMatchObject({ kind: 'audit', detail: 'duty', at: Date.parse(at(1)) });
+    expect(titles).toContain('操作：时限预警 · 权威信息发布 5小时');
+    expect(titles).toContain('操作：时限取消 · 权威回应 48小时');
+    expect(titles).toContain('操作：登记回应');
+    // The assignment's own row says nothing the 交办 entry does not.
+    expect(titles).not.toContain('操作：更新事件');
+    expect(titles.filter((x) => /[a-z]+\.[a-z_]+/.test(x))).toEqual([]);
+  });
+
+  it('describes each audit row with its clock and the command behind it', () => {
+    expect(t.audit.map(auditDescription)).toEqual([
+      '时限起算 · 权威回应 48小时（交办：市住房和城乡建设局）',
+      '生成事件（交办：市住房和城乡建设局）',
+      '时限取消 · 权威回应 48小时（定级：重大（II级））',
+      '时限起算 · 权威信息发布 5小时（定级：重大（II级））',
+      '时限起算 · 新闻发布会 24小时（定级：重大（II级））',
+      '时限预警 · 权威信息发布 5小时',
+      '交办：市生态环境局',
+      '登记回应',
+    ]);
+    expect(commandLabel({ type: 'grade', level: 'III', unit: { id: 'housing', name: '市住房和城乡建设局' } })).toBe(
+      '定级：较大（III级），交办 市住房和城乡建设局',
+    );
+    expect(commandLabel({ type: 'dismiss', level: null, unit: null })).toBe('排除（结案）');
   });
 
   it('tolerates missing lists and fields', () => {

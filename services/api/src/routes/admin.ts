@@ -1,5 +1,20 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { apiTokens, audit, deliveryFailedAlertId, desc, eq, retryNotification, rowsOf, sql, units, users } from '@huiying/db';
+import {
+  and,
+  apiTokens,
+  audit,
+  deliveryFailedAlertId,
+  desc,
+  eq,
+  isNotNull,
+  isNull,
+  or,
+  retryNotification,
+  rowsOf,
+  sql,
+  units,
+  users,
+} from '@huiying/db';
 import { DEFAULT_JURISDICTION } from '@huiying/domain';
 import { ApiError, principal } from '@huiying/http';
 import {
@@ -123,6 +138,27 @@ const TokenBody = Type.Object(
   { additionalProperties: false },
 );
 
+const UnitQuery = Type.Object({ ...S.TextQuery('text in the name, or in the id'), ...S.LongPageQuery }, { additionalProperties: false });
+const UserQuery = Type.Object(
+  {
+    ...S.TextQuery('text in the username or the name, or the user id'),
+    role: Type.Optional(S.Role),
+    unit: Type.Optional(Type.String({ maxLength: 100, description: 'users of this unit' })),
+    disabled: Type.Optional(Type.Boolean()),
+    ...S.LongPageQuery,
+  },
+  { additionalProperties: false },
+);
+const TokenQuery = Type.Object(
+  {
+    ...S.TextQuery('text in the name, or the token id or prefix'),
+    scope: Type.Optional(Type.Union(TOKEN_SCOPES.map((s) => Type.Literal(s)))),
+    revoked: Type.Optional(Type.Boolean({ description: 'false: the tokens in use' })),
+    ...S.LongPageQuery,
+  },
+  { additionalProperties: false },
+);
+
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 function identityError(error: unknown): never {
@@ -147,11 +183,27 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
     '/api/admin/units',
     {
       config: { access: ADMIN },
-      schema: { tags: ['admin'], summary: '单位管理', response: { 200: Type.Object({ items: Type.Array(UnitAdminView) }), ...errors } },
+      schema: {
+        tags: ['admin'],
+        summary: '单位管理（按编码排序，分页）',
+        description: 'Pickers that need every unit read GET /api/units (id and name only, unpaged).',
+        querystring: UnitQuery,
+        response: { 200: S.Paged(UnitAdminView), ...errors },
+      },
     },
-    async () => ({
-      items: await db.select(unitColumns).from(units).orderBy(units.id),
-    }),
+    async (request) => {
+      const q = request.query.q?.trim();
+      const where = q ? or(sql`${units.name} ilike ${S.likeOf(q)}`, sql`${units.id} ilike ${S.likeOf(q)}`) : undefined;
+      const { page, pageSize, offset } = S.pageOf(request.query);
+      const [items, [count]] = await Promise.all([
+        db.select(unitColumns).from(units).where(where).orderBy(units.id).limit(pageSize).offset(offset),
+        db
+          .select({ n: sql<number>`count(*)::int` })
+          .from(units)
+          .where(where),
+      ]);
+      return { items, total: count?.n ?? 0, page, pageSize };
+    },
   );
 
   const checkParent = async (id: string, parentId: string | null | undefined) => {
@@ -241,15 +293,26 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       schema: {
         tags: ['admin'],
         summary: '用户管理',
-        querystring: Type.Object({ ...S.LongPageQuery }, { additionalProperties: false }),
+        querystring: UserQuery,
         response: { 200: S.Paged(UserAdminView), ...errors },
       },
     },
     async (request) => {
+      const { role, unit, disabled } = request.query;
+      const q = request.query.q?.trim();
+      const where = and(
+        q ? or(sql`${users.username} ilike ${S.likeOf(q)}`, sql`${users.displayName} ilike ${S.likeOf(q)}`, eq(users.id, q)) : undefined,
+        role ? eq(users.role, role) : undefined,
+        unit ? eq(users.unitId, unit) : undefined,
+        disabled === undefined ? undefined : disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt),
+      );
       const { page, pageSize, offset } = S.pageOf(request.query);
       const [rows, [count]] = await Promise.all([
-        db.select().from(users).orderBy(users.username).limit(pageSize).offset(offset),
-        db.select({ n: sql<number>`count(*)::int` }).from(users),
+        db.select().from(users).where(where).orderBy(users.username).limit(pageSize).offset(offset),
+        db
+          .select({ n: sql<number>`count(*)::int` })
+          .from(users)
+          .where(where),
       ]);
       return { items: rows.map(toUser), total: count?.n ?? 0, page, pageSize };
     },
@@ -320,15 +383,25 @@ export const adminRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps) 
       schema: {
         tags: ['admin'],
         summary: 'API 令牌',
-        querystring: Type.Object({ ...S.LongPageQuery }, { additionalProperties: false }),
+        querystring: TokenQuery,
         response: { 200: S.Paged(TokenView), ...errors },
       },
     },
     async (request) => {
+      const { scope, revoked } = request.query;
+      const q = request.query.q?.trim();
+      const where = and(
+        q ? or(sql`${apiTokens.name} ilike ${S.likeOf(q)}`, eq(apiTokens.prefix, q), eq(apiTokens.id, q)) : undefined,
+        scope ? sql`${apiTokens.scopes} @> ${JSON.stringify([scope])}::jsonb` : undefined,
+        revoked === undefined ? undefined : revoked ? isNotNull(apiTokens.revokedAt) : isNull(apiTokens.revokedAt),
+      );
       const { page, pageSize, offset } = S.pageOf(request.query);
       const [rows, [count]] = await Promise.all([
-        db.select().from(apiTokens).orderBy(desc(apiTokens.createdAt), apiTokens.id).limit(pageSize).offset(offset),
-        db.select({ n: sql<number>`count(*)::int` }).from(apiTokens),
+        db.select().from(apiTokens).where(where).orderBy(desc(apiTokens.createdAt), apiTokens.id).limit(pageSize).offset(offset),
+        db
+          .select({ n: sql<number>`count(*)::int` })
+          .from(apiTokens)
+          .where(where),
       ]);
       return {
         items: rows.map((t) => ({

@@ -48,6 +48,7 @@ const HotlineSourceBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const HotlineSourceQuery = Type.Object({ ...S.TextQuery('text in the source name'), ...S.LongPageQuery }, { additionalProperties: false });
 const HotlineSourcePatch = Type.Object({ jurisdiction: Jurisdiction }, { additionalProperties: false });
 const ImportReport = Type.Object({
   format: Type.Union([Type.Literal('csv'), Type.Literal('xlsx')]),
@@ -103,11 +104,17 @@ export const hotlineRoutes: FastifyPluginAsync<RouteDeps & { ticketPolicy?: Tick
       config: { access: ADMIN },
       schema: {
         tags: ['admin'],
-        summary: '12345 热线接入来源',
-        response: { 200: Type.Object({ items: Type.Array(HotlineSourceView) }), ...errors },
+        summary: '12345 热线接入来源（按名称排序，分页）',
+        querystring: HotlineSourceQuery,
+        response: { 200: S.Paged(HotlineSourceView), ...errors },
       },
     },
-    async () => ({ items: await listHotlineSources(db) }),
+    async (request) => {
+      const q = request.query.q?.trim();
+      const { page, pageSize, offset } = S.pageOf(request.query);
+      const found = await listHotlineSources(db, { like: q ? S.likeOf(q) : undefined, limit: pageSize, offset });
+      return { ...found, page, pageSize };
+    },
   );
 
   app.post(

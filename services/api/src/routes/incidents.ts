@@ -6,7 +6,7 @@ import { applyCommand, groupingChanged, recordResponse } from '@huiying/engine';
 import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/http';
 import { actorOf, scopeOf } from '@huiying/identity';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { etagMatches, sentPage } from '../list-cache.ts';
+import { acceptsGzip, etagMatches, sentPage } from '../list-cache.ts';
 import { getIncident, incidentTimeline, listIncidents, visible } from '../read.ts';
 import * as S from '../schemas.ts';
 import type { RouteDeps } from './deps.ts';
@@ -75,11 +75,15 @@ export const incidentRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, dep
         // A unit user's page is never stale: a reassignment narrows what they may see.
         { stale: scope.unitId === null },
       );
-      // Per user, so no shared cache keeps it; the console revalidates and gets 304 while nothing changed.
-      reply.header('cache-control', 'private, no-cache').header('etag', page.etag);
-      if (etagMatches(request.headers['if-none-match'], page.etag)) return reply.code(304).send(null);
+      // Per user, so no shared cache keeps it; the console revalidates and gets 304 while nothing
+      // changed. Gzipped (once per page, list-cache.ts) for clients that take it: every browser.
+      const gzip = acceptsGzip(request.headers['accept-encoding']);
+      const etag = gzip ? page.gzipEtag : page.etag;
+      reply.header('cache-control', 'private, no-cache').header('vary', 'accept-encoding').header('etag', etag);
+      if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send(null);
+      if (gzip) reply.header('content-encoding', 'gzip');
       // Already serialized by this route's schema: a Buffer is sent as it is.
-      return reply.type('application/json; charset=utf-8').send(page.body as never);
+      return reply.type('application/json; charset=utf-8').send((gzip ? page.gzip : page.body) as never);
     },
   );
 

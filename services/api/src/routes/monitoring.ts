@@ -133,7 +133,6 @@ function checkExpression(expression: string | undefined): void {
   }
 }
 
-const likeOf = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const iso = (d: string | Date | null) => (d === null ? null : new Date(d).toISOString());
 
 /**
@@ -152,15 +151,25 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
       schema: {
         tags: ['admin'],
         summary: '监测方案列表',
-        querystring: Type.Object({ ...S.LongPageQuery }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { ...S.TextQuery('text in the name or the keyword expression, or the rule id'), ...S.LongPageQuery },
+          { additionalProperties: false },
+        ),
         response: { 200: S.Paged(RuleView), ...errors },
       },
     },
     async (request) => {
+      const q = request.query.q?.trim();
+      const where = q
+        ? sql`(${monitoringRules.name} ilike ${S.likeOf(q)} or ${monitoringRules.expression} ilike ${S.likeOf(q)} or ${monitoringRules.id} = ${q})`
+        : undefined;
       const { page, pageSize, offset } = S.pageOf(request.query);
       const [rows, [count]] = await Promise.all([
-        db.select().from(monitoringRules).orderBy(monitoringRules.id).limit(pageSize).offset(offset),
-        db.select({ n: sql<number>`count(*)::int` }).from(monitoringRules),
+        db.select().from(monitoringRules).where(where).orderBy(monitoringRules.id).limit(pageSize).offset(offset),
+        db
+          .select({ n: sql<number>`count(*)::int` })
+          .from(monitoringRules)
+          .where(where),
       ]);
       return { items: rows.map(toRule), total: count?.n ?? 0, page, pageSize };
     },
@@ -291,8 +300,8 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
         const withContent = user.role === 'duty' || user.role === 'admin';
         parts.push(
           withContent
-            ? sql`(s.title ilike ${likeOf(q.q)} or s.content ilike ${likeOf(q.q)} or s.id = ${q.q})`
-            : sql`(s.title ilike ${likeOf(q.q)} or s.id = ${q.q})`,
+            ? sql`(s.title ilike ${S.likeOf(q.q)} or s.content ilike ${S.likeOf(q.q)} or s.id = ${q.q})`
+            : sql`(s.title ilike ${S.likeOf(q.q)} or s.id = ${q.q})`,
         );
       }
       const where = sql.join(parts, sql` and `);

@@ -10,7 +10,7 @@ import { ApiError, instantOf, notVisible, principal, READERS } from '@huiying/ht
 import { actorOf, scopeOf } from '@huiying/identity';
 import type { FastifyRequest } from 'fastify';
 import { visible } from '../read.ts';
-import { ErrorBody, IdParams, Paged, PageQuery } from '../schemas.ts';
+import { ErrorBody, IdParams, likeOf, Paged, PageQuery } from '../schemas.ts';
 
 const Iso = Type.String({ format: 'date-time' });
 const ObligationKind = Type.Union(
@@ -68,8 +68,6 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-const likeOf = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export interface ObligationRoutesOptions {
   db: Db;

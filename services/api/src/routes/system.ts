@@ -61,6 +61,8 @@ export const systemRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, deps)
       schema: {
         tags: ['system'],
         summary: '单位列表（名称）',
+        description:
+          'Every unit, id and name only, unpaged: the look-up behind the console’s unit pickers and filters. The administration list (all fields, paged, searchable) is GET /api/admin/units.',
         response: {
           200: Type.Object({
             items: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), parentId: Type.Union([Type.String(), Type.Null()]) })),

@@ -512,7 +512,7 @@ export async function listItems(
   now: Date,
   scope: StatsScope,
   f: StatsFilter,
-  page: { outcome?: Outcome | readonly Outcome[]; limit: number; offset: number },
+  page: { outcome?: Outcome | readonly Outcome[]; firstResponse?: boolean; limit: number; offset: number },
 ): Promise<{ items: StatsItem[]; total: number }> {
   const outcomes = page.outcome === undefined ? [] : typeof page.outcome === 'string' ? [page.outcome] : page.outcome;
   const outcomeCondition =
@@ -522,12 +522,16 @@ export async function listItems(
           outcomes.map((o) => sql`${o}`),
           sql`, `,
         )})`;
+  // The first-response figure counts incidents, by their earliest met clock (exactGroupStats' first_at).
+  const g = (detail: boolean) =>
+    page.firstResponse
+      ? sql`select distinct on (g.ref_id) * from (${facts(now, { ...f, source: f.source ?? 'incident' }, true, 'met')}) as g
+          where ${unitCondition(scope, f)} and g.source = 'incident' order by g.ref_id, g.responded_at, g.seq`
+      : sql`select * from (${facts(now, f, detail)}) as g where ${unitCondition(scope, f)}`;
   const result = await reporting(
     db,
     sql`
-    with g as (
-      select * from (${facts(now, f, true)}) as g where ${unitCondition(scope, f)}
-    )
+    with g as (${g(true)})
     select g.source, g.ref_id, g.seq, g.kind, g.level, g.unit_id, u.name as unit_name, g.title,
       g.start_at, g.due_at, g.responded_at, g.outcome, g.retracted,
       ${overdueMs(now)} as overdue_ms,
@@ -540,9 +544,7 @@ export async function listItems(
   const rows = rowsOf<ItemRow>(result);
   let total = Number(rows[0]?.total ?? 0);
   if (rows.length === 0 && page.offset > 0) {
-    const counted = await db.execute(sql`
-      with g as (select * from (${facts(now, f, false)}) as g where ${unitCondition(scope, f)})
-      select count(*) as total from g where ${outcomeCondition}`);
+    const counted = await db.execute(sql`with g as (${g(false)}) select count(*) as total from g where ${outcomeCondition}`);
     total = Number(rowsOf<{ total: string }>(counted)[0]?.total ?? 0);
   }
   return {

@@ -14,8 +14,9 @@
  * - `stats_rollup_state`: the watermark up to which they are complete.
  *
  * A run (`runRollup`, scheduled by the API process, app.ts) takes the incidents and duties
- * whose `updated_at` is after the previous watermark (the engine writes it with every change of
- * an incident, its clocks and breach alerts, or a duty), recomputes their deadlines, and moves
+ * whose `updated_at`, or an incident's clock's, is after the previous watermark (the engine
+ * writes the incident's with every signal and command, the clock's with every change of the
+ * clock — a timer's breach among them — and a duty's with every change), recomputes their deadlines, and moves
  * the difference into the cells; in one transaction under an advisory lock, so two processes
  * running it cannot both apply a change. The new watermark is the latest `updated_at` written
  * (never after the database's now) minus a margin (5 min) for transactions still in flight; a
@@ -43,8 +44,10 @@
  * Incidents whose met deadlines span more (re-graded weeks later) are marked `wide` and computed live.
  *
  * What this relies on: every change of a deadline's outcome, unit, level or start comes with a
- * new `updated_at` on its incident (the engine's incident writer writes the incident row with every
- * clock and breach-alert change) or its duty, written no earlier than the margin before it commits.
+ * new `updated_at` on its incident (every signal and command), on its `clocks` row (every change
+ * of the clock, with its breach alert in the same transaction: how a timer's breach is found,
+ * since a timer wake leaves the incident's `updated_at` so that its write is a HOT update,
+ * migration 0033) or on its duty, written no earlier than the margin before it commits.
  * A writer that changes `clocks` or `alerts` alone, a bulk import or replay into this database
  * with historical `updated_at`, or a transaction open longer than the margin, is not seen until
  * the next full rebuild (`runRollup(db, { full: true })`; the schedule does one a day).
@@ -442,29 +445,10 @@ function mergeHist(s: string | null, delta: Map<number, number>): string | null 
   return encodeSorted(keys, counts);
 }
 
-/** Calls `each(minute, count)` for every entry. */
+/** Calls `each(minute, count)` for every entry, in order (decoded by sorted-runs.ts, the one decoder). */
 function decodeHist(s: string | null, each: (minute: number, count: number) => void) {
-  if (!s) return;
-  const b = Buffer.from(s, 'base64');
-  let i = 0;
-  const varint = () => {
-    let n = 0;
-    let mul = 1;
-    for (;;) {
-      const x = b[i++]!;
-      n += (x & 0x7f) * mul;
-      if (x < 0x80) return n;
-      mul *= 0x80;
-    }
-  };
-  if (b.length === 0) return;
-  const z = varint();
-  let minute = z % 2 === 1 ? -(z + 1) / 2 : z / 2;
-  each(minute, varint());
-  while (i < b.length) {
-    minute += varint();
-    each(minute, varint());
-  }
+  const run = runOfEncoded(s, 1, 0);
+  for (let k = 0; k < run.length; k++) each(run.values[k]!, run.counts[k]!);
 }
 
 const toMap = (s: string | null) => {
@@ -815,8 +799,8 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
     // The latest change written (by the writers' clocks), never after the database's now, minus
     // the margin for transactions that took their time before this snapshot and commit after it.
     const [mark] = rowsOf<{ w: Date | string }>(
-      await tx.execute(sql`select (least(now(), coalesce(greatest((select max(updated_at) from incidents), (select max(updated_at) from obligations)),
-          now())) - ${`${margin} milliseconds`}::interval)::text as w`),
+      await tx.execute(sql`select (least(now(), coalesce(greatest((select max(updated_at) from incidents), (select max(updated_at) from clocks),
+          (select max(updated_at) from obligations)), now())) - ${`${margin} milliseconds`}::interval)::text as w`),
     );
     // As text: PostgreSQL's microseconds, not a Date's milliseconds (a row at the watermark stays behind it).
     const watermarkText = String(mark!.w);
@@ -909,24 +893,35 @@ export async function runRollup(db: Db, options: { full?: boolean; marginMs?: nu
 interface Dirty {
   incidents: string[];
   duties: string[];
-  /** Each one's row version and updated_at as read (for stats_seen). */
+  /** Each one's row version and latest updated_at (an incident's or its clocks') as read (for stats_seen). */
   versions: { source: 'incident' | 'duty'; ref: string; xmin: string; at: string }[];
 }
 
 /**
  * The incidents and duties changed after the watermark, except those a run has rolled up at their
  * current row version (stats_seen, migration 0024): the changes inside the watermark's margin are
- * read live by requests and looked at by runs only until a run has taken them in.
+ * read live by requests and looked at by runs only until a run has taken them in. An incident is
+ * changed by its own `updated_at` (signals, commands) or a clock's (the timer's breaches, which
+ * leave the incident's as it was; every write of an incident gives its row a new version).
  */
 async function dirtySince(tx: Db | Tx, since: string, limit?: number): Promise<Dirty> {
   const cap = limit === undefined ? sql`` : sql`limit ${limit + 1}`;
-  const read = async (source: 'incident' | 'duty', table: SQL) =>
+  const read = async (source: 'incident' | 'duty', table: SQL, at: SQL, changed: SQL) =>
     rowsOf<{ id: string; xmin: string; at: string }>(
-      await tx.execute(sql`select t.id, t.xmin::text as xmin, t.updated_at::text as at from ${table} t
-        where t.updated_at > ${since}::timestamptz
+      await tx.execute(sql`select t.id, t.xmin::text as xmin, ${at}::text as at from ${table} t
+        where ${changed}
           and not exists (select 1 from stats_seen s where s.source = ${source} and s.ref_id = t.id and s.row_version = t.xmin::text) ${cap}`),
     ).map((r) => ({ source, ref: r.id, xmin: r.xmin, at: r.at }));
-  const versions = [...(await read('incident', sql`incidents`)), ...(await read('duty', sql`obligations`))];
+  const versions = [
+    ...(await read(
+      'incident',
+      sql`incidents`,
+      sql`greatest(t.updated_at, (select max(c.updated_at) from clocks c where c.incident_id = t.id))`,
+      sql`t.id in (select id from incidents where updated_at > ${since}::timestamptz
+        union select incident_id from clocks where updated_at > ${since}::timestamptz)`,
+    )),
+    ...(await read('duty', sql`obligations`, sql`t.updated_at`, sql`t.updated_at > ${since}::timestamptz`)),
+  ];
   return {
     incidents: versions.filter((v) => v.source === 'incident').map((v) => v.ref),
     duties: versions.filter((v) => v.source === 'duty').map((v) => v.ref),
@@ -1238,11 +1233,13 @@ function cellQuery(p: Plan): SQL {
     for (let y = Math.floor((p.m1 - 1) / 12); y <= Math.floor(p.m2 / 12); y++)
       for (const part of ['f', 'fr'] as const) probe(part, String(y));
     for (let m = p.m1 - 1; m <= p.m2; m++) for (const part of ['f', 'fr', 'frA', 'frB', 'frAB'] as const) probe(part, monthName(m));
-    // Joined on the primary key's leading (part, month).
+    // One index scan per pair on the primary key's leading (part, month). As a plain join the
+    // planner, guessing 100 pairs, hashed them and read every cell (a seq scan of 38 000 rows, 3 700
+    // buffers for a year by unit at a million incidents, against 260 this way).
     return sql`select s.part, s.month, s.unit, s.level, s.kind, s.data, s.h1, s.h2
       from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as w(part text, month text)
-      join stats_cell s on s.part = w.part and s.month = w.month
-      where ${sql.join(where, sql` and `)}`;
+      cross join lateral (select * from stats_cell s where s.part = w.part and s.month = w.month
+        and ${sql.join(where, sql` and `)} offset 0) s`;
   } else {
     // One month of slack on each side for the boundary parts; cellTarget decides.
     if (p.m1 !== null) where.push(sql`month >= ${monthName(p.m1 - 1)}`);

@@ -322,7 +322,17 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
         querystring: Type.Object(
           {
             ...FilterQuery,
-            outcome: Type.Optional(oneOf(OUTCOMES)),
+            outcome: Type.Optional(
+              Type.Array(oneOf(OUTCOMES), {
+                maxItems: 4,
+                description: 'one outcome, or several (repeat the parameter): on_time, late and breached are the 到期 count',
+              }),
+            ),
+            firstResponse: Type.Optional(
+              Type.Boolean({
+                description: "the incidents behind the first-response figure: each incident's earliest met clock, one row per incident",
+              }),
+            ),
             page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
             pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
           },
@@ -341,10 +351,11 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
       },
     },
     async (request) => {
-      const { outcome, page = 1, pageSize = 50, ...q } = request.query;
+      const { outcome, firstResponse, page = 1, pageSize = 50, ...q } = request.query;
       const c = await context(request, q);
       const r = await listItems(db, c.now, c.scope, c.filter, {
         ...(outcome ? { outcome } : {}),
+        ...(firstResponse ? { firstResponse } : {}),
         limit: pageSize,
         offset: (page - 1) * pageSize,
       });

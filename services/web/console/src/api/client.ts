@@ -6,7 +6,6 @@
 import type {
   AdminUnit,
   AdminUser,
-  ApiToken,
   EvidenceItem,
   MonitoringRule,
   MonitoringRuleBody,
@@ -27,9 +26,11 @@ import type {
   ResponseCandidate,
   GradeRequest,
   Incident,
+  IncidentQuery,
   JsonOf,
   ListResponse,
   Obligation,
+  QueryOf,
   ResponseRequest,
   SignalRequest,
   SuspendRequest,
@@ -132,10 +133,13 @@ const enc = encodeURIComponent;
 const incidentPath = (id: string, action: string): string => `/api/incidents/${enc(id)}/${action}`;
 const obligationPath = (id: string, action: string): string => `/api/obligations/${enc(id)}/${action}`;
 
-/** Query string from defined, non-empty values. */
-export function query(params: Record<string, string | number | boolean | undefined | null>): string {
+/** Query string from defined, non-empty values; a list repeats its parameter (`outcome=late&outcome=breached`). */
+export function query(params: Record<string, string | number | boolean | readonly string[] | undefined | null>): string {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  for (const [k, v] of Object.entries(params)) {
+    if (Array.isArray(v)) for (const x of v as readonly string[]) q.append(k, x);
+    else if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
   const s = q.toString();
   return s === '' ? '' : `?${s}`;
 }
@@ -151,8 +155,9 @@ export const api = {
   time: () => request<TimeInfo>('GET', '/api/time'),
   units: () => request<JsonOf<'/api/units', 'get'>>('GET', '/api/units') as Promise<ListResponse<Unit>>,
 
-  openIncidents: (unit?: string) =>
-    request<ListResponse<Incident>>('GET', `/api/incidents${query({ status: 'open', unit, ...BOARD_PAGE })}`),
+  /** The board's page of open incidents, most urgent first, filtered on the server (filters.ts serverQueries). */
+  openIncidents: (q: IncidentQuery = {}) =>
+    request<ListResponse<Incident>>('GET', `/api/incidents${query({ status: 'open', ...q, ...BOARD_PAGE })}`),
   incident: (id: string) => request<Incident>('GET', `/api/incidents/${enc(id)}`),
   timeline: (id: string) => request<Timeline>('GET', `/api/incidents/${enc(id)}/timeline`),
   evidence: (id: string) => request<{ items: EvidenceItem[] }>('GET', `/api/incidents/${enc(id)}/evidence`),
@@ -182,7 +187,7 @@ export const api = {
   /** 人工立案: open an incident for a stored signal. */
   promoteSignal: (id: string, note?: string) => request<Incident>('POST', `/api/signals/${enc(id)}/promote`, note ? { note } : {}),
   feeds: {
-    list: () => request<{ items: Feed[] }>('GET', '/api/feeds'),
+    list: (q: QueryOf<'/api/feeds'> = {}) => request<JsonOf<'/api/feeds', 'get'>>('GET', `/api/feeds${query(q)}`),
     create: (body: FeedBody) => request<Feed>('POST', '/api/feeds', body),
     update: (id: string, patch: FeedPatch) => request<Feed>('PATCH', `/api/feeds/${enc(id)}`, patch),
     pause: (id: string) => request<Feed>('POST', `/api/feeds/${enc(id)}/pause`),
@@ -190,7 +195,8 @@ export const api = {
     remove: (id: string) => request<unknown>('DELETE', `/api/feeds/${enc(id)}`),
   },
   candidates: {
-    list: (status?: string) => request<{ items: ResponseCandidate[] }>('GET', `/api/response-candidates${query({ status })}`),
+    list: (q: QueryOf<'/api/response-candidates'> = {}) =>
+      request<JsonOf<'/api/response-candidates', 'get'>>('GET', `/api/response-candidates${query(q)}`),
     accept: (id: string, reason?: string) =>
       request<ResponseCandidate>('POST', `/api/response-candidates/${enc(id)}/accept`, reason ? { reason } : {}),
     reject: (id: string, reason?: string) =>
@@ -202,15 +208,17 @@ export const api = {
     return request<Roster>('GET', `/api/roster${q ? `?${q}` : ''}`);
   },
   admin: {
-    monitoringRules: () => request<ListResponse<MonitoringRule>>('GET', '/api/admin/monitoring-rules'),
+    monitoringRules: (q: QueryOf<'/api/admin/monitoring-rules'> = {}) =>
+      request<JsonOf<'/api/admin/monitoring-rules', 'get'>>('GET', `/api/admin/monitoring-rules${query(q)}`),
     createMonitoringRule: (body: MonitoringRuleBody) => request<MonitoringRule>('POST', '/api/admin/monitoring-rules', body),
     updateMonitoringRule: (id: string, patch: Partial<Omit<MonitoringRuleBody, 'jurisdiction'>>) =>
       request<MonitoringRule>('PATCH', `/api/admin/monitoring-rules/${enc(id)}`, patch),
     deleteMonitoringRule: (id: string) => request<unknown>('DELETE', `/api/admin/monitoring-rules/${enc(id)}`),
-    units: () => request<ListResponse<AdminUnit>>('GET', '/api/admin/units'),
+    /** Paged and searchable; a picker that needs every unit reads `api.units()` (GET /api/units) instead. */
+    units: (q: QueryOf<'/api/admin/units'> = {}) => request<JsonOf<'/api/admin/units', 'get'>>('GET', `/api/admin/units${query(q)}`),
     createUnit: (u: AdminUnit) => request<AdminUnit>('POST', '/api/admin/units', u),
     updateUnit: (id: string, patch: Partial<Omit<AdminUnit, 'id'>>) => request<AdminUnit>('PATCH', `/api/admin/units/${enc(id)}`, patch),
-    users: () => request<ListResponse<AdminUser>>('GET', '/api/admin/users'),
+    users: (q: QueryOf<'/api/admin/users'> = {}) => request<JsonOf<'/api/admin/users', 'get'>>('GET', `/api/admin/users${query(q)}`),
     createUser: (u: {
       username: string;
       displayName: string;
@@ -224,7 +232,7 @@ export const api = {
       id: string,
       patch: { role?: string; unitId?: string | null; disabled?: boolean; password?: string; email?: string | null; phone?: string | null },
     ) => request<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, patch),
-    tokens: () => request<ListResponse<ApiToken>>('GET', '/api/admin/tokens'),
+    tokens: (q: QueryOf<'/api/admin/tokens'> = {}) => request<JsonOf<'/api/admin/tokens', 'get'>>('GET', `/api/admin/tokens${query(q)}`),
     createToken: (name: string, scopes: string[]) => request<NewToken>('POST', '/api/admin/tokens', { name, scopes }),
     revokeToken: (id: string) => request<unknown>('DELETE', `/api/admin/tokens/${enc(id)}`),
     rulePack: () => request<JsonOf<'/api/admin/rule-pack', 'get'>>('GET', '/api/admin/rule-pack'),

@@ -2,8 +2,8 @@
  * 12345 热线接入: hotline sources (administrators) and the upload of exported ticket files
  * (duty officers, administrators). The file is sent as the request body, as the API expects.
  */
-import { ApiRequestError, currentCsrfToken, request } from './client.ts';
-import type { JsonOf } from './types.ts';
+import { ApiRequestError, currentCsrfToken, query, request } from './client.ts';
+import type { JsonOf, QueryOf } from './types.ts';
 
 export type HotlineSource = JsonOf<'/api/admin/hotline-sources', 'get'>['items'][number];
 /** POST /api/admin/hotline-sources: the signing secret, shown once. */
@@ -39,7 +39,8 @@ async function upload<T>(path: string, file: File): Promise<T> {
 }
 
 export const hotlineApi = {
-  sources: () => request<{ items: HotlineSource[] }>('GET', '/api/admin/hotline-sources'),
+  sources: (q: QueryOf<'/api/admin/hotline-sources'> = {}) =>
+    request<JsonOf<'/api/admin/hotline-sources', 'get'>>('GET', `/api/admin/hotline-sources${query(q)}`),
   createSource: (name: string, tokenId: string | null, jurisdiction = 'default') =>
     request<NewHotlineSource>('POST', '/api/admin/hotline-sources', tokenId ? { name, tokenId, jurisdiction } : { name, jurisdiction }),
   /** 辖区: tickets the source posts from now on are matched against that jurisdiction's 监测方案. */

@@ -8,10 +8,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 12345 热线接入来源 */
+        /** 12345 热线接入来源（按名称排序，分页） */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    page?: number;
+                    pageSize?: number;
+                    /** @description text in the source name */
+                    q?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -38,6 +43,9 @@ export interface paths {
                                 /** @description the API token that posts as this source */
                                 tokenId: string | null;
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -504,6 +512,8 @@ export interface paths {
                 query?: {
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the name or the keyword expression, or the rule id */
+                    q?: string;
                 };
                 header?: never;
                 path?: never;
@@ -1745,6 +1755,11 @@ export interface paths {
                 query?: {
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the name, or the token id or prefix */
+                    q?: string;
+                    /** @description false: the tokens in use */
+                    revoked?: boolean;
+                    scope?: "tickets:write" | "metrics:read";
                 };
                 header?: never;
                 path?: never;
@@ -2043,10 +2058,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 单位管理 */
+        /**
+         * 单位管理（按编码排序，分页）
+         * @description Pickers that need every unit read GET /api/units (id and name only, unpaged).
+         */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    page?: number;
+                    pageSize?: number;
+                    /** @description text in the name, or in the id */
+                    q?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -2077,6 +2100,9 @@ export interface paths {
                                 /** @description 企业微信/政务微信群机器人名称（WECOM_ROBOTS 中的键） */
                                 wecomRobot: string | null;
                             }[];
+                            page: number;
+                            pageSize: number;
+                            total: number;
                         };
                     };
                 };
@@ -2411,8 +2437,14 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    disabled?: boolean;
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the username or the name, or the user id */
+                    q?: string;
+                    role?: "duty" | "unit" | "leader" | "admin";
+                    /** @description users of this unit */
+                    unit?: string;
                 };
                 header?: never;
                 path?: never;
@@ -3558,6 +3590,8 @@ export interface paths {
                     kind?: "news" | "media" | "forum" | "official";
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the name or the URL, or the feed id */
+                    q?: string;
                 };
                 header?: never;
                 path?: never;
@@ -6199,6 +6233,20 @@ export interface paths {
                                 actor: string;
                                 /** Format: date-time */
                                 at: string;
+                                /** @description the clock of a clock.* entry (response | release | press_conference) */
+                                clock: string | null;
+                                /** @description the incident commands behind an incident entry (a grading, an assignment …): their type, level and unit only — no signal text or citizen data */
+                                commands: {
+                                    /** @description a grade command: I | II | III | IV */
+                                    level: string | null;
+                                    /** @description grade | assign | occurred | dismiss | response | signal */
+                                    type: string;
+                                    /** @description grade or assign: the unit given the incident */
+                                    unit: {
+                                        id: string;
+                                        name: string;
+                                    } | null;
+                                }[];
                                 entity: string;
                                 entityId: string;
                                 id: number;
@@ -7264,6 +7312,8 @@ export interface paths {
                     incident?: string;
                     page?: number;
                     pageSize?: number;
+                    /** @description text in the item’s or the incident’s title, or the incident id */
+                    q?: string;
                     status?: "proposed" | "accepted" | "rejected";
                 };
                 header?: never;
@@ -8549,6 +8599,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description the incidents behind the first-response figure: each incident's earliest met clock, one row per incident */
+                    firstResponse?: boolean;
                     /** @description 起 (exclusive) on the due instant: YYYY-MM-DD (start of that day, Asia/Shanghai) or an ISO-8601 instant */
                     from?: string;
                     /** @description clock kind or working-day duty kind */
@@ -8557,7 +8609,8 @@ export interface paths {
                     level?: "I" | "II" | "III" | "IV" | "ungraded";
                     /** @description YYYY-MM: deadlines due in that month (instead of from/to) */
                     month?: string;
-                    outcome?: "on_time" | "late" | "breached" | "pending";
+                    /** @description one outcome, or several (repeat the parameter): on_time, late and breached are the 到期 count */
+                    outcome?: ("on_time" | "late" | "breached" | "pending")[];
                     page?: number;
                     pageSize?: number;
                     /** @description incident clocks or working-day duties only */
@@ -9411,7 +9464,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** 单位列表（名称） */
+        /**
+         * 单位列表（名称）
+         * @description Every unit, id and name only, unpaged: the look-up behind the console’s unit pickers and filters. The administration list (all fields, paged, searchable) is GET /api/admin/units.
+         */
         get: {
             parameters: {
                 query?: never;

@@ -6,7 +6,7 @@
  *   GET /api/stats/breakdown?by=unit|level|kind|month&filters → { items: StatsRow[] }
  *   GET /api/stats/ranking?filters                  → { items: (StatsRow & { rank })[] }
  *   GET /api/stats/trend?filters                    → { items: StatsRow[] } (every month)
- *   GET /api/stats/items?filters&outcome&page&pageSize → { items: StatsItem[], total }
+ *   GET /api/stats/items?filters&outcome…&firstResponse&page&pageSize → { items: StatsItem[], total }
  *   GET /api/stats/candidates?period=YYYY-Qn|YYYY-MM|YYYY&unit&limit&offset → { reports: 通报候选[], interviews: 约谈候选[] }
  *   GET /api/stats/export.csv?view=…&filters, /export.xlsx?filters, /notice.docx?filters
  * filters: from, to ('YYYY-MM-DD', Beijing days) or month ('YYYY-MM'), unit, level, kind, source.
@@ -26,7 +26,7 @@ export type StatsPeriod = Overview['period'];
 /** Level and kind come back from the rows as plain keys, so they are taken as strings (the server validates). */
 export type StatsFilter = Omit<Query<'/api/stats/overview'>, 'kind' | 'level'> & { kind?: string; level?: string };
 export type StatsDimension = NonNullable<Query<'/api/stats/breakdown'>['by']>;
-export type StatsOutcome = NonNullable<Query<'/api/stats/items'>['outcome']>;
+export type StatsOutcome = NonNullable<Query<'/api/stats/items'>['outcome']>[number];
 type RankedRow = JsonOf<'/api/stats/ranking', 'get'>['items'][number];
 export type StatsCandidates = JsonOf<'/api/stats/candidates', 'get'>;
 export type ReportCandidate = StatsCandidates['reports'][number];
@@ -40,8 +40,12 @@ export const statsApi = {
     request<JsonOf<'/api/stats/breakdown', 'get'>>('GET', `/api/stats/breakdown${q(f, { by })}`),
   ranking: (f: StatsFilter) => request<{ items: RankedRow[] }>('GET', `/api/stats/ranking${q(f)}`),
   trend: (f: StatsFilter) => request<JsonOf<'/api/stats/trend', 'get'>>('GET', `/api/stats/trend${q(f)}`),
-  items: (f: StatsFilter, outcome?: StatsOutcome, page = 1, pageSize = 100) =>
-    request<ItemsPage>('GET', `/api/stats/items${q(f, { outcome, page, pageSize })}`),
+  /** The deadlines behind a figure: those with one of `outcome` (all when empty), or the incidents behind the first-response figure. */
+  items: (f: StatsFilter, o: { outcome?: readonly StatsOutcome[]; firstResponse?: boolean; page?: number; pageSize?: number } = {}) =>
+    request<ItemsPage>(
+      'GET',
+      `/api/stats/items${query({ ...f, outcome: o.outcome ?? [], firstResponse: o.firstResponse || undefined, page: o.page ?? 1, pageSize: o.pageSize ?? 50 })}`,
+    ),
   /** A page of the 通报候选 (`limit` from `offset`; the totals count all); each 约谈候选 lists at most `limit` breaches. */
   candidates: (period?: string, page: { limit?: number; offset?: number } = {}) =>
     request<StatsCandidates>('GET', `/api/stats/candidates${query({ period, ...page })}`),

@@ -16,6 +16,8 @@ export type JsonOf<P extends keyof paths, M extends Method, S extends number = 2
     ? J
     : never
   : never;
+/** The query string of `GET path`: its filters and paging (page, pageSize, q …). */
+export type QueryOf<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
 /** The JSON request body of `method path`. */
 export type BodyOf<P extends keyof paths, M extends Method> = paths[P][M] extends {
   requestBody?: { content: { 'application/json': infer B } };
@@ -24,6 +26,8 @@ export type BodyOf<P extends keyof paths, M extends Method> = paths[P][M] extend
   : never;
 
 type WireIncident = JsonOf<'/api/incidents/{id}', 'get'>;
+/** The filters of GET /api/incidents the board sends (the server's filter of its page). */
+export type IncidentQuery = Pick<NonNullable<paths['/api/incidents']['get']['parameters']['query']>, 'level' | 'unit' | 'q' | 'state'>;
 type WireClock = WireIncident['clocks'][number];
 type WireAlert = JsonOf<'/api/alerts', 'get'>['items'][number];
 type WireObligation = JsonOf<'/api/obligations', 'get'>['items'][number];

@@ -8,9 +8,10 @@
 import { ElMessage } from 'element-plus';
 import { computed, onScopeDispose, ref, shallowRef } from 'vue';
 import { api, ApiRequestError, looksLikeIncident, looksLikeObligation } from '../api/client.ts';
-import type { Alert, Incident, Obligation } from '../api/types.ts';
+import type { Alert, Incident, IncidentQuery, Obligation, ListResponse } from '../api/types.ts';
 import { BoardStore } from '../logic/board-store.ts';
 import { DutyStore } from '../logic/duty-store.ts';
+import { matchesQueries } from '../logic/filters.ts';
 
 const STREAM_RETRY_MS = 5000;
 /** Duties have no stream event: lists are re-read this often (and on connect). */
@@ -23,6 +24,8 @@ export interface LiveOptions {
   onNewAlert?: (alert: Alert) => void;
   /** Also keep working-day duties (GET /api/obligations). */
   duties?: boolean;
+  /** The incident list's server-side filter to start with (see setIncidentFilter). */
+  incidentFilter?: IncidentQuery[];
 }
 
 function reportOnce(flag: { failing: boolean }, e: unknown, context: string): void {
@@ -39,8 +42,11 @@ export function useLive(options: LiveOptions = {}) {
   const version = ref(0);
   const connection = ref<ConnectionState>('connecting');
   const loaded = ref(false);
-  /** Open incidents on the server; more than one page means the board shows the most urgent only. */
+  /** Open incidents on the server (under the filter); more than one page means the board shows the most urgent only. */
   const total = ref(0);
+  /** The server-side filter of the incident list (filters.ts serverQueries): one query, or one per level. */
+  let queries: IncidentQuery[] = options.incidentFilter ?? [{}];
+  if (options.incidentFilter) store.setFilter((i) => matchesQueries(i, queries));
   const bump = () => (version.value += 1);
   const newAlertIds = shallowRef<ReadonlySet<string>>(new Set());
 
@@ -50,9 +56,14 @@ export function useLive(options: LiveOptions = {}) {
   async function resync(): Promise<void> {
     const token = store.beginResync();
     try {
-      const [incidents, alerts] = await Promise.all([api.openIncidents(), api.openAlerts()]);
-      if (store.completeResync(token, incidents.items, alerts.items)) bump();
-      total.value = incidents.total ?? incidents.items.length;
+      const asked = queries;
+      const [pages, alerts] = await Promise.all([Promise.all(asked.map((q) => api.openIncidents(q))), api.openAlerts()]);
+      // Several levels are disjoint queries: their pages and totals add up.
+      const items = pages.flatMap((p: ListResponse<Incident>) => p.items);
+      if (store.completeResync(token, items, alerts.items)) {
+        bump();
+        total.value = pages.reduce((n, p) => n + (p.total ?? p.items.length), 0);
+      }
       loaded.value = true;
       listFail.failing = false;
     } catch (e) {
@@ -191,5 +202,16 @@ export function useLive(options: LiveOptions = {}) {
     },
     resync,
     refreshDuties,
+    /**
+     * Filters the incidents on the server: the board reloads its page under the new filter, and
+     * the stream's events for incidents outside it are kept off the board.
+     */
+    setIncidentFilter(next: IncidentQuery[]): void {
+      if (JSON.stringify(next) === JSON.stringify(queries)) return;
+      queries = next;
+      store.setFilter((i) => matchesQueries(i, next));
+      bump();
+      void resync();
+    },
   };
 }

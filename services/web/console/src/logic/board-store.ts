@@ -32,10 +32,22 @@ export class BoardStore {
   /** Those that arrived before the resync in flight began (the rest are in `pending`). */
   private recentBeforeResync: StreamItem[] = [];
   private generation = 0;
+  /** The board's server-side filter (filters.ts matchesQueries): what the lists were asked for. */
+  private accepts: (incident: Incident) => boolean = () => true;
 
   constructor(private readonly o: { now?: () => number; replayMs?: number } = {}) {}
 
-  /** Upserts an incident from the stream; a closed one leaves the board. */
+  /**
+   * Narrows the board to the incidents a filtered list asks for: those held now that fall
+   * outside leave at once, and no stream event or replay brings one back. The caller resyncs
+   * to load those inside that the board did not hold.
+   */
+  setFilter(accepts: (incident: Incident) => boolean): void {
+    this.accepts = accepts;
+    for (const [id, incident] of this.incidents) if (!accepts(incident)) this.incidents.delete(id);
+  }
+
+  /** Upserts an incident from the stream; a closed one, or one outside the filter, leaves the board. */
   applyIncident(incident: Incident): void {
     const item: StreamItem = { type: 'incident', incident };
     this.pending?.push(item);
@@ -127,7 +139,8 @@ export class BoardStore {
   private putIncident(incident: Incident): void {
     const known = this.incidents.get(incident.id);
     if (known !== undefined && Date.parse(known.updatedAt) > Date.parse(incident.updatedAt)) return;
-    if (incident.status === 'closed') this.incidents.delete(incident.id);
+    // Closed, or changed so that it no longer matches the filter (re-graded, reassigned): it leaves.
+    if (incident.status === 'closed' || !this.accepts(incident)) this.incidents.delete(incident.id);
     else this.incidents.set(incident.id, incident);
   }
 

@@ -3,11 +3,11 @@
  * components only bind them. Every function takes `now` where time matters.
  */
 import type { Role } from '../api/identity.ts';
-import type { Incident, Level } from '../api/types.ts';
+import type { Incident, IncidentQuery, Level } from '../api/types.ts';
 import { nearestDue, urgency, worseUrgency, type Urgency } from './logic.ts';
 
 export interface BoardFilter {
-  /** Matches title, unit name or incident id, case-insensitively. */
+  /** Matches the title or the incident id, case-insensitively (the server's text search; the unit has its own filter). */
   text: string;
   /** Empty: all. 'ungraded' is 待研判. */
   levels: (Level | 'ungraded')[];
@@ -19,6 +19,35 @@ export interface BoardFilter {
 
 export const EMPTY_FILTER: BoardFilter = { text: '', levels: [], unit: '', urgencies: [] };
 
+const LEVEL_KEYS: readonly string[] = ['I', 'II', 'III', 'IV', 'ungraded'];
+const URGENCY_KEYS: readonly string[] = ['breached', 'danger', 'warn', 'calm'];
+
+type RouteQuery = Record<string, string | null | (string | null)[] | undefined>;
+const first = (v: RouteQuery[string]): string => (Array.isArray(v) ? (v[0] ?? '') : (v ?? '')) || '';
+const list = (v: RouteQuery[string]): string[] =>
+  first(v)
+    .split(',')
+    .filter((x) => x !== '');
+
+/** The board's filter in its address (#/board?q=…&level=I,II&unit=…&urgency=…): a link or a reload keeps it. */
+export function filterFromQuery(q: RouteQuery): BoardFilter {
+  return {
+    text: first(q.q),
+    levels: list(q.level).filter((l) => LEVEL_KEYS.includes(l)) as BoardFilter['levels'],
+    unit: first(q.unit),
+    urgencies: list(q.urgency).filter((u) => URGENCY_KEYS.includes(u)) as Urgency[],
+  };
+}
+
+export function filterToQuery(f: BoardFilter): Record<string, string> {
+  const q: Record<string, string> = {};
+  if (f.text !== '') q.q = f.text;
+  if (f.levels.length > 0) q.level = f.levels.join(',');
+  if (f.unit !== '') q.unit = f.unit;
+  if (f.urgencies.length > 0) q.urgency = f.urgencies.join(',');
+  return q;
+}
+
 /** The colour of a card: its most urgent clock ('done' when nothing is counting). */
 export function incidentUrgency(incident: Pick<Incident, 'clocks'>, nowMs: number): Urgency {
   let worst: Urgency = 'done';
@@ -29,7 +58,7 @@ export function incidentUrgency(incident: Pick<Incident, 'clocks'>, nowMs: numbe
 export function matchesFilter(incident: Incident, f: BoardFilter, nowMs: number): boolean {
   const text = f.text.trim().toLowerCase();
   if (text !== '') {
-    const hay = `${incident.title} ${incident.unit?.name ?? ''} ${incident.id}`.toLowerCase();
+    const hay = `${incident.title} ${incident.id}`.toLowerCase();
     if (!hay.includes(text)) return false;
   }
   if (f.levels.length > 0 && !f.levels.includes(incident.level ?? 'ungraded')) return false;
@@ -40,6 +69,38 @@ export function matchesFilter(incident: Incident, f: BoardFilter, nowMs: number)
 
 export function filterIncidents(incidents: readonly Incident[], f: BoardFilter, nowMs: number): Incident[] {
   return incidents.filter((i) => matchesFilter(i, f, nowMs));
+}
+
+/**
+ * What of the board's filter the server applies (GET /api/incidents): level, unit, text and the
+ * 已超时 urgency, so that a filter finds incidents beyond the board's page. The list takes one level,
+ * so several levels are one query each. 未指派 and the time-relative urgencies (临近截止, 过半,
+ * 正常) stay on the page only: the list has no parameter for them.
+ */
+export type { IncidentQuery };
+
+export function serverQueries(f: BoardFilter): IncidentQuery[] {
+  const base: IncidentQuery = {};
+  const text = f.text.trim();
+  if (text !== '') base.q = text;
+  if (f.unit !== '' && f.unit !== 'unassigned') base.unit = f.unit;
+  if (f.urgencies.length === 1 && f.urgencies[0] === 'breached') base.state = 'breached';
+  if (f.levels.length === 0) return [base];
+  return [...new Set(f.levels)].map((level) => ({ ...base, level }));
+}
+
+/**
+ * Whether an incident is one of those the queries ask for (the server's rule, for the stream's
+ * events: one outside the filtered view must not join it, one that now falls inside must).
+ */
+export function matchesQueries(incident: Incident, queries: readonly IncidentQuery[]): boolean {
+  return queries.some((q) => {
+    if (q.level !== undefined && (incident.level ?? 'ungraded') !== q.level) return false;
+    if (q.unit !== undefined && incident.unit?.id !== q.unit) return false;
+    if (q.q !== undefined && !(incident.title ?? '').toLowerCase().includes(q.q.toLowerCase()) && incident.id !== q.q) return false;
+    if (q.state !== undefined && !incident.clocks.some((c) => c.state === q.state)) return false;
+    return true;
+  });
 }
 
 /** How long the most overdue pending clock is past due, in ms; 0 when nothing is overdue. */

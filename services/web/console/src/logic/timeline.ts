@@ -2,7 +2,7 @@
  * The incident page's single timeline: every signal, clock event, response, alert, mail and
  * audit entry of one incident, oldest first. Pure, so the merge and wording are unit-tested.
  */
-import type { Timeline, TimelineSignal } from '../api/identity.ts';
+import type { Timeline, TimelineAudit, TimelineSignal } from '../api/identity.ts';
 import { alertKindLabel, clockLabel, formatDuration, responseKindLabel } from './logic.ts';
 import type { AlertKind, ResponseKind } from '../api/types.ts';
 
@@ -32,30 +32,85 @@ export function sourceLabel(source: string): string {
   return Object.hasOwn(SOURCE_LABEL, source) ? SOURCE_LABEL[source]! : source;
 }
 
+/** The audit actions the server writes about an incident and the records on it (incident-writer.ts and the routes). */
 const AUDIT_LABEL: Record<string, string> = {
-  'incident.graded': '研判定级',
-  'incident.assigned': '指派责任单位',
-  'incident.dismissed': '排除',
-  'incident.occurred': '登记发生时间',
+  'incident.created': '生成事件',
+  'incident.updated': '更新事件',
+  'incident.merged': '合并事件',
+  'incident.split': '拆分事件',
+  'incident.quarantined': '事件数据异常，暂停计时',
   'response.recorded': '登记回应',
+  'response_candidate.accepted': '采纳候选回应',
+  'response_candidate.rejected': '驳回候选回应',
   'signal.attached': '补充线索',
-  'alert.acknowledged': '确认告警',
   'signal.accepted': '接收线索',
   'signal.opened': '线索：新建事件',
   'signal.joined': '线索：归并入本事件',
   'signal.promoted': '人工立案',
-  'incident.merged': '合并事件',
-  'incident.split': '拆分事件',
-  'incident.created': '生成事件',
+  'signal.source_added': '线索：新增来源',
+  'alert.acknowledged': '确认告警',
   'clock.started': '时限起算',
+  'clock.rescheduled': '时限起点调整',
+  'clock.warning': '时限预警',
   'clock.met': '时限已回应',
   'clock.breached': '时限超时',
-  'clock.warned': '时限预警',
+  'clock.breach_retracted': '撤销超时',
   'clock.cancelled': '时限取消',
+  'clock.waived': '时限豁免',
+  'clock.nonqualifying_response': '回应不计为权威回应',
+  'clock.escalated': '逐级提醒',
 };
 
 export function auditLabel(action: string): string {
   return Object.hasOwn(AUDIT_LABEL, action) ? AUDIT_LABEL[action]! : action;
+}
+
+/** 较大（III级）: the level as the emergency-response documents name it. */
+const LEVEL_NAME: Record<string, string> = { I: '特别重大（I级）', II: '重大（II级）', III: '较大（III级）', IV: '一般（IV级）' };
+
+type Command = TimelineAudit['commands'][number];
+
+/**
+ * What a duty officer's command did, in words: 定级 and 交办 (a grading may assign too),
+ * 登记发生时间, 排除. Signals, responses and timer wakes have entries of their own.
+ */
+export function commandLabel(c: Command): string | null {
+  const unit = c.unit ? c.unit.name : null;
+  switch (c.type) {
+    case 'grade': {
+      const level = c.level === null ? '' : Object.hasOwn(LEVEL_NAME, c.level) ? LEVEL_NAME[c.level]! : c.level;
+      return `定级：${level}${unit ? `，交办 ${unit}` : ''}`;
+    }
+    case 'assign':
+      return `交办：${unit ?? '—'}`;
+    case 'occurred':
+      return '登记发生时间';
+    case 'dismiss':
+      return '排除（结案）';
+    default:
+      return null;
+  }
+}
+
+/** One audit row in words, for the 审计记录 table: the action, its clock, and the command behind it. */
+export function auditDescription(e: TimelineAudit): string {
+  const why = (e.commands ?? []).map(commandLabel).filter((x): x is string => x !== null);
+  if (why.length > 0 && e.action === 'incident.updated') return why.join('；');
+  const clock = e.clock ? ` · ${clockLabel(e.clock)}` : '';
+  return `${auditLabel(e.action)}${clock}${why.length > 0 ? `（${why.join('；')}）` : ''}`;
+}
+
+const ACTOR_LABEL: Record<string, string> = {
+  engine: '系统',
+  timer: '系统（计时）',
+  'signal:hotline': '12345 工单',
+  'signal:feed': '信息源',
+};
+
+/** `user:duty` → duty; the engine's own actors in words. */
+function actorLabel(actor: string): string {
+  if (Object.hasOwn(ACTOR_LABEL, actor)) return ACTOR_LABEL[actor]!;
+  return actor.startsWith('user:') ? actor.slice('user:'.length) : actor;
 }
 
 function safeResponseKind(kind: string): string {
@@ -160,8 +215,25 @@ export function buildTimeline(t: Timeline): TimelineEntry[] {
       tone: 'info',
     });
   }
+  // One command is behind several audit rows (a grading cancels the 48 h clock and starts two):
+  // it is told once, then each row of the trail with its clock.
+  const told = new Set<string>();
   for (const e of t.audit ?? []) {
-    out.push({ at: ms(e.at), kind: 'audit', title: `操作：${auditLabel(e.action)}`, detail: e.actor, tone: 'primary' });
+    const commands = e.commands ?? [];
+    let explained = false;
+    for (const c of commands) {
+      const title = commandLabel(c);
+      if (title === null) continue;
+      explained = true;
+      const key = `${e.at}|${e.actor}|${title}`;
+      if (told.has(key)) continue;
+      told.add(key);
+      out.push({ at: ms(e.at), kind: 'audit', title, detail: actorLabel(e.actor), tone: c.type === 'dismiss' ? 'info' : 'primary' });
+    }
+    // The row a command left with no clock change only repeats the command.
+    if (explained && e.action === 'incident.updated') continue;
+    const clock = e.clock ? ` · ${clockLabel(e.clock)}` : '';
+    out.push({ at: ms(e.at), kind: 'audit', title: `操作：${auditLabel(e.action)}${clock}`, detail: actorLabel(e.actor), tone: 'primary' });
   }
   return out.filter((e) => Number.isFinite(e.at)).sort((a, b) => a.at - b.at);
 }

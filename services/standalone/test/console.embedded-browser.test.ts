@@ -9,9 +9,11 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeClock } from '@huiying/clock';
+import { incidents } from '@huiying/db';
+import { applyIncidentInput, DEFAULT_RULE_PACK } from '@huiying/domain';
 import { AddressPolicy, DEFAULT_FETCH_POLICY, EvidenceArchiver, FetchError } from '@huiying/ingest';
 import { eventually, testLogger } from '@huiying/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchChromium, logIn } from '../../web/test/browser.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
@@ -52,7 +54,9 @@ async function ticket(id: string, title: string, unit: string, hoursAgo: number)
   expect(res.statusCode, res.body).toBe(201);
   let incidentId = '';
   await eventually(async () => {
-    const items = (await (await env.as('duty')).inject({ method: 'GET', url: '/api/incidents?status=open' })).json().items as {
+    const items = (
+      await (await env.as('duty')).inject({ method: 'GET', url: `/api/incidents?status=open&q=${encodeURIComponent(title)}` })
+    ).json().items as {
       id: string;
       title: string;
     }[];
@@ -97,11 +101,11 @@ it('a duty officer logs in to the board: live countdowns, a live breach with its
   // The most urgent leads.
   await expect(page.getByTestId('incident-card').first().getAttribute('data-incident-id')).resolves.toBe(housingIncident);
 
-  // Filters: text, then clear.
+  // Filters: text, then clear (the board reloads its page from the server under each).
   await page.getByTestId('filter-text').fill('河道');
-  await expect(page.getByTestId('incident-card').count()).resolves.toBe(1);
+  await expect.poll(() => page.getByTestId('incident-card').count()).toBe(1);
   await page.getByTestId('filter-text').fill('');
-  await expect(page.getByTestId('incident-card').count()).resolves.toBe(2);
+  await expect.poll(() => page.getByTestId('incident-card').count()).toBe(2);
 
   // The breach comes live over the stream, with a visible cue, first and with how long overdue.
   await env.hy.engine.timer.rearm();
@@ -191,9 +195,22 @@ it('the incident page shows the whole timeline: signal, clocks, response with ev
   const kinds = await page.getByTestId('timeline-entry').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
   for (const k of ['signal', 'clock', 'response', 'alert', 'mail', 'audit']) expect(kinds).toContain(k);
   await page.getByText('原创回应：发布').first().waitFor();
+  // The ticket named its unit: the incident arrived assigned (交办), said in words, not as an action name.
+  const titles = await page.getByTestId('timeline-entry').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+  expect(titles.some((x) => x.includes('交办：市住房和城乡建设局'))).toBe(true);
+  expect(titles.filter((x) => /操作：[a-z]+\./.test(x))).toEqual([]);
   // Why the signal is part of the incident: the monitoring rule it matched (issue 9).
   expect(await page.getByTestId('signal-grouping').first().textContent()).toContain('新建事件：命中监测方案「12345 热线工单（全部）」');
   await shot(page, 'incident-1366');
+
+  // The incident the duty officer graded 重大 II on the board: its grading, once, with the level.
+  await page.goto(`${env.url}#/incidents/${environmentIncident}`);
+  await page.getByTestId('incident-detail').waitFor();
+  const graded = page.getByTestId('timeline-entry').filter({ hasText: '定级：重大（II级）' });
+  await graded.first().waitFor();
+  expect(await graded.count()).toBe(1);
+  await expect(graded.getAttribute('data-kind')).resolves.toBe('audit');
+  expect(await page.getByTestId('timeline-entry').filter({ hasText: '交办：市生态环境局' }).count()).toBe(1);
   expect(pageErrors).toEqual([]);
 });
 
@@ -261,6 +278,44 @@ it('a leader lands on statistics, reads but cannot act, and sees the 通报 and 
   expect(await page.getByTestId('nav-board').count()).toBe(0);
   expect(await page.getByTestId('nav-admin-users').count()).toBe(0);
 
+  // 下钻 from any figure: every count on the KPI cards and in the unit ranking lists as many items as it says.
+  const drawer = page.getByTestId('stats-drill');
+  const drillFrom = async (figure: Locator): Promise<string[]> => {
+    const n = Number((await figure.textContent())!.trim());
+    await figure.click();
+    await drawer
+      .locator('.el-pagination__total')
+      .filter({ hasText: `共 ${n} 条` })
+      .waitFor();
+    const rows = drawer.getByTestId('drill-items').locator('.el-table__body tr');
+    await expect.poll(() => rows.count()).toBe(n);
+    const titles = (await rows.locator('td:first-child').allTextContents()).map((t) => t.trim());
+    await page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'hidden' });
+    return titles;
+  };
+  const kpi = (figure: string) => page.locator(`[data-testid="kpi-figure"][data-figure="${figure}"]`);
+  // The housing incident's first response came (late) from its unit; the environment one's 5 h clock ran out.
+  expect(await drillFrom(kpi('firstResponse'))).toEqual(['老旧小区外墙脱落砸伤行人']);
+  expect(await drillFrom(kpi('late'))).toEqual(['老旧小区外墙脱落砸伤行人']);
+  expect(await drillFrom(kpi('breached'))).toEqual(['河道异味影响周边居民']);
+  expect((await drillFrom(kpi('counted'))).sort()).toEqual(['老旧小区外墙脱落砸伤行人', '河道异味影响周边居民'].sort());
+  for (const f of ['onTime', 'pending']) await drillFrom(kpi(f));
+  const ranking = page.getByTestId('stats-ranking').getByTestId('drill-figure');
+  let counts = 0;
+  for (const cell of await ranking.all()) {
+    if (!/^\d+$/.test((await cell.textContent())!.trim())) continue;
+    await drillFrom(cell);
+    counts++;
+  }
+  // Five counts per unit (到期, 按时, 逾期回应, 超时未回应, 未到期): housing and environment at least.
+  const units = await page.getByTestId('stats-ranking').locator('.el-table__body tr').count();
+  expect(units).toBeGreaterThanOrEqual(2);
+  expect(counts).toBe(5 * units);
+  expect(
+    await drillFrom(page.locator('[data-testid="stats-ranking"] [data-testid="drill-figure"][data-figure="late"][data-row="housing"]')),
+  ).toEqual(['老旧小区外墙脱落砸伤行人']);
+
   const section = page.getByTestId('stats-candidates');
   await section.waitFor();
   await expect(section.textContent()).resolves.toContain('2026年第二季度');
@@ -286,7 +341,7 @@ it('a leader lands on statistics, reads but cannot act, and sees the 通报 and 
   await page.goto(`${env.url}#/admin/users`);
   await page.waitForURL(/#\/stats$/);
   expect(pageErrors).toEqual([]);
-});
+}, 180_000);
 
 it('an administrator manages units, users and API tokens (the secret shown once)', async () => {
   const page = await newPage({ width: 1366, height: 768 });
@@ -400,3 +455,64 @@ it('a wrong password stays on the log-in page; 退出 ends the session', async (
   await page.waitForURL(/#\/login/);
   expect(pageErrors).toEqual([]);
 });
+
+it("the board's filters search the server: an incident beyond the board's page of 500 is found, and the stream adds only what the filter shows", async () => {
+  const page = await newPage({ width: 1366, height: 768 });
+  await logIn(page, env.url, 'duty');
+  await page.waitForURL(/#\/board$/);
+  // Off the board while the backlog arrives (500 cards are slow to draw on a loaded test machine).
+  await page.goto(`${env.url}#/incidents/${housingIncident}`);
+  await page.getByTestId('incident-detail').waitFor();
+
+  // 505 more urgent incidents (their 48 h clocks ran out before T0) push the two of this file off the board's page.
+  const now = clock.now();
+  const fillers = Array.from({ length: 505 }, (_, n) => {
+    const id = `inc_filler_${String(n).padStart(3, '0')}`;
+    const title = `积压事件 ${n}`;
+    const publishedAt = T0 - 48 * HOUR - (n + 1) * 60_000;
+    const { state } = applyIncidentInput(
+      undefined,
+      { type: 'signal', at: now, incident: id, source: 'manual', publishedAt, title },
+      DEFAULT_RULE_PACK,
+    );
+    return { id, title, status: 'open', startAt: new Date(state.startAt), state, createdAt: new Date(now), updatedAt: new Date(now) };
+  });
+  await env.handle.db.insert(incidents).values(fillers);
+  const duty = await env.as('duty');
+  const board = (await duty.inject({ method: 'GET', url: '/api/incidents?status=open&pageSize=500' })).json<{
+    items: { id: string }[];
+    total: number;
+  }>();
+  expect(board.total).toBe(507);
+  expect(board.items.map((i) => i.id)).not.toContain(environmentIncident);
+
+  // Text: found on the server, beyond the page (the address carries the filter, as the filter box writes it).
+  const river = page.locator(`[data-testid="incident-card"][data-incident-id="${environmentIncident}"]`);
+  await page.goto(`${env.url}#/board?q=${encodeURIComponent('河')}`);
+  await river.waitFor();
+  await expect(page.getByTestId('filter-text').inputValue()).resolves.toBe('河');
+  await expect.poll(() => page.getByTestId('incident-card').count()).toBe(1);
+  await page.getByTestId('connection-status').filter({ hasText: '实时' }).waitFor();
+
+  // While filtered, the stream: a new incident outside the filter stays off the board, one inside joins it.
+  await ticket('C-3', '积压之外的新事件', 'housing', 0);
+  // (A title sharing no word with the river incident's, or the engine would group it there.)
+  const inside = await ticket('C-4', '护城河栏杆损坏', 'housing', 0);
+  await page.locator(`[data-testid="incident-card"][data-incident-id="${inside}"]`).waitFor({ timeout: 15_000 });
+  expect(await page.getByTestId('incident-card').filter({ hasText: '积压之外的新事件' }).count()).toBe(0);
+  await expect.poll(() => page.getByTestId('incident-card').count()).toBe(2);
+  // Typing in the filter box: one card again.
+  await page.getByTestId('filter-text').fill('河道异味');
+  await expect.poll(() => page.getByTestId('incident-card').count()).toBe(1);
+  await expect.poll(() => page.url()).toContain(`q=${encodeURIComponent('河道异味')}`);
+
+  // Level (重大 II, graded on the board above) and unit: found on the server too.
+  await page.goto(`${env.url}#/board?level=II`);
+  await expect.poll(() => page.getByTestId('incident-card').count()).toBe(1);
+  await river.waitFor();
+  await page.goto(`${env.url}#/board?unit=environment`);
+  await expect.poll(() => page.getByTestId('incident-card').count()).toBe(1);
+  await river.waitFor();
+  await shot(page, 'board-filtered-1366');
+  expect(pageErrors).toEqual([]);
+}, 120_000);
