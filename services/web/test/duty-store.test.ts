@@ -56,4 +56,21 @@ describe('DutyStore', () => {
     expect(s.completeRefresh(failed, [])).toBe(false);
     expect(s.get('x')).toBeDefined();
   });
+
+  it('says how many duties the server holds beyond the page it sent, instead of dropping them silently', () => {
+    const s = new DutyStore();
+    s.completeRefresh(s.beginRefresh(), [duty('a'), duty('b')], 502);
+    expect(s.total).toBe(502);
+    expect(s.notShown).toBe(500);
+    // An action's answer for a duty beyond the page joins the list: one fewer not shown.
+    s.apply(duty('z'));
+    expect(s.notShown).toBe(499);
+    // The whole list on one page: nothing beyond it.
+    s.completeRefresh(s.beginRefresh(), [duty('a'), duty('b')], 2);
+    expect(s.notShown).toBe(0);
+    expect(s.total).toBe(2);
+    // A snapshot without a total (an older server) counts what it holds.
+    s.completeRefresh(s.beginRefresh(), [duty('a')]);
+    expect(s.notShown).toBe(0);
+  });
 });

@@ -171,7 +171,8 @@ export const api = {
   openAlerts: () => request<ListResponse<Alert>>('GET', `/api/alerts${query({ open: true, ...BOARD_PAGE })}`),
   ack: (alertId: string) => request<unknown>('POST', `/api/alerts/${enc(alertId)}/ack`, {}),
 
-  obligations: () => request<ListResponse<Obligation>>('GET', '/api/obligations'),
+  /** The duties panel's page: open duties first, soonest due first (the server's order), 500 at most. */
+  obligations: () => request<ListResponse<Obligation>>('GET', `/api/obligations${query(BOARD_PAGE)}`),
   fulfil: (id: string) => request<unknown>('POST', obligationPath(id, 'fulfil'), {}),
   extend: (id: string) => request<unknown>('POST', obligationPath(id, 'extend'), {}),
   suspend: (id: string, body: SuspendRequest) => request<unknown>('POST', obligationPath(id, 'suspend'), body),

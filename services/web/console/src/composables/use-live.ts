@@ -87,7 +87,8 @@ export function useLive(options: LiveOptions = {}) {
         const token = duties.beginRefresh();
         try {
           const res = await api.obligations();
-          if (duties.completeRefresh(token, Array.isArray(res.items) ? res.items.filter(looksLikeObligation) : [])) bump();
+          const items = Array.isArray(res.items) ? res.items.filter(looksLikeObligation) : [];
+          if (duties.completeRefresh(token, items, res.total ?? items.length)) bump();
           dutyFail.failing = false;
         } catch (e) {
           duties.abortRefresh(token);
@@ -180,6 +181,9 @@ export function useLive(options: LiveOptions = {}) {
     alerts: computed<Alert[]>(() => (version.value, store.openAlerts())),
     duties: (nowMs: () => number) => computed<Obligation[]>(() => (version.value, duties.arranged(nowMs()))),
     dutiesLoaded: computed(() => (version.value, duties.loaded)),
+    /** Duties beyond the page the board holds, and the server's total. */
+    dutiesNotShown: computed(() => (version.value, duties.notShown)),
+    dutiesTotal: computed(() => (version.value, duties.total)),
     /** Applies an action's answer (an incident or a duty) at once, without waiting for the stream. */
     applyAnswer(res: unknown): void {
       if (looksLikeIncident(res)) store.applyIncident(res);

@@ -14,6 +14,8 @@ export class DutyStore {
   private pending: Obligation[] | null = null;
   private generation = 0;
   private loadedOnce = false;
+  /** How many duties the server holds for this user (the snapshot's `total`); the snapshot is its first page. */
+  private serverTotal = 0;
 
   /** Upserts one duty (the answer to 办结, 延期, 暂停 or 恢复). */
   apply(duty: Obligation): void {
@@ -28,9 +30,13 @@ export class DutyStore {
     return this.generation;
   }
 
-  /** Replaces the list with a snapshot; false (and no change) if a newer re-read began. */
-  completeRefresh(token: number, duties: readonly Obligation[]): boolean {
+  /**
+   * Replaces the list with a snapshot (the first page, open duties first, soonest due first) and the
+   * server's total; false (and no change) if a newer re-read began.
+   */
+  completeRefresh(token: number, duties: readonly Obligation[], total = duties.length): boolean {
     if (token !== this.generation || this.pending === null) return false;
+    this.serverTotal = Math.max(total, duties.length);
     const replay = this.pending;
     this.pending = null;
     this.duties.clear();
@@ -43,6 +49,18 @@ export class DutyStore {
   /** A failed re-read: keep what we have, stop buffering. */
   abortRefresh(token: number): void {
     if (token === this.generation) this.pending = null;
+  }
+
+  /**
+   * Duties the server holds beyond the page the board shows (0 when it shows them all): the panel
+   * says so instead of letting them fall off silently.
+   */
+  get notShown(): number {
+    return Math.max(0, this.serverTotal - this.duties.size);
+  }
+
+  get total(): number {
+    return Math.max(this.serverTotal, this.duties.size);
   }
 
   /** False until the first snapshot arrived (the panel says 加载中 rather than 暂无). */
