@@ -27,6 +27,8 @@ export interface IncidentFilters extends Page {
   status?: 'open' | 'closed' | undefined;
   level?: 'I' | 'II' | 'III' | 'IV' | 'ungraded' | undefined;
   unit?: string | undefined;
+  /** Only incidents with no responsible unit yet (未指派). */
+  unassigned?: boolean | undefined;
   clock?: string | undefined;
   state?: string | undefined;
   from?: number | undefined;
@@ -44,13 +46,17 @@ function incidentWhere(scope: Scope, f: Omit<IncidentFilters, keyof Page>): SQL 
   if (f.level === 'ungraded') parts.push(sql`i.level is null`);
   else if (f.level) parts.push(sql`i.level = ${f.level}`);
   if (f.unit) parts.push(sql`i.unit_id = ${f.unit}`);
+  if (f.unassigned) parts.push(sql`i.unit_id is null`);
   if (f.clock || f.state)
     parts.push(
       sql`exists (select 1 from clocks c where c.incident_id = i.id ${f.clock ? sql`and c.kind = ${f.clock}` : sql``} ${f.state ? sql`and c.state = ${f.state}` : sql``})`,
     );
   if (f.from !== undefined) parts.push(sql`i.start_at >= ${new Date(f.from).toISOString()}`);
   if (f.to !== undefined) parts.push(sql`i.start_at < ${new Date(f.to).toISOString()}`);
-  if (f.q) parts.push(sql`(i.title ilike ${likeOf(f.q)} or i.id = ${f.q})`);
+  if (f.q)
+    parts.push(
+      sql`(i.title ilike ${likeOf(f.q)} or i.id = ${f.q} or exists (select 1 from units qu where qu.id = i.unit_id and qu.name ilike ${likeOf(f.q)}))`,
+    );
   return sql.join(parts, sql` and `);
 }
 

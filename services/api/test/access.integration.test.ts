@@ -751,6 +751,16 @@ describe('the access matrix', () => {
     expect((await list(`to=${iso(T0 - 10 * 24 * HOUR)}`)).total).toBe(0);
     const around = await list(`from=${iso(T0 - 10 * 24 * HOUR)}&to=${iso(T0 + 24 * HOUR)}&unit=environment`);
     expect(around.items.map((i) => i.id).sort()).toEqual([ids.incB, ids.incC].sort());
+    // The text search finds the unit's name too (the board's search box); 未指派 is its own filter.
+    const byUnitName = await list(`q=${encodeURIComponent('生态环境')}`);
+    expect(byUnitName.items.map((i) => i.id).sort()).toEqual([ids.incB, ids.incC].sort());
+    const unassignedIds = rowsOf<{ id: string }>(await db.db.execute(sql`select id from incidents where unit_id is null order by id`)).map(
+      (r) => r.id,
+    );
+    expect(unassignedIds.length).toBeGreaterThan(0);
+    const unassigned = await list('unassigned=true&pageSize=500');
+    expect(unassigned.items.map((i) => i.id).sort()).toEqual(unassignedIds);
+    expect(unassigned.items.every((i) => i.unit === null)).toBe(true);
   });
 
   it('/metrics reports open clocks by state, open alerts by kind, outbox lag and the mail queue as the database has them', async () => {

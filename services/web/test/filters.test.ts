@@ -89,10 +89,10 @@ describe('board filters', () => {
   it('with nothing set shows everything', () => {
     expect(ids(filterIncidents(all, EMPTY_FILTER, T0))).toEqual(['a', 'b', 'c']);
   });
-  it('matches text in the title and id (like the server), ignoring case and spaces around', () => {
+  it("matches text in the title, the unit's name and the id (like the server), ignoring case and spaces around", () => {
     expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: ' 外墙 ' }, T0))).toEqual(['a']);
-    // A unit is chosen with the unit filter: the server's text search does not look at its name.
-    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: '教育局' }, T0))).toEqual([]);
+    // A duty officer types the unit's name in the search box, as the server's text search allows.
+    expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: '教育局' }, T0))).toEqual(['c']);
     expect(ids(filterIncidents(all, { ...EMPTY_FILTER, text: 'B' }, T0))).toEqual(['b']);
   });
   it('filters by level, with 待研判 as its own choice', () => {
@@ -113,8 +113,8 @@ describe('the board filter on the server (GET /api/incidents)', () => {
     [EMPTY_FILTER, [{}]],
     [{ ...EMPTY_FILTER, text: ' 外墙 ' }, [{ q: '外墙' }]],
     [{ ...EMPTY_FILTER, unit: 'edu' }, [{ unit: 'edu' }]],
-    // 未指派 and the time-relative urgencies have no list parameter: the page applies them.
-    [{ ...EMPTY_FILTER, unit: 'unassigned' }, [{}]],
+    // 未指派 is a list parameter of its own; the time-relative urgencies have none: the page applies them.
+    [{ ...EMPTY_FILTER, unit: 'unassigned' }, [{ unassigned: true }]],
     [{ ...EMPTY_FILTER, urgencies: ['danger'] }, [{}]],
     [{ ...EMPTY_FILTER, urgencies: ['breached'] }, [{ state: 'breached' }]],
     [{ ...EMPTY_FILTER, urgencies: ['breached', 'danger'] }, [{}]],
@@ -151,6 +151,10 @@ describe('the board filter on the server (GET /api/incidents)', () => {
     expect(matchesQueries(a, [{ q: '外墙' }])).toBe(true);
     expect(matchesQueries(a, [{ q: 'inc_a' }])).toBe(true);
     expect(matchesQueries(a, [{ q: '河道' }])).toBe(false);
+    expect(matchesQueries(a, [{ q: '住房' }])).toBe(true); // the unit's name
+    expect(matchesQueries(b, [{ q: '住房' }])).toBe(false);
+    expect(matchesQueries(b, [{ unassigned: true }])).toBe(true);
+    expect(matchesQueries(a, [{ unassigned: true }])).toBe(false);
     expect(matchesQueries(a, [{ unit: 'housing' }])).toBe(true);
     expect(matchesQueries(b, [{ unit: 'housing' }])).toBe(false);
     expect(matchesQueries(a, [{ level: 'I' }, { level: 'III' }])).toBe(true);

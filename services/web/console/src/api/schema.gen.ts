@@ -4791,12 +4791,14 @@ export interface paths {
                     level?: ("I" | "II" | "III" | "IV") | "ungraded";
                     page?: number;
                     pageSize?: number;
-                    /** @description text in the title, or the incident id */
+                    /** @description text in the title or the responsible unit's name, or the incident id */
                     q?: string;
                     /** @description a clock state: running | breached | met | cancelled | waived */
                     state?: string;
                     status?: "open" | "closed";
                     to?: string;
+                    /** @description only incidents with no responsible unit yet (未指派) */
+                    unassigned?: boolean;
                     unit?: string;
                 };
                 header?: never;

@@ -56,11 +56,8 @@ export function incidentUrgency(incident: Pick<Incident, 'clocks'>, nowMs: numbe
 }
 
 export function matchesFilter(incident: Incident, f: BoardFilter, nowMs: number): boolean {
-  const text = f.text.trim().toLowerCase();
-  if (text !== '') {
-    const hay = `${incident.title} ${incident.id}`.toLowerCase();
-    if (!hay.includes(text)) return false;
-  }
+  const text = f.text.trim();
+  if (text !== '' && !matchesText(incident, text) && !incident.id.toLowerCase().includes(text.toLowerCase())) return false;
   if (f.levels.length > 0 && !f.levels.includes(incident.level ?? 'ungraded')) return false;
   if (f.unit === 'unassigned' ? incident.unit !== null : f.unit !== '' && incident.unit?.id !== f.unit) return false;
   if (f.urgencies.length > 0 && !f.urgencies.includes(incidentUrgency(incident, nowMs))) return false;
@@ -72,10 +69,10 @@ export function filterIncidents(incidents: readonly Incident[], f: BoardFilter, 
 }
 
 /**
- * What of the board's filter the server applies (GET /api/incidents): level, unit, text and the
- * 已超时 urgency, so that a filter finds incidents beyond the board's page. The list takes one level,
- * so several levels are one query each. 未指派 and the time-relative urgencies (临近截止, 过半,
- * 正常) stay on the page only: the list has no parameter for them.
+ * What of the board's filter the server applies (GET /api/incidents): level, unit (or 未指派), text
+ * (title, unit name or id) and the 已超时 urgency, so that a filter finds incidents beyond the board's
+ * page. The list takes one level, so several levels are one query each. The time-relative urgencies
+ * (临近截止, 过半, 正常) stay on the page only: they change with the clock, not the record.
  */
 export type { IncidentQuery };
 
@@ -83,7 +80,8 @@ export function serverQueries(f: BoardFilter): IncidentQuery[] {
   const base: IncidentQuery = {};
   const text = f.text.trim();
   if (text !== '') base.q = text;
-  if (f.unit !== '' && f.unit !== 'unassigned') base.unit = f.unit;
+  if (f.unit === 'unassigned') base.unassigned = true;
+  else if (f.unit !== '') base.unit = f.unit;
   if (f.urgencies.length === 1 && f.urgencies[0] === 'breached') base.state = 'breached';
   if (f.levels.length === 0) return [base];
   return [...new Set(f.levels)].map((level) => ({ ...base, level }));
@@ -97,10 +95,17 @@ export function matchesQueries(incident: Incident, queries: readonly IncidentQue
   return queries.some((q) => {
     if (q.level !== undefined && (incident.level ?? 'ungraded') !== q.level) return false;
     if (q.unit !== undefined && incident.unit?.id !== q.unit) return false;
-    if (q.q !== undefined && !(incident.title ?? '').toLowerCase().includes(q.q.toLowerCase()) && incident.id !== q.q) return false;
+    if (q.unassigned === true && incident.unit !== null) return false;
+    if (q.q !== undefined && !matchesText(incident, q.q)) return false;
     if (q.state !== undefined && !incident.clocks.some((c) => c.state === q.state)) return false;
     return true;
   });
+}
+
+/** The server's text filter: the title or the unit's name contains it (case-insensitive), or it is the id. */
+function matchesText(incident: Incident, text: string): boolean {
+  const t = text.toLowerCase();
+  return (incident.title ?? '').toLowerCase().includes(t) || (incident.unit?.name ?? '').toLowerCase().includes(t) || incident.id === text;
 }
 
 /** How long the most overdue pending clock is past due, in ms; 0 when nothing is overdue. */
