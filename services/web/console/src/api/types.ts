@@ -27,7 +27,10 @@ export type BodyOf<P extends keyof paths, M extends Method> = paths[P][M] extend
 
 type WireIncident = JsonOf<'/api/incidents/{id}', 'get'>;
 /** The filters of GET /api/incidents the board sends (the server's filter of its page). */
-export type IncidentQuery = Pick<NonNullable<paths['/api/incidents']['get']['parameters']['query']>, 'level' | 'unit' | 'q' | 'state'>;
+export type IncidentQuery = Pick<
+  NonNullable<paths['/api/incidents']['get']['parameters']['query']>,
+  'level' | 'unit' | 'unassigned' | 'q' | 'state'
+>;
 type WireClock = WireIncident['clocks'][number];
 type WireAlert = JsonOf<'/api/alerts', 'get'>['items'][number];
 type WireObligation = JsonOf<'/api/obligations', 'get'>['items'][number];
