@@ -24,6 +24,10 @@
 #                                                    10 000 feeds from a local HTTP server through the real FeedPoller on
 #                                                    PostgreSQL: a first round (200) and a conditional-GET round (304),
 #                                                    polls/s and CPU of poller, server and PostgreSQL (bench/feeds.ts)
+#   pnpm bench --only signals [--signals 10000]       the engine's signal path alone (bench/signals-batch.ts), then
+#                                                    PostgreSQL's floor for one batch's captured statements (bench/signals-pgbench.ts)
+#   pnpm bench --only board [... --load both|autocannon|even --accept-encoding none --keep-db | --db NAME]
+#   pnpm bench --only stats [--year-only --keep-db | --db NAME]
 #   pnpm bench --only grouping [--no-sweep]          grouping precision/recall on the labelled sample (bench/grouping.ts);
 #                                                    pure, no database — also part of the default run
 #
@@ -45,13 +49,25 @@ while [[ $# -gt 0 ]]; do
     *) args+=("$1"); shift ;;
   esac
 done
-case "$only" in all | replay | timer | e2e | tickets-single | board | stats | notify | flood | grouping | feeds) ;; *) echo "bench: --only must be replay, timer, e2e, tickets-single, board, stats, notify, flood, grouping or feeds, got '$only'" >&2; exit 2 ;; esac
+case "$only" in all | replay | timer | e2e | tickets-single | board | stats | notify | flood | grouping | feeds | signals) ;; *) echo "bench: --only must be replay, timer, e2e, tickets-single, board, stats, notify, flood, grouping, feeds or signals, got '$only'" >&2; exit 2 ;; esac
 
 export BENCH_PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 
 if [[ "$only" == board || "$only" == stats || "$only" == notify || "$only" == feeds || "$only" == tickets-single ]]; then
   echo "== bench/$only.ts =="
   exec node --import tsx "bench/$only.ts" --pg-url "$BENCH_PG_URL" "${args[@]}"
+fi
+
+if [[ "$only" == signals ]]; then
+  # The engine's signal path alone, capturing one batch's statements, then PostgreSQL's floor for
+  # exactly those statements (pgbench), in one command.
+  capture="$(mktemp -d)/batch.json"
+  echo "== bench/signals-batch.ts =="
+  node --import tsx bench/signals-batch.ts --pg-url "$BENCH_PG_URL" --batch 500 --ingest-batch 500 --capture "$capture" "${args[@]}"
+  echo "== bench/signals-pgbench.ts =="
+  node --import tsx bench/signals-pgbench.ts --pg-url "$BENCH_PG_URL" --capture "$capture"
+  rm -rf "$(dirname "$capture")"
+  exit 0
 fi
 
 if [[ "$only" == flood ]]; then
