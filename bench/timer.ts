@@ -15,6 +15,7 @@
  *   --max-wait-seconds W  give up W s after the last due if not all have fired    (900)
  *   --pg-url URL          server to create the throw-away database on  (postgres://postgres@127.0.0.1:5432)
  *   --engine-timer PATH   module exporting DeadlineTimer (default: the live engine's timer.ts)
+ *   --workers W           firing transactions in flight while a backlog lasts (default: the engine's, 2)
  *   --vacuum-every-seconds V  run `vacuum incidents` every V s while firing, standing in for
  *                         autovacuum when the server has it off (default: off; reported either way)
  *   --keep-db             don't drop the database at the end
@@ -96,6 +97,7 @@ const MAX_WAIT_MS = numberOption('max-wait-seconds', 900) * 1000;
 const PG_URL = option('pg-url') ?? process.env.DATABASE_URL_BENCH ?? 'postgres://postgres@127.0.0.1:5432';
 const KEEP_DB = option('keep-db') === 'true';
 const ENGINE_TIMER = option('engine-timer');
+const WORKERS = option('workers') === undefined ? undefined : Math.floor(numberOption('workers', 2));
 const VACUUM_EVERY_MS = option('vacuum-every-seconds') === undefined ? 0 : numberOption('vacuum-every-seconds', 30) * 1000;
 
 const HOUR_48 = 48 * MS_PER_HOUR;
@@ -545,6 +547,7 @@ async function main(): Promise<void> {
       { db: observed(handle.db, txs), clock: systemClock, pack: () => DEFAULT_RULE_PACK, logger: logger as unknown as TimerDeps['logger'] },
       {
         resyncMs: 0,
+        ...(WORKERS === undefined ? {} : { workers: WORKERS }),
         onFired: (n) => {
           fired += n;
           passes.push({ at: Date.now(), n });
@@ -772,7 +775,7 @@ async function main(): Promise<void> {
       'machine',
       `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, PostgreSQL ${ver?.v} (fsync ${ver?.fsync}, synchronous_commit ${ver?.sc})`,
     );
-    add('engine', engineRev);
+    add('engine', `${engineRev}; firing transactions in flight: ${WORKERS ?? 'the engine default (2)'}`);
     add(
       'autovacuum',
       `${autovacuum}${VACUUM_EVERY_MS > 0 ? `; the bench ran \`vacuum incidents\` every ${VACUUM_EVERY_MS / 1000} s (${vacuums} runs, ${fmt(vacuumMs / 1000, 1)} s)` : ''}`,
