@@ -132,6 +132,14 @@ it('a ticket posted to the ingest process is breached by the engine process, mai
   expect((await post()).status).toBe(200);
   expect((await post('hy_not-a-token')).status).toBe(401);
 
+  // The api process starts on its own schedule (it may still be migrating or building when ingest
+  // already accepts): wait until it listens, as for ingest above.
+  const apiUp = await eventually(
+    async () => ((await fetch(`http://127.0.0.1:${apiPort}/api/health`).catch(() => undefined))?.ok ? 200 : undefined),
+    `the api process to listen\n${describeProcs()}`,
+    45_000,
+  );
+  expect(apiUp).toBe(200);
   const login = await fetch(`http://127.0.0.1:${apiPort}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
