@@ -39,12 +39,17 @@ interface Posting {
 }
 
 interface Gram {
+  /** Its `bigramKey`. */
+  key: number;
   df: number;
   /** Postings unindexed since the lists were last compacted. */
   dead: number;
   /** Per size class. */
   lists: Posting[][];
 }
+
+/** Rarest first, ties by key (the order of the gram strings). */
+const byRarity = (x: Gram, y: Gram) => x.df - y.df || x.key - y.key;
 
 function sizeClassOf(size: number): number {
   let k = SIZE_CLASSES.length - 1;
@@ -77,8 +82,8 @@ function sharedNeeded(threshold: number, size: number): number {
  */
 export class CandidatePool {
   private readonly byLink = new Map<string, Set<GroupingCandidate>>();
-  /** Bigram → how many indexed candidates hold it, and their postings per size class. */
-  private readonly grams = new Map<string, Gram>();
+  /** Bigram key → how many indexed candidates hold it, and their postings per size class. */
+  private readonly grams = new Map<number, Gram>();
   /** The posting of each candidate indexed by text (dead once unindexed; lists drop dead ones lazily). */
   private readonly postings = new Map<GroupingCandidate, Posting>();
   /** Indexed candidates per size class (a class without any is not looked up). */
@@ -189,7 +194,7 @@ export class CandidatePool {
     this.perClass[k]!++;
     for (const g of c.bigrams) {
       let gram = this.grams.get(g);
-      if (!gram) this.grams.set(g, (gram = { df: 0, dead: 0, lists: [] }));
+      if (!gram) this.grams.set(g, (gram = { key: g, df: 0, dead: 0, lists: [] }));
       gram.df++;
       (gram.lists[k] ??= []).push(p);
     }
@@ -234,9 +239,16 @@ export class CandidatePool {
     const a = s.bigrams.size;
     if (a < minBigrams) return found;
     const threshold = Math.min(textThreshold, burstThreshold);
-    // Rarest first (ties by the gram, so every engine looks at the same ones).
-    const grams = [...s.bigrams].map((g) => ({ g, gram: this.grams.get(g) }));
-    grams.sort((x, y) => (x.gram?.df ?? 0) - (y.gram?.df ?? 0) || (x.g < y.g ? -1 : x.g > y.g ? 1 : 0));
+    // Rarest first (ties by the gram, so every engine looks at the same ones). Grams no indexed
+    // candidate holds (df 0) come before all others and meet no posting: only the known ones are
+    // sorted, after the `unknown` that precede them.
+    const known: Gram[] = [];
+    for (const g of s.bigrams) {
+      const gram = this.grams.get(g);
+      if (gram) known.push(gram);
+    }
+    known.sort(byRarity);
+    const unknown = a - known.length;
     for (let k = 0; k < SIZE_CLASSES.length; k++) {
       if (this.perClass[k] === 0) continue;
       const smallest = Math.max(SIZE_CLASSES[k]!, minBigrams);
@@ -245,11 +257,12 @@ export class CandidatePool {
       // `need` shares at least two of the looked-up ones: the many that share one rare bigram by
       // chance are dropped without a comparison.
       const atLeast = need >= 2 ? 2 : 1;
-      const prefix = a - need + atLeast;
+      // The first `prefix` of the signal's grams in that order are looked up; of them, the known ones.
+      const prefix = Math.max(0, a - need + atLeast - unknown);
       const epoch = ++this.epoch;
       const touched: Posting[] = [];
-      for (let i = 0; i < prefix; i++) {
-        const list = grams[i]!.gram?.lists[k];
+      for (let i = 0; i < prefix && i < known.length; i++) {
+        const list = known[i]!.lists[k];
         if (!list) continue;
         for (const p of list) {
           if (!p.alive) continue;
@@ -264,7 +277,9 @@ export class CandidatePool {
       for (const p of touched) {
         if (p.shared < atLeast) continue;
         let all = p.shared;
-        for (let i = prefix; i < a; i++) if (p.c.bigrams.has(grams[i]!.g)) all++;
+        // The commonest grams, not looked up: counted against the candidate's own set (an indexed
+        // candidate holds only known grams).
+        for (let i = prefix; i < known.length; i++) if (p.c.bigrams.has(known[i]!.key)) all++;
         found.set(p.c, all);
       }
     }

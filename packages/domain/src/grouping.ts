@@ -68,7 +68,8 @@ export interface GroupingFeatures {
   link: string | null;
   area: string | null;
   category: string | null;
-  bigrams: ReadonlySet<string>;
+  /** Its distinct bigrams as `bigramKey`s (numbers: a pool of thousands of candidates looks them up by the hundred per decision). */
+  bigrams: ReadonlySet<number>;
 }
 
 export interface GroupingCandidate extends GroupingFeatures {
@@ -137,8 +138,36 @@ export function bigramsOf(text: string): Set<string> {
   return out;
 }
 
+/**
+ * A gram's two UTF-16 code units in one 32-bit integer (a one-character gram: the second is 0,
+ * which normalised text never holds). The first unit's top bit is flipped so that the signed
+ * order of keys is the order of the gram strings: ties broken by key look at the same grams as
+ * ties broken by string did. Numbers, not strings: a pool's map of grams is looked up a hundred
+ * times per decision, and a small integer hashes and compares without touching a string.
+ */
+export function bigramKey(gram: string): number {
+  return ((gram.charCodeAt(0) ^ 0x8000) << 16) | (gram.length > 1 ? gram.charCodeAt(1) : 0);
+}
+
+const COMMON_BIGRAM_KEYS = new Set([...COMMON_BIGRAMS].map(bigramKey));
+
+/** `bigramsOf(text)` as `bigramKey`s, without making a string per gram. */
+export function bigramKeysOf(text: string): Set<number> {
+  const s = normalizeText(text);
+  const out = new Set<number>();
+  if (s.length === 1) out.add(bigramKey(s));
+  let prev = s.length > 0 ? s.charCodeAt(0) : 0;
+  for (let i = 1; i < s.length; i++) {
+    const next = s.charCodeAt(i);
+    const g = ((prev ^ 0x8000) << 16) | next;
+    if (!COMMON_BIGRAM_KEYS.has(g)) out.add(g);
+    prev = next;
+  }
+  return out;
+}
+
 /** |A ∩ B| / |A ∪ B|. */
-export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+export function jaccard<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): number {
   if (a.size === 0 || b.size === 0) return 0;
   const common = intersect(a, b);
   return common / (a.size + b.size - common);
@@ -148,12 +177,12 @@ export function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number 
  * |A ∩ B| / min(|A|, |B|): a short news title inside a longer report of the same matter scores
  * high, which Jaccard would punish for the length difference alone.
  */
-export function overlap(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+export function overlap<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): number {
   if (a.size === 0 || b.size === 0) return 0;
   return intersect(a, b) / Math.min(a.size, b.size);
 }
 
-function intersect(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+function intersect<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): number {
   const [small, large] = a.size <= b.size ? [a, b] : [b, a];
   let n = 0;
   for (const g of small) if (large.has(g)) n++;
@@ -175,7 +204,7 @@ export function groupingFeatures(s: GroupingSubject, policy: GroupingPolicy): Gr
     link: canonicalUrl(s.url),
     area: s.area ?? null,
     category: s.category ?? null,
-    bigrams: bigramsOf(text),
+    bigrams: bigramKeysOf(text),
   };
 }
 

@@ -148,6 +148,8 @@ export {
   type SourceKind,
 } from './monitoring.ts';
 export {
+  bigramKey,
+  bigramKeysOf,
   bigramsOf,
   canonicalUrl,
   decideGrouping,

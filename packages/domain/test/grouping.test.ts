@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  bigramKey,
+  bigramKeysOf,
   bigramsOf,
   canonicalUrl,
   decideGrouping,
@@ -34,6 +36,24 @@ describe('similarity', () => {
   it('bigrams ignore punctuation, spaces, case and full-width forms', () => {
     expect([...bigramsOf('城东，高架 桥！')]).toEqual(['城东', '东高', '高架', '架桥']);
     expect(bigramsOf('ＡＢ')).toEqual(bigramsOf('ab'));
+  });
+
+  it('bigram keys are the bigrams one for one, ordered as the gram strings are (astral characters and one-character texts too)', () => {
+    for (const text of ['城东，高架 桥！市民反映噪音', '𠮷野家门口的路灯坏了', '桥', 'ab', '', '相关部门表示已经处理']) {
+      const grams = [...bigramsOf(text)];
+      expect(bigramKeysOf(text)).toEqual(new Set(grams.map(bigramKey)));
+      expect(new Set(grams.map(bigramKey)).size).toBe(grams.length);
+    }
+    // Any two UTF-16 code units (a gram is two units, whatever they encode).
+    const gram = fc
+      .tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }))
+      .map(([a, b]) => String.fromCharCode(a, b));
+    fc.assert(
+      fc.property(gram, gram, (x, y) => {
+        expect(Math.sign(bigramKey(x) - bigramKey(y))).toBe(x < y ? -1 : x > y ? 1 : 0);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('overlap favours a short title inside a longer text; jaccard does not', () => {
