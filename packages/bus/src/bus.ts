@@ -9,12 +9,23 @@ export const TOPICS = {
 } as const;
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 
-export interface OutgoingMessage {
-  /** Partitioning key: one incident's (or one source's) messages stay ordered. */
-  key: string;
-  /** Already validated message body (see messages.ts); serialised as JSON. */
-  value: unknown;
-}
+export type OutgoingMessage =
+  | {
+      /** Partitioning key: one incident's (or one source's) messages stay ordered. */
+      key: string;
+      /** Already validated message body (see messages.ts); serialised as JSON. */
+      value: unknown;
+      json?: undefined;
+    }
+  | {
+      key: string;
+      /**
+       * The body already serialised as JSON text (the outbox stores it so): sent as it is, byte
+       * for byte, instead of parsed and serialised again.
+       */
+      json: string;
+      value?: undefined;
+    };
 
 export interface IncomingMessage {
   topic: string;

@@ -83,7 +83,7 @@ export class EmbeddedBus implements Bus {
     if (!logs) throw new Error(`unknown topic ${topic} (call ensureTopics first)`);
     for (const m of messages) {
       // Serialise like Kafka would, so nothing depends on sharing object identity.
-      this.append(logs, topic, m.key, JSON.parse(JSON.stringify(m.value)));
+      this.append(logs, topic, m.key, JSON.parse(m.json ?? JSON.stringify(m.value)));
     }
     for (const group of this.groups.values()) if (group.topic === topic) this.pumpAll(group);
   }

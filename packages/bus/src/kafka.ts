@@ -275,12 +275,12 @@ export class KafkaBus implements Bus {
   async publish(topic: TopicName, messages: readonly OutgoingMessage[]): Promise<void> {
     this.assertOpen();
     if (messages.length === 0) return;
-    const records = messages.map(({ key, value }) => {
-      const json = JSON.stringify(value);
+    const records = messages.map((m) => {
+      const json = m.json ?? JSON.stringify(m.value);
       if (json === undefined) {
-        throw new TypeError(`KafkaBus.publish: value for key "${key}" is not JSON-serialisable`);
+        throw new TypeError(`KafkaBus.publish: value for key "${m.key}" is not JSON-serialisable`);
       }
-      return { key, value: json };
+      return { key: m.key, value: json };
     });
     await this.send(this.topicName(topic), records);
   }

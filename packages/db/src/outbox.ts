@@ -18,7 +18,8 @@ export async function enqueue(tx: DbOrTx, at: Date, messages: readonly OutboxMes
 /** Advisory lock key for the relay ("outbox" in ASCII, truncated to 32 bits). */
 const RELAY_LOCK = 0x6f75_7462;
 
-export type Publish = (topic: string, messages: { key: string; value: unknown }[]) => Promise<void>;
+/** Each message's body is the stored payload's JSON text, to be sent as it is. */
+export type Publish = (topic: string, messages: { key: string; json: string }[]) => Promise<void>;
 
 /** Published rows are kept this long (for a look at what went out), then deleted. */
 export const DEFAULT_OUTBOX_RETENTION_MS = 24 * 3_600_000;
@@ -138,16 +139,18 @@ export class OutboxRelay {
         // once could reach the bus out of order, and one incident's events must stay ordered.
         const [lock] = rowsOf<{ locked: boolean }>(await tx.execute(sql`select pg_try_advisory_xact_lock(${RELAY_LOCK}) as locked`));
         if (!lock?.locked) return 0;
-        const rows = rowsOf<{ id: string | number; topic: string; key: string; payload: unknown }>(
+        // The payload as text: the driver would parse jsonb into objects only for the bus to
+        // serialise them again (a few kB per signal under a flood, in the engine's process).
+        const rows = rowsOf<{ id: string | number; topic: string; key: string; payload: string }>(
           await tx.execute(
-            sql`select id, topic, key, payload from outbox where published_at is null order by id limit ${this.options.batch ?? 200} for update skip locked`,
+            sql`select id, topic, key, payload::text as payload from outbox where published_at is null order by id limit ${this.options.batch ?? 200} for update skip locked`,
           ),
         );
         if (rows.length === 0) return 0;
-        const byTopic = new Map<string, { key: string; value: unknown }[]>();
+        const byTopic = new Map<string, { key: string; json: string }[]>();
         for (const r of rows) {
           const list = byTopic.get(r.topic) ?? [];
-          list.push({ key: r.key, value: r.payload });
+          list.push({ key: r.key, json: r.payload });
           byTopic.set(r.topic, list);
         }
         for (const [topic, messages] of byTopic) await this.publish(topic, messages);

@@ -46,7 +46,7 @@ describe.each(bothDatabases)('$name', ({ open }) => {
     const published: unknown[] = [];
     const relay = new OutboxRelay(h.db, async (_topic, messages) => {
       if (fail) throw new Error('broker down');
-      published.push(...messages.map((m) => m.value));
+      published.push(...messages.map((m) => JSON.parse(m.json) as unknown));
     });
     await expect(relay.flush()).rejects.toThrow('broker down');
     expect((await h.db.select().from(outbox)).every((r) => r.publishedAt === null)).toBe(true);
@@ -54,5 +54,40 @@ describe.each(bothDatabases)('$name', ({ open }) => {
     expect(await relay.flush()).toBe(2);
     expect(await relay.flush()).toBe(0);
     expect(published).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it('relays the stored payload text byte for byte, each topic in id order', async () => {
+    const payloads = [
+      {
+        type: 'incident.opened',
+        title: '城东高架桥出现裂缝 “紧急”\n',
+        at: 1.5e12,
+        tags: ['a', { b: null }],
+        deep: { x: [1, 2.25, -3e-7] },
+      },
+      'a bare string',
+      { ['😀']: 'a back\\slash, a "quote"', n: 123456789012 },
+    ];
+    await enqueue(
+      h.db,
+      new Date(),
+      payloads.map((payload, i) => ({ topic: i === 1 ? 'u' : 't', key: `k${i}`, payload })),
+    );
+    const stored = rowsOf<{ topic: string; key: string; text: string }>(
+      await h.db.execute(sql`select topic, key, payload::text as text from outbox where published_at is null order by id`),
+    );
+    const sent: { topic: string; key: string; json: string }[] = [];
+    expect(
+      await new OutboxRelay(h.db, async (topic, messages) => {
+        for (const m of messages) sent.push({ topic, key: m.key, json: m.json });
+      }).flush(),
+    ).toBe(3);
+    expect(sent.map((m) => m.json)).toEqual(expect.arrayContaining(stored.map((r) => r.text)));
+    expect(sent).toEqual([
+      { topic: 't', key: 'k0', json: stored[0]!.text },
+      { topic: 't', key: 'k2', json: stored[2]!.text },
+      { topic: 'u', key: 'k1', json: stored[1]!.text },
+    ]);
+    expect(sent.map((m) => JSON.parse(m.json) as unknown)).toEqual([payloads[0], payloads[2], payloads[1]]);
   });
 });
