@@ -3,6 +3,7 @@ import { bothDatabases, closeTestDatabase, type TestDatabase } from '@huiying/te
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   alerts,
+  auditLog,
   cancelNotifications,
   claimNotifications,
   clockKey,
@@ -16,6 +17,8 @@ import {
   notifications,
   notificationsFor,
   retryNotification,
+  rowsOf,
+  sql,
   units,
 } from '../src/index.ts';
 
@@ -170,5 +173,71 @@ describe.each(bothDatabases)('$name', ({ open }) => {
       ['urge#0', 'a@example.test', 'cancelled'],
       ['leaders#0', 'leader@example.test', 'cancelled'],
     ]);
+  });
+
+  it('queues a batch in the order given, every column as given, and audits each row it queued (not the ones already there)', async () => {
+    const batch = [
+      { ...row('q1', 'urge#0'), recipientUnitId: 'u-1', html: '<p>正文 “引号”</p>', subject: '催办：城东高架桥裂缝' },
+      row('i1', 'notice#0'), // already queued by the test above: left as it is
+      {
+        ...row('q2', 'notice#0', 'duty', 'webhook'),
+        incidentId: null,
+        obligationId: 'o-1',
+        clockKind: null,
+        clockSeq: null,
+        clockKey: 'obligation:o-1',
+      },
+      row('q1', 'urge#1'),
+    ];
+    const ids = await h.db.transaction((tx) => enqueueNotifications(tx, at(1000), batch));
+    expect(ids).toHaveLength(3);
+    const stored = rowsOf<Record<string, unknown>>(
+      await h.db.execute(sql`
+        select id, clock_key, step, step_kind, role, recipient, recipient_unit_id, channel, group_key, incident_id, obligation_id,
+          clock_kind, clock_seq, subject, text, html, status, attempts, created_at
+        from notifications where id in (${sql.join(
+          ids.map((id) => sql`${id}`),
+          sql`, `,
+        )}) order by seq`),
+    );
+    expect(stored.map((r) => r.id)).toEqual(ids);
+    expect(stored.map((r) => ({ ...r, id: undefined, created_at: new Date(r.created_at as string).toISOString() }))).toEqual(
+      [batch[0]!, batch[2]!, batch[3]!].map((n) => ({
+        id: undefined,
+        clock_key: n.clockKey,
+        step: n.step,
+        step_kind: n.stepKind,
+        role: n.role,
+        recipient: n.recipient,
+        recipient_unit_id: n.recipientUnitId ?? null,
+        channel: n.channel,
+        group_key: n.groupKey,
+        incident_id: n.incidentId ?? null,
+        obligation_id: n.obligationId ?? null,
+        clock_kind: n.clockKind ?? null,
+        clock_seq: n.clockSeq ?? null,
+        subject: n.subject,
+        text: n.text,
+        html: n.html ?? null,
+        status: 'pending',
+        attempts: 0,
+        created_at: at(1000).toISOString(),
+      })),
+    );
+    const audited = await h.db
+      .select({ at: auditLog.at, actor: auditLog.actor, entityId: auditLog.entityId, input: auditLog.input, result: auditLog.result })
+      .from(auditLog)
+      .where(eq(auditLog.action, 'notification.queued'));
+    expect(audited.filter((a) => ids.includes(a.entityId))).toEqual(
+      ids.map((id, i) => ({
+        at: at(1000),
+        actor: 'notify',
+        entityId: id,
+        input: null,
+        result: { channel: stored[i]!.channel, recipient: stored[i]!.recipient, step: stored[i]!.step },
+      })),
+    );
+    // Audited once each, here and by the tests above; nothing for the row already there.
+    expect(new Set(audited.map((x) => x.entityId)).size).toBe(audited.length);
   });
 });
