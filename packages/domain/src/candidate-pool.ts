@@ -29,24 +29,20 @@ interface Held {
 
 const heldBefore = (a: Held, b: Held) => a.seenAt < b.seenAt || (a.seenAt === b.seenAt && a.c.id < b.c.id);
 
-/** One indexed candidate, shared by the posting lists of its bigrams. */
-interface Posting {
-  c: GroupingCandidate;
-  alive: boolean;
-  /** The look-up that last counted it, and how many of its bigrams that look-up met. */
-  epoch: number;
-  shared: number;
-}
-
 interface Gram {
   /** Its `bigramKey`. */
   key: number;
   df: number;
   /** Postings unindexed since the lists were last compacted. */
   dead: number;
-  /** Per size class. */
-  lists: Posting[][];
+  /** Per size class, the slots of the candidates holding it. */
+  lists: number[][];
 }
+
+/** `stamp` of a slot whose candidate was unindexed (its postings are skipped, then compacted away). */
+const DEAD = -2;
+/** Stamps start over (every live slot unstamped) before they could overflow an Int32Array. */
+const MAX_STAMP = 0x3fff_ffff;
 
 /** Rarest first, ties by key (the order of the gram strings). */
 const byRarity = (x: Gram, y: Gram) => x.df - y.df || x.key - y.key;
@@ -82,13 +78,24 @@ function sharedNeeded(threshold: number, size: number): number {
  */
 export class CandidatePool {
   private readonly byLink = new Map<string, Set<GroupingCandidate>>();
-  /** Bigram key → how many indexed candidates hold it, and their postings per size class. */
+  /** Bigram key → how many indexed candidates hold it, and their slots per size class. */
   private readonly grams = new Map<number, Gram>();
-  /** The posting of each candidate indexed by text (dead once unindexed; lists drop dead ones lazily). */
-  private readonly postings = new Map<GroupingCandidate, Posting>();
+  /**
+   * Each candidate indexed by text has a slot: posting lists hold slot numbers, and what a look-up
+   * counts per candidate lives in two typed arrays indexed by slot. A look-up meets hundreds of
+   * postings; as objects scattered over the heap each cost a cache miss, as small integers into
+   * arrays of a few hundred kB they mostly do not. A slot is not reused (its number may still
+   * be in a list not compacted yet): when they run out, the live ones are numbered again.
+   */
+  private readonly slotOf = new Map<GroupingCandidate, number>();
+  private slots: (GroupingCandidate | undefined)[] = [];
+  /** Per slot: the look-up that last counted it (DEAD once unindexed), and how many of its bigrams that look-up met. */
+  private stamp = new Int32Array(1024);
+  private shared = new Int32Array(1024);
+  private live = 0;
   /** Indexed candidates per size class (a class without any is not looked up). */
   private readonly perClass: number[] = SIZE_CLASSES.map(() => 0);
-  /** Stamps the postings counted by the current look-up (instead of a map per look-up). */
+  /** Stamps the slots counted by the current look-up (instead of a map per look-up). */
   private epoch = 0;
   /**
    * Each incident's candidates by when they were seen (then id), as a reload from the database
@@ -189,22 +196,27 @@ export class CandidatePool {
   private index(c: GroupingCandidate): void {
     if (c.bigrams.size < this.policy.minBigrams) return;
     const k = sizeClassOf(c.bigrams.size);
-    const p: Posting = { c, alive: true, epoch: -1, shared: 0 };
-    this.postings.set(c, p);
+    const slot = this.newSlot();
+    this.slots[slot] = c;
+    this.stamp[slot] = -1;
+    this.slotOf.set(c, slot);
+    this.live++;
     this.perClass[k]!++;
     for (const g of c.bigrams) {
       let gram = this.grams.get(g);
       if (!gram) this.grams.set(g, (gram = { key: g, df: 0, dead: 0, lists: [] }));
       gram.df++;
-      (gram.lists[k] ??= []).push(p);
+      (gram.lists[k] ??= []).push(slot);
     }
   }
 
   private unindex(c: GroupingCandidate): void {
-    const p = this.postings.get(c);
-    if (!p) return;
-    p.alive = false;
-    this.postings.delete(c);
+    const slot = this.slotOf.get(c);
+    if (slot === undefined) return;
+    this.stamp[slot] = DEAD;
+    this.slots[slot] = undefined;
+    this.slotOf.delete(c);
+    this.live--;
     this.perClass[sizeClassOf(c.bigrams.size)]!--;
     for (const g of c.bigrams) {
       const gram = this.grams.get(g)!;
@@ -215,11 +227,50 @@ export class CandidatePool {
         // Mostly dead: drop them now rather than skip them at every look-up.
         for (let k = 0; k < gram.lists.length; k++) {
           const list = gram.lists[k];
-          if (list) gram.lists[k] = list.filter((x) => x.alive);
+          if (list) gram.lists[k] = list.filter((x) => this.stamp[x] !== DEAD);
         }
         gram.dead = 0;
       }
     }
+  }
+
+  /** The next unused slot: the arrays grow, or, when most slots are dead, the live ones are numbered again from 0. */
+  private newSlot(): number {
+    const used = this.slots.length;
+    if (used < this.stamp.length) return used;
+    if (this.live * 2 <= used) this.renumber();
+    else {
+      const stamp = new Int32Array(used * 2);
+      stamp.set(this.stamp);
+      this.stamp = stamp;
+      this.shared = new Int32Array(used * 2);
+    }
+    return this.slots.length;
+  }
+
+  private renumber(): void {
+    const to = new Int32Array(this.slots.length).fill(-1);
+    const slots: GroupingCandidate[] = [];
+    for (let old = 0; old < this.slots.length; old++) {
+      const c = this.slots[old];
+      if (c === undefined) continue;
+      to[old] = slots.length;
+      this.slotOf.set(c, slots.length);
+      slots.push(c);
+    }
+    for (const gram of this.grams.values()) {
+      for (let k = 0; k < gram.lists.length; k++) {
+        const list = gram.lists[k];
+        if (!list) continue;
+        const moved: number[] = [];
+        for (const old of list) if (to[old]! >= 0) moved.push(to[old]!);
+        gram.lists[k] = moved;
+      }
+      gram.dead = 0;
+    }
+    this.slots = slots;
+    this.stamp.fill(-1);
+    this.epoch = 0;
   }
 
   /** Candidates that could matter for `s`: the same link, or enough of its distinctive bigrams to reach a threshold. */
@@ -259,28 +310,35 @@ export class CandidatePool {
       const atLeast = need >= 2 ? 2 : 1;
       // The first `prefix` of the signal's grams in that order are looked up; of them, the known ones.
       const prefix = Math.max(0, a - need + atLeast - unknown);
+      if (this.epoch >= MAX_STAMP) {
+        for (let i = 0; i < this.slots.length; i++) if (this.stamp[i] !== DEAD) this.stamp[i] = -1;
+        this.epoch = 0;
+      }
       const epoch = ++this.epoch;
-      const touched: Posting[] = [];
+      const { stamp, shared } = this;
+      const touched: number[] = [];
       for (let i = 0; i < prefix && i < known.length; i++) {
         const list = known[i]!.lists[k];
         if (!list) continue;
-        for (const p of list) {
-          if (!p.alive) continue;
-          if (p.epoch !== epoch) {
-            p.epoch = epoch;
-            p.shared = 0;
-            touched.push(p);
+        for (const slot of list) {
+          const was = stamp[slot]!;
+          if (was === epoch) shared[slot]!++;
+          else if (was !== DEAD) {
+            stamp[slot] = epoch;
+            shared[slot] = 1;
+            touched.push(slot);
           }
-          p.shared++;
         }
       }
-      for (const p of touched) {
-        if (p.shared < atLeast) continue;
-        let all = p.shared;
+      for (const slot of touched) {
+        const n = shared[slot]!;
+        if (n < atLeast) continue;
+        const c = this.slots[slot]!;
+        let all = n;
         // The commonest grams, not looked up: counted against the candidate's own set (an indexed
         // candidate holds only known grams).
-        for (let i = prefix; i < known.length; i++) if (p.c.bigrams.has(known[i]!.key)) all++;
-        found.set(p.c, all);
+        for (let i = prefix; i < known.length; i++) if (c.bigrams.has(known[i]!.key)) all++;
+        found.set(c, all);
       }
     }
     return found;

@@ -325,3 +325,52 @@ describe('the candidate pool as open matters grow', () => {
     expect(looked / 3000).toBeLessThan(100);
   });
 });
+
+describe('the candidate pool over thousands of candidates coming and going', () => {
+  // Enough to outgrow the pool's first slot arrays (live candidates past 1 024), then to churn
+  // through them (most incidents close, the rest keep 2 text candidates each) so that slots are
+  // numbered again: every decision must still be the one comparing with every candidate gives.
+  it('decides as the reference while its slots grow and are renumbered', { timeout: 120_000 }, () => {
+    const chars = '城东西南北高架桥裂缝小区电梯停水噪声施工学校食堂河道黑臭物业收费公交线路医院药店菜市场路灯井盖积水';
+    let x = 20261130;
+    const rand = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 4294967296;
+    };
+    const words = (n: number) => Array.from({ length: n }, () => chars[Math.floor(rand() * chars.length)]).join('');
+    const policy = { ...P, maxSignalsPerIncident: 2 };
+    const pool = new CandidatePool(policy);
+    const held = new Map<string, GroupingCandidate[]>();
+    let i = 0;
+    let joins = 0;
+    const step = (title: string, check: boolean) => {
+      const f = groupingFeatures({ id: `s${String(i).padStart(5, '0')}`, source: 'feed', at: T0 + i * 1000, title }, policy);
+      i++;
+      const viaPool = pool.decide(f);
+      if (check) {
+        const reference = decideGrouping(f, [...held.values()].flat(), policy);
+        if (reference.kind === 'join') expect(viaPool).toEqual(reference);
+        else expect(viaPool.kind).toBe('open');
+      }
+      const incidentId = viaPool.kind === 'join' ? viaPool.incidentId : f.id;
+      if (viaPool.kind === 'join') joins++;
+      const c = { ...f, incidentId };
+      pool.add(c);
+      held.set(incidentId, [...(held.get(incidentId) ?? []), c].slice(-policy.maxSignalsPerIncident));
+    };
+    // 1 100 matters of their own (24 characters from 60: few pairs reach the threshold).
+    for (let n = 0; n < 1100; n++) step(words(24), n % 10 === 0);
+    expect(pool.size).toBe(1100);
+    for (const id of [...held.keys()].slice(0, 1000)) {
+      pool.removeIncident(id);
+      held.delete(id);
+    }
+    expect(pool.size).toBeLessThan(200);
+    // Then 40 matters told again and again: each new text candidate of an incident unindexes its oldest.
+    const matters = Array.from({ length: 40 }, () => words(16));
+    for (let n = 0; n < 2500; n++) step(`${matters[Math.floor(rand() * matters.length)]!}${words(3)}`, true);
+    expect(joins).toBeGreaterThan(2000);
+  });
+});
