@@ -33,6 +33,19 @@ describe('EmbeddedBus (in-process)', () => {
     }
   });
 
+  it('delivers a body given as JSON text parsed, like one given as a value', async () => {
+    const bus = new EmbeddedBus();
+    await bus.ensureTopics();
+    const got: IncomingMessage[] = [];
+    await bus.subscribe({ topic: TOPICS.events, groupId: 'g', handler: async (m) => void got.push(m) });
+    await bus.publish(TOPICS.events, [
+      { key: 'k', json: '{"n": 1, "title": "通报"}' },
+      { key: 'k', value: { n: 2 } },
+    ]);
+    await bus.drain();
+    expect(got.map((m) => m.value)).toEqual([{ n: 1, title: '通报' }, { n: 2 }]);
+  });
+
   it("maps a key to the partition Kafka's default partitioner picks", () => {
     const kafka = Partitioners.DefaultPartitioner();
     const partitionMetadata = [0, 1, 2, 3, 4].map((partitionId) => ({
