@@ -1,4 +1,5 @@
 import { FormatRegistry, type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 
 /**
@@ -57,8 +58,16 @@ if (!FormatRegistry.Has('date-time')) {
   FormatRegistry.Set('date-time', (v) => isoDate.test(v) && !Number.isNaN(Date.parse(v)));
 }
 
+/** Each schema's checker, compiled once: the engine checks every signal message it consumes. */
+const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
+
 export function parseMessage<S extends TSchema>(schema: S, value: unknown): Static<S> {
-  if (Value.Check(schema, value)) return value;
+  let check = compiled.get(schema) as TypeCheck<S> | undefined;
+  if (!check) {
+    check = TypeCompiler.Compile(schema);
+    compiled.set(schema, check);
+  }
+  if (check.Check(value)) return value;
   const first = Value.Errors(schema, value).First();
   throw new InvalidMessage(first ? `${first.path || '(root)'}: ${first.message}` : 'invalid message');
 }
