@@ -385,10 +385,20 @@ const MATRIX: Row[] = [
   ],
   ['delete a monitoring rule', 'DELETE', () => '/api/admin/monitoring-rules/mr-delete-me', undefined, A(401, 403, 403, 204, 403, 403)],
   ['signal search', 'GET', () => '/api/signals?matched=false', undefined, A(401, 403, 200, 200, 200, 200)],
-  // One signal is read through the list by its id (there is no /api/signals/:id); what a unit finds is checked below.
-  ['own unit signal', 'GET', () => `/api/signals?q=${signalId('hotline', 'M-A')}`, undefined, A(401, 403, 200, 200, 200, 200)],
-  ["another unit's signal", 'GET', () => `/api/signals?q=${signalId('hotline', 'M-B')}`, undefined, A(401, 403, 200, 200, 200, 200)],
-  ['an unmatched signal', 'GET', () => '/api/signals?q=sig-unmatched', undefined, A(401, 403, 200, 200, 200, 200)],
+  // One signal by its id: a unit reads its own unit's, another unit's (or one not yet anyone's) is a 404 like an unknown id.
+  ['own unit signal', 'GET', () => `/api/signals/${signalId('hotline', 'M-A')}`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's signal", 'GET', () => `/api/signals/${signalId('hotline', 'M-B')}`, undefined, A(401, 403, 200, 200, 404, 200)],
+  ['an unmatched signal', 'GET', () => '/api/signals/sig-unmatched', undefined, A(401, 403, 200, 200, 404, 200)],
+  ['an unknown signal', 'GET', () => '/api/signals/sig-nope', undefined, A(401, 403, 404, 404, 404, 404)],
+  // The same through the search (what a unit finds there is checked below).
+  ['own unit signal, searched', 'GET', () => `/api/signals?q=${signalId('hotline', 'M-A')}`, undefined, A(401, 403, 200, 200, 200, 200)],
+  [
+    "another unit's signal, searched",
+    'GET',
+    () => `/api/signals?q=${signalId('hotline', 'M-B')}`,
+    undefined,
+    A(401, 403, 200, 200, 200, 200),
+  ],
   ['promote a signal (人工立案)', 'POST', () => '/api/signals/sig-unmatched/promote', () => ({}), A(401, 403, 403, 403, 403, 201)],
   // Duty officers only; an unknown incident is a 404, a signal of another incident a 409 — nothing changes.
   ['merge incidents', 'POST', () => `/api/incidents/${ids.incA}/merge`, () => ({ from: ['inc_nope'] }), A(401, 403, 403, 403, 403, 404)],
@@ -614,10 +624,26 @@ describe('the access matrix', () => {
         q,
       ).not.toContain(signalId('hotline', 'M-B'));
     }
-    expect((await unit.inject({ method: 'GET', url: `/api/signals/${signalId('hotline', 'M-B')}` })).statusCode).toBe(404);
+    const hidden = await unit.inject({ method: 'GET', url: `/api/signals/${signalId('hotline', 'M-B')}` });
+    expect(hidden.statusCode).toBe(404);
+    expect(hidden.json()).toEqual({ code: 'HY_NOT_FOUND', message: `signal ${signalId('hotline', 'M-B')} not found` });
     // Asking for another unit by filter changes nothing: the scope is not a filter the client sets.
     const other = (await unit.inject({ method: 'GET', url: '/api/incidents?unit=environment' })).json<{ total: number }>();
     expect(other.total).toBe(0);
+  });
+
+  it("one signal reads as the list shows it, its ticket text (a citizen's words) to duty officers only", async () => {
+    const id = signalId('hotline', 'M-A');
+    for (const who of ['duty', 'leader', 'admin', 'unitA'] as const) {
+      const one = await client[who].inject({ method: 'GET', url: `/api/signals/${id}` });
+      expect(one.statusCode, who).toBe(200);
+      const listed = (await client[who].inject({ method: 'GET', url: `/api/signals?q=${id}` })).json<{ items: unknown[] }>();
+      expect(listed.items, who).toEqual([one.json()]);
+      const body = one.json<{ incidentId: string; content: string | null; title: string }>();
+      expect(body.incidentId, who).toBe(ids.incA);
+      expect(body.title, who).toBe('小区电梯频繁故障');
+      expect(body.content, who).toBe(who === 'duty' ? '小区电梯频繁故障' : null);
+    }
   });
 
   it('the cached board page is kept per scope: the same URL, asked first by duty, never shows a unit another unit’s incidents; a conditional GET is 304 with the security headers', async () => {
