@@ -8528,7 +8528,8 @@ export interface paths {
                     level?: "I" | "II" | "III" | "IV" | "ungraded";
                     /** @description YYYY-MM: deadlines due in that month (instead of from/to) */
                     month?: string;
-                    outcome?: "on_time" | "late" | "breached" | "pending";
+                    /** @description one outcome, or several (repeat the parameter): on_time, late and breached are the 到期 count */
+                    outcome?: ("on_time" | "late" | "breached" | "pending")[];
                     /** @description incident clocks or working-day duties only */
                     source?: "incident" | "duty";
                     /** @description 止 (inclusive) on the due instant: YYYY-MM-DD (the whole of that day, Asia/Shanghai) or an ISO-8601 instant */
