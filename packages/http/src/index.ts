@@ -4,3 +4,5 @@ export * from './auth.ts';
 export * from './security.ts';
 export * from './session-cache.ts';
 export * from './query-parameters.ts';
+export * from './metrics-route.ts';
+export type { AnyFastify } from './types.ts';

@@ -12,6 +12,7 @@ import { channelsFromSettings, Dispatcher } from '@huiying/notify';
 import { startEngine } from './engine.ts';
 import { CalendarService } from './calendar.ts';
 import { LatenessHistogram } from './lateness.ts';
+import { EngineMetrics, serveEngineMetrics } from './metrics.ts';
 import { DEFAULT_OFFICIAL_CHANNEL_OPTIONS, OfficialChannels } from './official-channels.ts';
 import { digestFrom, notifySettingsSchema, routingFrom } from './process-settings.ts';
 import { rulePackFallback } from './rule-pack-file.ts';
@@ -34,6 +35,9 @@ const config = loadConfig(
     RESPONSE_AUTO_THRESHOLD: Type.Number({ default: DEFAULT_OFFICIAL_CHANNEL_OPTIONS.autoApplyThreshold, minimum: 0, maximum: 1.01 }),
     /** Log the timer's committed lateness (since start) this often; 0 = never. */
     TIMER_LATENESS_LOG_SECONDS: Type.Integer({ minimum: 0, default: 60 }),
+    /** GET /metrics (Prometheus text; an admin session or a metrics:read token) on this port; off when unset. */
+    METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    METRICS_HOST: Type.String({ default: '127.0.0.1' }),
     ...notifySettingsSchema,
   }),
 );
@@ -52,10 +56,11 @@ const dispatcher = new Dispatcher({
   logger: logger.child({ svc: 'notify' }),
 });
 const lateness = new LatenessHistogram();
+const metrics = new EngineMetrics(handle.db);
 const engine = await startEngine({
   db: handle.db,
   handle,
-  bus,
+  bus: metrics.countingBus(bus),
   clock: systemClock,
   pack: () => rulePacks.current(),
   logger,
@@ -65,7 +70,10 @@ const engine = await startEngine({
   onWake: () => relay.wake(),
   // Outside every consumer handler: the dispatcher runs on its own loop and is only woken here.
   onNotify: () => dispatcher.wake(),
-  onTimerLateness: (ms) => lateness.add(ms),
+  onTimerLateness: (ms) => {
+    lateness.add(ms);
+    metrics.timerCommitted(ms);
+  },
 });
 // How late deadlines became visible, since start: the figure the timer is judged by (bench/README.md).
 const latenessLog =
@@ -94,11 +102,16 @@ const officialTimer = setInterval(() => {
   })().catch((error: unknown) => logger.error({ err: error }, 'official channels pass failed'));
 }, 60_000);
 relay.start();
+const metricsServer =
+  config.METRICS_PORT === undefined
+    ? undefined
+    : await serveEngineMetrics({ db: handle.db, metrics, port: config.METRICS_PORT, host: config.METRICS_HOST, logger });
 logger.info('engine running');
 
 const shutdown = async () => {
   clearInterval(officialTimer);
   if (latenessLog) clearInterval(latenessLog);
+  await metricsServer?.close();
   await engine.stop();
   await rulePacks.stop();
   await dispatcher.stop();

@@ -13,6 +13,7 @@ import { DEFAULT_SIGNAL_TIME_POLICY } from '@huiying/domain';
 import { DEFAULT_EVIDENCE_OPTIONS, EvidenceArchiver } from './evidence.ts';
 import { DEFAULT_POLLER_OPTIONS, FeedPoller } from './feeds.ts';
 import { AddressPolicy, DEFAULT_FETCH_POLICY } from './fetch/index.ts';
+import { IngestMetrics } from './metrics.ts';
 import { ticketConfig, ticketPolicyOf, ticketRoutes } from './tickets.ts';
 
 const config = loadConfig(
@@ -90,12 +91,18 @@ async function serve(first: boolean): Promise<void> {
   await registerSecurity(app);
   // The hotline system authenticates with an API token (scope tickets:write) or an HMAC signature, checked per request.
   await app.register(authPlugin, { db: handle.db, clock: systemClock });
+  // GET /metrics (an admin session or a metrics:read token, as the API's), and counts of what the routes answer.
+  const metrics = new IngestMetrics(handle.db);
+  metrics.register(app);
   await app.register(ticketRoutes, {
     db: handle.db,
     clock: systemClock,
     policy: ticketPolicyOf(config),
     // Once per statement that may have queued messages (a group commit's), not once per response.
-    onWritten: () => relay.wake(),
+    onWritten: () => {
+      relay.wake();
+      metrics.written();
+    },
   });
   const poller = new FeedPoller({
     db: handle.db,
