@@ -34,6 +34,11 @@ const config = loadConfig(
     RESPONSE_AUTO_THRESHOLD: Type.Number({ default: DEFAULT_OFFICIAL_CHANNEL_OPTIONS.autoApplyThreshold, minimum: 0, maximum: 1.01 }),
     /** Log the timer's committed lateness (since start) this often; 0 = never. */
     TIMER_LATENESS_LOG_SECONDS: Type.Integer({ minimum: 0, default: 60 }),
+    /**
+     * Where the deadline timer runs: `thread` (a worker thread with its own connections, so due
+     * clocks fire on time while signal batches keep this loop busy) or `inline` (this loop).
+     */
+    ENGINE_TIMER: Type.Union([Type.Literal('thread'), Type.Literal('inline')], { default: 'thread' }),
     ...notifySettingsSchema,
   }),
 );
@@ -66,7 +71,22 @@ const engine = await startEngine({
   // Outside every consumer handler: the dispatcher runs on its own loop and is only woken here.
   onNotify: () => dispatcher.wake(),
   onTimerLateness: (ms) => lateness.add(ms),
+  ...(config.ENGINE_TIMER === 'thread'
+    ? {
+        timerThread: {
+          databaseUrl: config.DATABASE_URL,
+          logLevel: config.LOG_LEVEL,
+          logName: 'huiying-engine',
+          // Without its timer the engine would look healthy and fire nothing: stop, to be restarted.
+          onFailed: (error: unknown) => {
+            logger.fatal({ err: error }, 'the timer thread failed; stopping the engine');
+            void shutdown(1).catch(() => process.exit(1));
+          },
+        },
+      }
+    : {}),
 });
+logger.info({ timer: config.ENGINE_TIMER }, 'deadline timer started');
 // How late deadlines became visible, since start: the figure the timer is judged by (bench/README.md).
 const latenessLog =
   config.TIMER_LATENESS_LOG_SECONDS > 0
@@ -96,14 +116,14 @@ const officialTimer = setInterval(() => {
 relay.start();
 logger.info('engine running');
 
-const shutdown = async () => {
+async function shutdown(code = 0): Promise<void> {
   clearInterval(officialTimer);
   if (latenessLog) clearInterval(latenessLog);
   await engine.stop();
   await rulePacks.stop();
   await dispatcher.stop();
   await closePorts();
-  process.exit(0);
-};
+  process.exit(code);
+}
 process.once('SIGINT', () => void shutdown());
 process.once('SIGTERM', () => void shutdown());
