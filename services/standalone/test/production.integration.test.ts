@@ -79,9 +79,8 @@ beforeAll(async () => {
     DUTY_EMAIL: 'duty@example.test',
     HOST: '127.0.0.1',
   };
-  // The engine at info, with its timer's lateness every second: the log says where the timer runs
-  // and what it fired.
-  run('engine', 'services/engine/src/main.ts', { ...env, LOG_LEVEL: 'info', TIMER_LATENESS_LOG_SECONDS: '1' });
+  // The engine at info: its log says where its deadline timer runs.
+  run('engine', 'services/engine/src/main.ts', { ...env, LOG_LEVEL: 'info' });
   run('ingest', 'services/ingest/src/main.ts', { ...env, INGEST_PORT: String(ingestPort) });
   run('api', 'services/api/src/main.ts', { ...env, PORT: String(apiPort) });
 });
@@ -164,27 +163,21 @@ it('a ticket posted to the ingest process is breached by the engine process, mai
   const mail = await eventually(async () => smtp.mails[0], 'the escalation mail from the engine process', 45_000);
   expect(JSON.stringify(mail.to)).toContain('duty@example.test');
   expect(mail.subject).toContain('超时');
-  // The breach was fired by the timer thread (ENGINE_TIMER's default), whose committed lateness
-  // reaches the engine's log through the main thread.
-  const engineLog = () =>
-    procs
-      .find((p) => p.name === 'engine')!
-      .output.join('')
-      .split('\n')
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as { msg?: string; timer?: string; timerLateness?: { count: number } }];
-        } catch {
-          return [];
-        }
-      });
-  expect(engineLog().find((l) => l.msg === 'deadline timer started')?.timer).toBe('thread');
-  const reported = await eventually(
-    async () => engineLog().find((l) => l.msg === 'timer lateness' && (l.timerLateness?.count ?? 0) >= 1),
-    'the timer lateness log',
-    15_000,
-  );
-  expect(reported.timerLateness!.count).toBeGreaterThanOrEqual(1);
+  // The engine's deadline timer runs on its thread (ENGINE_TIMER's default). (This breach was due
+  // before its incident existed, so the signal's own transaction fired it; a clock falling due
+  // later is fired by the thread — services/engine/test/timer-thread.integration.test.ts.)
+  const engineLog = procs
+    .find((p) => p.name === 'engine')!
+    .output.join('')
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { msg?: string; timer?: string }];
+      } catch {
+        return [];
+      }
+    });
+  expect(engineLog.find((l) => l.msg === 'deadline timer started')?.timer).toBe('thread');
   expect(procs.every((p) => p.child.exitCode === null)).toBe(true);
   // What the services wrote to the audit log, they cannot take back.
   const asApp = new pg.Client({ connectionString: db.url.replace('//postgres@', `//${appLogin}@`) });
