@@ -489,6 +489,32 @@ describe('credible receive times', () => {
   });
 });
 
+describe('the audit entry of a live ticket', () => {
+  it('masks every field the hotline wrote (text once in toSignal; ticket id, area, category, unit in the entry)', async () => {
+    const res = await post(
+      ticket('13912345678', {
+        receivedAt: new Date(clock.now()).toISOString(),
+        caller: '李四',
+        content: '李四来电：回电 13812345678',
+        area: '联系人王五 13700001111',
+        category: '投诉 13600002222',
+        unit: '街道 13500003333',
+      }),
+    );
+    expect(res.statusCode).toBe(201);
+    const id = res.json<{ signalId: string }>().signalId;
+    const [entry] = rowsOf<{ input: Record<string, unknown> }>(
+      await db.db.execute(sql`select input from audit_log where action = 'signal.accepted' and entity_id = ${id}`),
+    );
+    const text = JSON.stringify(entry!.input);
+    for (const clear of ['13912345678', '13812345678', '13700001111', '13600002222', '13500003333', '李四', '王五'])
+      expect(text).not.toContain(clear);
+    // Ours stays as it is: the signal id, the source, the times; the masked text is the stored one.
+    const [stored] = rowsOf<{ content: string }>(await db.db.execute(sql`select content from signals where id = ${id}`));
+    expect(entry!.input).toMatchObject({ id, source: 'hotline', content: stored!.content, sourceRef: 'T-139****5678' });
+  });
+});
+
 describe('on the real Kafka broker', () => {
   it('publishes the ticket without the caller’s name, phone or ID number, then prunes the outbox row', async () => {
     const bus = await kafkaBus();
