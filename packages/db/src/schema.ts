@@ -187,6 +187,16 @@ export const incidentWakes = pgTable(
   (t) => [index('incident_wakes_at_idx').on(t.wakeAt)],
 );
 
+/**
+ * Escalation-ladder snapshots named by a hash of their content: a stored incident clock refers to
+ * its snapshot instead of copying it (services/engine/src/ladder-refs.ts, migration 0038).
+ * Immutable; never deleted.
+ */
+export const ladderSnapshots = pgTable('ladder_snapshots', {
+  id: text('id').primaryKey(),
+  ladder: jsonb('ladder').notNull(),
+});
+
 /** Read model of every incident's clocks, rewritten from `incidents.state` in the same transaction. */
 export const clocks = pgTable(
   'clocks',
