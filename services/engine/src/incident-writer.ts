@@ -210,11 +210,6 @@ export async function persistAll(
   await writeFenced(
     tx,
     sql`
-      lsn as (
-        -- Sorted: two batches naming the same new snapshots wait for each other in one order.
-        insert into ladder_snapshots (id, ladder) select key, value from jsonb_each(${JSON.stringify(Object.fromEntries(snapshots))}::jsonb)
-        order by key on conflict (id) do nothing
-      ),
       ins as (
         insert into incidents (id, title, level, unit_id, status, start_at, state, next_wake_at, version, created_at, updated_at)
         select id, title, level, "unitId", status, "startAt", state, "nextWakeAt", version, "createdAt", "updatedAt"
@@ -267,7 +262,12 @@ export async function persistAll(
         insert into incident_wakes (incident_id, wake_at) select id, next_wake_at from written where next_wake_at is not null
         on conflict (incident_id) do update set wake_at = excluded.wake_at where incident_wakes.wake_at is distinct from excluded.wake_at
       ),
-      wkd as (delete from incident_wakes w using written where w.incident_id = written.id and written.next_wake_at is null)`,
+      wkd as (delete from incident_wakes w using written where w.incident_id = written.id and written.next_wake_at is null),
+      lsn as (
+        -- Sorted: two batches naming the same new snapshots wait for each other in one order.
+        insert into ladder_snapshots (id, ladder) select key, value from jsonb_each(${JSON.stringify(Object.fromEntries(snapshots))}::jsonb)
+        order by key on conflict (id) do nothing
+      )`,
     { alerts: [], audits: [...auditRows, ...walked.batch.audits], messages, inputs, at: new Date(items[0]!.now) },
     incidentRows.length,
     'incident',
