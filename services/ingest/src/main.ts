@@ -39,6 +39,10 @@ const config = loadConfig(
      * the feed poller and the evidence archiver, every one its outbox relay (they take turns).
      */
     INGEST_WORKERS: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
+    /** Single-ticket statements in flight at once (the group commit's); more overlap one batch's commit with the next. */
+    INGEST_GROUP_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 16 }),
+    /** The outbox relay waits this long after a write wakes it, so one relay cycle carries a stream of group commits' messages. */
+    INGEST_RELAY_LINGER_MS: Type.Integer({ default: 0, minimum: 0, maximum: 1000 }),
     ...ticketConfig,
   }),
 );
@@ -83,7 +87,14 @@ if (config.INGEST_WORKERS > 1 && cluster.isPrimary) {
 }
 
 async function serve(first: boolean): Promise<void> {
-  const { logger, handle, relay, close: closePorts } = await openProductionPorts('huiying-ingest', config);
+  const {
+    logger,
+    handle,
+    relay,
+    close: closePorts,
+  } = await openProductionPorts('huiying-ingest', config, {
+    relayLingerMs: config.INGEST_RELAY_LINGER_MS,
+  });
   relay.start();
   const app = Fastify({ loggerInstance: logger });
   installErrorHandler(app);
@@ -94,8 +105,9 @@ async function serve(first: boolean): Promise<void> {
     db: handle.db,
     clock: systemClock,
     policy: ticketPolicyOf(config),
-    // Once per statement that may have queued messages (a group commit's), not once per response.
+    // Once per burst of statements that may have queued messages (group commits'), not once per response.
     onWritten: () => relay.wake(),
+    singles: { concurrency: config.INGEST_GROUP_CONCURRENCY },
   });
   const poller = new FeedPoller({
     db: handle.db,
