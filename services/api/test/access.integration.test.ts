@@ -22,9 +22,15 @@ import {
 } from '@huiying/db';
 import { createToken, createUser } from '@huiying/identity';
 import { createHotlineSource, signalId } from '@huiying/ingest';
-import { eventually, freshDatabase, type Injectable, loginAs, type SessionClient } from '@huiying/testkit';
+import { eventually, type Injectable, loginAs, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
+import type { EmbeddedHarness } from '../../standalone/test/embedded-harness.ts';
+import {
+  candidateRow,
+  type FreshDatabase,
+  startOnFreshPostgres,
+  ticketIncident as assignedIncident,
+} from './fixtures/embedded-postgres.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-09-07T09:00:00+08:00');
@@ -34,8 +40,9 @@ type Who = 'anonymous' | 'token' | 'leader' | 'admin' | 'unitA' | 'duty';
 // Writers last, so that what the others were refused is still there to be refused.
 const WHO: Who[] = ['anonymous', 'token', 'leader', 'admin', 'unitA', 'duty'];
 
-let db: Awaited<ReturnType<typeof freshDatabase>>;
+let db: FreshDatabase;
 let env: EmbeddedHarness;
+let stop: (() => Promise<void>) | undefined;
 const client = {} as Record<Who, Injectable>;
 const ids = {
   incA: '',
@@ -54,33 +61,16 @@ const ids = {
   rulePack: 0,
 };
 
-async function ticketIncident(duty: SessionClient, ref: string, title: string, unit: string): Promise<string> {
-  const res = await duty.inject({
-    method: 'POST',
-    url: '/api/tickets',
-    payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title, content: title },
-  });
-  expect(res.statusCode).toBe(201);
-  const inc = await eventually(
-    async () =>
-      (await duty.inject({ method: 'GET', url: `/api/incidents?q=${encodeURIComponent(title)}` })).json<{ items: { id: string }[] }>()
-        .items[0],
-    title,
-  );
-  expect((await duty.inject({ method: 'POST', url: `/api/incidents/${inc.id}/assign`, payload: { unit } })).statusCode).toBe(200);
-  return inc.id;
-}
+const ticketIncident = (duty: SessionClient, ref: string, title: string, unit: string) => assignedIncident(duty, clock, ref, title, unit);
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  env = await startEmbedded({
+  ({ db, env, stop } = await startOnFreshPostgres({
     clock,
-    handle: db,
     units: [
       { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' },
       { id: 'environment', name: '市生态环境局', email: 'sthjj@example.test' },
     ],
-  });
+  }));
   const duty = await env.as('duty');
   const { token } = await createToken(db.db, { name: 'hotline', scopes: ['tickets:write'] }, 'test', new Date());
   ids.hotline = (await createHotlineSource(db.db, { name: 'hotline-city' }, 'test', new Date())).id;
@@ -171,20 +161,15 @@ beforeAll(async () => {
   await db.db
     .insert(feeds)
     .values([feedRow('feed-news', 'news', null), feedRow('feed-a', 'official', 'housing'), feedRow('feed-b', 'official', 'environment')]);
-  const candidate = (id: string, incidentId: string, unitId: string) => ({
-    id,
-    signalId: `sig-${id}`,
-    feedId: unitId === 'housing' ? 'feed-a' : 'feed-b',
-    incidentId,
-    unitId,
-    title: '情况通报',
-    publishedAt: new Date(clock.now()),
-    original: true,
-    originReason: 'test',
-    confidence: 0.5,
-    matchReason: 'test',
-    createdAt: new Date(clock.now()),
-  });
+  const candidate = (id: string, incidentId: string, unitId: string) =>
+    candidateRow({
+      id,
+      incidentId,
+      unitId,
+      feedId: unitId === 'housing' ? 'feed-a' : 'feed-b',
+      title: '情况通报',
+      at: new Date(clock.now()),
+    });
   await db.db
     .insert(responseCandidates)
     .values([
@@ -229,8 +214,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await env?.stop();
-  await db?.drop();
+  await stop?.();
 });
 
 type Row = [

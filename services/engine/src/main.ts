@@ -2,7 +2,7 @@
  * Production engine process: signals from Kafka, deadlines and escalation-ladder steps from
  * PostgreSQL, and the notification dispatcher (email over SMTP, and SMS, 企业微信/钉钉 robots and
  * signed webhooks where their settings are present). Run several for scale: they
- * share the `huiying-engine` consumer group, claim due clocks with SKIP LOCKED and claim
+ * share the `huiying-engine` consumer group (after KAFKA_TOPIC_PREFIX), claim due clocks with SKIP LOCKED and claim
  * notifications under a fenced lease, so each step is queued once and sent once.
  */
 import { systemClock } from '@huiying/clock';
@@ -38,6 +38,11 @@ const config = loadConfig(
     /** GET /metrics (Prometheus text; an admin session or a metrics:read token) on this port; off when unset. */
     METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
     METRICS_HOST: Type.String({ default: '127.0.0.1' }),
+    /**
+     * Where the deadline timer runs: `thread` (a worker thread with its own connections, so due
+     * clocks fire on time while signal batches keep this loop busy) or `inline` (this loop).
+     */
+    ENGINE_TIMER: Type.Union([Type.Literal('thread'), Type.Literal('inline')], { default: 'thread' }),
     ...notifySettingsSchema,
   }),
 );
@@ -64,6 +69,10 @@ const engine = await startEngine({
   clock: systemClock,
   pack: () => rulePacks.current(),
   logger,
+  // KAFKA_TOPIC_PREFIX separates deployments (and test and bench runs) on one cluster: their
+  // consumer groups too, or a member subscribed to other topics takes part in this group's
+  // assignment and this engine's partitions may go to nobody.
+  groupId: `${config.KAFKA_TOPIC_PREFIX}huiying-engine`,
   ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) },
   digest: digestFrom(config, config.DIGEST_HOUR),
   ...(config.HANDOVER ? { handover: {} } : {}),
@@ -74,7 +83,22 @@ const engine = await startEngine({
     lateness.add(ms);
     metrics.timerCommitted(ms);
   },
+  ...(config.ENGINE_TIMER === 'thread'
+    ? {
+        timerThread: {
+          databaseUrl: config.DATABASE_URL,
+          logLevel: config.LOG_LEVEL,
+          logName: 'huiying-engine',
+          // Without its timer the engine would look healthy and fire nothing: stop, to be restarted.
+          onFailed: (error: unknown) => {
+            logger.fatal({ err: error }, 'the timer thread failed; stopping the engine');
+            void shutdown(1).catch(() => process.exit(1));
+          },
+        },
+      }
+    : {}),
 });
+logger.info({ timer: config.ENGINE_TIMER }, 'deadline timer started');
 // How late deadlines became visible, since start: the figure the timer is judged by (bench/README.md).
 const latenessLog =
   config.TIMER_LATENESS_LOG_SECONDS > 0
@@ -108,7 +132,7 @@ const metricsServer =
     : await serveEngineMetrics({ db: handle.db, metrics, port: config.METRICS_PORT, host: config.METRICS_HOST, logger });
 logger.info('engine running');
 
-const shutdown = async () => {
+async function shutdown(code = 0): Promise<void> {
   clearInterval(officialTimer);
   if (latenessLog) clearInterval(latenessLog);
   await metricsServer?.close();
@@ -116,7 +140,7 @@ const shutdown = async () => {
   await rulePacks.stop();
   await dispatcher.stop();
   await closePorts();
-  process.exit(0);
-};
+  process.exit(code);
+}
 process.once('SIGINT', () => void shutdown());
 process.once('SIGTERM', () => void shutdown());

@@ -40,6 +40,10 @@ const config = loadConfig(
      * the feed poller and the evidence archiver, every one its outbox relay (they take turns).
      */
     INGEST_WORKERS: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
+    /** Single-ticket statements in flight at once (the group commit's); more overlap one batch's commit with the next. */
+    INGEST_GROUP_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 16 }),
+    /** The outbox relay waits this long after a write wakes it, so one relay cycle carries a stream of group commits' messages. */
+    INGEST_RELAY_LINGER_MS: Type.Integer({ default: 0, minimum: 0, maximum: 1000 }),
     ...ticketConfig,
   }),
 );
@@ -84,7 +88,14 @@ if (config.INGEST_WORKERS > 1 && cluster.isPrimary) {
 }
 
 async function serve(first: boolean): Promise<void> {
-  const { logger, handle, relay, close: closePorts } = await openProductionPorts('huiying-ingest', config);
+  const {
+    logger,
+    handle,
+    relay,
+    close: closePorts,
+  } = await openProductionPorts('huiying-ingest', config, {
+    relayLingerMs: config.INGEST_RELAY_LINGER_MS,
+  });
   relay.start();
   const app = Fastify({ loggerInstance: logger });
   installErrorHandler(app);
@@ -103,6 +114,7 @@ async function serve(first: boolean): Promise<void> {
       relay.wake();
       metrics.written();
     },
+    singles: { concurrency: config.INGEST_GROUP_CONCURRENCY },
   });
   const poller = new FeedPoller({
     db: handle.db,
