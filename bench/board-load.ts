@@ -24,17 +24,11 @@
 import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type LoadFigures, parseLoadArgv } from './board-load-contract.ts';
 
-const [url, cookie, rateArg, secondsArg, connectionsArg, mode, acceptEncoding = ''] = process.argv.slice(2);
+const { url, cookie, rate, seconds, connections, mode, acceptEncoding } = parseLoadArgv(process.argv.slice(2));
 /** The request's headers besides Host: the session, and Accept-Encoding as a browser sends it (when given). */
-const headers: Record<string, string> = { cookie: cookie!, ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) };
-const rate = Number(rateArg);
-const seconds = Number(secondsArg);
-const connections = Number(connectionsArg);
-if (!url || !cookie || !(rate > 0) || !(seconds > 0) || !(connections > 0) || (mode !== 'autocannon' && mode !== 'even')) {
-  console.error('usage: board-load.ts <url> <cookie> <rate> <seconds> <connections> autocannon|even [accept-encoding]');
-  process.exit(2);
-}
+const headers: Record<string, string> = { cookie, ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) };
 
 /** The q-quantile of sorted values, nearest rank (as HdrHistogram reports). */
 function quantile(sorted: Float64Array, q: number): number {
@@ -45,31 +39,12 @@ function quantile(sorted: Float64Array, q: number): number {
 const loop = monitorEventLoopDelay({ resolution: 1 });
 const cpu0 = process.cpuUsage();
 
-interface Figures {
-  mode: string;
-  /** As autocannon itself reports them (its coordinated-omission correction included); autocannon mode only. */
-  reported?: { p50: number; p99: number; max: number; samples: number };
-  /** autocannon mode: its coordinated-omission correction replayed on the timed responses, with the interval it uses (1 ms) and the one it meant. */
-  replayed?: Record<'asRun' | 'asMeant', { interval: number; p99: number; samples: number }>;
-  /** Every response timed once (ms): from sent (autocannon) or from due (even). */
-  timed: { p50: number; p99: number; p999: number; max: number; n: number };
-  /** Even mode: the same responses timed from when they went out. */
-  fromSent?: { p50: number; p99: number };
-  requestsPerSecond: number;
-  non2xx: number;
-  errors: number;
-  /** This process's CPU over the run (ms) and per request. */
-  cpuMs: number;
-  loopP99Ms: number;
-  loopMaxMs: number;
-}
-
-function finish(latencies: number[], rest: Omit<Figures, 'timed' | 'cpuMs' | 'loopP99Ms' | 'loopMaxMs' | 'mode'>): void {
+function finish(latencies: number[], rest: Omit<LoadFigures, 'timed' | 'cpuMs' | 'loopP99Ms' | 'loopMaxMs' | 'mode'>): void {
   loop.disable();
   const sorted = Float64Array.from(latencies).sort();
   const { user, system } = process.cpuUsage(cpu0);
-  const figures: Figures = {
-    mode: mode!,
+  const figures: LoadFigures = {
+    mode,
     ...rest,
     timed: {
       p50: quantile(sorted, 0.5),

@@ -50,6 +50,7 @@ import { openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
 import { DEFAULT_RULE_PACK } from '../packages/domain/src/index.ts';
 import { CalendarService, RulePackHolder } from '../services/engine/src/index.ts';
 import { createUser, findUserByName } from '../packages/identity/src/index.ts';
+import { type LoadFigures, type LoadMode, loadArgv } from './board-load-contract.ts';
 
 // bench/ is not a workspace package: take the drivers from the packages that depend on them.
 const pg = createRequire(new URL('../packages/db/package.json', import.meta.url))('pg') as typeof PgNs;
@@ -116,20 +117,6 @@ const at = (database: string) => Object.assign(new URL(a['pg-url']!), { pathname
 const url = at(dbName);
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 const run = promisify(execFile);
-
-/** What bench/board-load.ts prints. */
-interface LoadFigures {
-  reported?: { p50: number; p99: number; max: number; samples: number };
-  replayed?: Record<'asRun' | 'asMeant', { interval: number; p99: number; samples: number }>;
-  timed: { p50: number; p99: number; p999: number; max: number; n: number };
-  fromSent?: { p50: number; p99: number };
-  requestsPerSecond: number;
-  non2xx: number;
-  errors: number;
-  cpuMs: number;
-  loopP99Ms: number;
-  loopMaxMs: number;
-}
 
 const admin = new pg.Client({ connectionString: at('postgres') });
 await admin.connect();
@@ -259,10 +246,15 @@ try {
   );
 
   /** One run of the load generator (bench/board-load.ts, its own process) against `target`. */
-  const generate = (mode: 'autocannon' | 'even', target: string, seconds = SECONDS) =>
+  const generate = (mode: LoadMode, target: string, seconds = SECONDS) =>
     run(
       process.execPath,
-      ['--import', 'tsx', 'bench/board-load.ts', target, cookie, String(RATE), String(seconds), '32', mode, ACCEPT_ENCODING],
+      [
+        '--import',
+        'tsx',
+        'bench/board-load.ts',
+        ...loadArgv({ url: target, cookie, rate: RATE, seconds, connections: 32, mode, acceptEncoding: ACCEPT_ENCODING }),
+      ],
       {
         maxBuffer: 64 * 1024 * 1024,
       },

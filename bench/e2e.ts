@@ -499,7 +499,7 @@ async function main(): Promise<void> {
   await waitProcessed(db, 'warmup-', 1, 120_000);
   say(
     'system under test',
-    `ingest pid ${ingest.pid}, engine pid ${engine.pid} (production mains; ingest LOG_LEVEL=warn, engine info for its timer lateness), topics ${prefix}*`,
+    `ingest pid ${ingest.pid}, engine pid ${engine.pid} (production mains; ingest LOG_LEVEL=warn, engine info for its timer lateness; ENGINE_TIMER=${process.env.ENGINE_TIMER ?? 'thread (default)'}), topics ${prefix}*`,
   );
 
   // Isolation: response clocks that fall due while the flood below runs (the engine's own timer fires them).

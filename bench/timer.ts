@@ -19,6 +19,9 @@
  *   --vacuum-every-seconds V  run `vacuum incidents` every V s while firing, standing in for
  *                         autovacuum when the server has it off (default: off; reported either way)
  *   --keep-db             don't drop the database at the end
+ *   --ladder-snapshots M  how the loaded states keep their clocks' ladder snapshot: `ref` (by reference, as the
+ *                         engine's writer stores them since migration 0038) or `inline` (copied into the clock,
+ *                         as states stored before it)                              (ref if the table exists)
  *
  * How the dues are placed. Due i is firstDue + i·S/N. The state of each incident is built by the
  * domain itself: a hotline signal seen at due − 1 s that was published at due − 48 h, so the
@@ -61,8 +64,9 @@ import vm from 'node:vm';
 import type * as PgNs from 'pg';
 import { systemClock } from '../packages/clock/src/index.ts';
 import { type Db, type DbHandle, openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
-import { applyIncidentInput, DEFAULT_RULE_PACK, MS_PER_HOUR, nextIncidentWake } from '../packages/domain/src/index.ts';
+import { applyIncidentInput, DEFAULT_RULE_PACK, type Ladder, MS_PER_HOUR, nextIncidentWake } from '../packages/domain/src/index.ts';
 import type * as TimerModule from '../services/engine/src/timer.ts';
+import { storedIncidentState } from '../services/engine/src/ladder-refs.ts';
 import { incidentView } from '../services/engine/src/view.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -96,6 +100,9 @@ const CHUNK = Math.floor(numberOption('chunk', 5000));
 const MAX_WAIT_MS = numberOption('max-wait-seconds', 900) * 1000;
 const PG_URL = option('pg-url') ?? process.env.DATABASE_URL_BENCH ?? 'postgres://postgres@127.0.0.1:5432';
 const KEEP_DB = option('keep-db') === 'true';
+const LADDER_SNAPSHOTS = option('ladder-snapshots');
+if (LADDER_SNAPSHOTS !== undefined && LADDER_SNAPSHOTS !== 'ref' && LADDER_SNAPSHOTS !== 'inline')
+  throw new Error(`--ladder-snapshots is ref or inline, not ${LADDER_SNAPSHOTS}`);
 const ENGINE_TIMER = option('engine-timer');
 const WORKERS = option('workers') === undefined ? undefined : Math.floor(numberOption('workers', 2));
 const VACUUM_EVERY_MS = option('vacuum-every-seconds') === undefined ? 0 : numberOption('vacuum-every-seconds', 30) * 1000;
@@ -418,6 +425,13 @@ async function main(): Promise<void> {
     const lastDue = firstDue + dueOffset(N - 1);
     log(`loading ${N} incidents; first due ${iso(firstDue)}, last due ${iso(lastDue)} (planned)`);
     const createdAt = iso(loadStart);
+    // States as the engine's writer stores them: each clock's ladder snapshot by reference (0038).
+    const [hasSnapshots] = rowsOf<{ yes: boolean }>(
+      await loader.db.execute(sql`select to_regclass('ladder_snapshots') is not null as yes`),
+    );
+    const byRef = (LADDER_SNAPSHOTS ?? (hasSnapshots!.yes ? 'ref' : 'inline')) === 'ref';
+    const snapshots = new Map<string, Ladder>();
+    log(`ladder snapshots stored ${byRef ? 'by reference' : 'inline'}`);
     const chunkJson = (from: number, to: number): { incidents: string; clocks: string } => {
       const inc: unknown[] = [];
       const clk: unknown[] = [];
@@ -439,7 +453,7 @@ async function main(): Promise<void> {
           unit_id: view.unitId,
           status: view.status,
           start_at: iso(view.startAt),
-          state,
+          state: byRef ? storedIncidentState(state, snapshots) : state,
           next_wake_at: iso(wake),
         });
         for (const c of view.clocks) {
@@ -461,6 +475,9 @@ async function main(): Promise<void> {
     const loadDb = loader.db;
     const insertChunk = async (from: number, to: number) => {
       const { incidents, clocks } = chunkJson(from, to);
+      if (snapshots.size > 0)
+        await loadDb.execute(sql`insert into ladder_snapshots (id, ladder) select key, value from jsonb_each(${JSON.stringify(Object.fromEntries(snapshots))}::jsonb)
+          on conflict (id) do nothing`);
       await loadDb.execute(sql`
         with i as (
           insert into incidents (id, title, level, unit_id, status, start_at, state, next_wake_at, created_at, updated_at)

@@ -41,6 +41,8 @@ export class OutboxRelay {
   private running: Promise<number> | undefined;
   private again = false;
   private stopped = false;
+  /** A lingering wake-up is scheduled (later wake-ups join it). */
+  private woken = false;
 
   constructor(
     private readonly db: Db,
@@ -51,6 +53,12 @@ export class OutboxRelay {
       onError?: (e: unknown) => void;
       /** How long published rows are kept (default 24 h; 0 deletes them at the next prune). */
       retentionMs?: number;
+      /**
+       * How long a wake-up waits before relaying (default 0). Under a stream of commits every few
+       * milliseconds, a cycle per wake-up (a transaction, a send, an update) costs more than the
+       * rows it carries; waiting a little lets one cycle carry what the stream queued meanwhile.
+       */
+      lingerMs?: number;
     } = {},
   ) {}
 
@@ -88,7 +96,10 @@ export class OutboxRelay {
   /** Nudge: something was just enqueued in this process. */
   wake(): void {
     if (this.stopped) return;
-    this.schedule(0);
+    const linger = this.options.lingerMs ?? 0;
+    if (linger > 0 && this.woken) return;
+    this.woken = linger > 0;
+    this.schedule(linger);
   }
 
   /** Relay everything pending now; resolves with the number of rows published. */
@@ -113,6 +124,7 @@ export class OutboxRelay {
   }
 
   private async tick(): Promise<void> {
+    this.woken = false;
     if (this.running) {
       this.again = true;
       return;
@@ -129,7 +141,7 @@ export class OutboxRelay {
     if (this.stopped) return;
     const again = this.again;
     this.again = false;
-    this.schedule(again ? 0 : (this.options.pollMs ?? 500));
+    this.schedule(again ? (this.options.lingerMs ?? 0) : (this.options.pollMs ?? 500));
   }
 
   private cycle(): Promise<number> {

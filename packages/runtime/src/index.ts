@@ -65,7 +65,12 @@ export async function warnIfAuditUnprotected(db: Db, logger: Logger): Promise<bo
   return true;
 }
 
-export async function openProductionPorts(name: string, config: PortsConfig, options: { logger?: Logger } = {}): Promise<ProductionPorts> {
+export async function openProductionPorts(
+  name: string,
+  config: PortsConfig,
+  /** relayLingerMs: the outbox relay's wait after a wake-up (OutboxRelay's lingerMs; default 0). */
+  options: { logger?: Logger; relayLingerMs?: number } = {},
+): Promise<ProductionPorts> {
   const logger = options.logger ?? pino({ level: config.LOG_LEVEL, name, serializers: logSerializers });
   const handle = openPostgres(config.DATABASE_URL);
   await migrateAsOwner(handle, config.MIGRATION_DATABASE_URL);
@@ -77,6 +82,7 @@ export async function openProductionPorts(name: string, config: PortsConfig, opt
     batch: 1000,
     retentionMs: (config.OUTBOX_RETENTION_HOURS ?? DEFAULT_OUTBOX_RETENTION_MS / 3_600_000) * 3_600_000,
     onError: (e) => logger.error(e, 'outbox relay'),
+    lingerMs: options.relayLingerMs ?? 0,
   });
   return {
     logger,

@@ -6,7 +6,7 @@ import { type Clock, systemClock } from '@huiying/clock';
 import type { Db, DbHandle } from '@huiying/db';
 import { DomainError, interviewRulesOf } from '@huiying/domain';
 import { type CalendarService, type EngineDeps, NotFoundError, type RulePackHolder, StaleWriteError } from '@huiying/engine';
-import { ApiError, authPlugin, installErrorHandler, registerSecurity } from '@huiying/http';
+import { ApiError, authPlugin, installErrorHandler, refuseUnknownQueryParameters, registerSecurity } from '@huiying/http';
 import type { SessionPolicy } from '@huiying/identity';
 import { type TicketTimePolicy, ticketRoutes } from '@huiying/ingest';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -111,6 +111,7 @@ export async function buildApp(
   });
 
   installErrorHandler(app, mapError);
+  refuseUnknownQueryParameters(app);
   await registerSecurity(app);
   await app.register(swagger, {
     openapi: {

@@ -22,9 +22,15 @@ import {
 } from '@huiying/db';
 import { createToken, createUser } from '@huiying/identity';
 import { createHotlineSource, signalId } from '@huiying/ingest';
-import { eventually, freshDatabase, type Injectable, loginAs, type SessionClient } from '@huiying/testkit';
+import { eventually, type Injectable, loginAs, type SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
+import type { EmbeddedHarness } from '../../standalone/test/embedded-harness.ts';
+import {
+  candidateRow,
+  type FreshDatabase,
+  startOnFreshPostgres,
+  ticketIncident as assignedIncident,
+} from './fixtures/embedded-postgres.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-09-07T09:00:00+08:00');
@@ -34,8 +40,9 @@ type Who = 'anonymous' | 'token' | 'leader' | 'admin' | 'unitA' | 'duty';
 // Writers last, so that what the others were refused is still there to be refused.
 const WHO: Who[] = ['anonymous', 'token', 'leader', 'admin', 'unitA', 'duty'];
 
-let db: Awaited<ReturnType<typeof freshDatabase>>;
+let db: FreshDatabase;
 let env: EmbeddedHarness;
+let stop: (() => Promise<void>) | undefined;
 const client = {} as Record<Who, Injectable>;
 const ids = {
   incA: '',
@@ -54,33 +61,16 @@ const ids = {
   rulePack: 0,
 };
 
-async function ticketIncident(duty: SessionClient, ref: string, title: string, unit: string): Promise<string> {
-  const res = await duty.inject({
-    method: 'POST',
-    url: '/api/tickets',
-    payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title, content: title },
-  });
-  expect(res.statusCode).toBe(201);
-  const inc = await eventually(
-    async () =>
-      (await duty.inject({ method: 'GET', url: `/api/incidents?q=${encodeURIComponent(title)}` })).json<{ items: { id: string }[] }>()
-        .items[0],
-    title,
-  );
-  expect((await duty.inject({ method: 'POST', url: `/api/incidents/${inc.id}/assign`, payload: { unit } })).statusCode).toBe(200);
-  return inc.id;
-}
+const ticketIncident = (duty: SessionClient, ref: string, title: string, unit: string) => assignedIncident(duty, clock, ref, title, unit);
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  env = await startEmbedded({
+  ({ db, env, stop } = await startOnFreshPostgres({
     clock,
-    handle: db,
     units: [
       { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' },
       { id: 'environment', name: '市生态环境局', email: 'sthjj@example.test' },
     ],
-  });
+  }));
   const duty = await env.as('duty');
   const { token } = await createToken(db.db, { name: 'hotline', scopes: ['tickets:write'] }, 'test', new Date());
   ids.hotline = (await createHotlineSource(db.db, { name: 'hotline-city' }, 'test', new Date())).id;
@@ -171,20 +161,15 @@ beforeAll(async () => {
   await db.db
     .insert(feeds)
     .values([feedRow('feed-news', 'news', null), feedRow('feed-a', 'official', 'housing'), feedRow('feed-b', 'official', 'environment')]);
-  const candidate = (id: string, incidentId: string, unitId: string) => ({
-    id,
-    signalId: `sig-${id}`,
-    feedId: unitId === 'housing' ? 'feed-a' : 'feed-b',
-    incidentId,
-    unitId,
-    title: '情况通报',
-    publishedAt: new Date(clock.now()),
-    original: true,
-    originReason: 'test',
-    confidence: 0.5,
-    matchReason: 'test',
-    createdAt: new Date(clock.now()),
-  });
+  const candidate = (id: string, incidentId: string, unitId: string) =>
+    candidateRow({
+      id,
+      incidentId,
+      unitId,
+      feedId: unitId === 'housing' ? 'feed-a' : 'feed-b',
+      title: '情况通报',
+      at: new Date(clock.now()),
+    });
   await db.db
     .insert(responseCandidates)
     .values([
@@ -229,8 +214,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await env?.stop();
-  await db?.drop();
+  await stop?.();
 });
 
 type Row = [
@@ -385,10 +369,20 @@ const MATRIX: Row[] = [
   ],
   ['delete a monitoring rule', 'DELETE', () => '/api/admin/monitoring-rules/mr-delete-me', undefined, A(401, 403, 403, 204, 403, 403)],
   ['signal search', 'GET', () => '/api/signals?matched=false', undefined, A(401, 403, 200, 200, 200, 200)],
-  // One signal is read through the list by its id (there is no /api/signals/:id); what a unit finds is checked below.
-  ['own unit signal', 'GET', () => `/api/signals?q=${signalId('hotline', 'M-A')}`, undefined, A(401, 403, 200, 200, 200, 200)],
-  ["another unit's signal", 'GET', () => `/api/signals?q=${signalId('hotline', 'M-B')}`, undefined, A(401, 403, 200, 200, 200, 200)],
-  ['an unmatched signal', 'GET', () => '/api/signals?q=sig-unmatched', undefined, A(401, 403, 200, 200, 200, 200)],
+  // One signal by its id: a unit reads its own unit's, another unit's (or one not yet anyone's) is a 404 like an unknown id.
+  ['own unit signal', 'GET', () => `/api/signals/${signalId('hotline', 'M-A')}`, undefined, A(401, 403, 200, 200, 200, 200)],
+  ["another unit's signal", 'GET', () => `/api/signals/${signalId('hotline', 'M-B')}`, undefined, A(401, 403, 200, 200, 404, 200)],
+  ['an unmatched signal', 'GET', () => '/api/signals/sig-unmatched', undefined, A(401, 403, 200, 200, 404, 200)],
+  ['an unknown signal', 'GET', () => '/api/signals/sig-nope', undefined, A(401, 403, 404, 404, 404, 404)],
+  // The same through the search (what a unit finds there is checked below).
+  ['own unit signal, searched', 'GET', () => `/api/signals?q=${signalId('hotline', 'M-A')}`, undefined, A(401, 403, 200, 200, 200, 200)],
+  [
+    "another unit's signal, searched",
+    'GET',
+    () => `/api/signals?q=${signalId('hotline', 'M-B')}`,
+    undefined,
+    A(401, 403, 200, 200, 200, 200),
+  ],
   ['promote a signal (人工立案)', 'POST', () => '/api/signals/sig-unmatched/promote', () => ({}), A(401, 403, 403, 403, 403, 201)],
   // Duty officers only; an unknown incident is a 404, a signal of another incident a 409 — nothing changes.
   ['merge incidents', 'POST', () => `/api/incidents/${ids.incA}/merge`, () => ({ from: ['inc_nope'] }), A(401, 403, 403, 403, 403, 404)],
@@ -614,10 +608,26 @@ describe('the access matrix', () => {
         q,
       ).not.toContain(signalId('hotline', 'M-B'));
     }
-    expect((await unit.inject({ method: 'GET', url: `/api/signals/${signalId('hotline', 'M-B')}` })).statusCode).toBe(404);
+    const hidden = await unit.inject({ method: 'GET', url: `/api/signals/${signalId('hotline', 'M-B')}` });
+    expect(hidden.statusCode).toBe(404);
+    expect(hidden.json()).toEqual({ code: 'HY_NOT_FOUND', message: `signal ${signalId('hotline', 'M-B')} not found` });
     // Asking for another unit by filter changes nothing: the scope is not a filter the client sets.
     const other = (await unit.inject({ method: 'GET', url: '/api/incidents?unit=environment' })).json<{ total: number }>();
     expect(other.total).toBe(0);
+  });
+
+  it("one signal reads as the list shows it, its ticket text (a citizen's words) to duty officers only", async () => {
+    const id = signalId('hotline', 'M-A');
+    for (const who of ['duty', 'leader', 'admin', 'unitA'] as const) {
+      const one = await client[who].inject({ method: 'GET', url: `/api/signals/${id}` });
+      expect(one.statusCode, who).toBe(200);
+      const listed = (await client[who].inject({ method: 'GET', url: `/api/signals?q=${id}` })).json<{ items: unknown[] }>();
+      expect(listed.items, who).toEqual([one.json()]);
+      const body = one.json<{ incidentId: string; content: string | null; title: string }>();
+      expect(body.incidentId, who).toBe(ids.incA);
+      expect(body.title, who).toBe('小区电梯频繁故障');
+      expect(body.content, who).toBe(who === 'duty' ? '小区电梯频繁故障' : null);
+    }
   });
 
   it('the cached board page is kept per scope: the same URL, asked first by duty, never shows a unit another unit’s incidents; a conditional GET is 304 with the security headers', async () => {

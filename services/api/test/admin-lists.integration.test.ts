@@ -5,14 +5,21 @@
  */
 import { FakeClock } from '@huiying/clock';
 import { feeds, responseCandidates } from '@huiying/db';
-import { eventually, freshDatabase, type SessionClient } from '@huiying/testkit';
+import type { SessionClient } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
+import type { EmbeddedHarness } from '../../standalone/test/embedded-harness.ts';
+import {
+  candidateRow,
+  type FreshDatabase,
+  startOnFreshPostgres,
+  ticketIncident as assignedIncident,
+} from './fixtures/embedded-postgres.ts';
 
 const T0 = Date.parse('2026-10-01T09:00:00+08:00');
 const clock = new FakeClock(T0);
-let db: Awaited<ReturnType<typeof freshDatabase>>;
+let db: FreshDatabase;
 let env: EmbeddedHarness;
+let stop: (() => Promise<void>) | undefined;
 let admin: SessionClient;
 let duty: SessionClient;
 
@@ -36,33 +43,15 @@ async function get<T>(client: SessionClient, url: string): Promise<Page<T>> {
   return res.json<Page<T>>();
 }
 
-/** A 12345 ticket becomes an incident, assigned to `unit`. */
-async function ticketIncident(ref: string, title: string, unit: string): Promise<string> {
-  const res = await duty.inject({
-    method: 'POST',
-    url: '/api/tickets',
-    payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title, content: title },
-  });
-  expect(res.statusCode).toBe(201);
-  const inc = await eventually(
-    async () =>
-      (await duty.inject({ method: 'GET', url: `/api/incidents?q=${encodeURIComponent(title)}` })).json<{ items: { id: string }[] }>()
-        .items[0],
-    title,
-  );
-  expect((await duty.inject({ method: 'POST', url: `/api/incidents/${inc.id}/assign`, payload: { unit } })).statusCode).toBe(200);
-  return inc.id;
-}
+const ticketIncident = (ref: string, title: string, unit: string) => assignedIncident(duty, clock, ref, title, unit);
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  env = await startEmbedded({ clock, handle: db, units: UNITS });
+  ({ db, env, stop } = await startOnFreshPostgres({ clock, units: UNITS }));
   admin = await env.as('admin');
   duty = await env.as('duty');
 });
 afterAll(async () => {
-  await env?.stop();
-  await db?.drop();
+  await stop?.();
 });
 
 describe('units', () => {
@@ -204,20 +193,8 @@ describe('monitoring rules, feeds and candidate responses', () => {
     const at = new Date(clock.now());
     const gas = await ticketIncident('M-GAS', '燃气泄漏', 'u07');
     const river = await ticketIncident('M-RIVER', '河道污染', 'u08');
-    const candidate = (id: string, incidentId: string, unitId: string, title: string) => ({
-      id,
-      signalId: `sig-${id}`,
-      feedId: 'gov-u07',
-      incidentId,
-      unitId,
-      title,
-      publishedAt: at,
-      original: true,
-      originReason: 'test',
-      confidence: 0.5,
-      matchReason: 'test',
-      createdAt: at,
-    });
+    const candidate = (id: string, incidentId: string, unitId: string, title: string) =>
+      candidateRow({ id, incidentId, unitId, feedId: 'gov-u07', title, at });
     await db.db
       .insert(responseCandidates)
       .values([

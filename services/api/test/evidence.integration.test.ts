@@ -14,6 +14,7 @@ import { AddressPolicy, DEFAULT_FETCH_POLICY, EvidenceArchiver, evidenceId } fro
 import { eventually, freshDatabase, type SessionClient, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
+import { ticketIncident as assignedIncident } from './fixtures/embedded-postgres.ts';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-30T09:00:00+08:00');
@@ -54,22 +55,7 @@ const archiver = () =>
 // The default policy: loopback refused.
 const strictArchiver = () => new EvidenceArchiver({ db: db.db, clock, logger: testLogger, owner: 'strict' });
 
-async function ticketIncident(ref: string, title: string, unitId: string): Promise<string> {
-  const res = await duty.inject({
-    method: 'POST',
-    url: '/api/tickets',
-    payload: { id: ref, receivedAt: new Date(clock.now()).toISOString(), title, content: title },
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  const inc = await eventually(
-    async () =>
-      (await duty.inject({ method: 'GET', url: `/api/incidents?q=${encodeURIComponent(title)}` })).json<{ items: { id: string }[] }>()
-        .items[0],
-    title,
-  );
-  expect((await duty.inject({ method: 'POST', url: `/api/incidents/${inc.id}/assign`, payload: { unit: unitId } })).statusCode).toBe(200);
-  return inc.id;
-}
+const ticketIncident = (ref: string, title: string, unitId: string) => assignedIncident(duty, clock, ref, title, unitId);
 
 async function attach(incidentId: string, title: string, url: string): Promise<void> {
   const res = await duty.inject({ method: 'POST', url: `/api/incidents/${incidentId}/signals`, payload: { title, url } });

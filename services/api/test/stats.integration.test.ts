@@ -466,6 +466,32 @@ describe.each(['the live tables', 'the rollup'] as const)('from %s', (mode) => {
       expect(items[1]).toContain('2026-12-01 00:00'); // due, Asia/Shanghai
     });
 
+    it('CSV of the items takes several outcomes as the drill-down does, and lists the same deadlines', async () => {
+      const q = 'month=2026-11&outcome=late&outcome=breached';
+      const drill = (await get(`/api/stats/items?${q}&pageSize=500`)).json<{ total: number; items: { title: string }[] }>();
+      expect(drill.total).toBe(6); // November's 超时: 3 late + 3 breached (the trend above)
+      const res = await get(`/api/stats/export.csv?view=items&${q}`);
+      expect(res.statusCode).toBe(200);
+      const rows = res.body
+        .replace(/^\ufeff/, '')
+        .trim()
+        .split('\r\n')
+        .slice(1);
+      expect(rows).toHaveLength(drill.total);
+      expect(rows.map((r) => drill.items.some((i) => r.includes(i.title)))).toEqual(rows.map(() => true));
+      // One outcome still works; the drill-down's validation holds: an unknown outcome, more than four, or outcomes on a table of figures.
+      expect((await get('/api/stats/export.csv?view=items&month=2026-11&outcome=breached')).body.trim().split('\r\n')).toHaveLength(1 + 3);
+      for (const bad of [
+        'view=items&outcome=soon',
+        'view=items&outcome=late&outcome=late&outcome=late&outcome=late&outcome=late',
+        'view=unit&outcome=late',
+      ]) {
+        const refused = await get(`/api/stats/export.csv?${bad}`);
+        expect(refused.statusCode, bad).toBe(400);
+        expect(refused.json<{ code: string; message: string }>().message, bad).toMatch(/^querystring\/outcome/);
+      }
+    });
+
     it('XLSX read back with exceljs', async () => {
       const res = await get('/api/stats/export.xlsx?month=2026-11');
       expect(res.statusCode).toBe(200);

@@ -103,7 +103,8 @@ export async function loadReportCandidates(db: DbOrTx, q: CandidateQuery): Promi
       select 'incident'::text as source, c.incident_id as id, c.seq, c.kind, c.state, i.level, i.title,
         case when b.id is not null then b.unit_id else c.unit_id end as unit_id,
         c.due_at, c.responded_at,
-        (select x->'ladder' from jsonb_array_elements(i.state->'clocks') x where (x->>'seq')::int = c.seq limit 1) as ladder
+        -- With its snapshot in place, stored inline or by reference (migration 0038).
+        clock_ladder_of((select x->'ladder' from jsonb_array_elements(i.state->'clocks') x where (x->>'seq')::int = c.seq limit 1)) as ladder
       from clocks c
         join incidents i on i.id = c.incident_id
         left join alerts b on b.kind = 'breached' and b.incident_id = c.incident_id and b.clock = c.kind and b.due_at = c.due_at

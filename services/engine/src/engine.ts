@@ -9,7 +9,8 @@ import { type HandoverOptions, HandoverScheduler } from './handover.ts';
 import type { LadderWiring } from './ladder-writer.ts';
 import type { OnCommitted } from './deadlines.ts';
 import type { EngineDeps } from './store.ts';
-import { DeadlineTimer } from './timer.ts';
+import { hostDeadlineTimer, type TimerControl } from './timer-host.ts';
+import { startTimerThread } from './timer-thread.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -39,11 +40,23 @@ export interface EngineOptions {
   onTimerLateness?: OnCommitted;
   /** Handover summaries (交接班) at each shift change of the duty roster (handover.ts), with the ladder's wiring; off when absent. */
   handover?: HandoverOptions;
+  /**
+   * Run the deadline timer on a worker thread with its own pool on this database and the system
+   * clock (timer-thread.ts), off the event loop the signal batches use. Absent: on this loop with
+   * `db` and `clock` — the embedded default (PGlite is one connection in this thread) and tests.
+   */
+  timerThread?: {
+    databaseUrl: string;
+    logLevel: string;
+    logName: string;
+    /** The thread ended without being stopped (an error nothing caught): deadlines no longer fire. */
+    onFailed: (error: unknown) => void;
+  };
 }
 
 export interface RunningEngine {
   deps: EngineDeps;
-  timer: DeadlineTimer;
+  timer: TimerControl;
   stop(): Promise<void>;
 }
 
@@ -59,23 +72,24 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
       timer.nudge(at);
     },
   };
-  const timer = new DeadlineTimer(
-    { ...deps, logger: o.logger },
-    {
-      resyncMs: o.resyncMs ?? 10_000,
-      // A pass that queued notifications announced them with pg_notify('huiying_notify'), which
-      // wakes the dispatcher below; only without LISTEN is every pass that fired a reason to look.
-      ...(o.onNotify && !o.handle ? { onFired: () => o.onNotify?.() } : {}),
-      ...(o.onTimerLateness ? { onCommitted: o.onTimerLateness } : {}),
-    },
-  );
-  await timer.start();
-  const unlisten = o.handle
-    ? await o.handle.listen('huiying_wake', (payload) => {
-        const at = Date.parse(payload);
-        if (!Number.isNaN(at)) timer.nudge(at);
+  const resyncMs = o.resyncMs ?? 10_000;
+  // A pass that queued notifications announced them with pg_notify('huiying_notify'), which
+  // wakes the dispatcher below; only without LISTEN is every pass that fired a reason to look.
+  const onFired = o.onNotify && !o.handle ? () => o.onNotify?.() : undefined;
+  const timer: TimerControl = o.timerThread
+    ? await startTimerThread({
+        ...o.timerThread,
+        ...(o.ladder ? { ladder: o.ladder } : {}),
+        resyncMs,
+        logger: o.logger,
+        ...(onFired ? { onFired } : {}),
+        ...(o.onTimerLateness ? { onCommitted: o.onTimerLateness } : {}),
       })
-    : undefined;
+    : await hostDeadlineTimer({ ...deps, logger: o.logger }, o.handle?.listen, {
+        resyncMs,
+        ...(onFired ? { onFired } : {}),
+        ...(o.onTimerLateness ? { onCommitted: o.onTimerLateness } : {}),
+      });
   const digest =
     o.ladder && o.digest
       ? new DigestScheduler({
@@ -139,7 +153,6 @@ export async function startEngine(o: EngineOptions): Promise<RunningEngine> {
       if (sweeper) clearInterval(sweeper);
       await sweeping;
       await subscription.close();
-      await unlisten?.();
       await unlistenNotify?.();
       await unlistenRoster?.();
       await digest?.stop();

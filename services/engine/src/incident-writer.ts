@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { TOPICS, type EventMessage } from '@huiying/bus';
 import { type auditLog, type clocks, type incidents, sql, type Tx } from '@huiying/db';
-import { type EngineEvent, type IncidentState, nextIncidentWake } from '@huiying/domain';
+import { type EngineEvent, type IncidentState, type Ladder, nextIncidentWake } from '@huiying/domain';
 import { inputRefs, json, type OutboxRow } from './batch-sql.ts';
 import { announceEarlierWake, earlierOf, writeFenced } from './deadlines.ts';
+import { hydrateIncidentStates, storedIncidentState } from './ladder-refs.ts';
 import { type LadderWiring, walkIncidentLadders } from './ladder-writer.ts';
 import { reportCandidacyAt } from './report-candidacy.ts';
 import { incidentStateChanges, type StateChanges } from './state-patch.ts';
@@ -59,6 +60,13 @@ export async function persistAll(
   options: { yieldAfterMs?: number } = {},
 ): Promise<void> {
   if (given.length === 0) return;
+  // States as read from the table name their ladder snapshots (ladder-refs.ts): whoever read
+  // them, the ladder walk below and the domain see the snapshots. In place: the rows are the
+  // caller's fresh reads, and an unchanged clock stays the same object in before and after.
+  await hydrateIncidentStates(
+    tx,
+    given.flatMap((a) => (a.before === undefined ? [a.after] : [a.before, a.after])),
+  );
   const walked = await walkIncidentLadders(tx, given, ladder);
   const items = given.map((a, i) => ({ ...a, after: walked.outcomes[i]!.state, ladderWake: walked.outcomes[i]!.wake }));
   const incidentRows: (typeof incidents.$inferInsert)[] = [];
@@ -70,6 +78,8 @@ export async function persistAll(
   const auditRows: (typeof auditLog.$inferInsert)[] = [];
   const messages: OutboxRow[] = [];
   const { inputs, ref: inputOf } = inputRefs();
+  // The ladder snapshots the written states name (ladder-refs.ts), inserted where missing.
+  const snapshots = new Map<string, Ladder>();
   let earliestMovedWake: number | null = null;
 
   let ranSince = performance.now();
@@ -86,7 +96,12 @@ export async function persistAll(
     const before = a.before === undefined ? null : nextIncidentWake(a.before);
     if (wake !== null && (before === null || wake < before)) earliestMovedWake = Math.min(earliestMovedWake ?? wake, wake);
     const beforeView = a.before === undefined ? undefined : incidentView(a.before);
-    const changes = a.before !== undefined && sameColumns(beforeView!, view) ? incidentStateChanges(a.before, a.after) : null;
+    // Stored as the table keeps it: each clock's ladder snapshot by reference.
+    const stored = storedIncidentState(a.after, snapshots);
+    const changes =
+      a.before !== undefined && sameColumns(beforeView!, view)
+        ? incidentStateChanges(storedIncidentState(a.before, new Map()), stored)
+        : null;
     if (changes !== null) {
       patchedAt.add(incidentRows.length);
       // A timer wake leaves updated_at (the last signal or command) as it was: with no indexed
@@ -102,7 +117,7 @@ export async function persistAll(
       unitId: view.unitId,
       status: view.status,
       startAt: new Date(view.startAt),
-      state: a.after,
+      state: stored,
       nextWakeAt: wake === null ? null : new Date(wake),
       version: a.version + 1,
       createdAt: now,
@@ -247,7 +262,12 @@ export async function persistAll(
         insert into incident_wakes (incident_id, wake_at) select id, next_wake_at from written where next_wake_at is not null
         on conflict (incident_id) do update set wake_at = excluded.wake_at where incident_wakes.wake_at is distinct from excluded.wake_at
       ),
-      wkd as (delete from incident_wakes w using written where w.incident_id = written.id and written.next_wake_at is null)`,
+      wkd as (delete from incident_wakes w using written where w.incident_id = written.id and written.next_wake_at is null),
+      lsn as (
+        -- Sorted: two batches naming the same new snapshots wait for each other in one order.
+        insert into ladder_snapshots (id, ladder) select key, value from jsonb_each(${JSON.stringify(Object.fromEntries(snapshots))}::jsonb)
+        order by key on conflict (id) do nothing
+      )`,
     { alerts: [], audits: [...auditRows, ...walked.batch.audits], messages, inputs, at: new Date(items[0]!.now) },
     incidentRows.length,
     'incident',

@@ -2,7 +2,7 @@
  * Production engine process: signals from Kafka, deadlines and escalation-ladder steps from
  * PostgreSQL, and the notification dispatcher (email over SMTP, and SMS, 企业微信/钉钉 robots and
  * signed webhooks where their settings are present). Run several for scale: they
- * share the `huiying-engine` consumer group, claim due clocks with SKIP LOCKED and claim
+ * share the `huiying-engine` consumer group (after KAFKA_TOPIC_PREFIX), claim due clocks with SKIP LOCKED and claim
  * notifications under a fenced lease, so each step is queued once and sent once.
  */
 import { systemClock } from '@huiying/clock';
@@ -12,6 +12,7 @@ import { channelsFromSettings, Dispatcher } from '@huiying/notify';
 import { startEngine } from './engine.ts';
 import { CalendarService } from './calendar.ts';
 import { LatenessHistogram } from './lateness.ts';
+import { EngineMetrics, serveEngineMetrics } from './metrics.ts';
 import { DEFAULT_OFFICIAL_CHANNEL_OPTIONS, OfficialChannels } from './official-channels.ts';
 import { digestFrom, notifySettingsSchema, routingFrom } from './process-settings.ts';
 import { rulePackFallback } from './rule-pack-file.ts';
@@ -34,6 +35,14 @@ const config = loadConfig(
     RESPONSE_AUTO_THRESHOLD: Type.Number({ default: DEFAULT_OFFICIAL_CHANNEL_OPTIONS.autoApplyThreshold, minimum: 0, maximum: 1.01 }),
     /** Log the timer's committed lateness (since start) this often; 0 = never. */
     TIMER_LATENESS_LOG_SECONDS: Type.Integer({ minimum: 0, default: 60 }),
+    /** GET /metrics (Prometheus text; an admin session or a metrics:read token) on this port; off when unset. */
+    METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    METRICS_HOST: Type.String({ default: '127.0.0.1' }),
+    /**
+     * Where the deadline timer runs: `thread` (a worker thread with its own connections, so due
+     * clocks fire on time while signal batches keep this loop busy) or `inline` (this loop).
+     */
+    ENGINE_TIMER: Type.Union([Type.Literal('thread'), Type.Literal('inline')], { default: 'thread' }),
     ...notifySettingsSchema,
   }),
 );
@@ -52,21 +61,44 @@ const dispatcher = new Dispatcher({
   logger: logger.child({ svc: 'notify' }),
 });
 const lateness = new LatenessHistogram();
+const metrics = new EngineMetrics(handle.db);
 const engine = await startEngine({
   db: handle.db,
   handle,
-  bus,
+  bus: metrics.countingBus(bus),
   clock: systemClock,
   pack: () => rulePacks.current(),
   logger,
+  // KAFKA_TOPIC_PREFIX separates deployments (and test and bench runs) on one cluster: their
+  // consumer groups too, or a member subscribed to other topics takes part in this group's
+  // assignment and this engine's partitions may go to nobody.
+  groupId: `${config.KAFKA_TOPIC_PREFIX}huiying-engine`,
   ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) },
   digest: digestFrom(config, config.DIGEST_HOUR),
   ...(config.HANDOVER ? { handover: {} } : {}),
   onWake: () => relay.wake(),
   // Outside every consumer handler: the dispatcher runs on its own loop and is only woken here.
   onNotify: () => dispatcher.wake(),
-  onTimerLateness: (ms) => lateness.add(ms),
+  onTimerLateness: (ms) => {
+    lateness.add(ms);
+    metrics.timerCommitted(ms);
+  },
+  ...(config.ENGINE_TIMER === 'thread'
+    ? {
+        timerThread: {
+          databaseUrl: config.DATABASE_URL,
+          logLevel: config.LOG_LEVEL,
+          logName: 'huiying-engine',
+          // Without its timer the engine would look healthy and fire nothing: stop, to be restarted.
+          onFailed: (error: unknown) => {
+            logger.fatal({ err: error }, 'the timer thread failed; stopping the engine');
+            void shutdown(1).catch(() => process.exit(1));
+          },
+        },
+      }
+    : {}),
 });
+logger.info({ timer: config.ENGINE_TIMER }, 'deadline timer started');
 // How late deadlines became visible, since start: the figure the timer is judged by (bench/README.md).
 const latenessLog =
   config.TIMER_LATENESS_LOG_SECONDS > 0
@@ -94,16 +126,21 @@ const officialTimer = setInterval(() => {
   })().catch((error: unknown) => logger.error({ err: error }, 'official channels pass failed'));
 }, 60_000);
 relay.start();
+const metricsServer =
+  config.METRICS_PORT === undefined
+    ? undefined
+    : await serveEngineMetrics({ db: handle.db, metrics, port: config.METRICS_PORT, host: config.METRICS_HOST, logger });
 logger.info('engine running');
 
-const shutdown = async () => {
+async function shutdown(code = 0): Promise<void> {
   clearInterval(officialTimer);
   if (latenessLog) clearInterval(latenessLog);
+  await metricsServer?.close();
   await engine.stop();
   await rulePacks.stop();
   await dispatcher.stop();
   await closePorts();
-  process.exit(0);
-};
+  process.exit(code);
+}
 process.once('SIGINT', () => void shutdown());
 process.once('SIGTERM', () => void shutdown());

@@ -10,11 +10,12 @@
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
 import { rowsOf, sql, units, users } from '@huiying/db';
-import { DEFAULT_RULE_PACK, parseRulePack, type RulePack } from '@huiying/domain';
+import { DEFAULT_RULE_PACK, type IncidentState, parseRulePack, type RulePack } from '@huiying/domain';
 import { Dispatcher, emailChannel } from '@huiying/notify';
 import { type ControllableSmtp, freshDatabase, startControllableSmtp, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CalendarService } from '../src/calendar.ts';
+import { hydrateIncidentStates } from '../src/ladder-refs.ts';
 import type { LadderWiring } from '../src/ladder-writer.ts';
 import { applyObligationCommand } from '../src/obligations.ts';
 import { signalIn } from './signal-in.ts';
@@ -386,10 +387,9 @@ describe('the ladder through the engine, in simulated time', () => {
     ]);
     expect(mails[0]!.mail!.text).toContain('权威信息发布（时限3小时）：2026-03-23 12:00 前（北京时间），剩余 3小时');
     expect(mails[5]!.mail!.text).toContain('权威信息发布（时限3小时）：2026-03-23 12:00 前（北京时间），已超时 不足1分钟');
-    // The snapshot is in the stored clock state: a later pack does not change a running clock.
-    const [row] = rowsOf<{ state: { clocks: { kind: string; ladder: { ladder: { steps: unknown[] } } | null }[] } }>(
-      await db.db.execute(sql`select state from incidents where id = ${incidentId}`),
-    );
+    // The stored clock state names its snapshot (ladder-refs.ts): a later pack does not change a running clock.
+    const [row] = rowsOf<{ state: IncidentState }>(await db.db.execute(sql`select state from incidents where id = ${incidentId}`));
+    await hydrateIncidentStates(db.db, [row!.state]);
     expect(row!.state.clocks.find((c) => c.kind === 'release')!.ladder!.ladder.steps.length).toBe(4);
     await e.stop();
   });

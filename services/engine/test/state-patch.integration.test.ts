@@ -18,6 +18,7 @@ import {
 import { freshDatabase } from '@huiying/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { hydrateIncidentStates } from '../src/ladder-refs.ts';
 import { incidentStateChanges, type StateChanges } from '../src/state-patch.ts';
 import { applyCommand, type EngineDeps, fireDue, persistAll, StaleWriteError } from '../src/store.ts';
 import { signalIn } from './signal-in.ts';
@@ -146,6 +147,9 @@ it('the engine stores exactly the state the domain computes: signal, commands, t
     const [row] = rowsOf<{ state: IncidentState; version: number }>(
       await db.db.execute(sql`select state, version from incidents where id = ${id}`),
     );
+    // The document names its clocks' ladder snapshots (migration 0038); with them in place it is the domain's state.
+    for (const c of row!.state.clocks) if (c.ladder) expect(c.ladder.ladder).toMatch(/^lad_[0-9a-f]{32}$/);
+    await hydrateIncidentStates(db.db, [row!.state]);
     return row!;
   };
   const { incidentId: id } = await signalIn(deps, {
@@ -237,6 +241,7 @@ it('two engines firing the same dues through the patch: each breach once, a stal
   const [row] = rowsOf<{ id: string; state: IncidentState; version: number }>(
     await db.db.execute(sql`select id, state, version from incidents where id = 'inc_two_000'`),
   );
+  await hydrateIncidentStates(db.db, [row!.state]);
   await db.db.execute(sql`update incidents set version = version + 1 where id = ${row!.id}`);
   const later = due + 30 * H;
   const next = advanceIncident(row!.state, later);

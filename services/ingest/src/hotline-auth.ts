@@ -3,7 +3,7 @@
  * an HMAC-SHA256 signature over `timestamp + "." + raw body` with the source's secret, within
  * a ±5 minute window, each signature accepted once. See services/ingest/README.md.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { audit, type Db, eq, hotlineReplays, hotlineSources, lte, rowsOf, sql } from '@huiying/db';
 
 export const SOURCE_HEADER = 'x-huiying-source';
@@ -181,6 +181,41 @@ export async function disableHotlineSource(db: Db, id: string, actor: string, no
   });
 }
 
+/** The three headers of a signed request (SignatureError missing_headers when one is absent). */
+export interface SignedHeaders {
+  name: string;
+  timestamp: string;
+  signature: string;
+}
+
+export function signedHeadersOf(headers: Record<string, string | string[] | undefined>): SignedHeaders {
+  const one = (h: string) => {
+    const v = headers[h];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const name = one(SOURCE_HEADER);
+  const timestamp = one(TIMESTAMP_HEADER);
+  const signature = one(SIGNATURE_HEADER);
+  if (!name || !timestamp || !signature)
+    throw new SignatureError('missing_headers', `a signed request needs ${SOURCE_HEADER}, ${TIMESTAMP_HEADER} and ${SIGNATURE_HEADER}`);
+  return { name, timestamp, signature };
+}
+
+type SourceRow = typeof hotlineSources.$inferSelect;
+
+/** Everything but the replay: the source (undefined = unknown) active, the timestamp in the window, the signature over the body. */
+function checkSignature(row: SourceRow | undefined, signed: SignedHeaders, rawBody: Buffer, now: Date): SourceRow {
+  if (!row) throw new SignatureError('unknown_source', `unknown hotline source ${JSON.stringify(signed.name.slice(0, 64))}`);
+  if (!row.active) throw new SignatureError('source_disabled', `hotline source ${row.name} is disabled`);
+  if (!/^\d{1,12}$/.test(signed.timestamp)) throw new SignatureError('bad_timestamp', `${TIMESTAMP_HEADER} must be unix seconds`);
+  const skew = Number(signed.timestamp) * 1000 - now.getTime();
+  if (Math.abs(skew) > SIGNATURE_WINDOW_MS)
+    throw new SignatureError('stale_timestamp', `${TIMESTAMP_HEADER} is ${Math.round(skew / 1000)} s from our clock (allowed ±300 s)`);
+  if (!sameSignature(signed.signature, signBody(row.secret, signed.timestamp, rawBody)))
+    throw new SignatureError('bad_signature', `${SIGNATURE_HEADER} does not match the body`);
+  return row;
+}
+
 /**
  * Verify a signed request: known active source, timestamp (unix seconds) within the window,
  * signature over the raw body, and a signature not seen before (recorded in the database, so
@@ -192,27 +227,12 @@ export async function verifySignedRequest(
   rawBody: Buffer,
   now: Date,
 ): Promise<HotlineSource> {
-  const one = (h: string) => {
-    const v = headers[h];
-    return typeof v === 'string' ? v : undefined;
-  };
-  const name = one(SOURCE_HEADER);
-  const timestamp = one(TIMESTAMP_HEADER);
-  const signature = one(SIGNATURE_HEADER);
-  if (!name || !timestamp || !signature)
-    throw new SignatureError('missing_headers', `a signed request needs ${SOURCE_HEADER}, ${TIMESTAMP_HEADER} and ${SIGNATURE_HEADER}`);
-  const [row] = await db.select().from(hotlineSources).where(eq(hotlineSources.name, name));
-  if (!row) throw new SignatureError('unknown_source', `unknown hotline source ${JSON.stringify(name.slice(0, 64))}`);
-  if (!row.active) throw new SignatureError('source_disabled', `hotline source ${row.name} is disabled`);
-  if (!/^\d{1,12}$/.test(timestamp)) throw new SignatureError('bad_timestamp', `${TIMESTAMP_HEADER} must be unix seconds`);
-  const skew = Number(timestamp) * 1000 - now.getTime();
-  if (Math.abs(skew) > SIGNATURE_WINDOW_MS)
-    throw new SignatureError('stale_timestamp', `${TIMESTAMP_HEADER} is ${Math.round(skew / 1000)} s from our clock (allowed ±300 s)`);
-  if (!sameSignature(signature, signBody(row.secret, timestamp, rawBody)))
-    throw new SignatureError('bad_signature', `${SIGNATURE_HEADER} does not match the body`);
+  const signed = signedHeadersOf(headers);
+  const [found] = await db.select().from(hotlineSources).where(eq(hotlineSources.name, signed.name));
+  const row = checkSignature(found, signed, rawBody, now);
   const fresh = await db
     .insert(hotlineReplays)
-    .values({ signature: signature.toLowerCase(), sourceId: row.id, seenAt: now })
+    .values({ signature: signed.signature.toLowerCase(), sourceId: row.id, seenAt: now })
     .onConflictDoNothing()
     .returning({ signature: hotlineReplays.signature });
   if (fresh.length === 0) throw new SignatureError('replayed', 'this signed request was received before (replay)');
@@ -220,9 +240,64 @@ export async function verifySignedRequest(
   return view(row);
 }
 
+/** hex(sha256(secret)): how the write statement checks that the secret a signature was verified with is still the source's. */
+export function secretDigest(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/**
+ * A signed request verified against the source as this process last read it — no round trip
+ * when it is known — but not yet against replays: the write records the signature (or finds it
+ * recorded: replayed) and checks that the source is still active with the same secret, in its own
+ * statement (writeTickets' `signed`). A refusal is never answered from memory: the source is read
+ * afresh first. Sources are few; the map holds at most `max` of them.
+ */
+export class SignedSourceCache {
+  private readonly byName = new Map<string, SourceRow>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly max = 1000,
+  ) {}
+
+  async verify(
+    headers: Record<string, string | string[] | undefined>,
+    rawBody: Buffer,
+    now: Date,
+  ): Promise<{ source: HotlineSource; signature: string; secretDigest: string }> {
+    const signed = signedHeadersOf(headers);
+    const known = this.byName.get(signed.name);
+    let row: SourceRow;
+    try {
+      if (!known) throw new SignatureError('unknown_source', 'not read yet');
+      row = checkSignature(known, signed, rawBody, now);
+    } catch (error) {
+      if (!(error instanceof SignatureError)) throw error;
+      row = checkSignature(await this.read(signed.name), signed, rawBody, now);
+    }
+    return { source: view(row), signature: signed.signature.toLowerCase(), secretDigest: secretDigest(row.secret) };
+  }
+
+  /** The write found the source changed (disabled, or another secret): read it again next time. */
+  forget(name: string): void {
+    this.byName.delete(name);
+  }
+
+  private async read(name: string): Promise<SourceRow | undefined> {
+    const [row] = await this.db.select().from(hotlineSources).where(eq(hotlineSources.name, name));
+    if (!row) {
+      this.byName.delete(name);
+      return undefined;
+    }
+    if (this.byName.size >= this.max) this.byName.clear();
+    this.byName.set(name, row);
+    return row;
+  }
+}
+
 let lastPrune = 0;
 /** Signatures older than twice the window can no longer be replayed (their timestamp is stale). */
-async function pruneReplays(db: Db, now: Date): Promise<void> {
+export async function pruneReplays(db: Db, now: Date): Promise<void> {
   if (now.getTime() - lastPrune < 60_000 && now.getTime() >= lastPrune) return;
   lastPrune = now.getTime();
   await db.delete(hotlineReplays).where(lte(hotlineReplays.seenAt, new Date(now.getTime() - 2 * SIGNATURE_WINDOW_MS)));

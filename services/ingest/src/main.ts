@@ -13,6 +13,7 @@ import { DEFAULT_SIGNAL_TIME_POLICY } from '@huiying/domain';
 import { DEFAULT_EVIDENCE_OPTIONS, EvidenceArchiver } from './evidence.ts';
 import { DEFAULT_POLLER_OPTIONS, FeedPoller } from './feeds.ts';
 import { AddressPolicy, DEFAULT_FETCH_POLICY } from './fetch/index.ts';
+import { IngestMetrics } from './metrics.ts';
 import { ticketConfig, ticketPolicyOf, ticketRoutes } from './tickets.ts';
 
 const config = loadConfig(
@@ -39,6 +40,10 @@ const config = loadConfig(
      * the feed poller and the evidence archiver, every one its outbox relay (they take turns).
      */
     INGEST_WORKERS: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
+    /** Single-ticket statements in flight at once (the group commit's); more overlap one batch's commit with the next. */
+    INGEST_GROUP_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 16 }),
+    /** The outbox relay waits this long after a write wakes it, so one relay cycle carries a stream of group commits' messages. */
+    INGEST_RELAY_LINGER_MS: Type.Integer({ default: 0, minimum: 0, maximum: 1000 }),
     ...ticketConfig,
   }),
 );
@@ -83,19 +88,33 @@ if (config.INGEST_WORKERS > 1 && cluster.isPrimary) {
 }
 
 async function serve(first: boolean): Promise<void> {
-  const { logger, handle, relay, close: closePorts } = await openProductionPorts('huiying-ingest', config);
+  const {
+    logger,
+    handle,
+    relay,
+    close: closePorts,
+  } = await openProductionPorts('huiying-ingest', config, {
+    relayLingerMs: config.INGEST_RELAY_LINGER_MS,
+  });
   relay.start();
   const app = Fastify({ loggerInstance: logger });
   installErrorHandler(app);
   await registerSecurity(app);
   // The hotline system authenticates with an API token (scope tickets:write) or an HMAC signature, checked per request.
   await app.register(authPlugin, { db: handle.db, clock: systemClock });
+  // GET /metrics (an admin session or a metrics:read token, as the API's), and counts of what the routes answer.
+  const metrics = new IngestMetrics(handle.db);
+  metrics.register(app);
   await app.register(ticketRoutes, {
     db: handle.db,
     clock: systemClock,
     policy: ticketPolicyOf(config),
     // Once per statement that may have queued messages (a group commit's), not once per response.
-    onWritten: () => relay.wake(),
+    onWritten: () => {
+      relay.wake();
+      metrics.written();
+    },
+    singles: { concurrency: config.INGEST_GROUP_CONCURRENCY },
   });
   const poller = new FeedPoller({
     db: handle.db,

@@ -6,8 +6,8 @@ import { ApiError } from '@huiying/http';
 import type { TokenCheck } from '@huiying/identity';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { GroupCommit } from './group-commit.ts';
-import { SIGNATURE_HEADER, SignatureError, verifySignedRequest } from './hotline-auth.ts';
-import { TOPICS } from '@huiying/bus';
+import { pruneReplays, SIGNATURE_HEADER, SignatureError, SignedSourceCache, verifySignedRequest } from './hotline-auth.ts';
+import { type SignalMessage, TOPICS } from '@huiying/bus';
 import { type NewSignal, redact, redactText, signalId, signalMessage } from './signals.ts';
 
 /** Text without control characters other than tab and line breaks (PostgreSQL refuses NUL). */
@@ -161,6 +161,26 @@ function toSignal(t: Ticket, ref: string, at: number, now: Date): NewSignal {
   };
 }
 
+/**
+ * The audit entry of a live ticket: the bus message and the signal, with everything the hotline
+ * system wrote masked. toSignal masked the text and the title (the caller's name too), so only
+ * the other fields it sent are masked here — the ticket id (in sourceRef), area, category, unit;
+ * the rest (ids, source, times) is ours. The whole JSON used to be masked again, a second pass
+ * over the citizen's words per ticket (twice the CPU of this; masking is idempotent, so the
+ * entry is the same, apart from a signal id whose hex happened to look like a phone number).
+ */
+function liveAudit(message: SignalMessage, signal: NewSignal): string {
+  const mask = (v: string | undefined) => (v === undefined ? undefined : redactText(v));
+  return JSON.stringify({
+    ...message,
+    ...signal,
+    sourceRef: redactText(signal.sourceRef),
+    area: mask(signal.area),
+    category: mask(signal.category),
+    unitHint: mask(signal.unitHint),
+  });
+}
+
 /** A lone UTF-16 surrogate (valid in a JS string, not in PostgreSQL text or jsonb) becomes U+FFFD. */
 const wellFormed = (s: string) => s.replace(/\p{Cs}/gu, '\uFFFD');
 
@@ -189,6 +209,24 @@ export async function acceptTickets(
   return db.transaction((tx) => writeTickets(tx, input, origin, now, policy));
 }
 
+/** writeTickets' check of an API token taken from memory. */
+export interface TokenGuard {
+  tokenId: string;
+  sourceId: string | null;
+}
+/** writeTickets' check of signed requests verified from memory: one signature per ticket. */
+export interface SignedGuard {
+  signedBy: string;
+  secretDigest: string;
+  signatures: readonly string[];
+  /** When the signatures were received (the replay record's time). */
+  seenAt: Date;
+}
+/** A ticket of a signed request whose signature the write found recorded before. */
+export const REPLAYED: TicketResult = {
+  error: { code: 'HY_UNAUTHENTICATED', status: 401, message: 'this signed request was received before (replay)' },
+};
+
 /** The statement's token check failed (writeTickets' guard): the token was revoked, or its hotline source changed. */
 export class StaleTokenError extends Error {
   constructor() {
@@ -213,10 +251,17 @@ export async function writeTickets(
   /**
    * An API token answered from memory (TokenCheck): the statement writes only if the token is not
    * revoked and still bound to this source (active) or to none, else nothing and StaleTokenError.
+   * Or signed requests verified from memory (SignedSourceCache), one signature per ticket: the
+   * statement records each signature, and writes only if the source is still active with the
+   * secret they were verified with (else nothing and StaleTokenError); a ticket whose signature
+   * was recorded before is answered `replayed` (401) and written only if another is fresh.
    */
-  guard?: { tokenId: string; sourceId: string | null },
+  guard?: TokenGuard | SignedGuard,
 ): Promise<TicketResult[]> {
   if (input.length === 0) return [];
+  const token = guard && 'tokenId' in guard ? guard : undefined;
+  const signed = guard && 'signedBy' in guard ? guard : undefined;
+  if (signed && signed.signatures.length !== input.length) throw new Error('writeTickets: one signature per ticket');
   const tickets = input.map(wellFormedTicket);
   const refs = tickets.map((t) => ticketRef(origin.source, t.id));
   const ids = refs.map((r) => signalId('hotline', r));
@@ -227,6 +272,9 @@ export async function writeTickets(
     return decideTicketTime(t, now.getTime(), policy);
   });
   const sourceName = origin.source?.name ?? null;
+  // Signed: a ticket is written if any request carrying it (in this batch) is not a replay.
+  const sigsOf = new Map<string, string[]>();
+  if (signed) ids.forEach((id, i) => sigsOf.set(id, [...(sigsOf.get(id) ?? []), signed.signatures[i]!]));
   // Rows to store (live and history), and refusals to audit unless the ticket was stored before.
   const rows = decisions.flatMap((d, i) => {
     if (!d || d.kind === 'refused') return [];
@@ -246,15 +294,16 @@ export async function writeTickets(
         unitHint: signal.unitHint ?? null,
         publishedAt: signal.publishedAt!,
         message: d.kind === 'live' ? message : null,
-        // What acceptSignals audits for a live signal (masked as text; the jurisdiction is added by the statement).
+        // What acceptSignals audits for a live signal (the jurisdiction is added by the statement).
         audit:
           d.kind === 'live'
-            ? redactText(JSON.stringify({ ...message, ...signal }))
+            ? liveAudit(message, signal)
             : JSON.stringify({ source: sourceName, ticketId: t.id, title: signal.title ?? null }),
         result: d.kind === 'live' ? null : { decision: 'history', reason: 'hotline_backfill', at: signal.publishedAt },
         ticketId: t.id,
         callerName: t.caller?.trim() || null,
         callerPhone: (t.phone ?? t.contact)?.trim() || null,
+        sigs: sigsOf.get(ids[i]!) ?? null,
       },
     ];
   });
@@ -266,32 +315,47 @@ export async function writeTickets(
             ref: refs[i]!,
             input: { source: sourceName, ticketId: tickets[i]!.id, receivedAt: tickets[i]!.receivedAt },
             result: { reason: d.reason, message: d.message },
+            sigs: sigsOf.get(ids[i]!) ?? null,
           },
         ]
       : [],
   );
+  const signatures = signed ? [...new Set(signed.signatures)].map((sig) => ({ sig })) : [];
   const at = now.toISOString();
   // Fixed SQL text and jsonb parameters: the statement costs the same to build for 1 ticket or 1000.
   // `stored` reads the snapshot before this statement's inserts; a ticket another transaction is
   // inserting at the same moment waits for it (on conflict) and answers duplicate.
-  const out = rowsOf<{ id: string; k: 'stored' | 'inserted' | 'stale'; time_decision: string | null }>(
+  const out = rowsOf<{ id: string; k: 'stored' | 'inserted' | 'stale' | 'fresh'; time_decision: string | null }>(
     await db.execute(sql`
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(ord int, id text, live boolean, "sourceRef" text,
           title text, content text, area text, category text, "unitHint" text, "publishedAt" timestamptz, message jsonb, audit text,
-          result jsonb, "ticketId" text, "callerName" text, "callerPhone" text)
+          result jsonb, "ticketId" text, "callerName" text, "callerPhone" text, sigs jsonb)
       ),
       refused as (
-        select * from jsonb_to_recordset(${JSON.stringify(refused)}::jsonb) as r(id text, ref text, input jsonb, result jsonb)
+        select * from jsonb_to_recordset(${JSON.stringify(refused)}::jsonb) as r(id text, ref text, input jsonb, result jsonb, sigs jsonb)
       ),
-      -- A token taken from memory holds only if the database still says so (nothing is written otherwise).
+      -- A token or a source taken from memory holds only if the database still says so (nothing is written otherwise).
       guard as (
-        select ${guard === undefined}::boolean or exists (
+        select (${token === undefined}::boolean or exists (
           select 1 from api_tokens t
-          where t.id = ${guard?.tokenId ?? null}::text and t.revoked_at is null
+          where t.id = ${token?.tokenId ?? null}::text and t.revoked_at is null
             and coalesce((select case when s.active then s.id else '-' end from hotline_sources s where s.token_id = t.id), '')
-              = coalesce(${guard?.sourceId ?? null}::text, '')
-        ) as ok
+              = coalesce(${token?.sourceId ?? null}::text, '')
+        )) and (${signed === undefined}::boolean or exists (
+          select 1 from hotline_sources s
+          where s.id = ${signed?.signedBy ?? null}::text and s.active
+            and encode(sha256(convert_to(s.secret, 'UTF8')), 'hex') = ${signed?.secretDigest ?? null}::text
+        )) as ok
+      ),
+      -- Each signature is accepted once, by every ingest process (hotline_replays); a replay is not recorded again.
+      rep as (
+        insert into hotline_replays (signature, source_id, seen_at)
+        select r.sig, ${signed?.signedBy ?? null}::text, ${signed?.seenAt.toISOString() ?? null}::timestamptz
+        from jsonb_to_recordset(${JSON.stringify(signatures)}::jsonb) as r(sig text)
+        where (select ok from guard)
+        on conflict do nothing
+        returning signature
       ),
       -- The source's jurisdiction as it is now (an administrator may move the source between requests).
       src as (
@@ -312,6 +376,7 @@ export async function writeTickets(
           case when i.live then null else ${at}::timestamptz end
         from input i cross join src
         where i.id not in (select id from stored) and (select ok from guard)
+          and (i.sigs is null or exists (select 1 from rep where i.sigs ? rep.signature))
         order by i.ord
         on conflict do nothing
         returning id
@@ -329,6 +394,7 @@ export async function writeTickets(
         union all
         select ${at}::timestamptz, ${origin.actor}::text, 'ticket.refused', 'hotline_ticket', r.ref, r.input, r.result
         from refused r where r.id not in (select id from stored) and (select ok from guard)
+          and (r.sigs is null or exists (select 1 from rep where r.sigs ? rep.signature))
       ),
       hot as (
         insert into hotline_tickets (signal_id, source_id, ticket_id, caller_name, caller_phone, created_at)
@@ -340,7 +406,9 @@ export async function writeTickets(
       union all
       select id, 'inserted' as k, null from ins
       union all
-      select null, 'stale' as k, null from guard where not ok`),
+      select null, 'stale' as k, null from guard where not ok
+      union all
+      select signature, 'fresh' as k, null from rep`),
   );
   if (out.some((r) => r.k === 'stale')) throw new StaleTokenError();
   const stored = new Map(out.filter((r) => r.k === 'stored').map((r) => [r.id, r.time_decision]));
@@ -352,10 +420,18 @@ export async function writeTickets(
     if (d.kind === 'refused') return { error: { code: 'HY_VALIDATION', status: 400, message: d.message } };
     return { signalId: id, duplicate: !inserted.has(id), history: d.kind === 'history' };
   });
-  // A ticket repeated inside the batch answers like its first occurrence (a duplicate of it when stored).
-  return results.map((r, i) => {
-    if (r) return r;
-    const first = results[firstAt.get(ids[i]!)!]!;
+  // Signed: the first request carrying a fresh signature takes it; the others are replays.
+  const fresh = new Set(out.filter((r) => r.k === 'fresh').map((r) => r.id));
+  const replayed = (i: number) => signed !== undefined && !fresh.delete(signed.signatures[i]!);
+  // A ticket repeated inside the batch answers like its first (not replayed) occurrence: a duplicate of it when stored.
+  const answered = new Set<string>();
+  return ids.map((id, i) => {
+    if (replayed(i)) return REPLAYED;
+    const first = results[firstAt.get(id)!]!;
+    if (!answered.has(id)) {
+      answered.add(id);
+      return first;
+    }
     return first.signalId ? { ...first, duplicate: true } : first;
   });
 }
@@ -369,6 +445,8 @@ export interface TicketRoutesOptions {
   policy?: TicketTimePolicy;
   /** Called after each write that may have queued bus messages (once per group commit, not per request): the outbox relay's nudge. */
   onWritten?: () => void;
+  /** The group commit of single tickets: statements in flight at once, tickets per statement (GroupCommit's options). */
+  singles?: { concurrency?: number; maxBatch?: number };
 }
 
 /** 1000 tickets of a few kB each; the largest legal ticket (20 000 characters) fits a few hundred times. */
@@ -393,26 +471,73 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
   // The signature is over the bytes sent: keep them (this plugin's scope only) before parsing.
   const rawBodies = new WeakMap<FastifyRequest, Buffer>();
   const origins = new WeakMap<FastifyRequest, TicketOrigin>();
+  /** Signed requests verified from memory, not yet against replays: the write (or verifySigned below) records them. */
+  const pendingSignatures = new WeakMap<FastifyRequest, { signature: string; secretDigest: string }>();
+  const sources = new SignedSourceCache(db);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: BATCH_BODY_LIMIT }, (request, body, done) => {
     rawBodies.set(request, body as Buffer);
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
 
+  /** A refused signature: audited (who tried what, never the body), then 401 with the reason. */
+  const refuseSignature = async (request: FastifyRequest, error: SignatureError): Promise<never> => {
+    await db.insert(auditLog).values({
+      at: new Date(realClock.now()),
+      actor: 'anonymous',
+      action: 'access.refused',
+      entity: 'route',
+      entityId: 'POST /api/tickets',
+      input: { why: 'signature', reason: error.reason, ip: request.ip },
+    });
+    throw new ApiError('HY_UNAUTHENTICATED', `signature refused (${error.reason}): ${error.message}`);
+  };
+  /**
+   * A signed request verified from memory, checked as it used to be before anything but its own
+   * write: the source read afresh and the signature recorded (a replay refused). No-op otherwise.
+   */
+  const verifySigned = async (request: FastifyRequest): Promise<void> => {
+    if (!pendingSignatures.has(request)) return;
+    pendingSignatures.delete(request);
+    try {
+      const source = await verifySignedRequest(db, request.headers, rawBodies.get(request) ?? Buffer.alloc(0), new Date(realClock.now()));
+      origins.set(request, { source: { id: source.id, name: source.name }, actor: `hotline:${source.name}` });
+    } catch (error) {
+      if (error instanceof SignatureError) await refuseSignature(request, error);
+      throw error;
+    }
+  };
+
+  interface Single {
+    ticket: Ticket;
+    /** The request's signature, for a signed request verified from memory. */
+    signature?: string;
+  }
   // Single-ticket requests that arrive together share one statement (and one commit), per origin
-  // and, for a token taken from memory, per token: the statement checks it (writeTickets' guard).
-  const singles = new Map<string, GroupCommit<Ticket, TicketResult>>();
-  const singlesFor = (origin: TicketOrigin, check: TokenCheck | null) => {
-    const key = `${origin.actor}\u0000${origin.source?.id ?? ''}\u0000${check?.tokenId ?? ''}`;
+  // and, for a token or a source taken from memory, per token or secret: the statement checks it
+  // (writeTickets' guard) and records the signatures.
+  const singles = new Map<string, GroupCommit<Single, TicketResult>>();
+  const singlesFor = (origin: TicketOrigin, check: TokenCheck | null, secret: string | null) => {
+    const key = `${origin.actor}\u0000${origin.source?.id ?? ''}\u0000${check?.tokenId ?? ''}\u0000${secret ?? ''}`;
     let group = singles.get(key);
     if (!group) {
-      const guard = check ? { tokenId: check.tokenId, sourceId: check.sourceId } : undefined;
+      const tokenGuard = check ? { tokenId: check.tokenId, sourceId: check.sourceId } : undefined;
       // One statement per batch, atomic without a transaction around it (see writeTickets).
-      group = new GroupCommit<Ticket, TicketResult>(async (items) => {
-        const results = await writeTickets(db, items, origin, new Date(clock.now()), policy, guard);
+      group = new GroupCommit<Single, TicketResult>(async (items) => {
+        const guard =
+          secret !== null && origin.source
+            ? {
+                signedBy: origin.source.id,
+                secretDigest: secret,
+                signatures: items.map((i) => i.signature ?? ''),
+                seenAt: new Date(realClock.now()),
+              }
+            : tokenGuard;
+        const tickets = items.map((i) => i.ticket);
+        const results = await writeTickets(db, tickets, origin, new Date(clock.now()), policy, guard);
         options.onWritten?.();
         return results;
-      });
+      }, options.singles);
       singles.set(key, group);
     }
     return group;
@@ -425,7 +550,8 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
     '/api/tickets',
     {
       // A hotline system: signed (HMAC), or with a tickets:write token; a duty officer entering a phoned-in ticket.
-      // A token this process has read before is checked by the write statement itself (one round trip).
+      // A token this process has read before is checked by the write statement itself (one round trip),
+      // and so is a signed request from a source it has read before.
       config: { access: { roles: ['duty'], scope: 'tickets:write', signedBy: SIGNATURE_HEADER, tokenCheckedInWrite: true } },
       bodyLimit: BATCH_BODY_LIMIT,
       schema: {
@@ -436,10 +562,11 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
         body: Type.Union([Ticket, TicketBatch]),
         response: { 201: TicketAccepted, 200: Type.Union([TicketAccepted, TicketBatchAccepted]) },
       },
-      // A token taken from memory is verified before any answer but a successful write: a
-      // revoked token gets 401, not the reason its body (or the request) is wrong.
+      // A token or a signature taken from memory is verified before any answer but a successful
+      // write: a revoked token or a replayed signature gets 401, not the reason its body is wrong.
       errorHandler: async (error, request) => {
         if (request.tokenCheck) await app.recheckToken(request);
+        await verifySigned(request);
         throw error;
       },
       // Before validation: an unauthenticated body is not even looked at.
@@ -449,25 +576,17 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
           return;
         }
         try {
-          const source = await verifySignedRequest(
-            db,
-            request.headers,
-            rawBodies.get(request) ?? Buffer.alloc(0),
-            new Date(realClock.now()),
-          );
-          origins.set(request, { source: { id: source.id, name: source.name }, actor: `hotline:${source.name}` });
+          const now = new Date(realClock.now());
+          const verified = await sources.verify(request.headers, rawBodies.get(request) ?? Buffer.alloc(0), now);
+          origins.set(request, {
+            source: { id: verified.source.id, name: verified.source.name },
+            actor: `hotline:${verified.source.name}`,
+          });
+          pendingSignatures.set(request, { signature: verified.signature, secretDigest: verified.secretDigest });
+          // Signatures older than the window can no longer be replayed: deleted at most once a minute, off the request's path.
+          void pruneReplays(db, now).catch((e: unknown) => request.log.warn({ err: e }, 'pruning hotline replays'));
         } catch (error) {
-          if (error instanceof SignatureError) {
-            await db.insert(auditLog).values({
-              at: new Date(realClock.now()),
-              actor: 'anonymous',
-              action: 'access.refused',
-              entity: 'route',
-              entityId: 'POST /api/tickets',
-              input: { why: 'signature', reason: error.reason, ip: request.ip },
-            });
-            throw new ApiError('HY_UNAUTHENTICATED', `signature refused (${error.reason}): ${error.message}`);
-          }
+          if (error instanceof SignatureError) await refuseSignature(request, error);
           throw error;
         }
       },
@@ -477,23 +596,33 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
       const origin = origins.get(request);
       if (!origin) throw new ApiError('HY_UNAUTHENTICATED', 'not authenticated');
       if (!Array.isArray(body)) {
+        const pending = pendingSignatures.get(request);
         let result: TicketResult;
         try {
-          result = await singlesFor(origin, request.tokenCheck).submit(body);
+          result = await singlesFor(origin, request.tokenCheck, pending?.secretDigest ?? null).submit({
+            ticket: body,
+            ...(pending ? { signature: pending.signature } : {}),
+          });
         } catch (error) {
           if (!(error instanceof StaleTokenError)) throw error;
           // Revoked, or its source changed, since this process read it: read it now (401 if revoked), write as it says.
           await app.recheckToken(request);
-          result = await singlesFor(originOf(request), null).submit(body);
+          if (pending && origin.source) sources.forget(origin.source.name);
+          await verifySigned(request); // the source disabled since, or its secret changed: 401
+          result = await singlesFor(request.user ? originOf(request) : origins.get(request)!, null, null).submit({ ticket: body });
         }
         request.tokenCheck = null; // the write verified it
+        pendingSignatures.delete(request);
+        if (result === REPLAYED) await refuseSignature(request, new SignatureError('replayed', REPLAYED.error!.message));
         if (result.error) throw new ApiError('HY_VALIDATION', `body/receivedAt: ${result.error.message}`);
         return reply
           .code(result.duplicate ? 200 : 201)
           .send({ signalId: result.signalId!, duplicate: result.duplicate === true, history: result.history === true });
       }
-      // Batches read the token from the database, as before (one look-up per up to 1000 tickets).
-      const fresh = request.tokenCheck ? (await app.recheckToken(request), originOf(request)) : origin;
+      // Batches read the token and the source from the database, as before (one look-up per up to 1000 tickets).
+      if (request.tokenCheck) await app.recheckToken(request);
+      await verifySigned(request);
+      const fresh = request.user ? originOf(request) : origins.get(request)!;
       const results = await writeTickets(db, body, fresh, new Date(clock.now()), policy);
       options.onWritten?.();
       const count = (f: (r: TicketResult) => boolean) => results.filter(f).length;

@@ -291,6 +291,53 @@ describe('hotline sources: HMAC signatures and bound tokens', () => {
     expect(replay.json<{ message: string }>().message).toContain('replayed');
   });
 
+  it('writes a signed single ticket in one statement with its signature; concurrent ones share it, a replay among them is refused', async () => {
+    expect((await signed(JSON.stringify(ticket('SR-warm')))).statusCode).toBe(201); // the source is now known to this process
+    const bodies = Array.from({ length: 12 }, (_, i) => JSON.stringify(ticket(`SR${i}`)));
+    // The first body twice with the same timestamp: the same signature, a replay in the same batch.
+    const responses = await Promise.all([...bodies.map((b) => signed(b)), signed(bodies[0]!)]);
+    expect(responses.map((r) => r.statusCode).sort()).toEqual([...bodies.map(() => 201), 401]);
+    expect(responses.find((r) => r.statusCode === 401)!.json<{ message: string }>().message).toContain('replayed');
+    expect(
+      await count(
+        sql`select count(*)::int as n from signals where source_ref like 'hotline-city:T-SR_' or source_ref like 'hotline-city:T-SR1_'`,
+      ),
+    ).toBe(12);
+    // Each ticket's signature was recorded by the statement that stored it (one round trip), and batches shared statements.
+    const ids = JSON.stringify(bodies.map((b) => signalId('hotline', `hotline-city:${(JSON.parse(b) as { id: string }).id}`)));
+    const rows = sql`select xmin from signals where id in (select jsonb_array_elements_text(${ids}::jsonb))`;
+    expect(
+      await count(sql`select count(*)::int as n from (${rows}) s where not exists (select 1 from hotline_replays r where r.xmin = s.xmin)`),
+    ).toBe(0);
+    expect(await count(sql`select count(distinct xmin::text)::int as n from (${rows}) s`)).toBeLessThan(12);
+    // The replayed request was audited like any refused signature.
+    expect(
+      await count(sql`select count(*)::int as n from audit_log where action = 'access.refused' and input->>'reason' = 'replayed'`),
+    ).toBeGreaterThan(0);
+  });
+
+  it('a signed request verified from memory is checked by the write: secret changed since → 401, nothing stored; bad body replayed → 401', async () => {
+    expect((await signed(JSON.stringify(ticket('SX0')))).statusCode).toBe(201);
+    const [before] = rowsOf<{ secret: string }>(await db.db.execute(sql`select secret from hotline_sources where name = 'hotline-city'`));
+    await db.db.execute(sql`update hotline_sources set secret = 'hys_rotated' where name = 'hotline-city'`);
+    try {
+      const old = await signed(JSON.stringify(ticket('SX1')));
+      expect(old.statusCode).toBe(401);
+      expect(old.json<{ message: string }>().message).toContain('bad_signature');
+      expect((await signed(JSON.stringify(ticket('SX2')), { secret: 'hys_rotated' })).statusCode).toBe(201);
+    } finally {
+      await db.db.execute(sql`update hotline_sources set secret = ${before!.secret} where name = 'hotline-city'`);
+    }
+    expect(await count(sql`select count(*)::int as n from signals where source_ref = 'hotline-city:T-SX1'`)).toBe(0);
+    // A body that fails validation still consumes its signature: sent again, it is a replay (401), not a 400.
+    const bad = JSON.stringify({ id: 'SX3' });
+    const at = clock.now();
+    expect((await signed(bad, { at })).statusCode).toBe(400);
+    const again = await signed(bad, { at });
+    expect(again.statusCode).toBe(401);
+    expect(again.json<{ message: string }>().message).toContain('replayed');
+  });
+
   it('answers a resend (new timestamp, new signature) with the same result and never a second signal', async () => {
     const body = JSON.stringify([ticket('S4'), ticket('S5')]);
     const first = await signed(body);
@@ -439,6 +486,32 @@ describe('credible receive times', () => {
       await db.db.execute(sql`select caller_name, caller_phone from hotline_tickets where signal_id = ${id}`),
     );
     expect(caller).toEqual({ caller_name: '王建国', caller_phone: '+86 139-1234-5678' });
+  });
+});
+
+describe('the audit entry of a live ticket', () => {
+  it('masks every field the hotline wrote (text once in toSignal; ticket id, area, category, unit in the entry)', async () => {
+    const res = await post(
+      ticket('13912345678', {
+        receivedAt: new Date(clock.now()).toISOString(),
+        caller: '李四',
+        content: '李四来电：回电 13812345678',
+        area: '联系人王五 13700001111',
+        category: '投诉 13600002222',
+        unit: '街道 13500003333',
+      }),
+    );
+    expect(res.statusCode).toBe(201);
+    const id = res.json<{ signalId: string }>().signalId;
+    const [entry] = rowsOf<{ input: Record<string, unknown> }>(
+      await db.db.execute(sql`select input from audit_log where action = 'signal.accepted' and entity_id = ${id}`),
+    );
+    const text = JSON.stringify(entry!.input);
+    for (const clear of ['13912345678', '13812345678', '13700001111', '13600002222', '13500003333', '李四', '王五'])
+      expect(text).not.toContain(clear);
+    // Ours stays as it is: the signal id, the source, the times; the masked text is the stored one.
+    const [stored] = rowsOf<{ content: string }>(await db.db.execute(sql`select content from signals where id = ${id}`));
+    expect(entry!.input).toMatchObject({ id, source: 'hotline', content: stored!.content, sourceRef: 'T-139****5678' });
   });
 });
 

@@ -4,16 +4,14 @@
  * narrows the list (and its total) and starts again at page 1; clearing it shows every unit
  * again. The 用户管理 list searches and filters by role and unit the same way, on the server.
  */
-import { mkdir } from 'node:fs/promises';
 import { FakeClock } from '@huiying/clock';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium, logIn } from '../../web/test/browser.ts';
+import { type ConsoleBrowser, openConsole } from '../../web/test/browser.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 const T0 = Date.parse('2026-10-14T10:00:00+08:00');
 const clock = new FakeClock(T0);
-const artifacts = new URL('../../../test-artifacts/', import.meta.url);
 const two = (n: number) => String(n).padStart(2, '0');
 const UNITS = Array.from({ length: 25 }, (_, i) => ({
   id: `u${two(i + 1)}`,
@@ -21,15 +19,7 @@ const UNITS = Array.from({ length: 25 }, (_, i) => ({
   email: `u${two(i + 1)}@example.test`,
 }));
 let env: EmbeddedHarness;
-let browser: Browser;
-const pageErrors: string[] = [];
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  return page;
-}
+let ui: ConsoleBrowser;
 
 /** The first column of the table's rows (the unit id, the username). */
 async function firstColumn(page: Page, testid: string): Promise<string[]> {
@@ -39,17 +29,15 @@ async function firstColumn(page: Page, testid: string): Promise<string[]> {
 
 beforeAll(async () => {
   env = await startEmbedded({ clock, listen: true, units: UNITS });
-  browser = await launchChromium();
-  await mkdir(artifacts, { recursive: true });
+  ui = await openConsole(env.url);
 });
 afterAll(async () => {
-  await browser?.close();
+  await ui?.close();
   await env?.stop();
 });
 
 it('an administrator pages through 25 units, searches them, and clears the search', async () => {
-  const page = await newPage();
-  await logIn(page, env.url, 'admin');
+  const page = await ui.loginAs('admin');
   await page.getByTestId('nav-admin-units').click();
   const pager = page.getByTestId('admin-units-pager');
   await expect.poll(() => pager.locator('.el-pagination__total').textContent()).toMatch(/共\s*25\s*条/);
@@ -57,7 +45,7 @@ it('an administrator pages through 25 units, searches them, and clears the searc
 
   await pager.locator('.el-pager li', { hasText: /^2$/ }).click();
   await expect.poll(() => firstColumn(page, 'admin-units')).toEqual(['u21', 'u22', 'u23', 'u24', 'u25']);
-  await page.screenshot({ path: new URL('console-admin-units-page2.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await ui.shot(page, 'admin-units-page2');
 
   // The search runs on the server: the total is that of the matches, and the list starts at page 1.
   await page.getByTestId('admin-units-q').fill('测试单位1');
@@ -81,12 +69,11 @@ it('an administrator pages through 25 units, searches them, and clears the searc
   await pager.locator('.el-pagination__sizes .el-select').click();
   await page.locator('.el-select-dropdown__item', { hasText: '50条/页' }).click();
   await expect.poll(() => firstColumn(page, 'admin-units')).toHaveLength(25);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it('the users list searches and filters by role and unit on the server', async () => {
-  const page = await newPage();
-  await logIn(page, env.url, 'admin');
+  const page = await ui.loginAs('admin');
   await page.getByTestId('nav-admin-users').click();
   const pager = page.getByTestId('admin-users-pager');
   // duty, leader, admin and unit-u01 … unit-u25.
@@ -107,6 +94,6 @@ it('the users list searches and filters by role and unit on the server', async (
   await page.getByTestId('admin-users-unit').click();
   await page.locator('.el-select-dropdown__item:visible', { hasText: '测试单位07' }).click();
   await expect.poll(() => firstColumn(page, 'admin-users')).toEqual(['unit-u07']);
-  await page.screenshot({ path: new URL('console-admin-users-filtered.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
-  expect(pageErrors).toEqual([]);
+  await ui.shot(page, 'admin-users-filtered');
+  expect(ui.pageErrors).toEqual([]);
 });

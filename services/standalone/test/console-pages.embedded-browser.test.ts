@@ -6,37 +6,23 @@
  * the 节假日安排 page and a provisional due is recomputed on it; the 监测方案, 线索研判 and 候选回应
  * pages with something on them. Screenshots of each go to test-artifacts/.
  */
-import { mkdir } from 'node:fs/promises';
 import { FakeClock } from '@huiying/clock';
 import { auditLog, feeds, monitoringRules, responseCandidates, signals } from '@huiying/db';
 import { eventually } from '@huiying/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium, logIn } from '../../web/test/browser.ts';
+import { type ConsoleBrowser, openConsole } from '../../web/test/browser.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 /** A Monday in December: a 依申请公开 request's 20 working days run into 2027, which the calendar file lacks. */
 const T0 = Date.parse('2026-12-14T10:00:00+08:00');
-const artifacts = new URL('../../../test-artifacts/', import.meta.url);
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: new URL(`console-${name}.png`, artifacts).pathname, fullPage: true, animations: 'disabled' });
 
 let env: EmbeddedHarness;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
+let ui: ConsoleBrowser;
 const clock = new FakeClock(T0);
 let incidentId = '';
 
 type Duty = { id: string; state: string; provisional: boolean; dueDate: string };
-
-async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  return page;
-}
 
 async function duty(id: string): Promise<Duty> {
   const res = await (await env.as('duty')).inject({ method: 'GET', url: `/api/obligations/${id}` });
@@ -56,8 +42,7 @@ beforeAll(async () => {
     ],
     listen: true,
   });
-  browser = await launchChromium();
-  await mkdir(artifacts, { recursive: true });
+  ui = await openConsole(env.url);
   const officer = await env.as('duty');
   for (const [id, kind, unit, title] of [
     ['UD-1', 'policy_interpretation', 'housing', '《城镇老旧小区改造实施方案》政策解读'],
@@ -149,14 +134,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
+  await ui?.close();
   await env?.stop();
 });
 
 it('a unit user on a phone records the 办结 of its own duty from the 工作日事项 tab and sees it take effect', async () => {
-  const phone = await newPage({ width: 390, height: 844 });
-  await logIn(phone, env.url, 'unit-housing');
+  const phone = await ui.loginAs('unit-housing', { width: 390, height: 844 });
   await phone.waitForURL(/#\/unit$/);
   await phone
     .getByTestId('unit-tabs')
@@ -171,7 +154,7 @@ it('a unit user on a phone records the 办结 of its own duty from the 工作日
   expect(await phone.getByTestId('duty-suspend').count()).toBe(0);
   expect(await phone.getByTestId('duty-fulfil').count()).toBe(2);
   expect(await scrollWidth(phone)).toBeLessThanOrEqual(390);
-  await shot(phone, 'unit-duties-390');
+  await ui.shot(phone, 'unit-duties-390');
 
   await policy.getByTestId('duty-fulfil').click();
   await dutyRow(phone, 'UD-1', '[data-state="met"]').waitFor();
@@ -184,13 +167,12 @@ it('a unit user on a phone records the 办结 of its own duty from the 工作日
   expect(audited).toContainEqual({ actor: 'user:unit-housing', entityId: 'UD-1' });
   await phone.getByTestId('unit-tabs').getByText('工作日事项 1').waitFor();
   expect(await scrollWidth(phone)).toBeLessThanOrEqual(390);
-  await shot(phone, 'unit-duties-done-390');
-  expect(pageErrors).toEqual([]);
+  await ui.shot(phone, 'unit-duties-done-390');
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it('an administrator imports a holiday year through the 节假日安排 page; a provisional due is recomputed on it', async () => {
-  const page = await newPage({ width: 1366, height: 768 });
-  await logIn(page, env.url, 'admin');
+  const page = await ui.loginAs('admin', { width: 1366, height: 768 });
   await page.getByTestId('nav-admin-calendar').click();
   await page.getByTestId('calendar-years').waitFor();
   expect(await page.getByTestId('calendar-years').textContent()).not.toContain('2027');
@@ -209,30 +191,28 @@ it('an administrator imports a holiday year through the 节假日安排 page; a 
   // the imported year, where New Year's Day is no working day: a day later.
   const recomputed = await duty('UD-2');
   expect(recomputed).toMatchObject({ provisional: false, dueDate: '2027-01-12' });
-  await shot(page, 'admin-calendar-imported');
-  expect(pageErrors).toEqual([]);
+  await ui.shot(page, 'admin-calendar-imported');
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it('the 监测方案, 线索研判 and 候选回应 pages show what they hold', async () => {
-  const admin = await newPage({ width: 1366, height: 768 });
-  await logIn(admin, env.url, 'admin');
+  const admin = await ui.loginAs('admin', { width: 1366, height: 768 });
   await admin.getByTestId('nav-admin-monitoring').click();
   await admin.getByTestId('admin-monitoring').getByText('住建民生').waitFor();
   await admin.getByTestId('admin-monitoring').getByText('生态环境').waitFor();
-  await shot(admin, 'admin-monitoring');
+  await ui.shot(admin, 'admin-monitoring');
 
-  const officer = await newPage({ width: 1366, height: 768 });
-  await logIn(officer, env.url, 'duty');
+  const officer = await ui.loginAs('duty', { width: 1366, height: 768 });
   await officer.getByTestId('nav-intake').click();
   await officer.getByTestId('intake-signals').getByText('市图书馆延长周末开放时间').waitFor();
   expect(await officer.getByTestId('intake-promote').count()).toBe(3);
-  await shot(officer, 'intake');
+  await ui.shot(officer, 'intake');
 
   await officer.getByTestId('nav-candidates').click();
   const row = officer.locator('.el-table__row').filter({ hasText: '关于锦华小区电梯停运问题的情况通报' });
   await row.waitFor();
   await expect(row.getByTestId('candidate-origin').textContent()).resolves.toBe('原创');
   await row.getByTestId('candidate-accept').waitFor();
-  await shot(officer, 'candidates');
-  expect(pageErrors).toEqual([]);
+  await ui.shot(officer, 'candidates');
+  expect(ui.pageErrors).toEqual([]);
 });

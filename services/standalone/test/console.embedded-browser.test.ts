@@ -5,7 +5,6 @@
  * A duty officer's board updates live when a unit records a response from a phone, and a
  * breach arrives live with its cue. Screenshots of every main page go to test-artifacts/.
  */
-import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeClock } from '@huiying/clock';
@@ -13,35 +12,22 @@ import { incidents } from '@huiying/db';
 import { applyIncidentInput, DEFAULT_RULE_PACK } from '@huiying/domain';
 import { AddressPolicy, DEFAULT_FETCH_POLICY, EvidenceArchiver, FetchError } from '@huiying/ingest';
 import { eventually, testLogger } from '@huiying/testkit';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium, logIn } from '../../web/test/browser.ts';
+import { type ConsoleBrowser, openConsole } from '../../web/test/browser.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-06-01T10:00:00+08:00');
-const artifacts = new URL('../../../test-artifacts/', import.meta.url);
-const shot = (page: Page, name: string) =>
-  page.screenshot({ path: new URL(`console-${name}.png`, artifacts).pathname, fullPage: true, animations: 'disabled' });
 
 let env: EmbeddedHarness;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
+let ui: ConsoleBrowser;
 const clock = new FakeClock(T0);
 
 const UNITS = [
   { id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' },
   { id: 'environment', name: '市生态环境局', email: 'sthj@example.test' },
 ];
-
-async function newPage(viewport: { width: number; height: number }): Promise<Page> {
-  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  return page;
-}
 
 async function ticket(id: string, title: string, unit: string, hoursAgo: number): Promise<string> {
   const res = await (
@@ -71,22 +57,19 @@ let environmentIncident = '';
 
 beforeAll(async () => {
   env = await startEmbedded({ clock, units: UNITS, listen: true });
-  browser = await launchChromium();
-  await mkdir(artifacts, { recursive: true });
+  ui = await openConsole(env.url);
   // 47 h ago: one hour left on the 48 h clock (danger); the environment one is fresh (calm).
   housingIncident = await ticket('C-1', '老旧小区外墙脱落砸伤行人', 'housing', 47);
   environmentIncident = await ticket('C-2', '河道异味影响周边居民', 'environment', 1);
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
+  await ui?.close();
   await env?.stop();
 });
 
 it('a duty officer logs in to the board: live countdowns, a live breach with its cue, one-click 确认, grading and filters', async () => {
-  const page = await newPage({ width: 1366, height: 768 });
-  await logIn(page, env.url, 'duty');
+  const page = await ui.loginAs('duty', { width: 1366, height: 768 });
   await page.waitForURL(/#\/board$/);
   await page.getByTestId('connection-status').filter({ hasText: '实时' }).waitFor();
   // Navigation offers the duty officer's pages, not administration or the unit workspace.
@@ -114,7 +97,7 @@ it('a duty officer logs in to the board: live countdowns, a live breach with its
   await breach.waitFor({ timeout: 15_000 });
   await page.locator('.alert-notification').first().waitFor();
   await card.locator('[data-testid="clock"][data-urgency="breached"]').waitFor();
-  await shot(page, 'board-breach-1366');
+  await ui.shot(page, 'board-breach-1366');
 
   // 确认 in one click: the alert leaves the open list.
   await breach.getByTestId('ack-button').click();
@@ -130,26 +113,23 @@ it('a duty officer logs in to the board: live countdowns, a live breach with its
   await expect(other.getByTestId('incident-level').textContent()).resolves.toBe('重大 II');
 
   // 值班大屏: no controls, large type.
-  const wall = await newPage({ width: 1920, height: 1080 });
-  await logIn(wall, env.url, 'duty');
+  const wall = await ui.loginAs('duty', { width: 1920, height: 1080 });
   await wall.goto(`${env.url}#/wall`);
   await wall.getByTestId('wall').waitFor();
   await wall.getByTestId('incident-card').first().waitFor();
   expect(await wall.getByTestId('grade-button').count()).toBe(0);
   expect(await wall.getByTestId('ack-button').count()).toBe(0);
-  await shot(wall, 'wall-1920');
-  expect(pageErrors).toEqual([]);
+  await ui.shot(wall, 'wall-1920');
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it('a unit user on a phone sees only its unit, records a response, and the duty board updates live', async () => {
-  const board = await newPage({ width: 1366, height: 768 });
-  await logIn(board, env.url, 'duty');
+  const board = await ui.loginAs('duty', { width: 1366, height: 768 });
   const boardCard = board.locator(`[data-testid="incident-card"][data-incident-id="${housingIncident}"]`);
   await boardCard.locator('[data-testid="clock"][data-urgency="breached"]').waitFor();
   await board.getByTestId('connection-status').filter({ hasText: '实时' }).waitFor();
 
-  const phone = await newPage({ width: 390, height: 844 });
-  await logIn(phone, env.url, 'unit-housing');
+  const phone = await ui.loginAs('unit-housing', { width: 390, height: 844 });
   await phone.waitForURL(/#\/unit$/);
   await expect(phone.getByTestId('unit-name').textContent()).resolves.toBe('市住房和城乡建设局');
   const mine = phone.getByTestId('unit-incident').filter({ hasText: '老旧小区外墙脱落砸伤行人' });
@@ -168,7 +148,7 @@ it('a unit user on a phone sees only its unit, records a response, and the duty 
   await mine.waitFor();
   // Nothing wider than the phone.
   expect(await phone.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-  await shot(phone, 'unit-390');
+  await ui.shot(phone, 'unit-390');
 
   await mine.getByTestId('respond-button').click();
   const form = phone.getByTestId('response-form');
@@ -176,20 +156,19 @@ it('a unit user on a phone sees only its unit, records a response, and the duty 
   await form.getByTestId('response-url').fill('https://zjj.example.gov.cn/news/1');
   await form.getByTestId('response-channel').click();
   await phone.getByRole('option', { name: '政府门户网站' }).click();
-  await shot(phone, 'unit-respond-390');
+  await ui.shot(phone, 'unit-respond-390');
   await form.getByTestId('response-submit').click();
   await form.waitFor({ state: 'detached' });
 
   // The duty officer's board shows the clock met (late), without a reload.
   await boardCard.locator('[data-testid="clock"][data-urgency="done"]').waitFor({ timeout: 15_000 });
   await expect(boardCard.getByTestId('countdown').first().textContent()).resolves.toMatch(/^逾期回应 /);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it('the incident page shows the whole timeline: signal, clocks, response with evidence, alerts, mail and audit', async () => {
   await eventually(async () => env.mailer.sent.length >= 1, 'the breach mail');
-  const page = await newPage({ width: 1366, height: 768 });
-  await logIn(page, env.url, 'duty');
+  const page = await ui.loginAs('duty', { width: 1366, height: 768 });
   await page.goto(`${env.url}#/incidents/${housingIncident}`);
   await page.getByTestId('incident-detail').waitFor();
   const kinds = await page.getByTestId('timeline-entry').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
@@ -201,7 +180,7 @@ it('the incident page shows the whole timeline: signal, clocks, response with ev
   expect(titles.filter((x) => /操作：[a-z]+\./.test(x))).toEqual([]);
   // Why the signal is part of the incident: the monitoring rule it matched (issue 9).
   expect(await page.getByTestId('signal-grouping').first().textContent()).toContain('新建事件：命中监测方案「12345 热线工单（全部）」');
-  await shot(page, 'incident-1366');
+  await ui.shot(page, 'incident-1366');
 
   // The incident the duty officer graded 重大 II on the board: its grading, once, with the level.
   await page.goto(`${env.url}#/incidents/${environmentIncident}`);
@@ -211,7 +190,7 @@ it('the incident page shows the whole timeline: signal, clocks, response with ev
   expect(await graded.count()).toBe(1);
   await expect(graded.getAttribute('data-kind')).resolves.toBe('audit');
   expect(await page.getByTestId('timeline-entry').filter({ hasText: '交办：市生态环境局' }).count()).toBe(1);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it("the incident page lists 证据留存: the archived copy of a signal's page (viewable, sandboxed) and why a page could not be kept", async () => {
@@ -242,8 +221,7 @@ it("the incident page lists 证据留存: the archived copy of a signal's page (
     const outcomes = await archiver.sweep();
     expect(outcomes.map((o) => o.state).sort()).toEqual(['archived', 'failed']);
 
-    const page = await newPage({ width: 1366, height: 768 });
-    await logIn(page, env.url, 'duty');
+    const page = await ui.loginAs('duty', { width: 1366, height: 768 });
     await page.goto(`${env.url}#/incidents/${housingIncident}`);
     const section = page.getByTestId('evidence');
     await section.locator('[data-testid="evidence-state"][data-state="archived"]').waitFor();
@@ -253,14 +231,14 @@ it("the incident page lists 证据留存: the archived copy of a signal's page (
     // The unit's response URL (zjj.example.gov.cn) could not be kept, and says why.
     const failedRow = section.locator('tr').filter({ hasText: 'zjj.example.gov.cn' });
     await expect(failedRow.getByTestId('evidence-state').textContent()).resolves.toBe('未能留存：域名无法解析');
-    await shot(page, 'incident-evidence-1366');
+    await ui.shot(page, 'incident-evidence-1366');
 
     // 查看副本 opens the copy: the page's text, its script never run (CSP sandbox), in a new tab.
     const [copy] = await Promise.all([page.context().waitForEvent('page'), archivedRow.getByTestId('evidence-view').click()]);
     await copy.waitForLoadState();
     await expect(copy.locator('h1').textContent()).resolves.toBe('外墙脱落情况通报');
     expect(await copy.title()).not.toBe('ran');
-    expect(pageErrors).toEqual([]);
+    expect(ui.pageErrors).toEqual([]);
   } finally {
     site.close();
   }
@@ -270,8 +248,7 @@ it('a leader lands on statistics, reads but cannot act, and sees the 通报 and 
   // Twelve hours on: the environment incident's 5 h clock (graded 重大 II by the duty officer above)
   // is more than 4 h past its due without a response, so its leaders' step made it a 通报 candidate.
   await clock.advanceTo(T0 + 12 * HOUR);
-  const page = await newPage({ width: 1366, height: 768 });
-  await logIn(page, env.url, 'leader');
+  const page = await ui.loginAs('leader', { width: 1366, height: 768 });
   await page.waitForURL(/#\/stats$/);
   await page.getByTestId('stats-kpis').waitFor();
   expect(await page.getByTestId('export-docx').count()).toBe(1);
@@ -327,7 +304,7 @@ it('a leader lands on statistics, reads but cannot act, and sees the 通报 and 
   expect(await page.getByTestId('report-candidates').locator('tr').filter({ hasText: '老旧小区外墙脱落砸伤行人' }).count()).toBe(0);
   await section.getByRole('tab', { name: /约谈候选/ }).click();
   await page.getByTestId('interview-candidates').getByText('本期无约谈候选').waitFor();
-  await shot(page, 'stats-1366');
+  await ui.shot(page, 'stats-1366');
   // Drill-down: the candidate's incident page.
   await section.getByRole('tab', { name: /通报候选/ }).click();
   await report.getByRole('link', { name: '河道异味影响周边居民' }).click();
@@ -340,19 +317,18 @@ it('a leader lands on statistics, reads but cannot act, and sees the 通报 and 
   expect(await page.getByTestId('respond-button').count()).toBe(0);
   await page.goto(`${env.url}#/admin/users`);
   await page.waitForURL(/#\/stats$/);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 }, 180_000);
 
 it('an administrator manages units, users and API tokens (the secret shown once)', async () => {
-  const page = await newPage({ width: 1366, height: 768 });
-  await logIn(page, env.url, 'admin');
+  const page = await ui.loginAs('admin', { width: 1366, height: 768 });
   await page.waitForURL(/#\/admin\/units$/);
   await page.getByTestId('admin-units').getByText('市住房和城乡建设局').waitFor();
-  await shot(page, 'admin-units');
+  await ui.shot(page, 'admin-units');
 
   await page.getByTestId('nav-admin-users').click();
   await page.getByTestId('admin-users').getByText('unit-housing').waitFor();
-  await shot(page, 'admin-users');
+  await ui.shot(page, 'admin-users');
 
   await page.getByTestId('nav-admin-tokens').click();
   await page.getByTestId('token-create').click();
@@ -361,7 +337,7 @@ it('an administrator manages units, users and API tokens (the secret shown once)
   const secret = await page.getByTestId('token-secret').textContent();
   expect(secret).toMatch(/^hy_/);
   await page.getByTestId('admin-tokens').getByText('12345 热线系统').waitFor();
-  await shot(page, 'admin-tokens');
+  await ui.shot(page, 'admin-tokens');
   // Shown once: gone after a reload, and the list never carries it.
   await page.reload();
   await page.getByTestId('admin-tokens').getByText('12345 热线系统').waitFor();
@@ -372,13 +348,12 @@ it('an administrator manages units, users and API tokens (the secret shown once)
   await page.getByTestId('calendar-years').waitFor();
   await page.getByTestId('nav-admin-rules').click();
   await page.getByTestId('rule-pack-in-force').waitFor();
-  await shot(page, 'admin-rules');
-  expect(pageErrors).toEqual([]);
+  await ui.shot(page, 'admin-rules');
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it('an administrator adds and edits a unit, a monitoring rule and a user through their dialogs; a unit user needs a unit', async () => {
-  const page = await newPage({ width: 1366, height: 768 });
-  await logIn(page, env.url, 'admin');
+  const page = await ui.loginAs('admin', { width: 1366, height: 768 });
   await page.waitForURL(/#\/admin\/units$/);
   const dialog = page.locator('.el-dialog:visible');
   const field = (label: string) =>
@@ -436,29 +411,28 @@ it('an administrator adds and edits a unit, a monitoring rule and a user through
   await field('手机').fill('13800000000');
   await save();
   await users.locator('tr', { hasText: 'shuiwu' }).getByText('13800000000').waitFor();
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it('a wrong password stays on the log-in page; 退出 ends the session', async () => {
-  const page = await newPage({ width: 1366, height: 768 });
+  const page = await ui.newPage({ width: 1366, height: 768 });
   await page.goto(`${env.url}#/board`);
   await page.waitForURL(/#\/login/);
-  await shot(page, 'login');
+  await ui.shot(page, 'login');
   await page.getByTestId('login-username').fill('duty');
   await page.getByTestId('login-password').fill('wrong-password');
   await page.getByTestId('login-submit').click();
   await page.getByTestId('login-error').waitFor();
-  await logIn(page, env.url, 'duty');
+  await ui.logIn(page, 'duty');
   await page.getByTestId('logout').click();
   await page.waitForURL(/#\/login/);
   await page.goto(`${env.url}#/board`);
   await page.waitForURL(/#\/login/);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it("the board's filters search the server: an incident beyond the board's page of 500 is found, and the stream adds only what the filter shows", async () => {
-  const page = await newPage({ width: 1366, height: 768 });
-  await logIn(page, env.url, 'duty');
+  const page = await ui.loginAs('duty', { width: 1366, height: 768 });
   await page.waitForURL(/#\/board$/);
   // Off the board while the backlog arrives (500 cards are slow to draw on a loaded test machine).
   await page.goto(`${env.url}#/incidents/${housingIncident}`);
@@ -513,6 +487,6 @@ it("the board's filters search the server: an incident beyond the board's page o
   await page.goto(`${env.url}#/board?unit=environment`);
   await expect.poll(() => page.getByTestId('incident-card').count()).toBe(1);
   await river.waitFor();
-  await shot(page, 'board-filtered-1366');
-  expect(pageErrors).toEqual([]);
+  await ui.shot(page, 'board-filtered-1366');
+  expect(ui.pageErrors).toEqual([]);
 }, 120_000);

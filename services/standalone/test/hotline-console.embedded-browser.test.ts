@@ -3,29 +3,18 @@
  * a hotline source and sees its secret once; a duty officer uploads a GBK export and sees the
  * row report (line, column, reason) while the good rows are stored.
  */
-import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { FakeClock } from '@huiying/clock';
 import { rowsOf, sql } from '@huiying/db';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium, logIn } from '../../web/test/browser.ts';
+import { type ConsoleBrowser, openConsole } from '../../web/test/browser.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 const T0 = Date.parse('2026-10-01T09:00:00+08:00');
 const clock = new FakeClock(T0);
-const artifacts = new URL('../../../test-artifacts/', import.meta.url);
 const gbkExport = fileURLToPath(new URL('../../ingest/test/fixtures/tickets/export-gbk.csv', import.meta.url));
 let env: EmbeddedHarness;
-let browser: Browser;
-const pageErrors: string[] = [];
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  return page;
-}
+let ui: ConsoleBrowser;
 
 beforeAll(async () => {
   env = await startEmbedded({
@@ -33,17 +22,15 @@ beforeAll(async () => {
     units: [{ id: 'housing', name: '市住房和城乡建设局', email: 'zjj@example.test' }],
     listen: true,
   });
-  browser = await launchChromium();
-  await mkdir(artifacts, { recursive: true });
+  ui = await openConsole(env.url);
 });
 afterAll(async () => {
-  await browser?.close();
+  await ui?.close();
   await env?.stop();
 });
 
 it('an administrator adds a source (secret shown once); a duty officer imports an export and reads the row report', async () => {
-  const admin = await newPage();
-  await logIn(admin, env.url, 'admin');
+  const admin = await ui.loginAs('admin');
   await admin.getByTestId('nav-hotline').click();
   await admin.getByTestId('hotline-sources').waitFor();
   await admin.getByTestId('hotline-source-create').click();
@@ -57,8 +44,7 @@ it('an administrator adds a source (secret shown once); a duty officer imports a
   await admin.getByTestId('hotline-source-table').getByText('hotline-city').waitFor();
   expect(await admin.getByTestId('hotline-secret').count()).toBe(0);
 
-  const duty = await newPage();
-  await logIn(duty, env.url, 'duty');
+  const duty = await ui.loginAs('duty');
   await duty.getByTestId('nav-hotline').click();
   await duty.getByTestId('hotline-import').waitFor();
   // Source administration is the administrators'.
@@ -74,10 +60,10 @@ it('an administrator adds a source (secret shown once); a duty officer imports a
   const text = (await errors.textContent()) ?? '';
   expect(text).toContain('诉求内容');
   expect(text).toMatch(/5[\s\S]*受理时间[\s\S]*6[\s\S]*诉求内容/);
-  await duty.screenshot({ path: new URL('console-hotline-import.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await ui.shot(duty, 'hotline-import');
   const [stored] = rowsOf<{ n: number }>(
     await env.handle.db.execute(sql`select count(*)::int as n from signals where source_ref like 'hotline-city:GBK-%'`),
   );
   expect(stored!.n).toBe(3);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 }, 120_000);

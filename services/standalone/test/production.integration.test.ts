@@ -30,7 +30,7 @@ async function freePort(): Promise<number> {
 function run(name: string, script: string, env: Record<string, string>): void {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -79,7 +79,8 @@ beforeAll(async () => {
     DUTY_EMAIL: 'duty@example.test',
     HOST: '127.0.0.1',
   };
-  run('engine', 'services/engine/src/main.ts', env);
+  // The engine at info: its log says where its deadline timer runs.
+  run('engine', 'services/engine/src/main.ts', { ...env, LOG_LEVEL: 'info' });
   run('ingest', 'services/ingest/src/main.ts', { ...env, INGEST_PORT: String(ingestPort) });
   run('api', 'services/api/src/main.ts', { ...env, PORT: String(apiPort) });
 });
@@ -162,6 +163,21 @@ it('a ticket posted to the ingest process is breached by the engine process, mai
   const mail = await eventually(async () => smtp.mails[0], 'the escalation mail from the engine process', 45_000);
   expect(JSON.stringify(mail.to)).toContain('duty@example.test');
   expect(mail.subject).toContain('超时');
+  // The engine's deadline timer runs on its thread (ENGINE_TIMER's default). (This breach was due
+  // before its incident existed, so the signal's own transaction fired it; a clock falling due
+  // later is fired by the thread — services/engine/test/timer-thread.integration.test.ts.)
+  const engineLog = procs
+    .find((p) => p.name === 'engine')!
+    .output.join('')
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { msg?: string; timer?: string }];
+      } catch {
+        return [];
+      }
+    });
+  expect(engineLog.find((l) => l.msg === 'deadline timer started')?.timer).toBe('thread');
   expect(procs.every((p) => p.child.exitCode === null)).toBe(true);
   // What the services wrote to the audit log, they cannot take back.
   const asApp = new pg.Client({ connectionString: db.url.replace('//postgres@', `//${appLogin}@`) });
@@ -207,4 +223,13 @@ it('a rule pack an administrator activates on the api process reaches the engine
     45_000,
   );
   expect(incident.clocks.find((c) => c.kind === 'response')!.dueAt).toBe(new Date(receivedAt + 2 * 3_600_000).toISOString());
+});
+
+it('the engine process stops on SIGTERM, its timer thread with it', async () => {
+  const engine = procs.find((p) => p.name === 'engine')!.child;
+  expect(engine.exitCode).toBeNull();
+  const exited = new Promise<number | null>((resolve) => engine.once('exit', (code) => resolve(code)));
+  engine.kill('SIGTERM');
+  // A thread left running would keep the process alive past the test's timeout.
+  expect(await exited).toBe(0);
 });

@@ -5,37 +5,25 @@
  * API refuses them (403); an administrator confirms 重新发送 once the mailbox takes mail, the
  * alert leaves the board and the notice arrives.
  */
-import { mkdir } from 'node:fs/promises';
 import { FakeClock } from '@huiying/clock';
 import { alerts, eq, notifications } from '@huiying/db';
 import { emailChannel } from '@huiying/notify';
 import { eventually, startSmtp, type TestSmtp } from '@huiying/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium, logIn } from '../../web/test/browser.ts';
+import { type ConsoleBrowser, openConsole } from '../../web/test/browser.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-06-01T10:00:00+08:00');
 const UNIT_MAIL = 'zjj@example.test';
 const TITLE = '老旧小区外墙脱落砸伤行人';
-const artifacts = new URL('../../../test-artifacts/', import.meta.url);
 const clock = new FakeClock(T0);
 let env: EmbeddedHarness;
 let smtp: TestSmtp;
-let browser: Browser;
+let ui: ConsoleBrowser;
 let refuse = true;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
 let notificationId = '';
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  return page;
-}
 
 const failedAlert = (page: Page) => page.locator('[data-testid="alert-item"][data-kind="delivery_failed"]').filter({ hasText: TITLE });
 
@@ -47,8 +35,7 @@ beforeAll(async () => {
     listen: true,
     channels: { email: emailChannel({ url: smtp.url, from: 'huiying@example.test' }) },
   });
-  browser = await launchChromium();
-  await mkdir(artifacts, { recursive: true });
+  ui = await openConsole(env.url);
   const res = await (
     await env.as('duty')
   ).inject({
@@ -70,15 +57,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
+  await ui?.close();
   await env?.stop();
   await smtp?.close();
 });
 
 it('a duty officer sees the 投递失败 alert without 重新发送, and the API refuses them the retry', async () => {
-  const page = await newPage();
-  await logIn(page, env.url, 'duty');
+  const page = await ui.loginAs('duty');
   await page.waitForURL(/#\/board$/);
   const alert = failedAlert(page);
   await alert.waitFor();
@@ -89,13 +74,12 @@ it('a duty officer sees the 投递失败 alert without 重新发送, and the API
   const [n] = await env.handle.db.select().from(notifications).where(eq(notifications.id, notificationId));
   expect(n?.status).toBe('failed');
   expect(smtp.mails).toHaveLength(0);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 });
 
 it('an administrator confirms 重新发送: the alert leaves the board and the notice reaches the unit once', async () => {
   refuse = false; // the mailbox was fixed
-  const page = await newPage();
-  await logIn(page, env.url, 'admin');
+  const page = await ui.loginAs('admin');
   await page.goto(`${env.url}#/board`);
   const alert = failedAlert(page);
   await alert.waitFor();
@@ -113,7 +97,7 @@ it('an administrator confirms 重新发送: the alert leaves the board and the n
   await box.getByRole('button', { name: '重新发送' }).click();
   await page.locator('.el-message--success').filter({ hasText: '已重新排队发送' }).waitFor();
   await alert.waitFor({ state: 'detached' });
-  await page.screenshot({ path: new URL('console-retry-delivery.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await ui.shot(page, 'retry-delivery');
 
   const mail = await eventually(
     async () => smtp.mails.find((m) => JSON.stringify(m.to).includes(UNIT_MAIL)),
@@ -135,5 +119,5 @@ it('an administrator confirms 重新发送: the alert leaves the board and the n
   await page.getByTestId('incident-card').first().waitFor();
   await page.getByTestId('alert-empty').waitFor();
   expect(await failedAlert(page).count()).toBe(0);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 }, 120_000);

@@ -3,28 +3,17 @@
  * week's shifts (the server's week, on the fake clock) with who is on shift and the gaps, and
  * may edit them; a duty officer reads the same page without the editing controls.
  */
-import { mkdir } from 'node:fs/promises';
 import { FakeClock } from '@huiying/clock';
 import { dutyShifts, eq, users } from '@huiying/db';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium, logIn } from '../../web/test/browser.ts';
+import { type ConsoleBrowser, openConsole } from '../../web/test/browser.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-10-14T10:00:00+08:00'); // a Wednesday
 const clock = new FakeClock(T0);
-const artifacts = new URL('../../../test-artifacts/', import.meta.url);
 let env: EmbeddedHarness;
-let browser: Browser;
-const pageErrors: string[] = [];
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  return page;
-}
+let ui: ConsoleBrowser;
 
 beforeAll(async () => {
   env = await startEmbedded({ clock, listen: true });
@@ -42,17 +31,15 @@ beforeAll(async () => {
       updatedAt: at,
     },
   ]);
-  browser = await launchChromium();
-  await mkdir(artifacts, { recursive: true });
+  ui = await openConsole(env.url);
 });
 afterAll(async () => {
-  await browser?.close();
+  await ui?.close();
   await env?.stop();
 });
 
 it('an administrator sees the week with the officer on shift and the gaps; a duty officer reads it without editing', async () => {
-  const admin = await newPage();
-  await logIn(admin, env.url, 'admin');
+  const admin = await ui.loginAs('admin');
   await admin.getByTestId('nav-roster').click();
   const table = admin.getByTestId('roster-table');
   await table.getByText('白班').waitFor();
@@ -65,16 +52,15 @@ it('an administrator sees the week with the officer on shift and the gaps; a dut
   // Before 08:00 and after 16:00 nobody is on shift: urgent alerts would go to the duty mailbox.
   await expect(admin.getByTestId('roster-gaps').textContent()).resolves.toMatch(/16:00/);
   expect(await admin.getByTestId('roster-add').count()).toBe(1);
-  await admin.screenshot({ path: new URL('console-roster.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await ui.shot(admin, 'roster');
   // The next week is empty.
   await admin.getByTestId('roster-next').click();
   await table.getByText('本周尚未排班').waitFor();
 
-  const duty = await newPage();
-  await logIn(duty, env.url, 'duty');
+  const duty = await ui.loginAs('duty');
   await duty.getByTestId('nav-roster').click();
   await duty.getByTestId('roster-table').getByText('白班').waitFor();
   expect(await duty.getByTestId('roster-add').count()).toBe(0);
   expect(await duty.getByTestId('roster-table').getByText('编辑').count()).toBe(0);
-  expect(pageErrors).toEqual([]);
+  expect(ui.pageErrors).toEqual([]);
 }, 120_000);

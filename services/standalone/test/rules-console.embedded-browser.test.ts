@@ -4,44 +4,31 @@
  * then shows the database version in force, the engine takes it, and an older version can be
  * activated again through its confirm dialog.
  */
-import { mkdir } from 'node:fs/promises';
 import { FakeClock } from '@huiying/clock';
 import { rulePacks } from '@huiying/db';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchChromium, logIn } from '../../web/test/browser.ts';
+import { type ConsoleBrowser, openConsole } from '../../web/test/browser.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-10-14T10:00:00+08:00');
 const clock = new FakeClock(T0);
-const artifacts = new URL('../../../test-artifacts/', import.meta.url);
 let env: EmbeddedHarness;
-let browser: Browser;
-const pageErrors: string[] = [];
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai', viewport: { width: 1366, height: 900 } });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  return page;
-}
+let ui: ConsoleBrowser;
 
 beforeAll(async () => {
   env = await startEmbedded({ clock, listen: true });
-  browser = await launchChromium();
-  await mkdir(artifacts, { recursive: true });
+  ui = await openConsole(env.url);
 });
 afterAll(async () => {
-  await browser?.close();
+  await ui?.close();
   await env?.stop();
 });
 
 const pack = (spanHours: unknown) => JSON.stringify({ name: '某市 2026', clocks: { release: { spanHours } } }, null, 2);
 
 it('an administrator enters a pack with a bad field, sees why, fixes it and activates it; then rolls back to it from the history', async () => {
-  const page = await newPage();
-  await logIn(page, env.url, 'admin');
+  const page = await ui.loginAs('admin');
   await page.getByTestId('nav-admin-rules').click();
   await expect.poll(() => page.getByTestId('rule-pack-source').textContent()).toBe('系统默认');
 
@@ -51,7 +38,7 @@ it('an administrator enters a pack with a bad field, sees why, fixes it and acti
   const refusal = page.getByTestId('rule-pack-refusal');
   await refusal.waitFor();
   expect(await refusal.textContent()).toContain('/clocks/release/spanHours');
-  await page.screenshot({ path: new URL('console-admin-rules-refused.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
+  await ui.shot(page, 'admin-rules-refused');
   expect(await env.handle.db.select().from(rulePacks)).toEqual([]);
 
   await editor.fill(pack(3));
@@ -70,6 +57,6 @@ it('an administrator enters a pack with a bad field, sees why, fixes it and acti
   await page.locator('.el-message-box').getByRole('button', { name: '启用' }).click();
   await expect.poll(() => page.getByTestId('rule-pack-version').textContent()).toBe('1');
   expect(env.hy.engine.deps.pack().clocks.release.spanMs).toBe(3 * HOUR);
-  await page.screenshot({ path: new URL('console-admin-rules.png', artifacts).pathname, fullPage: true, animations: 'disabled' });
-  expect(pageErrors).toEqual([]);
+  await ui.shot(page, 'admin-rules');
+  expect(ui.pageErrors).toEqual([]);
 });

@@ -135,6 +135,51 @@ function checkExpression(expression: string | undefined): void {
 
 const iso = (d: string | Date | null) => (d === null ? null : new Date(d).toISOString());
 
+const SIGNAL_COLUMNS = sql.raw(
+  's.id, s.source, s.title, s.content, s.url, s.area, s.category, s.published_at, s.received_at, s.incident_id, ' +
+    's.decision, s.decision_reason, s.rule_id, s.decision_score, s.decision_via, s.jurisdiction',
+);
+/** A unit user's signals: those of its own unit's incidents — never unmatched ones, which are not yet anyone's. */
+const signalScope = (unitId: string | null): SQL =>
+  unitId === null ? sql`true` : sql`s.incident_id in (select id from incidents where unit_id = ${unitId})`;
+type SignalRow = {
+  id: string;
+  source: string;
+  title: string | null;
+  content: string | null;
+  url: string | null;
+  area: string | null;
+  category: string | null;
+  published_at: string | Date | null;
+  received_at: string | Date;
+  incident_id: string | null;
+  decision: string | null;
+  decision_reason: string | null;
+  rule_id: string | null;
+  decision_score: number | null;
+  decision_via: string | null;
+  jurisdiction: string;
+};
+/** One signal as the list and the single read show it; the ticket text (a citizen's words) for duty officers only. */
+const toSignal = (r: SignalRow, withText: boolean) => ({
+  id: r.id,
+  source: r.source,
+  title: r.title,
+  content: withText ? r.content : null,
+  url: r.url,
+  area: r.area,
+  category: r.category,
+  publishedAt: iso(r.published_at),
+  receivedAt: iso(r.received_at)!,
+  incidentId: r.incident_id,
+  decision: r.decision,
+  decisionReason: r.decision_reason,
+  ruleId: r.rule_id,
+  decisionScore: r.decision_score === null ? null : Number(r.decision_score),
+  decisionVia: r.decision_via,
+  jurisdiction: r.jurisdiction,
+});
+
 /**
  * 监测方案 (monitoring rules: administrators write, duty officers and leaders read), the intake
  * search over stored signals, and 人工立案 (a duty officer promotes an unmatched signal).
@@ -289,8 +334,7 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
       const q = request.query;
       const page = q.page ?? 1;
       const pageSize = q.pageSize ?? 50;
-      const parts: SQL[] = [sql`true`];
-      if (scope.unitId !== null) parts.push(sql`s.incident_id in (select id from incidents where unit_id = ${scope.unitId})`);
+      const parts: SQL[] = [signalScope(scope.unitId)];
       if (q.matched === false) parts.push(sql`s.decision = 'unmatched'`);
       if (q.matched === true) parts.push(sql`s.incident_id is not null`);
       if (q.decision) parts.push(sql`s.decision = ${q.decision}`);
@@ -307,50 +351,36 @@ export const monitoringRoutes: FastifyPluginAsync<RouteDeps> = async (fastify, d
       const where = sql.join(parts, sql` and `);
       const [rows, count] = await Promise.all([
         db.execute(sql`
-          select s.id, s.source, s.title, s.content, s.url, s.area, s.category, s.published_at, s.received_at, s.incident_id,
-            s.decision, s.decision_reason, s.rule_id, s.decision_score, s.decision_via, s.jurisdiction
-          from signals s where ${where}
+          select ${SIGNAL_COLUMNS} from signals s where ${where}
           order by s.received_at desc, s.id
           limit ${pageSize} offset ${(page - 1) * pageSize}`),
         db.execute(sql`select count(*)::int as n from signals s where ${where}`),
       ]);
-      const withText = user.role === 'duty';
-      const items = rowsOf<{
-        id: string;
-        source: string;
-        title: string | null;
-        content: string | null;
-        url: string | null;
-        area: string | null;
-        category: string | null;
-        published_at: string | Date | null;
-        received_at: string | Date;
-        incident_id: string | null;
-        decision: string | null;
-        decision_reason: string | null;
-        rule_id: string | null;
-        decision_score: number | null;
-        decision_via: string | null;
-        jurisdiction: string;
-      }>(rows).map((r) => ({
-        id: r.id,
-        source: r.source,
-        title: r.title,
-        content: withText ? r.content : null,
-        url: r.url,
-        area: r.area,
-        category: r.category,
-        publishedAt: iso(r.published_at),
-        receivedAt: iso(r.received_at)!,
-        incidentId: r.incident_id,
-        decision: r.decision,
-        decisionReason: r.decision_reason,
-        ruleId: r.rule_id,
-        decisionScore: r.decision_score === null ? null : Number(r.decision_score),
-        decisionVia: r.decision_via,
-        jurisdiction: r.jurisdiction,
-      }));
+      const items = rowsOf<SignalRow>(rows).map((r) => toSignal(r, user.role === 'duty'));
       return { items, total: rowsOf<{ n: number }>(count)[0]?.n ?? 0, page, pageSize };
+    },
+  );
+
+  app.get(
+    '/api/signals/:id',
+    {
+      config: { access: READERS },
+      schema: {
+        tags: ['incidents'],
+        summary:
+          '一条线索, as the list shows it. A unit user reads only a signal of its own unit’s incidents (another’s, or an unmatched one, is a 404 as if it did not exist); ticket text for duty officers only',
+        params: S.IdParams,
+        response: { 200: SignalListItem, ...errors },
+      },
+    },
+    async (request) => {
+      const user = principal(request);
+      const { id } = request.params;
+      const rows = rowsOf<SignalRow>(
+        await db.execute(sql`select ${SIGNAL_COLUMNS} from signals s where s.id = ${id} and ${signalScope(scopeOf(user).unitId)}`),
+      );
+      if (!rows[0]) throw new ApiError('HY_NOT_FOUND', `signal ${id} not found`);
+      return toSignal(rows[0], user.role === 'duty');
     },
   );
 

@@ -86,6 +86,13 @@ const FilterQuery = {
   ),
 };
 const Filters = Type.Object(FilterQuery, { additionalProperties: false });
+/** The drill-down's outcomes, and the same for the export of its items (view=items): the export lists what the drawer shows. */
+const Outcomes = Type.Optional(
+  Type.Array(oneOf(OUTCOMES), {
+    maxItems: 4,
+    description: 'one outcome, or several (repeat the parameter): on_time, late and breached are the 到期 count',
+  }),
+);
 type FiltersQuery = Static<typeof Filters>;
 
 const PeriodView = Type.Object({ from: Type.Union([Iso, Type.Null()]), to: Type.Union([Iso, Type.Null()]), label: Type.String() });
@@ -322,12 +329,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
         querystring: Type.Object(
           {
             ...FilterQuery,
-            outcome: Type.Optional(
-              Type.Array(oneOf(OUTCOMES), {
-                maxItems: 4,
-                description: 'one outcome, or several (repeat the parameter): on_time, late and breached are the 到期 count',
-              }),
-            ),
+            outcome: Outcomes,
             firstResponse: Type.Optional(
               Type.Boolean({
                 description: "the incidents behind the first-response figure: each incident's earliest met clock, one row per incident",
@@ -480,7 +482,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
           {
             ...FilterQuery,
             view: oneOf(['totals', ...DIMENSIONS, 'ranking', 'items'] as const),
-            outcome: Type.Optional(oneOf(OUTCOMES)),
+            outcome: Outcomes,
           },
           { additionalProperties: false },
         ),
@@ -489,6 +491,8 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (
     },
     async (request, reply) => {
       const { view, outcome, ...q } = request.query;
+      // Outcomes choose rows of the items; on a table of figures they would be ignored, as if applied.
+      if (outcome !== undefined && view !== 'items') throw new ApiError('HY_VALIDATION', 'querystring/outcome: only with view=items');
       const c = view === 'month' ? await trendContext(request, q) : await context(request, q);
       let csv: string;
       if (view === 'items') {

@@ -7951,6 +7951,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/signals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 一条线索, as the list shows it. A unit user reads only a signal of its own unit’s incidents (another’s, or an unmatched one, is a 404 as if it did not exist); ticket text for duty officers only */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            area: string | null;
+                            category: string | null;
+                            /** @description 12345 ticket text: duty officers only */
+                            content: string | null;
+                            decision: string | null;
+                            decisionReason: string | null;
+                            decisionScore: number | null;
+                            decisionVia: string | null;
+                            id: string;
+                            incidentId: string | null;
+                            /** @description 辖区: whose monitoring rules decided it */
+                            jurisdiction: string;
+                            /** Format: date-time */
+                            publishedAt: string | null;
+                            /** Format: date-time */
+                            receivedAt: string;
+                            ruleId: string | null;
+                            source: string;
+                            title: string | null;
+                            url: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/signals/{id}/promote": {
         parameters: {
             query?: never;
@@ -8409,7 +8528,8 @@ export interface paths {
                     level?: "I" | "II" | "III" | "IV" | "ungraded";
                     /** @description YYYY-MM: deadlines due in that month (instead of from/to) */
                     month?: string;
-                    outcome?: "on_time" | "late" | "breached" | "pending";
+                    /** @description one outcome, or several (repeat the parameter): on_time, late and breached are the 到期 count */
+                    outcome?: ("on_time" | "late" | "breached" | "pending")[];
                     /** @description incident clocks or working-day duties only */
                     source?: "incident" | "duty";
                     /** @description 止 (inclusive) on the due instant: YYYY-MM-DD (the whole of that day, Asia/Shanghai) or an ISO-8601 instant */
