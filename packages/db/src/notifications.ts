@@ -199,19 +199,52 @@ export async function claimNotifications(db: Db, o: { now: Date; leaseMs: number
  * Fenced: marks the row sent only while this sender still holds the lease. false means the
  * lease was lost (it expired and another dispatcher took the row over).
  */
-export async function markNotificationSent(db: Db, n: { id: string; leaseToken: string }, at: Date, messageId: string): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const rows = rowsOf<{ id: string }>(
-      await tx.execute(sql`
-        update notifications set status = 'sent', sent_at = ${at.toISOString()}, message_id = ${messageId},
+export async function markNotificationSent(
+  db: DbOrTx,
+  n: { id: string; leaseToken: string },
+  at: Date,
+  messageId: string,
+): Promise<boolean> {
+  return (await markNotificationsSent(db, [{ id: n.id, leaseToken: n.leaseToken, messageId }], at)).has(n.id);
+}
+
+/**
+ * markNotificationSent for a dispatcher pass's sent rows at once, in one statement (atomic on its
+ * own): each row is marked sent only while this sender still holds its lease, and each row marked
+ * gets its audit row (`notification.sent`, result `{ messageId }`) in the same statement, in the
+ * order given — as enqueueNotifications queues and audits. A mail used to cost a transaction of
+ * its own (begin, update, the query builder's insert, commit: four round trips); a pass of twenty
+ * now costs one. Returns the ids marked: one missing had lost its lease.
+ */
+export async function markNotificationsSent(
+  db: DbOrTx,
+  sent: readonly { id: string; leaseToken: string; messageId: string }[],
+  at: Date,
+): Promise<Set<string>> {
+  if (sent.length === 0) return new Set();
+  const given = JSON.stringify(sent.map((s, ord) => ({ ord, id: s.id, leaseToken: s.leaseToken, messageId: s.messageId })));
+  const stamp = at.toISOString();
+  const marked = rowsOf<{ id: string }>(
+    await db.execute(sql`
+      with given as (
+        select * from jsonb_to_recordset(${given}::jsonb) as g(ord integer, id text, "leaseToken" text, "messageId" text)
+      ),
+      upd as (
+        update notifications n set status = 'sent', sent_at = ${stamp}::timestamptz, message_id = g."messageId",
           lease_token = null, lease_until = null, last_error = null
-        where id = ${n.id} and lease_token = ${n.leaseToken} and status = 'sending'
-        returning id`),
-    );
-    if (rows.length === 0) return false;
-    await audit(tx, { at, actor: 'notify', action: 'notification.sent', entity: 'notification', entityId: n.id, result: { messageId } });
-    return true;
-  });
+        from given g
+        where n.id = g.id and n.lease_token = g."leaseToken" and n.status = 'sending'
+        returning n.id, g.ord, g."messageId"
+      ),
+      audited as (
+        insert into audit_log (at, actor, action, entity, entity_id, input, result)
+        select ${stamp}::timestamptz, 'notify', 'notification.sent', 'notification', upd.id, null,
+          jsonb_build_object('messageId', upd."messageId")
+        from upd order by upd.ord
+      )
+      select id from upd`),
+  );
+  return new Set(marked.map((r) => r.id));
 }
 
 /** Fenced like markNotificationSent: back to pending, tried again from `retryAt`. */

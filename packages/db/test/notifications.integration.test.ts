@@ -13,6 +13,7 @@ import {
   markNotificationFailed,
   markNotificationRetry,
   markNotificationSent,
+  markNotificationsSent,
   type NewNotification,
   notifications,
   notificationsFor,
@@ -90,6 +91,40 @@ describe.each(bothDatabases)('$name', ({ open }) => {
     expect(takeover!.leaseToken).not.toBe(mine!.leaseToken);
     expect(await markNotificationSent(h.db, mine!, at(LEASE + 2), 'late')).toBe(false);
     expect(await markNotificationSent(h.db, takeover!, at(LEASE + 2), 'mine')).toBe(true);
+  });
+
+  it('a batch of marks is fenced row by row: a lost lease leaves that row, and only that row, unmarked and unaudited', async () => {
+    await h.db.transaction((tx) => enqueueNotifications(tx, T0, [row('b1', 'urge#0'), row('b2', 'urge#0'), row('b3', 'urge#0')]));
+    const now = at(LEASE * 2);
+    const claimed = (await claimNotifications(h.db, { now, leaseMs: LEASE, limit: 10 })).filter((c) =>
+      ['b1', 'b2', 'b3'].includes(c.groupKey),
+    );
+    expect(claimed.map((c) => c.groupKey)).toEqual(['b1', 'b2', 'b3']);
+    const [, lost] = claimed;
+    const marked = await markNotificationsSent(
+      h.db,
+      claimed.map((c) => ({ id: c.id, leaseToken: c === lost ? 'another-dispatcher' : c.leaseToken, messageId: `<${c.id}@huiying>` })),
+      now,
+    );
+    expect([...marked].sort()).toEqual([claimed[0]!.id, claimed[2]!.id].sort());
+    const states = await h.db
+      .select()
+      .from(notifications)
+      .where(sql`${notifications.incidentId} in ('b1', 'b2', 'b3')`);
+    expect(Object.fromEntries(states.map((n) => [n.incidentId, [n.status, n.messageId]]))).toEqual({
+      b1: ['sent', `<${claimed[0]!.id}@huiying>`],
+      b2: ['sending', null],
+      b3: ['sent', `<${claimed[2]!.id}@huiying>`],
+    });
+    const audited = rowsOf<{ entity_id: string; result: unknown }>(
+      await h.db.execute(sql`select entity_id, result from audit_log where action = 'notification.sent'
+        and entity_id in (${claimed[0]!.id}, ${claimed[1]!.id}, ${claimed[2]!.id}) order by id`),
+    );
+    expect(audited).toEqual([
+      { entity_id: claimed[0]!.id, result: { messageId: `<${claimed[0]!.id}@huiying>` } },
+      { entity_id: claimed[2]!.id, result: { messageId: `<${claimed[2]!.id}@huiying>` } },
+    ]);
+    expect(await markNotificationsSent(h.db, [], now)).toEqual(new Set());
   });
 
   it('a permanent failure raises a delivery_failed alert; an administrator retries it and the alert is withdrawn', async () => {

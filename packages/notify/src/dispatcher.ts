@@ -1,7 +1,8 @@
 /**
  * The dispatcher: sends notification rows through the channel adapters, outside any consumer
  * handler. Each pass claims due rows under a lease (packages/db notifications.ts), sends them
- * outside any transaction, and marks each one fenced by the lease token. Business time
+ * outside any transaction, and marks them fenced by the lease token: the sent ones together once
+ * the pass's sends are over (one statement, one audit row each), a retry or failure at once. Business time
  * (backoff, lease expiry) comes from the injected clock; only the per-send I/O timeout is real
  * time, because it bounds a socket, not a deadline.
  *
@@ -16,7 +17,7 @@ import {
   type Db,
   markNotificationFailed,
   markNotificationRetry,
-  markNotificationSent,
+  markNotificationsSent,
 } from '@huiying/db';
 import type { Logger } from 'pino';
 import { type Channel, type ChannelAdapter, DeliveryError, type OutboundMessage } from './channels/port.ts';
@@ -174,21 +175,45 @@ export class Dispatcher {
     }
   }
 
-  /** One pass: claim due rows, send them concurrently, mark each. */
+  /**
+   * One pass: claim due rows, send them concurrently, mark each retry or failure as it comes, and
+   * the sent ones together at the end — one statement for the pass (markNotificationsSent), as
+   * queueing writes a batch and its audit rows in one. The next pass claims only after this one
+   * anyway, so waiting for the pass's slowest send delays no mail; a crash before the mark
+   * resends what was accepted, with the same Message-ID (README, "The one duplicate window").
+   */
   async runOnce(): Promise<PassResult> {
-    const { db, clock } = this.o;
+    const { db, clock, logger } = this.o;
     const claimed = await claimNotifications(db, { now: new Date(clock.now()), leaseMs: this.leaseMs, limit: this.o.batch ?? 20 });
     const result: PassResult = { sent: 0, retried: 0, failed: 0, fenced: 0 };
+    const delivered: ClaimedNotification[] = [];
     await Promise.all(
       claimed.map(async (n) => {
         const outcome = await this.deliver(n);
-        result[outcome]++;
+        if (outcome === 'delivered') delivered.push(n);
+        else result[outcome]++;
       }),
     );
+    if (delivered.length > 0) {
+      delivered.sort((a, b) => claimed.indexOf(a) - claimed.indexOf(b));
+      const marked = await markNotificationsSent(
+        db,
+        delivered.map((n) => ({ id: n.id, leaseToken: n.leaseToken, messageId: this.messageIdOf(n.id) })),
+        new Date(clock.now()),
+      );
+      for (const n of delivered) {
+        if (marked.has(n.id)) result.sent++;
+        else {
+          result.fenced++;
+          logger.warn({ notification: n.id }, 'sent, but the lease had been lost: another dispatcher may send it again');
+        }
+      }
+    }
     return result;
   }
 
-  private async deliver(n: ClaimedNotification): Promise<keyof PassResult> {
+  /** Sends one row: 'delivered' (marked sent by the pass, with the others), or marked retry / failed here. */
+  private async deliver(n: ClaimedNotification): Promise<Exclude<keyof PassResult, 'sent'> | 'delivered'> {
     const { db, clock, logger } = this.o;
     const adapter = this.o.adapters[n.channel as Channel];
     const message: OutboundMessage = {
@@ -210,12 +235,8 @@ export class Dispatcher {
     } catch (e) {
       error = e instanceof DeliveryError ? e : new DeliveryError(e instanceof Error ? e.message : String(e), false);
     }
+    if (!error) return 'delivered';
     const now = new Date(clock.now());
-    if (!error) {
-      const ok = await markNotificationSent(db, n, now, message.messageId);
-      if (!ok) logger.warn({ notification: n.id }, 'sent, but the lease had been lost: another dispatcher may send it again');
-      return ok ? 'sent' : 'fenced';
-    }
     // Abandoned by stop(): due again at once for whoever runs next; not a failure of the relay.
     const abandoned = error instanceof StopError;
     const giveUp = !abandoned && (!error.transient || n.attempts >= this.backoff.maxAttempts);

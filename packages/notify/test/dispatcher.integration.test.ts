@@ -5,7 +5,20 @@
  * dispatchers at once send nothing twice.
  */
 import { FakeClock } from '@huiying/clock';
-import { alerts, auditLog, clockKey, type Db, enqueueNotifications, eq, type NewNotification, notifications } from '@huiying/db';
+import {
+  alerts,
+  and,
+  auditLog,
+  clockKey,
+  type Db,
+  enqueueNotifications,
+  eq,
+  inArray,
+  type NewNotification,
+  notifications,
+  rowsOf,
+  sql,
+} from '@huiying/db';
 import { type ControllableSmtp, freshDatabase, startControllableSmtp, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailChannel } from '../src/channels/email.ts';
@@ -172,6 +185,64 @@ describe('two dispatchers at once', () => {
         'leaders#0',
       ]);
     }
+  });
+});
+
+describe('the mails of one pass', () => {
+  it('are marked sent and audited in one statement: one notification.sent row each, as when each had its own', async () => {
+    const clock = new FakeClock(T0 + 30 * H);
+    smtp.mode = 'accept';
+    smtp.rejectRecipients.add('nobody@example.test');
+    const matters = ['s0', 's1', 's2', 's3', 's4', 's5'];
+    for (const m of matters) await queue(h.db, clock.now(), rows(m, ['notice#0']));
+    // A mailbox that does not exist, in the same pass: marked failed on its own, as before.
+    await queue(h.db, clock.now(), rows('s-nobody', ['notice#0'], 'nobody@example.test'));
+    const dispatcher = new Dispatcher({ db: h.db, clock, adapters: { email: fastEmail() }, logger: testLogger });
+    const pass = await dispatcher.runOnce();
+    await dispatcher.stop();
+    expect(pass).toEqual({ sent: 6, retried: 0, failed: 1, fenced: 0 });
+
+    const sent = await h.db.select().from(notifications).where(inArray(notifications.incidentId, matters));
+    expect(sent).toHaveLength(6);
+    const at = new Date(clock.now());
+    for (const n of sent) expect(n).toMatchObject({ status: 'sent', sentAt: at, messageId: `<${n.id}@huiying.local>`, leaseToken: null });
+    const audited = await h.db
+      .select()
+      .from(auditLog)
+      .where(
+        and(
+          eq(auditLog.action, 'notification.sent'),
+          inArray(
+            auditLog.entityId,
+            sent.map((n) => n.id),
+          ),
+        ),
+      );
+    // What markNotificationSent wrote for each mail in its own transaction, field for field.
+    expect(audited.map(({ id: _id, ...entry }) => entry).sort((a, b) => a.entityId.localeCompare(b.entityId))).toEqual(
+      sent
+        .map((n) => ({
+          at,
+          actor: 'notify',
+          action: 'notification.sent',
+          entity: 'notification',
+          entityId: n.id,
+          input: null,
+          result: { messageId: `<${n.id}@huiying.local>` },
+        }))
+        .sort((a, b) => a.entityId.localeCompare(b.entityId)),
+    );
+    // One statement: the six marks and their six audit rows were written by one transaction.
+    const ids = JSON.stringify(sent.map((n) => n.id));
+    const [written] = rowsOf<{ marks: number; audits: number; together: number }>(
+      await h.db.execute(sql`
+        with n as (select xmin::text as x from notifications where id in (select jsonb_array_elements_text(${ids}::jsonb))),
+          a as (select xmin::text as x from audit_log
+            where action = 'notification.sent' and entity_id in (select jsonb_array_elements_text(${ids}::jsonb)))
+        select (select count(distinct x) from n)::int as marks, (select count(distinct x) from a)::int as audits,
+          (select count(distinct x) from (select x from n union select x from a) u)::int as together`),
+    );
+    expect(written).toEqual({ marks: 1, audits: 1, together: 1 });
   });
 });
 
