@@ -48,7 +48,8 @@ interface SubscribeCommon {
   /**
    * Consumer group: processes sharing a group split the partitions between them. A key maps
    * to one partition, and a partition to one member of the group at a time, so one key's
-   * messages reach one member, in order.
+   * messages reach one member, in order. A logical name, like the topic: KafkaBus puts its topic
+   * prefix in front (KafkaBus.groupName), so deployments sharing a broker never share a group.
    */
   groupId: string;
   /** Where a group with no committed offset starts: the oldest message (default) or only new ones. */

@@ -21,7 +21,8 @@
  *
  * Kafka-specific extras, not part of the port: delivered messages also carry `headers`
  * (read them with `messageHeaders()` / `deadLetterInfo()`), and `topicPrefix` maps every
- * logical topic to `<prefix><name>` on the broker (isolated test runs, shared clusters).
+ * logical topic to `<prefix><name>` on the broker, and every consumer group likewise (isolated
+ * test runs, shared clusters; see groupName()).
  */
 import {
   Kafka,
@@ -57,7 +58,7 @@ export interface KafkaBusOptions {
   partitions?: number;
   /** Replication factor for ensureTopics; default: the broker's default.replication.factor. */
   replicationFactor?: number;
-  /** Physical topic name = topicPrefix + logical name (default ''). */
+  /** Physical topic name = topicPrefix + logical name (default ''); consumer groups carry it too. */
   topicPrefix?: string;
   /** kafkajs log level (default 'warn'). */
   kafkaLogLevel?: KafkaLogLevelName;
@@ -98,6 +99,7 @@ export interface DeadLetterInfo {
   sourceTopic: string;
   sourcePartition: number;
   sourceOffset: string;
+  /** Broker-side consumer group (with the topic prefix, see KafkaBus.groupName). */
   groupId: string;
   error: string;
   attempts: number;
@@ -244,6 +246,18 @@ export class KafkaBus implements Bus {
     return `${this.topicPrefix}${topic}`;
   }
 
+  /**
+   * The broker-side name of a consumer group: the topic prefix separates groups as it separates
+   * topics. Deployments, test runs and benches sharing one broker under different prefixes used to
+   * join the same group (`huiying-engine`) whatever their prefix: a member subscribed to another
+   * prefix's topics took part in the assignment, was handed partitions it does not read ("Consumer
+   * group received unsubscribed topics"), and they went to nobody. Every consumer of this bus gets
+   * its group from here, so no caller has to remember the prefix.
+   */
+  groupName(groupId: string): string {
+    return `${this.topicPrefix}${groupId}`;
+  }
+
   async ensureTopics(topics: readonly TopicName[] = Object.values(TOPICS)): Promise<void> {
     this.assertOpen();
     const wanted = [...new Set(topics.map((t) => this.topicName(t)))];
@@ -289,8 +303,9 @@ export class KafkaBus implements Bus {
     this.assertOpen();
     // A group without committed offsets starts at the beginning unless told otherwise, as
     // EmbeddedBus does (same port, same behaviour); existing groups resume where they were.
-    const { topic, groupId, fromBeginning = true } = options;
+    const { topic, fromBeginning = true } = options;
     const physical = this.topicName(topic);
+    const groupId = this.groupName(options.groupId);
     const isDeadLetter = topic === TOPICS.deadLetter;
     const log = this.logger.child({ topic: physical, groupId });
     const tuning = this.consumerOptions;

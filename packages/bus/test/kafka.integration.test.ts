@@ -272,7 +272,7 @@ describe(`KafkaBus on a real broker (${BROKERS.join(',')}, run ${RUN_ID})`, () =
       sourceTopic: bus.topicName(TOPICS.events),
       sourcePartition: poisonOffset?.partition,
       sourceOffset: poisonOffset?.offset,
-      groupId: group('dlq'),
+      groupId: bus.groupName(group('dlq')),
       error: 'cannot handle poison: 数据库不可用',
       attempts: 3,
     });
@@ -296,7 +296,11 @@ describe(`KafkaBus on a real broker (${BROKERS.join(',')}, run ${RUN_ID})`, () =
     // Read from the dead-letter topic, a non-JSON original is delivered as its text.
     expect(letter).toMatchObject({ key: 'incident-j', value: '{not json' });
     const info = deadLetterInfo(letter!);
-    expect(info).toMatchObject({ reason: 'invalid-json', sourceTopic: bus.topicName(TOPICS.signals), groupId: group('badjson') });
+    expect(info).toMatchObject({
+      reason: 'invalid-json',
+      sourceTopic: bus.topicName(TOPICS.signals),
+      groupId: bus.groupName(group('badjson')),
+    });
     expect(info?.error).toMatch(/JSON/);
   });
 
@@ -323,6 +327,32 @@ describe(`KafkaBus on a real broker (${BROKERS.join(',')}, run ${RUN_ID})`, () =
     await waitFor('m2', () => second.messages.length >= 1);
     expect(first.messages.map((m) => valueOf<{ id: string }>(m).id)).toEqual(['m1']);
     expect(second.messages.map((m) => valueOf<{ id: string }>(m).id)).toEqual(['m2']);
+  });
+
+  it('prefixes consumer groups as it prefixes topics: two prefixes on one broker, one logical group, no partition lost', async () => {
+    const pair = [await newBus('prefix-a'), await newBus('prefix-b')];
+    // The same logical group on both, as two deployments' engines both use `huiying-engine`.
+    const logical = group('shared-name');
+    expect(pair.map((b) => b.groupName(logical))).toEqual([`${RUN_PREFIX}prefix-a.${logical}`, `${RUN_PREFIX}prefix-b.${logical}`]);
+    const got = [collector(), collector()];
+    for (const [i, bus] of pair.entries()) await bus.subscribe({ topic: TOPICS.signals, groupId: logical, handler: got[i]!.handler });
+    const total = 30;
+    for (const [i, bus] of pair.entries())
+      await bus.publish(
+        TOPICS.signals,
+        Array.from({ length: total }, (_, id) => ({ key: `source-${id}`, value: { bus: i, id } })),
+      );
+    for (const [i, g] of got.entries()) {
+      await waitFor(`bus ${i}: all ${total} of its messages`, () => g.messages.length >= total);
+      expect(new Set(g.messages.map((m) => m.partition)).size, 'every partition of its topic read').toBe(3);
+      expect(g.messages.every((m) => valueOf<{ bus: number }>(m).bus === i)).toBe(true);
+    }
+    await withAdmin(async (admin) => {
+      const { groups } = await admin.listGroups();
+      const ids = groups.map((g) => g.groupId);
+      expect(ids).toEqual(expect.arrayContaining(pair.map((b) => b.groupName(logical))));
+      expect(ids).not.toContain(logical);
+    });
   });
 
   it('splits the partitions between two consumers of one group: together they see every message exactly once', async () => {

@@ -28,7 +28,8 @@ export interface LiveClient {
 
 /**
  * Fans engine events out to dashboards over SSE. Every API process reads the whole events
- * topic (its own consumer group); each connected browser gets the alerts and incidents its
+ * topic (its own consumer group, `huiying-api-<uuid>`, which the bus prefixes with
+ * KAFKA_TOPIC_PREFIX like every group); each connected browser gets the alerts and incidents its
  * user may see, and nothing else.
  */
 export class LiveFeed {

@@ -1,9 +1,10 @@
 /**
  * Production engine process: signals from Kafka, deadlines and escalation-ladder steps from
  * PostgreSQL, and the notification dispatcher (email over SMTP, and SMS, 企业微信/钉钉 robots and
- * signed webhooks where their settings are present). Run several for scale: they
- * share the `huiying-engine` consumer group (after KAFKA_TOPIC_PREFIX), claim due clocks with SKIP LOCKED and claim
- * notifications under a fenced lease, so each step is queued once and sent once.
+ * signed webhooks where their settings are present). Run several for scale: they share the
+ * `huiying-engine` consumer group (`${KAFKA_TOPIC_PREFIX}huiying-engine` on the broker), claim due
+ * clocks with SKIP LOCKED and claim notifications under a fenced lease, so each step is queued
+ * once and sent once.
  */
 import { systemClock } from '@huiying/clock';
 import { loadConfig, Type } from '@huiying/config';
@@ -69,10 +70,9 @@ const engine = await startEngine({
   clock: systemClock,
   pack: () => rulePacks.current(),
   logger,
-  // KAFKA_TOPIC_PREFIX separates deployments (and test and bench runs) on one cluster: their
-  // consumer groups too, or a member subscribed to other topics takes part in this group's
-  // assignment and this engine's partitions may go to nobody.
-  groupId: `${config.KAFKA_TOPIC_PREFIX}huiying-engine`,
+  // On the broker `${KAFKA_TOPIC_PREFIX}huiying-engine`: the bus prefixes groups as it prefixes
+  // topics (KafkaBus.groupName), so deployments, tests and benches on one broker never share it.
+  groupId: 'huiying-engine',
   ladder: { dashboardUrl: config.PUBLIC_URL, dutyEmail: config.DUTY_EMAIL, routing: routingFrom(config) },
   digest: digestFrom(config, config.DIGEST_HOUR),
   ...(config.HANDOVER ? { handover: {} } : {}),
