@@ -18,7 +18,9 @@ export const SignalMessage = Type.Object({
   feedId: Type.Optional(Type.String()),
   // No title, content or URL: the citizen's text stays in PostgreSQL (ingest stores the signal
   // before publishing; the engine reads what grouping needs from that row). Older messages that
-  // still carry them are accepted and the extra fields ignored.
+  // still carry them are accepted and the extra fields ignored. sourceRef (a 12345 ticket id),
+  // area, category and unitHint are identifiers and classifications, as the hotline system wrote
+  // them unless one held personal data: ingest masks that (services/ingest tickets.ts toSignal).
   area: Type.Optional(Type.String()),
   category: Type.Optional(Type.String()),
   unitHint: Type.Optional(Type.String()),

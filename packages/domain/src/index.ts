@@ -89,7 +89,7 @@ export {
   type TimeDecision,
   type TimeReason,
 } from './signal-time.ts';
-export { maskPersonalData, maskPersonalDataDeep } from './personal-data.ts';
+export { maskPersonalData, maskPersonalDataDeep, maskPersonalField } from './personal-data.ts';
 export {
   type Channel,
   CHANNELS,

@@ -126,3 +126,22 @@ export function maskPersonalDataDeep<T>(value: T): T {
   }
   return value;
 }
+
+/** House-level address detail: a number before 号/号楼/号院/栋/幢/单元/室/层/楼 (not 号线, a metro line). */
+const HOUSE_NUMBER = /\d+(?:-\d+)*\s?(号楼|号院|号(?!线)|栋|幢|单元|室|层|楼)/g;
+
+/**
+ * A short field a hotline system fills in — its ticket id (工单编号), 所属区域, 诉求类型, 承办单位 —
+ * as it may travel on the bus and rest in the signals row. Such fields are identifiers and
+ * classifications that grouping and routing compare whole (monitoring rules name areas and
+ * categories), so a value holding nothing maskPersonalData would mask comes back exactly as
+ * written (full-width brackets and digits too: maskPersonalData folds them, and a rule naming
+ * 鼓楼区（东街街道） must still match). A value holding a phone or ID number, or a name after a
+ * cue, comes back masked as text is. With `address`, a house-level address (门牌号, 楼栋, 单元,
+ * 室) is masked as well: an area finer than any 区/街道/社区 a rule names is where a citizen lives.
+ */
+export function maskPersonalField(value: string, options: { address?: boolean } = {}): string {
+  let masked = maskPersonalData(value);
+  if (options.address) masked = masked.replace(HOUSE_NUMBER, (_m, unit: string) => `*${unit}`);
+  return masked === halfWidth(value) ? value : masked;
+}

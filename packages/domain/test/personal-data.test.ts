@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maskPersonalData, maskPersonalDataDeep } from '../src/personal-data.ts';
+import { maskPersonalData, maskPersonalDataDeep, maskPersonalField } from '../src/personal-data.ts';
 
 describe('maskPersonalData: phone numbers', () => {
   it.each([
@@ -128,5 +128,48 @@ describe('maskPersonalData properties', () => {
       n: 1,
       d: null,
     });
+  });
+});
+
+describe('maskPersonalField: a ticket id, area, category or unit as it travels', () => {
+  it.each([
+    ['鼓楼区'],
+    ['鼓楼区（东街街道）'],
+    ['城乡建设／噪音扰民'],
+    ['投诉'],
+    ['unit-housing'],
+    ['2026093000123'],
+    ['GZ-20260930-000123'],
+    ['hotline-city:T-1'],
+    ['地铁３号线沿线'],
+  ])('keeps the administrative value %s exactly as written (rules compare it whole)', (value) => {
+    expect(maskPersonalField(value)).toBe(value);
+    expect(maskPersonalField(value, { address: true })).toBe(value);
+  });
+
+  it.each([
+    ['13911112222', '139****2222'],
+    ['hotline-city:13911112222-0930', 'hotline-city:139****2222-0930'],
+    ['投诉（回电13911112222）', '投诉(回电139****2222)'],
+    ['联系人王五', '联系人王*'],
+    ['110101199003077777', '[身份证号已隐去]'],
+  ])('masks what reads as personal data in %s', (value, masked) => {
+    expect(maskPersonalField(value)).toBe(masked);
+  });
+
+  it('masks a house-level address in an area, not the division it lies in', () => {
+    expect(maskPersonalField('鼓楼区中山路12号3单元502室', { address: true })).toBe('鼓楼区中山路*号*单元*室');
+    expect(maskPersonalField('城南区幸福小区5栋1-2层（联系人赵敏华）', { address: true })).toBe('城南区幸福小区*栋*层(联系人赵**)');
+    expect(maskPersonalField('鼓楼区中山路12号3单元502室')).toBe('鼓楼区中山路12号3单元502室');
+  });
+
+  it('is idempotent', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.boolean(), (s, address) => {
+        const once = maskPersonalField(s, { address });
+        expect(maskPersonalField(once, { address })).toBe(once);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

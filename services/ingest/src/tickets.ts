@@ -8,7 +8,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { GroupCommit } from './group-commit.ts';
 import { pruneReplays, SIGNATURE_HEADER, SignatureError, SignedSourceCache, verifySignedRequest } from './hotline-auth.ts';
 import { type SignalMessage, TOPICS } from '@huiying/bus';
-import { type NewSignal, redact, redactText, signalId, signalMessage } from './signals.ts';
+import { maskPersonalField } from '@huiying/domain/personal-data';
+import { type NewSignal, redact, signalId, signalMessage } from './signals.ts';
 
 /** Text without control characters other than tab and line breaks (PostgreSQL refuses NUL). */
 const NO_CONTROL = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
@@ -145,40 +146,63 @@ export function decideTicketTime(t: Pick<Ticket, 'receivedAt' | 'backfill'>, now
   return { kind: 'live', at: Math.min(at, now) };
 }
 
-function toSignal(t: Ticket, ref: string, at: number, now: Date): NewSignal {
+/**
+ * The ticket's reference as it travels — the signal's sourceRef on the bus, in the signals row and
+ * in the audit trail: the ticket id as the hotline system wrote it, unless it holds something that
+ * reads as personal data (a caller's phone or ID number, a name after a cue — some systems number
+ * tickets after the caller's phone), which is then masked. The ticket id itself stays only where
+ * the caller's details are (hotline_tickets.ticket_id): the link back to the 12345 system, shown
+ * through the audited caller read. Idempotency does not need it in clear: the signal id is
+ * derived from the whole reference. A masked reference ends in `#` and 12 hex digits of that id,
+ * because the signals row is unique on (source, source_ref): two tickets whose ids mask alike
+ * (138****5678) must not make the second a silent duplicate.
+ */
+export function travellingRef(ref: string, id: string, caller?: string): string {
+  const masked = maskTicketField(ref, caller);
+  return masked === ref ? ref : `${masked}#${id.slice(4, 16)}`;
+}
+
+/**
+ * The signal of a ticket, as stored and published. The hotline system's free text (content,
+ * title) is masked, the caller's own name too. Area (所属区域), category (诉求类型) and unit (承办单位)
+ * are administrative classifications that monitoring rules and grouping compare whole, so they
+ * travel as written — unless one holds a phone or ID number, a name after a cue, or (area) a
+ * house-level address, which is masked (maskPersonalField): nothing the masking of the text keeps
+ * out of the bus can ride in beside it.
+ */
+function toSignal(t: Ticket, ref: string, id: string, at: number, now: Date): NewSignal {
   const content = maskTicketText(t.content, t.caller);
+  const category = t.category ? maskTicketField(t.category, t.caller) : undefined;
+  const area = t.area ? maskTicketField(t.area, t.caller, { address: true }) : undefined;
+  const unitHint = t.unit ? maskTicketField(t.unit, t.caller) : undefined;
   return {
     source: 'hotline',
-    sourceRef: ref,
+    sourceRef: travellingRef(ref, id, t.caller),
     // A title cut from the citizen's own words must not carry their phone number or name onwards.
     title: t.title ? maskTicketText(t.title, t.caller) : content.slice(0, 40),
     content,
-    ...(t.category ? { category: t.category } : {}),
-    ...(t.area ? { area: t.area } : {}),
-    ...(t.unit ? { unitHint: t.unit } : {}),
+    ...(category ? { category } : {}),
+    ...(area ? { area } : {}),
+    ...(unitHint ? { unitHint } : {}),
     publishedAt: new Date(at).toISOString(),
     receivedAt: now.toISOString(),
   };
 }
 
+/** A classification field: maskPersonalField, and the caller's own name wherever it appears (as in the text). */
+function maskTicketField(value: string, caller: string | undefined, options: { address?: boolean } = {}): string {
+  const out = maskPersonalField(value, options);
+  const name = caller?.trim();
+  return name && [...name].length >= 2 && out.includes(name) ? out.split(name).join(maskName(name)) : out;
+}
+
 /**
- * The audit entry of a live ticket: the bus message and the signal, with everything the hotline
- * system wrote masked. toSignal masked the text and the title (the caller's name too), so only
- * the other fields it sent are masked here — the ticket id (in sourceRef), area, category, unit;
- * the rest (ids, source, times) is ours. The whole JSON used to be masked again, a second pass
- * over the citizen's words per ticket (twice the CPU of this; masking is idempotent, so the
- * entry is the same, apart from a signal id whose hex happened to look like a phone number).
+ * The audit entry of a live ticket: the bus message and the signal, as stored — toSignal masked
+ * everything the hotline system wrote (text, title, ticket id, area, category, unit); the rest
+ * (ids, source, times) is ours.
  */
 function liveAudit(message: SignalMessage, signal: NewSignal): string {
-  const mask = (v: string | undefined) => (v === undefined ? undefined : redactText(v));
-  return JSON.stringify({
-    ...message,
-    ...signal,
-    sourceRef: redactText(signal.sourceRef),
-    area: mask(signal.area),
-    category: mask(signal.category),
-    unitHint: mask(signal.unitHint),
-  });
+  return JSON.stringify({ ...message, ...signal });
 }
 
 /** A lone UTF-16 surrogate (valid in a JS string, not in PostgreSQL text or jsonb) becomes U+FFFD. */
@@ -279,7 +303,7 @@ export async function writeTickets(
   const rows = decisions.flatMap((d, i) => {
     if (!d || d.kind === 'refused') return [];
     const t = tickets[i]!;
-    const signal = toSignal(t, refs[i]!, d.at, now);
+    const signal = toSignal(t, refs[i]!, ids[i]!, d.at, now);
     const message = signalMessage(ids[i]!, signal);
     return [
       {
@@ -298,7 +322,7 @@ export async function writeTickets(
         audit:
           d.kind === 'live'
             ? liveAudit(message, signal)
-            : JSON.stringify({ source: sourceName, ticketId: t.id, title: signal.title ?? null }),
+            : JSON.stringify({ source: sourceName, ticketId: maskTicketField(t.id, t.caller), title: signal.title ?? null }),
         result: d.kind === 'live' ? null : { decision: 'history', reason: 'hotline_backfill', at: signal.publishedAt },
         ticketId: t.id,
         callerName: t.caller?.trim() || null,
@@ -312,8 +336,13 @@ export async function writeTickets(
       ? [
           {
             id: ids[i]!,
-            ref: refs[i]!,
-            input: { source: sourceName, ticketId: tickets[i]!.id, receivedAt: tickets[i]!.receivedAt },
+            // Not stored: the refusal is answered to the sender, who has the ticket; the trail keeps it masked.
+            ref: travellingRef(refs[i]!, ids[i]!, tickets[i]!.caller),
+            input: {
+              source: sourceName,
+              ticketId: maskTicketField(tickets[i]!.id, tickets[i]!.caller),
+              receivedAt: tickets[i]!.receivedAt,
+            },
             result: { reason: d.reason, message: d.message },
             sigs: sigsOf.get(ids[i]!) ?? null,
           },

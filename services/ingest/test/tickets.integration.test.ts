@@ -509,9 +509,119 @@ describe('the audit entry of a live ticket', () => {
     const text = JSON.stringify(entry!.input);
     for (const clear of ['13912345678', '13812345678', '13700001111', '13600002222', '13500003333', '李四', '王五'])
       expect(text).not.toContain(clear);
-    // Ours stays as it is: the signal id, the source, the times; the masked text is the stored one.
-    const [stored] = rowsOf<{ content: string }>(await db.db.execute(sql`select content from signals where id = ${id}`));
-    expect(entry!.input).toMatchObject({ id, source: 'hotline', content: stored!.content, sourceRef: 'T-139****5678' });
+    // Ours stays as it is: the signal id, the source, the times; the masked fields are the stored ones.
+    const [stored] = rowsOf<{ content: string; source_ref: string; area: string; category: string; unit_hint: string }>(
+      await db.db.execute(sql`select content, source_ref, area, category, unit_hint from signals where id = ${id}`),
+    );
+    expect(stored!.source_ref).toBe(`T-139****5678#${id.slice(4, 16)}`);
+    expect(entry!.input).toMatchObject({
+      id,
+      source: 'hotline',
+      content: stored!.content,
+      sourceRef: stored!.source_ref,
+      area: stored!.area,
+      category: stored!.category,
+      unitHint: stored!.unit_hint,
+    });
+  });
+});
+
+describe('a ticket with personal data in its id, area and category', () => {
+  const personal = {
+    caller: '赵敏华',
+    phone: '13911112222',
+    content: '赵敏华来电：家住鼓楼区中山路12号3单元502室，电话13911112222，反映楼道堆物',
+    area: '鼓楼区中山路12号3单元502室（联系人赵敏华）',
+    category: '投诉（回电13911112222）',
+    unit: 'unit-housing',
+  };
+
+  it('stores and publishes the classification the engine routes on, masked; the ticket id in clear only beside the caller', async () => {
+    const res = await post([
+      { ...ticket('x'), ...personal, id: '13911112222', receivedAt: new Date(clock.now()).toISOString() },
+      // An id that masks alike is another ticket, not a duplicate.
+      { ...ticket('x'), ...personal, id: '13900002222', receivedAt: new Date(clock.now()).toISOString() },
+      // An ordinary ticket: its classification travels exactly as written (rules compare it whole).
+      ticket('2026093000123', { receivedAt: new Date(clock.now()).toISOString(), area: '鼓楼区（东街街道）', category: '投诉' }),
+    ]);
+    expect(res.json()).toMatchObject({ accepted: 3, duplicates: 0, refused: 0 });
+    const [a, b, plain] = res.json<{ results: { signalId: string }[] }>().results.map((r) => r.signalId);
+    expect(a).toBe(signalId('hotline', '13911112222'));
+
+    type Row = { source_ref: string; area: string; category: string; unit_hint: string; content: string; payload: Record<string, unknown> };
+    const read = async (id: string) =>
+      rowsOf<Row>(
+        await db.db.execute(sql`select s.source_ref, s.area, s.category, s.unit_hint, s.content, o.payload
+          from signals s join outbox o on o.key = s.id where s.id = ${id}`),
+      )[0]!;
+    const row = await read(a!);
+    expect(row).toMatchObject({
+      source_ref: `139****2222#${a!.slice(4, 16)}`,
+      area: '鼓楼区中山路*号*单元*室(联系人赵**)',
+      category: '投诉(回电139****2222)',
+      unit_hint: 'unit-housing',
+    });
+    expect(row.content).toContain('赵**来电');
+    expect(row.content).toContain('电话139****2222');
+    // The bus message: ids, the masked reference and classification, times — no text.
+    expect(row.payload).toEqual({
+      v: 1,
+      type: 'signal',
+      id: a,
+      source: 'hotline',
+      sourceRef: row.source_ref,
+      area: row.area,
+      category: row.category,
+      unitHint: 'unit-housing',
+      publishedAt: new Date(clock.now()).toISOString(),
+      receivedAt: new Date(clock.now()).toISOString(),
+    });
+    const other = await read(b!);
+    expect(other.source_ref).toBe(`139****2222#${b!.slice(4, 16)}`);
+    expect(other.source_ref).not.toBe(row.source_ref);
+    for (const clear of ['13911112222', '13900002222', '赵敏华', '12号', '502室'])
+      expect(JSON.stringify([row.payload, other.payload, row.source_ref, row.area, row.category, row.unit_hint])).not.toContain(clear);
+    for (const clear of ['13911112222', '赵敏华']) expect(row.content).not.toContain(clear);
+
+    const ordinary = await read(plain!);
+    expect(ordinary).toMatchObject({ source_ref: 'T-2026093000123', area: '鼓楼区（东街街道）', category: '投诉' });
+    expect(ordinary.payload).toMatchObject({ sourceRef: 'T-2026093000123', area: '鼓楼区（东街街道）', category: '投诉' });
+
+    // The link back to the 12345 system: the ticket id in clear where the caller's details are.
+    const [hot] = rowsOf<{ ticket_id: string; caller_phone: string }>(
+      await db.db.execute(sql`select ticket_id, caller_phone from hotline_tickets where signal_id = ${a!}`),
+    );
+    expect(hot).toEqual({ ticket_id: '13911112222', caller_phone: '13911112222' });
+    // The audit trail holds the same masked values.
+    expect(
+      await count(sql`select count(*)::int as n from audit_log where input::text like '%13911112222%' or entity_id like '%13911112222%'`),
+    ).toBe(0);
+    expect(await count(sql`select count(*)::int as n from audit_log where input::text like '%赵敏华%'`)).toBe(0);
+  });
+
+  it('keeps the ticket id masked in the audit of a back-fill and of a refusal', async () => {
+    const now = clock.now();
+    const res = await post([
+      { ...ticket('x'), ...personal, id: '13922223333', receivedAt: new Date(now - 400 * DAY).toISOString(), backfill: true },
+      { ...ticket('x'), ...personal, id: '13944445555', receivedAt: new Date(now - 400 * DAY).toISOString() },
+    ]);
+    expect(res.json()).toMatchObject({ accepted: 1, history: 1, refused: 1 });
+    const entries = rowsOf<{ action: string; entity_id: string; input: { ticketId: string } }>(
+      await db.db.execute(sql`select action, entity_id, input from audit_log
+        where action in ('signal.stored_as_history', 'ticket.refused') and input->>'ticketId' like '139****%' order by action`),
+    );
+    expect(entries.map((e) => [e.action, e.input.ticketId])).toEqual([
+      ['signal.stored_as_history', '139****3333'],
+      ['ticket.refused', '139****5555'],
+    ]);
+    expect(entries[1]!.entity_id).toBe(`139****5555#${signalId('hotline', '13944445555').slice(4, 16)}`);
+    const [history] = rowsOf<{ source_ref: string; area: string }>(
+      await db.db.execute(sql`select source_ref, area from signals where id = ${signalId('hotline', '13922223333')}`),
+    );
+    expect(history).toEqual({
+      source_ref: `139****3333#${signalId('hotline', '13922223333').slice(4, 16)}`,
+      area: '鼓楼区中山路*号*单元*室(联系人赵**)',
+    });
   });
 });
 
