@@ -88,6 +88,14 @@ async function pgTemplate(admin: pg.Client): Promise<string> {
       await h.close();
     }
     await admin.query(`alter database ${building} rename to ${name}`);
+    // Templates of other migration sets (earlier commits, other branches) would pile up, one per
+    // change: drop the idle ones. One in use fails to drop and stays; one dropped that another
+    // checkout still wants is rebuilt by it, as here.
+    const stale = await admin.query<{ datname: string }>(
+      `select datname from pg_database where datname like 'huiying\\_tpl\\_%' and datname not in ($1, $2)`,
+      [name, building],
+    );
+    for (const { datname } of stale.rows) await admin.query(`drop database if exists ${datname}`).catch(() => undefined);
     return name;
   } finally {
     await admin.query('select pg_advisory_unlock($1)', [TEMPLATE_LOCK]);
@@ -150,6 +158,10 @@ function pgliteImage(): Promise<Blob> {
       const partial = `${file}.${process.pid}.${randomBytes(3).toString('hex')}`;
       await writeFile(partial, new Uint8Array(await image.arrayBuffer()));
       await rename(partial, file).catch(() => rm(partial, { force: true }));
+      // Images of other migration sets or PGlite builds would pile up, one per change.
+      for (const other of readdirSync(tmpdir()))
+        if (/^huiying-pglite-[0-9a-f]{16}-[0-9a-f]{8}\.tar$/.test(other) && join(tmpdir(), other) !== file)
+          await rm(join(tmpdir(), other), { force: true });
       return image;
     }
   })();
