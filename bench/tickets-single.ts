@@ -322,7 +322,21 @@ async function main(): Promise<void> {
     const txs = await db.query<{ n: number }>(`select count(distinct received_at)::int as n from signals where source_ref like $1`, [
       `${prefix}%`,
     ]);
-    say(`run ${r}: load average before / after`, `${before} / ${load1()}`);
+    const after = load1();
+    // The outbox relay's cycles for these tickets: each marks its rows with its transaction's now().
+    let relay = { cycles: 0, pending: 0 };
+    for (let until = Date.now() + 10_000; ; await sleep(100)) {
+      const [row] = (
+        await db.query<{ cycles: number; pending: number }>(
+          `select count(distinct o.published_at)::int as cycles, count(*) filter (where o.published_at is null)::int as pending
+           from outbox o join signals s on s.id = o.key where s.source_ref like $1`,
+          [`${prefix}%`],
+        )
+      ).rows;
+      relay = row!;
+      if (relay.pending === 0 || Date.now() > until) break;
+    }
+    say(`run ${r}: load average before / after`, `${before} / ${after}`);
     say(`run ${r}: pgbench signal + outbox, 64 clients`, `${base.tps.toFixed(0)} tx/s (latency avg ${base.latency} ms)`);
     say(
       `run ${r}: one ticket per request, ${args.clients} clients`,
@@ -345,6 +359,10 @@ async function main(): Promise<void> {
     say(
       `run ${r}: transactions (distinct received_at)`,
       `${txs.rows[0]!.n} for ${n} tickets (${(n / Math.max(1, txs.rows[0]!.n)).toFixed(1)} per commit)`,
+    );
+    say(
+      `run ${r}: outbox relay cycles (distinct published_at)`,
+      `${relay.cycles} for ${n} tickets (${(n / Math.max(1, relay.cycles)).toFixed(1)} per cycle${relay.pending > 0 ? `; ${relay.pending} still unpublished` : ''})`,
     );
     say(
       `run ${r}: ratio / pgbench`,

@@ -1,6 +1,6 @@
 import type {} from '@fastify/swagger';
 import { type Static, Type } from '@sinclair/typebox';
-import { auditLog, type Db, type DbOrTx, rowsOf, sql } from '@huiying/db';
+import { auditLog, type Db, type DbOrTx, executePrepared, rowsOf, sql } from '@huiying/db';
 import { type Clock, systemClock } from '@huiying/clock';
 import { ApiError } from '@huiying/http';
 import type { TokenCheck } from '@huiying/identity';
@@ -322,11 +322,15 @@ export async function writeTickets(
   );
   const signatures = signed ? [...new Set(signed.signatures)].map((sig) => ({ sig })) : [];
   const at = now.toISOString();
-  // Fixed SQL text and jsonb parameters: the statement costs the same to build for 1 ticket or 1000.
+  // Fixed SQL text and jsonb parameters: the statement costs the same to build for 1 ticket or 1000,
+  // and is prepared once per connection (parsed and planned once, not per group commit).
   // `stored` reads the snapshot before this statement's inserts; a ticket another transaction is
   // inserting at the same moment waits for it (on conflict) and answers duplicate.
   const out = rowsOf<{ id: string; k: 'stored' | 'inserted' | 'stale' | 'fresh'; time_decision: string | null }>(
-    await db.execute(sql`
+    await executePrepared(
+      db,
+      'huiying_write_tickets',
+      sql`
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(ord int, id text, live boolean, "sourceRef" text,
           title text, content text, area text, category text, "unitHint" text, "publishedAt" timestamptz, message jsonb, audit text,
@@ -408,7 +412,8 @@ export async function writeTickets(
       union all
       select null, 'stale' as k, null from guard where not ok
       union all
-      select signature, 'fresh' as k, null from rep`),
+      select signature, 'fresh' as k, null from rep`,
+    ),
   );
   if (out.some((r) => r.k === 'stale')) throw new StaleTokenError();
   const stored = new Map(out.filter((r) => r.k === 'stored').map((r) => [r.id, r.time_decision]));
