@@ -361,7 +361,7 @@ async function main(): Promise<void> {
       `${txs.rows[0]!.n} for ${n} tickets (${(n / Math.max(1, txs.rows[0]!.n)).toFixed(1)} per commit)`,
     );
     say(
-      `run ${r}: outbox relay cycles (distinct published_at)`,
+      `run ${r}: outbox relay cycles (published_at)`,
       `${relay.cycles} for ${n} tickets (${(n / Math.max(1, relay.cycles)).toFixed(1)} per cycle${relay.pending > 0 ? `; ${relay.pending} still unpublished` : ''})`,
     );
     say(

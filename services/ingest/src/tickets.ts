@@ -7,8 +7,8 @@ import type { TokenCheck } from '@huiying/identity';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { GroupCommit } from './group-commit.ts';
 import { pruneReplays, SIGNATURE_HEADER, SignatureError, SignedSourceCache, verifySignedRequest } from './hotline-auth.ts';
-import { type SignalMessage, TOPICS } from '@huiying/bus';
-import { type NewSignal, redact, redactText, signalId, signalMessage } from './signals.ts';
+import { TOPICS } from '@huiying/bus';
+import { type NewSignal, redact, redactText, signalId } from './signals.ts';
 
 /** Text without control characters other than tab and line breaks (PostgreSQL refuses NUL). */
 const NO_CONTROL = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
@@ -162,23 +162,18 @@ function toSignal(t: Ticket, ref: string, at: number, now: Date): NewSignal {
 }
 
 /**
- * The audit entry of a live ticket: the bus message and the signal, with everything the hotline
- * system wrote masked. toSignal masked the text and the title (the caller's name too), so only
- * the other fields it sent are masked here — the ticket id (in sourceRef), area, category, unit;
- * the rest (ids, source, times) is ours. The whole JSON used to be masked again, a second pass
- * over the citizen's words per ticket (twice the CPU of this; masking is idempotent, so the
- * entry is the same, apart from a signal id whose hex happened to look like a phone number).
+ * The audit entry of a live ticket is the bus message and the signal, with everything the hotline
+ * system wrote masked; the statement builds it (and the bus message) from the row's columns, so
+ * the citizen's words travel to PostgreSQL once per ticket, not three times (column, message,
+ * audit JSON inside the JSON). toSignal masked the text and the title (the caller's name too), so
+ * only the other fields the hotline system sent are masked for it — the ticket id (in sourceRef),
+ * area, category, unit; the rest (ids, source, times) is ours. This is their masked form when
+ * masking changes them (null: the same as the column).
  */
-function liveAudit(message: SignalMessage, signal: NewSignal): string {
-  const mask = (v: string | undefined) => (v === undefined ? undefined : redactText(v));
-  return JSON.stringify({
-    ...message,
-    ...signal,
-    sourceRef: redactText(signal.sourceRef),
-    area: mask(signal.area),
-    category: mask(signal.category),
-    unitHint: mask(signal.unitHint),
-  });
+function maskedIfChanged(v: string | undefined): string | null {
+  if (v === undefined) return null;
+  const masked = redactText(v);
+  return masked === v ? null : masked;
 }
 
 /** A lone UTF-16 surrogate (valid in a JS string, not in PostgreSQL text or jsonb) becomes U+FFFD. */
@@ -280,12 +275,12 @@ export async function writeTickets(
     if (!d || d.kind === 'refused') return [];
     const t = tickets[i]!;
     const signal = toSignal(t, refs[i]!, d.at, now);
-    const message = signalMessage(ids[i]!, signal);
+    const live = d.kind === 'live';
     return [
       {
         ord: i,
         id: ids[i]!,
-        live: d.kind === 'live',
+        live,
         sourceRef: signal.sourceRef,
         title: signal.title ?? null,
         content: signal.content ?? null,
@@ -293,13 +288,18 @@ export async function writeTickets(
         category: signal.category ?? null,
         unitHint: signal.unitHint ?? null,
         publishedAt: signal.publishedAt!,
-        message: d.kind === 'live' ? message : null,
-        // What acceptSignals audits for a live signal (the jurisdiction is added by the statement).
-        audit:
-          d.kind === 'live'
-            ? liveAudit(message, signal)
-            : JSON.stringify({ source: sourceName, ticketId: t.id, title: signal.title ?? null }),
-        result: d.kind === 'live' ? null : { decision: 'history', reason: 'hotline_backfill', at: signal.publishedAt },
+        // A live ticket's audit entry and bus message are built by the statement (see maskedIfChanged).
+        ...(live
+          ? {
+              maskedRef: maskedIfChanged(signal.sourceRef),
+              maskedArea: maskedIfChanged(signal.area),
+              maskedCategory: maskedIfChanged(signal.category),
+              maskedUnit: maskedIfChanged(signal.unitHint),
+            }
+          : {
+              audit: { source: sourceName, ticketId: t.id, title: signal.title ?? null },
+              result: { decision: 'history', reason: 'hotline_backfill', at: signal.publishedAt },
+            }),
         ticketId: t.id,
         callerName: t.caller?.trim() || null,
         callerPhone: (t.phone ?? t.contact)?.trim() || null,
@@ -332,9 +332,15 @@ export async function writeTickets(
       'huiying_write_tickets',
       sql`
       with input as (
-        select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(ord int, id text, live boolean, "sourceRef" text,
-          title text, content text, area text, category text, "unitHint" text, "publishedAt" timestamptz, message jsonb, audit text,
-          result jsonb, "ticketId" text, "callerName" text, "callerPhone" text, sigs jsonb)
+        select r.*,
+          -- signalMessage's (TOPICS.signals): area, category and unit only when sent.
+          case when r.live then jsonb_build_object('v', 1, 'type', 'signal', 'id', r.id, 'source', 'hotline', 'sourceRef', r."sourceRef",
+            'publishedAt', r."publishedAt", 'receivedAt', ${at}::text)
+            || jsonb_strip_nulls(jsonb_build_object('area', r.area, 'category', r.category, 'unitHint', r."unitHint")) end as message
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(ord int, id text, live boolean, "sourceRef" text,
+          title text, content text, area text, category text, "unitHint" text, "publishedAt" text, "maskedRef" text, "maskedArea" text,
+          "maskedCategory" text, "maskedUnit" text, audit jsonb, result jsonb, "ticketId" text, "callerName" text, "callerPhone" text,
+          sigs jsonb)
       ),
       refused as (
         select * from jsonb_to_recordset(${JSON.stringify(refused)}::jsonb) as r(id text, ref text, input jsonb, result jsonb, sigs jsonb)
@@ -372,7 +378,8 @@ export async function writeTickets(
       ins as (
         insert into signals (id, source, source_ref, title, content, area, category, unit_hint, published_at, received_at, jurisdiction,
           time_decision, time_reason, processed_at)
-        select i.id, 'hotline', i."sourceRef", i.title, i.content, i.area, i.category, i."unitHint", i."publishedAt", ${at}::timestamptz,
+        select i.id, 'hotline', i."sourceRef", i.title, i.content, i.area, i.category, i."unitHint", i."publishedAt"::timestamptz,
+          ${at}::timestamptz,
           src.jurisdiction,
           case when i.live then 'published' else 'history' end,
           case when i.live then 'ticket_received_at' else 'hotline_backfill' end,
@@ -392,7 +399,13 @@ export async function writeTickets(
       aud as (
         insert into audit_log (at, actor, action, entity, entity_id, input, result)
         select ${at}::timestamptz, ${origin.actor}::text, case when i.live then 'signal.accepted' else 'signal.stored_as_history' end, 'signal',
-          i.id, case when i.live then i.audit::jsonb || jsonb_build_object('jurisdiction', src.jurisdiction) else i.audit::jsonb end,
+          i.id,
+          -- A live ticket: what acceptSignals audits (the message and the signal), its hotline fields masked, and the jurisdiction.
+          case when i.live then i.message || jsonb_build_object('sourceRef', coalesce(i."maskedRef", i."sourceRef"), 'title', i.title,
+            'content', i.content, 'jurisdiction', src.jurisdiction)
+            || jsonb_strip_nulls(jsonb_build_object('area', coalesce(i."maskedArea", i.area), 'category', coalesce(i."maskedCategory",
+              i.category), 'unitHint', coalesce(i."maskedUnit", i."unitHint")))
+          else i.audit end,
           i.result
         from input i join ins using (id) cross join src
         union all

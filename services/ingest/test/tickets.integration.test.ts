@@ -17,7 +17,7 @@ import { eventually, freshDatabase, kafkaBus, uniqueName } from '@huiying/testki
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotlineSource, disableHotlineSource, signBody } from '../src/hotline-auth.ts';
-import { signalId } from '../src/signals.ts';
+import { redactText, signalId } from '../src/signals.ts';
 import { ticketRoutes } from '../src/tickets.ts';
 
 const T0 = Date.parse('2026-09-30T20:00:00+08:00');
@@ -510,8 +510,54 @@ describe('the audit entry of a live ticket', () => {
     for (const clear of ['13912345678', '13812345678', '13700001111', '13600002222', '13500003333', '李四', '王五'])
       expect(text).not.toContain(clear);
     // Ours stays as it is: the signal id, the source, the times; the masked text is the stored one.
-    const [stored] = rowsOf<{ content: string }>(await db.db.execute(sql`select content from signals where id = ${id}`));
+    const [stored] = rowsOf<{ content: string; title: string }>(await db.db.execute(sql`select content, title from signals where id = ${id}`));
     expect(entry!.input).toMatchObject({ id, source: 'hotline', content: stored!.content, sourceRef: 'T-139****5678' });
+    // Exactly the bus message and the signal (built by the write statement), hotline fields masked, and the jurisdiction.
+    const at = new Date(clock.now()).toISOString();
+    expect(entry!.input).toEqual({
+      v: 1,
+      type: 'signal',
+      id,
+      source: 'hotline',
+      sourceRef: 'T-139****5678',
+      title: stored!.title,
+      content: stored!.content,
+      area: redactText('联系人王五 13700001111'),
+      category: redactText('投诉 13600002222'),
+      unitHint: redactText('街道 13500003333'),
+      publishedAt: at,
+      receivedAt: at,
+      jurisdiction: 'default',
+    });
+    // The bus message: ids, times and what the engine routes on, as signalMessage builds it (the text stays in the row).
+    const [queued] = rowsOf<{ payload: unknown }>(await db.db.execute(sql`select payload from outbox where key = ${id}`));
+    expect(queued!.payload).toEqual({
+      v: 1,
+      type: 'signal',
+      id,
+      source: 'hotline',
+      sourceRef: 'T-13912345678',
+      area: '联系人王五 13700001111',
+      category: '投诉 13600002222',
+      unitHint: '街道 13500003333',
+      publishedAt: at,
+      receivedAt: at,
+    });
+  });
+
+  it('carries no area, category or unit the hotline did not send (nor empty ones)', async () => {
+    const at = new Date(clock.now()).toISOString();
+    const res = await post(ticket('bare-1', { receivedAt: at, area: '', title: '标题' }));
+    expect(res.statusCode).toBe(201);
+    const id = res.json<{ signalId: string }>().signalId;
+    const [entry] = rowsOf<{ input: unknown }>(
+      await db.db.execute(sql`select input from audit_log where action = 'signal.accepted' and entity_id = ${id}`),
+    );
+    const [stored] = rowsOf<{ content: string }>(await db.db.execute(sql`select content from signals where id = ${id}`));
+    const message = { v: 1, type: 'signal', id, source: 'hotline', sourceRef: 'T-bare-1', publishedAt: at, receivedAt: at };
+    expect(entry!.input).toEqual({ ...message, title: '标题', content: stored!.content, jurisdiction: 'default' });
+    const [queued] = rowsOf<{ payload: unknown }>(await db.db.execute(sql`select payload from outbox where key = ${id}`));
+    expect(queued!.payload).toEqual(message);
   });
 });
 
