@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
+import { type ExtractTablesWithRelations, sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import { PgDialect, type PgDatabase, type PgQueryResultHKT, type PgTransaction } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
@@ -146,19 +146,6 @@ export async function openPglite(dataDir?: string): Promise<DbHandle> {
     },
     close: () => client.close(),
   };
-}
-
-const dialect = new PgDialect();
-
-/**
- * `db.execute(query)` as a named, server-side prepared statement on PostgreSQL (`pg`): each
- * connection parses it once, and PostgreSQL may keep its plan, instead of parsing and planning
- * the text on every call — worth it for a large statement run many times a second (the group
- * commit of single tickets). `query`'s text must be the same on every call with this name (only
- * its parameters may differ). On PGlite it is `db.execute(query)`. Returns what execute returns.
- */
-export async function executePrepared(db: DbOrTx, name: string, query: SQL): Promise<unknown> {
-  return db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false).execute();
 }
 
 /** Rows of a raw query on either driver (both return `{ rows }`). */

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from './index.ts';
-import { executePrepared, rowsOf } from './index.ts';
+import { rowsOf } from './index.ts';
 import { outbox } from './schema.ts';
 
 export interface OutboxMessage {
@@ -162,14 +162,12 @@ export class OutboxRelay {
       return this.db.transaction(async (tx) => {
         // One relay publishes at a time (every process runs one): rows claimed by two relays at
         // once could reach the bus out of order, and one incident's events must stay ordered.
-        // The lock and the claim are one statement (a named one: a relay cycle follows every
-        // group commit), with a row saying so when the lock is held elsewhere.
+        // The lock and the claim are one statement (a relay cycle follows every group commit),
+        // with a row saying so when the lock is held elsewhere.
         // The payload as text: the driver would parse jsonb into objects only for the bus to
         // serialise them again (a few kB per signal under a flood, in the engine's process).
         const claimed = rowsOf<{ locked: boolean; id: string | number; topic: string; key: string; payload: string }>(
-          await executePrepared(
-            tx,
-            'huiying_relay_claim',
+          await tx.execute(
             sql`
             with lock as materialized (select pg_try_advisory_xact_lock(${RELAY_LOCK}) as locked),
             claimed as materialized (
@@ -195,7 +193,7 @@ export class OutboxRelay {
         }
         for (const [topic, messages] of byTopic) await this.publish(topic, messages);
         const ids = rows.map((r) => Number(r.id));
-        await executePrepared(tx, 'huiying_relay_mark', sql`update outbox set published_at = now() where id = any(${`{${ids.join(',')}}`}::bigint[])`);
+        await tx.execute(sql`update outbox set published_at = now() where id = any(${`{${ids.join(',')}}`}::bigint[])`);
         return { published: rows.length, locked: true };
       });
     })();
