@@ -264,7 +264,12 @@ async function main(): Promise<void> {
     .split('\n')
     .at(-1)!;
   const port = await freePort();
-  const common = { DATABASE_URL: url, KAFKA_BROKERS: args.brokers!, KAFKA_TOPIC_PREFIX: `bench-singles-${run}.`, LOG_LEVEL: args['log-level']! };
+  const common = {
+    DATABASE_URL: url,
+    KAFKA_BROKERS: args.brokers!,
+    KAFKA_TOPIC_PREFIX: `bench-singles-${run}.`,
+    LOG_LEVEL: args['log-level']!,
+  };
   const ingest = start('services/ingest/src/main.ts', { ...common, INGEST_PORT: String(port), FEED_CRON: '0 0 1 1 *' }, 'ingest');
   if (args.engine)
     start(

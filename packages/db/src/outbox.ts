@@ -166,7 +166,7 @@ export class OutboxRelay {
         // with a row saying so when the lock is held elsewhere.
         // The payload as text: the driver would parse jsonb into objects only for the bus to
         // serialise them again (a few kB per signal under a flood, in the engine's process).
-        const claimed = rowsOf<{ locked: boolean; id: string | number; topic: string; key: string; payload: string }>(
+        const rows = rowsOf<{ locked: boolean; id: string | number; topic: string; key: string; payload: string }>(
           await tx.execute(
             sql`
             with lock as materialized (select pg_try_advisory_xact_lock(${RELAY_LOCK}) as locked),
@@ -182,8 +182,7 @@ export class OutboxRelay {
             order by id`,
           ),
         );
-        if (claimed[0]?.locked === false) return { published: 0, locked: false };
-        const rows = claimed;
+        if (rows[0]?.locked === false) return { published: 0, locked: false };
         if (rows.length === 0) return { published: 0, locked: true };
         const byTopic = new Map<string, { key: string; json: string }[]>();
         for (const r of rows) {

@@ -510,7 +510,9 @@ describe('the audit entry of a live ticket', () => {
     for (const clear of ['13912345678', '13812345678', '13700001111', '13600002222', '13500003333', '李四', '王五'])
       expect(text).not.toContain(clear);
     // Ours stays as it is: the signal id, the source, the times; the masked text is the stored one.
-    const [stored] = rowsOf<{ content: string; title: string }>(await db.db.execute(sql`select content, title from signals where id = ${id}`));
+    const [stored] = rowsOf<{ content: string; title: string }>(
+      await db.db.execute(sql`select content, title from signals where id = ${id}`),
+    );
     expect(entry!.input).toMatchObject({ id, source: 'hotline', content: stored!.content, sourceRef: 'T-139****5678' });
     // Exactly the bus message and the signal (built by the write statement), hotline fields masked, and the jurisdiction.
     const at = new Date(clock.now()).toISOString();
