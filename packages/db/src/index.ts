@@ -32,7 +32,8 @@ export interface DbHandle {
 
 /** Arbitrary constant key for the migration advisory lock ("huiying" in ASCII, truncated). */
 const MIGRATION_LOCK = 0x6875_6979;
-const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
+/** The SQL migrations and drizzle's journal of them. */
+export const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
 
 /**
  * The role the application's connections belong to (production: `GRANT huiying_app TO <login>`).
@@ -132,9 +133,15 @@ export async function auditLogUnprotected(db: Db): Promise<string | null> {
   return row?.unprotected ? row.role : null;
 }
 
-/** PGlite: real PostgreSQL compiled to WASM, in process. `dataDir` undefined = in memory. */
-export async function openPglite(dataDir?: string): Promise<DbHandle> {
-  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+/**
+ * PGlite: real PostgreSQL compiled to WASM, in process. `dataDir` undefined = in memory.
+ * `loadDataDir`: start from a data directory saved with `dumpDataDir` instead of running initdb.
+ */
+export async function openPglite(
+  dataDir?: string,
+  options: { loadDataDir?: Blob } = {},
+): Promise<DbHandle & { dumpDataDir(): Promise<Blob> }> {
+  const client = new PGlite({ ...(dataDir ? { dataDir } : {}), ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });
   await client.waitReady;
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
@@ -145,6 +152,11 @@ export async function openPglite(dataDir?: string): Promise<DbHandle> {
       return client.listen(channel, onNotify);
     },
     close: () => client.close(),
+    /** The data directory as an uncompressed tarball (after a checkpoint, so it loads without recovery). */
+    async dumpDataDir() {
+      await client.exec('checkpoint');
+      return client.dumpDataDir('none');
+    },
   };
 }
 

@@ -3,11 +3,15 @@
  * infra/kafka/kafka.sh, and a REAL SMTP server in the test process. A service that is not
  * there is a test failure with a message saying how to start it — never a skip.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KafkaBus } from '@huiying/bus/kafka';
-import { type DbHandle, openPglite, openPostgres } from '@huiying/db';
+import { type DbHandle, migrationsFolder, openPglite, openPostgres } from '@huiying/db';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import pg from 'pg';
 import pino from 'pino';
@@ -22,18 +26,98 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 }
 
-/** A fresh, migrated database on the local PostgreSQL; dropped by `drop()`. */
-export async function freshDatabase(): Promise<DbHandle & { url: string; drop(): Promise<void> }> {
-  const name = uniqueName('huiying_t');
+/**
+ * The migrations' fingerprint: every file under packages/db/migrations (SQL and drizzle's
+ * journal), by path and content. The migrated templates below are named by it, so a changed,
+ * added or removed migration makes new ones.
+ */
+let migrationsKeyMemo: string | undefined;
+function migrationsKey(): string {
+  if (migrationsKeyMemo) return migrationsKeyMemo;
+  const hash = createHash('sha256');
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.isDirectory()) walk(join(dir, e.name), `${rel}${e.name}/`);
+      else
+        hash
+          .update(`${rel}${e.name}\0`)
+          .update(readFileSync(join(dir, e.name)))
+          .update('\0');
+    }
+  };
+  walk(migrationsFolder, '');
+  return (migrationsKeyMemo = hash.digest('hex').slice(0, 16));
+}
+
+const adminClient = async () => {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   try {
     await admin.connect();
   } catch (error) {
     throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL} (start it, or set TEST_PG_URL): ${String(error)}`);
   }
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+  return admin;
+};
+const urlOf = (name: string) => PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+
+/** Arbitrary advisory lock key under which one test process at a time builds a template. */
+const TEMPLATE_LOCK = 0x6875_7470;
+
+/**
+ * A database migrated once for every test file of every run with the same migrations,
+ * `huiying_tpl_<migrations key>` (drop old ones while no tests run; a missing one is rebuilt). It is
+ * built under another name and renamed when complete, under an advisory lock, so concurrent test
+ * processes (and engineers) wait for one build and never copy a half-migrated one. Nobody
+ * connects to it: `CREATE DATABASE … TEMPLATE` needs it idle.
+ */
+async function pgTemplate(admin: pg.Client): Promise<string> {
+  const name = `huiying_tpl_${migrationsKey()}`;
+  const exists = async () => ((await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount ?? 0) > 0;
+  if (await exists()) return name;
+  await admin.query('select pg_advisory_lock($1)', [TEMPLATE_LOCK]);
+  try {
+    if (await exists()) return name;
+    const building = `${name}_building`;
+    // Left by a process that died while building (we hold the lock: nobody else is building it).
+    await admin.query(`drop database if exists ${building} with (force)`);
+    await admin.query(`create database ${building}`);
+    const h = openPostgres(urlOf(building), { max: 1 });
+    try {
+      await h.migrate();
+    } finally {
+      await h.close();
+    }
+    await admin.query(`alter database ${building} rename to ${name}`);
+    // Templates of other migration sets (earlier commits, other branches) would pile up, one per
+    // change: drop the idle ones. One in use fails to drop and stays; one dropped that another
+    // checkout still wants is rebuilt by it, as here.
+    const stale = await admin.query<{ datname: string }>(
+      `select datname from pg_database where datname like 'huiying\\_tpl\\_%' and datname not in ($1, $2)`,
+      [name, building],
+    );
+    for (const { datname } of stale.rows) await admin.query(`drop database if exists ${datname}`).catch(() => undefined);
+    return name;
+  } finally {
+    await admin.query('select pg_advisory_unlock($1)', [TEMPLATE_LOCK]);
+  }
+}
+
+/**
+ * A fresh, migrated database on the local PostgreSQL; dropped by `drop()`. A copy of the
+ * migrated template (`CREATE DATABASE … TEMPLATE`), then `migrate()` — which finds nothing to
+ * apply but the grants. `fromScratch`: an empty database migrated here, for the tests of the
+ * migrations themselves.
+ */
+export async function freshDatabase(options: { fromScratch?: boolean } = {}): Promise<DbHandle & { url: string; drop(): Promise<void> }> {
+  const name = uniqueName('huiying_t');
+  const admin = await adminClient();
+  try {
+    const template = options.fromScratch ? null : await pgTemplate(admin);
+    await admin.query(`create database ${name}${template ? ` template ${template}` : ''}`);
+  } finally {
+    await admin.end();
+  }
+  const url = urlOf(name);
   const handle = openPostgres(url);
   await handle.migrate();
   return {
@@ -49,6 +133,52 @@ export async function freshDatabase(): Promise<DbHandle & { url: string; drop():
   };
 }
 
+/**
+ * The data directory of a migrated in-memory PGlite, built once for every test file of every
+ * run with the same migrations and PGlite: kept in the system's temporary directory (written
+ * whole, then renamed into place, so a reader never sees half of one) and in memory here.
+ */
+let pgliteImageMemo: Promise<Blob> | undefined;
+function pgliteImage(): Promise<Blob> {
+  pgliteImageMemo ??= (async () => {
+    // The installed PGlite's path names its version (a data directory belongs to one build).
+    const fromDb = createRequire(createRequire(import.meta.url).resolve('@huiying/db'));
+    const build = createHash('sha256')
+      .update(realpathSync(fromDb.resolve('@electric-sql/pglite')))
+      .digest('hex')
+      .slice(0, 8);
+    const file = join(tmpdir(), `huiying-pglite-${migrationsKey()}-${build}.tar`);
+    try {
+      return new Blob([await readFile(file)]);
+    } catch {
+      const h = await openPglite();
+      await h.migrate();
+      const image = await h.dumpDataDir();
+      await h.close();
+      const partial = `${file}.${process.pid}.${randomBytes(3).toString('hex')}`;
+      await writeFile(partial, new Uint8Array(await image.arrayBuffer()));
+      await rename(partial, file).catch(() => rm(partial, { force: true }));
+      // Images of other migration sets or PGlite builds would pile up, one per change.
+      for (const other of readdirSync(tmpdir()))
+        if (/^huiying-pglite-[0-9a-f]{16}-[0-9a-f]{8}\.tar$/.test(other) && join(tmpdir(), other) !== file)
+          await rm(join(tmpdir(), other), { force: true });
+      return image;
+    }
+  })();
+  pgliteImageMemo.catch(() => (pgliteImageMemo = undefined));
+  return pgliteImageMemo;
+}
+
+/**
+ * A migrated in-memory PGlite: a copy of the migrated image above, then `migrate()` (which finds
+ * nothing to apply). `fromScratch`: initdb and every migration here, for the migrations' tests.
+ */
+export async function freshPglite(options: { fromScratch?: boolean } = {}): Promise<DbHandle> {
+  const h = options.fromScratch ? await openPglite() : await openPglite(undefined, { loadDataDir: await pgliteImage() });
+  await h.migrate();
+  return h;
+}
+
 /** A migrated test database: a fresh one on PostgreSQL (`drop` removes it) or an in-memory PGlite. */
 export type TestDatabase = DbHandle & { drop?: () => Promise<void> };
 
@@ -56,16 +186,12 @@ export type TestDatabase = DbHandle & { drop?: () => Promise<void> };
  * The two databases the product runs on, for the same tests on both:
  * `describe.each(bothDatabases)('$name', ({ open }) => …)`, closed with `closeTestDatabase`.
  */
-export const bothDatabases: { name: 'postgres' | 'pglite'; open: () => Promise<TestDatabase> }[] = [
-  { name: 'postgres', open: () => freshDatabase() },
-  {
-    name: 'pglite',
-    open: async () => {
-      const h = await openPglite();
-      await h.migrate();
-      return h;
-    },
-  },
+export const bothDatabases: {
+  name: 'postgres' | 'pglite';
+  open: (options?: { fromScratch?: boolean }) => Promise<TestDatabase>;
+}[] = [
+  { name: 'postgres', open: (options) => freshDatabase(options) },
+  { name: 'pglite', open: (options) => freshPglite(options) },
 ];
 
 /** Drop a fresh PostgreSQL database, close a PGlite one; nothing if it never opened. */

@@ -1,4 +1,5 @@
 import { type Db, rowsOf, sql } from '@huiying/db';
+import { registerOutboxPendingGauge } from '@huiying/http';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LiveFeed } from './live.ts';
@@ -65,15 +66,7 @@ export function registerMetrics(app: FastifyInstance, deps: { db: Db; live: Live
       this.set(Math.max(0, r?.age ?? 0));
     },
   });
-  new Gauge({
-    name: 'huiying_outbox_pending',
-    help: 'Unpublished outbox messages',
-    registers: [registry],
-    async collect() {
-      const [r] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from outbox where published_at is null`));
-      this.set(r?.n ?? 0);
-    },
-  });
+  registerOutboxPendingGauge(registry, db);
   new Gauge({
     name: 'huiying_mail_queue',
     help: 'Escalation notifications (and legacy mails) by status',

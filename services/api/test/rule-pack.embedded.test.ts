@@ -3,9 +3,9 @@
  * tightens the release clock to 3 h, clocks already running keep their 5 h; new ones get 3 h.
  */
 import { FakeClock } from '@huiying/clock';
-import { auditLog, type DbHandle, eq, openPglite, sql } from '@huiying/db';
+import { auditLog, type DbHandle, eq, sql } from '@huiying/db';
 import { parseRulePack } from '@huiying/domain';
-import { eventually, type SessionClient } from '@huiying/testkit';
+import { eventually, freshPglite, type SessionClient } from '@huiying/testkit';
 import { afterAll, expect, it, onTestFinished } from 'vitest';
 import type { Huiying } from '../../standalone/src/compose.ts';
 import { startEmbedded } from '../../standalone/test/embedded-harness.ts';
@@ -46,8 +46,7 @@ async function gradedIncident(hy: { duty: SessionClient }, ref: string): Promise
 const releaseDue = (i: Incident) => i.clocks.find((c) => c.kind === 'release')!.dueAt;
 
 it('keeps running clocks on the pack they started with', async () => {
-  handle = await openPglite();
-  await handle.migrate();
+  handle = await freshPglite();
   const before = await boot();
   const old = await gradedIncident(before, 'OLD-1');
   expect(releaseDue(old)).toBe(new Date(T0 + 5 * HOUR).toISOString());

@@ -14,6 +14,7 @@ import { applyCommand, type EngineDeps, RulePackHolder } from '@huiying/engine';
 import { eventually, freshDatabase, type SessionClient, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type EmbeddedHarness, startEmbedded } from '../../standalone/test/embedded-harness.ts';
+import { ticketIncident } from './fixtures/embedded-postgres.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-09-07T09:00:00+08:00');
@@ -52,21 +53,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function openIncident(title: string): Promise<string> {
-  const res = await duty.inject({
-    method: 'POST',
-    url: '/api/tickets',
-    payload: { id: title, receivedAt: new Date(clock.now()).toISOString(), title, content: title },
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  const inc = await eventually(
-    async () =>
-      (await duty.inject({ method: 'GET', url: `/api/incidents?q=${encodeURIComponent(title)}` })).json<{ items: { id: string }[] }>()
-        .items[0],
-    title,
-  );
-  return inc.id;
-}
+/** An incident from a 12345 ticket, left unassigned. */
+const openIncident = (title: string): Promise<string> => ticketIncident(duty, clock, title, title, null);
 
 /** Grades the incident through the other engine (its clocks snapshot that engine's pack in force). */
 async function gradeOnOtherEngine(id: string): Promise<void> {

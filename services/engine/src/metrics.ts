@@ -5,13 +5,13 @@
  * no incident titles, no ticket text, no ids in labels.
  */
 import { systemClock } from '@huiying/clock';
-import { type Db, rowsOf, sql } from '@huiying/db';
+import type { Db } from '@huiying/db';
 import type { Bus, SubscribeOptions } from '@huiying/bus';
 import { TOPICS } from '@huiying/bus';
-import { authPlugin, installErrorHandler, registerMetricsRoute, registerSecurity } from '@huiying/http';
+import { authPlugin, installErrorHandler, registerMetricsRoute, registerOutboxPendingGauge, registerSecurity } from '@huiying/http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 /** Seconds; the timer is judged at 50 ms (bench/README.md), so the fine buckets are below it. */
 const LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 600];
@@ -36,15 +36,7 @@ export class EngineMetrics {
   });
 
   constructor(db: Db) {
-    new Gauge({
-      name: 'huiying_outbox_pending',
-      help: 'Unpublished outbox messages (what the relays have still to publish)',
-      registers: [this.registry],
-      async collect() {
-        const [r] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from outbox where published_at is null`));
-        this.set(r?.n ?? 0);
-      },
-    });
+    registerOutboxPendingGauge(this.registry, db);
   }
 
   /** For the engine's `onTimerLateness`: one committed timer batch. */

@@ -3,72 +3,44 @@
  * two engines schedule it, each leader gets one per day at the configured Asia/Shanghai hour,
  * an engine started after the hour queues the day's digest only if nobody did.
  */
-import { EmbeddedBus, type SignalMessage } from '@huiying/bus';
+import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, sql, units, users } from '@huiying/db';
-import { DEFAULT_RULE_PACK } from '@huiying/domain';
-import { Dispatcher, emailChannel } from '@huiying/notify';
-import { freshDatabase, startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
+import { rowsOf, sql } from '@huiying/db';
+import type { Dispatcher } from '@huiying/notify';
+import type { TestSmtp } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { nextDigestAt } from '../src/digest.ts';
-import { type EngineOptions, type RunningEngine, startEngine } from '../src/engine.ts';
+import type { RunningEngine } from '../src/engine.ts';
+import { type FreshDatabase, type NotifyFixture, startNotifyFixture } from './fixtures/notify-postgres.ts';
 import { signalIn } from './signal-in.ts';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-06-10T07:00:00+08:00');
-let db: Awaited<ReturnType<typeof freshDatabase>>;
+let fixture: NotifyFixture;
+let db: FreshDatabase;
 let smtp: TestSmtp;
 const clock = new FakeClock(T0);
-const running: { engine: RunningEngine; bus: EmbeddedBus }[] = [];
 let dispatcher: Dispatcher;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  smtp = await startSmtp();
-  await db.db.insert(units).values([
-    { id: 'office', name: '市政府办公室', email: 'office@example.test' },
-    { id: 'roads', name: '市交通运输局', email: 'roads@example.test', parentId: 'office' },
-  ]);
   const at = new Date(T0);
-  await db.db.insert(users).values([
-    { id: 'l1', username: 'l1', displayName: '分管副市长', role: 'leader', email: 'l1@example.test', createdAt: at, updatedAt: at },
-    { id: 'l2', username: 'l2', displayName: '秘书长', role: 'leader', email: 'l2@example.test', createdAt: at, updatedAt: at },
-  ]);
-  dispatcher = new Dispatcher({
-    db: db.db,
-    clock,
-    adapters: { email: emailChannel({ url: smtp.url, from: 'huiying@example.test' }) },
-    logger: testLogger,
+  fixture = await startNotifyFixture({
+    units: [
+      { id: 'office', name: '市政府办公室', email: 'office@example.test' },
+      { id: 'roads', name: '市交通运输局', email: 'roads@example.test', parentId: 'office' },
+    ],
+    users: [
+      { id: 'l1', username: 'l1', displayName: '分管副市长', role: 'leader', email: 'l1@example.test', createdAt: at, updatedAt: at },
+      { id: 'l2', username: 'l2', displayName: '秘书长', role: 'leader', email: 'l2@example.test', createdAt: at, updatedAt: at },
+    ],
   });
+  ({ db, smtp } = fixture);
+  dispatcher = fixture.dispatcher(clock);
 });
 
-afterAll(async () => {
-  for (const r of running) {
-    await r.engine.stop();
-    await r.bus.close();
-  }
-  await dispatcher?.stop();
-  await smtp?.close();
-  await db?.drop();
-});
+afterAll(() => fixture?.stop());
 
-async function engine(): Promise<RunningEngine> {
-  const bus = new EmbeddedBus();
-  await bus.ensureTopics();
-  const options: EngineOptions = {
-    db: db.db,
-    bus,
-    clock,
-    pack: () => DEFAULT_RULE_PACK,
-    logger: testLogger,
-    resyncMs: 0,
-    ladder: { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' },
-    digest: { hour: 8 },
-  };
-  const e = await startEngine(options);
-  running.push({ engine: e, bus });
-  return e;
-}
+const engine = (): Promise<RunningEngine> => fixture.engine({ clock, digest: { hour: 8 } });
 
 const digests = async () =>
   rowsOf<{ clock_key: string; recipient: string; status: string; subject: string; text: string; html: string | null }>(

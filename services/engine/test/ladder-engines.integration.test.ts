@@ -3,83 +3,57 @@
  * same clocks and ladder steps (SKIP LOCKED), both dispatchers claim the same rows (leased,
  * fenced), and every notification reaches the real SMTP server exactly once.
  */
-import { EmbeddedBus, type SignalMessage } from '@huiying/bus';
+import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, sql, units, users } from '@huiying/db';
-import { DEFAULT_RULE_PACK } from '@huiying/domain';
-import { Dispatcher, emailChannel } from '@huiying/notify';
-import { freshDatabase, startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
+import { rowsOf, sql } from '@huiying/db';
+import type { Dispatcher } from '@huiying/notify';
+import type { TestSmtp } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type RunningEngine, startEngine } from '../src/engine.ts';
+import type { RunningEngine } from '../src/engine.ts';
 import { handleSignals } from '../src/signals.ts';
+import { type FreshDatabase, type NotifyFixture, startNotifyFixture } from './fixtures/notify-postgres.ts';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-04-08T09:00:00+08:00');
 const N = 30;
 
-let db: Awaited<ReturnType<typeof freshDatabase>>;
+let fixture: NotifyFixture;
+let db: FreshDatabase;
 let smtp: TestSmtp;
 const clock = new FakeClock(T0);
 const engines: RunningEngine[] = [];
 const dispatchers: Dispatcher[] = [];
-const buses: EmbeddedBus[] = [];
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  smtp = await startSmtp();
-  await db.db.insert(units).values([
-    { id: 'office', name: '市政府办公室', email: 'office@example.test' },
-    { id: 'a', name: '甲局', email: 'a@example.test', parentId: 'office' },
-    { id: 'b', name: '乙局', email: 'b@example.test', parentId: 'office' },
-  ]);
   const at = new Date(T0);
-  await db.db.insert(users).values({
-    id: 'l',
-    username: 'leader',
-    displayName: '领导',
-    role: 'leader',
-    email: 'leader@example.test',
-    createdAt: at,
-    updatedAt: at,
+  fixture = await startNotifyFixture({
+    units: [
+      { id: 'office', name: '市政府办公室', email: 'office@example.test' },
+      { id: 'a', name: '甲局', email: 'a@example.test', parentId: 'office' },
+      { id: 'b', name: '乙局', email: 'b@example.test', parentId: 'office' },
+    ],
+    users: [
+      {
+        id: 'l',
+        username: 'leader',
+        displayName: '领导',
+        role: 'leader',
+        email: 'leader@example.test',
+        createdAt: at,
+        updatedAt: at,
+      },
+    ],
   });
+  ({ db, smtp } = fixture);
   for (const name of ['one', 'two']) {
-    const dispatcher = new Dispatcher({
-      db: db.db,
-      clock,
-      adapters: { email: emailChannel({ url: smtp.url, from: 'huiying@example.test' }) },
-      logger: testLogger,
-      batch: 7,
-      pollMs: 24 * H,
-    });
-    const bus = new EmbeddedBus();
-    await bus.ensureTopics();
-    buses.push(bus);
-    engines.push(
-      await startEngine({
-        db: db.db,
-        handle: db,
-        bus,
-        clock,
-        pack: () => DEFAULT_RULE_PACK,
-        logger: testLogger,
-        groupId: `engine-${name}`,
-        resyncMs: 0,
-        ladder: { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' },
-        onNotify: () => dispatcher.wake(),
-      }),
-    );
+    const dispatcher = fixture.dispatcher(clock, { batch: 7, pollMs: 24 * H });
+    engines.push(await fixture.engine({ clock, handle: db, groupId: `engine-${name}`, onNotify: () => dispatcher.wake() }));
     dispatcher.start();
     dispatchers.push(dispatcher);
   }
 });
 
-afterAll(async () => {
-  for (const e of engines) await e.stop();
-  for (const d of dispatchers) await d.stop();
-  for (const b of buses) await b.close();
-  await smtp?.close();
-  await db?.drop();
-});
+afterAll(() => fixture?.stop());
 
 it('every ladder step is queued once and mailed once with two engines and two dispatchers', async () => {
   // Tickets received over the last two days: their 48 h clocks fall due one after the other in the next hour.

@@ -6,10 +6,10 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { alerts, type DbHandle, eq, notifications, openPglite, retryNotification, units } from '@huiying/db';
+import { alerts, type DbHandle, eq, notifications, retryNotification, units } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
 import { Dispatcher, emailChannel } from '@huiying/notify';
-import { startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
+import { freshPglite, startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signalIn } from './signal-in.ts';
 import { type EngineDeps, fireDue } from '../src/store.ts';
@@ -24,8 +24,7 @@ let deps: EngineDeps;
 let dispatcher: Dispatcher;
 
 beforeAll(async () => {
-  handle = await openPglite();
-  await handle.migrate();
+  handle = await freshPglite();
   await handle.db.insert(units).values([
     { id: 'a', name: '甲单位', email: 'a@example.test' },
     { id: 'b', name: '乙单位', email: 'full@example.test' },

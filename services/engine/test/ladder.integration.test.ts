@@ -9,89 +9,90 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { rowsOf, sql, units, users } from '@huiying/db';
+import { rowsOf, sql } from '@huiying/db';
 import { DEFAULT_RULE_PACK, type IncidentState, parseRulePack, type RulePack } from '@huiying/domain';
-import { Dispatcher, emailChannel } from '@huiying/notify';
-import { type ControllableSmtp, freshDatabase, startControllableSmtp, testLogger } from '@huiying/testkit';
+import { type ControllableSmtp, startControllableSmtp, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CalendarService } from '../src/calendar.ts';
 import { hydrateIncidentStates } from '../src/ladder-refs.ts';
-import type { LadderWiring } from '../src/ladder-writer.ts';
 import { applyObligationCommand } from '../src/obligations.ts';
+import { type FreshDatabase, LADDER, type NotifyFixture, startNotifyFixture } from './fixtures/notify-postgres.ts';
 import { signalIn } from './signal-in.ts';
 import { applyCommand, type EngineDeps, incidentIdFor } from '../src/store.ts';
 import { DeadlineTimer } from '../src/timer.ts';
 
 const H = 3_600_000;
-const WIRING: LadderWiring = { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' };
 
-let db: Awaited<ReturnType<typeof freshDatabase>>;
+let fixture: NotifyFixture<ControllableSmtp>;
+let db: FreshDatabase;
 let smtp: ControllableSmtp;
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  smtp = await startControllableSmtp();
-  await db.db.insert(units).values([
-    { id: 'office', name: '市政府办公室（政务公开办）', email: 'office@example.test' },
-    { id: 'water', name: '市水务局', email: 'water@example.test', parentId: 'office' },
-  ]);
   const at = new Date('2026-01-01T00:00:00Z');
-  await db.db.insert(users).values([
-    {
-      id: 'u-l1',
-      username: 'leader1',
-      displayName: '分管副市长',
-      role: 'leader',
-      email: 'leader1@example.test',
-      createdAt: at,
-      updatedAt: at,
-    },
-    { id: 'u-l2', username: 'leader2', displayName: '秘书长', role: 'leader', email: 'leader2@example.test', createdAt: at, updatedAt: at },
-    // Neither a leader without an address nor a disabled one is mailed; nor a unit user with one.
-    { id: 'u-l3', username: 'leader3', displayName: '无邮箱领导', role: 'leader', createdAt: at, updatedAt: at },
-    {
-      id: 'u-l4',
-      username: 'leader4',
-      displayName: '已停用领导',
-      role: 'leader',
-      email: 'gone@example.test',
-      disabledAt: at,
-      createdAt: at,
-      updatedAt: at,
-    },
-    {
-      id: 'u-w',
-      username: 'water',
-      displayName: '水务局',
-      role: 'unit',
-      unitId: 'water',
-      email: 'w-user@example.test',
-      createdAt: at,
-      updatedAt: at,
-    },
-  ]);
+  fixture = await startNotifyFixture({
+    smtp: startControllableSmtp,
+    units: [
+      { id: 'office', name: '市政府办公室（政务公开办）', email: 'office@example.test' },
+      { id: 'water', name: '市水务局', email: 'water@example.test', parentId: 'office' },
+    ],
+    users: [
+      {
+        id: 'u-l1',
+        username: 'leader1',
+        displayName: '分管副市长',
+        role: 'leader',
+        email: 'leader1@example.test',
+        createdAt: at,
+        updatedAt: at,
+      },
+      {
+        id: 'u-l2',
+        username: 'leader2',
+        displayName: '秘书长',
+        role: 'leader',
+        email: 'leader2@example.test',
+        createdAt: at,
+        updatedAt: at,
+      },
+      // Neither a leader without an address nor a disabled one is mailed; nor a unit user with one.
+      { id: 'u-l3', username: 'leader3', displayName: '无邮箱领导', role: 'leader', createdAt: at, updatedAt: at },
+      {
+        id: 'u-l4',
+        username: 'leader4',
+        displayName: '已停用领导',
+        role: 'leader',
+        email: 'gone@example.test',
+        disabledAt: at,
+        createdAt: at,
+        updatedAt: at,
+      },
+      {
+        id: 'u-w',
+        username: 'water',
+        displayName: '水务局',
+        role: 'unit',
+        unitId: 'water',
+        email: 'w-user@example.test',
+        createdAt: at,
+        updatedAt: at,
+      },
+    ],
+  });
+  ({ db, smtp } = fixture);
 });
 
-afterAll(async () => {
-  await smtp?.close();
-  await db?.drop();
-});
+afterAll(() => fixture?.stop());
 
 /** One engine (its deps and its timer) and one dispatcher on a fake clock. */
 async function engineAt(start: string, pack: RulePack = DEFAULT_RULE_PACK) {
   const clock = new FakeClock(start);
-  const deps: EngineDeps = { db: db.db, clock, pack: () => pack, ladder: WIRING };
+  const deps: EngineDeps = { db: db.db, clock, pack: () => pack, ladder: LADDER };
   const timer = new DeadlineTimer({ ...deps, logger: testLogger }, { resyncMs: 0 });
   await timer.start();
   const calendars = new CalendarService(db.db);
   await calendars.load();
   deps.onWake = (at) => timer.nudge(at);
-  const dispatcher = new Dispatcher({
-    db: db.db,
-    clock,
-    adapters: { email: emailChannel({ url: smtp.url, from: 'huiying@example.test' }) },
-    logger: testLogger,
-  });
+  const dispatcher = fixture.dispatcher(clock);
   return {
     clock,
     deps,

@@ -7,8 +7,9 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { and, clocks, type DbHandle, eq, openPglite, sql, units } from '@huiying/db';
+import { and, clocks, type DbHandle, eq, sql, units } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
+import { freshPglite } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadReportCandidates } from '../src/candidates.ts';
 import { type EngineDeps, fireDue } from '../src/store.ts';
@@ -46,8 +47,7 @@ const idsIn = async (from: number, to: number, now = CANDIDACY + 24 * H) =>
   (await loadReportCandidates(handle.db, { now, from, to })).map((c) => `${c.id}@${new Date(c.candidateAt).toISOString()}`);
 
 beforeAll(async () => {
-  handle = await openPglite();
-  await handle.migrate();
+  handle = await freshPglite();
   await handle.db.insert(units).values([{ id: 'a', name: '甲单位', email: 'a@example.test' }]);
   deps = { db: handle.db, clock, pack: () => DEFAULT_RULE_PACK };
   incidentId = (await signalIn(deps, signal)).incidentId;

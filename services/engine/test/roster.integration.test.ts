@@ -11,33 +11,32 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EmbeddedBus, type SignalMessage } from '@huiying/bus';
+import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { auditLog, dutyShifts, eq, rowsOf, signals, sql, units, users } from '@huiying/db';
-import { DEFAULT_RULE_PACK } from '@huiying/domain';
-import { channelsFromSettings, Dispatcher } from '@huiying/notify';
-import { freshDatabase, startSmtp, type TestSmtp, testLogger } from '@huiying/testkit';
+import { auditLog, dutyShifts, eq, rowsOf, signals, sql } from '@huiying/db';
+import { channelsFromSettings, type Dispatcher } from '@huiying/notify';
+import type { TestSmtp } from '@huiying/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEngine, startEngine } from '../src/engine.ts';
+import type { RunningEngine } from '../src/engine.ts';
 import { handleSignal } from '../src/signals.ts';
 import { applyCommand, type EngineDeps } from '../src/store.ts';
+import { type FreshDatabase, type NotifyFixture, startNotifyFixture } from './fixtures/notify-postgres.ts';
 
 const H = 3_600_000;
 const at = (hhmm: string, day = '2026-03-02') => Date.parse(`${day}T${hhmm}:00+08:00`);
 const T0 = at('09:00');
 
-let db: Awaited<ReturnType<typeof freshDatabase>>;
+let fixture: NotifyFixture;
+let db: FreshDatabase;
 let smtp: TestSmtp;
 let receiver: Server;
 const received: { path: string; body: Record<string, unknown> }[] = [];
 const clock = new FakeClock(T0);
-const engines: { engine: RunningEngine; bus: EmbeddedBus }[] = [];
+const engines: RunningEngine[] = [];
 let dispatcher: Dispatcher;
 const incidents = { day: '', night: '' };
 
 beforeAll(async () => {
-  db = await freshDatabase();
-  smtp = await startSmtp();
   receiver = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -53,18 +52,6 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
-  await db.db.insert(units).values([
-    { id: 'office', name: '市政府办公室（政务公开办）', email: 'office@example.test' },
-    {
-      id: 'water',
-      name: '市水务局',
-      email: 'water@example.test',
-      parentId: 'office',
-      phone: '13800000001',
-      wecomRobot: 'water-group',
-      dingtalkRobot: 'water-ding',
-    },
-  ]);
   const t = new Date(T0 - 7 * 24 * H);
   const user = (id: string, displayName: string, role: 'duty' | 'leader', email: string, phone: string | null = null) => ({
     id,
@@ -76,14 +63,27 @@ beforeAll(async () => {
     createdAt: t,
     updatedAt: t,
   });
-  await db.db
-    .insert(users)
-    .values([
+  fixture = await startNotifyFixture({
+    units: [
+      { id: 'office', name: '市政府办公室（政务公开办）', email: 'office@example.test' },
+      {
+        id: 'water',
+        name: '市水务局',
+        email: 'water@example.test',
+        parentId: 'office',
+        phone: '13800000001',
+        wecomRobot: 'water-group',
+        dingtalkRobot: 'water-ding',
+      },
+    ],
+    users: [
       user('d-zhang', '张', 'duty', 'zhang@example.test', '13900000001'),
       user('d-li', '李', 'duty', 'li@example.test'),
       user('d-wang', '王', 'duty', 'wang@example.test', '13900000003'),
       user('l1', '分管副市长', 'leader', 'l1@example.test'),
-    ]);
+    ],
+  });
+  ({ db, smtp } = fixture);
   const shift = (id: string, userId: string, from: number, to: number) => ({
     id,
     userId,
@@ -101,9 +101,7 @@ beforeAll(async () => {
       shift('s3', 'd-wang', at('23:00'), at('08:00', '2026-03-03')),
     ]);
 
-  dispatcher = new Dispatcher({
-    db: db.db,
-    clock,
+  dispatcher = fixture.dispatcher(clock, {
     // The same settings the processes read from the environment.
     adapters: channelsFromSettings({
       SMTP_URL: smtp.url,
@@ -112,39 +110,17 @@ beforeAll(async () => {
       WECOM_ROBOTS: JSON.stringify({ 'water-group': `${base}/wecom?key=k1` }),
       DINGTALK_ROBOTS: JSON.stringify({ 'water-ding': { url: `${base}/ding?access_token=t1`, secret: 'SEC-test' } }),
     }),
-    logger: testLogger,
   });
   // Two engines, each with its timer, digests (weekly on Monday 08:00) and handover scheduler.
-  for (let i = 0; i < 2; i++) {
-    const bus = new EmbeddedBus();
-    await bus.ensureTopics();
-    const engine = await startEngine({
-      db: db.db,
-      bus,
-      clock,
-      pack: () => DEFAULT_RULE_PACK,
-      logger: testLogger,
-      resyncMs: 0,
-      ladder: { dashboardUrl: 'http://console.test/', dutyEmail: 'duty@example.test' },
-      digest: { hour: 8, weekly: { day: 1, hour: 8 } },
-      handover: {},
-    });
-    engines.push({ engine, bus });
-  }
+  for (let i = 0; i < 2; i++) engines.push(await fixture.engine({ clock, digest: { hour: 8, weekly: { day: 1, hour: 8 } }, handover: {} }));
 }, 60_000);
 
 afterAll(async () => {
-  for (const e of engines) {
-    await e.engine.stop();
-    await e.bus.close();
-  }
-  await dispatcher?.stop();
-  await smtp?.close();
+  await fixture?.stop();
   await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
-  await db?.drop();
 });
 
-const deps = (): EngineDeps => engines[0]!.engine.deps;
+const deps = (): EngineDeps => engines[0]!.deps;
 
 async function to(instant: number) {
   await clock.advanceTo(instant);

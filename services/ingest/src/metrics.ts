@@ -4,9 +4,9 @@
  * METRICS_ACCESS). Counts and durations only: no ticket ids, callers or text in labels.
  * With INGEST_WORKERS > 1 each worker counts its own requests, and a scrape reaches one of them.
  */
-import { type Db, rowsOf, sql } from '@huiying/db';
-import { type AnyFastify, registerMetricsRoute } from '@huiying/http';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from '@huiying/db';
+import { type AnyFastify, registerMetricsRoute, registerOutboxPendingGauge } from '@huiying/http';
+import { Counter, Histogram, Registry } from 'prom-client';
 
 export class IngestMetrics {
   readonly registry = new Registry();
@@ -36,15 +36,7 @@ export class IngestMetrics {
   private flushing = false;
 
   constructor(db: Db) {
-    new Gauge({
-      name: 'huiying_outbox_pending',
-      help: 'Unpublished outbox messages (what the relays have still to publish)',
-      registers: [this.registry],
-      async collect() {
-        const [r] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from outbox where published_at is null`));
-        this.set(r?.n ?? 0);
-      },
-    });
+    registerOutboxPendingGauge(this.registry, db);
   }
 
   /**

@@ -7,10 +7,10 @@
  * reaches the demo leader. No sleeps: only bounded polls for delivery.
  */
 import { FakeClock } from '@huiying/clock';
-import { openPglite, type DbHandle } from '@huiying/db';
+import type { DbHandle } from '@huiying/db';
 import { ensureDemoAccounts } from '@huiying/identity';
 import { channelsFromSettings, nullAdapter } from '@huiying/notify';
-import { eventually, startSmtp, type TestSmtp } from '@huiying/testkit';
+import { eventually, freshPglite, startSmtp, type TestSmtp } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addressDemoLeader, DEMO_LEADER_EMAIL, DEMO_UNITS, demoTickets, rosterDemoDuty, seedDemo } from '../src/demo.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
@@ -37,8 +37,7 @@ async function mailTo(address: string, subject: RegExp, what: string): Promise<P
 
 beforeAll(async () => {
   smtp = await startSmtp();
-  handle = await openPglite();
-  await handle.migrate();
+  handle = await freshPglite();
   // What main.ts does before composing, without the demo feed's server and the 90 days of history.
   await seedDemo(handle.db, 'http://127.0.0.1:9/demo-feed.xml', NOW);
   await ensureDemoAccounts(handle.db, new Date(NOW));

@@ -5,22 +5,21 @@
  * cluttered with it. A second start on the same data directory does not live through it again.
  */
 import { FakeClock } from '@huiying/clock';
-import { openPglite, rowsOf, sql, units } from '@huiying/db';
+import { type DbHandle, rowsOf, sql, units } from '@huiying/db';
 import { ensureDemoAccounts } from '@huiying/identity';
-import { testLogger } from '@huiying/testkit';
+import { freshPglite, testLogger } from '@huiying/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEMO_UNITS } from '../src/demo.ts';
 import { type HistoryResult, seedDemoHistory } from '../src/demo-history.ts';
 import { type EmbeddedHarness, startEmbedded } from './embedded-harness.ts';
 
 const NOW = Date.parse('2026-11-30T10:00:00+08:00');
-let handle: Awaited<ReturnType<typeof openPglite>>;
+let handle: DbHandle;
 let env: EmbeddedHarness;
 let result: HistoryResult;
 
 beforeAll(async () => {
-  handle = await openPglite();
-  await handle.migrate();
+  handle = await freshPglite();
   await handle.db.insert(units).values(DEMO_UNITS);
   await ensureDemoAccounts(handle.db, new Date(NOW));
   result = await seedDemoHistory({ handle, now: NOW, logger: testLogger, dutyEmail: 'zwgk@demo.huiying.local' });

@@ -5,11 +5,11 @@
 import type { AddressInfo } from 'node:net';
 import { EmbeddedBus } from '@huiying/bus';
 import type { Clock } from '@huiying/clock';
-import { type DbHandle, openPglite, units } from '@huiying/db';
+import { type DbHandle, units } from '@huiying/db';
 import type { RulePack } from '@huiying/domain';
 import { nullAdapter } from '@huiying/notify';
 import { ensureDemoAccounts } from '@huiying/identity';
-import { loginAs, type SessionClient, testLogger } from '@huiying/testkit';
+import { freshPglite, loginAs, type SessionClient, testLogger } from '@huiying/testkit';
 import { buildDashboard } from '@huiying/web';
 import { createHuiying, type Huiying, type HuiyingDeps } from '../src/compose.ts';
 
@@ -43,8 +43,7 @@ export async function startEmbedded(o: {
   /** Delivery channels instead of the recording one (e.g. email to a real SMTP server). */
   channels?: HuiyingDeps['channels'];
 }): Promise<EmbeddedHarness> {
-  const handle = o.handle ?? (await openPglite());
-  if (!o.handle) await handle.migrate();
+  const handle = o.handle ?? (await freshPglite());
   if (o.units?.length) await handle.db.insert(units).values(o.units).onConflictDoNothing();
   const bus = new EmbeddedBus();
   const mailer = nullAdapter('email');

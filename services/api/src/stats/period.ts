@@ -1,6 +1,6 @@
 /**
  * Query-string period → instants, and Asia/Shanghai formatting for exports and the 通报.
- * A period is (from, to] on the due instant (see queries.ts); a date alone means that whole
+ * A period is (from, to] on the due instant (see facts.ts); a date alone means that whole
  * Asia/Shanghai day, a month the whole month.
  */
 import { ApiError } from '@huiying/http';

@@ -22,7 +22,7 @@ export interface Fact {
   kind: string;
   /** Incident level, null = ungraded; null for duties. */
   level: string | null;
-  /** The unit the deadline is attributed to (queries.ts: the breach alert's for late/breached). */
+  /** The unit the deadline is attributed to (facts.ts: the breach alert's for late/breached). */
   unit: string | null;
   /** Instants in µs since the epoch (PostgreSQL's precision; exact in a double). */
   due: number;

@@ -354,7 +354,7 @@ const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === nu
 const roundUs = (v: bigint) => Number((v >= 0n ? v + 500n : v - 500n) / 1000n);
 
 /**
- * The figures of queries.ts's groupStats from the rollup and the live remainder, or null when
+ * The figures of group-stats.ts's groupStats from the rollup and the live remainder, or null when
  * the rollup cannot answer (never run, too far behind): the caller then reads the live tables.
  */
 export async function rollupStats(

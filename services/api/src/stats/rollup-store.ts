@@ -27,7 +27,7 @@ export const inList = (col: SQL, values: readonly string[]) =>
   sql`${col} = any(array(select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb)))`;
 
 /**
- * The deadlines of the live tables, as queries.ts defines them (outcome without `now`: running
+ * The deadlines of the live tables, as facts.ts defines them (outcome without `now`: running
  * stays 'running'). `which` = the incidents and duties named, or every running deadline.
  */
 export function liveFacts(which: { incidents: readonly string[]; duties: readonly string[] } | 'running' | 'all'): SQL {

@@ -1,7 +1,7 @@
 /**
  * The statistics rollup: pre-aggregated figures per Asia/Shanghai month of due, so that a year
  * of statistics reads a few thousand cells instead of scanning millions of deadlines — and is
- * still exactly the figures queries.ts defines, right after any change.
+ * still exactly the figures facts.ts defines, right after any change.
  *
  * Three tables (migration 0015):
  * - `stats_fact`: every counted deadline that is not running (on time, late, breached) as the
@@ -66,7 +66,7 @@
  * unread); by month, the edge months' own figures are. Tested against the exact queries on a
  * seeded year (stats-rollup.shared.ts).
  *
- * The drill-down and the 通报's list read the live tables (queries.ts), as does everything before
+ * The drill-down and the 通报's list read the live tables (items.ts), as does everything before
  * the first run.
  */
 import { type Db, type DbHandle, rowsOf, sql } from '@huiying/db';

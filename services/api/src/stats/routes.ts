@@ -97,7 +97,7 @@ type FiltersQuery = Static<typeof Filters>;
 
 const PeriodView = Type.Object({ from: Type.Union([Iso, Type.Null()]), to: Type.Union([Iso, Type.Null()]), label: Type.String() });
 
-/** The medians and p90 are read from per-minute histograms of the rollup (queries.ts, rollup.ts). */
+/** The medians and p90 are read from per-minute histograms of the rollup (group-stats.ts, rollup.ts). */
 const MINUTE_PRECISION =
   'percentile_cont; computed from the statistics rollup over values floored to the minute (a start or end inside a month: those deadlines exactly), so within one minute of the exact value';
 
