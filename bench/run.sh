@@ -9,7 +9,7 @@
 #   pnpm bench --only e2e [--signals 100000 --singles 20000 --clients 64 --brokers HOST:PORT]
 #                                                    ingest → Kafka → engine beside raw Kafka and pgbench (bench/e2e.ts);
 #                                                    never part of the default run (it starts its own broker)
-#   pnpm bench --only tickets-single [--singles 3000 --clients 64 --pgbench-seconds 5 --runs 3 --brokers HOST:PORT --engine]
+#   pnpm bench --only tickets-single [--singles 3000 --clients 64 --pgbench-seconds 5 --runs 3 --brokers HOST:PORT --engine --log-level info]
 #                                                    one ticket per request against the ingest main beside pgbench, in a
 #                                                    minute or two, with what the database backends wait on (bench/tickets-single.ts)
 #   pnpm bench --only board [--incidents 1000000 --open 3000 --rate 500 --seconds 20 --clients 1000 --runs 3 --rollup off|on --max-stale-ms 1000 --no-sse]

@@ -3,7 +3,7 @@
  * `pnpm bench --only tickets-single`, or
  *
  *     node --import tsx bench/tickets-single.ts [--brokers 127.0.0.1:19092] [--singles 3000] [--clients 64]
- *       [--pgbench-seconds 5] [--runs 1] [--engine]
+ *       [--pgbench-seconds 5] [--runs 1] [--engine] [--log-level warn|info]
  *
  * A fresh database, the production ingest main (`services/ingest/src/main.ts`) against it and a
  * running broker (unique topic prefix), an API token as the hotline system holds one; then per run:
@@ -12,6 +12,9 @@
  * loop (bench/e2e/load.ts, its own process). While the load runs, the ingest database's backends
  * are sampled in pg_stat_activity every 20 ms: what the request path's connections wait on.
  * `--engine` also runs the engine main (as in the e2e single phase, where it applies the signals).
+ * `--log-level info` runs the processes at production's LOG_LEVEL (a line per request); the default
+ * `warn` leaves the per-request logging out. `BENCH_SUT_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR'`
+ * profiles the ingest main (written when it stops at the end).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +35,8 @@ const { values: args } = parseArgs({
     'pgbench-seconds': { type: 'string', default: '5' },
     runs: { type: 'string', default: '1' },
     engine: { type: 'boolean', default: false },
+    /** The processes' LOG_LEVEL: production's default `info` logs every request; `warn` (the default here) measures without it. */
+    'log-level': { type: 'string', default: 'warn' },
   },
 });
 const root = new URL('..', import.meta.url).pathname;
@@ -259,7 +264,12 @@ async function main(): Promise<void> {
     .split('\n')
     .at(-1)!;
   const port = await freePort();
-  const common = { DATABASE_URL: url, KAFKA_BROKERS: args.brokers!, KAFKA_TOPIC_PREFIX: `bench-singles-${run}.`, LOG_LEVEL: 'warn' };
+  const common = {
+    DATABASE_URL: url,
+    KAFKA_BROKERS: args.brokers!,
+    KAFKA_TOPIC_PREFIX: `bench-singles-${run}.`,
+    LOG_LEVEL: args['log-level']!,
+  };
   const ingest = start('services/ingest/src/main.ts', { ...common, INGEST_PORT: String(port), FEED_CRON: '0 0 1 1 *' }, 'ingest');
   if (args.engine)
     start(
@@ -283,7 +293,7 @@ async function main(): Promise<void> {
   if (warm.failed > 0) throw new Error('warm-up tickets refused');
   say(
     'system under test',
-    `ingest main pid ${ingest.pid}${process.env.INGEST_WORKERS ? ` (INGEST_WORKERS=${process.env.INGEST_WORKERS})` : ''}${args.engine ? ' + engine main' : ''}, broker ${args.brokers}`,
+    `ingest main pid ${ingest.pid}${process.env.INGEST_WORKERS ? ` (INGEST_WORKERS=${process.env.INGEST_WORKERS})` : ''}${args.engine ? ' + engine main' : ''}, broker ${args.brokers}, LOG_LEVEL=${args['log-level']}${process.env.BENCH_SUT_NODE_FLAGS ? `, node flags ${process.env.BENCH_SUT_NODE_FLAGS}` : ''}`,
   );
 
   const db = new pg.Client({ connectionString: url });
@@ -317,7 +327,21 @@ async function main(): Promise<void> {
     const txs = await db.query<{ n: number }>(`select count(distinct received_at)::int as n from signals where source_ref like $1`, [
       `${prefix}%`,
     ]);
-    say(`run ${r}: load average before / after`, `${before} / ${load1()}`);
+    const after = load1();
+    // The outbox relay's cycles for these tickets: each marks its rows with its transaction's now().
+    let relay = { cycles: 0, pending: 0 };
+    for (let until = Date.now() + 10_000; ; await sleep(100)) {
+      const [row] = (
+        await db.query<{ cycles: number; pending: number }>(
+          `select count(distinct o.published_at)::int as cycles, count(*) filter (where o.published_at is null)::int as pending
+           from outbox o join signals s on s.id = o.key where s.source_ref like $1`,
+          [`${prefix}%`],
+        )
+      ).rows;
+      relay = row!;
+      if (relay.pending === 0 || Date.now() > until) break;
+    }
+    say(`run ${r}: load average before / after`, `${before} / ${after}`);
     say(`run ${r}: pgbench signal + outbox, 64 clients`, `${base.tps.toFixed(0)} tx/s (latency avg ${base.latency} ms)`);
     say(
       `run ${r}: one ticket per request, ${args.clients} clients`,
@@ -340,6 +364,10 @@ async function main(): Promise<void> {
     say(
       `run ${r}: transactions (distinct received_at)`,
       `${txs.rows[0]!.n} for ${n} tickets (${(n / Math.max(1, txs.rows[0]!.n)).toFixed(1)} per commit)`,
+    );
+    say(
+      `run ${r}: outbox relay cycles (published_at)`,
+      `${relay.cycles} for ${n} tickets (${(n / Math.max(1, relay.cycles)).toFixed(1)} per cycle${relay.pending > 0 ? `; ${relay.pending} still unpublished` : ''})`,
     );
     say(
       `run ${r}: ratio / pgbench`,

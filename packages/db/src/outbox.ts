@@ -25,6 +25,8 @@ export type Publish = (topic: string, messages: { key: string; json: string }[])
 export const DEFAULT_OUTBOX_RETENTION_MS = 24 * 3_600_000;
 /** The relay prunes at most this often. */
 const PRUNE_EVERY_MS = 60_000;
+/** A relay that found another holding the lock tries again this soon (that one may have missed rows committed meanwhile). */
+const CONTENDED_RETRY_MS = 20;
 /** Rows deleted per prune statement, so one prune never holds a long lock. */
 const PRUNE_BATCH = 5000;
 
@@ -38,7 +40,7 @@ const PRUNE_BATCH = 5000;
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private running: Promise<{ published: number; locked: boolean }> | undefined;
   private again = false;
   private stopped = false;
   /** A lingering wake-up is scheduled (later wake-ups join it). */
@@ -106,16 +108,16 @@ export class OutboxRelay {
   async flush(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.cycle();
-      total += n;
-      if (n === 0) return total;
+      const { published } = await this.cycle();
+      total += published;
+      if (published === 0) return total;
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => 0);
+    await this.running?.catch(() => undefined);
   }
 
   private schedule(ms: number): void {
@@ -129,8 +131,18 @@ export class OutboxRelay {
       this.again = true;
       return;
     }
+    let contended = false;
     try {
-      await this.flush();
+      // Cycles until one finds less than a batch: not until one finds nothing, which cost an
+      // empty transaction (four round trips) after every group commit's cycle. Rows this process
+      // commits meanwhile wake it again (`again`); rows another process commits wake its relay,
+      // which retries shortly when this one holds the lock (`contended`).
+      const batch = this.options.batch ?? 200;
+      for (;;) {
+        const { published, locked } = await this.cycle();
+        if (!locked) contended = true;
+        if (!locked || published < batch) break;
+      }
       if (Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
         this.lastPrune = Date.now();
         await this.prune();
@@ -141,24 +153,37 @@ export class OutboxRelay {
     if (this.stopped) return;
     const again = this.again;
     this.again = false;
-    this.schedule(again ? (this.options.lingerMs ?? 0) : (this.options.pollMs ?? 500));
+    const linger = this.options.lingerMs ?? 0;
+    this.schedule(again ? linger : contended ? Math.max(linger, CONTENDED_RETRY_MS) : (this.options.pollMs ?? 500));
   }
 
-  private cycle(): Promise<number> {
+  private cycle(): Promise<{ published: number; locked: boolean }> {
     const run = (async () => {
       return this.db.transaction(async (tx) => {
         // One relay publishes at a time (every process runs one): rows claimed by two relays at
         // once could reach the bus out of order, and one incident's events must stay ordered.
-        const [lock] = rowsOf<{ locked: boolean }>(await tx.execute(sql`select pg_try_advisory_xact_lock(${RELAY_LOCK}) as locked`));
-        if (!lock?.locked) return 0;
+        // The lock and the claim are one statement (a relay cycle follows every group commit),
+        // with a row saying so when the lock is held elsewhere.
         // The payload as text: the driver would parse jsonb into objects only for the bus to
         // serialise them again (a few kB per signal under a flood, in the engine's process).
-        const rows = rowsOf<{ id: string | number; topic: string; key: string; payload: string }>(
+        const rows = rowsOf<{ locked: boolean; id: string | number; topic: string; key: string; payload: string }>(
           await tx.execute(
-            sql`select id, topic, key, payload::text as payload from outbox where published_at is null order by id limit ${this.options.batch ?? 200} for update skip locked`,
+            sql`
+            with lock as materialized (select pg_try_advisory_xact_lock(${RELAY_LOCK}) as locked),
+            claimed as materialized (
+              select id, topic, key, payload::text as payload from outbox
+              where (select locked from lock) and published_at is null
+              order by id limit ${this.options.batch ?? 200}::int
+              for update skip locked
+            )
+            select true as locked, id, topic, key, payload from claimed
+            union all
+            select false, null, null, null, null from lock where not locked
+            order by id`,
           ),
         );
-        if (rows.length === 0) return 0;
+        if (rows[0]?.locked === false) return { published: 0, locked: false };
+        if (rows.length === 0) return { published: 0, locked: true };
         const byTopic = new Map<string, { key: string; json: string }[]>();
         for (const r of rows) {
           const list = byTopic.get(r.topic) ?? [];
@@ -167,8 +192,8 @@ export class OutboxRelay {
         }
         for (const [topic, messages] of byTopic) await this.publish(topic, messages);
         const ids = rows.map((r) => Number(r.id));
-        await tx.execute(sql`update outbox set published_at = now() where id in ${sql.raw(`(${ids.join(',')})`)}`);
-        return rows.length;
+        await tx.execute(sql`update outbox set published_at = now() where id = any(${`{${ids.join(',')}}`}::bigint[])`);
+        return { published: rows.length, locked: true };
       });
     })();
     this.running = run;

@@ -272,6 +272,21 @@ export async function nextWakeOf(db: Db, kinds: readonly DeadlineKind[]): Promis
   return row?.at ? new Date(row.at).getTime() : null;
 }
 
+/**
+ * The earliest wake later than `after` over every kind. Unlike `nextWakeOf` it starts its index
+ * scan past the wakes a pass is firing, so it does not walk the entries those passes leave dead
+ * at the head of the queue until vacuum removes them.
+ */
+export async function nextWakeAfter(db: Db, kinds: readonly DeadlineKind[], after: number): Promise<number | null> {
+  const parts = kinds.map(
+    (k) => sql`(select min(${sql.raw(k.queue.at)}) from ${sql.raw(k.queue.table)} where ${sql.raw(k.queue.at)} > ${iso(after)})`,
+  );
+  const [row] = rowsOf<{ at: string | Date | null }>(
+    await db.execute(sql`select ${parts.length === 1 ? parts[0]! : sql`least(${sql.join(parts, sql`, `)})`} as at`),
+  );
+  return row?.at ? new Date(row.at).getTime() : null;
+}
+
 /** The wake to store: the earlier of the clocks' next deadline and the ladder's next step. */
 export const earlierOf = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
 

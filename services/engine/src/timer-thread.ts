@@ -64,7 +64,8 @@ export async function startTimerThread(o: TimerThreadOptions): Promise<TimerCont
     databaseUrl: o.databaseUrl,
     ladder: o.ladder,
     resyncMs: o.resyncMs,
-    poolSize: 4,
+    // Two passes of two firing transactions each (timer.ts), their look-aheads and the queue's vacuum.
+    poolSize: 6,
     reportFired: o.onFired !== undefined,
     logLevel: o.logLevel,
     logName: o.logName,

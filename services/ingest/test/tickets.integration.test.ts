@@ -510,8 +510,8 @@ describe('the audit entry of a live ticket', () => {
     for (const clear of ['13912345678', '13812345678', '13700001111', '13600002222', '13500003333', '李四', '王五'])
       expect(text).not.toContain(clear);
     // Ours stays as it is: the signal id, the source, the times; the masked fields are the stored ones.
-    const [stored] = rowsOf<{ content: string; source_ref: string; area: string; category: string; unit_hint: string }>(
-      await db.db.execute(sql`select content, source_ref, area, category, unit_hint from signals where id = ${id}`),
+    const [stored] = rowsOf<{ content: string; title: string; source_ref: string; area: string; category: string; unit_hint: string }>(
+      await db.db.execute(sql`select content, title, source_ref, area, category, unit_hint from signals where id = ${id}`),
     );
     expect(stored!.source_ref).toBe(`T-139****5678#${id.slice(4, 16)}`);
     expect(entry!.input).toMatchObject({
@@ -523,6 +523,39 @@ describe('the audit entry of a live ticket', () => {
       category: stored!.category,
       unitHint: stored!.unit_hint,
     });
+    // Exactly the bus message and the signal (built by the write statement), and the jurisdiction.
+    const at = new Date(clock.now()).toISOString();
+    const message = {
+      v: 1,
+      type: 'signal',
+      id,
+      source: 'hotline',
+      sourceRef: stored!.source_ref,
+      area: stored!.area,
+      category: stored!.category,
+      unitHint: stored!.unit_hint,
+      publishedAt: at,
+      receivedAt: at,
+    };
+    expect(entry!.input).toEqual({ ...message, title: stored!.title, content: stored!.content, jurisdiction: 'default' });
+    // The bus message: ids, times and what the engine routes on, masked as stored (the text stays in the row).
+    const [queued] = rowsOf<{ payload: unknown }>(await db.db.execute(sql`select payload from outbox where key = ${id}`));
+    expect(queued!.payload).toEqual(message);
+  });
+
+  it('carries no area, category or unit the hotline did not send (nor empty ones)', async () => {
+    const at = new Date(clock.now()).toISOString();
+    const res = await post(ticket('bare-1', { receivedAt: at, area: '', title: '标题' }));
+    expect(res.statusCode).toBe(201);
+    const id = res.json<{ signalId: string }>().signalId;
+    const [entry] = rowsOf<{ input: unknown }>(
+      await db.db.execute(sql`select input from audit_log where action = 'signal.accepted' and entity_id = ${id}`),
+    );
+    const [stored] = rowsOf<{ content: string }>(await db.db.execute(sql`select content from signals where id = ${id}`));
+    const message = { v: 1, type: 'signal', id, source: 'hotline', sourceRef: 'T-bare-1', publishedAt: at, receivedAt: at };
+    expect(entry!.input).toEqual({ ...message, title: '标题', content: stored!.content, jurisdiction: 'default' });
+    const [queued] = rowsOf<{ payload: unknown }>(await db.db.execute(sql`select payload from outbox where key = ${id}`));
+    expect(queued!.payload).toEqual(message);
   });
 });
 
