@@ -16,7 +16,7 @@
  *   --pg-url URL          server to create the throw-away database on  (postgres://postgres@127.0.0.1:5432)
  *   --engine-timer PATH   module exporting DeadlineTimer (default: the live engine's timer.ts)
  *   --workers W           firing transactions in flight while a backlog lasts (default: the engine's, 2)
- *   --passes P            passes in flight when a wake falls due during one (default: the engine's, 2)
+ *   --passes P            passes in flight when a wake falls due during one (default: the engine's, 1)
  *   --queue-vacuum-every F  the timer vacuums incident_wakes after F fired wakes, at most every 10 s
  *                         (default: the engine's, 20 000; 0 = never)
  *   --vacuum-every-seconds V  run `vacuum incidents` every V s while firing, standing in for
@@ -108,7 +108,7 @@ if (LADDER_SNAPSHOTS !== undefined && LADDER_SNAPSHOTS !== 'ref' && LADDER_SNAPS
   throw new Error(`--ladder-snapshots is ref or inline, not ${LADDER_SNAPSHOTS}`);
 const ENGINE_TIMER = option('engine-timer');
 const WORKERS = option('workers') === undefined ? undefined : Math.floor(numberOption('workers', 2));
-const PASSES = option('passes') === undefined ? undefined : Math.floor(numberOption('passes', 2));
+const PASSES = option('passes') === undefined ? undefined : Math.floor(numberOption('passes', 1));
 const QUEUE_VACUUM_EVERY = option('queue-vacuum-every') === undefined ? undefined : Math.floor(numberOption('queue-vacuum-every', 20000));
 const VACUUM_EVERY_MS = option('vacuum-every-seconds') === undefined ? 0 : numberOption('vacuum-every-seconds', 30) * 1000;
 

@@ -64,8 +64,8 @@ export async function startTimerThread(o: TimerThreadOptions): Promise<TimerCont
     databaseUrl: o.databaseUrl,
     ladder: o.ladder,
     resyncMs: o.resyncMs,
-    // Two passes of two firing transactions each (timer.ts), their look-aheads and the queue's vacuum.
-    poolSize: 6,
+    // Two firing transactions (timer.ts, fireDueOf's workers), the re-arm and the queue's vacuum.
+    poolSize: 5,
     reportFired: o.onFired !== undefined,
     logLevel: o.logLevel,
     logName: o.logName,

@@ -14,10 +14,15 @@ const KINDS: readonly DeadlineKind[] = [incidentDeadlines, obligationDeadlines];
  * `start()` finds due work again (anything already overdue fires at once). Another engine's
  * changes arrive through `nudge` (LISTEN/NOTIFY or in-process) and a slow `resyncMs` safety net.
  *
- * Passes overlap: while one pass claims and commits, it looks up the next wake after its own
- * `now` and arms for it, so a clock falling due meanwhile starts a second pass at once (up to
- * `passes` in flight; SKIP LOCKED keeps them apart) instead of waiting for the first to commit
- * and re-arm. A due therefore waits for about one transaction, not one and a half.
+ * With `passes` > 1, passes overlap: while one pass claims and commits, it looks up the next wake
+ * after its own `now` and arms for it, so a clock falling due meanwhile starts a second pass at
+ * once (up to `passes` in flight; SKIP LOCKED keeps them apart) instead of waiting for the first
+ * to commit and re-arm. That lowers the typical wait (p50 14–19 against 21–30 ms at 3 333 dues/s)
+ * but splits the same dues into 2.4× as many transactions, each with its fixed cost: PostgreSQL's
+ * CPU per fired clock rose 187 → 285 µs and the engine's 118 → 139 µs, and p99 did not improve
+ * reliably (49–122 against 63–99 ms; bench/README.md). So the default is one pass at a time; what
+ * did cut the lateness is the queue's vacuum (queue-vacuum.ts): one pass at a time with it, p99
+ * 33 / 36 ms and max 52 / 72 ms against 43 / 56 and 134 / 93 ms without, at the same CPU.
  */
 export class DeadlineTimer {
   private cancel: (() => void) | undefined;
@@ -38,7 +43,7 @@ export class DeadlineTimer {
       onCommitted?: OnCommitted;
       /** Transactions in flight while a backlog lasts (deadlines.ts fireDueOf; default 2). */
       workers?: number;
-      /** Passes in flight when wakes fall due while one is still committing (default 2). */
+      /** Passes in flight when wakes fall due while one is still committing (default 1: see above). */
       passes?: number;
       /** When the timer vacuums its queues (queue-vacuum.ts). */
       vacuum?: QueueVacuumOptions;
@@ -49,6 +54,10 @@ export class DeadlineTimer {
   }
 
   private readonly vacuum: QueueVacuum;
+
+  private get maxPasses(): number {
+    return Math.max(1, this.options.passes ?? 1);
+  }
 
   private readonly fireDeps: EngineDeps & { onCommitted?: OnCommitted };
 
@@ -119,7 +128,7 @@ export class DeadlineTimer {
    * more round of a running pass instead.
    */
   private fire(): Promise<void> {
-    if (this.active >= (this.options.passes ?? 2)) {
+    if (this.active >= this.maxPasses) {
       this.rerun = true;
       return this.settled();
     }
@@ -148,7 +157,7 @@ export class DeadlineTimer {
         const now = this.clock.now();
         // Arm for the next wake after `now` while this pass works: if it falls due before this
         // pass commits, another pass takes it (rows due by `now` are this pass's to claim).
-        const ahead = this.lookAhead(now);
+        const ahead = this.maxPasses > 1 ? this.lookAhead(now) : undefined;
         n = 0;
         for (const kind of KINDS) {
           const fired = await fireDueOf(kind, this.fireDeps, now, 200, this.options.workers ?? 2);
