@@ -54,6 +54,13 @@ interface SubscribeCommon {
   groupId: string;
   /** Where a group with no committed offset starts: the oldest message (default) or only new ones. */
   fromBeginning?: boolean;
+  /**
+   * The group is this subscription's alone (one process's fan-out group, such as an API
+   * process's `huiying-api-<uuid>`): closing the subscription deletes it with its offsets, so
+   * processes that come and go leave no groups behind on the broker. (A process that dies
+   * without closing leaves it to the broker's offset retention, seven days by default.)
+   */
+  ephemeral?: boolean;
 }
 
 export type SubscribeOptions = SubscribeCommon &

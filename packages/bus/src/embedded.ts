@@ -109,6 +109,8 @@ export class EmbeddedBus implements Bus {
     return {
       close: async () => {
         g.members = g.members.filter((m) => m !== options);
+        // An ephemeral group is forgotten with its last member, as KafkaBus deletes it on the broker.
+        if (options.ephemeral && g.members.length === 0 && this.groups.get(name) === g) this.groups.delete(name);
       },
     };
   }

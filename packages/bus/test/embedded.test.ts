@@ -171,6 +171,32 @@ describe('EmbeddedBus (in-process)', () => {
     expect(late).toEqual(Array.from({ length: kept + 1 }, (_, i) => 5000 - kept + i));
   });
 
+  it('forgets an ephemeral group with its last member, as KafkaBus deletes it; a durable group resumes where it was', async () => {
+    const bus = new EmbeddedBus();
+    await bus.ensureTopics();
+    const seen: Record<string, unknown[]> = { ephemeral: [], durable: [] };
+    const join = (name: 'ephemeral' | 'durable') =>
+      bus.subscribe({
+        topic: TOPICS.events,
+        groupId: name,
+        fromBeginning: false,
+        ephemeral: name === 'ephemeral',
+        handler: async (m) => void seen[name]!.push(m.value),
+      });
+    const first = [await join('ephemeral'), await join('durable')];
+    await bus.publish(TOPICS.events, [{ key: 'k', value: 'm1' }]);
+    await bus.drain();
+    for (const s of first) await s.close();
+    // Published while neither group has a member.
+    await bus.publish(TOPICS.events, [{ key: 'k', value: 'm2' }]);
+    await join('ephemeral');
+    await join('durable');
+    await bus.publish(TOPICS.events, [{ key: 'k', value: 'm3' }]);
+    await bus.drain();
+    // The ephemeral group was new again (fromBeginning false: from the end); the durable one kept its place.
+    expect(seen).toEqual({ ephemeral: ['m1', 'm3'], durable: ['m1', 'm2', 'm3'] });
+  });
+
   it('refuses unknown topics', async () => {
     const bus = new EmbeddedBus();
     await expect(bus.publish(TOPICS.signals, [{ key: 'k', value: 1 }])).rejects.toThrow(/unknown topic/);

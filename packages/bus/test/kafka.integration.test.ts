@@ -329,6 +329,24 @@ describe(`KafkaBus on a real broker (${BROKERS.join(',')}, run ${RUN_ID})`, () =
     expect(second.messages.map((m) => valueOf<{ id: string }>(m).id)).toEqual(['m2']);
   });
 
+  it('deletes an ephemeral group from the broker when its subscription closes; a durable group stays', async () => {
+    const bus = await newBus('ephemeral');
+    const [temp, kept] = [collector(), collector()];
+    const subs = [
+      await bus.subscribe({ topic: TOPICS.events, groupId: group('ephemeral'), ephemeral: true, handler: temp.handler }),
+      await bus.subscribe({ topic: TOPICS.events, groupId: group('durable'), handler: kept.handler }),
+    ];
+    await bus.publish(TOPICS.events, [{ key: 'incident-x', value: { id: 'x1' } }]);
+    await waitFor('x1 in both groups', () => temp.messages.length >= 1 && kept.messages.length >= 1);
+    const groupIds = async () => (await withAdmin((admin) => admin.listGroups())).groups.map((g) => g.groupId);
+    const [ephemeral, durable] = [bus.groupName(group('ephemeral')), bus.groupName(group('durable'))];
+    expect(await groupIds()).toEqual(expect.arrayContaining([ephemeral, durable]));
+    for (const s of subs) await s.close();
+    const after = await groupIds();
+    expect(after).not.toContain(ephemeral);
+    expect(after).toContain(durable);
+  });
+
   it('prefixes consumer groups as it prefixes topics: two prefixes on one broker, one logical group, no partition lost', async () => {
     const pair = [await newBus('prefix-a'), await newBus('prefix-b')];
     // The same logical group on both, as two deployments' engines both use `huiying-engine`.

@@ -28,9 +28,9 @@ export interface LiveClient {
 
 /**
  * Fans engine events out to dashboards over SSE. Every API process reads the whole events
- * topic (its own consumer group, `huiying-api-<uuid>`, which the bus prefixes with
- * KAFKA_TOPIC_PREFIX like every group); each connected browser gets the alerts and incidents its
- * user may see, and nothing else.
+ * topic in a consumer group of its own (`huiying-api-<uuid>`, prefixed with KAFKA_TOPIC_PREFIX
+ * by the bus like every group, and ephemeral: deleted when the process stops); each connected
+ * browser gets the alerts and incidents its user may see, and nothing else.
  */
 export class LiveFeed {
   private clients = new Set<LiveClient>();
@@ -56,6 +56,8 @@ export class LiveFeed {
       topic: TOPICS.events,
       groupId: `huiying-api-${randomUUID()}`,
       fromBeginning: false,
+      // This process's own group: deleted when it stops, so restarts leave no groups on the broker.
+      ephemeral: true,
       handler: async (m) => {
         const e = parseMessage(EventMessage, m.value);
         this.o.onEvent?.(e);

@@ -1,4 +1,4 @@
-/** KafkaBus's admin side: creating the topics it uses. */
+/** KafkaBus's admin side: creating the topics it uses, deleting a subscription's own group. */
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 
@@ -28,6 +28,17 @@ export async function createMissingTopics(
       });
       o.logger.info({ topics: missing, partitions: o.partitions }, 'created topics');
     }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes an empty consumer group and its committed offsets (a group with members is refused by the broker). */
+export async function deleteGroup(kafka: Kafka, groupId: string): Promise<void> {
+  const admin: Admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteGroups([groupId]);
   } finally {
     await admin.disconnect();
   }

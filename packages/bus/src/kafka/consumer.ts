@@ -6,6 +6,7 @@
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { TOPICS, type IncomingBatch, type IncomingMessage, type SubscribeOptions, type Subscription, type TopicName } from '../bus.ts';
+import { deleteGroup } from './admin.ts';
 import { type ConsumerTuning, errorMessage } from './config.ts';
 import { deadLetterHeaders, type DeadLetterReason, type DeadLetterSource, headersToStrings, type KafkaIncomingMessage } from './headers.ts';
 import type { ProducerRecord } from './producer.ts';
@@ -121,14 +122,27 @@ export class KafkaConsumers {
     const subscription: ActiveSubscription = {
       groupId,
       close: () => {
-        // Waits for the message in flight, commits, leaves the group.
-        closing ??= consumer.disconnect().finally(() => this.subscriptions.delete(subscription));
+        // Waits for the message in flight, commits, leaves the group (and deletes it when it is ours alone).
+        closing ??= consumer
+          .disconnect()
+          .then(() => (options.ephemeral ? this.forget(groupId, log) : undefined))
+          .finally(() => this.subscriptions.delete(subscription));
         return closing;
       },
     };
     this.subscriptions.add(subscription);
     log.debug({ fromBeginning }, 'subscribed');
     return subscription;
+  }
+
+  /** Deletes an ephemeral subscription's group once it has left it; a failure is logged, the close goes on. */
+  private async forget(groupId: string, log: Logger): Promise<void> {
+    try {
+      await deleteGroup(this.o.kafka, groupId);
+      log.debug('ephemeral group deleted');
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'could not delete the ephemeral consumer group; the broker expires it with its offsets');
+    }
   }
 
   /** Closes every open subscription; what each close came to. */
