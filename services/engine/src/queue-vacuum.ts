@@ -8,11 +8,15 @@
  * reading 2 000 index pages for no row. So the timer vacuums a queue itself once it has fired
  * `everyFired` of its wakes, at most every `minIntervalMs`, one at a time, beside its passes.
  *
- * VACUUM runs outside a transaction on a pooled connection. A role that does not own the table
- * gets PostgreSQL's warning and nothing happens; a failure is logged and the timer goes on.
+ * VACUUM runs outside a transaction on a pooled connection; a failure is logged and the timer
+ * goes on. Only the table's owner (or a member of its role, or a superuser) may vacuum it: a service
+ * login that only belongs to huiying_app, with migrations run as the owner, would get PostgreSQL's
+ * warning and nothing would happen. So the first time, the timer asks; if it may not, it says so
+ * once and leaves the queue to autovacuum, which migration 0040 sets to take it after 5 000
+ * changed rows.
  */
 import type { Clock } from '@huiying/clock';
-import { type Db, sql } from '@huiying/db';
+import { type Db, rowsOf, sql } from '@huiying/db';
 import type { Logger } from 'pino';
 
 export interface QueueVacuumOptions {
@@ -28,6 +32,8 @@ export class QueueVacuum {
   private readonly fired = new Map<string, number>();
   private readonly lastAt = new Map<string, number>();
   private running: Promise<void> | undefined;
+  /** Per table: whether this connection's role may vacuum it (asked once). */
+  private readonly permitted = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly deps: { db: Db; clock: Clock; logger: Logger },
@@ -43,16 +49,42 @@ export class QueueVacuum {
     if (this.running || fired < this.options.everyFired || now - (this.lastAt.get(table) ?? -Infinity) < this.options.minIntervalMs) return;
     this.fired.set(table, 0);
     this.lastAt.set(table, now);
-    const started = Date.now();
-    const run = this.deps.db
-      .execute(sql.raw(`vacuum ${table}`))
-      .then(() => this.deps.logger.debug({ table, fired, ms: Date.now() - started }, 'timer queue vacuumed'))
+    const run = (async () => {
+      if (!(await this.mayVacuum(table))) return;
+      const started = Date.now();
+      await this.deps.db.execute(sql.raw(`vacuum ${table}`));
+      this.deps.logger.debug({ table, fired, ms: Date.now() - started }, 'timer queue vacuumed');
+    })()
       .catch((error: unknown) => this.deps.logger.warn({ err: error, table }, 'timer queue vacuum failed'))
       .finally(() => {
         this.running = undefined;
       });
     this.running = run;
     this.deps.clock.track?.(run);
+  }
+
+  /** Whether this connection's role owns `table` (or belongs to its owner's role, or is a superuser); warns once if not. */
+  private mayVacuum(table: string): Promise<boolean> {
+    let answer = this.permitted.get(table);
+    if (!answer) {
+      answer = (async () => {
+        const [row] = rowsOf<{ may: boolean; owner: string; role: string }>(
+          await this.deps.db.execute(sql`select pg_has_role(current_user, c.relowner, 'USAGE') as may,
+              pg_get_userbyid(c.relowner) as owner, current_user as role
+            from pg_class c where c.oid = to_regclass(${table})`),
+        );
+        const may = row?.may === true;
+        if (!may)
+          this.deps.logger.warn(
+            { table, role: row?.role, owner: row?.owner },
+            'the timer may not vacuum its queue (its role does not own the table): left to autovacuum (migration 0040)',
+          );
+        return may;
+      })();
+      answer.catch(() => this.permitted.delete(table));
+      this.permitted.set(table, answer);
+    }
+    return answer;
   }
 
   /** Resolves when a vacuum in progress has finished. */

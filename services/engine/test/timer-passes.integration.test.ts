@@ -13,9 +13,10 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { type Clock, FakeClock } from '@huiying/clock';
-import { type Db, rowsOf, sql } from '@huiying/db';
+import { APP_ROLE, type Db, openPostgres, rowsOf, sql } from '@huiying/db';
 import { DEFAULT_RULE_PACK } from '@huiying/domain';
-import { freshDatabase, testLogger } from '@huiying/testkit';
+import { freshDatabase, testLogger, uniqueName } from '@huiying/testkit';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineDeps } from '../src/store.ts';
 import { DeadlineTimer } from '../src/timer.ts';
@@ -231,5 +232,41 @@ describe('the timer vacuums its queue', () => {
     expect(await breachesAndWarnings(more[0]!.id)).toBeGreaterThan(0);
     expect(await vacuums()).toBe(offBefore);
     await off.stop();
+  });
+
+  it('as a service login that only belongs to huiying_app: fires, never vacuums, says so once; autovacuum takes the queue early (0040)', async () => {
+    const login = uniqueName('hy_timer_login');
+    await db.db.execute(sql.raw(`create role ${login} login in role ${APP_ROLE}`));
+    const service = openPostgres(db.url.replace('//postgres@', `//${login}@`));
+    const warnings: { msg: string; table?: string; role?: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as (typeof warnings)[number]) });
+    try {
+      const clock = new FakeClock(T0 + 100_000);
+      const deps: EngineDeps = { db: db.db, clock, pack: () => DEFAULT_RULE_PACK };
+      const opened = [];
+      for (const [i, title] of ['城南菜市场食品抽检不合格', '北郊化工厂夜间排放异味'].entries())
+        opened.push(await open(deps, `sig-s${i}`, T0 + 100_000 + i * 1_000, title));
+      const timer = new DeadlineTimer(
+        { db: service.db, clock, pack: () => DEFAULT_RULE_PACK, logger },
+        { resyncMs: 0, vacuum: { everyFired: 1, minIntervalMs: 0 } },
+      );
+      await timer.start();
+      const before = await vacuums();
+      for (const o of opened) await clock.advanceTo(o.wake);
+      await timer.stop();
+      for (const o of opened) expect(await breachesAndWarnings(o.id)).toBeGreaterThan(0);
+      expect(await vacuums()).toBe(before);
+      expect(warnings.map((w) => [w.msg.split(' (')[0], w.table, w.role])).toEqual([
+        ['the timer may not vacuum its queue', 'incident_wakes', login],
+      ]);
+    } finally {
+      await service.close();
+      await db.db.execute(sql.raw(`drop owned by ${login}`));
+      await db.db.execute(sql.raw(`drop role ${login}`));
+    }
+    const [row] = rowsOf<{ options: string[] }>(
+      await db.db.execute(sql`select reloptions as options from pg_class where oid = 'incident_wakes'::regclass`),
+    );
+    expect(row!.options).toEqual(expect.arrayContaining(['autovacuum_vacuum_scale_factor=0', 'autovacuum_vacuum_threshold=5000']));
   });
 });
