@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, Type } from '@huiying/config';
 import { cliDbConfig, openCliDb } from '@huiying/db/cli-db';
 import { createHotlineSource, findHotlineSource, HotlineSourceError } from './hotline-auth.ts';
+import { signalKeyOf } from './signal-key.ts';
 import { ImportFileError, importTicketFile } from './tickets-import.ts';
 import { ticketConfig, ticketPolicyOf } from './tickets.ts';
 
@@ -50,7 +51,7 @@ if (command === 'tickets:import') {
     if (!source) fail(`unknown hotline source ${values.source}`);
     if (!source!.active) fail(`hotline source ${values.source} is disabled`);
     const report = await importTicketFile(handle.db, bytes!, {
-      origin: { source: { id: source!.id, name: source!.name }, actor },
+      origin: { source: { id: source!.id, name: source!.name }, actor, signalKey: await signalKeyOf(handle.db, actor) },
       now: new Date(),
       backfill: values.backfill === true,
       policy: ticketPolicyOf(config),

@@ -37,6 +37,7 @@ export { readFeed, type FeedRead } from './feed/read.ts';
 export { FeedParseError } from './feed/parse.ts';
 export { AddressPolicy, DEFAULT_FETCH_POLICY, FetchError, type FetchPolicy, HostLimiter, safeFetch } from './fetch/index.ts';
 export { acceptSignal, acceptSignals, signalId, redact, redactText } from './signals.ts';
+export { hotlineSignalId, loadSignalKey, signalKeyOf } from './signal-key.ts';
 export { GroupCommit } from './group-commit.ts';
 export { ImportFileError, type ImportReport, importTicketFile, readTicketFile, type RowError, TICKET_COLUMNS } from './tickets-import.ts';
 export {

@@ -9,7 +9,8 @@ import { GroupCommit } from './group-commit.ts';
 import { pruneReplays, SIGNATURE_HEADER, SignatureError, SignedSourceCache, verifySignedRequest } from './hotline-auth.ts';
 import { TOPICS } from '@huiying/bus';
 import { maskPersonalField } from '@huiying/domain/personal-data';
-import { type NewSignal, redact, signalId } from './signals.ts';
+import { hotlineSignalId, signalKeyOf } from './signal-key.ts';
+import { type NewSignal, redact } from './signals.ts';
 
 /** Text without control characters other than tab and line breaks (PostgreSQL refuses NUL). */
 const NO_CONTROL = '^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$';
@@ -89,6 +90,8 @@ export interface TicketOrigin {
   source: { id: string; name: string } | null;
   /** The audit trail's actor. */
   actor: string;
+  /** The deployment's signal-id key (signal-key.ts loadSignalKey), for ticket ids that hold personal data. */
+  signalKey: string;
 }
 
 /** Idempotency key: (source, ticket id). Tickets without a source keep the bare id (as before sources existed). */
@@ -279,7 +282,7 @@ export async function writeTickets(
   if (signed && signed.signatures.length !== input.length) throw new Error('writeTickets: one signature per ticket');
   const tickets = input.map(wellFormedTicket);
   const refs = tickets.map((t) => ticketRef(origin.source, t.id));
-  const ids = refs.map((r) => signalId('hotline', r));
+  const ids = refs.map((r) => hotlineSignalId(r, origin.signalKey));
   const firstAt = new Map<string, number>();
   const decisions: (Decision | undefined)[] = tickets.map((t, i) => {
     if (firstAt.has(ids[i]!)) return undefined; // answered like its first occurrence, below
@@ -488,19 +491,21 @@ const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
 const actorOf = (p: { kind: string; username: string }) => `${p.kind}:${p.username}`;
 
 /** Who posts, for an authenticated request: a token bound to a source posts as it (403 when it is disabled). */
-function originOf(request: FastifyRequest): TicketOrigin {
+function originOf(request: FastifyRequest, signalKey: string): TicketOrigin {
   const user = request.user;
   if (!user) throw new ApiError('HY_UNAUTHENTICATED', 'not authenticated');
   // The source a token posts as came with the token's own look-up (no second round trip).
   const source = user.kind === 'token' ? user.boundSource : undefined;
   if (source && !source.active) throw new ApiError('HY_FORBIDDEN', `hotline source ${source.name} is disabled`);
-  return { source: source ? { id: source.id, name: source.name } : null, actor: actorOf(user) };
+  return { source: source ? { id: source.id, name: source.name } : null, actor: actorOf(user), signalKey };
 }
 
 export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app, options) => {
   const { db, clock } = options;
   const realClock = options.realClock ?? systemClock;
   const policy = options.policy ?? DEFAULT_TICKET_TIME_POLICY;
+  // Made by the first process to start on a new database, read by the others (signal-key.ts).
+  const signalKey = await signalKeyOf(db);
   // The signature is over the bytes sent: keep them (this plugin's scope only) before parsing.
   const rawBodies = new WeakMap<FastifyRequest, Buffer>();
   const origins = new WeakMap<FastifyRequest, TicketOrigin>();
@@ -534,7 +539,7 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
     pendingSignatures.delete(request);
     try {
       const source = await verifySignedRequest(db, request.headers, rawBodies.get(request) ?? Buffer.alloc(0), new Date(realClock.now()));
-      origins.set(request, { source: { id: source.id, name: source.name }, actor: `hotline:${source.name}` });
+      origins.set(request, { source: { id: source.id, name: source.name }, actor: `hotline:${source.name}`, signalKey });
     } catch (error) {
       if (error instanceof SignatureError) await refuseSignature(request, error);
       throw error;
@@ -605,7 +610,7 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
       // Before validation: an unauthenticated body is not even looked at.
       preValidation: async (request) => {
         if (request.user) {
-          origins.set(request, originOf(request));
+          origins.set(request, originOf(request, signalKey));
           return;
         }
         try {
@@ -614,6 +619,7 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
           origins.set(request, {
             source: { id: verified.source.id, name: verified.source.name },
             actor: `hotline:${verified.source.name}`,
+            signalKey,
           });
           pendingSignatures.set(request, { signature: verified.signature, secretDigest: verified.secretDigest });
           // Signatures older than the window can no longer be replayed: deleted at most once a minute, off the request's path.
@@ -642,7 +648,9 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
           await app.recheckToken(request);
           if (pending && origin.source) sources.forget(origin.source.name);
           await verifySigned(request); // the source disabled since, or its secret changed: 401
-          result = await singlesFor(request.user ? originOf(request) : origins.get(request)!, null, null).submit({ ticket: body });
+          result = await singlesFor(request.user ? originOf(request, signalKey) : origins.get(request)!, null, null).submit({
+            ticket: body,
+          });
         }
         request.tokenCheck = null; // the write verified it
         pendingSignatures.delete(request);
@@ -655,7 +663,7 @@ export const ticketRoutes: FastifyPluginAsync<TicketRoutesOptions> = async (app,
       // Batches read the token and the source from the database, as before (one look-up per up to 1000 tickets).
       if (request.tokenCheck) await app.recheckToken(request);
       await verifySigned(request);
-      const fresh = request.user ? originOf(request) : origins.get(request)!;
+      const fresh = request.user ? originOf(request, signalKey) : origins.get(request)!;
       const results = await writeTickets(db, body, fresh, new Date(clock.now()), policy);
       options.onWritten?.();
       const count = (f: (r: TicketResult) => boolean) => results.filter(f).length;

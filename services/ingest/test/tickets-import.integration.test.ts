@@ -15,6 +15,7 @@ import { freshDatabase } from '@huiying/testkit';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotlineSource } from '../src/hotline-auth.ts';
+import { loadSignalKey } from '../src/signal-key.ts';
 import { signalId } from '../src/signals.ts';
 import { ImportFileError, importTicketFile, parseReceivedAt } from '../src/tickets-import.ts';
 import type { TicketOrigin } from '../src/tickets.ts';
@@ -31,7 +32,7 @@ beforeAll(async () => {
   db = await freshDatabase();
   await db.db.execute(sql`insert into units (id, name) values ('housing', '市住房和城乡建设局'), ('urban', '市城市管理局')`);
   const source = await createHotlineSource(db.db, { name: 'city' }, 'user:admin', T0);
-  origin = { source: { id: source.id, name: source.name }, actor: 'user:duty1' };
+  origin = { source: { id: source.id, name: source.name }, actor: 'user:duty1', signalKey: await loadSignalKey(db.db) };
 });
 afterAll(async () => {
   await db?.drop();
@@ -124,7 +125,7 @@ describe('importing exports', () => {
 
   it('rows take the source’s jurisdiction, live and back-filled alike', async () => {
     const east = await createHotlineSource(db.db, { name: 'east', jurisdiction: 'east' }, 'user:admin', T0);
-    const from = { source: { id: east.id, name: east.name }, actor: 'user:duty1' };
+    const from = { ...origin, source: { id: east.id, name: east.name } };
     const csv = ['工单编号,受理时间,诉求内容', 'E-1,2026-09-30 20:00:00,东区路灯不亮', 'E-2,2026-09-01 20:00:00,上个月的东区工单'].join(
       '\n',
     );

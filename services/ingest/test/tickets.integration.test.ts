@@ -17,6 +17,7 @@ import { eventually, freshDatabase, kafkaBus, uniqueName } from '@huiying/testki
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotlineSource, disableHotlineSource, signBody } from '../src/hotline-auth.ts';
+import { hotlineSignalId, loadSignalKey } from '../src/signal-key.ts';
 import { signalId } from '../src/signals.ts';
 import { ticketRoutes } from '../src/tickets.ts';
 
@@ -579,7 +580,13 @@ describe('a ticket with personal data in its id, area and category', () => {
     ]);
     expect(res.json()).toMatchObject({ accepted: 3, duplicates: 0, refused: 0 });
     const [a, b, plain] = res.json<{ results: { signalId: string }[] }>().results.map((r) => r.signalId);
-    expect(a).toBe(signalId('hotline', '13911112222'));
+    // Its signal id is keyed with the deployment's key: a plain hash of the phone number could be reversed.
+    expect(a).toBe(hotlineSignalId('13911112222', await loadSignalKey(db.db)));
+    expect(a).not.toBe(signalId('hotline', '13911112222'));
+    expect(plain).toBe(signalId('hotline', 'T-2026093000123'));
+    // Sent again, it is the same signal.
+    const again = await post([{ ...ticket('x'), ...personal, id: '13911112222', receivedAt: new Date(clock.now()).toISOString() }]);
+    expect(again.json()).toMatchObject({ accepted: 0, duplicates: 1, results: [{ signalId: a, duplicate: true }] });
 
     type Row = { source_ref: string; area: string; category: string; unit_hint: string; content: string; payload: Record<string, unknown> };
     const read = async (id: string) =>
@@ -647,12 +654,13 @@ describe('a ticket with personal data in its id, area and category', () => {
       ['signal.stored_as_history', '139****3333'],
       ['ticket.refused', '139****5555'],
     ]);
-    expect(entries[1]!.entity_id).toBe(`139****5555#${signalId('hotline', '13944445555').slice(4, 16)}`);
+    const key = await loadSignalKey(db.db);
+    expect(entries[1]!.entity_id).toBe(`139****5555#${hotlineSignalId('13944445555', key).slice(4, 16)}`);
     const [history] = rowsOf<{ source_ref: string; area: string }>(
-      await db.db.execute(sql`select source_ref, area from signals where id = ${signalId('hotline', '13922223333')}`),
+      await db.db.execute(sql`select source_ref, area from signals where id = ${hotlineSignalId('13922223333', key)}`),
     );
     expect(history).toEqual({
-      source_ref: `139****3333#${signalId('hotline', '13922223333').slice(4, 16)}`,
+      source_ref: `139****3333#${hotlineSignalId('13922223333', key).slice(4, 16)}`,
       area: '鼓楼区中山路*号*单元*室(联系人赵**)',
     });
   });

@@ -1,4 +1,4 @@
-/** What administrators set: holiday years and rule pack versions. */
+/** What administrators set: holiday years and rule pack versions; and the deployment's own keys. */
 import { sql } from 'drizzle-orm';
 import { boolean, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { ts } from './columns.ts';
@@ -37,3 +37,10 @@ export const rulePacks = pgTable(
       .where(sql`active`),
   ],
 );
+
+/** Keys the deployment made for itself (0041): by name, added once, never changed or shown. */
+export const deploymentKeys = pgTable('deployment_keys', {
+  name: text('name').primaryKey(),
+  key: text('key').notNull(),
+  createdAt: ts('created_at').notNull(),
+});

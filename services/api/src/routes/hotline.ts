@@ -12,6 +12,7 @@ import {
   listHotlineSources,
   setHotlineSourceJurisdiction,
   SOURCE_NAME_PATTERN,
+  signalKeyOf,
   type TicketTimePolicy,
 } from '@huiying/ingest';
 import { Type } from '@sinclair/typebox';
@@ -219,7 +220,7 @@ export const hotlineRoutes: FastifyPluginAsync<RouteDeps & { ticketPolicy?: Tick
       const actor = actorOf(principal(request));
       try {
         const report = await importTicketFile(db, body, {
-          origin: { source: { id: source.id, name: source.name }, actor },
+          origin: { source: { id: source.id, name: source.name }, actor, signalKey: await signalKeyOf(db, actor) },
           now: new Date(clock.now()),
           backfill: request.query.backfill === true,
           ...(deps.ticketPolicy ? { policy: deps.ticketPolicy } : {}),
