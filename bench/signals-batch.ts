@@ -5,7 +5,7 @@
  * signals/s, the engine's CPU per signal, PostgreSQL's backend CPU per signal (summed from /proc
  * over the database's backends) and where the wall time of a batch goes, statement by statement.
  *
- *     node --import tsx bench/signals-batch.ts [--signals 10000] [--batch 500] [--join-every 5] [--capture FILE]
+ *     node --import tsx bench/signals-batch.ts [--signals 10000] [--batch 500] [--in-flight 3] [--join-every 5] [--capture FILE]
  *
  * `--capture FILE` writes the statements (text and parameters) of the third engine batch to FILE
  * as JSON, and those of ingest storing the same signals to FILE.ingest.json (give `--ingest-batch`
@@ -20,7 +20,7 @@ import type * as PgNs from 'pg';
 import { systemClock } from '../packages/clock/src/index.ts';
 import { openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
 import { DEFAULT_RULE_PACK } from '../packages/domain/src/index.ts';
-import { handleSignals } from '../services/engine/src/signals.ts';
+import { decidedAheadStats, handleSignals } from '../services/engine/src/signals.ts';
 import type { EngineDeps } from '../services/engine/src/store.ts';
 import { acceptSignals, signalId, signalMessage } from '../services/ingest/src/signals.ts';
 import { benchTicket } from './e2e/tickets.ts';
@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432' },
     signals: { type: 'string', default: '10000' },
     batch: { type: 'string', default: '500' },
+    /** Batches handed to handleSignals at once (the engine consumes three partitions concurrently). */
+    'in-flight': { type: 'string', default: '3' },
     'join-every': { type: 'string', default: '5' },
     /** Tickets per acceptSignals call (ingest's batch intake takes arrays of up to 1 000). */
     'ingest-batch': { type: 'string', default: '1000' },
@@ -130,21 +132,31 @@ try {
   const pg0 = await backendCpuMs(admin, name);
   t = performance.now();
   let b = 0;
+  // Up to `--in-flight` batches handed over at once, as the engine's consumer hands it one batch
+  // per partition (three) — they take turns, each deciding ahead while the one before writes.
+  const inFlight = args.capture ? 1 : Math.max(1, Number(args['in-flight']));
+  const pending: Promise<unknown>[] = [];
   for (let i = 0; i < n; i += batchSize, b++) {
     if (b === 2 && args.capture) capturing = [];
-    await handleSignals(deps, messages.slice(i, i + batchSize));
+    pending.push(handleSignals(deps, messages.slice(i, i + batchSize)));
+    if (pending.length >= inFlight) await pending.shift();
     if (capturing) {
       writeFileSync(args.capture!, JSON.stringify(capturing));
       capturing = null;
     }
   }
+  await Promise.all(pending);
   const wall = performance.now() - t;
   const cpu = process.cpuUsage(cpu0);
   const pgMs = (await backendCpuMs(admin, name)) - pg0;
   const [processed] = rowsOf<{ n: number }>(
     await handle.db.execute(sql`select count(*)::int as n from signals where processed_at is not null`),
   );
-  say('applied (handleSignals)', `${fmt(n / (wall / 1000))} signals/s (${fmt(n)} in ${fmt(wall / 1000, 1)} s, batches of ${batchSize})`);
+  say(
+    'applied (handleSignals)',
+    `${fmt(n / (wall / 1000))} signals/s (${fmt(n)} in ${fmt(wall / 1000, 1)} s, batches of ${batchSize}, ${inFlight} at once)`,
+  );
+  say('decided ahead of the lock: used / again', `${decidedAheadStats.used} / ${decidedAheadStats.discarded} batches`);
   say('signals processed (processed_at set)', fmt(processed!.n));
   say('engine CPU per signal', `${fmt((cpu.user + cpu.system) / 1000 / n, 3)} ms`);
   say('PostgreSQL backend CPU per signal', `${fmt(pgMs / n, 3)} ms`);

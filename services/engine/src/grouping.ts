@@ -3,7 +3,7 @@
  * signals of open incidents (the candidates a new signal may join). The decisions themselves
  * are pure (packages/domain monitoring.ts, grouping.ts).
  */
-import { type Db, rowsOf, sql, type Tx } from '@huiying/db';
+import { type Db, type DbOrTx, rowsOf, sql, type Tx } from '@huiying/db';
 import {
   CandidatePool,
   type GroupingFeatures,
@@ -49,7 +49,7 @@ export async function groupingChanged(db: Db, jurisdiction = DEFAULT_JURISDICTIO
 }
 
 /** Enabled rules in id order (every engine tries them in the same order). A rule that no longer parses is skipped. */
-export async function loadRules(tx: Tx, jurisdiction = DEFAULT_JURISDICTION): Promise<MonitoringRule[]> {
+export async function loadRules(tx: DbOrTx, jurisdiction = DEFAULT_JURISDICTION): Promise<MonitoringRule[]> {
   const rows = rowsOf<{ id: string; name: string; expression: string; sources: string[]; areas: string[]; categories: string[] }>(
     await tx.execute(
       sql`select id, name, expression, sources, areas, categories from monitoring_rules where enabled and jurisdiction = ${jurisdiction} order by id`,
@@ -100,7 +100,7 @@ interface CandidateText {
 const FEATURE_MEMO_MAX = 50_000;
 const featureMemo = new WeakMap<object, { policy: GroupingPolicy; features: Map<string, GroupingFeatures> }>();
 
-function memoFor(tx: Tx, db: object | undefined, policy: GroupingPolicy): Map<string, GroupingFeatures> {
+function memoFor(tx: DbOrTx, db: object | undefined, policy: GroupingPolicy): Map<string, GroupingFeatures> {
   const key = db ?? tx;
   let m = featureMemo.get(key);
   if (!m || m.policy !== policy || m.features.size > FEATURE_MEMO_MAX) {
@@ -116,7 +116,7 @@ export function rememberFeatures(tx: Tx, db: object | undefined, policy: Groupin
 }
 
 /** Features of the given signals, from the memo or computed from their stored text. */
-async function featuresOf(tx: Tx, memo: Map<string, GroupingFeatures>, ids: readonly string[], policy: GroupingPolicy): Promise<void> {
+async function featuresOf(tx: DbOrTx, memo: Map<string, GroupingFeatures>, ids: readonly string[], policy: GroupingPolicy): Promise<void> {
   const unknown = ids.filter((id) => !memo.has(id));
   if (unknown.length === 0) return;
   const texts = rowsOf<CandidateText>(
@@ -230,10 +230,11 @@ export async function candidatesFor(
   policy: GroupingPolicy,
   linkKeys: readonly string[],
   jurisdiction = DEFAULT_JURISDICTION,
-): Promise<{ pool: CandidatePool; commit: () => void }> {
+): Promise<{ pool: CandidatePool; commit: () => void; changed: boolean }> {
   let byJurisdiction = keptPools.get(db);
   if (!byJurisdiction) keptPools.set(db, (byJurisdiction = new Map()));
   let kept = byJurisdiction.get(jurisdiction);
+  let changed = false;
   if (kept && kept.policy === policy && kept.version !== null && kept.version === version - 1) {
     kept.version = null;
     candidatePoolStats.kept++;
@@ -241,19 +242,32 @@ export async function candidatesFor(
       kept.pool.expire(now - policy.windowMs);
       kept.expiredAt = now;
     }
-    if (linkKeys.length > 0) await addLinked(tx, db, kept.pool, policy, linkKeys, jurisdiction);
+    if (linkKeys.length > 0) changed = (await addLinked(tx, db, kept.pool, policy, linkKeys, jurisdiction)) > 0;
   } else {
     candidatePoolStats.reloaded++;
+    changed = true;
     kept = { policy, pool: await loadCandidates(tx, now, policy, linkKeys, db, jurisdiction), version: null, expiredAt: now };
     byJurisdiction.set(jurisdiction, kept);
   }
   const mine = kept;
   return {
     pool: mine.pool,
+    /** Read again, or candidates added by link: not the pool a decision taken ahead of the lock saw (signals.ts). */
+    changed,
     commit: () => {
       if (byJurisdiction.get(jurisdiction) === mine) mine.version = version;
     },
   };
+}
+
+/**
+ * This process's kept candidates of a jurisdiction, whatever version they are current at (null:
+ * none yet). For a decision taken ahead of the grouping lock (signals.ts `decideAhead`): it is
+ * used only if, under the lock, `candidatesFor` then keeps this same pool unchanged.
+ */
+export function keptPoolOf(db: object, policy: GroupingPolicy, jurisdiction = DEFAULT_JURISDICTION): CandidatePool | null {
+  const kept = keptPools.get(db)?.get(jurisdiction);
+  return kept && kept.policy === policy ? kept.pool : null;
 }
 
 /**
@@ -265,15 +279,18 @@ export function keepCandidates(db: object, version: number, jurisdiction = DEFAU
   if (kept && kept.version === version - 1) kept.version = version;
 }
 
-/** Signals of open incidents sharing a link with the batch that the kept pool does not hold (older than the window). */
-async function addLinked(
-  tx: Tx,
+/**
+ * Signals of open incidents sharing a link with the batch that the kept pool does not hold (older
+ * than the window), added by link only. Returns how many were added.
+ */
+export async function addLinked(
+  tx: DbOrTx,
   db: object,
   pool: CandidatePool,
   policy: GroupingPolicy,
   linkKeys: readonly string[],
   jurisdiction: string,
-): Promise<void> {
+): Promise<number> {
   const rows = rowsOf<CandidateRow>(
     await tx.execute(sql`
       select s.id, s.incident_id, s.received_at from signals s join incidents i on i.id = s.incident_id
@@ -281,7 +298,7 @@ async function addLinked(
         and s.link_key in (select jsonb_array_elements_text(${json(linkKeys)}::jsonb))
       order by s.received_at, s.id`),
   ).filter((r) => !pool.has(r.id));
-  if (rows.length === 0) return;
+  if (rows.length === 0) return 0;
   const memo = memoFor(tx, db, policy);
   await featuresOf(
     tx,
@@ -293,4 +310,5 @@ async function addLinked(
     const features = memo.get(r.id);
     if (features) pool.addLinkOnly({ ...features, incidentId: r.incident_id }, new Date(r.received_at).getTime());
   }
+  return rows.length;
 }

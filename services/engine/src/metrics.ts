@@ -12,6 +12,8 @@ import { authPlugin, installErrorHandler, registerMetricsRoute, registerOutboxPe
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
+import { candidatePoolStats } from './grouping.ts';
+import { decidedAheadStats } from './signals.ts';
 
 /** Seconds; the timer is judged at 50 ms (bench/README.md), so the fine buckets are below it. */
 const LATENESS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 600];
@@ -37,6 +39,29 @@ export class EngineMetrics {
 
   constructor(db: Db) {
     registerOutboxPendingGauge(this.registry, db);
+    // Grouping's counters live where grouping runs (this process's batches); read at each scrape.
+    new Counter({
+      name: 'huiying_engine_grouping_candidates_total',
+      help: 'Signal batches that found the kept grouping candidates current, and batches that read them all again (another process grouped in between)',
+      labelNames: ['candidates'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ candidates: 'kept' }, candidatePoolStats.kept);
+        this.inc({ candidates: 'reloaded' }, candidatePoolStats.reloaded);
+      },
+    });
+    new Counter({
+      name: 'huiying_engine_grouping_decided_ahead_total',
+      help: 'Signal batches decided ahead of the grouping lock while the batch before wrote: decisions used, or decided again under the lock',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'used' }, decidedAheadStats.used);
+        this.inc({ outcome: 'decided_again' }, decidedAheadStats.discarded);
+      },
+    });
   }
 
   /** For the engine's `onTimerLateness`: one committed timer batch. */

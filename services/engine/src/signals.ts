@@ -7,22 +7,32 @@ import {
   canonicalUrl,
   DEFAULT_GROUPING_POLICY,
   type EngineEvent,
-  type GroupingDecision,
   type GroupingFeatures,
-  type GroupingPolicy,
-  groupingFeatures,
   type IncidentInput,
   type IncidentState,
-  matchRules,
   type MonitoringRule,
   nextIncidentWake,
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
+import {
+  type DecidedAhead,
+  decideAhead,
+  decideAll,
+  jurisdictionsOf,
+  knownUnitsOf,
+  ms,
+  type Planned,
+  readSignals,
+  type SignalDecision,
+  type SignalRow,
+  undoAhead,
+  YIELD_AFTER_MS,
+} from './decide.ts';
 import { candidatesFor, DEFAULT_JURISDICTION, keepCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
 
-export type SignalDecision = 'opened' | 'joined' | 'unmatched' | 'promoted' | 'attached' | 'merged' | 'split';
+export type { SignalDecision } from './decide.ts';
 
 export interface SignalOutcome {
   signalId: string;
@@ -30,24 +40,6 @@ export interface SignalOutcome {
   incidentId: string | null;
   created: boolean;
   decision: SignalDecision | null;
-}
-
-/** The stored signal, as grouping reads it (the bus message carries no citizen text). */
-interface SignalRow {
-  id: string;
-  source: SignalMessage['source'];
-  title: string | null;
-  content: string | null;
-  url: string | null;
-  area: string | null;
-  category: string | null;
-  unit_hint: string | null;
-  published_at: string | Date | null;
-  received_at: string | Date;
-  incident_id: string | null;
-  decision: SignalDecision | null;
-  feed_kind: string | null;
-  jurisdiction: string;
 }
 
 interface Decided {
@@ -69,40 +61,6 @@ interface Touched {
   events: EngineEvent[];
   inputs: IncidentInput[];
   actor: string;
-}
-
-/** How long a signal batch computes before it lets the event loop run other work (the timer). */
-const YIELD_AFTER_MS = 5;
-
-const ms = (v: string | Date | null) => (v === null ? undefined : new Date(v).getTime());
-
-async function lockSignals(tx: Tx, ids: readonly string[]): Promise<SignalRow[]> {
-  // Locked in id order, so two transactions over overlapping batches (a redelivery racing the sweep) cannot deadlock.
-  return rowsOf<SignalRow>(
-    await tx.execute(sql`
-      select s.id, s.source, s.title, s.content, s.url, s.area, s.category, s.unit_hint, s.published_at, s.received_at,
-        s.incident_id, s.decision, f.kind as feed_kind, s.jurisdiction
-      from signals s left join feeds f on f.id = s.feed_id
-      where s.id in (select jsonb_array_elements_text(${json(ids)}::jsonb))
-      order by s.id
-      for update of s`),
-  );
-}
-
-/**
- * The jurisdictions of the signals named, read before any lock (a stored signal's never changes);
- * a message whose signal is not stored yet (a replay, a producer other than ingest) takes its
- * feed's, else the default.
- */
-async function jurisdictionsOf(tx: Tx, msgs: readonly Pick<SignalMessage, 'id' | 'feedId'>[]): Promise<Map<string, string>> {
-  const rows = rowsOf<{ id: string; jurisdiction: string }>(
-    await tx.execute(sql`
-      select m.id, coalesce(s.jurisdiction, f.jurisdiction, ${DEFAULT_JURISDICTION}) as jurisdiction
-      from jsonb_to_recordset(${json(msgs.map((m) => ({ id: m.id, feedId: m.feedId ?? null })))}::jsonb) as m(id text, "feedId" text)
-      left join signals s on s.id = m.id
-      left join feeds f on f.id = m."feedId"`),
-  );
-  return new Map(rows.map((r) => [r.id, r.jurisdiction]));
 }
 
 /**
@@ -129,15 +87,6 @@ export async function incidentJurisdictions(tx: Tx, incidentIds: readonly string
   return rows.length > 0 ? rows.map((r) => r.jurisdiction) : [DEFAULT_JURISDICTION];
 }
 
-async function knownUnitsOf(tx: Tx, hints: readonly string[]): Promise<Set<string>> {
-  if (hints.length === 0) return new Set();
-  return new Set(
-    rowsOf<{ id: string }>(
-      await tx.execute(sql`select id from units where id in (select jsonb_array_elements_text(${json(hints)}::jsonb))`),
-    ).map((r) => r.id),
-  );
-}
-
 /** Read and lock incidents, in id order (two batches locking overlapping sets cannot deadlock). */
 async function loadIncidents(tx: Tx, ids: readonly string[]): Promise<Map<string, { state: IncidentState; version: number }>> {
   if (ids.length === 0) return new Map();
@@ -149,74 +98,6 @@ async function loadIncidents(tx: Tx, ids: readonly string[]): Promise<Map<string
       for update`),
   );
   return new Map(rows.map((r) => [r.id, { state: r.state, version: r.version }]));
-}
-
-/** A signal of the batch with the rule it matched (none: unmatched) and where grouping put it. */
-interface Planned {
-  row: SignalRow;
-  rule: MonitoringRule | null;
-  choice: GroupingDecision | null;
-  /** The incident the signal joins or opens (null: unmatched). */
-  incidentId: string | null;
-}
-
-/**
- * Decide each signal in order against its jurisdiction's candidates, adding it to them (as a
- * signal of the incident it joins, or of the one it opens) for the signals after it.
- */
-async function decideAll(
-  fresh: readonly SignalRow[],
-  scopes: ReadonlyMap<string, { rules: MonitoringRule[]; pool: CandidatePool }>,
-  policy: GroupingPolicy,
-  featuresOf: Map<string, GroupingFeatures>,
-): Promise<Planned[]> {
-  const plan: Planned[] = [];
-  let ranSince = performance.now();
-  for (const row of fresh) {
-    // A batch of hundreds computes for a while between its statements: let the timer's wakes
-    // (and the rest of the process) run in between, so clocks fire on time during a flood.
-    if (performance.now() - ranSince > YIELD_AFTER_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      ranSince = performance.now();
-    }
-    const { rules, pool } = scopes.get(row.jurisdiction)!;
-    const rule = matchRules(rules, {
-      source: row.source,
-      feedKind: row.feed_kind,
-      area: row.area,
-      category: row.category,
-      title: row.title,
-      content: row.content,
-    });
-    if (!rule) {
-      plan.push({ row, rule: null, choice: null, incidentId: null });
-      continue;
-    }
-    let features = featuresOf.get(row.id);
-    if (!features) {
-      const at = Math.min(ms(row.published_at) ?? ms(row.received_at)!, ms(row.received_at)!);
-      features = groupingFeatures(
-        {
-          id: row.id,
-          source: row.source,
-          at,
-          url: row.url,
-          title: row.title,
-          content: row.content,
-          area: row.area,
-          category: row.category,
-        },
-        policy,
-      );
-      featuresOf.set(row.id, features);
-    }
-    const choice = pool.decide(features);
-    // Hashed once per decision (an opened incident's id is a hash of its first signal's).
-    const incidentId = choice.kind === 'join' ? choice.incidentId : incidentIdFor(row.id);
-    pool.add({ ...features, incidentId }, ms(row.received_at)!);
-    plan.push({ row, rule, choice, incidentId });
-  }
-  return plan;
 }
 
 function signalInput(row: SignalRow, incident: string, now: number): IncidentInput {
@@ -308,184 +189,252 @@ async function writeDecisions(
  */
 export function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
   if (msgs.length === 0) return Promise.resolve([]);
-  // This process's batches one after another (they would wait for each other's grouping lock in
-  // PostgreSQL anyway): a batch starts only once the one before has marked its kept candidates
-  // current, so two partitions consumed at once do not make each other read them all again.
-  const before = groupingTurns.get(deps.db) ?? Promise.resolve();
-  const turn = before.then(
-    () => groupSignals(deps, msgs),
-    () => groupSignals(deps, msgs),
-  );
-  groupingTurns.set(
-    deps.db,
-    turn.catch(() => undefined),
-  );
-  return turn;
+  // This process's batches take turns (they would wait for each other's grouping lock in
+  // PostgreSQL anyway): a batch locks only once the one before has finished and marked its kept
+  // candidates current, so two partitions consumed at once do not make each other read them all
+  // again. But it decides ahead, as soon as the one before has decided: its decisions (CPU) are
+  // taken while the one before writes (PostgreSQL), and checked under the lock (decideAhead).
+  const before = groupingTurns.get(deps.db) ?? { decided: Promise.resolve(), done: Promise.resolve() };
+  let decided!: () => void;
+  const turn = {
+    decided: new Promise<void>((resolve) => (decided = resolve)),
+    done: (async () => {
+      try {
+        await before.decided;
+        const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
+        const ahead = await decideAhead(deps.db, uniqueSignals(msgs), policy).catch(() => null);
+        await before.done;
+        return await groupSignals(deps, msgs, ahead, decided);
+      } finally {
+        decided();
+      }
+    })(),
+  };
+  groupingTurns.set(deps.db, { decided: turn.decided, done: turn.done.catch(() => undefined) });
+  return turn.done;
 }
 
-/** Per database handle, the end of the last signal batch this process started (see handleSignals). */
-const groupingTurns = new WeakMap<object, Promise<unknown>>();
+/**
+ * Per database handle, the last signal batch this process started: when its decisions became
+ * final (the next may decide ahead), and when it ended (the next may lock). Neither rejects.
+ */
+const groupingTurns = new WeakMap<object, { decided: Promise<void>; done: Promise<unknown> }>();
 
-async function groupSignals(deps: EngineDeps, msgs: readonly SignalMessage[]): Promise<SignalOutcome[]> {
+/** How often a batch used the decisions it took ahead of the lock, and how often it had to decide again (for tests and /metrics). */
+export const decidedAheadStats = { used: 0, discarded: 0 };
+
+/** Each signal once, first occurrence first (a batch may hold a redelivery twice). */
+function uniqueSignals<T extends { id: string }>(msgs: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
+}
+
+const sameSignals = (a: readonly SignalRow[], b: readonly SignalRow[]) => a.length === b.length && a.every((r, i) => r.id === b[i]!.id);
+
+/**
+ * One batch under the grouping lock. `ahead`: its decisions taken before the lock, used if still
+ * valid, else taken out of the kept candidates again. `decided` is told once the batch's decisions
+ * are final (the next batch may then decide ahead on top of them).
+ */
+async function groupSignals(
+  deps: EngineDeps,
+  msgs: readonly SignalMessage[],
+  ahead: DecidedAhead | null,
+  decidedFinal: () => void,
+): Promise<SignalOutcome[]> {
   const now = deps.clock.now();
   const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
-  const seen = new Set<string>();
-  const unique = msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
+  const unique = uniqueSignals(msgs);
   const commits: (() => void)[] = [];
-  const result = await deps.db.transaction(async (tx) => {
-    // Grouping is serialised per jurisdiction: the batch holds the lock of each it touches.
-    const jurisdictionOf = await jurisdictionsOf(tx, unique);
-    const held = await lockJurisdictions(tx, jurisdictionOf.values());
-    const rows = new Map(
-      (
-        await lockSignals(
-          tx,
-          unique.map((m) => m.id),
-        )
-      ).map((r) => [r.id, r]),
-    );
-    // Ingest normally stored the signal already (with its text), so nothing is written for it
-    // here; a message from elsewhere (or a replay) is stored now, then locked like the others.
-    const missing = unique.filter((m) => !rows.has(m.id));
-    if (missing.length > 0) {
-      await tx.execute(sql`
+  // Whether `ahead` was used or taken back: until then a failure must take it back, or the kept
+  // candidates (still marked current) would hold decisions never written.
+  let aheadSettled = ahead === null;
+  const settleAhead = (use: boolean) => {
+    if (aheadSettled) return;
+    aheadSettled = true;
+    if (use) decidedAheadStats.used++;
+    else {
+      decidedAheadStats.discarded++;
+      undoAhead(ahead!);
+    }
+  };
+  const result = await deps.db
+    .transaction(async (tx) => {
+      // Grouping is serialised per jurisdiction: the batch holds the lock of each it touches.
+      const jurisdictionOf = await jurisdictionsOf(tx, unique);
+      const held = await lockJurisdictions(tx, jurisdictionOf.values());
+      const rows = new Map(
+        (
+          await readSignals(
+            tx,
+            unique.map((m) => m.id),
+          )
+        ).map((r) => [r.id, r]),
+      );
+      // Ingest normally stored the signal already (with its text), so nothing is written for it
+      // here; a message from elsewhere (or a replay) is stored now, then locked like the others.
+      const missing = unique.filter((m) => !rows.has(m.id));
+      if (missing.length > 0) {
+        await tx.execute(sql`
         insert into signals (id, source, source_ref, feed_id, area, category, unit_hint, published_at, received_at, jurisdiction)
         select id, source, "sourceRef", "feedId", area, category, "unitHint", "publishedAt", "receivedAt", jurisdiction
         from jsonb_to_recordset(${json(missing.map((m) => ({ ...m, jurisdiction: jurisdictionOf.get(m.id) ?? DEFAULT_JURISDICTION })))}::jsonb)
           as r(id text, source text, "sourceRef" text, "feedId" text, area text, category text, "unitHint" text,
           "publishedAt" timestamptz, "receivedAt" timestamptz, jurisdiction text)
         on conflict do nothing`);
-      for (const r of await lockSignals(
+        for (const r of await readSignals(
+          tx,
+          missing.map((m) => m.id),
+        ))
+          rows.set(r.id, r);
+      }
+      const fresh = unique.flatMap((m) => {
+        const r = rows.get(m.id);
+        return r && r.incident_id === null && r.decision === null ? [r] : [];
+      });
+      // Only if ingest stored a signal between the read above and the insert (it stores before it
+      // publishes, so only for a foreign message): its own jurisdiction's lock, taken late.
+      await lockJurisdictions(
         tx,
-        missing.map((m) => m.id),
-      ))
-        rows.set(r.id, r);
-    }
-    const fresh = unique.flatMap((m) => {
-      const r = rows.get(m.id);
-      return r && r.incident_id === null && r.decision === null ? [r] : [];
-    });
-    // Only if ingest stored a signal between the read above and the insert (it stores before it
-    // publishes, so only for a foreign message): its own jurisdiction's lock, taken late.
-    await lockJurisdictions(
-      tx,
-      fresh.map((r) => r.jurisdiction),
-      held,
-    );
-    const outcomes = new Map<string, SignalOutcome>();
-    const touched = new Map<string, Touched>();
-    const decided: Decided[] = [];
-    if (fresh.length > 0) {
-      // Each jurisdiction's rules, and candidates among its own signals only (kept across batches).
-      const scopes = new Map<string, { rules: MonitoringRule[]; pool: CandidatePool }>();
-      for (const j of [...new Set(fresh.map((r) => r.jurisdiction))].sort()) {
-        const linkKeys = [...new Set(fresh.filter((r) => r.jurisdiction === j).flatMap((r) => canonicalUrl(r.url) ?? []))];
-        const candidates = await candidatesFor(tx, deps.db, held.get(j)!, now, policy, linkKeys, j);
-        commits.push(candidates.commit);
-        scopes.set(j, { rules: await loadRules(tx, j), pool: candidates.pool });
-      }
-      const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
-      // 1. Decide every signal in order, each a candidate for the ones after it. 2. Read and lock
-      // the incidents joined, all in one statement. 3. Should one of them have been dismissed (or
-      // deleted) since its signals became candidates — dismissing does not take the grouping
-      // lock — take this batch's signals out of the pool again, drop that incident, and decide
-      // anew. 4. Apply in order.
-      const featuresOf = new Map<string, GroupingFeatures>();
-      const loaded = new Map<string, { state: IncidentState; version: number }>();
-      let plan: Planned[];
-      for (;;) {
-        plan = await decideAll(fresh, scopes, policy, featuresOf);
-        const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [x.incidentId!] : [])));
-        const wanted = [
-          ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
-        ].filter((id) => !loaded.has(id));
-        for (const [id, row] of await loadIncidents(tx, wanted)) loaded.set(id, row);
-        const gone = wanted.filter((id) => loaded.get(id)?.state.status !== 'open');
-        if (gone.length === 0) break;
-        for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
-        for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
-      }
-      for (const { row, rule, choice, incidentId: target } of plan) {
-        if (!rule || !choice) {
-          decided.push({
-            id: row.id,
-            incidentId: null,
-            decision: 'unmatched',
-            reason: 'no_rule',
-            ruleId: null,
-            score: null,
-            via: null,
-            linkKey: canonicalUrl(row.url),
-          });
-          outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
-          continue;
+        fresh.map((r) => r.jurisdiction),
+        held,
+      );
+      const outcomes = new Map<string, SignalOutcome>();
+      const touched = new Map<string, Touched>();
+      const decided: Decided[] = [];
+      // Nothing left to decide (another engine or the sweep decided them): nothing taken ahead holds.
+      if (fresh.length === 0) settleAhead(false);
+      if (fresh.length > 0) {
+        // Each jurisdiction's candidates among its own signals only (kept across batches), and its rules.
+        const scopes = new Map<string, { rules: MonitoringRule[]; pool: CandidatePool }>();
+        let changed = false;
+        for (const j of [...new Set(fresh.map((r) => r.jurisdiction))].sort()) {
+          const linkKeys = [...new Set(fresh.filter((r) => r.jurisdiction === j).flatMap((r) => canonicalUrl(r.url) ?? []))];
+          const candidates = await candidatesFor(tx, deps.db, held.get(j)!, now, policy, linkKeys, j);
+          commits.push(candidates.commit);
+          changed ||= candidates.changed;
+          scopes.set(j, { rules: [], pool: candidates.pool });
         }
-        const features = featuresOf.get(row.id)!;
-        if (choice.kind === 'join') {
-          const incidentId = choice.incidentId;
-          let t = touched.get(incidentId);
-          if (!t) {
-            const { state, version } = loaded.get(incidentId)!;
-            // Timers due before now fire first, so the signal sees the state the replay would.
-            const overdue = advanceIncident(state, now - 1);
-            t = { before: state, version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
-            touched.set(incidentId, t);
+        // The decisions taken ahead hold if they were taken against these very candidates, unchanged
+        // since (no other process grouped in between), for these same undecided signals.
+        const use =
+          ahead !== null &&
+          !changed &&
+          scopes.size === 1 &&
+          scopes.get(ahead.jurisdiction)?.pool === ahead.pool &&
+          sameSignals(ahead.fresh, fresh);
+        settleAhead(use);
+        for (const [j, scope] of scopes) scope.rules = use ? ahead!.rules : await loadRules(tx, j);
+        const knownUnits = use
+          ? ahead!.knownUnits
+          : await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
+        // 1. Decide every signal in order, each a candidate for the ones after it (or take the
+        // decisions taken ahead). 2. Read and lock the incidents joined, all in one statement.
+        // 3. Should one of them have been dismissed (or deleted) since its signals became candidates
+        // — dismissing does not take the grouping lock — take this batch's signals out of the pool
+        // again, drop that incident, and decide anew. 4. Apply in order.
+        const featuresOf = use ? ahead!.featuresOf : new Map<string, GroupingFeatures>();
+        const loaded = new Map<string, { state: IncidentState; version: number }>();
+        let plan: Planned[] | null = use ? ahead!.plan : null;
+        for (;;) {
+          plan ??= await decideAll(fresh, scopes, policy, featuresOf);
+          const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [x.incidentId!] : [])));
+          const wanted = [
+            ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
+          ].filter((id) => !loaded.has(id));
+          for (const [id, row] of await loadIncidents(tx, wanted)) loaded.set(id, row);
+          const gone = wanted.filter((id) => loaded.get(id)?.state.status !== 'open');
+          if (gone.length === 0) break;
+          for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
+          for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
+          plan = null;
+        }
+        decidedFinal();
+        for (const { row, rule, choice, incidentId: target } of plan!) {
+          if (!rule || !choice) {
+            decided.push({
+              id: row.id,
+              incidentId: null,
+              decision: 'unmatched',
+              reason: 'no_rule',
+              ruleId: null,
+              score: null,
+              via: null,
+              linkKey: canonicalUrl(row.url),
+            });
+            outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
+            continue;
           }
-          const input = signalInput(row, incidentId, now);
-          const applied = applyIncidentInput(t.state, input, deps.pack());
-          t.state = applied.state;
-          t.events = [...t.events, ...applied.events];
-          t.inputs.push(input);
-          decided.push({
-            id: row.id,
-            incidentId,
-            decision: 'joined',
-            reason: choice.reason,
-            ruleId: rule.id,
-            score: choice.score,
-            via: choice.via,
-            linkKey: features.link,
-          });
-          outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
-        } else {
-          const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`, target!);
-          const incidentId = t.state.id;
-          touched.set(incidentId, t);
-          decided.push({
-            id: row.id,
-            incidentId,
-            decision: 'opened',
-            reason: 'new_matter',
-            ruleId: rule.id,
-            score: choice.best?.score ?? null,
-            via: choice.best?.via ?? null,
-            linkKey: features.link,
-          });
-          outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
+          const features = featuresOf.get(row.id)!;
+          if (choice.kind === 'join') {
+            const incidentId = choice.incidentId;
+            let t = touched.get(incidentId);
+            if (!t) {
+              const { state, version } = loaded.get(incidentId)!;
+              // Timers due before now fire first, so the signal sees the state the replay would.
+              const overdue = advanceIncident(state, now - 1);
+              t = { before: state, version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
+              touched.set(incidentId, t);
+            }
+            const input = signalInput(row, incidentId, now);
+            const applied = applyIncidentInput(t.state, input, deps.pack());
+            t.state = applied.state;
+            t.events = [...t.events, ...applied.events];
+            t.inputs.push(input);
+            decided.push({
+              id: row.id,
+              incidentId,
+              decision: 'joined',
+              reason: choice.reason,
+              ruleId: rule.id,
+              score: choice.score,
+              via: choice.via,
+              linkKey: features.link,
+            });
+            outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
+          } else {
+            const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`, target!);
+            const incidentId = t.state.id;
+            touched.set(incidentId, t);
+            decided.push({
+              id: row.id,
+              incidentId,
+              decision: 'opened',
+              reason: 'new_matter',
+              ruleId: rule.id,
+              score: choice.best?.score ?? null,
+              via: choice.best?.via ?? null,
+              linkKey: features.link,
+            });
+            outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
+          }
+          rememberFeatures(tx, deps.db, policy, features);
         }
-        rememberFeatures(tx, deps.db, policy, features);
       }
-    }
-    // Where nothing became a candidate, the kept candidates stay current (see candidatesFor) — once committed.
-    const grouped = new Set(fresh.map((r) => r.jurisdiction));
-    for (const [j, version] of held) if (!grouped.has(j)) commits.push(() => keepCandidates(deps.db, version, j));
-    await writeDecisions(tx, touched, decided, now, null, deps.ladder);
-    let wake: number | null = null;
-    for (const t of touched.values()) {
-      const w = nextIncidentWake(t.state);
-      if (w !== null) wake = Math.min(wake ?? w, w);
-    }
-    const list = unique.map(
-      (m) =>
-        outcomes.get(m.id) ?? {
-          signalId: m.id,
-          incidentId: rows.get(m.id)?.incident_id ?? null,
-          created: false,
-          decision: rows.get(m.id)?.decision ?? null,
-        },
-    );
-    return { outcomes: list, wake };
-  });
+      // Where nothing became a candidate, the kept candidates stay current (see candidatesFor) — once committed.
+      const grouped = new Set(fresh.map((r) => r.jurisdiction));
+      for (const [j, version] of held) if (!grouped.has(j)) commits.push(() => keepCandidates(deps.db, version, j));
+      await writeDecisions(tx, touched, decided, now, null, deps.ladder);
+      let wake: number | null = null;
+      for (const t of touched.values()) {
+        const w = nextIncidentWake(t.state);
+        if (w !== null) wake = Math.min(wake ?? w, w);
+      }
+      const list = unique.map(
+        (m) =>
+          outcomes.get(m.id) ?? {
+            signalId: m.id,
+            incidentId: rows.get(m.id)?.incident_id ?? null,
+            created: false,
+            decision: rows.get(m.id)?.decision ?? null,
+          },
+      );
+      return { outcomes: list, wake };
+    })
+    .catch((e: unknown) => {
+      settleAhead(false);
+      throw e;
+    });
   for (const commit of commits) commit();
   if (result.wake !== null) deps.onWake?.(result.wake);
   return result.outcomes;
@@ -514,7 +463,7 @@ export async function promoteSignal(deps: EngineDeps, signalId: string, actor: s
   const now = deps.clock.now();
   const result = await deps.db.transaction(async (tx) => {
     await lockJurisdictions(tx, (await jurisdictionsOf(tx, [{ id: signalId }])).values());
-    const [row] = await lockSignals(tx, [signalId]);
+    const [row] = await readSignals(tx, [signalId]);
     if (!row) throw new NotFoundError(`signal ${signalId} not found`);
     if (row.incident_id !== null) throw new SignalAlreadyGrouped(row.incident_id);
     const knownUnits = await knownUnitsOf(tx, row.unit_hint ? [row.unit_hint] : []);

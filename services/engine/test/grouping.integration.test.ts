@@ -12,7 +12,7 @@ import { freshDatabase } from '@huiying/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { candidatePoolStats, groupingChanged } from '../src/grouping.ts';
 import { mergeIncidents } from '../src/merge.ts';
-import { handleSignals, promoteSignal, SignalAlreadyGrouped } from '../src/signals.ts';
+import { decidedAheadStats, handleSignals, promoteSignal, SignalAlreadyGrouped } from '../src/signals.ts';
 import { applyCommand, type EngineDeps } from '../src/store.ts';
 
 const HOUR = 3_600_000;
@@ -374,6 +374,165 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       await mergeIncidents(deps, a!.incidentId!, [b!.incidentId!], 'user:duty1');
       const [c] = await handleSignals(deps, [await store(db.db, { title: water[1]! })]);
       expect(c!.incidentId).toBe(a!.incidentId);
+    });
+  });
+
+  describe('deciding ahead of the lock while the batch before writes', () => {
+    const crack = ['网传城东高架桥桥面出现多处裂缝，车辆经过有明显震动', '城东高架桥现裂缝？市交通局：已派员到城东高架桥现场检测'];
+    const water = ['幸福小区停水近一天 居民生活受影响 供水公司称管道爆裂', '幸福小区停水超过20小时 供水公司：管道爆裂正在抢修'];
+
+    /**
+     * An engine of its own (its own kept candidates and turns: they are per database handle) whose
+     * transactions can be held at their start, and made to fail after their work, by number.
+     */
+    function gatedEngine() {
+      let calls = 0;
+      const held = new Map<number, { reached: () => void; open: Promise<void> }>();
+      const failing = new Set<number>();
+      const failingAtStart = new Set<number>();
+      const reached = new Map<number, Promise<void>>();
+      const gated = new Proxy(db.db, {
+        get(target, prop) {
+          if (prop === 'transaction')
+            return async (work: (tx: unknown) => Promise<unknown>) => {
+              const call = ++calls;
+              if (failingAtStart.has(call)) throw new Error(`transaction ${call} refused on purpose`);
+              const gate = held.get(call);
+              if (gate) {
+                gate.reached();
+                await gate.open;
+              }
+              return target.transaction(async (tx) => {
+                const result = await work(tx);
+                if (failing.has(call)) throw new Error(`transaction ${call} failed on purpose`);
+                return result;
+              });
+            };
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      return {
+        deps: { db: gated, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK } as EngineDeps,
+        /** Hold the n-th transaction at its start until the returned function is called; `reached` resolves when it gets there. */
+        hold(n: number) {
+          let open!: () => void;
+          let arrive!: () => void;
+          reached.set(n, new Promise<void>((r) => (arrive = r)));
+          held.set(n, { reached: arrive, open: new Promise<void>((r) => (open = r)) });
+          return { reached: reached.get(n)!, open };
+        },
+        fail(n: number, when: 'start' | 'end' = 'end') {
+          (when === 'start' ? failingAtStart : failing).add(n);
+        },
+      };
+    }
+
+    it('two batches handed over at once: the second decides while the first writes, and uses those decisions', async () => {
+      const engine = gatedEngine();
+      // Its first batch reads the candidates; the next two are handed over at once.
+      await handleSignals(engine.deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
+      const first = [await store(db.db, { title: crack[0]! }), await store(db.db, { title: water[0]! })];
+      const second = [await store(db.db, { title: water[1]! }), await store(db.db, { title: crack[1]! })];
+      const before = { ...decidedAheadStats };
+      const [a, b] = await Promise.all([handleSignals(engine.deps, first), handleSignals(engine.deps, second)]);
+      expect(b![0]).toMatchObject({ incidentId: a![1]!.incidentId, decision: 'joined' });
+      expect(b![1]).toMatchObject({ incidentId: a![0]!.incidentId, decision: 'joined' });
+      expect(decidedAheadStats.used - before.used).toBe(2);
+      expect(decidedAheadStats.discarded - before.discarded).toBe(0);
+      expect((await stateOf(a![0]!.incidentId!)).signalCount).toBe(2);
+    });
+
+    it('another engine grouping between the decision and the lock: the batch decides again and joins what that engine opened', async () => {
+      const engine = gatedEngine();
+      const other = openPostgres(db.url, { max: 2 });
+      try {
+        const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
+        await handleSignals(engine.deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
+        // The batch's transaction (the engine's second) is held once it has decided ahead: it
+        // would open the crack matter. The other engine opens it meanwhile.
+        const gate = engine.hold(2);
+        const pending = handleSignals(engine.deps, [await store(db.db, { title: crack[1]! })]);
+        await gate.reached;
+        const [theirs] = await handleSignals(depsB, [await store(db.db, { title: crack[0]! })]);
+        const before = { ...decidedAheadStats };
+        gate.open();
+        const [mine] = await pending;
+        expect(mine).toMatchObject({ incidentId: theirs!.incidentId, decision: 'joined' });
+        expect(decidedAheadStats.discarded - before.discarded).toBe(1);
+        expect(await incidentCount()).toBe(2);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('the batch before fails after deciding: the one that decided on top of it decides again, on what was committed', async () => {
+      const engine = gatedEngine();
+      await handleSignals(engine.deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
+      // The second transaction decides (the crack matter opens in it), then rolls back; the third
+      // decided ahead on top of it, joining the incident that never came to be.
+      engine.fail(2);
+      const before = { ...decidedAheadStats };
+      const [a, b] = await Promise.allSettled([
+        handleSignals(engine.deps, [await store(db.db, { title: crack[0]! })]),
+        handleSignals(engine.deps, [await store(db.db, { title: crack[1]! })]),
+      ]);
+      expect(a.status).toBe('rejected');
+      expect(b.status).toBe('fulfilled');
+      const [mine] = (b as PromiseFulfilledResult<Awaited<ReturnType<typeof handleSignals>>>).value;
+      expect(mine).toMatchObject({ created: true, decision: 'opened' });
+      expect(decidedAheadStats.discarded - before.discarded).toBe(1);
+      expect((await stateOf(mine!.incidentId!)).signalCount).toBe(1);
+      expect(await incidentCount()).toBe(2);
+      // The kept candidates hold what was committed: the failed batch's signal, handled again, joins.
+      const [again] = await handleSignals(engine.deps, [{ ...(await store(db.db, { title: crack[0]! })) }]);
+      expect(again).toMatchObject({ incidentId: mine!.incidentId, decision: 'joined' });
+    });
+
+    it('a signal of the batch decided elsewhere meanwhile: nothing taken ahead is kept, and it is not decided twice', async () => {
+      const engine = gatedEngine();
+      const other = openPostgres(db.url, { max: 2 });
+      try {
+        const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
+        await handleSignals(engine.deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
+        const signal = await store(db.db, { title: crack[0]! });
+        const gate = engine.hold(2);
+        const pending = handleSignals(engine.deps, [signal]);
+        await gate.reached;
+        // The same message redelivered to the other engine, which decides it first.
+        const [theirs] = await handleSignals(depsB, [signal]);
+        const before = { ...decidedAheadStats };
+        gate.open();
+        const [mine] = await pending;
+        expect(mine).toMatchObject({ incidentId: theirs!.incidentId, created: false });
+        expect(decidedAheadStats.discarded - before.discarded).toBe(1);
+        expect(await incidentCount()).toBe(2);
+        // Its kept candidates do not hold the incident it would have opened: the next signal joins theirs.
+        const [next] = await handleSignals(engine.deps, [await store(db.db, { title: crack[1]! })]);
+        expect(next).toMatchObject({ incidentId: theirs!.incidentId, decision: 'joined' });
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('a batch failing before its lock takes back what it decided ahead: no signal stays a candidate of an incident it never joined', async () => {
+      const engine = gatedEngine();
+      const [crackIncident] = await handleSignals(engine.deps, [await store(db.db, { title: crack[0]! })]);
+      // The third transaction decides ahead — its signal joins the crack incident — and then
+      // fails before it locks (as a lost connection would), the kept candidates still current.
+      engine.fail(3, 'start');
+      const [a, b] = await Promise.allSettled([
+        handleSignals(engine.deps, [await store(db.db, { title: water[0]! })]),
+        handleSignals(engine.deps, [await store(db.db, { title: crack[1]! })]),
+      ]);
+      expect(a.status).toBe('fulfilled');
+      expect(b.status).toBe('rejected');
+      // Like the failed signal, unlike the crack incident's own: had the failed one stayed a
+      // candidate of that incident, this one would join it.
+      const [next] = await handleSignals(engine.deps, [await store(db.db, { title: '市交通局已派员到现场检测 高架桥' })]);
+      expect(next).toMatchObject({ created: true, decision: 'opened' });
+      expect(next!.incidentId).not.toBe(crackIncident!.incidentId);
+      expect((await stateOf(crackIncident!.incidentId!)).signalCount).toBe(1);
     });
   });
 });

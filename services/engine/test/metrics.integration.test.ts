@@ -86,7 +86,12 @@ it('counts a signal applied, the outbox still to publish, and a clock the timer 
   expect(value(await scrape(), 'huiying_outbox_pending')).toBe(1);
   await new OutboxRelay(db.db, (topic, messages) => bus.publish(topic as TopicName, messages)).flush();
   await eventually(async () => value(await scrape(), 'huiying_engine_signals_applied_total') === 1, 'the signal applied');
-  expect(value(await scrape(), 'huiying_engine_timer_fired_total')).toBe(0);
+  const applied = await scrape();
+  expect(value(applied, 'huiying_engine_timer_fired_total')).toBe(0);
+  // Its batch, the engine's first, read the grouping candidates; none was there to decide ahead on.
+  expect(value(applied, 'huiying_engine_grouping_candidates_total{candidates="reloaded"}')).toBe(1);
+  expect(value(applied, 'huiying_engine_grouping_candidates_total{candidates="kept"}')).toBe(0);
+  expect(value(applied, 'huiying_engine_grouping_decided_ahead_total{outcome="used"}')).toBe(0);
 
   await engine.timer.rearm();
   await clock.advanceTo(T0 + HOUR);
