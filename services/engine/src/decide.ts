@@ -44,6 +44,20 @@ export const YIELD_AFTER_MS = 5;
 
 export const ms = (v: string | Date | null) => (v === null ? undefined : new Date(v).getTime());
 
+/** What of a stored signal may change: whether (and where) it was decided. */
+export type SignalState = Pick<SignalRow, 'id' | 'incident_id' | 'decision' | 'jurisdiction'>;
+
+/** The signals named, locked in id order (as `readSignals`), without their text: a batch decided ahead holds it already. */
+export async function lockSignalStates(tx: DbOrTx, ids: readonly string[]): Promise<SignalState[]> {
+  return rowsOf<SignalState>(
+    await tx.execute(sql`
+      select s.id, s.incident_id, s.decision, s.jurisdiction from signals s
+      where s.id in (select jsonb_array_elements_text(${json(ids)}::jsonb))
+      order by s.id
+      for update of s`),
+  );
+}
+
 /**
  * The stored signals named, locked in id order (two transactions over overlapping batches — a
  * redelivery racing the sweep — cannot deadlock); `lock: false` reads them without a lock, for
@@ -157,6 +171,8 @@ export async function decideAll(
 /** A batch's grouping decided ahead of its lock (`decideAhead`), to be used under the lock only if nothing it read has changed. */
 export interface DecidedAhead {
   jurisdiction: string;
+  /** Every signal of the batch's jurisdiction (a stored signal's never changes). */
+  jurisdictions: Map<string, string>;
   /** The kept candidates it decided against (and added its signals to). */
   pool: CandidatePool;
   /** The undecided signals as read without a lock, in the batch's order. */
@@ -198,8 +214,7 @@ export async function decideAhead(
     const r = rows.get(m.id)!;
     return r.incident_id === null && r.decision === null ? [r] : [];
   });
-  const jurisdictions = new Set(fresh.map((r) => r.jurisdiction));
-  if (fresh.length === 0 || jurisdictions.size !== 1) return null;
+  if (fresh.length === 0 || new Set(fresh.map((r) => r.jurisdiction)).size !== 1) return null;
   const jurisdiction = fresh[0]!.jurisdiction;
   const pool = keptPoolOf(db, policy, jurisdiction);
   if (!pool || fresh.some((r) => pool.has(r.id))) return null;
@@ -209,7 +224,8 @@ export async function decideAhead(
   const knownUnits = await knownUnitsOf(db, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
   const featuresOf = new Map<string, GroupingFeatures>();
   const plan = await decideAll(fresh, new Map([[jurisdiction, { rules, pool }]]), policy, featuresOf);
-  return { jurisdiction, pool, fresh, rules, knownUnits, featuresOf, plan };
+  const jurisdictions = new Map([...rows.values()].map((r) => [r.id, r.jurisdiction]));
+  return { jurisdiction, jurisdictions, pool, fresh, rules, knownUnits, featuresOf, plan };
 }
 
 /** Take the decisions of `ahead` out of its pool again (they were not used): the signals leave it, newest first. */

@@ -25,6 +25,8 @@ import {
   readSignals,
   type SignalDecision,
   type SignalRow,
+  type SignalState,
+  lockSignalStates,
   undoAhead,
   YIELD_AFTER_MS,
 } from './decide.ts';
@@ -229,7 +231,15 @@ function uniqueSignals<T extends { id: string }>(msgs: readonly T[]): T[] {
   return msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
 }
 
-const sameSignals = (a: readonly SignalRow[], b: readonly SignalRow[]) => a.length === b.length && a.every((r, i) => r.id === b[i]!.id);
+const sameSignals = (a: readonly SignalState[], b: readonly SignalState[]) => a.length === b.length && a.every((r, i) => r.id === b[i]!.id);
+
+const isSignalRow = (r: SignalState): r is SignalRow => 'source' in r;
+
+/** `rows` (read by id) in the order of `order`. */
+function inOrder(order: readonly SignalState[], rows: readonly SignalRow[]): SignalRow[] {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return order.map((r) => byId.get(r.id)!);
+}
 
 /**
  * One batch under the grouping lock. `ahead`: its decisions taken before the lock, used if still
@@ -261,11 +271,13 @@ async function groupSignals(
   const result = await deps.db
     .transaction(async (tx) => {
       // Grouping is serialised per jurisdiction: the batch holds the lock of each it touches.
-      const jurisdictionOf = await jurisdictionsOf(tx, unique);
+      const jurisdictionOf = ahead?.jurisdictions ?? (await jurisdictionsOf(tx, unique));
       const held = await lockJurisdictions(tx, jurisdictionOf.values());
-      const rows = new Map(
+      // Decided ahead, the batch holds its signals' text already: it locks them and reads only
+      // what may have changed since (whether they are still undecided).
+      const rows = new Map<string, SignalState>(
         (
-          await readSignals(
+          await (ahead ? lockSignalStates : readSignals)(
             tx,
             unique.map((m) => m.id),
           )
@@ -288,10 +300,23 @@ async function groupSignals(
         ))
           rows.set(r.id, r);
       }
-      const fresh = unique.flatMap((m) => {
+      const undecided = unique.flatMap((m) => {
         const r = rows.get(m.id);
         return r && r.incident_id === null && r.decision === null ? [r] : [];
       });
+      // The undecided ones with their text: those read ahead if they are the same, else read now.
+      const fresh: SignalRow[] =
+        ahead && sameSignals(ahead.fresh, undecided)
+          ? ahead.fresh
+          : undecided.every(isSignalRow)
+            ? undecided
+            : inOrder(
+                undecided,
+                await readSignals(
+                  tx,
+                  undecided.map((r) => r.id),
+                ),
+              );
       // Only if ingest stored a signal between the read above and the insert (it stores before it
       // publishes, so only for a foreign message): its own jurisdiction's lock, taken late.
       await lockJurisdictions(

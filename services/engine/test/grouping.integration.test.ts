@@ -496,17 +496,21 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
         const depsB: EngineDeps = { db: other.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
         await handleSignals(engine.deps, [await store(db.db, { title: '市图书馆周末停水 读者：高架桥下的分馆也停水' })]);
         const signal = await store(db.db, { title: crack[0]! });
+        const rest = await store(db.db, { title: water[0]! });
         const gate = engine.hold(2);
-        const pending = handleSignals(engine.deps, [signal]);
+        const pending = handleSignals(engine.deps, [signal, rest]);
         await gate.reached;
-        // The same message redelivered to the other engine, which decides it first.
+        // The first message redelivered to the other engine, which decides it first.
         const [theirs] = await handleSignals(depsB, [signal]);
         const before = { ...decidedAheadStats };
         gate.open();
-        const [mine] = await pending;
+        const [mine, other2] = await pending;
         expect(mine).toMatchObject({ incidentId: theirs!.incidentId, created: false });
+        // The rest of the batch is decided again under the lock, its text read again.
+        expect(other2).toMatchObject({ created: true, decision: 'opened' });
+        expect((await stateOf(other2!.incidentId!)).title).toBe(water[0]);
         expect(decidedAheadStats.discarded - before.discarded).toBe(1);
-        expect(await incidentCount()).toBe(2);
+        expect(await incidentCount()).toBe(3);
         // Its kept candidates do not hold the incident it would have opened: the next signal joins theirs.
         const [next] = await handleSignals(engine.deps, [await store(db.db, { title: crack[1]! })]);
         expect(next).toMatchObject({ incidentId: theirs!.incidentId, decision: 'joined' });
