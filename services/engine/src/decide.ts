@@ -178,7 +178,6 @@ export interface DecidedAhead {
   /** The undecided signals as read without a lock, in the batch's order. */
   fresh: SignalRow[];
   rules: MonitoringRule[];
-  knownUnits: Set<string>;
   featuresOf: Map<string, GroupingFeatures>;
   plan: Planned[];
 }
@@ -221,11 +220,17 @@ export async function decideAhead(
   const linkKeys = [...new Set(fresh.flatMap((r) => canonicalUrl(r.url) ?? []))];
   if (linkKeys.length > 0) await addLinked(db, db, pool, policy, linkKeys, jurisdiction);
   const rules = await loadRules(db, jurisdiction);
-  const knownUnits = await knownUnitsOf(db, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
   const featuresOf = new Map<string, GroupingFeatures>();
-  const plan = await decideAll(fresh, new Map([[jurisdiction, { rules, pool }]]), policy, featuresOf);
+  let plan: Planned[];
+  try {
+    plan = await decideAll(fresh, new Map([[jurisdiction, { rules, pool }]]), policy, featuresOf);
+  } catch (error) {
+    // Half decided: the signals added so far leave the pool again (none was in it before).
+    for (const r of [...fresh].reverse()) pool.remove(r.id);
+    throw error;
+  }
   const jurisdictions = new Map([...rows.values()].map((r) => [r.id, r.jurisdiction]));
-  return { jurisdiction, jurisdictions, pool, fresh, rules, knownUnits, featuresOf, plan };
+  return { jurisdiction, jurisdictions, pool, fresh, rules, featuresOf, plan };
 }
 
 /** Take the decisions of `ahead` out of its pool again (they were not used): the signals leave it, newest first. */

@@ -239,10 +239,10 @@ export async function candidatesFor(
     kept.version = null;
     candidatePoolStats.kept++;
     if (now - kept.expiredAt >= EXPIRE_EVERY_MS) {
-      kept.pool.expire(now - policy.windowMs);
+      changed = kept.pool.expire(now - policy.windowMs) > 0;
       kept.expiredAt = now;
     }
-    if (linkKeys.length > 0) changed = (await addLinked(tx, db, kept.pool, policy, linkKeys, jurisdiction)) > 0;
+    if (linkKeys.length > 0 && (await addLinked(tx, db, kept.pool, policy, linkKeys, jurisdiction)) > 0) changed = true;
   } else {
     candidatePoolStats.reloaded++;
     changed = true;
@@ -252,7 +252,7 @@ export async function candidatesFor(
   const mine = kept;
   return {
     pool: mine.pool,
-    /** Read again, or candidates added by link: not the pool a decision taken ahead of the lock saw (signals.ts). */
+    /** Read again, candidates expired, or candidates added by link: not the pool a decision taken ahead of the lock saw (signals.ts). */
     changed,
     commit: () => {
       if (byJurisdiction.get(jurisdiction) === mine) mine.version = version;
@@ -306,9 +306,12 @@ export async function addLinked(
     rows.map((r) => r.id),
     policy,
   );
+  let added = 0;
   for (const r of rows) {
     const features = memo.get(r.id);
-    if (features) pool.addLinkOnly({ ...features, incidentId: r.incident_id }, new Date(r.received_at).getTime());
+    if (!features || features.link === null) continue;
+    pool.addLinkOnly({ ...features, incidentId: r.incident_id }, new Date(r.received_at).getTime());
+    added++;
   }
-  return rows.length;
+  return added;
 }

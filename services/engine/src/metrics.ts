@@ -53,13 +53,13 @@ export class EngineMetrics {
     });
     new Counter({
       name: 'huiying_engine_grouping_decided_ahead_total',
-      help: 'Signal batches decided ahead of the grouping lock while the batch before wrote: decisions used, or decided again under the lock',
+      help: 'Signal batches decided ahead of the grouping lock while the batch before wrote: decisions used, or not used (decided again under the lock, nothing left to decide, or the batch failed first)',
       labelNames: ['outcome'],
       registers: [this.registry],
       collect() {
         this.reset();
         this.inc({ outcome: 'used' }, decidedAheadStats.used);
-        this.inc({ outcome: 'decided_again' }, decidedAheadStats.discarded);
+        this.inc({ outcome: 'not_used' }, decidedAheadStats.discarded);
       },
     });
   }

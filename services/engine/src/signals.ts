@@ -233,6 +233,9 @@ function uniqueSignals<T extends { id: string }>(msgs: readonly T[]): T[] {
 
 const sameSignals = (a: readonly SignalState[], b: readonly SignalState[]) => a.length === b.length && a.every((r, i) => r.id === b[i]!.id);
 
+/** Rules read ahead and under the lock: the same ids, expressions and filters, in the same order. */
+const sameRules = (a: readonly MonitoringRule[], b: readonly MonitoringRule[]) => JSON.stringify(a) === JSON.stringify(b);
+
 const isSignalRow = (r: SignalState): r is SignalRow => 'source' in r;
 
 /** `rows` (read by id) in the order of `order`. */
@@ -340,19 +343,21 @@ async function groupSignals(
           changed ||= candidates.changed;
           scopes.set(j, { rules: [], pool: candidates.pool });
         }
+        // The rules in force, read under the lock (editing them does not take it).
+        for (const [j, scope] of scopes) scope.rules = await loadRules(tx, j);
         // The decisions taken ahead hold if they were taken against these very candidates, unchanged
-        // since (no other process grouped in between), for these same undecided signals.
+        // since (no other process grouped in between, none expired), for these same undecided
+        // signals, under the same rules.
         const use =
           ahead !== null &&
           !changed &&
           scopes.size === 1 &&
           scopes.get(ahead.jurisdiction)?.pool === ahead.pool &&
-          sameSignals(ahead.fresh, fresh);
+          sameSignals(ahead.fresh, fresh) &&
+          sameRules(ahead.rules, scopes.get(ahead.jurisdiction)!.rules);
         settleAhead(use);
-        for (const [j, scope] of scopes) scope.rules = use ? ahead!.rules : await loadRules(tx, j);
-        const knownUnits = use
-          ? ahead!.knownUnits
-          : await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
+        // Units named by the tickets, as they are now (they decide an assignment, not grouping).
+        const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
         // 1. Decide every signal in order, each a candidate for the ones after it (or take the
         // decisions taken ahead). 2. Read and lock the incidents joined, all in one statement.
         // 3. Should one of them have been dismissed (or deleted) since its signals became candidates

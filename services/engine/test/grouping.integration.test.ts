@@ -7,7 +7,7 @@
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
 import { type Db, monitoringRules, openPostgres, rowsOf, signals, sql } from '@huiying/db';
-import { DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
+import { DEFAULT_GROUPING_POLICY, DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
 import { freshDatabase } from '@huiying/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { candidatePoolStats, groupingChanged } from '../src/grouping.ts';
@@ -390,7 +390,9 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       const held = new Map<number, { reached: () => void; open: Promise<void> }>();
       const failing = new Set<number>();
       const failingAtStart = new Set<number>();
+      const atEnd = new Map<number, () => Promise<void>>();
       const reached = new Map<number, Promise<void>>();
+      const clock = new FakeClock(T0);
       const gated = new Proxy(db.db, {
         get(target, prop) {
           if (prop === 'transaction')
@@ -404,6 +406,7 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
               }
               return target.transaction(async (tx) => {
                 const result = await work(tx);
+                await atEnd.get(call)?.();
                 if (failing.has(call)) throw new Error(`transaction ${call} failed on purpose`);
                 return result;
               });
@@ -413,7 +416,8 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
         },
       });
       return {
-        deps: { db: gated, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK } as EngineDeps,
+        deps: { db: gated, clock, pack: () => DEFAULT_RULE_PACK } as EngineDeps,
+        clock,
         /** Hold the n-th transaction at its start until the returned function is called; `reached` resolves when it gets there. */
         hold(n: number) {
           let open!: () => void;
@@ -424,6 +428,10 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
         },
         fail(n: number, when: 'start' | 'end' = 'end') {
           (when === 'start' ? failingAtStart : failing).add(n);
+        },
+        /** Run `fn` in the n-th transaction once its work is done, before it commits. */
+        atEnd(n: number, fn: () => Promise<void>) {
+          atEnd.set(n, fn);
         },
       };
     }
@@ -517,6 +525,42 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       } finally {
         await other.close();
       }
+    });
+
+    it('candidates expired at the lock (the window passed meanwhile): the batch decides again without them', async () => {
+      const engine = gatedEngine();
+      const [old] = await handleSignals(engine.deps, [await store(db.db, { title: crack[0]! })]);
+      // While the second transaction writes — the third has decided ahead, joining the crack
+      // incident — the grouping window (72 h) passes that incident's signal; the third batch is
+      // the first to lock after that, and the kept candidates forget it there.
+      engine.atEnd(2, () => engine.clock.advanceBy(DEFAULT_GROUPING_POLICY.windowMs + 2 * 60_000));
+      const before = { ...decidedAheadStats };
+      const [, [late]] = await Promise.all([
+        handleSignals(engine.deps, [await store(db.db, { title: water[0]! })]),
+        handleSignals(engine.deps, [await store(db.db, { title: crack[1]! })]),
+      ]);
+      expect(late).toMatchObject({ created: true, decision: 'opened' });
+      expect(late!.incidentId).not.toBe(old!.incidentId);
+      expect(decidedAheadStats.discarded - before.discarded).toBe(1);
+    });
+
+    it('a monitoring rule disabled between the decision and the lock: the batch decides again under the rules in force', async () => {
+      const engine = gatedEngine();
+      await handleSignals(engine.deps, [await store(db.db, { title: water[0]! })]);
+      const gate = engine.hold(3);
+      const pending = Promise.all([
+        handleSignals(engine.deps, [await store(db.db, { title: water[1]! })]),
+        handleSignals(engine.deps, [await store(db.db, { title: crack[0]! })]),
+      ]);
+      await gate.reached;
+      // Editing rules does not take the grouping lock.
+      await db.db.execute(sql`update monitoring_rules set enabled = false where id = 'mr_feeds'`);
+      const before = { ...decidedAheadStats };
+      gate.open();
+      const [[joined], [crackSignal]] = await pending;
+      expect(joined).toMatchObject({ decision: 'joined' });
+      expect(crackSignal).toMatchObject({ incidentId: null, decision: 'unmatched' });
+      expect(decidedAheadStats.discarded - before.discarded).toBe(1);
     });
 
     it('a batch failing before its lock takes back what it decided ahead: no signal stays a candidate of an incident it never joined', async () => {
