@@ -233,6 +233,26 @@ export async function decideAhead(
   return { jurisdiction, jurisdictions, pool, fresh, rules, featuresOf, plan };
 }
 
+export const sameSignals = (a: readonly SignalState[], b: readonly SignalState[]) =>
+  a.length === b.length && a.every((r, i) => r.id === b[i]!.id);
+
+/** Rules read ahead and under the lock: the same ids, expressions and filters, in the same order. */
+const sameRules = (a: readonly MonitoringRule[], b: readonly MonitoringRule[]) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Whether decisions taken ahead still hold under the lock, given what the lock holder read: they
+ * were taken against these very candidates (the caller has checked none was read again, expired
+ * or added by link since), for these same undecided signals, under the same rules.
+ */
+export function aheadHolds(
+  ahead: DecidedAhead,
+  scopes: ReadonlyMap<string, { rules: MonitoringRule[]; pool: CandidatePool }>,
+  fresh: readonly SignalState[],
+): boolean {
+  const scope = scopes.get(ahead.jurisdiction);
+  return scopes.size === 1 && scope?.pool === ahead.pool && sameSignals(ahead.fresh, fresh) && sameRules(ahead.rules, scope.rules);
+}
+
 /** Take the decisions of `ahead` out of its pool again (they were not used): the signals leave it, newest first. */
 export function undoAhead(ahead: DecidedAhead): void {
   for (const x of [...ahead.plan].reverse()) if (x.choice) ahead.pool.remove(x.row.id);

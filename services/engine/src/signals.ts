@@ -15,6 +15,7 @@ import {
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
 import {
+  aheadHolds,
   type DecidedAhead,
   decideAhead,
   decideAll,
@@ -23,6 +24,7 @@ import {
   ms,
   type Planned,
   readSignals,
+  sameSignals,
   type SignalDecision,
   type SignalRow,
   type SignalState,
@@ -204,9 +206,10 @@ export function handleSignals(deps: EngineDeps, msgs: readonly SignalMessage[]):
       try {
         await before.decided;
         const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
-        const ahead = await decideAhead(deps.db, uniqueSignals(msgs), policy).catch(() => null);
+        const unique = uniqueSignals(msgs);
+        const ahead = await decideAhead(deps.db, unique, policy).catch(() => null);
         await before.done;
-        return await groupSignals(deps, msgs, ahead, decided);
+        return await groupSignals(deps, unique, ahead, decided);
       } finally {
         decided();
       }
@@ -231,11 +234,6 @@ function uniqueSignals<T extends { id: string }>(msgs: readonly T[]): T[] {
   return msgs.filter((m) => !seen.has(m.id) && seen.add(m.id));
 }
 
-const sameSignals = (a: readonly SignalState[], b: readonly SignalState[]) => a.length === b.length && a.every((r, i) => r.id === b[i]!.id);
-
-/** Rules read ahead and under the lock: the same ids, expressions and filters, in the same order. */
-const sameRules = (a: readonly MonitoringRule[], b: readonly MonitoringRule[]) => JSON.stringify(a) === JSON.stringify(b);
-
 const isSignalRow = (r: SignalState): r is SignalRow => 'source' in r;
 
 /** `rows` (read by id) in the order of `order`. */
@@ -245,19 +243,18 @@ function inOrder(order: readonly SignalState[], rows: readonly SignalRow[]): Sig
 }
 
 /**
- * One batch under the grouping lock. `ahead`: its decisions taken before the lock, used if still
+ * One batch (each signal once) under the grouping lock. `ahead`: its decisions taken before the lock, used if still
  * valid, else taken out of the kept candidates again. `decided` is told once the batch's decisions
  * are final (the next batch may then decide ahead on top of them).
  */
 async function groupSignals(
   deps: EngineDeps,
-  msgs: readonly SignalMessage[],
+  unique: readonly SignalMessage[],
   ahead: DecidedAhead | null,
   decidedFinal: () => void,
 ): Promise<SignalOutcome[]> {
   const now = deps.clock.now();
   const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
-  const unique = uniqueSignals(msgs);
   const commits: (() => void)[] = [];
   // Whether `ahead` was used or taken back: until then a failure must take it back, or the kept
   // candidates (still marked current) would hold decisions never written.
@@ -348,13 +345,7 @@ async function groupSignals(
         // The decisions taken ahead hold if they were taken against these very candidates, unchanged
         // since (no other process grouped in between, none expired), for these same undecided
         // signals, under the same rules.
-        const use =
-          ahead !== null &&
-          !changed &&
-          scopes.size === 1 &&
-          scopes.get(ahead.jurisdiction)?.pool === ahead.pool &&
-          sameSignals(ahead.fresh, fresh) &&
-          sameRules(ahead.rules, scopes.get(ahead.jurisdiction)!.rules);
+        const use = ahead !== null && !changed && aheadHolds(ahead, scopes, fresh);
         settleAhead(use);
         // Units named by the tickets, as they are now (they decide an assignment, not grouping).
         const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
