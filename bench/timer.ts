@@ -87,11 +87,12 @@ function option(name: string): string | undefined {
   }
   return process.env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
 }
-function numberOption(name: string, fallback: number): number {
+function numberOption(name: string, fallback: number, { zero = false } = {}): number {
   const raw = option(name);
   if (raw === undefined) return fallback;
   const n = Number(raw.replaceAll('_', ''));
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero))
+    throw new Error(`--${name} must be a ${zero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -109,7 +110,7 @@ if (LADDER_SNAPSHOTS !== undefined && LADDER_SNAPSHOTS !== 'ref' && LADDER_SNAPS
 const ENGINE_TIMER = option('engine-timer');
 const WORKERS = option('workers') === undefined ? undefined : Math.floor(numberOption('workers', 2));
 const PASSES = option('passes') === undefined ? undefined : Math.floor(numberOption('passes', 1));
-const QUEUE_VACUUM_EVERY = option('queue-vacuum-every') === undefined ? undefined : Math.floor(numberOption('queue-vacuum-every', 20000));
+const QUEUE_VACUUM_EVERY = option('queue-vacuum-every') === undefined ? undefined : Math.floor(numberOption('queue-vacuum-every', 20000, { zero: true }));
 const VACUUM_EVERY_MS = option('vacuum-every-seconds') === undefined ? 0 : numberOption('vacuum-every-seconds', 30) * 1000;
 
 const HOUR_48 = 48 * MS_PER_HOUR;
@@ -292,6 +293,9 @@ class StatementProfile {
   /** Characters of statement text and parameters sent while firing. */
   sent = 0;
   readonly stats = new Map<string, { count: number; ms: number }>();
+  /** Statements slower than SLOW_MS while firing: when (wall clock), which kind, how long; at most 1 000 kept. */
+  readonly slow: { at: number; key: string; ms: number }[] = [];
+  static readonly SLOW_MS = 20;
   /** The same, per time bucket of the firing window (bucket = floor((end − origin) / bucketMs)). */
   readonly series = new Map<number, Map<string, { count: number; ms: number }>>();
   origin = 0;
@@ -327,6 +331,7 @@ class StatementProfile {
   }
 
   private add(key: string, ms: number): void {
+    if (ms > StatementProfile.SLOW_MS && this.slow.length < 1000) this.slow.push({ at: Date.now() - ms, key, ms });
     const s = this.stats.get(key) ?? { count: 0, ms: 0 };
     s.count++;
     s.ms += ms;
@@ -883,6 +888,22 @@ async function main(): Promise<void> {
       `  JS between statements`,
       `${fmt(jsMs / 1000, 2)} s (${fmt((100 * jsMs) / Math.max(1, busyMs), 1)} % of busy time: row parsing, advance, building persist rows)`,
     );
+    // Where the lateness tail comes from: the stalls, by statement, with their wall-clock time (to
+    // set beside the server's log: checkpoints, the queue's vacuum).
+    const slowByKind = new Map<string, number>();
+    for (const x of statements.slow) slowByKind.set(x.key, (slowByKind.get(x.key) ?? 0) + 1);
+    add(
+      `statements over ${StatementProfile.SLOW_MS} ms`,
+      statements.slow.length === 0
+        ? 'none'
+        : [...slowByKind.entries()]
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, n]) => `${n} × ${k.slice(0, 40)}`)
+            .join('; '),
+    );
+    for (const x of [...statements.slow].sort((a, b) => b.ms - a.ms).slice(0, 8)) {
+      add(`  slow at t=${fmt((x.at - firstDue) / 1000, 1)} s`, `${iso(x.at)} ${fmt(x.ms, 1)} ms ${x.key.slice(0, 60)}`);
+    }
     add('claim query, full queue before firing', explainBefore.claim);
     add('claim query, drained queue after firing', explainAfter.claim);
     add('min(next_wake_at), full queue before firing', explainBefore.min);
