@@ -51,6 +51,7 @@ import { DEFAULT_RULE_PACK } from '../packages/domain/src/index.ts';
 import { CalendarService, RulePackHolder } from '../services/engine/src/index.ts';
 import { createUser, findUserByName } from '../packages/identity/src/index.ts';
 import { type LoadFigures, type LoadMode, loadArgv } from './board-load-contract.ts';
+import { PGBENCH } from './pgbench.ts';
 
 // bench/ is not a workspace package: take the drivers from the packages that depend on them.
 const pg = createRequire(new URL('../packages/db/package.json', import.meta.url))('pg') as typeof PgNs;
@@ -115,7 +116,6 @@ const LOADS = a.load === 'both' ? (['autocannon', 'even'] as const) : a.load ===
 const dbName = a.db ?? `huiying_bench_board_${Date.now().toString(36)}`;
 const at = (database: string) => Object.assign(new URL(a['pg-url']!), { pathname: `/${database}` }).toString();
 const url = at(dbName);
-const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 const run = promisify(execFile);
 
 const admin = new pg.Client({ connectionString: at('postgres') });

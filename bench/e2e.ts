@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import type PgNs from 'pg';
 import { applyIncidentInput, DEFAULT_RULE_PACK, MS_PER_HOUR, nextIncidentWake } from '../packages/domain/src/index.ts';
+import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,7 +50,6 @@ const root = new URL('..', import.meta.url).pathname;
 // pg is a dependency of packages/db, not of the workspace root.
 const pg = createRequire(join(root, 'packages/db/package.json'))('pg') as typeof PgNs;
 type PgClient = InstanceType<typeof PgNs.Client>;
-const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const figures: [string, string][] = [];
 const say = (label: string, value: string) => {

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as PgNs from 'pg';
 import { openPostgres } from '../packages/db/src/index.ts';
+import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,7 +35,6 @@ const { values: args } = parseArgs({
 if (!args.capture) throw new Error('--capture FILE (from bench/signals-batch.ts --capture FILE --ingest-batch 500)');
 const root = new URL('..', import.meta.url).pathname;
 const pg = createRequire(join(root, 'packages/db/package.json'))('pg') as typeof PgNs;
-const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 
 type Statement = { text: string; values: unknown[] };
 const engine = JSON.parse(readFileSync(args.capture, 'utf8')) as Statement[];

@@ -25,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import type PgNs from 'pg';
+import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,7 +42,6 @@ const { values: args } = parseArgs({
 });
 const root = new URL('..', import.meta.url).pathname;
 const pg = createRequire(join(root, 'packages/db/package.json'))('pg') as typeof PgNs;
-const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const cleanups: (() => Promise<void> | void)[] = [];
 const say = (label: string, value: string) => console.log(`${label.padEnd(44)}${value}`);

@@ -21,6 +21,8 @@
  *                         (default: the engine's, 20 000; 0 = never)
  *   --vacuum-every-seconds V  run `vacuum incidents` every V s while firing, standing in for
  *                         autovacuum when the server has it off (default: off; reported either way)
+ *   --floor-seconds F     after firing, measure PostgreSQL's own floor for the lateness for F s: pgbench
+ *                         commits transactions of the timer's WAL size at its rate (commit-floor.ts; 0 = skip) (60)
  *   --keep-db             don't drop the database at the end
  *   --ladder-snapshots M  how the loaded states keep their clocks' ladder snapshot: `ref` (by reference, as the
  *                         engine's writer stores them since migration 0038) or `inline` (copied into the clock,
@@ -66,6 +68,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import type * as PgNs from 'pg';
 import { systemClock } from '../packages/clock/src/index.ts';
+import { commitFloor } from './commit-floor.ts';
 import { type Db, type DbHandle, openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
 import { applyIncidentInput, DEFAULT_RULE_PACK, type Ladder, MS_PER_HOUR, nextIncidentWake } from '../packages/domain/src/index.ts';
 import type * as TimerModule from '../services/engine/src/timer.ts';
@@ -110,7 +113,9 @@ if (LADDER_SNAPSHOTS !== undefined && LADDER_SNAPSHOTS !== 'ref' && LADDER_SNAPS
 const ENGINE_TIMER = option('engine-timer');
 const WORKERS = option('workers') === undefined ? undefined : Math.floor(numberOption('workers', 2));
 const PASSES = option('passes') === undefined ? undefined : Math.floor(numberOption('passes', 1));
-const QUEUE_VACUUM_EVERY = option('queue-vacuum-every') === undefined ? undefined : Math.floor(numberOption('queue-vacuum-every', 20000, { zero: true }));
+const QUEUE_VACUUM_EVERY =
+  option('queue-vacuum-every') === undefined ? undefined : Math.floor(numberOption('queue-vacuum-every', 20000, { zero: true }));
+const FLOOR_SECONDS = Math.floor(numberOption('floor-seconds', 60, { zero: true }));
 const VACUUM_EVERY_MS = option('vacuum-every-seconds') === undefined ? 0 : numberOption('vacuum-every-seconds', 30) * 1000;
 
 const HOUR_48 = 48 * MS_PER_HOUR;
@@ -360,6 +365,12 @@ class StatementProfile {
   }
 }
 
+/** The server's WAL insert position, in bytes. */
+async function currentLsn(db: Db): Promise<number> {
+  const [row] = rowsOf<{ b: string }>(await db.execute(sql`select pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text as b`));
+  return Number(row?.b ?? 0);
+}
+
 /** What the timer's two queue queries cost right now: EXPLAIN (ANALYZE, BUFFERS) of each. */
 async function explainQueue(db: Db, at: number): Promise<{ claim: string; min: string }> {
   const one = async (query: string) => {
@@ -597,6 +608,7 @@ async function main(): Promise<void> {
     let heapPeak = mem0.heapUsed;
     const pg0 = pgCpu.snapshot();
     const load0 = loadavg();
+    const lsn0 = await currentLsn(probe.db);
     const cpu0 = process.cpuUsage();
     const windowStart = Date.now();
     let maxBacklog = 0;
@@ -670,6 +682,7 @@ async function main(): Promise<void> {
     statements.enabled = false;
     const windowEnd = Date.now();
     const cpu1 = process.cpuUsage(cpu0);
+    const walBytes = (await currentLsn(probe.db)) - lsn0;
     const pg1 = pgCpu.snapshot();
     clearInterval(sampler);
     const mem1 = process.memoryUsage();
@@ -903,6 +916,29 @@ async function main(): Promise<void> {
     );
     for (const x of [...statements.slow].sort((a, b) => b.ms - a.ms).slice(0, 8)) {
       add(`  slow at t=${fmt((x.at - firstDue) / 1000, 1)} s`, `${iso(x.at)} ${fmt(x.ms, 1)} ms ${x.key.slice(0, 60)}`);
+    }
+    // The server-wide WAL written while firing (this database is the only one writing).
+    const walPerTx = walBytes / Math.max(1, work.length);
+    add(
+      'WAL while firing',
+      `${fmt(walBytes / 1e6, 0)} MB = ${fmt(walBytes / Math.max(1, rowsTotal) / 1000, 1)} kB per fired clock, ${fmt(walPerTx / 1000, 0)} kB per transaction`,
+    );
+    if (FLOOR_SECONDS > 0) {
+      // PostgreSQL's own floor for this lateness (commit-floor.ts): pgbench commits transactions of
+      // the timer's WAL size at its transaction rate, and a due at a random instant waits for the next.
+      log(`raw floor: pgbench ${FLOOR_SECONDS} s at the timer's transaction rate and size`);
+      const txPerSecond = work.length / windowS;
+      const floor = commitFloor({ url, txPerSecond, walPerTx, seconds: FLOOR_SECONDS, duesPerSecond: N / (SPREAD_MS / 1000) });
+      add(
+        'raw floor: pgbench commits',
+        `${floor.transactions} transactions of ${floor.rowsPerTx} × 1 kB rows at ${fmt(txPerSecond, 0)}/s over ${FLOOR_SECONDS} s: ` +
+          `p50 ${fmt(floor.commit.p50, 2)} ms, p99 ${fmt(floor.commit.p99, 2)} ms, max ${fmt(floor.commit.max, 1)} ms, ${floor.commit.over20} over 20 ms`,
+      );
+      add(
+        'raw floor: lateness',
+        `a due at a random instant, committed by the next of those to start: p50 ${fmt(floor.lateness.p50, 1)} ms, p99 ${fmt(floor.lateness.p99, 1)} ms, ` +
+          `max ${fmt(floor.lateness.max, 1)} ms, ${fmt(100 * floor.lateness.over20Share, 2)} % over 20 ms (a timer costing nothing, on this server today)`,
+      );
     }
     add('claim query, full queue before firing', explainBefore.claim);
     add('claim query, drained queue after firing', explainAfter.claim);
