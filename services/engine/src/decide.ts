@@ -12,6 +12,7 @@ import {
   type GroupingFeatures,
   type GroupingPolicy,
   groupingFeatures,
+  type IncidentInput,
   matchRules,
   type MonitoringRule,
 } from '@huiying/domain';
@@ -43,6 +44,27 @@ export interface SignalRow {
 export const YIELD_AFTER_MS = 5;
 
 export const ms = (v: string | Date | null) => (v === null ? undefined : new Date(v).getTime());
+
+/**
+ * A stored signal as the domain's input to its incident (grouping, merge and split alike). The
+ * creating signal's jurisdiction becomes the incident's: its clocks take that ladder.
+ */
+export function signalInput(
+  row: Pick<SignalRow, 'source' | 'published_at' | 'title' | 'jurisdiction'>,
+  incident: string,
+  now: number,
+): IncidentInput {
+  const publishedAt = ms(row.published_at);
+  return {
+    type: 'signal',
+    at: now,
+    incident,
+    source: row.source,
+    ...(publishedAt !== undefined ? { publishedAt } : {}),
+    ...(row.title ? { title: row.title } : {}),
+    jurisdiction: row.jurisdiction,
+  };
+}
 
 /** What of a stored signal may change: whether (and where) it was decided. */
 export type SignalState = Pick<SignalRow, 'id' | 'incident_id' | 'decision' | 'jurisdiction'>;

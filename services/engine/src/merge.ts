@@ -30,6 +30,7 @@ import {
   type ResponseKind,
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
+import { signalInput } from './decide.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
 import { incidentJurisdictions, lockJurisdictions } from './signals.ts';
@@ -84,18 +85,6 @@ function apply(l: Loaded, input: IncidentInput, deps: EngineDeps): void {
   l.state = r.state;
   l.events = [...l.events, ...r.events];
   l.inputs.push(input);
-}
-
-function signalInput(row: SignalRow, incident: string, now: number): IncidentInput {
-  return {
-    type: 'signal',
-    at: now,
-    incident,
-    source: row.source,
-    ...(row.published_at !== null ? { publishedAt: ms(row.published_at) } : {}),
-    ...(row.title ? { title: row.title } : {}),
-    jurisdiction: row.jurisdiction,
-  };
 }
 
 async function signalsOf(tx: Tx, incidentIds: readonly string[]): Promise<SignalRow[]> {

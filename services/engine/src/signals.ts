@@ -21,13 +21,13 @@ import {
   decideAll,
   jurisdictionsOf,
   knownUnitsOf,
-  ms,
   type Planned,
   readSignals,
   sameSignals,
   type SignalDecision,
   type SignalRow,
   type SignalState,
+  signalInput,
   lockSignalStates,
   undoAhead,
   YIELD_AFTER_MS,
@@ -102,20 +102,6 @@ async function loadIncidents(tx: Tx, ids: readonly string[]): Promise<Map<string
       for update`),
   );
   return new Map(rows.map((r) => [r.id, { state: r.state, version: r.version }]));
-}
-
-function signalInput(row: SignalRow, incident: string, now: number): IncidentInput {
-  const publishedAt = ms(row.published_at);
-  return {
-    type: 'signal',
-    at: now,
-    incident,
-    source: row.source,
-    ...(publishedAt !== undefined ? { publishedAt } : {}),
-    ...(row.title ? { title: row.title } : {}),
-    // The creating signal's jurisdiction becomes the incident's: its clocks take that ladder.
-    jurisdiction: row.jurisdiction,
-  };
 }
 
 /** Open a new incident for the signal (assigned to the unit it names, when known). */
