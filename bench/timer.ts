@@ -927,6 +927,8 @@ async function main(): Promise<void> {
       // PostgreSQL's own floor for this lateness (commit-floor.ts): pgbench commits transactions of
       // the timer's WAL size at its transaction rate, and a due at a random instant waits for the next.
       log(`raw floor: pgbench ${FLOOR_SECONDS} s at the timer's transaction rate and size`);
+      // From where the timer started: right after a checkpoint (the firing's WAL has them running).
+      await probe.db.execute(sql`checkpoint`);
       const txPerSecond = work.length / windowS;
       const floor = commitFloor({ url, txPerSecond, walPerTx, seconds: FLOOR_SECONDS, duesPerSecond: N / (SPREAD_MS / 1000) });
       add(
