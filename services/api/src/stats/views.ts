@@ -80,14 +80,20 @@ export const StatsRowView = Type.Object({
 });
 export const RankedView = Type.Intersect([StatsRowView, Type.Object({ rank: Type.Integer() })]);
 
-export const ItemView = Type.Object({
+const UnitRef = Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]);
+/** Which deadline a row is: an incident's clock (id, seq) or a working-day duty, with what names it. */
+const DeadlineRef = {
   source: Type.Union([Type.Literal('incident'), Type.Literal('duty')]),
   id: Type.String(),
   seq: Type.Integer(),
   title: Type.String(),
   kind: Type.String(),
   level: Type.Union([Type.String(), Type.Null()]),
-  unit: Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]),
+  unit: UnitRef,
+};
+
+export const ItemView = Type.Object({
+  ...DeadlineRef,
   startAt: Iso,
   dueAt: Iso,
   respondedAt: Type.Union([Iso, Type.Null()]),
@@ -96,15 +102,8 @@ export const ItemView = Type.Object({
   retracted: Type.Boolean(),
 });
 
-const UnitRef = Type.Union([Type.Object({ id: Type.String(), name: Type.String() }), Type.Null()]);
 export const ReportCandidateView = Type.Object({
-  source: Type.Union([Type.Literal('incident'), Type.Literal('duty')]),
-  id: Type.String(),
-  seq: Type.Integer(),
-  title: Type.String(),
-  kind: Type.String(),
-  level: Type.Union([Type.String(), Type.Null()]),
-  unit: UnitRef,
+  ...DeadlineRef,
   dueAt: Iso,
   state: Type.Union([Type.Literal('breached'), Type.Literal('met')], { description: 'breached: still overdue; met: answered late' }),
   respondedAt: Type.Union([Iso, Type.Null()]),
