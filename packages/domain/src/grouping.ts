@@ -7,7 +7,7 @@
  * Similarity is on character bigrams of normalised text: Chinese needs no segmenter for this,
  * and bigrams catch the shared place names, unit names and nouns that different wordings of
  * one matter keep. The thresholds are a policy (config), chosen on the labelled sample in
- * bench/fixtures/grouping-sample.json (see bench/grouping.ts for the figures). Pure: no I/O.
+ * packages/domain/test/fixtures/grouping-sample.json (see bench/grouping.ts for the figures). Pure: no I/O.
  */
 import { MS_PER_HOUR } from './time.ts';
 import type { Instant } from './types.ts';

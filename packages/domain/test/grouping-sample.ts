@@ -1,6 +1,7 @@
 /** The labelled grouping sample (fixtures/grouping-sample.json) as grouping subjects, for the unit test and bench/grouping.ts. */
-import { readFileSync } from 'node:fs';
 import type { GroupingSubject } from '../src/grouping.ts';
+// Imported as a module, not read from disk: the domain package does no I/O, its tests' fixtures included.
+import sample from './fixtures/grouping-sample.json' with { type: 'json' };
 
 export interface SampleSignal {
   id: string;
@@ -19,9 +20,7 @@ export interface SampleSignal {
 const T0 = Date.parse('2026-03-02T08:00:00+08:00');
 
 export function loadSample(): { signals: SampleSignal[]; truth: Map<string, string>; subjects: GroupingSubject[] } {
-  const { signals } = JSON.parse(readFileSync(new URL('./fixtures/grouping-sample.json', import.meta.url), 'utf8')) as {
-    signals: SampleSignal[];
-  };
+  const { signals } = sample as { signals: SampleSignal[] };
   // As intake makes them: a ticket's title is the start of its text; signals arrive in time order.
   const subjects = signals
     .map((s) => ({
