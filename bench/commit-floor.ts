@@ -2,9 +2,10 @@
  * PostgreSQL's own floor for a timer's lateness on this machine (issue 8), measured with pgbench
  * on the same server: one client commits transactions of the timer's size (the WAL it wrote per
  * transaction, as rows of 1 000 random hex characters: stored inline, not compressed) at the
- * timer's transaction rate (a fixed pause before each), for a while. A due falling at a random instant is committed, at the
- * earliest, by the first of those transactions to start after it: the lateness that gives is what
- * a timer with no cost of its own would see, including the commits the server's storage stalls.
+ * timer's transaction rate (a fixed pause before each), for a while. A due falling at a random
+ * instant is committed, at the earliest, by the first of those transactions to start after it:
+ * the lateness that gives is what a timer with no cost of its own would see, including the
+ * commits the server's storage stalls.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
