@@ -178,8 +178,10 @@ export async function persistAll(
       });
     }
     // An incident that changed without a clock event (assign, a title) still refreshes live views.
-    // (A timer wake without one only walked the ladder: its notifications are audited instead.)
-    if ((a.events.length === 0 && a.actor !== 'timer') || a.before === undefined) {
+    // (A timer wake without one only walked the ladder: its notifications are audited instead.) A
+    // new incident's clock events already name it — the live feed reads the incident on any
+    // event that does — so it sends no second message to say the same.
+    if (a.events.length === 0 && (a.actor !== 'timer' || a.before === undefined)) {
       messages.push({
         topic: TOPICS.events,
         key: view.id,

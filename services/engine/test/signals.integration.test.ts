@@ -49,6 +49,14 @@ describe('handleSignals (PostgreSQL)', () => {
     expect(await count(sql`select count(*)::int as n from incidents where unit_id = 'unit-a'`)).toBe(1);
     expect(await count(sql`select count(*)::int as n from audit_log where action = 'incident.created'`)).toBe(50);
     expect(wakes.length).toBe(1);
+    // Each new incident announces itself once, by its clock's start: the live feed reads the
+    // incident on any event naming it, so no separate incident_changed follows.
+    const events = rowsOf<{ event: string; n: number; incidents: number }>(
+      await db.db.execute(
+        sql`select payload->>'event' as event, count(*)::int as n, count(distinct key)::int as incidents from outbox group by 1 order by 1`,
+      ),
+    );
+    expect(events).toEqual([{ event: 'started', n: 50, incidents: 50 }]);
   });
 
   it('changes nothing for a redelivered batch, and applies a duplicate within a batch once', async () => {
