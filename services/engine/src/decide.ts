@@ -66,14 +66,18 @@ export function signalInput(
   };
 }
 
-/** What of a stored signal may change: whether (and where) it was decided. */
-export type SignalState = Pick<SignalRow, 'id' | 'incident_id' | 'decision' | 'jurisdiction'>;
+/**
+ * What of a stored signal may change: whether (and where) it was decided, and its feed's kind
+ * (rules match on it, and an administrator may change it while a batch decides ahead).
+ */
+export type SignalState = Pick<SignalRow, 'id' | 'incident_id' | 'decision' | 'jurisdiction' | 'feed_kind'>;
 
 /** The signals named, locked in id order (as `readSignals`), without their text: a batch decided ahead holds it already. */
 export async function lockSignalStates(tx: DbOrTx, ids: readonly string[]): Promise<SignalState[]> {
   return rowsOf<SignalState>(
     await tx.execute(sql`
-      select s.id, s.incident_id, s.decision, s.jurisdiction from signals s
+      select s.id, s.incident_id, s.decision, s.jurisdiction, f.kind as feed_kind
+      from signals s left join feeds f on f.id = s.feed_id
       where s.id in (select jsonb_array_elements_text(${json(ids)}::jsonb))
       order by s.id
       for update of s`),
@@ -255,8 +259,9 @@ export async function decideAhead(
   return { jurisdiction, jurisdictions, pool, fresh, rules, featuresOf, plan };
 }
 
+/** The same signals in the same order, their feeds of the same kind as when `a` was read. */
 export const sameSignals = (a: readonly SignalState[], b: readonly SignalState[]) =>
-  a.length === b.length && a.every((r, i) => r.id === b[i]!.id);
+  a.length === b.length && a.every((r, i) => r.id === b[i]!.id && r.feed_kind === b[i]!.feed_kind);
 
 /** Rules read ahead and under the lock: the same ids, expressions and filters, in the same order. */
 const sameRules = (a: readonly MonitoringRule[], b: readonly MonitoringRule[]) => JSON.stringify(a) === JSON.stringify(b);
@@ -264,7 +269,8 @@ const sameRules = (a: readonly MonitoringRule[], b: readonly MonitoringRule[]) =
 /**
  * Whether decisions taken ahead still hold under the lock, given what the lock holder read: they
  * were taken against these very candidates (the caller has checked none was read again, expired
- * or added by link since), for these same undecided signals, under the same rules.
+ * or added by link since), for these same undecided signals from feeds of the same kind, under
+ * the same rules.
  */
 export function aheadHolds(
   ahead: DecidedAhead,

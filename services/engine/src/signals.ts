@@ -260,7 +260,7 @@ async function groupSignals(
       const jurisdictionOf = ahead?.jurisdictions ?? (await jurisdictionsOf(tx, unique));
       const held = await lockJurisdictions(tx, jurisdictionOf.values());
       // Decided ahead, the batch holds its signals' text already: it locks them and reads only
-      // what may have changed since (whether they are still undecided).
+      // what may have changed since (whether they are still undecided, their feed's kind).
       const rows = new Map<string, SignalState>(
         (
           await (ahead ? lockSignalStates : readSignals)(

@@ -6,7 +6,7 @@
  */
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
-import { type Db, monitoringRules, openPostgres, rowsOf, signals, sql } from '@huiying/db';
+import { type Db, feeds, monitoringRules, openPostgres, rowsOf, signals, sql } from '@huiying/db';
 import { DEFAULT_GROUPING_POLICY, DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
 import { freshDatabase } from '@huiying/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ interface Stored {
   area?: string;
   category?: string;
   publishedAt?: number;
+  feedId?: string;
 }
 
 /** Store a signal as ingest does (text in the row), and return the message the bus would carry (ids only). */
@@ -45,6 +46,7 @@ async function store(target: Db, s: Stored): Promise<SignalMessage> {
     url: s.url ?? null,
     area: s.area ?? null,
     category: s.category ?? null,
+    feedId: s.feedId ?? null,
     publishedAt: new Date(publishedAt),
     receivedAt: new Date(T0),
   });
@@ -56,6 +58,7 @@ async function store(target: Db, s: Stored): Promise<SignalMessage> {
     sourceRef: id,
     ...(s.area ? { area: s.area } : {}),
     ...(s.category ? { category: s.category } : {}),
+    ...(s.feedId ? { feedId: s.feedId } : {}),
     publishedAt,
     receivedAt: new Date(T0).toISOString(),
   };
@@ -561,6 +564,36 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       expect(joined).toMatchObject({ decision: 'joined' });
       expect(crackSignal).toMatchObject({ incidentId: null, decision: 'unmatched' });
       expect(decidedAheadStats.discarded - before.discarded).toBe(1);
+    });
+
+    it("a feed's kind changed between the decision and the lock: the batch decides again with the kind in force", async () => {
+      // Only the 政务 accounts' posts are watched; the feed is news until an administrator
+      // reclassifies it — without the grouping lock — while the batch waits for its lock.
+      await db.db.execute(sql`update monitoring_rules set enabled = false where id = 'mr_feeds'`);
+      const at = new Date(T0);
+      await db.db
+        .insert(monitoringRules)
+        .values({ id: 'mr_gov', name: '政务账号', expression: '', sources: ['feed:gov'], createdBy: 'test', createdAt: at, updatedAt: at });
+      await db.db.insert(feeds).values({ id: 'feed_reclassified', url: 'https://example.gov.cn/rss', name: '城东发布', kind: 'news' });
+      try {
+        const engine = gatedEngine();
+        await handleSignals(engine.deps, [await store(db.db, { title: water[0]!, feedId: 'feed_reclassified' })]);
+        const gate = engine.hold(3);
+        const pending = Promise.all([
+          handleSignals(engine.deps, [await store(db.db, { title: water[1]! })]),
+          handleSignals(engine.deps, [await store(db.db, { title: crack[0]!, feedId: 'feed_reclassified' })]),
+        ]);
+        await gate.reached;
+        await db.db.execute(sql`update feeds set kind = 'gov' where id = 'feed_reclassified'`);
+        const before = { ...decidedAheadStats };
+        gate.open();
+        const [, [reclassified]] = await pending;
+        expect(reclassified).toMatchObject({ created: true, decision: 'opened' });
+        expect(await signalRow(reclassified!.signalId)).toMatchObject({ rule_id: 'mr_gov' });
+        expect(decidedAheadStats.discarded - before.discarded).toBe(1);
+      } finally {
+        await db.db.execute(sql`delete from feeds where id = 'feed_reclassified'`);
+      }
     });
 
     it('a batch failing before its lock takes back what it decided ahead: no signal stays a candidate of an incident it never joined', async () => {
