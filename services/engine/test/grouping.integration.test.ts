@@ -7,9 +7,9 @@
 import type { SignalMessage } from '@huiying/bus';
 import { FakeClock } from '@huiying/clock';
 import { type Db, feeds, monitoringRules, openPostgres, rowsOf, signals, sql } from '@huiying/db';
-import { DEFAULT_GROUPING_POLICY, DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
+import { CandidatePool, DEFAULT_GROUPING_POLICY, DEFAULT_RULE_PACK, type IncidentState } from '@huiying/domain';
 import { freshDatabase } from '@huiying/testkit';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { candidatePoolStats, groupingChanged } from '../src/grouping.ts';
 import { mergeIncidents } from '../src/merge.ts';
 import { decidedAheadStats, handleSignals, promoteSignal, SignalAlreadyGrouped } from '../src/signals.ts';
@@ -613,6 +613,33 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       const [next] = await handleSignals(engine.deps, [await store(db.db, { title: '市交通局已派员到现场检测 高架桥' })]);
       expect(next).toMatchObject({ created: true, decision: 'opened' });
       expect(next!.incidentId).not.toBe(crackIncident!.incidentId);
+      expect((await stateOf(crackIncident!.incidentId!)).signalCount).toBe(1);
+    });
+
+    it('deciding ahead throwing half-way takes back what it had decided: no signal stays a candidate of an incident it never joined', async () => {
+      const engine = gatedEngine();
+      const [crackIncident] = await handleSignals(engine.deps, [await store(db.db, { title: crack[0]! })]);
+      // The second batch decides ahead: its first signal joins the crack incident, then deciding
+      // its second throws (a fault; deciding does no I/O). The batch then fails before its lock.
+      const joining = await store(db.db, { title: crack[1]! });
+      const throwing = await store(db.db, { title: water[0]! });
+      const decide = CandidatePool.prototype.decide;
+      const spy = vi.spyOn(CandidatePool.prototype, 'decide').mockImplementation(function (this: CandidatePool, f) {
+        if (f.id === throwing.id) throw new Error('deciding failed on purpose');
+        return decide.call(this, f);
+      });
+      engine.fail(2, 'start');
+      try {
+        await expect(handleSignals(engine.deps, [joining, throwing])).rejects.toThrow(/refused on purpose/);
+        // Deciding reached the failing signal, after the joining one had joined.
+        expect(spy.mock.calls.map(([f]) => f.id)).toEqual([joining.id, throwing.id]);
+      } finally {
+        spy.mockRestore();
+      }
+      // Like the joining signal, unlike the crack incident's own: had it stayed a candidate of that
+      // incident, this one would join it.
+      const [next] = await handleSignals(engine.deps, [await store(db.db, { title: '市交通局已派员到现场检测 高架桥' })]);
+      expect(next).toMatchObject({ created: true, decision: 'opened' });
       expect((await stateOf(crackIncident!.incidentId!)).signalCount).toBe(1);
     });
   });
