@@ -330,7 +330,7 @@ async function groupSignals(
         for (const [j, scope] of scopes) scope.rules = await loadRules(tx, j);
         // The decisions taken ahead hold if they were taken against these very candidates, unchanged
         // since (no other process grouped in between, none expired), for these same undecided
-        // signals, under the same rules.
+        // signals from feeds of the same kind, under the same rules.
         const use = ahead !== null && !changed && aheadHolds(ahead, scopes, fresh);
         settleAhead(use);
         // Units named by the tickets, as they are now (they decide an assignment, not grouping).

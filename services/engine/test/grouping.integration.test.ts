@@ -631,8 +631,11 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       engine.fail(2, 'start');
       try {
         await expect(handleSignals(engine.deps, [joining, throwing])).rejects.toThrow(/refused on purpose/);
-        // Deciding reached the failing signal, after the joining one had joined.
+        // Deciding reached the failing signal, after the joining one had joined the crack incident
+        // (were it to open one of its own instead, a leftover candidate would name an incident
+        // never written, which the lock's check drops anyway, and this test would prove nothing).
         expect(spy.mock.calls.map(([f]) => f.id)).toEqual([joining.id, throwing.id]);
+        expect(spy.mock.results[0]).toMatchObject({ type: 'return', value: { kind: 'join', incidentId: crackIncident!.incidentId } });
       } finally {
         spy.mockRestore();
       }
