@@ -39,6 +39,14 @@ interface Gram {
   lists: number[][];
 }
 
+/**
+ * A look-up counts a candidate only if it shares this many of the grams looked up, at most (one
+ * looked up beyond the pigeonhole for each above one), and looks up such a gram only if its
+ * postings are no more than those walked already, or this few.
+ */
+const MAX_AT_LEAST = 3;
+const CHEAP_POSTINGS = 64;
+
 /** `stamp` of a slot whose candidate was unindexed (its postings are skipped, then compacted away). */
 const DEAD = -2;
 /** Stamps start over (every live slot unstamped) before they could overflow an Int32Array. */
@@ -67,10 +75,12 @@ function sharedNeeded(threshold: number, size: number): number {
  * is split by candidate size; for each class it is enough to look up the signal's bigrams minus its
  * `need − 1` commonest, where `need` is the fewest shared bigrams with which a candidate of that
  * class could reach the lowest threshold (the pigeonhole principle: a candidate sharing `need`
- * bigrams shares one of the others). Candidates found are then compared in full. So every
- * candidate that could join is found and scored exactly — the decision is the same as comparing
- * with all — and only the informational `best` of an `open` decision may miss a candidate too
- * far below the threshold to have been looked at.
+ * bigrams shares one of the others). Up to two more are looked up where they are cheap, and a
+ * candidate must then share as many more of the looked-up ones (`MAX_AT_LEAST`): chance overlaps
+ * of a bigram or two, which grow with the open matters, are dropped uncompared. Candidates found
+ * are then compared in full. So every candidate that could join is found and scored exactly — the
+ * decision is the same as comparing with all — and only the informational `best` of an `open`
+ * decision may miss a candidate too far below the threshold to have been looked at.
  *
  * Holds at most `maxSignalsPerIncident` text candidates per incident (the latest added) and every
  * candidate's link. Kept across batches by the engine: candidates are added, expire, or leave
@@ -304,12 +314,11 @@ export class CandidatePool {
       if (this.perClass[k] === 0) continue;
       const smallest = Math.max(SIZE_CLASSES[k]!, minBigrams);
       const need = sharedNeeded(threshold, Math.min(a, smallest));
-      // Looking up one bigram more than the pigeonhole needs means a candidate that could reach
-      // `need` shares at least two of the looked-up ones: the many that share one rare bigram by
-      // chance are dropped without a comparison.
-      const atLeast = need >= 2 ? 2 : 1;
-      // The first `prefix` of the signal's grams in that order are looked up; of them, the known ones.
-      const prefix = Math.max(0, a - need + atLeast - unknown);
+      // The pigeonhole: a candidate sharing `need` of the signal's grams shares at least one of all
+      // but its `need − 1` commonest. The first `prefix` of the signal's grams in rarity order are
+      // looked up; of them, the known ones. None at all: too few of its grams are known to reach it.
+      let prefix = a - need + 1 - unknown;
+      if (prefix <= 0) continue;
       if (this.epoch >= MAX_STAMP) {
         for (let i = 0; i < this.slots.length; i++) if (this.stamp[i] !== DEAD) this.stamp[i] = -1;
         this.epoch = 0;
@@ -317,9 +326,10 @@ export class CandidatePool {
       const epoch = ++this.epoch;
       const { stamp, shared } = this;
       const touched: number[] = [];
-      for (let i = 0; i < prefix && i < known.length; i++) {
-        const list = known[i]!.lists[k];
-        if (!list) continue;
+      let walked = 0;
+      const walk = (list: readonly number[] | undefined) => {
+        if (!list) return;
+        walked += list.length;
         for (const slot of list) {
           const was = stamp[slot]!;
           if (was === epoch) shared[slot]!++;
@@ -329,6 +339,20 @@ export class CandidatePool {
             touched.push(slot);
           }
         }
+      };
+      for (let i = 0; i < prefix && i < known.length; i++) walk(known[i]!.lists[k]);
+      // Each gram looked up beyond the pigeonhole means a candidate that could reach `need` shares
+      // one more of the looked-up ones: the many that share one or two bigrams by chance are dropped
+      // without a comparison (as open matters grow, those are most of what a look-up meets). Only
+      // while the gram costs no more postings than were walked already: the commonest are the ones
+      // every ticket's frame holds (来电, 电称 …), with a posting per candidate.
+      let atLeast = 1;
+      while (atLeast < MAX_AT_LEAST && atLeast < need && prefix < known.length) {
+        const list = known[prefix]!.lists[k];
+        if ((list?.length ?? 0) > Math.max(walked, CHEAP_POSTINGS)) break;
+        walk(list);
+        prefix++;
+        atLeast++;
       }
       for (const slot of touched) {
         const n = shared[slot]!;
