@@ -352,7 +352,13 @@ describe('the candidate pool as tickets sharing a long frame grow', () => {
       // Every 10th tells the matter of the one before it again, in other words around the same story.
       story = i % 10 === 9 ? story : words(64);
       const f = groupingFeatures(
-        { id: `t${i}`, source: 'hotline', at: T0 + i * 1000, title: `市民来电称${words(12)}`, content: `市民反映：来电称${story}，希望尽快处理。` },
+        {
+          id: `t${i}`,
+          source: 'hotline',
+          at: T0 + i * 1000,
+          title: `市民来电称${words(12)}`,
+          content: `市民反映：来电称${story}，希望尽快处理。`,
+        },
         P,
       );
       looked += pool.relevant(f).length;
