@@ -40,12 +40,15 @@ interface Gram {
 }
 
 /**
- * A look-up counts a candidate only if it shares this many of the grams looked up, at most (one
- * looked up beyond the pigeonhole for each above one), and looks up such a gram only if its
- * postings are no more than those walked already, or this few.
+ * The most a look-up asks a candidate to share of the grams it looked up: one gram is looked up
+ * beyond the pigeonhole for each above one.
  */
 const MAX_AT_LEAST = 3;
-const CHEAP_POSTINGS = 64;
+/**
+ * A gram beyond the pigeonhole is looked up only if no more candidates hold it than hold the grams
+ * looked up already, or than this.
+ */
+const CHEAP_HOLDERS = 64;
 
 /** `stamp` of a slot whose candidate was unindexed (its postings are skipped, then compacted away). */
 const DEAD = -2;
@@ -300,7 +303,8 @@ export class CandidatePool {
     const a = s.bigrams.size;
     if (a < minBigrams) return found;
     const threshold = Math.min(textThreshold, burstThreshold);
-    // Rarest first (ties by the gram, so every engine looks at the same ones). Grams no indexed
+    // Rarest first (ties by the gram: every engine holding the same candidates looks at the same
+    // ones, whatever order they came and went in). Grams no indexed
     // candidate holds (df 0) come before all others and meet no posting: only the known ones are
     // sorted, after the `unknown` that precede them.
     const known: Gram[] = [];
@@ -315,8 +319,9 @@ export class CandidatePool {
       const smallest = Math.max(SIZE_CLASSES[k]!, minBigrams);
       const need = sharedNeeded(threshold, Math.min(a, smallest));
       // The pigeonhole: a candidate sharing `need` of the signal's grams shares at least one of all
-      // but its `need − 1` commonest. The first `prefix` of the signal's grams in rarity order are
-      // looked up; of them, the known ones. None at all: too few of its grams are known to reach it.
+      // but its `need − 1` commonest. The first `prefix` known grams (after the `unknown`) are
+      // looked up. None at all: fewer than `need` of its grams are known, so no candidate of the
+      // class can reach it (a larger one needs more, not fewer).
       let prefix = a - need + 1 - unknown;
       if (prefix <= 0) continue;
       if (this.epoch >= MAX_STAMP) {
@@ -326,10 +331,8 @@ export class CandidatePool {
       const epoch = ++this.epoch;
       const { stamp, shared } = this;
       const touched: number[] = [];
-      let walked = 0;
       const walk = (list: readonly number[] | undefined) => {
         if (!list) return;
-        walked += list.length;
         for (const slot of list) {
           const was = stamp[slot]!;
           if (was === epoch) shared[slot]!++;
@@ -340,17 +343,27 @@ export class CandidatePool {
           }
         }
       };
-      for (let i = 0; i < prefix && i < known.length; i++) walk(known[i]!.lists[k]);
+      // How many candidates (of every class) hold the grams looked up: what the walk cost, as the
+      // pool's contents say it — not its lists, which keep unindexed candidates' postings until
+      // compacted — so that the choice below is the same in every engine holding these candidates.
+      let holders = 0;
+      for (let i = 0; i < prefix; i++) {
+        holders += known[i]!.df;
+        walk(known[i]!.lists[k]);
+      }
+      // No candidate of the class shares any of them: none can reach `need`.
+      if (touched.length === 0) continue;
       // Each gram looked up beyond the pigeonhole means a candidate that could reach `need` shares
       // one more of the looked-up ones: the many that share one or two bigrams by chance are dropped
       // without a comparison (as open matters grow, those are most of what a look-up meets). Only
-      // while the gram costs no more postings than were walked already: the commonest are the ones
-      // every ticket's frame holds (来电, 电称 …), with a posting per candidate.
+      // while no more candidates hold the gram than held those walked already (or CHEAP_HOLDERS):
+      // the commonest are the ones every ticket's frame holds (来电, 电称 …), held by every candidate.
       let atLeast = 1;
       while (atLeast < MAX_AT_LEAST && atLeast < need && prefix < known.length) {
-        const list = known[prefix]!.lists[k];
-        if ((list?.length ?? 0) > Math.max(walked, CHEAP_POSTINGS)) break;
-        walk(list);
+        const gram = known[prefix]!;
+        if (gram.df > Math.max(holders, CHEAP_HOLDERS)) break;
+        holders += gram.df;
+        walk(gram.lists[k]);
         prefix++;
         atLeast++;
       }

@@ -8,6 +8,7 @@ import {
   decideGrouping,
   DEFAULT_GROUPING_POLICY as P,
   type GroupingCandidate,
+  type GroupingFeatures,
   groupingFeatures,
   jaccard,
   overlap,
@@ -363,8 +364,10 @@ describe('the candidate pool as tickets sharing a long frame grow', () => {
       );
       looked += pool.relevant(f).length;
       const viaPool = pool.decide(f);
-      if (i % 50 === 0) {
+      // A new story (…0) and a retold one (…9), against every ticket before them.
+      if (i % 50 === 0 || i % 50 === 49) {
         const reference = decideGrouping(f, held, P);
+        expect(reference.kind).toBe(i % 10 === 9 ? 'join' : 'open');
         if (reference.kind === 'join') expect(viaPool).toEqual(reference);
         else expect(viaPool.kind).toBe('open');
       }
@@ -376,6 +379,42 @@ describe('the candidate pool as tickets sharing a long frame grow', () => {
     expect(joins).toBe(600);
     // Counting those that share two looked-up grams by chance, about 13 per look-up were compared.
     expect(looked / 6000).toBeLessThan(2);
+  });
+
+  it('looks up the same grams whatever candidates came and went before: a pool kept across batches and one loaded afresh agree', () => {
+    // Bigram keys as plain numbers. The signal: five grams one candidate each holds (1–5), a gram
+    // 60 candidates hold (100), two every candidate holds (200, 201), and 20 no candidate holds.
+    const features = (id: string, keys: number[]): GroupingFeatures => ({
+      id,
+      source: 'feed',
+      at: T0,
+      link: null,
+      area: null,
+      category: null,
+      bigrams: new Set(keys),
+    });
+    let next = 10_000;
+    const filler = (n: number) => Array.from({ length: n }, () => next++);
+    const kept = new CandidatePool(P);
+    const fresh = new CandidatePool(P);
+    const both = (c: GroupingFeatures) => {
+      kept.add({ ...c, incidentId: `inc_${c.id}` });
+      fresh.add({ ...c, incidentId: `inc_${c.id}` });
+    };
+    for (let i = 1; i <= 5; i++) both(features(`rare${i}`, [i, 200, 201, ...filler(27)]));
+    for (let i = 0; i < 60; i++) both(features(`g${i}`, [100, 200, 201, ...filler(27)]));
+    for (let i = 0; i < 200; i++) both(features(`frame${i}`, [200, 201, ...filler(28)]));
+    // The kept pool also held 30 more holders of gram 100, since closed: their postings stay listed
+    // (90 in all) until most of them are dead.
+    for (let i = 0; i < 30; i++) kept.add({ ...features(`gone${i}`, [100, 200, 201, ...filler(27)]), incidentId: `inc_gone${i}` });
+    for (let i = 0; i < 30; i++) kept.removeIncident(`inc_gone${i}`);
+    expect(kept.size).toBe(fresh.size);
+    const signal = features('s', [1, 2, 3, 4, 5, 100, 200, 201, ...filler(20)]);
+    // Both look gram 100 up beyond the pigeonhole (60 holders: cheap) and compare none of the five
+    // that share a single rare gram by chance; counted by list length, the kept pool did not.
+    expect(kept.relevant(signal)).toEqual([]);
+    expect(fresh.relevant(signal)).toEqual([]);
+    expect(kept.decide(signal)).toEqual(fresh.decide(signal));
   });
 });
 
