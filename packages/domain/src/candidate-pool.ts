@@ -35,8 +35,24 @@ interface Gram {
   df: number;
   /** Postings unindexed since the lists were last compacted. */
   dead: number;
-  /** Per size class, the slots of the candidates holding it. */
-  lists: number[][];
+  /**
+   * The slots of the candidates holding it, per size class: the class its first holder was in
+   * (−1: none yet) and that list held on the gram itself, the others by class in `more`. Most grams'
+   * holders are of one class or two: a look-up reaches the list without another array between, and
+   * indexing a new gram allocates one array, not two.
+   */
+  k0: number;
+  l0: number[];
+  more: (number[] | undefined)[] | undefined;
+}
+
+const listOf = (g: Gram, k: number): number[] | undefined => (g.k0 === k ? g.l0 : g.more?.[k]);
+
+/** Rewrite every list of `g` in place of the old ones. */
+function rewriteLists(g: Gram, rewrite: (list: number[]) => number[]): void {
+  g.l0 = rewrite(g.l0);
+  const more = g.more;
+  if (more) for (let k = 0; k < more.length; k++) if (more[k]) more[k] = rewrite(more[k]!);
 }
 
 /**
@@ -216,10 +232,13 @@ export class CandidatePool {
     this.live++;
     this.perClass[k]!++;
     for (const g of c.bigrams) {
-      let gram = this.grams.get(g);
-      if (!gram) this.grams.set(g, (gram = { key: g, df: 0, dead: 0, lists: [] }));
-      gram.df++;
-      (gram.lists[k] ??= []).push(slot);
+      const gram = this.grams.get(g);
+      if (!gram) this.grams.set(g, { key: g, df: 1, dead: 0, k0: k, l0: [slot], more: undefined });
+      else {
+        gram.df++;
+        if (gram.k0 === k) gram.l0.push(slot);
+        else ((gram.more ??= [])[k] ??= []).push(slot);
+      }
     }
   }
 
@@ -238,10 +257,7 @@ export class CandidatePool {
       if (gram.df === 0) this.grams.delete(g);
       else if (gram.dead > gram.df) {
         // Mostly dead: drop them now rather than skip them at every look-up.
-        for (let k = 0; k < gram.lists.length; k++) {
-          const list = gram.lists[k];
-          if (list) gram.lists[k] = list.filter((x) => this.stamp[x] !== DEAD);
-        }
+        rewriteLists(gram, (list) => list.filter((x) => this.stamp[x] !== DEAD));
         gram.dead = 0;
       }
     }
@@ -272,13 +288,11 @@ export class CandidatePool {
       slots.push(c);
     }
     for (const gram of this.grams.values()) {
-      for (let k = 0; k < gram.lists.length; k++) {
-        const list = gram.lists[k];
-        if (!list) continue;
+      rewriteLists(gram, (list) => {
         const moved: number[] = [];
         for (const old of list) if (to[old]! >= 0) moved.push(to[old]!);
-        gram.lists[k] = moved;
-      }
+        return moved;
+      });
       gram.dead = 0;
     }
     this.slots = slots;
@@ -349,7 +363,7 @@ export class CandidatePool {
       let holders = 0;
       for (let i = 0; i < prefix; i++) {
         holders += known[i]!.df;
-        walk(known[i]!.lists[k]);
+        walk(listOf(known[i]!, k));
       }
       // No candidate of the class shares any of them: none can reach `need`.
       if (touched.length === 0) continue;
@@ -363,7 +377,7 @@ export class CandidatePool {
         const gram = known[prefix]!;
         if (gram.df > Math.max(holders, CHEAP_HOLDERS)) break;
         holders += gram.df;
-        walk(gram.lists[k]);
+        walk(listOf(gram, k));
         prefix++;
         atLeast++;
       }
