@@ -14,6 +14,7 @@ import {
   overlap,
 } from '../src/grouping.ts';
 import { CandidatePool, groupAll } from '../src/candidate-pool.ts';
+import { frameTicketMaker } from './frame-tickets.ts';
 
 const H = 3_600_000;
 const byTime = (a: GroupingCandidate, b: GroupingCandidate) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -333,35 +334,14 @@ describe('the candidate pool as tickets sharing a long frame grow', () => {
   // ticket of a few hundred. Walking those, a look-up met every ticket that shared two of them by
   // chance and compared it in full: a look-up's cost grew with the open matters.
   it('compares only the tickets that share three of the grams looked up, and decides as comparing with all', () => {
-    const chars =
-      '的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处府';
-    let x = 2026;
-    const r = () => {
-      x = (x + 0x6d2b79f5) >>> 0;
-      let t = x;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
-    const words = (n: number) => Array.from({ length: n }, () => chars[Math.floor(r() * chars.length)]).join('');
     const pool = new CandidatePool(P);
     const held: GroupingCandidate[] = [];
     let looked = 0;
     let joins = 0;
-    let story = '';
-    for (let i = 0; i < 6000; i++) {
-      // Every 10th tells the matter of the one before it again, in other words around the same story.
-      story = i % 10 === 9 ? story : words(64);
-      const f = groupingFeatures(
-        {
-          id: `t${i}`,
-          source: 'hotline',
-          at: T0 + i * 1000,
-          title: `市民来电称${words(12)}`,
-          content: `市民反映：来电称${story}，希望尽快处理。`,
-        },
-        P,
-      );
+    // Every 10th tells the story of the one before it again, under another title.
+    const tickets = frameTicketMaker(2026)(6000, { at: T0, retellEvery: 10 });
+    for (const [i, ticket] of tickets.entries()) {
+      const f = groupingFeatures(ticket, P);
       looked += pool.relevant(f).length;
       const viaPool = pool.decide(f);
       // A new story (…0) and a retold one (…9), against every ticket before them.
