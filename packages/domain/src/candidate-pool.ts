@@ -37,9 +37,9 @@ interface Gram {
   dead: number;
   /**
    * The slots of the candidates holding it, per size class: the class its first holder was in
-   * (−1: none yet) and that list held on the gram itself, the others by class in `more`. Most grams'
-   * holders are of one class or two: a look-up reaches the list without another array between, and
-   * indexing a new gram allocates one array, not two.
+   * (`k0`) with that list on the gram itself (`l0`), the other classes' lists by class in `more`.
+   * Most grams' holders are of one class or two: a look-up reaches the list without another array
+   * between, and indexing a new gram allocates one array, not two.
    */
   k0: number;
   l0: number[];
@@ -318,9 +318,9 @@ export class CandidatePool {
     if (a < minBigrams) return found;
     const threshold = Math.min(textThreshold, burstThreshold);
     // Rarest first (ties by the gram: every engine holding the same candidates looks at the same
-    // ones, whatever order they came and went in). Grams no indexed
-    // candidate holds (df 0) come before all others and meet no posting: only the known ones are
-    // sorted, after the `unknown` that precede them.
+    // ones, whatever order they came and went in). Grams no indexed candidate holds (df 0) come
+    // before all others and meet no posting: only the known ones are sorted, after the `unknown`
+    // that precede them.
     const known: Gram[] = [];
     for (const g of s.bigrams) {
       const gram = this.grams.get(g);

@@ -216,8 +216,9 @@ export interface DecidedAhead {
  * signals. Under the lock the batch uses these decisions only if the kept candidates are still the
  * same pool, unchanged (no other process grouped in between, no candidate added by link), its
  * signals are still the same undecided ones from feeds of the same kind, and the rules the same;
- * else it takes its signals out of the pool again and decides as before. Null where there is nothing to gain or it cannot be checked: no kept
- * candidates yet, signals not stored yet or of two jurisdictions, or a signal the pool already holds.
+ * else it takes its signals out of the pool again and decides as before. Null where there is
+ * nothing to gain or it cannot be checked: no kept candidates yet, signals not stored yet or of
+ * two jurisdictions, or a signal the pool already holds.
  */
 export async function decideAhead(
   db: DbOrTx & object,
