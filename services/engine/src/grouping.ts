@@ -38,6 +38,30 @@ export async function lockGrouping(tx: Tx, jurisdiction = DEFAULT_JURISDICTION):
 }
 
 /**
+ * Take the grouping lock of each jurisdiction, in one order (a batch spanning two jurisdictions
+ * and another spanning the same two cannot deadlock). Returns those held, each with the grouping
+ * version its lock advanced to.
+ */
+export async function lockJurisdictions(
+  tx: Tx,
+  jurisdictions: Iterable<string>,
+  held = new Map<string, number>(),
+): Promise<Map<string, number>> {
+  for (const j of [...new Set(jurisdictions)].filter((x) => !held.has(x)).sort()) held.set(j, await lockGrouping(tx, j));
+  return held;
+}
+
+/** The jurisdictions of the incidents' signals (the default for an incident without any): what a merge or split must lock. */
+export async function incidentJurisdictions(tx: Tx, incidentIds: readonly string[]): Promise<string[]> {
+  const rows = rowsOf<{ jurisdiction: string }>(
+    await tx.execute(sql`
+      select distinct s.jurisdiction from signals s
+      where s.incident_id in (select jsonb_array_elements_text(${json(incidentIds)}::jsonb))`),
+  );
+  return rows.length > 0 ? rows.map((r) => r.jurisdiction) : [DEFAULT_JURISDICTION];
+}
+
+/**
  * A signal was attached to an incident outside the grouping lock (补充线索 by a duty officer, after
  * its command committed): advance the jurisdiction's version so every engine reads its candidates
  * again before its next batch.

@@ -31,9 +31,9 @@ import {
 } from '@huiying/domain';
 import { json } from './batch-sql.ts';
 import { signalInput } from './decide.ts';
+import { incidentJurisdictions, lockJurisdictions } from './grouping.ts';
 import { persistAll } from './incident-writer.ts';
 import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
-import { incidentJurisdictions, lockJurisdictions } from './signals.ts';
 
 /** A merge or split that does not apply (a closed incident, a signal of another incident, …). */
 export class RegroupRefused extends Error {

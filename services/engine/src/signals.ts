@@ -6,9 +6,7 @@ import {
   type CandidatePool,
   canonicalUrl,
   DEFAULT_GROUPING_POLICY,
-  type EngineEvent,
   type GroupingFeatures,
-  type IncidentInput,
   type IncidentState,
   type MonitoringRule,
   nextIncidentWake,
@@ -30,13 +28,13 @@ import {
   signalInput,
   lockSignalStates,
   undoAhead,
-  YIELD_AFTER_MS,
 } from './decide.ts';
-import { candidatesFor, DEFAULT_JURISDICTION, keepCandidates, loadRules, lockGrouping, rememberFeatures } from './grouping.ts';
-import { persistAll } from './incident-writer.ts';
-import { type EngineDeps, incidentIdFor, NotFoundError } from './store.ts';
+import { candidatesFor, DEFAULT_JURISDICTION, keepCandidates, loadRules, lockJurisdictions, rememberFeatures } from './grouping.ts';
+import { type Decided, loadIncidents, openIncident, type Touched, writeDecisions } from './signal-writes.ts';
+import type { EngineDeps } from './store.ts';
 
 export type { SignalDecision } from './decide.ts';
+export { promoteSignal, SignalAlreadyGrouped } from './promote.ts';
 
 export interface SignalOutcome {
   signalId: string;
@@ -44,128 +42,6 @@ export interface SignalOutcome {
   incidentId: string | null;
   created: boolean;
   decision: SignalDecision | null;
-}
-
-interface Decided {
-  id: string;
-  incidentId: string | null;
-  decision: SignalDecision;
-  reason: string;
-  ruleId: string | null;
-  score: number | null;
-  via: string | null;
-  linkKey: string | null;
-}
-
-/** An incident touched by this batch: what it was when read (for the fence), and what it is now. */
-interface Touched {
-  before: IncidentState | undefined;
-  version: number;
-  state: IncidentState;
-  events: EngineEvent[];
-  inputs: IncidentInput[];
-  actor: string;
-}
-
-/**
- * Take the grouping lock of each jurisdiction, in one order (a batch spanning two jurisdictions
- * and another spanning the same two cannot deadlock). Returns those held, each with the grouping
- * version its lock advanced to.
- */
-export async function lockJurisdictions(
-  tx: Tx,
-  jurisdictions: Iterable<string>,
-  held = new Map<string, number>(),
-): Promise<Map<string, number>> {
-  for (const j of [...new Set(jurisdictions)].filter((x) => !held.has(x)).sort()) held.set(j, await lockGrouping(tx, j));
-  return held;
-}
-
-/** The jurisdictions of the incidents' signals (the default for an incident without any): what a merge or split must lock. */
-export async function incidentJurisdictions(tx: Tx, incidentIds: readonly string[]): Promise<string[]> {
-  const rows = rowsOf<{ jurisdiction: string }>(
-    await tx.execute(sql`
-      select distinct s.jurisdiction from signals s
-      where s.incident_id in (select jsonb_array_elements_text(${json(incidentIds)}::jsonb))`),
-  );
-  return rows.length > 0 ? rows.map((r) => r.jurisdiction) : [DEFAULT_JURISDICTION];
-}
-
-/** Read and lock incidents, in id order (two batches locking overlapping sets cannot deadlock). */
-async function loadIncidents(tx: Tx, ids: readonly string[]): Promise<Map<string, { state: IncidentState; version: number }>> {
-  if (ids.length === 0) return new Map();
-  const rows = rowsOf<{ id: string; state: IncidentState; version: number }>(
-    await tx.execute(sql`
-      select id, state, version from incidents
-      where id in (select jsonb_array_elements_text(${json(ids)}::jsonb))
-      order by id
-      for update`),
-  );
-  return new Map(rows.map((r) => [r.id, { state: r.state, version: r.version }]));
-}
-
-/** Open a new incident for the signal (assigned to the unit it names, when known). */
-function openIncident(
-  row: SignalRow,
-  now: number,
-  deps: EngineDeps,
-  knownUnits: Set<string>,
-  actor: string,
-  incidentId = incidentIdFor(row.id),
-): Touched {
-  const input = signalInput(row, incidentId, now);
-  let { state, events } = applyIncidentInput(undefined, input, deps.pack());
-  const inputs = [input];
-  // A ticket that names its handling unit (承办单位) arrives assigned, if we know that unit.
-  if (row.unit_hint && knownUnits.has(row.unit_hint)) {
-    const assign: IncidentInput = { type: 'assign', at: now, incident: incidentId, unit: row.unit_hint };
-    const assigned = applyIncidentInput(state, assign, deps.pack());
-    state = assigned.state;
-    events = [...events, ...assigned.events];
-    inputs.push(assign);
-  }
-  return { before: undefined, version: 0, state, events, inputs, actor };
-}
-
-async function writeDecisions(
-  tx: Tx,
-  touched: Map<string, Touched>,
-  decided: Decided[],
-  now: number,
-  extraAudit: string | null,
-  ladder: EngineDeps['ladder'],
-): Promise<void> {
-  await persistAll(
-    tx,
-    [...touched.values()].map((t) => ({
-      before: t.before,
-      version: t.version,
-      after: t.state,
-      events: t.events,
-      input: t.inputs.length === 1 ? t.inputs[0] : t.inputs,
-      actor: t.actor,
-      now,
-    })),
-    ladder,
-    { yieldAfterMs: YIELD_AFTER_MS },
-  );
-  if (decided.length === 0) return;
-  const at = new Date(now).toISOString();
-  await tx.execute(sql`
-    with upd as (
-      update signals set incident_id = d."incidentId", processed_at = ${at}::timestamptz, decision = d.decision,
-        decision_reason = d.reason, rule_id = d."ruleId", decision_score = d.score, decision_via = d.via, decided_at = ${at}::timestamptz,
-        link_key = d."linkKey"
-      from jsonb_to_recordset(${json(decided)}::jsonb) as d(id text, "incidentId" text, decision text, reason text, "ruleId" text,
-        score real, via text, "linkKey" text)
-      where signals.id = d.id
-      returning signals.id
-    )
-    insert into audit_log (at, actor, action, entity, entity_id, input, result)
-    select ${at}::timestamptz, ${extraAudit ?? 'engine'}, 'signal.' || d.decision, 'signal', d.id, null,
-      jsonb_build_object('incidentId', d."incidentId", 'reason', d.reason, 'ruleId', d."ruleId", 'score', d.score, 'via', d.via)
-    from jsonb_to_recordset(${json(decided)}::jsonb) as d(id text, "incidentId" text, decision text, reason text, "ruleId" text,
-      score real, via text)`);
 }
 
 /**
@@ -229,9 +105,220 @@ function inOrder(order: readonly SignalState[], rows: readonly SignalRow[]): Sig
 }
 
 /**
- * One batch (each signal once) under the grouping lock. `ahead`: its decisions taken before the lock, used if still
- * valid, else taken out of the kept candidates again. `decided` is told once the batch's decisions
- * are final (the next batch may then decide ahead on top of them).
+ * The batch's signals, locked under their jurisdictions' grouping locks (held: each with the
+ * version its lock advanced to): `rows` every one found, by id; `fresh` the undecided ones with
+ * their text, in batch order.
+ */
+async function lockBatch(
+  tx: Tx,
+  unique: readonly SignalMessage[],
+  ahead: DecidedAhead | null,
+): Promise<{ held: Map<string, number>; rows: Map<string, SignalState>; fresh: SignalRow[] }> {
+  // Grouping is serialised per jurisdiction: the batch holds the lock of each it touches.
+  const jurisdictionOf = ahead?.jurisdictions ?? (await jurisdictionsOf(tx, unique));
+  const held = await lockJurisdictions(tx, jurisdictionOf.values());
+  // Decided ahead, the batch holds its signals' text already: it locks them and reads only
+  // what may have changed since (whether they are still undecided, their feed's kind).
+  const rows = new Map<string, SignalState>(
+    (
+      await (ahead ? lockSignalStates : readSignals)(
+        tx,
+        unique.map((m) => m.id),
+      )
+    ).map((r) => [r.id, r]),
+  );
+  // Ingest normally stored the signal already (with its text), so nothing is written for it
+  // here; a message from elsewhere (or a replay) is stored now, then locked like the others.
+  const missing = unique.filter((m) => !rows.has(m.id));
+  if (missing.length > 0) {
+    await tx.execute(sql`
+    insert into signals (id, source, source_ref, feed_id, area, category, unit_hint, published_at, received_at, jurisdiction)
+    select id, source, "sourceRef", "feedId", area, category, "unitHint", "publishedAt", "receivedAt", jurisdiction
+    from jsonb_to_recordset(${json(missing.map((m) => ({ ...m, jurisdiction: jurisdictionOf.get(m.id) ?? DEFAULT_JURISDICTION })))}::jsonb)
+      as r(id text, source text, "sourceRef" text, "feedId" text, area text, category text, "unitHint" text,
+      "publishedAt" timestamptz, "receivedAt" timestamptz, jurisdiction text)
+    on conflict do nothing`);
+    for (const r of await readSignals(
+      tx,
+      missing.map((m) => m.id),
+    ))
+      rows.set(r.id, r);
+  }
+  const undecided = unique.flatMap((m) => {
+    const r = rows.get(m.id);
+    return r && r.incident_id === null && r.decision === null ? [r] : [];
+  });
+  // The undecided ones with their text: those read ahead if they are the same, else read now.
+  const fresh: SignalRow[] =
+    ahead && sameSignals(ahead.fresh, undecided)
+      ? ahead.fresh
+      : undecided.every(isSignalRow)
+        ? undecided
+        : inOrder(
+            undecided,
+            await readSignals(
+              tx,
+              undecided.map((r) => r.id),
+            ),
+          );
+  // Only if ingest stored a signal between the read above and the insert (it stores before it
+  // publishes, so only for a foreign message): its own jurisdiction's lock, taken late.
+  await lockJurisdictions(
+    tx,
+    fresh.map((r) => r.jurisdiction),
+    held,
+  );
+  return { held, rows, fresh };
+}
+
+/** What the batch will do, decided under the lock, with what it read to decide. */
+interface Plan {
+  /** Each fresh signal's rule and choice, in batch order. */
+  steps: Planned[];
+  featuresOf: Map<string, GroupingFeatures>;
+  /** The incidents joined, read and locked. */
+  loaded: Map<string, { state: IncidentState; version: number }>;
+  /** The units the tickets name that exist (an assignment, not grouping). */
+  knownUnits: Set<string>;
+}
+
+/**
+ * Decide the fresh signals under the lock: against each jurisdiction's candidates (kept across
+ * batches; `commits` gets what to do once committed) and rules, or take the decisions taken
+ * ahead if they still hold (`settleAhead` is told which).
+ */
+async function planBatch(
+  tx: Tx,
+  deps: EngineDeps,
+  fresh: readonly SignalRow[],
+  held: ReadonlyMap<string, number>,
+  ahead: DecidedAhead | null,
+  now: number,
+  commits: (() => void)[],
+  settleAhead: (use: boolean) => void,
+): Promise<Plan> {
+  const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
+  // Each jurisdiction's candidates among its own signals only (kept across batches), and its rules.
+  const scopes = new Map<string, { rules: MonitoringRule[]; pool: CandidatePool }>();
+  let changed = false;
+  for (const j of [...new Set(fresh.map((r) => r.jurisdiction))].sort()) {
+    const linkKeys = [...new Set(fresh.filter((r) => r.jurisdiction === j).flatMap((r) => canonicalUrl(r.url) ?? []))];
+    const candidates = await candidatesFor(tx, deps.db, held.get(j)!, now, policy, linkKeys, j);
+    commits.push(candidates.commit);
+    changed ||= candidates.changed;
+    scopes.set(j, { rules: [], pool: candidates.pool });
+  }
+  // The rules in force, read under the lock (editing them does not take it).
+  for (const [j, scope] of scopes) scope.rules = await loadRules(tx, j);
+  // The decisions taken ahead hold if they were taken against these very candidates, unchanged
+  // since (no other process grouped in between, none expired), for these same undecided
+  // signals from feeds of the same kind, under the same rules.
+  const use = ahead !== null && !changed && aheadHolds(ahead, scopes, fresh);
+  settleAhead(use);
+  const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
+  // 1. Decide every signal in order, each a candidate for the ones after it (or take the
+  // decisions taken ahead). 2. Read and lock the incidents joined, all in one statement.
+  // 3. Should one of them have been dismissed (or deleted) since its signals became candidates
+  // — dismissing does not take the grouping lock — take this batch's signals out of the pool
+  // again, drop that incident, and decide anew.
+  const featuresOf = use ? ahead!.featuresOf : new Map<string, GroupingFeatures>();
+  const loaded = new Map<string, { state: IncidentState; version: number }>();
+  let plan: Planned[] | null = use ? ahead!.plan : null;
+  for (;;) {
+    plan ??= await decideAll(fresh, scopes, policy, featuresOf);
+    const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [x.incidentId!] : [])));
+    const wanted = [
+      ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
+    ].filter((id) => !loaded.has(id));
+    for (const [id, row] of await loadIncidents(tx, wanted)) loaded.set(id, row);
+    const gone = wanted.filter((id) => loaded.get(id)?.state.status !== 'open');
+    if (gone.length === 0) return { steps: plan, featuresOf, loaded, knownUnits };
+    for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
+    for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
+    plan = null;
+  }
+}
+
+/**
+ * The plan applied in order: an incident joined first fires its timers due before now (so the
+ * signal sees the state a replay would), a new one is opened; each signal's decision recorded.
+ */
+function applyPlan(
+  tx: Tx,
+  deps: EngineDeps,
+  { steps, featuresOf, loaded, knownUnits }: Plan,
+  now: number,
+): { touched: Map<string, Touched>; decided: Decided[]; outcomes: Map<string, SignalOutcome> } {
+  const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
+  const outcomes = new Map<string, SignalOutcome>();
+  const touched = new Map<string, Touched>();
+  const decided: Decided[] = [];
+  for (const { row, rule, choice, incidentId: target } of steps) {
+    if (!rule || !choice) {
+      decided.push({
+        id: row.id,
+        incidentId: null,
+        decision: 'unmatched',
+        reason: 'no_rule',
+        ruleId: null,
+        score: null,
+        via: null,
+        linkKey: canonicalUrl(row.url),
+      });
+      outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
+      continue;
+    }
+    const features = featuresOf.get(row.id)!;
+    if (choice.kind === 'join') {
+      const incidentId = choice.incidentId;
+      let t = touched.get(incidentId);
+      if (!t) {
+        const { state, version } = loaded.get(incidentId)!;
+        const overdue = advanceIncident(state, now - 1);
+        t = { before: state, version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
+        touched.set(incidentId, t);
+      }
+      const input = signalInput(row, incidentId, now);
+      const applied = applyIncidentInput(t.state, input, deps.pack());
+      t.state = applied.state;
+      t.events = [...t.events, ...applied.events];
+      t.inputs.push(input);
+      decided.push({
+        id: row.id,
+        incidentId,
+        decision: 'joined',
+        reason: choice.reason,
+        ruleId: rule.id,
+        score: choice.score,
+        via: choice.via,
+        linkKey: features.link,
+      });
+      outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
+    } else {
+      const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`, target!);
+      const incidentId = t.state.id;
+      touched.set(incidentId, t);
+      decided.push({
+        id: row.id,
+        incidentId,
+        decision: 'opened',
+        reason: 'new_matter',
+        ruleId: rule.id,
+        score: choice.best?.score ?? null,
+        via: choice.best?.via ?? null,
+        linkKey: features.link,
+      });
+      outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
+    }
+    rememberFeatures(tx, deps.db, policy, features);
+  }
+  return { touched, decided, outcomes };
+}
+
+/**
+ * One batch (each signal once) under the grouping lock. `ahead`: its decisions taken before the
+ * lock, used if still valid, else taken out of the kept candidates again. `decidedFinal` is told
+ * once the batch's decisions are final (the next batch may then decide ahead on top of them).
  */
 async function groupSignals(
   deps: EngineDeps,
@@ -240,7 +327,6 @@ async function groupSignals(
   decidedFinal: () => void,
 ): Promise<SignalOutcome[]> {
   const now = deps.clock.now();
-  const policy = deps.grouping ?? DEFAULT_GROUPING_POLICY;
   const commits: (() => void)[] = [];
   // Whether `ahead` was used or taken back: until then a failure must take it back, or the kept
   // candidates (still marked current) would hold decisions never written.
@@ -256,180 +342,27 @@ async function groupSignals(
   };
   const result = await deps.db
     .transaction(async (tx) => {
-      // Grouping is serialised per jurisdiction: the batch holds the lock of each it touches.
-      const jurisdictionOf = ahead?.jurisdictions ?? (await jurisdictionsOf(tx, unique));
-      const held = await lockJurisdictions(tx, jurisdictionOf.values());
-      // Decided ahead, the batch holds its signals' text already: it locks them and reads only
-      // what may have changed since (whether they are still undecided, their feed's kind).
-      const rows = new Map<string, SignalState>(
-        (
-          await (ahead ? lockSignalStates : readSignals)(
-            tx,
-            unique.map((m) => m.id),
-          )
-        ).map((r) => [r.id, r]),
-      );
-      // Ingest normally stored the signal already (with its text), so nothing is written for it
-      // here; a message from elsewhere (or a replay) is stored now, then locked like the others.
-      const missing = unique.filter((m) => !rows.has(m.id));
-      if (missing.length > 0) {
-        await tx.execute(sql`
-        insert into signals (id, source, source_ref, feed_id, area, category, unit_hint, published_at, received_at, jurisdiction)
-        select id, source, "sourceRef", "feedId", area, category, "unitHint", "publishedAt", "receivedAt", jurisdiction
-        from jsonb_to_recordset(${json(missing.map((m) => ({ ...m, jurisdiction: jurisdictionOf.get(m.id) ?? DEFAULT_JURISDICTION })))}::jsonb)
-          as r(id text, source text, "sourceRef" text, "feedId" text, area text, category text, "unitHint" text,
-          "publishedAt" timestamptz, "receivedAt" timestamptz, jurisdiction text)
-        on conflict do nothing`);
-        for (const r of await readSignals(
-          tx,
-          missing.map((m) => m.id),
-        ))
-          rows.set(r.id, r);
-      }
-      const undecided = unique.flatMap((m) => {
-        const r = rows.get(m.id);
-        return r && r.incident_id === null && r.decision === null ? [r] : [];
-      });
-      // The undecided ones with their text: those read ahead if they are the same, else read now.
-      const fresh: SignalRow[] =
-        ahead && sameSignals(ahead.fresh, undecided)
-          ? ahead.fresh
-          : undecided.every(isSignalRow)
-            ? undecided
-            : inOrder(
-                undecided,
-                await readSignals(
-                  tx,
-                  undecided.map((r) => r.id),
-                ),
-              );
-      // Only if ingest stored a signal between the read above and the insert (it stores before it
-      // publishes, so only for a foreign message): its own jurisdiction's lock, taken late.
-      await lockJurisdictions(
-        tx,
-        fresh.map((r) => r.jurisdiction),
-        held,
-      );
-      const outcomes = new Map<string, SignalOutcome>();
-      const touched = new Map<string, Touched>();
-      const decided: Decided[] = [];
+      const { held, rows, fresh } = await lockBatch(tx, unique, ahead);
+      let applied: ReturnType<typeof applyPlan> = { touched: new Map(), decided: [], outcomes: new Map() };
       // Nothing left to decide (another engine or the sweep decided them): nothing taken ahead holds.
       if (fresh.length === 0) settleAhead(false);
-      if (fresh.length > 0) {
-        // Each jurisdiction's candidates among its own signals only (kept across batches), and its rules.
-        const scopes = new Map<string, { rules: MonitoringRule[]; pool: CandidatePool }>();
-        let changed = false;
-        for (const j of [...new Set(fresh.map((r) => r.jurisdiction))].sort()) {
-          const linkKeys = [...new Set(fresh.filter((r) => r.jurisdiction === j).flatMap((r) => canonicalUrl(r.url) ?? []))];
-          const candidates = await candidatesFor(tx, deps.db, held.get(j)!, now, policy, linkKeys, j);
-          commits.push(candidates.commit);
-          changed ||= candidates.changed;
-          scopes.set(j, { rules: [], pool: candidates.pool });
-        }
-        // The rules in force, read under the lock (editing them does not take it).
-        for (const [j, scope] of scopes) scope.rules = await loadRules(tx, j);
-        // The decisions taken ahead hold if they were taken against these very candidates, unchanged
-        // since (no other process grouped in between, none expired), for these same undecided
-        // signals from feeds of the same kind, under the same rules.
-        const use = ahead !== null && !changed && aheadHolds(ahead, scopes, fresh);
-        settleAhead(use);
-        // Units named by the tickets, as they are now (they decide an assignment, not grouping).
-        const knownUnits = await knownUnitsOf(tx, [...new Set(fresh.flatMap((r) => (r.unit_hint ? [r.unit_hint] : [])))]);
-        // 1. Decide every signal in order, each a candidate for the ones after it (or take the
-        // decisions taken ahead). 2. Read and lock the incidents joined, all in one statement.
-        // 3. Should one of them have been dismissed (or deleted) since its signals became candidates
-        // — dismissing does not take the grouping lock — take this batch's signals out of the pool
-        // again, drop that incident, and decide anew. 4. Apply in order.
-        const featuresOf = use ? ahead!.featuresOf : new Map<string, GroupingFeatures>();
-        const loaded = new Map<string, { state: IncidentState; version: number }>();
-        let plan: Planned[] | null = use ? ahead!.plan : null;
-        for (;;) {
-          plan ??= await decideAll(fresh, scopes, policy, featuresOf);
-          const opened = new Set(plan.flatMap((x) => (x.choice?.kind === 'open' ? [x.incidentId!] : [])));
-          const wanted = [
-            ...new Set(plan.flatMap((x) => (x.choice?.kind === 'join' && !opened.has(x.choice.incidentId) ? [x.choice.incidentId] : []))),
-          ].filter((id) => !loaded.has(id));
-          for (const [id, row] of await loadIncidents(tx, wanted)) loaded.set(id, row);
-          const gone = wanted.filter((id) => loaded.get(id)?.state.status !== 'open');
-          if (gone.length === 0) break;
-          for (const x of [...plan].reverse()) if (x.choice) scopes.get(x.row.jurisdiction)!.pool.remove(x.row.id);
-          for (const id of gone) for (const { pool } of scopes.values()) pool.removeIncident(id);
-          plan = null;
-        }
+      else {
+        const plan = await planBatch(tx, deps, fresh, held, ahead, now, commits, settleAhead);
         decidedFinal();
-        for (const { row, rule, choice, incidentId: target } of plan!) {
-          if (!rule || !choice) {
-            decided.push({
-              id: row.id,
-              incidentId: null,
-              decision: 'unmatched',
-              reason: 'no_rule',
-              ruleId: null,
-              score: null,
-              via: null,
-              linkKey: canonicalUrl(row.url),
-            });
-            outcomes.set(row.id, { signalId: row.id, incidentId: null, created: false, decision: 'unmatched' });
-            continue;
-          }
-          const features = featuresOf.get(row.id)!;
-          if (choice.kind === 'join') {
-            const incidentId = choice.incidentId;
-            let t = touched.get(incidentId);
-            if (!t) {
-              const { state, version } = loaded.get(incidentId)!;
-              // Timers due before now fire first, so the signal sees the state the replay would.
-              const overdue = advanceIncident(state, now - 1);
-              t = { before: state, version, state: overdue.state, events: overdue.events, inputs: [], actor: `signal:${row.source}` };
-              touched.set(incidentId, t);
-            }
-            const input = signalInput(row, incidentId, now);
-            const applied = applyIncidentInput(t.state, input, deps.pack());
-            t.state = applied.state;
-            t.events = [...t.events, ...applied.events];
-            t.inputs.push(input);
-            decided.push({
-              id: row.id,
-              incidentId,
-              decision: 'joined',
-              reason: choice.reason,
-              ruleId: rule.id,
-              score: choice.score,
-              via: choice.via,
-              linkKey: features.link,
-            });
-            outcomes.set(row.id, { signalId: row.id, incidentId, created: false, decision: 'joined' });
-          } else {
-            const t = openIncident(row, now, deps, knownUnits, `signal:${row.source}`, target!);
-            const incidentId = t.state.id;
-            touched.set(incidentId, t);
-            decided.push({
-              id: row.id,
-              incidentId,
-              decision: 'opened',
-              reason: 'new_matter',
-              ruleId: rule.id,
-              score: choice.best?.score ?? null,
-              via: choice.best?.via ?? null,
-              linkKey: features.link,
-            });
-            outcomes.set(row.id, { signalId: row.id, incidentId, created: true, decision: 'opened' });
-          }
-          rememberFeatures(tx, deps.db, policy, features);
-        }
+        applied = applyPlan(tx, deps, plan, now);
       }
       // Where nothing became a candidate, the kept candidates stay current (see candidatesFor) — once committed.
       const grouped = new Set(fresh.map((r) => r.jurisdiction));
       for (const [j, version] of held) if (!grouped.has(j)) commits.push(() => keepCandidates(deps.db, version, j));
-      await writeDecisions(tx, touched, decided, now, null, deps.ladder);
+      await writeDecisions(tx, applied.touched, applied.decided, now, null, deps.ladder);
       let wake: number | null = null;
-      for (const t of touched.values()) {
+      for (const t of applied.touched.values()) {
         const w = nextIncidentWake(t.state);
         if (w !== null) wake = Math.min(wake ?? w, w);
       }
       const list = unique.map(
         (m) =>
-          outcomes.get(m.id) ?? {
+          applied.outcomes.get(m.id) ?? {
             signalId: m.id,
             incidentId: rows.get(m.id)?.incident_id ?? null,
             created: false,
@@ -451,54 +384,6 @@ async function groupSignals(
 export async function handleSignal(deps: EngineDeps, msg: SignalMessage): Promise<SignalOutcome> {
   const [outcome] = await handleSignals(deps, [msg]);
   return outcome!;
-}
-
-/** The signal is already part of an incident: promoting it again would open a second one. */
-export class SignalAlreadyGrouped extends Error {
-  override name = 'SignalAlreadyGrouped';
-  constructor(readonly incidentId: string) {
-    super(`signal is already part of incident ${incidentId}`);
-  }
-}
-
-/**
- * 人工立案: a duty officer opens an incident for a stored signal no rule matched. The clock
- * starts as replay.md says for any signal — at the signal's publish time (ingest already
- * decided it is credible), capped at now — so a signal promoted late may be overdue at once.
- */
-export async function promoteSignal(deps: EngineDeps, signalId: string, actor: string, note?: string): Promise<{ incidentId: string }> {
-  const now = deps.clock.now();
-  const result = await deps.db.transaction(async (tx) => {
-    await lockJurisdictions(tx, (await jurisdictionsOf(tx, [{ id: signalId }])).values());
-    const [row] = await readSignals(tx, [signalId]);
-    if (!row) throw new NotFoundError(`signal ${signalId} not found`);
-    if (row.incident_id !== null) throw new SignalAlreadyGrouped(row.incident_id);
-    const knownUnits = await knownUnitsOf(tx, row.unit_hint ? [row.unit_hint] : []);
-    const t = openIncident(row, now, deps, knownUnits, actor);
-    const incidentId = t.state.id;
-    await writeDecisions(
-      tx,
-      new Map([[incidentId, t]]),
-      [
-        {
-          id: row.id,
-          incidentId,
-          decision: 'promoted',
-          reason: note ? `manual: ${note}` : 'manual',
-          ruleId: null,
-          score: null,
-          via: null,
-          linkKey: canonicalUrl(row.url),
-        },
-      ],
-      now,
-      actor,
-      deps.ladder,
-    );
-    return { incidentId, wake: nextIncidentWake(t.state) };
-  });
-  if (result.wake !== null) deps.onWake?.(result.wake);
-  return { incidentId: result.incidentId };
 }
 
 /**
