@@ -9,6 +9,7 @@ import {
   type GroupingFeatures,
   groupingFeatures,
   type GroupingPolicy,
+  hasKey,
   type GroupingSubject,
   similarity,
 } from './grouping.ts';
@@ -121,6 +122,9 @@ export class CandidatePool {
   /** Per slot: the look-up that last counted it (DEAD once unindexed), and how many of its bigrams that look-up met. */
   private stamp = new Int32Array(1024);
   private shared = new Int32Array(1024);
+  /** The slots the current look-up met in the class it walks, the first `met` of them (reused: a look-up allocates no list). */
+  private touched = new Int32Array(1024);
+  private met = 0;
   private live = 0;
   /** Indexed candidates per size class (a class without any is not looked up). */
   private readonly perClass: number[] = SIZE_CLASSES.map(() => 0);
@@ -223,8 +227,8 @@ export class CandidatePool {
   }
 
   private index(c: GroupingCandidate): void {
-    if (c.bigrams.size < this.policy.minBigrams) return;
-    const k = sizeClassOf(c.bigrams.size);
+    if (c.bigrams.length < this.policy.minBigrams) return;
+    const k = sizeClassOf(c.bigrams.length);
     const slot = this.newSlot();
     this.slots[slot] = c;
     this.stamp[slot] = -1;
@@ -249,7 +253,7 @@ export class CandidatePool {
     this.slots[slot] = undefined;
     this.slotOf.delete(c);
     this.live--;
-    this.perClass[sizeClassOf(c.bigrams.size)]!--;
+    this.perClass[sizeClassOf(c.bigrams.length)]!--;
     for (const g of c.bigrams) {
       const gram = this.grams.get(g)!;
       gram.df--;
@@ -273,6 +277,7 @@ export class CandidatePool {
       stamp.set(this.stamp);
       this.stamp = stamp;
       this.shared = new Int32Array(used * 2);
+      this.touched = new Int32Array(used * 2);
     }
     return this.slots.length;
   }
@@ -308,13 +313,13 @@ export class CandidatePool {
   /**
    * The candidates looked up for `s`, each with the number of bigrams it shares with `s` — exact:
    * counted while walking the looked-up bigrams, plus the skipped commonest ones checked against
-   * the candidate's own set (a few lookups, not a comparison of two whole sets).
+   * the candidate's own keys (a few binary searches, not a comparison of two whole lists).
    */
   private lookUp(s: GroupingFeatures): Map<GroupingCandidate, number> {
     const found = new Map<GroupingCandidate, number>();
     if (s.link !== null) for (const c of this.byLink.get(s.link) ?? []) found.set(c, -1);
     const { minBigrams, textThreshold, burstThreshold } = this.policy;
-    const a = s.bigrams.size;
+    const a = s.bigrams.length;
     if (a < minBigrams) return found;
     const threshold = Math.min(textThreshold, burstThreshold);
     // Rarest first (ties by the gram: every engine holding the same candidates looks at the same
@@ -343,30 +348,17 @@ export class CandidatePool {
         this.epoch = 0;
       }
       const epoch = ++this.epoch;
-      const { stamp, shared } = this;
-      const touched: number[] = [];
-      const walk = (list: readonly number[] | undefined) => {
-        if (!list) return;
-        for (const slot of list) {
-          const was = stamp[slot]!;
-          if (was === epoch) shared[slot]!++;
-          else if (was !== DEAD) {
-            stamp[slot] = epoch;
-            shared[slot] = 1;
-            touched.push(slot);
-          }
-        }
-      };
+      this.met = 0;
       // How many candidates (of every class) hold the grams looked up: what the walk cost, as the
       // pool's contents say it — not its lists, which keep unindexed candidates' postings until
       // compacted — so that the choice below is the same in every engine holding these candidates.
       let holders = 0;
       for (let i = 0; i < prefix; i++) {
         holders += known[i]!.df;
-        walk(listOf(known[i]!, k));
+        this.walk(listOf(known[i]!, k), epoch);
       }
       // No candidate of the class shares any of them: none can reach `need`.
-      if (touched.length === 0) continue;
+      if (this.met === 0) continue;
       // Each gram looked up beyond the pigeonhole means a candidate that could reach `need` shares
       // one more of the looked-up ones: the many that share one or two bigrams by chance are dropped
       // without a comparison (as open matters grow, those are most of what a look-up meets). Only
@@ -377,22 +369,42 @@ export class CandidatePool {
         const gram = known[prefix]!;
         if (gram.df > Math.max(holders, CHEAP_HOLDERS)) break;
         holders += gram.df;
-        walk(listOf(gram, k));
+        this.walk(listOf(gram, k), epoch);
         prefix++;
         atLeast++;
       }
-      for (const slot of touched) {
+      const { touched, shared, met } = this;
+      for (let t = 0; t < met; t++) {
+        const slot = touched[t]!;
         const n = shared[slot]!;
         if (n < atLeast) continue;
         const c = this.slots[slot]!;
         let all = n;
-        // The commonest grams, not looked up: counted against the candidate's own set (an indexed
+        // The commonest grams, not looked up: counted against the candidate's own (an indexed
         // candidate holds only known grams).
-        for (let i = prefix; i < known.length; i++) if (c.bigrams.has(known[i]!.key)) all++;
+        for (let i = prefix; i < known.length; i++) if (hasKey(c.bigrams, known[i]!.key)) all++;
         found.set(c, all);
       }
     }
     return found;
+  }
+
+  /** Count a posting list into the current look-up: each live slot's shared grams, each slot met once in `touched`. */
+  private walk(list: readonly number[] | undefined, epoch: number): void {
+    if (!list) return;
+    const { stamp, shared, touched } = this;
+    let met = this.met;
+    for (let i = 0; i < list.length; i++) {
+      const slot = list[i]!;
+      const was = stamp[slot]!;
+      if (was === epoch) shared[slot]!++;
+      else if (was !== DEAD) {
+        stamp[slot] = epoch;
+        shared[slot] = 1;
+        touched[met++] = slot;
+      }
+    }
+    this.met = met;
   }
 
   decide(s: GroupingFeatures): GroupingDecision {
@@ -402,8 +414,8 @@ export class CandidatePool {
     const scoreOf = (c: GroupingCandidate): number => {
       const n = found.get(c) ?? -1;
       if (n < 0) return similarity(s, c, this.policy);
-      if (s.bigrams.size < minBigrams || c.bigrams.size < minBigrams) return 0;
-      return measure === 'overlap' ? n / Math.min(s.bigrams.size, c.bigrams.size) : n / (s.bigrams.size + c.bigrams.size - n);
+      if (s.bigrams.length < minBigrams || c.bigrams.length < minBigrams) return 0;
+      return measure === 'overlap' ? n / Math.min(s.bigrams.length, c.bigrams.length) : n / (s.bigrams.length + c.bigrams.length - n);
     };
     return decideGrouping(s, [...found.keys()], this.policy, scoreOf);
   }

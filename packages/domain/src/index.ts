@@ -160,10 +160,8 @@ export {
   groupingFeatures,
   type GroupingPolicy,
   type GroupingSubject,
-  jaccard,
   type JoinReason,
   normalizeText,
-  overlap,
   pairwiseScores,
   similarity,
 } from './grouping.ts';
