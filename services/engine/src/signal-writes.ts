@@ -92,6 +92,7 @@ export async function writeDecisions(
   );
   if (decided.length === 0) return;
   const at = new Date(now).toISOString();
+  // The decisions are sent once: the audit rows are the updated signals' (RETURNING reads `d`).
   await tx.execute(sql`
     with upd as (
       update signals set incident_id = d."incidentId", processed_at = ${at}::timestamptz, decision = d.decision,
@@ -100,11 +101,10 @@ export async function writeDecisions(
       from jsonb_to_recordset(${json(decided)}::jsonb) as d(id text, "incidentId" text, decision text, reason text, "ruleId" text,
         score real, via text, "linkKey" text)
       where signals.id = d.id
-      returning signals.id
+      returning d.id, d."incidentId", d.decision, d.reason, d."ruleId", d.score, d.via
     )
     insert into audit_log (at, actor, action, entity, entity_id, input, result)
-    select ${at}::timestamptz, ${extraAudit ?? 'engine'}, 'signal.' || d.decision, 'signal', d.id, null,
-      jsonb_build_object('incidentId', d."incidentId", 'reason', d.reason, 'ruleId', d."ruleId", 'score', d.score, 'via', d.via)
-    from jsonb_to_recordset(${json(decided)}::jsonb) as d(id text, "incidentId" text, decision text, reason text, "ruleId" text,
-      score real, via text)`);
+    select ${at}::timestamptz, ${extraAudit ?? 'engine'}, 'signal.' || u.decision, 'signal', u.id, null,
+      jsonb_build_object('incidentId', u."incidentId", 'reason', u.reason, 'ruleId', u."ruleId", 'score', u.score, 'via', u.via)
+    from upd u`);
 }

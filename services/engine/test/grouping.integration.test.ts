@@ -148,6 +148,17 @@ describe('monitoring rules and grouping (PostgreSQL)', () => {
       decision_score: 1,
       decision_via: first.id,
     });
+    // Its decision is audited with what the row says, once.
+    const audits = rowsOf<{ action: string; actor: string; result: unknown }>(
+      await db.db.execute(sql`select action, actor, result from audit_log where entity = 'signal' and entity_id = ${repost.id}`),
+    );
+    expect(audits).toEqual([
+      {
+        action: 'signal.joined',
+        actor: 'engine',
+        result: { incidentId: opened!.incidentId, reason: 'link', ruleId: 'mr_feeds', score: 1, via: first.id },
+      },
+    ]);
     const state = await stateOf(opened!.incidentId!);
     expect(state.signalCount).toBe(2);
     expect(state.startAt).toBe(T0 - 2 * HOUR);
