@@ -4,10 +4,22 @@
  * both similarity measures — how DEFAULT_GROUPING_POLICY was chosen.
  *
  *     pnpm bench --only grouping [--no-sweep]
+ *
+ * Then the cost as open matters grow (frame-heavy tickets through groupAll), and the candidate
+ * pool's memory and cost with the e2e bench's tickets (run with --expose-gc for the memory).
  */
-import { DEFAULT_GROUPING_POLICY, groupAll, type GroupingPolicy, pairwiseScores } from '../packages/domain/src/index.ts';
+import {
+  CandidatePool,
+  DEFAULT_GROUPING_POLICY,
+  groupAll,
+  groupingFeatures,
+  type GroupingPolicy,
+  type GroupingSubject,
+  pairwiseScores,
+} from '../packages/domain/src/index.ts';
 import { frameTicketMaker } from '../packages/domain/test/frame-tickets.ts';
 import { loadSample } from '../packages/domain/test/grouping-sample.ts';
+import { benchTicket } from './e2e/tickets.ts';
 
 const { signals, truth, subjects } = loadSample();
 const run = (policy: GroupingPolicy) => pairwiseScores(truth, groupAll(subjects, policy));
@@ -67,3 +79,41 @@ if (!process.argv.includes('--no-sweep')) {
     );
   }
 }
+
+// The pool an engine keeps (issue 8), with the e2e bench's tickets: 80 % new matters, 20 % joining
+// the ticket before. Its heap per candidate (what an engine holds for each open matter's recent
+// signals in the 72 h window) and its cost per ticket: decide + add over the whole run, and the
+// last 5 000 decisions alone. One function per size, so nothing of one run is live in the next.
+function measurePool(n: number): string {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const subjects: GroupingSubject[] = Array.from({ length: n }, (_, i) => {
+    const t = benchTicket(i, { prefix: 'g', joinEvery: 5, receivedAt: '2026-12-01T00:00:00Z' });
+    return { id: t.id, source: 'hotline', at: i, title: t.title, content: t.content, area: t.area ?? null, category: t.category ?? null };
+  });
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  const pool = new CandidatePool(P);
+  let joins = 0;
+  let lastCpu = 0;
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const last = i >= n - 5000 ? process.cpuUsage() : null;
+    const f = groupingFeatures(subjects[i]!, P);
+    const d = pool.decide(f);
+    if (last) lastCpu += process.cpuUsage(last).user;
+    if (d.kind === 'join') joins++;
+    pool.add({ ...f, incidentId: d.kind === 'join' ? d.incidentId : f.id });
+  }
+  const used = process.cpuUsage(cpu);
+  gc?.();
+  const held = process.memoryUsage().heapUsed - before;
+  // Both used after the collection, so it took neither (the tickets were on the heap before it).
+  const kept = pool.relevant(groupingFeatures(subjects[0]!, P)).length >= 0;
+  return (
+    `  ${String(n).padStart(6)} tickets: ${(((used.user + used.system) / n) | 0).toString().padStart(4)} µs CPU per ticket, ` +
+    `last 5 000 decisions ${(lastCpu / 5000).toFixed(0)} µs each, ${joins} joined; ` +
+    (gc && kept ? `heap ${(held / n).toFixed(0)} B per candidate (${(held / 1e6).toFixed(0)} MB)` : 'heap: run with --expose-gc')
+  );
+}
+console.log('\ncandidate pool with the e2e tickets (decide + add, one pool):');
+for (const n of [30_000, 80_000]) console.log(measurePool(n));

@@ -77,12 +77,12 @@ fi
 
 if [[ "$only" == grouping ]]; then
   echo "== bench/grouping.ts =="
-  exec node --import tsx bench/grouping.ts "${args[@]}"
+  exec node --expose-gc --import tsx bench/grouping.ts "${args[@]}"
 fi
 
 if [[ "$only" == all ]]; then
   echo "== bench/grouping.ts =="
-  node --import tsx bench/grouping.ts --no-sweep
+  node --expose-gc --import tsx bench/grouping.ts --no-sweep
 fi
 
 if [[ "$only" == e2e ]]; then
