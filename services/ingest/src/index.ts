@@ -1,5 +1,6 @@
+export { acceptTickets } from './ticket-writes.ts';
+export { ticketRoutes } from './ticket-routes.ts';
 export {
-  acceptTickets,
   DEFAULT_TICKET_TIME_POLICY,
   decideTicketTime,
   MAX_TICKETS_PER_REQUEST,
@@ -11,7 +12,6 @@ export {
   ticketConfig,
   ticketPolicyOf,
   ticketRef,
-  ticketRoutes,
 } from './tickets.ts';
 export {
   createHotlineSource,

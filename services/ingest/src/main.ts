@@ -14,7 +14,8 @@ import { DEFAULT_EVIDENCE_OPTIONS, EvidenceArchiver } from './evidence.ts';
 import { DEFAULT_POLLER_OPTIONS, FeedPoller } from './feeds.ts';
 import { AddressPolicy, DEFAULT_FETCH_POLICY } from './fetch/index.ts';
 import { IngestMetrics } from './metrics.ts';
-import { ticketConfig, ticketPolicyOf, ticketRoutes } from './tickets.ts';
+import { ticketRoutes } from './ticket-routes.ts';
+import { ticketConfig, ticketPolicyOf } from './tickets.ts';
 
 const config = loadConfig(
   Type.Object({

@@ -9,14 +9,8 @@ import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { Value } from '@sinclair/typebox/value';
 import { type Db, rowsOf, sql } from '@huiying/db';
-import {
-  acceptTickets,
-  DEFAULT_TICKET_TIME_POLICY,
-  MAX_TICKETS_PER_REQUEST,
-  Ticket,
-  type TicketOrigin,
-  type TicketTimePolicy,
-} from './tickets.ts';
+import { acceptTickets } from './ticket-writes.ts';
+import { DEFAULT_TICKET_TIME_POLICY, MAX_TICKETS_PER_REQUEST, Ticket, type TicketOrigin, type TicketTimePolicy } from './tickets.ts';
 
 type Field = 'id' | 'receivedAt' | 'content' | 'title' | 'category' | 'area' | 'unit' | 'caller' | 'phone';
 

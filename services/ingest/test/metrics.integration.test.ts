@@ -10,7 +10,7 @@ import { freshDatabase } from '@huiying/testkit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { IngestMetrics } from '../src/metrics.ts';
-import { ticketRoutes } from '../src/tickets.ts';
+import { ticketRoutes } from '../src/ticket-routes.ts';
 
 const T0 = Date.parse('2026-09-30T20:00:00+08:00');
 const clock = new FakeClock(T0);

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotlineSource, signBody } from '../src/hotline-auth.ts';
-import { ticketRoutes } from '../src/tickets.ts';
+import { ticketRoutes } from '../src/ticket-routes.ts';
 
 const T0 = Date.parse('2026-09-30T20:00:00+08:00');
 const clock = new FakeClock(T0);

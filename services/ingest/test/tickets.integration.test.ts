@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotlineSource, disableHotlineSource, signBody } from '../src/hotline-auth.ts';
 import { hotlineSignalId, loadSignalKey } from '../src/signal-key.ts';
 import { signalId } from '../src/signals.ts';
-import { ticketRoutes } from '../src/tickets.ts';
+import { ticketRoutes } from '../src/ticket-routes.ts';
 
 const T0 = Date.parse('2026-09-30T20:00:00+08:00');
 const DAY = 86_400_000;
