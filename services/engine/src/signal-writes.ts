@@ -92,19 +92,22 @@ export async function writeDecisions(
   );
   if (decided.length === 0) return;
   const at = new Date(now).toISOString();
-  // The decisions are sent once: the audit rows are the updated signals' (RETURNING reads `d`).
+  // The decisions are sent once: the audit rows are the updated signals' (RETURNING reads `d`), in
+  // the batch's order (the timeline lists a batch's rows by id: a join after the open it joined).
   await tx.execute(sql`
     with upd as (
       update signals set incident_id = d."incidentId", processed_at = ${at}::timestamptz, decision = d.decision,
         decision_reason = d.reason, rule_id = d."ruleId", decision_score = d.score, decision_via = d.via, decided_at = ${at}::timestamptz,
         link_key = d."linkKey"
-      from jsonb_to_recordset(${json(decided)}::jsonb) as d(id text, "incidentId" text, decision text, reason text, "ruleId" text,
-        score real, via text, "linkKey" text)
+      from rows from (
+          jsonb_to_recordset(${json(decided)}::jsonb) as (id text, "incidentId" text, decision text, reason text, "ruleId" text,
+            score real, via text, "linkKey" text)
+        ) with ordinality as d(id, "incidentId", decision, reason, "ruleId", score, via, "linkKey", n)
       where signals.id = d.id
-      returning d.id, d."incidentId", d.decision, d.reason, d."ruleId", d.score, d.via
+      returning d.id, d."incidentId", d.decision, d.reason, d."ruleId", d.score, d.via, d.n
     )
     insert into audit_log (at, actor, action, entity, entity_id, input, result)
     select ${at}::timestamptz, ${extraAudit ?? 'engine'}, 'signal.' || u.decision, 'signal', u.id, null,
       jsonb_build_object('incidentId', u."incidentId", 'reason', u.reason, 'ruleId', u."ruleId", 'score', u.score, 'via', u.via)
-    from upd u`);
+    from upd u order by u.n`);
 }

@@ -142,4 +142,39 @@ describe.each(bothDatabases)('handleSignals ($name), a batch of hundreds', ({ op
       await closeTestDatabase(own);
     }
   });
+
+  it('audits the decisions in the batch’s order, whatever order the signals are stored in', async () => {
+    const own = await open();
+    try {
+      const d: EngineDeps = { db: own.db, clock: new FakeClock(T0), pack: () => DEFAULT_RULE_PACK };
+      // Signals decided before, then the batch's: the update reads the table, not only the batch.
+      const earlier = Array.from({ length: 900 }, (_, i) => ({
+        ...ticket(1000 + i),
+        id: `earlier_${i}`,
+        sourceRef: `E-${i}`,
+        processedAt: new Date(T0),
+      }));
+      await own.db.insert(signals).values(earlier);
+      const tickets = Array.from({ length: 300 }, (_, i) => ticket(i));
+      await own.db.insert(signals).values(tickets);
+      await own.db.execute(sql`analyze signals`);
+      // Handed over last stored first: a join of the batch with the table in the table's order
+      // would audit them backwards (the timeline lists a batch's audit rows by id).
+      const msgs = [...tickets].reverse().map((t): SignalMessage => ({
+        v: 1,
+        type: 'signal',
+        id: t.id,
+        source: 'hotline',
+        sourceRef: t.sourceRef,
+        receivedAt: new Date(T0).toISOString(),
+      }));
+      await handleSignals(d, msgs);
+      const audited = rowsOf<{ entity_id: string }>(
+        await own.db.execute(sql`select entity_id from audit_log where entity = 'signal' order by id`),
+      ).map((r) => r.entity_id);
+      expect(audited).toEqual(msgs.map((m) => m.id));
+    } finally {
+      await closeTestDatabase(own);
+    }
+  });
 });
