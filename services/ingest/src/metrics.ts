@@ -79,7 +79,7 @@ export class IngestMetrics {
       // 401/403/413 refuse the request, not a ticket (the request latency counts them).
       if (status === 400) {
         this.tickets.inc({ outcome: 'refused' });
-        // Refused by the statement (its receivedAt out of bounds, tickets.ts), not by the schema before it: one of its batch.
+        // Refused by the statement (its receivedAt out of bounds: tickets.ts decides, ticket-writes.ts answers), not by the schema before it: one of its batch.
         if (typeof payload === 'string' && payload.includes('"message":"body/receivedAt: ')) this.answered++;
       }
       if ((status !== 200 && status !== 201) || typeof payload !== 'string') return;
