@@ -81,9 +81,10 @@ if (!process.argv.includes('--no-sweep')) {
 }
 
 // The pool an engine keeps (issue 8), with the e2e bench's tickets: 80 % new matters, 20 % joining
-// the ticket before. Its heap per candidate (what an engine holds for each open matter's recent
-// signals in the 72 h window) and its cost per ticket: decide + add over the whole run, and the
-// last 5 000 decisions alone. One function per size, so nothing of one run is live in the next.
+// the ticket before. Its memory per candidate (what an engine holds for each open matter's recent
+// signals in the 72 h window: the JS heap and its typed arrays) and its CPU per ticket: features +
+// decide + add over the whole run, and `pool.decide` alone for the last 5 000. One function per
+// size, so nothing of one run is live in the next.
 function measurePool(n: number): string {
   const gc = (globalThis as { gc?: () => void }).gc;
   const subjects: GroupingSubject[] = Array.from({ length: n }, (_, i) => {
@@ -91,28 +92,36 @@ function measurePool(n: number): string {
     return { id: t.id, source: 'hotline', at: i, title: t.title, content: t.content, area: t.area ?? null, category: t.category ?? null };
   });
   gc?.();
-  const before = process.memoryUsage().heapUsed;
+  // The JS heap and the memory behind typed arrays (the pool's per-slot Int32Arrays).
+  const held = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const before = held();
   const pool = new CandidatePool(P);
   let joins = 0;
   let lastCpu = 0;
   const cpu = process.cpuUsage();
   for (let i = 0; i < n; i++) {
-    const last = i >= n - 5000 ? process.cpuUsage() : null;
     const f = groupingFeatures(subjects[i]!, P);
+    const last = i >= n - 5000 ? process.cpuUsage() : null;
     const d = pool.decide(f);
-    if (last) lastCpu += process.cpuUsage(last).user;
+    if (last) {
+      const u = process.cpuUsage(last);
+      lastCpu += u.user + u.system;
+    }
     if (d.kind === 'join') joins++;
     pool.add({ ...f, incidentId: d.kind === 'join' ? d.incidentId : f.id });
   }
   const used = process.cpuUsage(cpu);
   gc?.();
-  const held = process.memoryUsage().heapUsed - before;
+  const grown = held() - before;
   // Both used after the collection, so it took neither (the tickets were on the heap before it).
   const kept = pool.relevant(groupingFeatures(subjects[0]!, P)).length >= 0;
   return (
     `  ${String(n).padStart(6)} tickets: ${(((used.user + used.system) / n) | 0).toString().padStart(4)} µs CPU per ticket, ` +
-    `last 5 000 decisions ${(lastCpu / 5000).toFixed(0)} µs each, ${joins} joined; ` +
-    (gc && kept ? `heap ${(held / n).toFixed(0)} B per candidate (${(held / 1e6).toFixed(0)} MB)` : 'heap: run with --expose-gc')
+    `last 5 000 pool.decide ${(lastCpu / 5000).toFixed(0)} µs CPU each, ${joins} joined; ` +
+    (gc && kept ? `memory ${(grown / n).toFixed(0)} B per candidate (${(grown / 1e6).toFixed(0)} MB)` : 'memory: run with --expose-gc')
   );
 }
 console.log('\ncandidate pool with the e2e tickets (decide + add, one pool):');
