@@ -41,6 +41,8 @@ const PRUNE_BATCH = 5000;
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<{ published: number; locked: boolean }> | undefined;
+  /** Passes (tick) under way: stop() waits for them, not only for the cycle one of them is in. */
+  private readonly passes = new Set<Promise<void>>();
   private again = false;
   private stopped = false;
   /** A lingering wake-up is scheduled (later wake-ups join it). */
@@ -114,15 +116,20 @@ export class OutboxRelay {
     }
   }
 
+  /** Resolves once nothing more is published: a pass under way ends after its cycle. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    await Promise.all([...this.passes]);
     await this.running?.catch(() => undefined);
   }
 
   private schedule(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timer = setTimeout(() => {
+      const pass = this.tick().finally(() => this.passes.delete(pass));
+      this.passes.add(pass);
+    }, ms);
   }
 
   private async tick(): Promise<void> {
@@ -141,9 +148,9 @@ export class OutboxRelay {
       for (;;) {
         const { published, locked } = await this.cycle();
         if (!locked) contended = true;
-        if (!locked || published < batch) break;
+        if (!locked || published < batch || this.stopped) break;
       }
-      if (Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
+      if (!this.stopped && Date.now() - this.lastPrune >= PRUNE_EVERY_MS) {
         this.lastPrune = Date.now();
         await this.prune();
       }

@@ -70,3 +70,36 @@ it('two relays contending for one outbox publish each message once, in order, on
   expect(new Set(sent.slice(0, total / 2).map((s) => s.relay))).toEqual(new Set(['a', 'b']));
   expect(sent.slice(total / 2 + 20).every((s) => s.relay === 'b')).toBe(true);
 });
+
+it('stop() resolves once the relay publishes nothing more, also in the middle of a backlog', async () => {
+  const h = openPostgres(db.url, { max: 2 });
+  handles.push(h);
+  await h.db.execute(sql`delete from outbox`);
+  await enqueue(
+    h.db,
+    new Date(),
+    Array.from({ length: 200 }, (_, i) => ({ topic: 'stop', key: String(i).padStart(5, '0'), payload: { n: i } })),
+  );
+  let published = 0;
+  let firstSend!: () => void;
+  const sending = new Promise<void>((resolve) => (firstSend = resolve));
+  const relay = new OutboxRelay(
+    h.db,
+    async (_topic, messages) => {
+      firstSend();
+      // A send takes a while (a broker round trip).
+      await pause(5);
+      published += messages.length;
+    },
+    { batch: 25, pollMs: 5, onError: (e) => expect.fail(String(e)) },
+  );
+  relay.start();
+  // Stopped while its first cycle of a backlog of eight is sending.
+  await sending;
+  await relay.stop();
+  const atStop = published;
+  expect(atStop).toBeGreaterThanOrEqual(25);
+  expect(atStop).toBeLessThan(200);
+  await pause(100);
+  expect(published).toBe(atStop);
+});
