@@ -216,7 +216,7 @@ export function sharedKeys(a: readonly number[], b: readonly number[]): number {
 export function similarity(a: GroupingFeatures, b: GroupingFeatures, policy: GroupingPolicy): number {
   const x = a.bigrams.length;
   const y = b.bigrams.length;
-  if (x < policy.minBigrams || y < policy.minBigrams) return 0;
+  if (x === 0 || y === 0 || x < policy.minBigrams || y < policy.minBigrams) return 0;
   const n = sharedKeys(a.bigrams, b.bigrams);
   return policy.measure === 'overlap' ? n / Math.min(x, y) : n / (x + y - n);
 }

@@ -88,6 +88,9 @@ describe('similarity', () => {
     // All 8 of the title's bigrams are among the report's.
     expect(similarity(a, b, { ...P, measure: 'jaccard' })).toBeCloseTo(8 / bigramsOf(long).size, 6);
     expect(similarity(a, f('城西菜市场改造'), P)).toBe(0);
+    // Nothing to compare is no similarity, whatever the policy's minimum.
+    expect(similarity(f(''), f('，。'), { ...P, minBigrams: 0 })).toBe(0);
+    expect(similarity(f(''), f('，。'), { ...P, minBigrams: 0, measure: 'jaccard' })).toBe(0);
   });
 });
 
