@@ -24,14 +24,29 @@ export interface SideEffects {
     unitId?: string | null;
     at: Date;
   }[];
-  /** Audit rows that are not an event's (created, updated, the ladder's). */
-  audits: readonly { at: Date; actor: string; action: string; entity: string; entityId: string; input?: unknown; result?: unknown }[];
+  /**
+   * Audit rows that are not an event's (created, updated, the ladder's). `inputRef` names the input
+   * in `inputs` instead of `input` (a new incident's audit and its clock events' share one).
+   */
+  audits: readonly AuditRow[];
   /** Outbox messages in order; an event's carries its audit row and, when it raises one, its alert. */
   messages: readonly OutboxRow[];
   /** The inputs event audits refer to by index (a timer batch shares one). */
   inputs?: readonly unknown[];
   /** outbox.created_at for the batch. */
   at: Date;
+}
+
+export interface AuditRow {
+  at: Date;
+  actor: string;
+  action: string;
+  entity: string;
+  entityId: string;
+  input?: unknown;
+  /** Index into SideEffects.inputs (then no `input`). */
+  inputRef?: number;
+  result?: unknown;
 }
 
 export interface OutboxRow {
@@ -75,7 +90,7 @@ function messageRow(m: OutboxRow, ord: number): Record<string, unknown> {
   return r;
 }
 
-/** `alr, aud, msg, obx, eva, evl` CTEs, to follow the entity's own CTE in one `with` statement. */
+/** `alr, inp, aud, msg, obx, eva, evl` CTEs, to follow the entity's own CTE in one `with` statement. */
 export function sideEffectCtes(e: SideEffects): SQL {
   return sql`
       alr as (
@@ -85,11 +100,12 @@ export function sideEffectCtes(e: SideEffects): SQL {
           clock text, "dueAt" timestamptz, elapsed real, "unitId" text, at timestamptz)
         on conflict (id) do nothing
       ),
+      inp as materialized (select ${JSON.stringify(e.inputs ?? [])}::jsonb as inputs),
       aud as (
         insert into audit_log (at, actor, action, entity, entity_id, input, result)
-        select at, actor, action, entity, "entityId", input, result
+        select at, actor, action, entity, "entityId", case when "inputRef" is null then input else (select inputs from inp) -> "inputRef" end, result
         from jsonb_to_recordset(${json(e.audits)}::jsonb) as r(at timestamptz, actor text, action text, entity text, "entityId" text,
-          input jsonb, result jsonb)
+          input jsonb, "inputRef" int, result jsonb)
       ),
       msg as materialized (
         select * from jsonb_to_recordset(${json(e.messages.map(messageRow))}::jsonb) as r(topic text, key text, payload jsonb, ord int,
@@ -101,7 +117,7 @@ export function sideEffectCtes(e: SideEffects): SQL {
       ),
       eva as (
         insert into audit_log (at, actor, action, entity, entity_id, input, result)
-        select "auditAt", actor, action, entity, "entityId", (${JSON.stringify(e.inputs ?? [])}::jsonb) -> input, payload
+        select "auditAt", actor, action, entity, "entityId", (select inputs from inp) -> input, payload
         from msg where action is not null order by ord
       ),
       evl as (

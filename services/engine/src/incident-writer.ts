@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { TOPICS, type EventMessage } from '@huiying/bus';
-import { type auditLog, type clocks, type incidents, sql, type Tx } from '@huiying/db';
+import { type clocks, type incidents, sql, type Tx } from '@huiying/db';
 import { type EngineEvent, type IncidentState, type Ladder, nextIncidentWake } from '@huiying/domain';
-import { inputRefs, json, type OutboxRow } from './batch-sql.ts';
+import { type AuditRow, inputRefs, json, type OutboxRow } from './batch-sql.ts';
 import { announceEarlierWake, earlierOf, writeFenced } from './deadlines.ts';
 import { hydrateIncidentStates, storedIncidentState } from './ladder-refs.ts';
 import { type LadderWiring, walkIncidentLadders } from './ladder-writer.ts';
@@ -75,7 +75,7 @@ export async function persistAll(
   const patchedAt = new Set<number>();
   const clockRows: (typeof clocks.$inferInsert)[] = [];
   const retractions: { incidentId: string; clock: string; due: number; at: number }[] = [];
-  const auditRows: (typeof auditLog.$inferInsert)[] = [];
+  const auditRows: AuditRow[] = [];
   const messages: OutboxRow[] = [];
   const { inputs, ref: inputOf } = inputRefs();
   // The ladder snapshots the written states name (ladder-refs.ts), inserted where missing.
@@ -149,7 +149,7 @@ export async function persistAll(
         action: 'incident.created',
         entity: 'incident',
         entityId: view.id,
-        input: a.input,
+        inputRef: inputOf(a.input),
         result: { level: view.level, startAt: iso(view.startAt) },
       });
     } else if (a.events.length === 0 && a.actor !== 'timer') {
@@ -159,7 +159,7 @@ export async function persistAll(
         action: 'incident.updated',
         entity: 'incident',
         entityId: view.id,
-        input: a.input,
+        inputRef: inputOf(a.input),
         result: null,
       });
     }

@@ -48,6 +48,15 @@ describe('handleSignals (PostgreSQL)', () => {
     expect(await count(sql`select count(*)::int as n from signals where processed_at is not null and incident_id is not null`)).toBe(50);
     expect(await count(sql`select count(*)::int as n from incidents where unit_id = 'unit-a'`)).toBe(1);
     expect(await count(sql`select count(*)::int as n from audit_log where action = 'incident.created'`)).toBe(50);
+    // Each new incident's audit and its clock's start hold the input that caused them (sent once, stored on both).
+    const inputs = rowsOf<{ action: string; input: { type: string; incident: string; source: string }; entity_id: string }>(
+      await db.db.execute(
+        sql`select action, input, entity_id from audit_log where action in ('incident.created', 'clock.started') and entity_id = ${outcomes[7]!.incidentId} order by action`,
+      ),
+    );
+    expect(inputs.map((r) => r.action)).toEqual(['clock.started', 'incident.created']);
+    expect(inputs[0]!.input).toMatchObject({ type: 'signal', incident: outcomes[7]!.incidentId, source: 'hotline' });
+    expect(inputs[1]!.input).toEqual(inputs[0]!.input);
     expect(wakes.length).toBe(1);
     // Each new incident announces itself once, by its clock's start: the live feed reads the
     // incident on any event naming it, so no separate incident_changed follows.
