@@ -1,4 +1,4 @@
-import { type SQL, sql } from '@huiying/db';
+import { type AuditEntry, type SQL, sql } from '@huiying/db';
 
 /**
  * What every engine write emits besides the entity itself: alerts, audit rows and outbox events,
@@ -37,16 +37,10 @@ export interface SideEffects {
   at: Date;
 }
 
-export interface AuditRow {
-  at: Date;
-  actor: string;
-  action: string;
-  entity: string;
-  entityId: string;
-  input?: unknown;
+/** An audit entry (packages/db) whose input may be named by its place in SideEffects.inputs. */
+export interface AuditRow extends AuditEntry {
   /** Index into SideEffects.inputs (then no `input`). */
   inputRef?: number;
-  result?: unknown;
 }
 
 export interface OutboxRow {

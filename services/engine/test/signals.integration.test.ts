@@ -104,6 +104,16 @@ describe.each(bothDatabases)('handleSignals ($name), a batch of hundreds', ({ op
     };
   };
 
+  /** The bus message naming a stored ticket (ingest stored it; the message carries no text). */
+  const messageOf = (t: ReturnType<typeof ticket>): SignalMessage => ({
+    v: 1,
+    type: 'signal',
+    id: t.id,
+    source: 'hotline',
+    sourceRef: t.sourceRef,
+    receivedAt: new Date(T0).toISOString(),
+  });
+
   it('decides as grouping the whole list in order does, in one transaction', async () => {
     const own = await open();
     try {
@@ -111,14 +121,7 @@ describe.each(bothDatabases)('handleSignals ($name), a batch of hundreds', ({ op
       const n = 400;
       const tickets = Array.from({ length: n }, (_, i) => ticket(i));
       await own.db.insert(signals).values(tickets);
-      const msgs = tickets.map((t): SignalMessage => ({
-        v: 1,
-        type: 'signal',
-        id: t.id,
-        source: 'hotline',
-        sourceRef: t.sourceRef,
-        receivedAt: new Date(T0).toISOString(),
-      }));
+      const msgs = tickets.map(messageOf);
       const outcomes = await handleSignals(d, msgs);
       const c = async (q: ReturnType<typeof sql>) => rowsOf<{ n: number }>(await own.db.execute(q))[0]!.n;
       // The same decisions as grouping the whole list in order in memory (the domain's reference).
@@ -169,14 +172,7 @@ describe.each(bothDatabases)('handleSignals ($name), a batch of hundreds', ({ op
       await own.db.execute(sql`analyze signals`);
       // Handed over last stored first: a join of the batch with the table in the table's order
       // would audit them backwards (the timeline lists a batch's audit rows by id).
-      const msgs = [...tickets].reverse().map((t): SignalMessage => ({
-        v: 1,
-        type: 'signal',
-        id: t.id,
-        source: 'hotline',
-        sourceRef: t.sourceRef,
-        receivedAt: new Date(T0).toISOString(),
-      }));
+      const msgs = [...tickets].reverse().map(messageOf);
       await handleSignals(d, msgs);
       const audited = rowsOf<{ entity_id: string }>(
         await own.db.execute(sql`select entity_id from audit_log where entity = 'signal' order by id`),
