@@ -171,11 +171,13 @@ export function bigramKeysOf(text: string): number[] {
     if (!COMMON_BIGRAM_KEYS.has(g)) scratch[n++] = g;
     prev = next;
   }
+  // Sorted, then each key once, in place.
   const sorted = scratch.subarray(0, n).sort();
   let distinct = 0;
-  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
+  for (let i = 0; i < n; i++) if (distinct === 0 || sorted[i] !== sorted[distinct - 1]) sorted[distinct++] = sorted[i]!;
+  // Exactly as long as it holds (Array.from would leave growth room in every candidate's keys).
   const out = new Array<number>(distinct);
-  for (let i = 0, j = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) out[j++] = sorted[i]!;
+  for (let i = 0; i < distinct; i++) out[i] = sorted[i]!;
   return out;
 }
 
