@@ -26,6 +26,7 @@ import { createRequire } from 'node:module';
 import type PgNs from 'pg';
 import { applyIncidentInput, DEFAULT_RULE_PACK, MS_PER_HOUR, nextIncidentWake } from '../packages/domain/src/index.ts';
 import { startCountingSmtp } from '../packages/testkit/src/index.ts';
+import { cpuBetween, cpuSnapshot } from './e2e/cpu-budget.ts';
 import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
@@ -131,15 +132,33 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = execFileSync('cat', [`/proc/${pid}/stat`]).toString();
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
+/**
+ * The batch phase's CPU by process, per signal, and what that cost allows on this machine: the
+ * ceiling is every core doing nothing but this path at this cost, and PostgreSQL's own share gives
+ * the ceiling of its writes alone (bench/signals-pgbench.ts measures that floor without the rest).
+ */
+function reportCpuBudget(cpu: { byRole: Map<string, number>; machine: number }, signals: number, wall: number): void {
+  const cores = cpus().length;
+  const order = ['ingest', 'engine', 'PostgreSQL', 'Kafka broker', 'load generator', 'bench (SMTP sink)'];
+  const named = order.reduce((sum, role) => sum + (cpu.byRole.get(role) ?? 0), 0);
+  const rest = Math.max(0, cpu.machine - named);
+  say(
+    'CPU during the batch phase',
+    `${order.map((role) => `${role} ${(cpu.byRole.get(role) ?? 0).toFixed(1)} s`).join(', ')}, other ${rest.toFixed(1)} s; ` +
+      `machine busy ${cpu.machine.toFixed(1)} of ${(cores * wall).toFixed(1)} core-s (${cores} × ${wall.toFixed(1)} s wall)`,
+  );
+  const perSignal = (s: number) => (s * 1000) / signals;
+  const total = perSignal(cpu.machine);
+  const pg = perSignal(cpu.byRole.get('PostgreSQL') ?? 0);
+  say(
+    'CPU per signal (batch phase)',
+    `${order.map((role) => `${role} ${perSignal(cpu.byRole.get(role) ?? 0).toFixed(3)}`).join(', ')}, other ${perSignal(rest).toFixed(3)} ms; machine ${total.toFixed(3)} ms`,
+  );
+  say(
+    `ceiling at this cost on ${cores} cores`,
+    `${fmt((cores * 1000) / total)} signals/s with every core on this path; PostgreSQL's share alone ${fmt((cores * 1000) / pg)}/s ` +
+      `(10 000/s needs ≤ ${((cores * 1000) / 10_000).toFixed(2)} ms of the machine per signal)`,
+  );
 }
 
 async function startBroker(): Promise<string> {
@@ -273,6 +292,8 @@ async function waitProcessed(db: PgClient, prefix: string, n: number, timeoutMs:
 }
 
 interface LoadResult {
+  /** The load generator's own CPU seconds (user + system). */
+  cpu: number;
   tickets: number;
   requests: number;
   failed: number;
@@ -513,7 +534,12 @@ async function main(): Promise<void> {
 
   // a. Batches: the end-to-end rate.
   const n = Number(args.signals);
-  const cpu0 = { ingest: cpuSeconds(ingest.pid), engine: cpuSeconds(engine.pid) };
+  const roles = new Map([
+    [ingest.pid!, 'ingest'],
+    [engine.pid!, 'engine'],
+    [process.pid, 'bench (SMTP sink)'],
+  ]);
+  const cpu0 = cpuSnapshot(roles);
   const t0 = Date.now();
   const batch = await load(ticketsUrl, [
     '--mode',
@@ -532,7 +558,9 @@ async function main(): Promise<void> {
   const tAccepted = Date.now();
   const tDone = await waitProcessed(db, 'B-', n - batch.failed, 600_000);
   const e2e = (n - batch.failed) / ((tDone - t0) / 1000);
-  const cpu1 = { ingest: cpuSeconds(ingest.pid), engine: cpuSeconds(engine.pid) };
+  const cpu = cpuBetween(cpu0, cpuSnapshot(roles));
+  // The load generator exited before the phase ended: it reports its own CPU.
+  cpu.byRole.set('load generator', batch.cpu);
   say(
     'batch intake: POST arrays of 1000 (HTTP accepted)',
     `${fmt(batch.perSecond)} tickets/s (${fmt(n)} tickets, ${batch.failed} refused, ${args['batch-clients']} clients, request p50 ${fmt(batch.p50)} ms, p99 ${fmt(batch.p99)} ms)`,
@@ -541,10 +569,7 @@ async function main(): Promise<void> {
     'end to end: first POST → last signals.processed_at',
     `${fmt(e2e)} signals/s (${((tDone - t0) / 1000).toFixed(1)} s; applied ${((tDone - tAccepted) / 1000).toFixed(1)} s after the last POST returned)`,
   );
-  say(
-    'CPU during the batch phase',
-    `ingest ${(cpu1.ingest - cpu0.ingest).toFixed(1)} s, engine ${(cpu1.engine - cpu0.engine).toFixed(1)} s (of ${((tDone - t0) / 1000).toFixed(1)} s wall)`,
-  );
+  reportCpuBudget(cpu, n - batch.failed, (tDone - t0) / 1000);
 
   if (isolation) {
     await reportIsolation(db, isolation, t0, tDone);
