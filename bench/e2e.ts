@@ -27,6 +27,7 @@ import type PgNs from 'pg';
 import { applyIncidentInput, DEFAULT_RULE_PACK, MS_PER_HOUR, nextIncidentWake } from '../packages/domain/src/index.ts';
 import { startCountingSmtp } from '../packages/testkit/src/index.ts';
 import { cpuBetween, cpuSnapshot } from './e2e/cpu-budget.ts';
+import { type Cleanup, cleanUpOnInterrupt } from './interrupt.ts';
 import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
@@ -58,7 +59,7 @@ const say = (label: string, value: string) => {
   figures.push([label, value]);
   console.log(`${label.padEnd(58)}${value}`);
 };
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: Cleanup[] = [];
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function freePort(): Promise<number> {
@@ -658,18 +659,8 @@ async function main(): Promise<void> {
 }
 
 let failed = false;
-// Interrupted (Ctrl-C, or SIGTERM from a supervisor or timeout): stop and drop what was started all the same.
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.once(signal, () => {
-    void (async () => {
-      for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
-      process.exit(code);
-    })();
-  });
-}
+// Interrupted (Ctrl-C, SIGTERM, SIGHUP, its output closed): stop and drop what was started all the same.
+cleanUpOnInterrupt(cleanups);
 try {
   await main();
 } catch (error) {

@@ -25,6 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import type PgNs from 'pg';
+import { type Cleanup, cleanUpOnInterrupt } from './interrupt.ts';
 import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
@@ -43,7 +44,7 @@ const { values: args } = parseArgs({
 const root = new URL('..', import.meta.url).pathname;
 const pg = createRequire(join(root, 'packages/db/package.json'))('pg') as typeof PgNs;
 const run = `${process.pid}_${Date.now().toString(36)}`;
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: Cleanup[] = [];
 const say = (label: string, value: string) => console.log(`${label.padEnd(44)}${value}`);
 /** User + system CPU seconds of a process (Linux /proc). */
 function cpuSeconds(pid: number | undefined): number {
@@ -379,18 +380,8 @@ async function main(): Promise<void> {
 }
 
 let failed = false;
-// Interrupted (Ctrl-C, or SIGTERM from a supervisor or timeout): stop and drop what was started all the same.
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.once(signal, () => {
-    void (async () => {
-      for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
-      process.exit(code);
-    })();
-  });
-}
+// Interrupted (Ctrl-C, SIGTERM, SIGHUP, its output closed): stop and drop what was started all the same.
+cleanUpOnInterrupt(cleanups);
 try {
   await main();
 } catch (error) {
