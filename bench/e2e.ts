@@ -157,7 +157,7 @@ function reportCpuBudget(cpu: { byRole: Map<string, number>; machine: number }, 
   );
   say(
     `ceiling at this cost on ${cores} cores`,
-    `${fmt((cores * 1000) / total)} signals/s with every core on this path; PostgreSQL's share alone ${fmt((cores * 1000) / pg)}/s ` +
+    `${fmt((cores * 1000) / total)} signals/s with every core on this path; PostgreSQL's share alone ${pg > 0 ? `${fmt((cores * 1000) / pg)}/s` : '— (no PostgreSQL process seen here)'} ` +
       `(10 000/s needs ≤ ${((cores * 1000) / 10_000).toFixed(2)} ms of the machine per signal)`,
   );
 }
@@ -305,7 +305,8 @@ async function waitProcessed(db: PgClient, prefix: string, total: number, n: num
       [refs],
     );
     await db.query('commit');
-    if (probe.rows[0]!.n >= refs.length || Date.now() - counted >= COUNT_EVERY_MS) {
+    // Refused tickets (total − n) are never applied: as many of the probed may stay missing.
+    if (probe.rows[0]!.n >= refs.length - (total - n) || Date.now() - counted >= COUNT_EVERY_MS) {
       counted = Date.now();
       const done = await processed(db, prefix);
       if (done >= n) return Date.now();
@@ -660,19 +661,16 @@ async function main(): Promise<void> {
 
 let failed = false;
 // Interrupted (Ctrl-C, SIGTERM, SIGHUP, its output closed): stop and drop what was started all the same.
-cleanUpOnInterrupt(cleanups);
+const teardown = cleanUpOnInterrupt(cleanups, (error) => console.error('cleanup failed:', error));
 try {
   await main();
 } catch (error) {
-  failed = true;
-  console.error('bench e2e failed:', error);
-} finally {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (error) {
-      console.error('cleanup failed:', error);
-    }
+  // An interruption stops the processes under main(): what fails then is the interruption's doing.
+  if (teardown.interrupted === undefined) {
+    failed = true;
+    console.error('bench e2e failed:', error);
   }
+} finally {
+  await teardown.run();
 }
-process.exit(failed ? 1 : 0);
+process.exit(teardown.interrupted ?? (failed ? 1 : 0));

@@ -12,25 +12,39 @@ const SIGNALS = [
   ['SIGHUP', 129],
 ] as const;
 
-/** Run `cleanups` (last first) and exit on any of the above. Idempotent: the first one wins. */
-export function cleanUpOnInterrupt(cleanups: Cleanup[]): void {
-  let stopping = false;
+export interface Cleanups {
+  /** Run every cleanup once, last registered first; every caller gets the same run. */
+  run(): Promise<void>;
+  /** The exit code of the interruption, if there was one (130, 143, 129; 141 for a closed pipe). */
+  readonly interrupted: number | undefined;
+}
+
+/**
+ * The one way `cleanups` are run, at the end (`run()` in the bench's `finally`) or on any of the
+ * above (then the process exits with the interruption's code). Each runs once, in reverse order,
+ * even when an interruption arrives while the end's run is under way.
+ */
+export function cleanUpOnInterrupt(cleanups: Cleanup[], report: (error: unknown) => void = () => undefined): Cleanups {
+  let running: Promise<void> | undefined;
+  let interrupted: number | undefined;
+  const run = () =>
+    (running ??= (async () => {
+      for (let c = cleanups.pop(); c; c = cleanups.pop()) await Promise.resolve().then(c).catch(report);
+    })());
   const stop = (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    void (async () => {
-      for (const c of [...cleanups].reverse())
-        await Promise.resolve()
-          .then(c)
-          .catch(() => undefined);
-      process.exit(code);
-    })();
+    if (interrupted !== undefined) return;
+    interrupted = code;
+    void run().then(() => process.exit(code));
   };
   for (const [signal, code] of SIGNALS) process.once(signal, () => stop(code));
   for (const stream of [process.stdout, process.stderr])
-    stream.on('error', (error: NodeJS.ErrnoException) => {
-      // 141 = 128 + SIGPIPE, as a shell reports a process killed by a closed pipe.
-      if (error.code === 'EPIPE') stop(141);
-      else throw error;
-    });
+    // 141 = 128 + SIGPIPE, as a shell reports a process killed by a closed pipe; any other failure
+    // of the output stops the bench all the same (1), rather than leaving its processes behind.
+    stream.on('error', (error: NodeJS.ErrnoException) => stop(error.code === 'EPIPE' ? 141 : 1));
+  return {
+    run,
+    get interrupted() {
+      return interrupted;
+    },
+  };
 }

@@ -381,19 +381,16 @@ async function main(): Promise<void> {
 
 let failed = false;
 // Interrupted (Ctrl-C, SIGTERM, SIGHUP, its output closed): stop and drop what was started all the same.
-cleanUpOnInterrupt(cleanups);
+const teardown = cleanUpOnInterrupt(cleanups, (error) => console.error('cleanup failed:', error));
 try {
   await main();
 } catch (error) {
-  failed = true;
-  console.error('bench tickets-single failed:', error);
-} finally {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch (error) {
-      console.error('cleanup failed:', error);
-    }
+  // An interruption stops the processes under main(): what fails then is the interruption's doing.
+  if (teardown.interrupted === undefined) {
+    failed = true;
+    console.error('bench tickets-single failed:', error);
   }
+} finally {
+  await teardown.run();
 }
-process.exit(failed ? 1 : 0);
+process.exit(teardown.interrupted ?? (failed ? 1 : 0));

@@ -2,7 +2,8 @@
  * Where a phase's CPU went on this machine, by role: the processes under test, PostgreSQL, the
  * Kafka broker, and the machine as a whole (bench/e2e.ts). Read from /proc between two snapshots:
  * a process's utime + stime (all its threads), the machine's busy time from /proc/stat. A process
- * that exits between the two is missed (the load generator reports its own CPU instead).
+ * of the bench's own that exits between the two is missed (the load generator reports its own CPU
+ * instead); PostgreSQL's are counted through the postmaster.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -24,10 +25,15 @@ const read = (path: string): string | undefined => {
   }
 };
 
-/** utime + stime of a process in seconds, from /proc/PID/stat (the command may hold spaces and parentheses). */
-function cpuOf(stat: string): number {
+/**
+ * utime + stime of a process in seconds, from /proc/PID/stat (the command may hold spaces and
+ * parentheses); with `children`, also what its exited children used (cutime + cstime): the
+ * postmaster's holds the autovacuum and parallel workers that ended between two snapshots.
+ */
+function cpuOf(stat: string, children: boolean): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / HZ;
+  const own = Number(fields[11]) + Number(fields[12]);
+  return (children ? own + Number(fields[13]) + Number(fields[14]) : own) / HZ;
 }
 
 /** Busy seconds of every core: all of /proc/stat's first line but idle and iowait. */
@@ -40,7 +46,8 @@ function machineBusy(): number {
 /**
  * Every process's CPU so far, with its role: `roles` names given pids (ingest, engine), PostgreSQL's
  * processes are found by name (every one of the server: backends, WAL writer, checkpointer,
- * autovacuum), the broker by its main class.
+ * autovacuum), the broker by its main class. On a machine running more than one server or broker,
+ * all of them are counted: these benches expect to have the machine to themselves.
  */
 export function cpuSnapshot(roles: ReadonlyMap<number, string>): CpuSnapshot {
   const byPid = new Map<number, { role: string; seconds: number }>();
@@ -53,17 +60,25 @@ export function cpuSnapshot(roles: ReadonlyMap<number, string>): CpuSnapshot {
     let role = roles.get(pid);
     if (role === undefined && comm === 'postgres') role = 'PostgreSQL';
     if (role === undefined && comm === 'java' && (read(`/proc/${pid}/cmdline`) ?? '').includes('kafka.Kafka')) role = 'Kafka broker';
-    if (role !== undefined) byPid.set(pid, { role, seconds: cpuOf(stat) });
+    // Not the bench's own exited children: the load generator reports its CPU itself.
+    if (role !== undefined) byPid.set(pid, { role, seconds: cpuOf(stat, role === 'PostgreSQL') });
   }
   return { byPid, machine: machineBusy() };
 }
 
-/** CPU seconds per role between two snapshots (a process seen only in the second counts from 0), and the machine's. */
+/**
+ * CPU seconds per role between two snapshots — each role's total in the second less its total in
+ * the first, so that a PostgreSQL process that exits between them counts once (its own time in the
+ * first, its whole life in the postmaster's cutime in the second) — and the machine's.
+ */
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): { byRole: Map<string, number>; machine: number } {
+  const totals = (s: CpuSnapshot) => {
+    const t = new Map<string, number>();
+    for (const { role, seconds } of s.byPid.values()) t.set(role, (t.get(role) ?? 0) + seconds);
+    return t;
+  };
+  const before = totals(a);
   const byRole = new Map<string, number>();
-  for (const [pid, now] of b.byPid) {
-    const was = a.byPid.get(pid)?.seconds ?? 0;
-    byRole.set(now.role, (byRole.get(now.role) ?? 0) + now.seconds - was);
-  }
+  for (const [role, seconds] of totals(b)) byRole.set(role, seconds - (before.get(role) ?? 0));
   return { byRole, machine: b.machine - a.machine };
 }

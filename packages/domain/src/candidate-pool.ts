@@ -406,7 +406,11 @@ export class CandidatePool {
     }
     const sorted = rank.subarray(0, m).sort();
     const known: Gram[] = new Array<Gram>(m);
-    for (let j = 0; j < m; j++) known[j] = atPosition[sorted[j]! % n]!;
+    for (let j = 0; j < m; j++) {
+      const i = sorted[j]! % n;
+      known[j] = atPosition[i]!;
+      atPosition[i] = undefined; // the scratch holds no gram the pool has let go
+    }
     return known;
   }
 
