@@ -27,7 +27,7 @@ import type PgNs from 'pg';
 import { applyIncidentInput, DEFAULT_RULE_PACK, MS_PER_HOUR, nextIncidentWake } from '../packages/domain/src/index.ts';
 import { startCountingSmtp } from '../packages/testkit/src/index.ts';
 import { cpuBetween, cpuSnapshot } from './e2e/cpu-budget.ts';
-import { type Cleanup, cleanUpOnInterrupt } from './interrupt.ts';
+import { type Cleanup, runBench } from './interrupt.ts';
 import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
@@ -659,18 +659,5 @@ async function main(): Promise<void> {
   );
 }
 
-let failed = false;
 // Interrupted (Ctrl-C, SIGTERM, SIGHUP, its output closed): stop and drop what was started all the same.
-const teardown = cleanUpOnInterrupt(cleanups, (error) => console.error('cleanup failed:', error));
-try {
-  await main();
-} catch (error) {
-  // An interruption stops the processes under main(): what fails then is the interruption's doing.
-  if (teardown.interrupted === undefined) {
-    failed = true;
-    console.error('bench e2e failed:', error);
-  }
-} finally {
-  await teardown.run();
-}
-process.exit(teardown.interrupted ?? (failed ? 1 : 0));
+await runBench('e2e', cleanups, main);

@@ -12,7 +12,7 @@ const SIGNALS = [
   ['SIGHUP', 129],
 ] as const;
 
-export interface Cleanups {
+interface Cleanups {
   /** Run every cleanup once, last registered first; every caller gets the same run. */
   run(): Promise<void>;
   /** The exit code of the interruption, if there was one (130, 143, 129; 141 for a closed pipe). */
@@ -24,7 +24,7 @@ export interface Cleanups {
  * above (then the process exits with the interruption's code). Each runs once, in reverse order,
  * even when an interruption arrives while the end's run is under way.
  */
-export function cleanUpOnInterrupt(cleanups: Cleanup[], report: (error: unknown) => void = () => undefined): Cleanups {
+function cleanUpOnInterrupt(cleanups: Cleanup[], report: (error: unknown) => void = () => undefined): Cleanups {
   let running: Promise<void> | undefined;
   let interrupted: number | undefined;
   const run = () =>
@@ -47,4 +47,25 @@ export function cleanUpOnInterrupt(cleanups: Cleanup[], report: (error: unknown)
       return interrupted;
     },
   };
+}
+
+/**
+ * Run a bench's `main` and end the process: its cleanups once whatever happened, the exit code 0,
+ * 1 if `main` failed, or the interruption's (a failure caused by the interruption stopping the
+ * bench's processes under `main` is not reported as the bench's own).
+ */
+export async function runBench(name: string, cleanups: Cleanup[], main: () => Promise<void>): Promise<never> {
+  const teardown = cleanUpOnInterrupt(cleanups, (error) => console.error('cleanup failed:', error));
+  let failed = false;
+  try {
+    await main();
+  } catch (error) {
+    if (teardown.interrupted === undefined) {
+      failed = true;
+      console.error(`bench ${name} failed:`, error);
+    }
+  } finally {
+    await teardown.run();
+  }
+  process.exit(teardown.interrupted ?? (failed ? 1 : 0));
 }

@@ -25,7 +25,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import type PgNs from 'pg';
-import { type Cleanup, cleanUpOnInterrupt } from './interrupt.ts';
+import { type Cleanup, runBench } from './interrupt.ts';
 import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
@@ -379,18 +379,5 @@ async function main(): Promise<void> {
   }
 }
 
-let failed = false;
 // Interrupted (Ctrl-C, SIGTERM, SIGHUP, its output closed): stop and drop what was started all the same.
-const teardown = cleanUpOnInterrupt(cleanups, (error) => console.error('cleanup failed:', error));
-try {
-  await main();
-} catch (error) {
-  // An interruption stops the processes under main(): what fails then is the interruption's doing.
-  if (teardown.interrupted === undefined) {
-    failed = true;
-    console.error('bench tickets-single failed:', error);
-  }
-} finally {
-  await teardown.run();
-}
-process.exit(teardown.interrupted ?? (failed ? 1 : 0));
+await runBench('tickets-single', cleanups, main);
