@@ -15,7 +15,6 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +24,7 @@ import { openPostgres, rowsOf, sql } from '../packages/db/src/index.ts';
 import { FeedPoller, type PollResult } from '../services/ingest/src/feeds.ts';
 import { AddressPolicy, DEFAULT_FETCH_POLICY } from '../services/ingest/src/fetch/index.ts';
 import { testLogger } from '../packages/testkit/src/index.ts';
+import { cpuSeconds } from './proc-stat.ts';
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,9 +38,6 @@ function numberOption(name: string, fallback: number): number {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
   return Math.floor(n);
 }
-
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
-const CLK_TCK = 100;
 
 // ---- the feed server (child process): `--serve ITEMS` ----
 if (process.argv.includes('--serve')) {
@@ -74,17 +71,6 @@ if (process.argv.includes('--serve')) {
   await main();
 }
 
-/** utime + stime of a process, in seconds (0 when it is gone). */
-function procCpu(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After the command name: state is field 3, utime 14, stime 15 (1-based) → indexes 11 and 12 here.
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
 async function main() {
   const FEEDS = numberOption('feeds', 10_000);
   const ITEMS = numberOption('items', 3);
@@ -147,16 +133,16 @@ async function main() {
         // Every feed of this run due now (the second round stands for the next poll interval), polled the scheduled way.
         await handle.db.execute(sql`update feeds set next_poll_at = null where enabled`);
         const backends = await pgBackends();
-        const pgBefore = new Map(backends.map((pid) => [pid, procCpu(pid)]));
-        const serverBefore = procCpu(child.pid!);
+        const pgBefore = new Map(backends.map((pid) => [pid, cpuSeconds(pid)]));
+        const serverBefore = cpuSeconds(child.pid!);
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         const results: PollResult[] = await poller.pollDue();
         const wall = (performance.now() - t0) / 1000;
         const cpu = process.cpuUsage(cpu0);
-        const serverCpu = procCpu(child.pid!) - serverBefore;
+        const serverCpu = cpuSeconds(child.pid!) - serverBefore;
         let pgCpu = 0;
-        for (const pid of new Set([...backends, ...(await pgBackends())])) pgCpu += procCpu(pid) - (pgBefore.get(pid) ?? 0);
+        for (const pid of new Set([...backends, ...(await pgBackends())])) pgCpu += cpuSeconds(pid) - (pgBefore.get(pid) ?? 0);
         const by = (s: PollResult['status']) => results.filter((r) => r.status === s).length;
         const stored = results.reduce((n, r) => n + r.accepted + r.history, 0);
         const pollerCpu = (cpu.user + cpu.system) / 1e6;

@@ -11,7 +11,7 @@
  * as JSON, and those of ingest storing the same signals to FILE.ingest.json (give `--ingest-batch`
  * equal to `--batch`), for `bench/signals-pgbench.ts` (PostgreSQL's floor for the same writes).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { decidedAheadStats, handleSignals } from '../services/engine/src/signals
 import type { EngineDeps } from '../services/engine/src/store.ts';
 import { acceptSignals, signalId, signalMessage } from '../services/ingest/src/signals.ts';
 import { benchTicket } from './e2e/tickets.ts';
+import { cpuSeconds } from './proc-stat.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -72,16 +73,8 @@ proto.query = function (this: unknown, ...a: unknown[]) {
 /** utime + stime of every backend of the database, in ms (same machine: /proc). */
 async function backendCpuMs(admin: PgNs.Client, db: string): Promise<number> {
   const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [db]);
-  const tick = 1000 / 100;
   let total = 0;
-  for (const { pid } of rows) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      total += (Number(f[11]) + Number(f[12])) * tick;
-    } catch {
-      // gone
-    }
-  }
+  for (const { pid } of rows) total += cpuSeconds(pid) * 1000;
   return total;
 }
 

@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import type * as PgNs from 'pg';
 import { openPostgres } from '../packages/db/src/index.ts';
 import { PGBENCH } from './pgbench.ts';
+import { cpuSeconds } from './proc-stat.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -67,14 +68,7 @@ function inline(s: Statement): string {
 }
 
 /** utime + stime of a process in ms (same machine). */
-function cpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
+const cpuMs = (pid: number) => cpuSeconds(pid) * 1000;
 
 const body = (list: Statement[]) => list.map(inline).join('\n');
 const name = `e2e8_sigpgb_${Date.now().toString(36)}`;

@@ -36,7 +36,6 @@
  * 5. Drops the database (unless --keep-db).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -49,6 +48,7 @@ import { createUser } from '../packages/identity/src/index.ts';
 import { type AppDeps, buildApp } from '../services/api/src/index.ts';
 import { exactGroupStats, groupStats, listItems, type StatsRow } from '../services/api/src/stats/queries.ts';
 import { runRollup } from '../services/api/src/stats/rollup.ts';
+import { cpuSeconds } from './proc-stat.ts';
 import { loadInterviewCandidates, loadReportCandidates } from '../services/engine/src/candidates.ts';
 import { CalendarService, RulePackHolder } from '../services/engine/src/index.ts';
 
@@ -94,16 +94,8 @@ const h = (v: number | null) => (v === null ? '—' : `${(v / 3_600_000).toFixed
 const pg = createRequire(new URL('../packages/db/package.json', import.meta.url))('pg') as typeof PgNs;
 const pino = createRequire(new URL('../services/api/package.json', import.meta.url))('pino') as (o: { level: string }) => AppDeps['logger'];
 
-/** utime + stime of a process in ms, from /proc/<pid>/stat (USER_HZ 100: 10 ms ticks; 0 when gone). */
-function procCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
+/** utime + stime of a process in ms (0 when gone). */
+const procCpuMs = (pid: number) => cpuSeconds(pid) * 1000;
 const p50 = (xs: readonly number[]) => {
   const s = [...xs].sort((x, y) => x - y);
   const m = s.length >> 1;

@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import type PgNs from 'pg';
 import { type Cleanup, runBench } from './interrupt.ts';
+import { cpuSeconds } from './proc-stat.ts';
 import { PGBENCH } from './pgbench.ts';
 
 const { values: args } = parseArgs({
@@ -46,17 +47,6 @@ const pg = createRequire(join(root, 'packages/db/package.json'))('pg') as typeof
 const run = `${process.pid}_${Date.now().toString(36)}`;
 const cleanups: Cleanup[] = [];
 const say = (label: string, value: string) => console.log(`${label.padEnd(44)}${value}`);
-/** User + system CPU seconds of a process (Linux /proc). */
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
 /** cpuSeconds of a process and its descendants (the ingest main's cluster workers, INGEST_WORKERS > 1). */
 function treeCpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;

@@ -74,6 +74,7 @@ import { applyIncidentInput, DEFAULT_RULE_PACK, type Ladder, MS_PER_HOUR, nextIn
 import type * as TimerModule from '../services/engine/src/timer.ts';
 import { storedIncidentState } from '../services/engine/src/ladder-refs.ts';
 import { incidentView } from '../services/engine/src/view.ts';
+import { readProcStat, USER_HZ } from './proc-stat.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -152,15 +153,8 @@ interface ProcStat {
 }
 
 function readStat(pid: number): ProcStat | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // f[0] is field 3 (state): field k is f[k - 3].
-    return { pid, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]) };
-  } catch {
-    return null;
-  }
+  const st = readProcStat(pid);
+  return st ? { pid, ppid: st.ppid, ticks: Math.round(st.cpu * USER_HZ), childTicks: Math.round(st.childCpu * USER_HZ) } : null;
 }
 
 function readCmdline(pid: number): string {

@@ -6,9 +6,7 @@
  * instead); PostgreSQL's are counted through the postmaster.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-
-/** Clock ticks per second of /proc's times (USER_HZ; 100 on Linux everywhere it runs). */
-const HZ = 100;
+import { readProcStat, USER_HZ } from '../proc-stat.ts';
 
 export interface CpuSnapshot {
   /** pid → CPU seconds so far, for the processes of a known role. */
@@ -25,22 +23,11 @@ const read = (path: string): string | undefined => {
   }
 };
 
-/**
- * utime + stime of a process in seconds, from /proc/PID/stat (the command may hold spaces and
- * parentheses); with `children`, also what its exited children used (cutime + cstime): the
- * postmaster's holds the autovacuum and parallel workers that ended between two snapshots.
- */
-function cpuOf(stat: string, children: boolean): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const own = Number(fields[11]) + Number(fields[12]);
-  return (children ? own + Number(fields[13]) + Number(fields[14]) : own) / HZ;
-}
-
 /** Busy seconds of every core: all of /proc/stat's first line but idle and iowait. */
 function machineBusy(): number {
   const f = read('/proc/stat')!.split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq, steal] = f;
-  return (user! + nice! + system! + irq! + softirq! + steal!) / HZ;
+  return (user! + nice! + system! + irq! + softirq! + steal!) / USER_HZ;
 }
 
 /**
@@ -54,14 +41,14 @@ export function cpuSnapshot(roles: ReadonlyMap<number, string>): CpuSnapshot {
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
-    const stat = read(`/proc/${pid}/stat`);
+    const stat = readProcStat(pid);
     if (stat === undefined) continue;
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     let role = roles.get(pid);
-    if (role === undefined && comm === 'postgres') role = 'PostgreSQL';
-    if (role === undefined && comm === 'java' && (read(`/proc/${pid}/cmdline`) ?? '').includes('kafka.Kafka')) role = 'Kafka broker';
-    // Not the bench's own exited children: the load generator reports its CPU itself.
-    if (role !== undefined) byPid.set(pid, { role, seconds: cpuOf(stat, role === 'PostgreSQL') });
+    if (role === undefined && stat.comm === 'postgres') role = 'PostgreSQL';
+    if (role === undefined && stat.comm === 'java' && (read(`/proc/${pid}/cmdline`) ?? '').includes('kafka.Kafka')) role = 'Kafka broker';
+    // With the children it reaped for PostgreSQL only: the postmaster's hold the workers that ended
+    // between two snapshots; the bench's would hold the load generator, which reports its CPU itself.
+    if (role !== undefined) byPid.set(pid, { role, seconds: role === 'PostgreSQL' ? stat.cpu + stat.childCpu : stat.cpu });
   }
   return { byPid, machine: machineBusy() };
 }
