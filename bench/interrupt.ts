@@ -20,7 +20,7 @@ interface Cleanups {
 }
 
 /**
- * The one way `cleanups` are run, at the end (`run()` in the bench's `finally`) or on any of the
+ * The one way `cleanups` are run, at the end (`run()` in runBench's `finally`) or on any of the
  * above (then the process exits with the interruption's code). Each runs once, in reverse order,
  * even when an interruption arrives while the end's run is under way.
  */
